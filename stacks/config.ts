@@ -1,0 +1,367 @@
+/**
+ * Typed, validated stack configuration.
+ *
+ * Config is read once (see `readConfig` in ./read.ts) and validated here by a pure function, so
+ * bad input fails before any resource is declared, with one message per problem naming the
+ * config key, the value received and what is expected.
+ */
+import { z } from "zod";
+
+/** The three kinds of stack this program knows; gates are mandatory only on `production`. */
+export const ENVIRONMENTS = ["local", "staging", "production"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** Project config namespace: keys are written `launchgate:<key>` in stack files. */
+export const NAMESPACE = "launchgate";
+
+/** Image reference pinned by content digest (`repo@sha256:<64 hex>`). */
+export const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[a-f0-9]{64}$/;
+const NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+const port = z.number().int().min(1).max(65535);
+const ipv4 = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/)
+  .refine((s) => s.split(".").every((o) => Number(o) <= 255), "an IPv4 address");
+const cidr = z.string().refine((s) => {
+  const [ip, bits, ...rest] = s.split("/");
+  return rest.length === 0 && ipv4.safeParse(ip).success && /^\d{1,2}$/.test(bits ?? "") && Number(bits) <= 32;
+}, "an IPv4 CIDR such as 203.0.113.0/24");
+const hostAddress = z.union([ipv4, z.string().regex(HOSTNAME)]);
+const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, "a container image reference");
+
+const hostSchema = z
+  .object({
+    /** IP or DNS name of the VPS; `127.0.0.1` for the local disposable VPS. */
+    address: hostAddress,
+    sshPort: port.default(22),
+    /** User the first connection uses (root on a fresh VPS) before hardening locks it out. */
+    bootstrapUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("root"),
+    /** Non-root user that owns deployments; member of the docker group. */
+    deployUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("deployer"),
+    /** OpenSSH public key installed for the deploy user (local: generated when absent). */
+    deployerPublicKey: z.string().regex(/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?$/).optional(),
+    /** Root of the app's persistent storage on the host. */
+    storagePath: z.string().regex(/^\/[a-z0-9_./-]+$/).default("/srv/launchgate"),
+    /** Source ranges allowed to reach SSH (UFW rule). */
+    sshAllowFrom: z.array(cidr).min(1).default(["0.0.0.0/0"]),
+    timezone: z.string().default("UTC"),
+  })
+  .strict();
+
+const postgresSchema = z
+  .object({
+    image: imageRef,
+    memoryMb: z.number().int().min(256).default(1024),
+    maxConnections: z.number().int().min(10).max(10000).default(100),
+    sharedBuffersMb: z.number().int().min(16).default(256),
+    effectiveCacheSizeMb: z.number().int().min(16).default(768),
+    workMemMb: z.number().int().min(1).default(4),
+    /** Databases with their owning least-privilege role. */
+    databases: z
+      .array(z.object({ name: z.string().regex(NAME), role: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/) }).strict())
+      .min(1)
+      .default([{ name: "app", role: "app" }]),
+    pgbouncer: z
+      .object({
+        image: imageRef,
+        poolMode: z.enum(["session", "transaction", "statement"]).default("transaction"),
+        defaultPoolSize: z.number().int().min(1).default(20),
+        maxClientConn: z.number().int().min(1).default(200),
+      })
+      .strict(),
+  })
+  .strict();
+
+const redisSchema = z
+  .object({
+    image: imageRef,
+    instances: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(NAME),
+            /** `queue` and `session` keep every key (noeviction); `cache` evicts (allkeys-lru). */
+            role: z.enum(["queue", "session", "cache"]),
+            maxMemoryMb: z.number().int().min(16).default(256),
+          })
+          .strict(),
+      )
+      .min(1),
+  })
+  .strict();
+
+const appSchema = z
+  .object({
+    name: z.string().regex(NAME),
+    image: imageRef,
+    /** Port the app listens on inside its container. */
+    port: port,
+    command: z.array(z.string()).optional(),
+    healthPath: z.string().startsWith("/").default("/health"),
+    memoryMb: z.number().int().min(32).default(512),
+    cpus: z.number().positive().max(64).default(1),
+    /** uid:gid the process runs as; never root. */
+    user: z
+      .string()
+      .regex(/^\d+(:\d+)?$/)
+      .refine((u) => !/^0(:|$)/.test(u), "a non-root uid")
+      .default("10001:10001"),
+    readOnlyRootFs: z.boolean().default(true),
+    /** Route on the proxy: `/` for the main site, `/admin` for the admin web; absent for workers. */
+    route: z.string().startsWith("/").optional(),
+    env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
+    /** Names of secret env vars; values come from the `appSecrets` secret config key. */
+    secretEnv: z.array(z.string().regex(ENV_NAME)).default([]),
+    database: z.string().regex(NAME).optional(),
+    redis: z.array(z.string().regex(NAME)).default([]),
+    /** One-shot migration command, run after a pre-migration backup. */
+    migrate: z.array(z.string()).min(1).optional(),
+  })
+  .strict();
+
+const flagSchema = z
+  .object({
+    enabled: z.boolean(),
+    /** Attestation kind that must be present and valid for the flag to be on in production. */
+    requiresAttestation: z.string().regex(/^[a-z][a-z-]*$/).optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+const proxySchema = z
+  .object({
+    image: imageRef,
+    hstsMaxAgeSeconds: z.number().int().min(0).default(31536000),
+    minTlsVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+  })
+  .strict();
+
+const dnsSchema = z
+  .object({
+    zoneId: z.string().regex(/^[a-f0-9]{32}$/, "a 32-hex-digit Cloudflare zone id"),
+    /** Extra hostnames (besides `domain`) pointing at the VPS, e.g. `api`, `admin`. */
+    records: z.array(z.string().regex(/^[a-z0-9*][a-z0-9-]*$/)).default([]),
+    proxied: z.boolean().default(true),
+  })
+  .strict();
+
+const backupsSchema = z
+  .object({
+    dailyAt: z.string().regex(HHMM, "HH:MM (24h, UTC)").default("02:00"),
+    incrementalEveryHours: z.number().int().min(1).max(24).default(6),
+    retentionDays: z.number().int().min(1).default(30),
+    /** rsync-over-ssh destination for off-site copies, e.g. `backup@vault.example.com:/srv/launchgate`. */
+    offsiteTarget: z.string().regex(/^[a-z0-9_.-]+@[a-z0-9.-]+:\/[\w./-]*$/).optional(),
+    /** How often the restore drill runs. */
+    drillEveryHours: z.number().int().min(1).default(24),
+  })
+  .strict();
+
+const monitoringSchema = z
+  .object({
+    probeIntervalSeconds: z.number().int().min(10).default(60),
+    cpuWarnPercent: z.number().min(1).max(100).default(70),
+    cpuCritPercent: z.number().min(1).max(100).default(90),
+    memoryWarnPercent: z.number().min(1).max(100).default(80),
+    memoryCritPercent: z.number().min(1).max(100).default(85),
+    diskWarnPercent: z.number().min(1).max(100).default(80),
+    errorRateWarnPercent: z.number().min(0).max(100).default(1),
+    errorRateCritPercent: z.number().min(0).max(100).default(5),
+    /** Max age of the newest backup before an alert. */
+    backupMaxAgeHours: z.number().int().min(1).default(26),
+  })
+  .strict()
+  .refine((m) => m.cpuWarnPercent < m.cpuCritPercent, "cpuWarnPercent below cpuCritPercent")
+  .refine((m) => m.memoryWarnPercent < m.memoryCritPercent, "memoryWarnPercent below memoryCritPercent")
+  .refine((m) => m.errorRateWarnPercent < m.errorRateCritPercent, "errorRateWarnPercent below errorRateCritPercent");
+
+const releaseSchema = z
+  .object({
+    /** Git commit being released (40 hex). */
+    commit: z.string().regex(/^[a-f0-9]{40}$/, "a 40-hex-digit git commit"),
+    /** Fully qualified staging stack (`org/launchgate/staging`) whose verified release this one must match. */
+    stagingStack: z.string().optional(),
+    maxStagingAgeHours: z.number().int().min(1).default(72),
+    /** Folder (relative to the project) holding the signed attestations for this stack. */
+    evidenceDir: z.string().default("evidence"),
+    /** The release to roll back to: its commit and image per app. */
+    previous: z
+      .object({ commit: z.string().regex(/^[a-f0-9]{40}$/), images: z.record(z.string(), imageRef) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** The whole config, as the stack file holds it (before defaults). */
+export const configSchema = z
+  .object({
+    environment: z.enum(ENVIRONMENTS),
+    domain: z.string().regex(HOSTNAME, "a DNS name such as app.example.com"),
+    host: hostSchema,
+    postgres: postgresSchema,
+    redis: redisSchema,
+    apps: z.array(appSchema).min(1),
+    flags: z.record(z.string().regex(ENV_NAME), flagSchema).default({}),
+    proxy: proxySchema,
+    tls: z.enum(["internal-ca", "cloudflare-origin"]),
+    dns: dnsSchema.optional(),
+    backups: backupsSchema.default({}),
+    monitoring: monitoringSchema.default({}),
+    release: releaseSchema,
+  })
+  .strict();
+
+export type LaunchgateConfig = z.infer<typeof configSchema>;
+export type HostConfig = LaunchgateConfig["host"];
+export type PostgresConfig = LaunchgateConfig["postgres"];
+export type RedisConfig = LaunchgateConfig["redis"];
+export type RedisInstanceConfig = RedisConfig["instances"][number];
+export type AppConfig = LaunchgateConfig["apps"][number];
+export type FlagConfig = LaunchgateConfig["flags"][string];
+export type ProxyConfig = LaunchgateConfig["proxy"];
+export type DnsConfig = NonNullable<LaunchgateConfig["dns"]>;
+export type BackupsConfig = LaunchgateConfig["backups"];
+export type MonitoringConfig = LaunchgateConfig["monitoring"];
+export type ReleaseConfig = LaunchgateConfig["release"];
+
+/** The config keys, in the order they are documented in Pulumi.yaml. */
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof LaunchgateConfig)[];
+
+/** Raised for invalid config; `problems` has one line per bad key. */
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid launchgate config:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Renders a config path as it is written in a stack file: `launchgate:apps[0].image`. */
+export function keyName(path: (string | number)[]): string {
+  const [head, ...rest] = path;
+  const tail = rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("");
+  return `${NAMESPACE}:${String(head ?? "")}${tail}`;
+}
+
+function valueAt(raw: unknown, path: (string | number)[]): unknown {
+  let v: unknown = raw;
+  for (const p of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string | number, unknown>)[p];
+  }
+  return v;
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return "nothing";
+  const s = JSON.stringify(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function expected(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.received === "undefined" ? `a value of type ${issue.expected} (required)` : `a ${issue.expected}`;
+    case "invalid_enum_value":
+      return `one of ${issue.options.map((o) => JSON.stringify(o)).join(", ")}`;
+    case "invalid_string":
+      return issue.message !== "Invalid" ? issue.message : `a string matching ${String(issue.validation)}`;
+    case "too_small":
+      return issue.type === "array" ? `at least ${issue.minimum} item(s)` : `a value >= ${issue.minimum}`;
+    case "too_big":
+      return issue.type === "array" ? `at most ${issue.maximum} item(s)` : `a value <= ${issue.maximum}`;
+    case "unrecognized_keys":
+      return `no unknown keys (got ${issue.keys.join(", ")})`;
+    case "not_integer" as string:
+      return "an integer";
+    default:
+      return issue.message;
+  }
+}
+
+/** Problems that only make sense across keys or per environment. */
+function crossChecks(cfg: LaunchgateConfig): { path: (string | number)[]; value: unknown; expected: string }[] {
+  const out: { path: (string | number)[]; value: unknown; expected: string }[] = [];
+  const requireDigest = cfg.environment !== "local";
+  const images: [(string | number)[], string][] = [
+    [["postgres", "image"], cfg.postgres.image],
+    [["postgres", "pgbouncer", "image"], cfg.postgres.pgbouncer.image],
+    [["redis", "image"], cfg.redis.image],
+    [["proxy", "image"], cfg.proxy.image],
+    ...cfg.apps.map((a, i): [(string | number)[], string] => [["apps", i, "image"], a.image]),
+  ];
+  for (const [path, image] of images) {
+    if (requireDigest && !DIGEST_REF.test(image)) {
+      out.push({ path, value: image, expected: `an image pinned by digest (repo@sha256:<64 hex>) on ${cfg.environment}` });
+    } else if (/:latest(@|$)/.test(image) || (!image.includes(":") && !image.includes("@"))) {
+      out.push({ path, value: image, expected: "an explicit tag or digest, never :latest or no tag" });
+    }
+  }
+  const seen = new Set<string>();
+  cfg.apps.forEach((a, i) => {
+    if (seen.has(a.name)) out.push({ path: ["apps", i, "name"], value: a.name, expected: "a name unique among apps" });
+    seen.add(a.name);
+    if (a.database && !cfg.postgres.databases.some((d) => d.name === a.database)) {
+      out.push({
+        path: ["apps", i, "database"],
+        value: a.database,
+        expected: `one of launchgate:postgres.databases[*].name (${cfg.postgres.databases.map((d) => d.name).join(", ")})`,
+      });
+    }
+    a.redis.forEach((r, j) => {
+      if (!cfg.redis.instances.some((x) => x.name === r)) {
+        out.push({
+          path: ["apps", i, "redis", j],
+          value: r,
+          expected: `one of launchgate:redis.instances[*].name (${cfg.redis.instances.map((x) => x.name).join(", ")})`,
+        });
+      }
+    });
+  });
+  const redisNames = new Set<string>();
+  cfg.redis.instances.forEach((r, i) => {
+    if (redisNames.has(r.name))
+      out.push({ path: ["redis", "instances", i, "name"], value: r.name, expected: "a unique instance name" });
+    redisNames.add(r.name);
+  });
+  const routes = cfg.apps.filter((a) => a.route).map((a) => a.route);
+  if (routes.length === 0) out.push({ path: ["apps"], value: "(no route)", expected: "at least one app with a `route`" });
+  if (cfg.environment !== "local") {
+    if (cfg.tls !== "cloudflare-origin")
+      out.push({ path: ["tls"], value: cfg.tls, expected: `"cloudflare-origin" on ${cfg.environment}` });
+    if (!cfg.dns) out.push({ path: ["dns"], value: undefined, expected: `a Cloudflare zone on ${cfg.environment}` });
+  }
+  if (cfg.environment === "production" && !cfg.release.stagingStack) {
+    out.push({
+      path: ["release", "stagingStack"],
+      value: undefined,
+      expected: "the staging stack whose verified release production must match (org/project/stack)",
+    });
+  }
+  return out;
+}
+
+/**
+ * Validates raw config (as parsed from the stack file, keys without the namespace) and applies
+ * defaults. `stackName` fills `environment` when the key is absent.
+ * @throws ConfigError listing every problem, each naming key, value and expectation.
+ */
+export function parseConfig(raw: Record<string, unknown>, stackName: string): LaunchgateConfig {
+  const input = { environment: stackName, ...raw };
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) =>
+        `${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`,
+    );
+    throw new ConfigError(problems);
+  }
+  const cross = crossChecks(parsed.data);
+  if (cross.length > 0) {
+    throw new ConfigError(cross.map((c) => `${keyName(c.path)}: got ${show(c.value)}; expected ${c.expected}`));
+  }
+  return parsed.data;
+}
