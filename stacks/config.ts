@@ -212,6 +212,18 @@ export const configSchema = z
     backups: backupsSchema.default({}),
     monitoring: monitoringSchema.default({}),
     release: releaseSchema,
+    /**
+     * Result of the post-deploy smoke tests for `release.commit`, written by `npm run promote`
+     * after they pass; exported as `verifiedRelease` for production's staging gate.
+     */
+    verification: z
+      .object({
+        commit: z.string().regex(/^[a-f0-9]{40}$/, "a 40-hex-digit git commit"),
+        passed: z.boolean(),
+        finishedAt: z.string().datetime({ message: "an ISO-8601 UTC timestamp" }),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -227,6 +239,7 @@ export type DnsConfig = NonNullable<LaunchgateConfig["dns"]>;
 export type BackupsConfig = LaunchgateConfig["backups"];
 export type MonitoringConfig = LaunchgateConfig["monitoring"];
 export type ReleaseConfig = LaunchgateConfig["release"];
+export type VerificationConfig = NonNullable<LaunchgateConfig["verification"]>;
 
 /** The config keys, in the order they are documented in Pulumi.yaml. */
 export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof LaunchgateConfig)[];

@@ -1,17 +1,34 @@
 /**
- * Dns: Cloudflare records (proxied) for the domain and its extra names, and zone TLS settings
- * (SSL strict, always HTTPS, minimum TLS 1.2).
- * STUB: contract only; implementation pending.
+ * Dns: Cloudflare records for the domain and its extra names, proxied through Cloudflare, and
+ * the zone's TLS settings (SSL "strict" so Cloudflare verifies the origin certificate, Always
+ * Use HTTPS, minimum TLS 1.2) — seed 001's "Cloudflare DNS + SSL" step as state.
  */
+import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import type { DnsConfig } from "../../stacks/config";
 
 export interface DnsArgs {
+  /** Zone id, extra record names and whether records are proxied. */
   readonly config: DnsConfig;
+  /** Apex or main host name served (e.g. `blazetv.example.com`). */
   readonly domain: string;
   /** Public IPv4 of the VPS. */
   readonly address: pulumi.Input<string>;
+}
+
+/** Zone settings enforced for a strict-TLS origin. Values as Cloudflare's API names them. */
+export const ZONE_TLS_SETTINGS: Readonly<Record<string, string>> = {
+  ssl: "strict",
+  always_use_https: "on",
+  min_tls_version: "1.2",
+  tls_1_3: "on",
+  automatic_https_rewrites: "on",
+};
+
+/** Fully qualified names for the domain and its extra records (`api` → `api.<domain>`). */
+export function recordNames(domain: string, records: readonly string[]): string[] {
+  return [domain, ...records.map((r) => `${r}.${domain}`)];
 }
 
 export class Dns extends LaunchgateComponent {
@@ -20,7 +37,31 @@ export class Dns extends LaunchgateComponent {
 
   constructor(name: string, args: DnsArgs, opts?: LaunchgateComponentOptions) {
     super("launchgate:edge:Dns", name, opts);
-    this.names = pulumi.output([args.domain]);
+    const names = recordNames(args.domain, args.config.records);
+    for (const fqdn of names) {
+      new cloudflare.DnsRecord(
+        `${name}-${fqdn.replace(/\*/g, "wildcard").replace(/\./g, "-")}`,
+        {
+          zoneId: args.config.zoneId,
+          name: fqdn,
+          type: "A",
+          content: args.address,
+          proxied: args.config.proxied,
+          // ttl 1 means "automatic", the only value Cloudflare accepts for proxied records.
+          ttl: args.config.proxied ? 1 : 300,
+          comment: "managed by launchgate",
+        },
+        this.child(),
+      );
+    }
+    for (const [settingId, value] of Object.entries(ZONE_TLS_SETTINGS)) {
+      new cloudflare.ZoneSetting(
+        `${name}-${settingId.replace(/_/g, "-")}`,
+        { zoneId: args.config.zoneId, settingId, value },
+        this.child(),
+      );
+    }
+    this.names = pulumi.output(names);
     this.registerOutputs({ names: this.names });
   }
 }
