@@ -30,7 +30,13 @@ const cidr = z.string().refine((s) => {
   const [ip, bits, ...rest] = s.split("/");
   return rest.length === 0 && ipv4.safeParse(ip).success && /^\d{1,2}$/.test(bits ?? "") && Number(bits) <= 32;
 }, "an IPv4 CIDR such as 203.0.113.0/24");
-const hostAddress = z.union([ipv4, z.string().regex(HOSTNAME)]);
+const hostAddress = z
+  .string()
+  // A dotted-numeric value is an IPv4 address or nothing (so 300.1.2.3 is not a "host name").
+  .refine(
+    (s) => (/^[\d.]+$/.test(s) ? ipv4.safeParse(s).success : HOSTNAME.test(s)),
+    "an IPv4 address or a DNS name",
+  );
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, "a container image reference");
 
 const hostSchema = z
@@ -241,6 +247,38 @@ export type MonitoringConfig = LaunchgateConfig["monitoring"];
 export type ReleaseConfig = LaunchgateConfig["release"];
 export type VerificationConfig = NonNullable<LaunchgateConfig["verification"]>;
 
+/**
+ * Secret config keys (read as secret Outputs by stacks/read.ts, never validated here), with the
+ * stack kinds that require them. Each must be `secure:` in the stack file.
+ */
+export const SECRET_CONFIG_KEYS = {
+  /** Private key for the VPS: root on first contact, then the deploy user. Generated on `local`. */
+  sshPrivateKey: { requiredOn: ["staging", "production"] },
+  /** Alert webhook (e.g. Slack incoming webhook). `local` writes alerts to a file on the host. */
+  alertWebhookUrl: { requiredOn: ["staging", "production"] },
+  /** Per-app secret env values: `{ "<app>": { "<NAME>": "<value>" } }`. */
+  appSecrets: { requiredOn: [] },
+} as const satisfies Record<string, { requiredOn: readonly Environment[] }>;
+export type SecretKey = keyof typeof SECRET_CONFIG_KEYS;
+
+/** Keys allowed at a config path, for "did you mean" hints. */
+function knownKeys(path: (string | number)[]): string[] {
+  let schema: z.ZodTypeAny = configSchema;
+  for (const p of path) {
+    while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional || schema instanceof z.ZodEffects) {
+      schema = schema instanceof z.ZodEffects ? schema.innerType() : schema._def.innerType;
+    }
+    if (schema instanceof z.ZodObject) schema = schema.shape[p as string];
+    else if (schema instanceof z.ZodArray) schema = schema.element;
+    else if (schema instanceof z.ZodRecord) schema = schema.valueSchema;
+    if (!schema) return [];
+  }
+  while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional || schema instanceof z.ZodEffects) {
+    schema = schema instanceof z.ZodEffects ? schema.innerType() : schema._def.innerType;
+  }
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
 /** The config keys, in the order they are documented in Pulumi.yaml. */
 export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof LaunchgateConfig)[];
 
@@ -286,8 +324,6 @@ function expected(issue: z.ZodIssue): string {
       return issue.type === "array" ? `at least ${issue.minimum} item(s)` : `a value >= ${issue.minimum}`;
     case "too_big":
       return issue.type === "array" ? `at most ${issue.maximum} item(s)` : `a value <= ${issue.maximum}`;
-    case "unrecognized_keys":
-      return `no unknown keys (got ${issue.keys.join(", ")})`;
     case "not_integer" as string:
       return "an integer";
     default:
@@ -364,11 +400,16 @@ function crossChecks(cfg: LaunchgateConfig): { path: (string | number)[]; value:
  */
 export function parseConfig(raw: Record<string, unknown>, stackName: string): LaunchgateConfig {
   const input = { environment: stackName, ...raw };
+  for (const key of Object.keys(SECRET_CONFIG_KEYS)) delete (input as Record<string, unknown>)[key];
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) =>
-        `${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`,
+    const problems = parsed.error.issues.flatMap((issue) =>
+      issue.code === "unrecognized_keys"
+        ? issue.keys.map(
+            (k) =>
+              `${keyName([...issue.path, k])}: got ${show(valueAt(input, [...issue.path, k]))}; expected no such key (a typo? known: ${knownKeys(issue.path).join(", ")})`,
+          )
+        : [`${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`],
     );
     throw new ConfigError(problems);
   }

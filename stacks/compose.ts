@@ -1,0 +1,265 @@
+/**
+ * Composition: declares the whole deployment for one stack from its validated config, in the
+ * runbook's order (host → networks → data → backups → apps → proxy → DNS → monitoring), every
+ * component gated on the release gate. Pure wiring: decisions live in the components and in
+ * the small functions below, which are tested on their own.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { AppService } from "../components/app/AppService";
+import { LaunchgateComponentOptions } from "../components/base";
+import { Postgres } from "../components/data/Postgres";
+import { PostgresAdminTunnel } from "../components/data/PostgresAdminTunnel";
+import { Redis } from "../components/data/Redis";
+import { Dns, recordNames } from "../components/edge/Dns";
+import { InternalCa } from "../components/edge/InternalCa";
+import { OriginCertificate } from "../components/edge/OriginCertificate";
+import { Proxy } from "../components/edge/Proxy";
+import { HardenedHost, SshConnection } from "../components/host/HardenedHost";
+import { LocalVps } from "../components/host/LocalVps";
+import { SshIdentityFile } from "../components/host/SshIdentityFile";
+import { Network } from "../components/network/Network";
+import { Backups } from "../components/ops/Backups";
+import { Monitoring } from "../components/ops/Monitoring";
+import type { AppConfig, LaunchgateConfig } from "./config";
+import type { StackSecrets } from "./read";
+
+/** Fixed address of Postgres on the internal network: the only SSH-forwardable destination. */
+export const POSTGRES_IP = "172.30.0.10";
+export const INTERNAL_SUBNET = "172.30.0.0/24";
+/** Local end of the DB admin tunnel on the machine running Pulumi. */
+export const DB_TUNNEL_PORT = 15432;
+
+/** What the stack exports (see index.ts). */
+export interface Deployment {
+  readonly url: pulumi.Output<string>;
+  readonly host: pulumi.Output<{ address: string; sshPort: number; dockerHost: string; storagePath: string }>;
+  readonly backupDir: pulumi.Output<string>;
+  readonly drillResultPath: pulumi.Output<string>;
+  readonly alerting: pulumi.Output<boolean>;
+  readonly dnsNames?: pulumi.Output<string[]>;
+  readonly caCertPem?: pulumi.Output<string>;
+}
+
+/** Where the VPS is and how to log in first, per stack kind. */
+interface HostAccess {
+  readonly address: pulumi.Output<string>;
+  readonly sshPort: pulumi.Output<number>;
+  readonly privateKey: pulumi.Output<string>;
+  readonly publicKey: pulumi.Output<string>;
+}
+
+function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets, gated: LaunchgateComponentOptions): HostAccess {
+  if (cfg.environment === "local") {
+    // The local stack creates its own disposable VPS; one generated key serves root and deployer.
+    const vps = new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS }, gated);
+    return { address: vps.address, sshPort: vps.sshPort, privateKey: vps.privateKey, publicKey: vps.publicKey };
+  }
+  // readSecrets has already refused a staging/production stack without these.
+  return {
+    address: pulumi.output(cfg.host.address),
+    sshPort: pulumi.output(cfg.host.sshPort),
+    privateKey: secrets.sshPrivateKey!,
+    publicKey: pulumi.output(cfg.host.deployerPublicKey!),
+  };
+}
+
+/** Host ports of the local VPS container: HTTPS/HTTP of its proxy on loopback only. */
+export const LOCAL_PUBLISHED_PORTS = [
+  { internal: 443, external: 8443 },
+  { internal: 80, external: 8080 },
+];
+
+/** Name of the env var carrying a Redis instance's URL for an app. */
+export function redisEnvName(app: AppConfig, instance: string): string {
+  return app.redis.length === 1 ? "REDIS_URL" : `REDIS_${instance.toUpperCase().replace(/-/g, "_")}_URL`;
+}
+
+/** Feature flags as the env the apps read (`REAL_MONEY_ENABLED=false`). */
+export function flagValues(cfg: LaunchgateConfig): Record<string, boolean> {
+  return Object.fromEntries(Object.entries(cfg.flags).map(([k, f]) => [k, f.enabled]));
+}
+
+/** Every image the release runs, by role; staging → production promotion compares these. */
+export function releaseImages(cfg: LaunchgateConfig): Record<string, string> {
+  return {
+    postgres: cfg.postgres.image,
+    pgbouncer: cfg.postgres.pgbouncer.image,
+    redis: cfg.redis.image,
+    proxy: cfg.proxy.image,
+    ...Object.fromEntries(cfg.apps.map((a) => [`app:${a.name}`, a.image])),
+  };
+}
+
+/**
+ * Declares every resource for `cfg`. `gate` is the release-gate resource: every component's
+ * children depend on it, so a refused gate stops all changes.
+ */
+export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets, gate: pulumi.Resource): Deployment {
+  const gated: LaunchgateComponentOptions = { gate };
+  const access = hostAccess(cfg, secrets, gated);
+  const stack = pulumi.getStack();
+
+  const host = new HardenedHost(
+    "host",
+    {
+      bootstrap: { host: access.address, port: access.sshPort, user: cfg.host.bootstrapUser, privateKey: access.privateKey },
+      host: cfg.host,
+      deployerPublicKey: access.publicKey,
+      deployerPrivateKey: access.privateKey,
+      permitOpen: [`${POSTGRES_IP}:5432`],
+    },
+    gated,
+  );
+  const identity = new SshIdentityFile(
+    "deployer-identity",
+    { privateKey: access.privateKey, path: `.launchgate/${stack}/id_deployer` },
+    { ...gated, dependsOn: [host.ready] },
+  );
+  const connection: pulumi.Output<SshConnection> = host.deployConnection;
+
+  // Every container goes to the VPS's own Docker engine over SSH as the deploy user.
+  const vpsDocker = new docker.Provider(
+    "vps-docker",
+    {
+      host: host.dockerHost,
+      sshOpts: ["-i", identity.path, "-o", "StrictHostKeyChecking=accept-new", "-o", "IdentitiesOnly=yes"],
+    },
+    { dependsOn: [identity.written, host.ready, gate] },
+  );
+  const onVps: LaunchgateComponentOptions = { ...gated, providers: { docker: vpsDocker } };
+
+  const net = new Network("net", { internalSubnet: INTERNAL_SUBNET }, onVps);
+
+  const tunnel = new PostgresAdminTunnel(
+    "pg-admin",
+    {
+      connection,
+      identityFile: identity.path,
+      remoteAddress: POSTGRES_IP,
+      localPort: DB_TUNNEL_PORT,
+    },
+    { ...gated, dependsOn: [identity.written] },
+  );
+  const postgres = new Postgres(
+    "postgres",
+    {
+      config: cfg.postgres,
+      internalNetwork: net.internalName,
+      ipAddress: POSTGRES_IP,
+      adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
+      adminDependsOn: [tunnel.ready],
+    },
+    onVps,
+  );
+  const redis = new Map(
+    cfg.redis.instances.map((instance) => [
+      instance.name,
+      new Redis(
+        `redis-${instance.name}`,
+        { image: cfg.redis.image, instance, internalNetwork: net.internalName },
+        onVps,
+      ),
+    ]),
+  );
+
+  const backups = new Backups(
+    "backups",
+    {
+      config: cfg.backups,
+      connection,
+      storagePath: host.storagePath,
+      postgresContainer: postgres.containerName,
+      databases: cfg.postgres.databases.map((d) => d.name),
+      redisContainers: [...redis.values()].map((r) => r.containerName),
+      releaseId: cfg.release.commit,
+    },
+    { ...gated, dependsOn: [host.ready] },
+  );
+
+  const flags = flagValues(cfg);
+  const apps = cfg.apps.map((app) => {
+    const env: Record<string, pulumi.Input<string>> = {};
+    if (app.database) env.DATABASE_URL = postgres.databaseUrls.apply((urls) => urls[app.database!]!);
+    for (const r of app.redis) env[redisEnvName(app, r)] = redis.get(r)!.url;
+    return new AppService(
+      `app-${app.name}`,
+      {
+        app,
+        edgeNetwork: net.edgeName,
+        internalNetwork: net.internalName,
+        secretEnv: pulumi.secret(
+          pulumi.all([pulumi.output(env), secrets.appSecrets]).apply(([resolved, all]) => ({
+            ...resolved,
+            ...(all[app.name] ?? {}),
+          })),
+        ),
+        flags,
+        preMigrationBackup: backups.preMigrationBackup,
+      },
+      onVps,
+    );
+  });
+
+  const hostnames = recordNames(cfg.domain, cfg.dns?.records ?? []);
+  let certPem: pulumi.Output<string>;
+  let keyPem: pulumi.Output<string>;
+  let caCertPem: pulumi.Output<string> | undefined;
+  if (cfg.tls === "internal-ca") {
+    const ca = new InternalCa("internal-ca", { hostnames }, gated);
+    certPem = ca.certPem;
+    keyPem = ca.keyPem;
+    caCertPem = ca.caCertPem;
+  } else {
+    const origin = new OriginCertificate("origin-cert", { hostnames }, gated);
+    certPem = origin.certPem;
+    keyPem = origin.keyPem;
+  }
+
+  const proxy = new Proxy(
+    "proxy",
+    {
+      config: cfg.proxy,
+      domain: cfg.domain,
+      edgeNetwork: net.edgeName,
+      routes: cfg.apps
+        .map((app, i) => ({ app, service: apps[i]! }))
+        .filter(({ app }) => app.route !== undefined)
+        .map(({ app, service }) => ({ path: app.route!, upstream: pulumi.interpolate`${service.alias}:${service.port}` })),
+      certificatePem: certPem,
+      privateKeyPem: keyPem,
+    },
+    onVps,
+  );
+
+  const dns = cfg.dns ? new Dns("dns", { config: cfg.dns, domain: cfg.domain, address: access.address }, gated) : undefined;
+
+  const monitoring = new Monitoring(
+    "monitoring",
+    {
+      config: cfg.monitoring,
+      connection,
+      alertWebhookUrl: secrets.alertWebhookUrl ?? pulumi.output(""),
+      probes: [
+        { name: "postgres", container: postgres.containerName },
+        ...[...redis.entries()].map(([name, r]) => ({ name: `redis-${name}`, container: r.containerName })),
+        ...cfg.apps.map((a, i) => ({ name: a.name, container: apps[i]!.containerName })),
+      ],
+      publicUrl: proxy.url,
+      backupDir: backups.backupDir,
+    },
+    { ...gated, dependsOn: [host.ready] },
+  );
+
+  return {
+    url: proxy.url,
+    host: pulumi
+      .all([access.address, access.sshPort, host.dockerHost, host.storagePath])
+      .apply(([address, sshPort, dockerHost, storagePath]) => ({ address, sshPort, dockerHost, storagePath })),
+    backupDir: backups.backupDir,
+    drillResultPath: backups.drillResultPath,
+    alerting: monitoring.alerting,
+    dnsNames: dns?.names,
+    caCertPem,
+  };
+}

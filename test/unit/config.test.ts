@@ -1,0 +1,198 @@
+/**
+ * Config validation: every shipped stack file parses; each bad input fails with one message
+ * naming the key, the value received and what is expected — before any resource exists.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import * as path from "node:path";
+import { ConfigError, LaunchgateConfig, parseConfig } from "../../stacks/config";
+import { readStackFile } from "../../stacks/stack-file";
+
+const ROOT = path.join(__dirname, "..", "..");
+const load = (stack: string) => readStackFile(ROOT, stack).values;
+
+/** Deep copy of a stack's raw config with `edit` applied. */
+function edited(stack: string, edit: (raw: any) => void): Record<string, unknown> {
+  const raw = structuredClone(load(stack));
+  edit(raw);
+  return raw;
+}
+
+function problemsOf(raw: Record<string, unknown>, stack: string): string[] {
+  try {
+    parseConfig(raw, stack);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    return e.problems;
+  }
+  return [];
+}
+
+describe("shipped stack files", () => {
+  for (const stack of ["local", "staging", "production"]) {
+    test(`${stack} parses with defaults applied`, () => {
+      const cfg: LaunchgateConfig = parseConfig(load(stack), stack);
+      assert.equal(cfg.environment, stack);
+      assert.equal(cfg.backups.retentionDays, 30);
+      assert.equal(cfg.backups.dailyAt, "02:00");
+      assert.equal(cfg.monitoring.cpuWarnPercent, 70);
+      assert.equal(cfg.monitoring.cpuCritPercent, 90);
+      assert.deepEqual(
+        cfg.redis.instances.map((i) => [i.name, i.role]),
+        [
+          ["queue", "queue"],
+          ["cache", "cache"],
+        ],
+      );
+      assert.ok(cfg.apps.length >= 3);
+    });
+  }
+  test("production flags real money on and names the counsel attestation", () => {
+    const cfg = parseConfig(load("production"), "production");
+    assert.deepEqual(cfg.flags.REAL_MONEY_ENABLED?.enabled, true);
+    assert.equal(cfg.flags.REAL_MONEY_ENABLED?.requiresAttestation, "legal-counsel");
+  });
+});
+
+interface BadCase {
+  readonly name: string;
+  readonly stack: string;
+  readonly edit: (raw: any) => void;
+  /** The exact message expected. */
+  readonly message: string;
+}
+
+const BAD: BadCase[] = [
+  {
+    name: "missing required key",
+    stack: "local",
+    edit: (r) => delete r.domain,
+    message: "launchgate:domain: got nothing; expected a value of type string (required)",
+  },
+  {
+    name: "port out of range",
+    stack: "local",
+    edit: (r) => (r.host.sshPort = 70000),
+    message: "launchgate:host.sshPort: got 70000; expected a value <= 65535",
+  },
+  {
+    name: "port of the wrong type",
+    stack: "local",
+    edit: (r) => (r.apps[0].port = "3000"),
+    message: 'launchgate:apps[0].port: got "3000"; expected a number',
+  },
+  {
+    name: "bad IP address",
+    stack: "staging",
+    edit: (r) => (r.host.address = "300.1.2.3"),
+    message: 'launchgate:host.address: got "300.1.2.3"; expected an IPv4 address or a DNS name',
+  },
+  {
+    name: "bad CIDR",
+    stack: "staging",
+    edit: (r) => (r.host.sshAllowFrom = ["198.51.100.0/33"]),
+    message: 'launchgate:host.sshAllowFrom[0]: got "198.51.100.0/33"; expected an IPv4 CIDR such as 203.0.113.0/24',
+  },
+  {
+    name: "unknown Redis role",
+    stack: "local",
+    edit: (r) => (r.redis.instances[0].role = "queues"),
+    message: 'launchgate:redis.instances[0].role: got "queues"; expected one of "queue", "session", "cache"',
+  },
+  {
+    name: "tag-only image in production",
+    stack: "production",
+    edit: (r) => (r.apps[0].image = "ghcr.io/blazetv/api:1.4.0"),
+    message:
+      'launchgate:apps[0].image: got "ghcr.io/blazetv/api:1.4.0"; expected an image pinned by digest (repo@sha256:<64 hex>) on production',
+  },
+  {
+    name: ":latest on local",
+    stack: "local",
+    edit: (r) => (r.redis.image = "redis:latest"),
+    message: 'launchgate:redis.image: got "redis:latest"; expected an explicit tag or digest, never :latest or no tag',
+  },
+  {
+    name: "root user for an app",
+    stack: "local",
+    edit: (r) => (r.apps[1].user = "0:0"),
+    message: 'launchgate:apps[1].user: got "0:0"; expected a non-root uid',
+  },
+  {
+    name: "unknown key (typo)",
+    stack: "local",
+    edit: (r) => (r.postgres.maxConnection = 50),
+    message:
+      "launchgate:postgres.maxConnection: got 50; expected no such key (a typo? known: image, memoryMb, maxConnections, sharedBuffersMb, effectiveCacheSizeMb, workMemMb, databases, pgbouncer)",
+  },
+  {
+    name: "app refers to an unknown database",
+    stack: "local",
+    edit: (r) => (r.apps[0].database = "blaze"),
+    message: 'launchgate:apps[0].database: got "blaze"; expected one of launchgate:postgres.databases[*].name (blazetv)',
+  },
+  {
+    name: "app refers to an unknown redis",
+    stack: "local",
+    edit: (r) => (r.apps[1].redis = ["jobs"]),
+    message: 'launchgate:apps[1].redis[0]: got "jobs"; expected one of launchgate:redis.instances[*].name (queue, cache)',
+  },
+  {
+    name: "production without a staging stack",
+    stack: "production",
+    edit: (r) => delete r.release.stagingStack,
+    message:
+      "launchgate:release.stagingStack: got nothing; expected the staging stack whose verified release production must match (org/project/stack)",
+  },
+  {
+    name: "staging without Cloudflare TLS",
+    stack: "staging",
+    edit: (r) => (r.tls = "internal-ca"),
+    message: 'launchgate:tls: got "internal-ca"; expected "cloudflare-origin" on staging',
+  },
+  {
+    name: "bad backup time",
+    stack: "local",
+    edit: (r) => (r.backups = { dailyAt: "25:00" }),
+    message: 'launchgate:backups.dailyAt: got "25:00"; expected HH:MM (24h, UTC)',
+  },
+  {
+    name: "short commit",
+    stack: "local",
+    edit: (r) => (r.release.commit = "abc123"),
+    message: 'launchgate:release.commit: got "abc123"; expected a 40-hex-digit git commit',
+  },
+  {
+    name: "unknown environment",
+    stack: "local",
+    edit: (r) => (r.environment = "prod"),
+    message: 'launchgate:environment: got "prod"; expected one of "local", "staging", "production"',
+  },
+  {
+    name: "inverted thresholds",
+    stack: "local",
+    edit: (r) => (r.monitoring = { cpuWarnPercent: 95 }),
+    message: 'launchgate:monitoring: got {"cpuWarnPercent":95}; expected cpuWarnPercent below cpuCritPercent',
+  },
+];
+
+describe("bad config is refused with key, value and expectation", () => {
+  for (const c of BAD) {
+    test(c.name, () => {
+      const problems = problemsOf(edited(c.stack, c.edit), c.stack);
+      assert.deepEqual(problems, [c.message]);
+    });
+  }
+  test("several problems are all listed at once", () => {
+    const problems = problemsOf(
+      edited("local", (r) => {
+        r.host.sshPort = 0;
+        r.redis.instances[0].role = "x";
+      }),
+      "local",
+    );
+    assert.equal(problems.length, 2);
+    assert.match(problems.join("\n"), /launchgate:host\.sshPort/);
+    assert.match(problems.join("\n"), /launchgate:redis\.instances\[0\]\.role/);
+  });
+});
