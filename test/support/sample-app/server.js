@@ -1,0 +1,183 @@
+"use strict";
+/**
+ * Sample app for launchgate's services test (test/services): plays the seeds' API on plain Node
+ * (built-ins only). It reaches PostgreSQL (through PgBouncer) with `psql` and Redis with
+ * `redis-cli`, the reference clients Debian ships in the image, so no npm package and no
+ * hand-written wire protocol is involved. Credentials travel in the child's environment
+ * (PGPASSWORD, REDISCLI_AUTH), never on argv.
+ *
+ *   GET  /health    200 when `SELECT 1` through DATABASE_URL and `PING` on every REDIS_URL* pass
+ *   POST /rows      inserts the request body as a row, reads it back: {"id","note"}
+ *   GET  /rows      {"count"}
+ *   POST /payments  the killswitch: 200 only when REAL_MONEY_ENABLED=true, else 503
+ *   GET  /version   {"version"} from APP_VERSION
+ *   node server.js migrate   creates the table (idempotent), exits 0
+ *
+ * Listens on PORT (default 3000).
+ */
+const http = require("node:http");
+const { execFile } = require("node:child_process");
+
+const TIMEOUT_MS = 5000;
+
+function run(cmd, args, env, input) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      cmd,
+      args,
+      { env: { PATH: process.env.PATH, HOME: "/tmp", ...env }, timeout: TIMEOUT_MS, maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${cmd} failed: ${(stderr || err.message).trim()}`));
+        else resolve(stdout.trim());
+      },
+    );
+    child.stdin.end(input ?? "");
+  });
+}
+
+function pgEnv() {
+  const raw = process.env.DATABASE_URL;
+  if (!raw) throw new Error("DATABASE_URL is not set");
+  const u = new URL(raw);
+  return {
+    PGHOST: u.hostname,
+    PGPORT: u.port || "5432",
+    PGUSER: decodeURIComponent(u.username),
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGDATABASE: decodeURIComponent(u.pathname.replace(/^\//, "")) || decodeURIComponent(u.username),
+    PGCONNECT_TIMEOUT: "3",
+    PGAPPNAME: "launchgate-sample-app",
+  };
+}
+
+/** Runs SQL read from stdin so psql variables (`:'v'`) quote values safely. */
+function sql(query, vars = {}) {
+  const args = ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"];
+  for (const [k, v] of Object.entries(vars)) args.push("-v", `${k}=${v}`);
+  return run("psql", [...args, "-f", "-"], pgEnv(), query);
+}
+
+function redisUrls() {
+  return Object.entries(process.env)
+    .filter(([k, v]) => /^REDIS_URL/.test(k) && v)
+    .map(([k, v]) => [k, v]);
+}
+
+function redis(rawUrl, ...cmd) {
+  const u = new URL(rawUrl);
+  const env = u.password ? { REDISCLI_AUTH: decodeURIComponent(u.password) } : {};
+  const args = ["-h", u.hostname, "-p", u.port || "6379", "--no-raw"];
+  if (u.username && u.username !== "default") args.push("--user", decodeURIComponent(u.username));
+  return run("redis-cli", [...args, ...cmd], env);
+}
+
+async function health() {
+  const out = { postgres: "unknown", redis: {} };
+  let ok = true;
+  try {
+    out.postgres = (await sql("SELECT 1;")) === "1" ? "ok" : "unexpected";
+    if (out.postgres !== "ok") ok = false;
+  } catch (e) {
+    out.postgres = e.message;
+    ok = false;
+  }
+  const urls = redisUrls();
+  if (urls.length === 0) {
+    out.redis = "no REDIS_URL* set";
+    ok = false;
+  }
+  for (const [k, u] of urls) {
+    try {
+      const pong = await redis(u, "PING");
+      out.redis[k] = /PONG/.test(pong) ? "ok" : pong;
+      if (!/PONG/.test(pong)) ok = false;
+    } catch (e) {
+      out.redis[k] = e.message;
+      ok = false;
+    }
+  }
+  return { ok, body: { status: ok ? "ok" : "degraded", version: version(), ...out } };
+}
+
+const MIGRATION = `CREATE TABLE IF NOT EXISTS launchgate_rows (
+  id bigserial PRIMARY KEY,
+  note text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);`;
+
+function version() {
+  return process.env.APP_VERSION || "unversioned";
+}
+
+function realMoneyEnabled() {
+  return process.env.REAL_MONEY_ENABLED === "true";
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    let data = "";
+    req.setEncoding("utf8");
+    req.on("data", (c) => {
+      data += c;
+      if (data.length > 64 * 1024) reject(new Error("body too large"));
+    });
+    req.on("end", () => resolve(data));
+    req.on("error", reject);
+  });
+}
+
+function send(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function handle(req, res) {
+  const path = new URL(req.url, "http://x").pathname;
+  if (req.method === "GET" && path === "/health") {
+    const h = await health();
+    return send(res, h.ok ? 200 : 503, h.body);
+  }
+  if (req.method === "GET" && path === "/version") return send(res, 200, { version: version() });
+  if (req.method === "POST" && path === "/rows") {
+    const note = (await readBody(req)) || "row";
+    const out = await sql("INSERT INTO launchgate_rows (note) VALUES (:'note') RETURNING id;", { note });
+    const id = out.split("\n")[0];
+    const back = await sql("SELECT note FROM launchgate_rows WHERE id = :'id';", { id });
+    return send(res, 201, { id: Number(id), note: back });
+  }
+  if (req.method === "GET" && path === "/rows") {
+    return send(res, 200, { count: Number(await sql("SELECT count(*) FROM launchgate_rows;")) });
+  }
+  if (path === "/payments") {
+    if (!realMoneyEnabled()) {
+      return send(res, 503, { error: "real-money payments are switched off (REAL_MONEY_ENABLED is not true)" });
+    }
+    return send(res, 200, { realMoney: true, accepted: true });
+  }
+  if (path === "/flags") return send(res, 200, { REAL_MONEY_ENABLED: realMoneyEnabled() });
+  return send(res, 404, { error: "not found" });
+}
+
+async function main() {
+  if (process.argv[2] === "migrate") {
+    await sql(MIGRATION);
+    console.log("migration applied: launchgate_rows");
+    return;
+  }
+  const port = Number(process.env.PORT || process.env.APP_PORT || 3000);
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e) => send(res, 500, { error: e.message }));
+  });
+  server.listen(port, "0.0.0.0", () => {
+    console.log(`sample app ${version()} listening on ${port} as uid ${process.getuid()}`);
+  });
+  const stop = () => server.close(() => process.exit(0)) && setTimeout(() => process.exit(0), 2000).unref();
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+main().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});
