@@ -2,14 +2,27 @@
  * Network: the two docker networks every service joins. `edge` carries proxy↔app traffic;
  * `internal` (internal: true, no egress) carries app↔data traffic. Data stores join only
  * `internal` and publish no host port.
- * STUB: contract only; implementation pending.
  */
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 
 export interface NetworkArgs {
   /** Subnet of the internal network; fixed so the DB admin address is known. @default "172.30.0.0/24" */
   readonly internalSubnet?: string;
+  /**
+   * Subnet of the edge network; fixed so it cannot collide with the internal one or the host's
+   * LAN when the daemon picks pools. @default "172.31.0.0/24"
+   */
+  readonly edgeSubnet?: string;
+}
+
+/** Labels marking the networks as managed by this program (visible in `docker network ls`). */
+function labels(role: string): docker.types.input.NetworkLabel[] {
+  return [
+    { label: "launchgate.managed", value: "true" },
+    { label: "launchgate.role", value: role },
+  ];
 }
 
 export class Network extends LaunchgateComponent {
@@ -23,8 +36,37 @@ export class Network extends LaunchgateComponent {
   constructor(name: string, args: NetworkArgs, opts?: LaunchgateComponentOptions) {
     super("launchgate:network:Network", name, opts);
     this.internalSubnet = args.internalSubnet ?? "172.30.0.0/24";
-    this.edgeName = pulumi.output(`${name}-edge`);
-    this.internalName = pulumi.output(`${name}-internal`);
-    this.registerOutputs({ edgeName: this.edgeName, internalName: this.internalName });
+
+    const edge = new docker.Network(
+      `${name}-edge`,
+      {
+        name: `${name}-edge`,
+        driver: "bridge",
+        ipamConfigs: [{ subnet: args.edgeSubnet ?? "172.31.0.0/24" }],
+        labels: labels("edge"),
+      },
+      this.child(),
+    );
+    // internal: true gives the bridge no gateway route out, so a compromised app or data store
+    // cannot exfiltrate over it; only the edge network (apps with a route) has egress.
+    const internal = new docker.Network(
+      `${name}-internal`,
+      {
+        name: `${name}-internal`,
+        driver: "bridge",
+        internal: true,
+        ipamConfigs: [{ subnet: this.internalSubnet }],
+        labels: labels("internal"),
+      },
+      this.child(),
+    );
+
+    this.edgeName = edge.name;
+    this.internalName = internal.name;
+    this.registerOutputs({
+      edgeName: this.edgeName,
+      internalName: this.internalName,
+      internalSubnet: this.internalSubnet,
+    });
   }
 }

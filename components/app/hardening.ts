@@ -1,0 +1,111 @@
+/**
+ * Container-runtime hardening shared by every container the program declares (CIS Docker
+ * Benchmark v1.6 §5). One place, so a control is added or relaxed for all containers at once and
+ * every exception is a named, commented parameter instead of a silent difference between files.
+ *
+ * Controls applied here (CIS v1.6 section in brackets):
+ * - capabilities: drop ALL, add back only what the caller names [5.3]
+ * - never privileged [5.4]; host network/PID/IPC namespaces are never set, so the daemon's private
+ *   defaults apply [5.9, 5.15, 5.16]
+ * - memory limit with swap capped at the same value, CPU limit [5.10, 5.11]
+ * - read-only root filesystem with tmpfs for the paths that must be writable [5.12]
+ * - restart `unless-stopped` for services (a crash-looping service is caught by its healthcheck and
+ *   the `wait` on create, not by a retry cap), `no` for one-shot jobs [5.14]
+ * - `no-new-privileges` [5.25]
+ * - a healthcheck is required by the callers' types [5.26]
+ * - bounded json-file logs so a chatty container cannot fill the disk
+ *
+ * Known exception: PIDs cgroup limit [5.28]. @pulumi/docker 5.2.0 exposes no `pidsLimit` on
+ * `Container` (see node_modules/@pulumi/docker/container.d.ts), and `ulimits.nproc` is counted per
+ * uid across the host, not per container, so it is not a safe substitute. The memory limit bounds
+ * a fork bomb instead; revisit when the provider gains the field.
+ */
+import * as crypto from "crypto";
+import type * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Log rotation for the json-file driver: 5 × 10 MiB per container. */
+export const LOG_OPTS: Readonly<Record<string, string>> = { "max-size": "10m", "max-file": "5" };
+
+/** Every container gets exactly this security option. */
+export const NO_NEW_PRIVILEGES = "no-new-privileges:true";
+
+export interface HardeningOptions {
+  /** Memory ceiling in MiB; swap is capped at the same value (no swap beyond the limit). */
+  readonly memoryMb: number;
+  /** CPU ceiling (e.g. 0.5, 2). */
+  readonly cpus: number;
+  /** Whether the root filesystem is mounted read-only. @default true */
+  readonly readOnly?: boolean;
+  /**
+   * Writable tmpfs mounts (path → mount options). `/tmp` is always added; callers add the
+   * paths their process writes (sockets, pid files, caches).
+   */
+  readonly tmpfs?: Readonly<Record<string, string>>;
+  /** Capabilities added back after dropping ALL; each must be justified at the call site. @default [] */
+  readonly capAdd?: readonly string[];
+  /** `service` restarts unless stopped; `job` (one-shot) never restarts. @default "service" */
+  readonly kind?: "service" | "job";
+}
+
+/** The tmpfs every container gets: no exec, no setuid, bounded. */
+export const TMP_TMPFS = "rw,noexec,nosuid,nodev,size=64m";
+
+/**
+ * Hardened runtime settings for a `docker.Container`. Spread first, then set image, command,
+ * networks and healthcheck: `new docker.Container(n, { ...hardened({...}), image, ... })`.
+ */
+export function hardened(o: HardeningOptions): Partial<docker.ContainerArgs> {
+  const capAdd = [...(o.capAdd ?? [])];
+  const job = o.kind === "job";
+  return {
+    privileged: false,
+    capabilities: capAdd.length > 0 ? { drops: ["ALL"], adds: capAdd } : { drops: ["ALL"] },
+    securityOpts: [NO_NEW_PRIVILEGES],
+    readOnly: o.readOnly ?? true,
+    tmpfs: { "/tmp": TMP_TMPFS, ...(o.tmpfs ?? {}) },
+    memory: o.memoryMb,
+    memorySwap: o.memoryMb,
+    cpus: String(o.cpus),
+    restart: job ? "no" : "unless-stopped",
+    logDriver: "json-file",
+    logOpts: { ...LOG_OPTS },
+    // Give processes time to flush (Postgres checkpoint, Redis AOF fsync) before SIGKILL.
+    destroyGraceSeconds: 30,
+  };
+}
+
+/**
+ * Networks for a container. `networkMode` is deliberately left unset: with `networksAdvanced`
+ * the provider disconnects the container from the daemon's default bridge (which has egress and
+ * reaches every other container) before connecting it to these networks, and naming one of them
+ * as `networkMode` as well would connect it twice.
+ */
+export function attachNetworks(
+  networks: readonly docker.types.input.ContainerNetworksAdvanced[],
+): Pick<docker.ContainerArgs, "networksAdvanced"> {
+  if (networks.length === 0) throw new Error("a container needs at least one network");
+  return { networksAdvanced: [...networks] };
+}
+
+/** Short, stable content hash (hex) used for release-specific names and change labels. */
+export function shortHash(value: unknown, length = 8): string {
+  return crypto.createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, length);
+}
+
+/**
+ * An Output that resolves to `value` only when a one-shot container exited 0, and fails the
+ * update otherwise. Feed it into an input of the resource that must wait (e.g. a label), so a
+ * failed migration or config check stops the update before anything is swapped.
+ * At preview the exit code is unknown and so is the result, which is fine.
+ */
+export function requireSuccess(job: docker.Container, what: string, value: string): pulumi.Output<string> {
+  return pulumi.all([job.exitCode, job.name]).apply(([code, jobName]) => {
+    if (code !== undefined && code !== null && code !== 0) {
+      throw new Error(
+        `${what} failed: container ${jobName} exited with ${code}; see \`docker logs ${jobName}\``,
+      );
+    }
+    return value;
+  });
+}
