@@ -1,0 +1,62 @@
+# shellcheck shell=bash
+# Functions shared by the backup scripts (spliced in after the exports by the renderer).
+# Needs: LG_PG_CONTAINER, LG_PG_USER, LG_LOCK_FILE, LG_LOCK_WAIT_SECONDS.
+
+log() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+
+now_ms() { date +%s%3N; }
+
+# Serialises every backup, retention and drill run on this host (systemd timers can overlap
+# with each other and with a pre-migration backup); waits up to LG_LOCK_WAIT_SECONDS.
+lock_backups() {
+  exec 9>"$LG_LOCK_FILE"
+  if ! flock -w "${LG_LOCK_WAIT_SECONDS:-3600}" 9; then
+    log "another backup run still holds $LG_LOCK_FILE after ${LG_LOCK_WAIT_SECONDS:-3600}s"
+    exit 75
+  fi
+}
+
+# psql inside the postgres container over its local socket: lg_psql DB [psql args...] (SQL on stdin or -c).
+lg_psql() {
+  local db=$1
+  shift
+  docker exec -i "$LG_PG_CONTAINER" psql -U "$LG_PG_USER" -d "$db" -qAtX -v ON_ERROR_STOP=1 "$@"
+}
+
+# One "schema.table|rows" line per ordinary table, sorted; exact counts (count(*)), not estimates.
+# shellcheck disable=SC2034 # used by the scripts this library is spliced into
+COUNT_ROWS_SQL="SELECT format('%I.%I', n.nspname, c.relname) || '|' ||
+  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+ORDER BY 1;"
+
+# JSON string literal for $1.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
+  printf '"%s"' "$s"
+}
+
+# JSON object from "key|number" lines on stdin.
+json_counts() {
+  local first=1 k v
+  printf '{'
+  while IFS='|' read -r k v; do
+    [ -n "$k" ] || continue
+    [ "$first" -eq 1 ] || printf ','
+    first=0
+    printf '%s:%s' "$(json_str "$k")" "${v:-0}"
+  done
+  printf '}'
+}
+
+# Newest file matching GLOB-pattern $2 under directory $1 (by mtime), or nothing.
+newest() {
+  find "$1" -maxdepth 1 -type f -name "$2" -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -1 | cut -d' ' -f2-
+}
