@@ -2,11 +2,21 @@
  * AppService: one application container (API, worker/bot, admin web), pinned image, hardened
  * runtime (non-root, cap_drop ALL, no-new-privileges, read-only root), healthcheck-gated
  * create-before-delete replacement, and an optional one-shot migration after a pre-migration backup.
- * STUB: contract only; implementation pending.
+ *
+ * Replacement (DESIGN §2): every input that forces a new container also changes the container's
+ * name (a short hash suffix), so Pulumi can create the new one next to the old one
+ * (`deleteBeforeReplace: false`); `wait` makes the create succeed only once the new container is
+ * healthy, so a bad image fails the update while the old container keeps serving. The proxy
+ * finds whichever container is live through the stable network alias `<app>`.
  */
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
+import { attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
 import type { AppConfig } from "../../stacks/config";
+
+/** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
+export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
 
 export interface AppServiceArgs {
   /** The app's config entry: image, port, health path, limits, env, route, migration. */
@@ -20,6 +30,50 @@ export interface AppServiceArgs {
   readonly flags: Record<string, boolean>;
   /** Resource that takes the pre-migration backup; the migration job runs after it. */
   readonly preMigrationBackup?: pulumi.Resource;
+  /**
+   * How the healthcheck calls `http://127.0.0.1:<port><healthPath>` inside the container. Slim
+   * and distroless images often lack curl: the app image must provide the chosen tool (`node`
+   * for Node apps, busybox/GNU `wget`, `curl`) or a custom Docker healthcheck test.
+   * @default "node"
+   */
+  readonly healthProbe?: HealthProbe;
+  /** Seconds Pulumi waits for a new container to become healthy before failing the update. @default 120 */
+  readonly waitTimeoutSeconds?: number;
+  /** Seconds the migration job may run before the update fails. @default 600 */
+  readonly migrationTimeoutSeconds?: number;
+}
+
+/** Docker healthcheck test for an HTTP GET that succeeds only on a 2xx answer. Pure; exported for tests. */
+export function httpHealthTest(probe: HealthProbe, port: number, path: string): string[] {
+  const url = `http://127.0.0.1:${port}${path}`;
+  if (typeof probe !== "string") return [...(probe as readonly string[])];
+  switch (probe) {
+    case "node":
+      return [
+        "CMD",
+        "node",
+        "-e",
+        `require("http").get(${JSON.stringify(url)},{timeout:4000},r=>process.exit(r.statusCode>=200&&r.statusCode<300?0:1)).on("error",()=>process.exit(1))`,
+      ];
+    case "wget":
+      return ["CMD", "wget", "-q", "-T", "4", "-O", "/dev/null", url];
+    case "curl":
+      return ["CMD", "curl", "-fsS", "-m", "4", "-o", "/dev/null", url];
+    default:
+      throw new Error(`unknown health probe ${JSON.stringify(probe)}`);
+  }
+}
+
+/** Flags as env values: always the literal "true"/"false" the apps compare against. */
+export function flagEnv(flags: Record<string, boolean>): Record<string, string> {
+  return Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, v ? "true" : "false"]));
+}
+
+/** `KEY=value` list, sorted so the same env always renders (and hashes) the same. */
+function renderEnv(env: Record<string, string>): string[] {
+  return Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
 }
 
 export class AppService extends LaunchgateComponent {
@@ -32,9 +86,95 @@ export class AppService extends LaunchgateComponent {
 
   constructor(name: string, args: AppServiceArgs, opts?: LaunchgateComponentOptions) {
     super("launchgate:app:AppService", name, opts);
-    this.alias = pulumi.output(args.app.name);
-    this.port = pulumi.output(args.app.port);
-    this.containerName = pulumi.output(name);
+    const app = args.app;
+
+    // Everything that can force a new container, resolved: env (with secrets), flags, config.
+    const env = pulumi
+      .all([pulumi.output(args.secretEnv)])
+      .apply(([secretEnv]) => ({
+        ...app.env,
+        ...flagEnv(args.flags),
+        ...(secretEnv as Record<string, string>),
+      }));
+    const envs = pulumi.secret(env.apply(renderEnv));
+    // The suffix is a truncated SHA-256 of the release inputs: it reveals nothing about the
+    // secrets in them, and a secret container name would hide it from every log and policy.
+    const release = pulumi.unsecret(env.apply((e) => shortHash({ app, env: renderEnv(e) })));
+
+    const networks: docker.types.input.ContainerNetworksAdvanced[] = [
+      { name: args.internalNetwork, aliases: [app.name] },
+    ];
+    // Only apps the proxy routes to join the edge network; workers stay internal-only.
+    if (app.route !== undefined) networks.unshift({ name: args.edgeNetwork, aliases: [app.name] });
+
+    const runtime = hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs });
+    const labels: docker.types.input.ContainerLabel[] = [
+      { label: "launchgate.app", value: app.name },
+      { label: "launchgate.release", value: release },
+    ];
+
+    const deps: pulumi.Resource[] = [];
+    if (app.migrate) {
+      // One-shot: attach waits for the exit, mustRun false keeps Pulumi from restarting it on the
+      // next run, restart "no" keeps Docker from doing so. It has no healthcheck (CIS 5.26
+      // exception: it is not a service) and joins only the internal network (the database).
+      const job = new docker.Container(
+        `${name}-migrate`,
+        {
+          ...hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs, kind: "job" }),
+          name: pulumi.interpolate`${app.name}-migrate-${release}`,
+          image: app.image,
+          user: app.user,
+          command: app.migrate,
+          envs,
+          ...attachNetworks([{ name: args.internalNetwork }]),
+          attach: true,
+          logs: true,
+          mustRun: false,
+          rm: false,
+          wait: false,
+          labels: [...labels, { label: "launchgate.job", value: "migrate" }],
+        },
+        this.child({
+          dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [],
+          // attach blocks the create until the job exits; bound it so a hung migration fails.
+          customTimeouts: { create: `${args.migrationTimeoutSeconds ?? 600}s` },
+        }),
+      );
+      labels.push({
+        label: "launchgate.migrated",
+        value: requireSuccess(job, `migration of ${app.name}`, "true"),
+      });
+      deps.push(job);
+    }
+
+    const service = new docker.Container(
+      name,
+      {
+        ...runtime,
+        name: pulumi.interpolate`${app.name}-${release}`,
+        image: app.image,
+        user: app.user,
+        ...(app.command ? { command: app.command } : {}),
+        envs,
+        ...attachNetworks(networks),
+        labels,
+        healthcheck: {
+          tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
+          interval: "10s",
+          timeout: "5s",
+          retries: 3,
+          startPeriod: "20s",
+        },
+        wait: true,
+        waitTimeout: args.waitTimeoutSeconds ?? 120,
+      },
+      this.child({ dependsOn: deps, deleteBeforeReplace: false }),
+    );
+
+    this.alias = pulumi.output(app.name);
+    this.port = pulumi.output(app.port);
+    this.containerName = service.name;
     this.registerOutputs({ alias: this.alias, port: this.port, containerName: this.containerName });
   }
 }

@@ -1,11 +1,19 @@
 /**
  * Redis: one redis-server container per configured instance, AOF + RDB persistence on a
  * protected volume, `maxmemory`, eviction by role, `requirepass` from a random password.
- * STUB: contract only; implementation pending.
+ *
+ * The password reaches the server through a secret env var that the start script writes into a
+ * 0600 config file on tmpfs, so it is in neither the command line (`docker inspect` Args, `ps`)
+ * nor any plain input. No host port is published; only the internal network is attached.
  */
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { attachNetworks, hardened } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import type { RedisInstanceConfig } from "../../stacks/config";
+
+export const REDIS_PORT = 6379;
 
 export interface RedisArgs {
   /** Image reference (pinned by digest outside `local`). */
@@ -14,7 +22,84 @@ export interface RedisArgs {
   readonly instance: RedisInstanceConfig;
   /** Internal network the server joins; it publishes no host port. */
   readonly internalNetwork: pulumi.Input<string>;
+  /**
+   * Data directory (the volume's mount point). `/data` is the official image's; an image built
+   * from Debian's redis-server package would use `/var/lib/redis` (owned by its redis user).
+   * @default "/data"
+   */
+  readonly dataDir?: string;
+  /** User the server runs as; a name so it resolves to the image's own uid. @default "redis" */
+  readonly user?: string;
+  /** CPU ceiling (Redis executes commands on one thread). @default 0.5 */
+  readonly cpus?: number;
 }
+
+/** Eviction policy for a role: queues and sessions must never lose keys; caches may. */
+export function evictionPolicy(role: RedisInstanceConfig["role"]): "noeviction" | "allkeys-lru" {
+  switch (role) {
+    case "queue":
+    case "session":
+      return "noeviction";
+    case "cache":
+      return "allkeys-lru";
+  }
+}
+
+/** redis-server arguments (no secret). Pure; exported for tests and the services harness. */
+export function redisServerArgs(instance: RedisInstanceConfig, dataDir: string): string[] {
+  return [
+    "--dir",
+    dataDir,
+    // AOF for durability between snapshots, RDB snapshots for fast restarts and backup copies.
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    // Separate words, as redis-server parses `--save 900 1` (one quoted "900 1" is not portable).
+    "--save",
+    "900",
+    "1",
+    "--save",
+    "300",
+    "10",
+    "--maxmemory",
+    `${instance.maxMemoryMb}mb`,
+    "--maxmemory-policy",
+    evictionPolicy(instance.role),
+    "--port",
+    String(REDIS_PORT),
+    "--bind",
+    "0.0.0.0",
+    // With requirepass set, protected mode would only matter without a password; explicit anyway.
+    "--protected-mode",
+    "yes",
+  ];
+}
+
+/** Single-quotes a word for /bin/sh. */
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Start script: writes `requirepass` from $REDIS_PASSWORD to a 0600 file on tmpfs, drops the var
+ * from the server's environment and execs redis-server with that file plus the plain arguments.
+ */
+export function redisStartScript(instance: RedisInstanceConfig, dataDir: string): string {
+  return [
+    "set -eu",
+    "umask 077",
+    `printf 'requirepass "%s"\\n' "$REDIS_PASSWORD" > /tmp/redis-auth.conf`,
+    "unset REDIS_PASSWORD",
+    `exec redis-server /tmp/redis-auth.conf ${redisServerArgs(instance, dataDir).map(shQuote).join(" ")}`,
+  ].join("\n");
+}
+
+/** Healthcheck: an authenticated PING (REDISCLI_AUTH keeps the password off redis-cli's argv). */
+export const REDIS_HEALTHCHECK = [
+  "CMD-SHELL",
+  `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
+];
 
 export class Redis extends LaunchgateComponent {
   /** redis:// URL with the password (secret). */
@@ -26,10 +111,53 @@ export class Redis extends LaunchgateComponent {
 
   constructor(name: string, args: RedisArgs, opts?: LaunchgateComponentOptions) {
     super("launchgate:data:Redis", name, opts);
-    void args;
-    this.url = pulumi.secret(`redis://:stub@${name}:6379`);
-    this.containerName = pulumi.output(name);
-    this.volumeName = pulumi.output(`${name}-data`);
+    const dataDir = args.dataDir ?? "/data";
+
+    const password = new random.RandomPassword(
+      `${name}-password`,
+      { length: 32, special: false },
+      this.child(),
+    );
+
+    // Queue and session data outlive the container; a cache's volume is kept too, as losing it
+    // only costs a warm-up but deleting it should still be a deliberate act.
+    const volume = new docker.Volume(
+      `${name}-data`,
+      { name: `${name}-data`, labels: [{ label: "launchgate.data", value: `redis-${args.instance.role}` }] },
+      this.child({ protect: true, retainOnDelete: true }),
+    );
+
+    const server = new docker.Container(
+      name,
+      {
+        // Container ceiling above maxmemory: AOF rewrite forks and copy-on-write needs headroom.
+        ...hardened({ memoryMb: Math.ceil(args.instance.maxMemoryMb * 1.5) + 32, cpus: args.cpus ?? 0.5 }),
+        name,
+        image: args.image,
+        user: args.user ?? "redis",
+        // Same entrypoint for the official and the Debian-built image: no entrypoint-side chown.
+        entrypoints: ["/bin/sh", "-c"],
+        command: [redisStartScript(args.instance, dataDir)],
+        envs: [pulumi.interpolate`REDIS_PASSWORD=${password.result}`],
+        volumes: [{ volumeName: volume.name, containerPath: dataDir }],
+        ...attachNetworks([{ name: args.internalNetwork, aliases: [name] }]),
+        healthcheck: {
+          tests: REDIS_HEALTHCHECK,
+          interval: "10s",
+          timeout: "3s",
+          retries: 5,
+          // Replaying a large AOF on start can take a while before PING answers.
+          startPeriod: "30s",
+        },
+        wait: true,
+        waitTimeout: 120,
+      },
+      this.child(),
+    );
+
+    this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);
+    this.containerName = server.name;
+    this.volumeName = volume.name;
     this.registerOutputs({ url: this.url, containerName: this.containerName, volumeName: this.volumeName });
   }
 }
