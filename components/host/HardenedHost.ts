@@ -1,10 +1,31 @@
 /**
- * HardenedHost: turns a fresh Debian VPS into the hardened host the runbooks assume, as a chain
- * of idempotent remote scripts (one file each under ./scripts, hashed into `triggers`).
- * STUB: contract only; implementation pending.
+ * HardenedHost: turns a fresh Debian VPS into the hardened host the runbooks assume (seed 001
+ * §8.1.1-8.1.5, 8.3.1; dev-sec ssh-/os-baseline), as a chain of idempotent remote scripts, one file
+ * each under ./scripts, rendered with their settings and hashed into `triggers`.
+ *
+ * Step order (each depends on the previous one):
+ *   bootstrap → packages → timezone → baseline → sshd → sysctl → firewall → fail2ban →
+ *   unattended-upgrades → auditd → docker → logrotate → storage
+ *
+ * Bootstrap and the second `pulumi up`: only the first step may use the bootstrap user (root on a
+ * fresh VPS); the sshd step then turns root login off. So bootstrap is a `command.local.Command`
+ * that runs `scripts/bootstrap-runner.sh` where Pulumi runs (needs an OpenSSH client there): it
+ * connects as the deploy user with `sudo -n` when that already works and falls back to the
+ * bootstrap user only on a fresh host. Re-running bootstrap (its script or the deploy key changed)
+ * therefore works on a hardened host too. Every other step is a `remote.Command` connecting as
+ * the deploy user and running `sudo -n bash`.
+ *
+ * Settings reach the host inside the script text (single-quoted exports), never through SSH
+ * `environment` (sshd rejects unknown `AcceptEnv`). The only secrets are the private keys: they
+ * go to `connection` and to the bootstrap runner's environment, both marked secret.
+ * Deleting the component does not undo the hardening (no `delete` commands): a host is never
+ * silently un-hardened.
  */
+import * as path from "path";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
+import { renderScript, ScriptValue } from "../ops/remote-script";
 import type { HostConfig } from "../../stacks/config";
 
 export interface SshConnection {
@@ -13,6 +34,79 @@ export interface SshConnection {
   readonly user: pulumi.Input<string>;
   readonly privateKey: pulumi.Input<string>;
 }
+
+/** A directory under the storage root, owned by the deploy user. */
+export interface StorageDir {
+  /** Path relative to `host.storagePath`; `.` is the root itself. */
+  readonly path: string;
+  /** Octal mode, e.g. `0750`. */
+  readonly mode: string;
+}
+
+/** Modern algorithms only (dev-sec ssh-baseline; OpenSSH 9.2 on Debian 12). */
+export const DEFAULT_SSH_KEX = [
+  "sntrup761x25519-sha512@openssh.com",
+  "curve25519-sha256",
+  "curve25519-sha256@libssh.org",
+  "diffie-hellman-group16-sha512",
+  "diffie-hellman-group18-sha512",
+];
+export const DEFAULT_SSH_CIPHERS = [
+  "chacha20-poly1305@openssh.com",
+  "aes256-gcm@openssh.com",
+  "aes128-gcm@openssh.com",
+  "aes256-ctr",
+  "aes192-ctr",
+  "aes128-ctr",
+];
+export const DEFAULT_SSH_MACS = [
+  "hmac-sha2-512-etm@openssh.com",
+  "hmac-sha2-256-etm@openssh.com",
+  "umac-128-etm@openssh.com",
+];
+
+/** The runbook's essentials (seed 001 §8.1.1) minus what later steps install themselves. */
+export const DEFAULT_PACKAGES = [
+  "ca-certificates",
+  "curl",
+  "wget",
+  "git",
+  "htop",
+  "vim-tiny",
+  "gnupg",
+  "rsync",
+  "less",
+];
+
+/** Seed 001 §8.1.5: uploads (CVs) and scratch space; backups live beside them. */
+export const DEFAULT_STORAGE_DIRS: readonly StorageDir[] = [
+  { path: ".", mode: "0750" },
+  { path: "storage", mode: "0750" },
+  { path: "storage/cvs", mode: "0750" },
+  { path: "storage/temp", mode: "0700" },
+  { path: "backups", mode: "0700" },
+];
+
+export const DEFAULT_BANNER =
+  "Authorized access only. Activity on this system is logged and monitored; disconnect now if you are not authorized.";
+
+/** The steps in the order they run; each names its script under ./scripts. */
+export const HOST_STEPS = [
+  "bootstrap",
+  "packages",
+  "timezone",
+  "baseline",
+  "sshd",
+  "sysctl",
+  "firewall",
+  "fail2ban",
+  "unattended-upgrades",
+  "auditd",
+  "docker",
+  "logrotate",
+  "storage",
+] as const;
+export type HostStep = (typeof HOST_STEPS)[number];
 
 export interface HardenedHostArgs {
   /** How to reach the fresh VPS (bootstrap user, usually root) for the first step. */
@@ -27,6 +121,46 @@ export interface HardenedHostArgs {
   readonly publicTcpPorts?: number[];
   /** `ip:port` destinations the deploy user may reach through SSH local forwarding (DB admin). @default [] */
   readonly permitOpen?: pulumi.Input<string>[];
+  /**
+   * Port sshd listens on inside the host (the firewall's SSH rule). Differs from
+   * `bootstrap.port` when a NAT or port mapping is in between (the local VPS: 127.0.0.1:2222 → 22).
+   * @default 22
+   */
+  readonly sshdPort?: number;
+  /** sshd `Ciphers`. @default DEFAULT_SSH_CIPHERS (AEAD and CTR only) */
+  readonly sshCiphers?: string[];
+  /** sshd `KexAlgorithms`. @default DEFAULT_SSH_KEX (curve25519, sntrup, DH group 16/18) */
+  readonly sshKexAlgorithms?: string[];
+  /** sshd `MACs`. @default DEFAULT_SSH_MACS (encrypt-then-MAC, SHA-2 / UMAC-128) */
+  readonly sshMacs?: string[];
+  /** Extra packages installed with the essentials. @default DEFAULT_PACKAGES */
+  readonly packages?: string[];
+  /** Directories under `host.storagePath`, owned by the deploy user. @default DEFAULT_STORAGE_DIRS */
+  readonly storageDirs?: readonly StorageDir[];
+  /** Directory of the app and backup logs that logrotate keeps. @default "/var/log/launchgate" */
+  readonly logDir?: string;
+  /** Days of rotated logs kept (seed 001: 30). @default 30 */
+  readonly logRetentionDays?: number;
+  /** Text of the login banners (/etc/issue, /etc/issue.net, motd). @default DEFAULT_BANNER */
+  readonly banner?: string;
+  /** Directory holding the step scripts; tests point it at a modified copy. @default ./scripts beside this file */
+  readonly scriptsDir?: string;
+}
+
+const ALGORITHM = /^[a-z0-9][a-z0-9@.-]*$/;
+const PACKAGE = /^[a-z0-9][a-z0-9+.-]*$/;
+const MODE = /^0?[0-7]{3}$/;
+const REL_PATH = /^(\.|[a-z0-9_-]+(\/[a-z0-9_-]+)*)$/;
+const ABS_PATH = /^\/[a-z0-9_./-]+$/;
+const DESTINATION = /^([a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/;
+
+/** Throws with the argument name, the value and what is expected. */
+function check(ok: boolean, what: string, value: unknown, expected: string): void {
+  if (!ok) throw new Error(`HardenedHost ${what}: got ${JSON.stringify(value)}; expected ${expected}`);
+}
+
+function checkPort(what: string, p: number): void {
+  check(Number.isInteger(p) && p >= 1 && p <= 65535, what, p, "a TCP port 1..65535");
 }
 
 export class HardenedHost extends LaunchgateComponent {
@@ -34,6 +168,8 @@ export class HardenedHost extends LaunchgateComponent {
   public readonly dockerHost: pulumi.Output<string>;
   /** Root of persistent app storage on the host. */
   public readonly storagePath: pulumi.Output<string>;
+  /** Directory of app and backup logs, rotated for `logRetentionDays`. */
+  public readonly logDir: pulumi.Output<string>;
   /** Connection for later remote commands (deploy user). */
   public readonly deployConnection: pulumi.Output<SshConnection>;
   /** The last hardening step; later host commands depend on it. */
@@ -41,15 +177,159 @@ export class HardenedHost extends LaunchgateComponent {
 
   constructor(name: string, args: HardenedHostArgs, opts?: LaunchgateComponentOptions) {
     super("launchgate:host:HardenedHost", name, opts);
-    this.ready = this;
-    this.dockerHost = pulumi.interpolate`ssh://${args.host.deployUser}@${args.bootstrap.host}:${args.bootstrap.port}`;
-    this.storagePath = pulumi.output(args.host.storagePath);
-    this.deployConnection = pulumi.secret(pulumi.output({
+    const scriptsDir = args.scriptsDir ?? path.join(__dirname, "scripts");
+    const sshdPort = args.sshdPort ?? 22;
+    const publicTcpPorts = args.publicTcpPorts ?? [22, 80, 443];
+    const ciphers = args.sshCiphers ?? DEFAULT_SSH_CIPHERS;
+    const kex = args.sshKexAlgorithms ?? DEFAULT_SSH_KEX;
+    const macs = args.sshMacs ?? DEFAULT_SSH_MACS;
+    const packages = args.packages ?? DEFAULT_PACKAGES;
+    const storageDirs = args.storageDirs ?? DEFAULT_STORAGE_DIRS;
+    const logDir = args.logDir ?? "/var/log/launchgate";
+    const retention = args.logRetentionDays ?? 30;
+    const banner = args.banner ?? DEFAULT_BANNER;
+    const deployUser = args.host.deployUser;
+
+    // Validated here, before any resource: the values end up in sshd_config, ufw and paths.
+    checkPort("sshdPort", sshdPort);
+    publicTcpPorts.forEach((p, i) => checkPort(`publicTcpPorts[${i}]`, p));
+    check(
+      publicTcpPorts.includes(sshdPort),
+      "publicTcpPorts",
+      publicTcpPorts,
+      `to include the sshd port ${sshdPort} (no lock-out)`,
+    );
+    for (const [what, list] of [
+      ["sshCiphers", ciphers],
+      ["sshKexAlgorithms", kex],
+      ["sshMacs", macs],
+    ] as const) {
+      check(
+        list.length > 0 && list.every((a) => ALGORITHM.test(a)),
+        what,
+        list,
+        "a non-empty list of algorithm names",
+      );
+    }
+    packages.forEach((p, i) => check(PACKAGE.test(p), `packages[${i}]`, p, "a Debian package name"));
+    storageDirs.forEach((d, i) => {
+      check(REL_PATH.test(d.path), `storageDirs[${i}].path`, d.path, "a relative path without `..` (or `.`)");
+      check(MODE.test(d.mode), `storageDirs[${i}].mode`, d.mode, "an octal mode such as 0750");
+    });
+    check(ABS_PATH.test(logDir) && !logDir.includes(".."), "logDir", logDir, "an absolute path");
+    check(Number.isInteger(retention) && retention >= 1, "logRetentionDays", retention, "an integer >= 1");
+    check(banner.trim().length > 0, "banner", banner, "a non-empty text");
+
+    const permitOpen = pulumi.all(args.permitOpen ?? []).apply((dests) => {
+      dests.forEach((d, i) => check(DESTINATION.test(d), `permitOpen[${i}]`, d, "host:port"));
+      return dests;
+    });
+
+    const env: Record<HostStep, Record<string, pulumi.Input<ScriptValue>>> = {
+      bootstrap: { LG_DEPLOY_USER: deployUser, LG_DEPLOY_PUBKEY: args.deployerPublicKey },
+      packages: { LG_PACKAGES: packages },
+      timezone: { LG_TIMEZONE: args.host.timezone },
+      baseline: { LG_BANNER: banner },
+      sshd: {
+        LG_DEPLOY_USER: deployUser,
+        LG_SSHD_PORT: sshdPort,
+        LG_SSH_CIPHERS: ciphers.join(","),
+        LG_SSH_KEX: kex.join(","),
+        LG_SSH_MACS: macs.join(","),
+        LG_PERMIT_OPEN: permitOpen,
+      },
+      sysctl: {},
+      firewall: {
+        LG_SSHD_PORT: sshdPort,
+        LG_SSH_ALLOW_FROM: args.host.sshAllowFrom,
+        LG_PUBLIC_TCP_PORTS: publicTcpPorts.map(String),
+      },
+      fail2ban: { LG_SSHD_PORT: sshdPort },
+      "unattended-upgrades": {},
+      auditd: {},
+      docker: {},
+      logrotate: { LG_DEPLOY_USER: deployUser, LG_LOG_DIR: logDir, LG_LOG_RETENTION_DAYS: retention },
+      storage: {
+        LG_DEPLOY_USER: deployUser,
+        LG_STORAGE_PATH: args.host.storagePath,
+        LG_STORAGE_DIRS: storageDirs.map((d) => `${d.path} ${d.mode}`).join("\n"),
+      },
+    };
+    const lib = path.join(scriptsDir, "lib.sh");
+    const render = (step: HostStep) =>
+      renderScript(path.join(scriptsDir, `${step}.sh`), { LG_STEP: step, ...env[step] }, [lib]);
+
+    const deployKey = pulumi.secret(args.deployerPrivateKey);
+    const deployConnection: command.types.input.remote.ConnectionArgs = {
       host: args.bootstrap.host,
       port: args.bootstrap.port,
-      user: args.host.deployUser,
-      privateKey: args.deployerPrivateKey,
-    }));
-    this.registerOutputs({ dockerHost: this.dockerHost, storagePath: this.storagePath, deployConnection: this.deployConnection });
+      user: deployUser,
+      privateKey: deployKey,
+      // sshd re-execs on reload; give the next step's dial a few tries.
+      dialErrorLimit: 20,
+      perDialTimeout: 15,
+    };
+
+    // Step 1: bootstrap, run from where Pulumi runs (see the file comment).
+    const bootstrapScript = render("bootstrap");
+    const runner = path.join(scriptsDir, "bootstrap-runner.sh");
+    const runnerScript = renderScript(runner);
+    let previous: pulumi.Resource = new command.local.Command(
+      `${name}-bootstrap`,
+      {
+        interpreter: ["/bin/bash", "-c"],
+        create: runnerScript.text,
+        stdin: bootstrapScript.text,
+        environment: {
+          LG_HOST: args.bootstrap.host,
+          LG_PORT: pulumi.output(args.bootstrap.port).apply(String),
+          LG_BOOTSTRAP_USER: args.bootstrap.user,
+          LG_BOOTSTRAP_KEY: pulumi.secret(args.bootstrap.privateKey),
+          LG_DEPLOY_USER: deployUser,
+          LG_DEPLOY_KEY: deployKey,
+        },
+        triggers: [bootstrapScript.trigger, runnerScript.trigger],
+        addPreviousOutputInEnv: false,
+      },
+      this.child(),
+    );
+
+    // Steps 2..n: as the deploy user, each after the previous one.
+    for (const step of HOST_STEPS.slice(1)) {
+      const script = render(step);
+      previous = new command.remote.Command(
+        `${name}-${step}`,
+        {
+          connection: deployConnection,
+          // The remote shell reads the whole script from stdin first, so nothing in the script
+          // (apt, dpkg hooks) can consume the rest of it; `$0` names the step in `ps` and logs.
+          create: `sudo -n bash -c "$(cat)" launchgate-${step}`,
+          stdin: script.text,
+          triggers: [script.trigger],
+          // The previous stdout would be sent as SSH env vars, which sshd refuses.
+          addPreviousOutputInEnv: false,
+        },
+        this.child({ dependsOn: [previous] }),
+      );
+    }
+    this.ready = previous;
+
+    this.dockerHost = pulumi.interpolate`ssh://${deployUser}@${args.bootstrap.host}:${args.bootstrap.port}`;
+    this.storagePath = pulumi.output(args.host.storagePath);
+    this.logDir = pulumi.output(logDir);
+    this.deployConnection = pulumi.secret(
+      pulumi.output({
+        host: args.bootstrap.host,
+        port: args.bootstrap.port,
+        user: deployUser,
+        privateKey: args.deployerPrivateKey,
+      }),
+    );
+    this.registerOutputs({
+      dockerHost: this.dockerHost,
+      storagePath: this.storagePath,
+      logDir: this.logDir,
+      deployConnection: this.deployConnection,
+    });
   }
 }

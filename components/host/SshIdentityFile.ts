@@ -16,7 +16,8 @@ export interface SshIdentityFileArgs {
 }
 
 /** Shell that writes stdin to "$1" with mode 0600 atomically (umask before the file exists). */
-export const WRITE_IDENTITY = 'set -eu; umask 077; mkdir -p "$(dirname "$KEY_PATH")"; cat > "$KEY_PATH.tmp"; mv "$KEY_PATH.tmp" "$KEY_PATH"';
+export const WRITE_IDENTITY =
+  'set -eu; umask 077; mkdir -p "$(dirname "$KEY_PATH")"; cat > "$KEY_PATH.tmp"; mv "$KEY_PATH.tmp" "$KEY_PATH"';
 
 export class SshIdentityFile extends LaunchgateComponent {
   /** Path of the identity file (stable, known at preview). */
