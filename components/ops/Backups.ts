@@ -2,12 +2,31 @@
  * Backups: host-side scheduled backups (systemd timers): daily `pg_dump -Fc`, incremental dumps
  * every N hours, retention, Redis RDB and storage copies, optional off-site rsync, and the
  * restore drill whose result file the backups gate reads.
- * STUB: contract only; implementation pending.
+ *
+ * Every script lives in `scripts/` and is rendered with its configuration (remote-script.ts);
+ * one `install` command writes them and the units to the host, `preMigrationBackup` runs one
+ * verified dump per release.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import type { BackupsConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
+import {
+  HostFile,
+  ScriptValue,
+  dailyCalendar,
+  everyHoursCalendar,
+  renderInstall,
+  renderScript,
+  serviceUnit,
+  timerUnit,
+} from "./remote-script";
+
+/** Where the rendered host scripts are installed. */
+export const HOST_LIB_DIR = "/usr/local/lib/launchgate";
+const UNIT_DIR = "/etc/systemd/system";
+const LOCK_FILE = "/run/lock/launchgate-backup.lock";
 
 export interface BackupsArgs {
   readonly config: BackupsConfig;
@@ -20,6 +39,32 @@ export interface BackupsArgs {
   readonly databases: string[];
   /** Redis containers whose RDB snapshots are copied. */
   readonly redisContainers: pulumi.Input<string>[];
+  /** Superuser `pg_dump`/`pg_restore` run as inside the container (local socket). @default "postgres" */
+  readonly postgresUser?: pulumi.Input<string>;
+  /**
+   * Release the pre-migration backup protects (commit or image digest). A new value re-runs the
+   * backup, so every migration has a fresh verified dump. @default "" (runs once, on create)
+   */
+  readonly releaseId?: pulumi.Input<string>;
+  /** Host step the install waits for (HardenedHost.ready: Docker, storage dirs). @default none */
+  readonly hostReady?: pulumi.Input<pulumi.Resource>;
+}
+
+/** The systemd schedules the component installs (UTC `OnCalendar` values). */
+export interface BackupSchedules {
+  readonly full: string;
+  readonly incremental: string;
+  readonly drill: string;
+}
+
+/** Pure: the three `OnCalendar` values for a config. The drill runs an hour after the daily dump. */
+export function backupSchedules(config: BackupsConfig): BackupSchedules {
+  const [hh, mm] = config.dailyAt.split(":").map(Number) as [number, number];
+  return {
+    full: dailyCalendar(config.dailyAt),
+    incremental: everyHoursCalendar(config.incrementalEveryHours, 0, 0),
+    drill: everyHoursCalendar(config.drillEveryHours, (hh + 1) % 24, mm),
+  };
 }
 
 export class Backups extends LaunchgateComponent {
@@ -31,13 +76,133 @@ export class Backups extends LaunchgateComponent {
   public readonly retentionDays: number;
   /** Runs one backup now; migrations depend on it (pre-migration backup). */
   public readonly preMigrationBackup: pulumi.Resource;
+  /** Installs the scripts, units and timers. */
+  public readonly install: command.remote.Command;
+  /** systemd `OnCalendar` values of the full, incremental and drill timers (UTC). */
+  public readonly schedules: BackupSchedules;
 
   constructor(name: string, args: BackupsArgs, opts?: LaunchgateComponentOptions) {
     super("launchgate:ops:Backups", name, opts);
+    const cfg = args.config;
     this.backupDir = pulumi.interpolate`${args.storagePath}/backups`;
     this.drillResultPath = pulumi.interpolate`${args.storagePath}/backups/restore-drill.json`;
-    this.retentionDays = args.config.retentionDays;
-    this.preMigrationBackup = this;
-    this.registerOutputs({ backupDir: this.backupDir, drillResultPath: this.drillResultPath });
+    this.retentionDays = cfg.retentionDays;
+    this.schedules = backupSchedules(cfg);
+
+    const env: Record<string, pulumi.Input<ScriptValue>> = {
+      LG_STORAGE_PATH: args.storagePath,
+      LG_BACKUP_DIR: this.backupDir,
+      LG_DRILL_RESULT: this.drillResultPath,
+      LG_PG_CONTAINER: args.postgresContainer,
+      LG_PG_USER: args.postgresUser ?? "postgres",
+      LG_DATABASES: args.databases,
+      LG_REDIS_CONTAINERS: pulumi.all(args.redisContainers),
+      LG_RETENTION_DAYS: cfg.retentionDays,
+      LG_OFFSITE_TARGET: cfg.offsiteTarget ?? "",
+      LG_LOCK_FILE: LOCK_FILE,
+      LG_LOCK_WAIT_SECONDS: 3600,
+    };
+    const scripts = [
+      "backup-postgres.sh",
+      "backup-redis.sh",
+      "backup-storage.sh",
+      "backup-retention.sh",
+      "backup-offsite.sh",
+      "restore-drill.sh",
+    ].map((file) => ({ file, rendered: renderScript(file, env, ["lib-backup.sh"]) }));
+    const bin = (file: string) => `${HOST_LIB_DIR}/${file}`;
+
+    // Retention and the off-site copy run only after a successful dump (ExecStartPost).
+    const post = [`ExecStartPost=${bin("backup-retention.sh")}`];
+    if (cfg.offsiteTarget) post.push(`ExecStartPost=${bin("backup-offsite.sh")}`);
+    const limits = ["TimeoutStartSec=4h"];
+    const units: Record<string, string> = {
+      "launchgate-backup-full.service": serviceUnit(
+        "launchgate: daily full pg_dump, Redis RDB and storage copies",
+        [`${bin("backup-postgres.sh")} full`, bin("backup-redis.sh"), bin("backup-storage.sh")],
+        [...post, ...limits],
+      ),
+      "launchgate-backup-full.timer": timerUnit("launchgate: daily full backup", [
+        `OnCalendar=${this.schedules.full}`,
+        "Persistent=true",
+      ]),
+      "launchgate-backup-incremental.service": serviceUnit(
+        `launchgate: pg_dump every ${cfg.incrementalEveryHours} h`,
+        [`${bin("backup-postgres.sh")} incremental`],
+        [...post, ...limits],
+      ),
+      "launchgate-backup-incremental.timer": timerUnit("launchgate: incremental backup", [
+        `OnCalendar=${this.schedules.incremental}`,
+        "Persistent=true",
+      ]),
+      "launchgate-restore-drill.service": serviceUnit(
+        "launchgate: restore drill (latest dump into a scratch database)",
+        [bin("restore-drill.sh")],
+        limits,
+      ),
+      "launchgate-restore-drill.timer": timerUnit("launchgate: restore drill", [
+        `OnCalendar=${this.schedules.drill}`,
+        "Persistent=true",
+      ]),
+    };
+    const timers = Object.keys(units).filter((u) => u.endsWith(".timer"));
+    const files: HostFile[] = [
+      ...scripts.map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
+      ...Object.entries(units).map(([unit, content]) => ({
+        path: `${UNIT_DIR}/${unit}`,
+        mode: "0644",
+        content,
+      })),
+    ];
+    const install = renderInstall({
+      dirs: [
+        ["0755", HOST_LIB_DIR],
+        // 0711: the deploy user (and the gate reading the drill result) can open known paths but not list
+        // dumps; dumps themselves are 0600.
+        ["0711", this.backupDir],
+      ],
+      files,
+      timers,
+    });
+    const uninstall = renderScript("uninstall-files.sh", {
+      LG_TIMERS: timers,
+      LG_PATHS: files.map((f) => f.path),
+    });
+
+    this.install = new command.remote.Command(
+      `${name}-install`,
+      {
+        connection: args.connection,
+        create: install.text,
+        delete: uninstall.text,
+        triggers: [install.trigger, uninstall.trigger, ...scripts.map((s) => s.rendered.trigger)],
+      },
+      this.child({ dependsOn: args.hostReady ? [args.hostReady] : [] }),
+    );
+
+    const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;
+    const preMigration = renderScript("pre-migration-backup.sh", {
+      LG_LIB_DIR: HOST_LIB_DIR,
+      LG_RELEASE_ID: args.releaseId ?? "",
+    });
+    this.preMigrationBackup = new command.remote.Command(
+      `${name}-pre-migration`,
+      {
+        connection: args.connection,
+        create: preMigration.text,
+        // A new release, or a changed backup script, takes a new dump before migrations run.
+        triggers: [args.releaseId ?? "", preMigration.trigger, backupPostgres.trigger],
+      },
+      this.child({ dependsOn: [this.install] }),
+    );
+
+    this.registerOutputs({
+      backupDir: this.backupDir,
+      drillResultPath: this.drillResultPath,
+      retentionDays: this.retentionDays,
+      preMigrationBackup: this.preMigrationBackup,
+      install: this.install,
+      schedules: this.schedules,
+    });
   }
 }

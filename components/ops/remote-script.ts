@@ -71,17 +71,19 @@ export function renderScript(
 ): RenderedScript {
   const parts = [...libs.map(read), read(file)];
   const digest = sha256(parts.join("\n"));
-  const text = pulumi.all(env as Record<string, pulumi.Input<ScriptValue>>).apply((resolved) =>
-    [
-      "#!/usr/bin/env bash",
-      `# launchgate: ${path.basename(file)} (sha256 ${digest.slice(0, 16)}); rendered by the Pulumi program.`,
-      "set -euo pipefail",
-      renderExports(resolved as Record<string, ScriptValue>),
-      ...parts.map(body),
-    ]
-      .filter((s) => s.length > 0)
-      .join("\n"),
-  );
+  const text = pulumi
+    .all(env as Record<string, pulumi.Input<ScriptValue>>)
+    .apply((resolved) =>
+      [
+        "#!/usr/bin/env bash",
+        `# launchgate: ${path.basename(file)} (sha256 ${digest.slice(0, 16)}); rendered by the Pulumi program.`,
+        "set -euo pipefail",
+        renderExports(resolved as Record<string, ScriptValue>),
+        ...parts.map(body),
+      ]
+        .filter((s) => s.length > 0)
+        .join("\n"),
+    );
   return { text, sha256: digest, trigger: `${path.basename(file)}:sha256:${digest}` };
 }
 
@@ -162,7 +164,8 @@ export function timerUnit(description: string, schedule: string[]): string {
  * systemd's `0/N` repetition restarts at midnight, so the last gap of the day is shorter.
  */
 export function everyHoursCalendar(hours: number, startHour: number, minute: number): string {
-  if (!Number.isInteger(hours) || hours < 1 || hours > 24) throw new Error(`hours: expected 1..24, got ${hours}`);
+  if (!Number.isInteger(hours) || hours < 1 || hours > 24)
+    throw new Error(`hours: expected 1..24, got ${hours}`);
   const mm = String(minute).padStart(2, "0");
   if (24 % hours !== 0) return `*-*-* 00/${hours}:${mm}:00 UTC`;
   const list: number[] = [];

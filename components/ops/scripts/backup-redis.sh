@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Copies each Redis container's RDB snapshot to LG_BACKUP_DIR/redis/<container>-<ts>.rdb.
-# Asks for a fresh snapshot first (BGSAVE, waiting for LASTSAVE to move); redis-cli inside the
-# container authenticates from REDISCLI_AUTH when the container has it. Without it (NOAUTH) the
-# RDB that Redis last persisted by its own save policy is copied, with a warning. A copy only
-# counts when it starts with the RDB magic "REDIS".
+# Asks for a fresh snapshot first (BGSAVE, waiting for LASTSAVE to move). redis-cli runs inside
+# the container and authenticates with the container's own $REDIS_PASSWORD (the Redis component
+# sets it) through REDISCLI_AUTH, so the password never reaches this host's argv or this script.
+# If that fails (NOAUTH) the RDB Redis last persisted by its own save policy is copied, with a
+# warning. A copy only counts when it starts with the RDB magic "REDIS".
 # Needs: LG_BACKUP_DIR LG_REDIS_CONTAINERS LG_LOCK_FILE (+ lib-backup.sh).
 set -euo pipefail
 lock_backups
@@ -11,19 +12,27 @@ umask 077
 dir="$LG_BACKUP_DIR/redis"
 mkdir -p "$dir"
 
+# rcli CONTAINER ARGS...: redis-cli inside the container, authenticated from its environment.
+rcli() {
+  local c=$1
+  shift
+  # shellcheck disable=SC2016 # $REDIS_PASSWORD expands inside the container
+  docker exec "$c" sh -c 'REDISCLI_AUTH="${REDIS_PASSWORD:-}" exec redis-cli --no-auth-warning "$@"' rcli "$@"
+}
+
 for c in ${LG_REDIS_CONTAINERS:-}; do
-  before=$(docker exec "$c" redis-cli --no-auth-warning LASTSAVE 2>/dev/null || true)
-  reply=$(docker exec "$c" redis-cli --no-auth-warning BGSAVE 2>&1 || true)
+  before=$(rcli "$c" LASTSAVE 2>/dev/null || true)
+  reply=$(rcli "$c" BGSAVE 2>&1 || true)
   if [[ $reply == *"Background saving started"* ]]; then
     for _ in $(seq 1 120); do
-      after=$(docker exec "$c" redis-cli --no-auth-warning LASTSAVE 2>/dev/null || true)
+      after=$(rcli "$c" LASTSAVE 2>/dev/null || true)
       [ "$after" != "$before" ] && break
       sleep 1
     done
   else
     log "warning: BGSAVE on $c answered '$reply'; copying the last persisted RDB"
   fi
-  rdb=$(docker exec "$c" redis-cli --no-auth-warning CONFIG GET dir 2>/dev/null | sed -n 2p || true)
+  rdb=$(rcli "$c" CONFIG GET dir 2>/dev/null | sed -n 2p || true)
   src="${rdb:-/data}/dump.rdb"
   case $src in /*) ;; *) src=/data/dump.rdb ;; esac
   dest="$dir/$c-$(date -u +%Y%m%dT%H%M%SZ).rdb"
