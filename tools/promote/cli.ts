@@ -1,0 +1,80 @@
+/**
+ * npm run promote -- --from staging --to production [--yes] [--base-url URL] [--max-age-hours N]
+ * npm run rollback -- --stack production [--yes]
+ *
+ * Exit codes: 0 deployed / previewed / unchanged, 1 refused or failed, 2 usage error.
+ * Uses the `pulumi` on PATH unless PULUMI_ROOT (or --pulumi-root) names another install root.
+ */
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { FlowError, promote, rollback } from "./flow";
+
+const USAGE = `usage:
+  npm run promote -- --from <stack> --to <stack> [--yes] [--base-url URL] [--max-age-hours N]
+  npm run rollback -- --stack <stack> [--yes] [--base-url URL]`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: rest,
+      options: {
+        from: { type: "string" },
+        to: { type: "string" },
+        stack: { type: "string" },
+        yes: { type: "boolean", default: false },
+        "base-url": { type: "string" },
+        "max-age-hours": { type: "string" },
+        "pulumi-root": { type: "string" },
+        cwd: { type: "string" },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const common = {
+    workDir: path.resolve(String(values.cwd ?? process.cwd())),
+    pulumiRoot: (values["pulumi-root"] as string | undefined) ?? process.env.PULUMI_ROOT,
+    yes: values.yes === true,
+    baseUrl: values["base-url"] as string | undefined,
+    maxAgeHours: values["max-age-hours"] !== undefined ? Number(values["max-age-hours"]) : undefined,
+  };
+  if (common.maxAgeHours !== undefined && !(common.maxAgeHours > 0)) {
+    console.error(`--max-age-hours must be a positive number\n${USAGE}`);
+    return 2;
+  }
+  try {
+    if (command === "promote") {
+      if (!values.from || !values.to) {
+        console.error(`promote needs --from and --to\n${USAGE}`);
+        return 2;
+      }
+      await promote({ ...common, from: String(values.from), to: String(values.to) });
+      return 0;
+    }
+    if (command === "rollback") {
+      if (!values.stack) {
+        console.error(`rollback needs --stack\n${USAGE}`);
+        return 2;
+      }
+      await rollback({ ...common, stack: String(values.stack) });
+      return 0;
+    }
+    console.error(USAGE);
+    return 2;
+  } catch (e) {
+    if (e instanceof FlowError) {
+      console.error(`\n${e.message}`);
+      return e.exitCode;
+    }
+    console.error(`\nunexpected error: ${(e as Error).stack ?? String(e)}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,321 @@
+/**
+ * Every decision `npm run promote` / `npm run rollback` makes, as pure functions over plain data
+ * (stack outputs, stack config, clock, smoke-test responses). The Automation API wiring in
+ * ./flow.ts only fetches that data and carries out the plans returned here.
+ */
+import { DIGEST_REF, NAMESPACE } from "../../stacks/config";
+
+/** Image references by role, as the stack exports them: `app:<name>`, `postgres`, `pgbouncer`, `redis`, `proxy`. */
+export type Images = Record<string, string>;
+
+/** A release: what runs. */
+export interface ReleaseRef {
+  readonly commit: string;
+  readonly images: Images;
+}
+
+/** Smoke-test result as recorded in `launchgate:verification` and exported under `verifiedRelease`. */
+export interface Verification {
+  readonly commit: string;
+  readonly passed: boolean;
+  readonly finishedAt: string;
+}
+
+/** A config map as the Automation API returns it (`pulumi config --json`). */
+export type ConfigMap = Record<string, { value: string; secret?: boolean }>;
+
+/** Stack outputs as the Automation API returns them. */
+export type OutputMap = Record<string, { value: unknown; secret?: boolean }>;
+
+export type Decision<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const COMMIT = /^[a-f0-9]{40}$/;
+/** Clock skew tolerated before a smoke-test time "in the future" is refused. */
+const FUTURE_SKEW_MS = 5 * 60_000;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function short(commit: string): string {
+  return commit.slice(0, 12);
+}
+
+/** Human age, e.g. `3h 12m`. */
+export function formatAge(ms: number): string {
+  const m = Math.floor(ms / 60_000);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  return h < 48 ? `${h}h ${m % 60}m` : `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/**
+ * Decides whether the source stack's exported `verifiedRelease` may be promoted: smoke tests
+ * recorded, passed, for this very commit, no older than `maxAgeHours`, every image a digest.
+ */
+export function decideSourceVerified(
+  outputs: OutputMap,
+  opts: { now: Date; maxAgeHours: number; stack: string },
+): Decision<ReleaseRef & { verifiedAt: string; ageMs: number }> {
+  const vr = outputs.verifiedRelease?.value;
+  const where = `stack ${opts.stack}`;
+  if (!isRecord(vr))
+    return { ok: false, reason: `${where} exports no verifiedRelease; deploy it with npm run promote first` };
+  const commit = vr.commit;
+  const images = vr.images;
+  if (typeof commit !== "string" || !COMMIT.test(commit))
+    return {
+      ok: false,
+      reason: `${where}: verifiedRelease.commit is ${JSON.stringify(commit)}, expected 40 hex digits`,
+    };
+  if (!isRecord(images) || Object.keys(images).length === 0)
+    return { ok: false, reason: `${where}: verifiedRelease.images is empty` };
+  for (const [role, ref] of Object.entries(images)) {
+    if (typeof ref !== "string" || !DIGEST_REF.test(ref))
+      return {
+        ok: false,
+        reason: `${where}: image ${role} is ${JSON.stringify(ref)}, not pinned by digest (repo@sha256:<64 hex>); promotion never copies a tag`,
+      };
+  }
+  const st = vr.smokeTests;
+  if (!isRecord(st))
+    return {
+      ok: false,
+      reason: `${where} has no smoke-test result for ${short(commit)}; it is not verified`,
+    };
+  if (st.passed !== true)
+    return {
+      ok: false,
+      reason: `${where}: smoke tests for ${short(commit)} did not pass; fix staging first`,
+    };
+  if (st.commit !== commit)
+    return {
+      ok: false,
+      reason: `${where}: smoke tests passed for ${short(String(st.commit))} but the deployed release is ${short(commit)}; re-verify staging`,
+    };
+  const at = Date.parse(String(st.finishedAt));
+  if (Number.isNaN(at))
+    return { ok: false, reason: `${where}: smoke-test time ${JSON.stringify(st.finishedAt)} is not a date` };
+  const ageMs = opts.now.getTime() - at;
+  if (ageMs < -FUTURE_SKEW_MS)
+    return { ok: false, reason: `${where}: smoke-test time ${String(st.finishedAt)} is in the future` };
+  if (ageMs > opts.maxAgeHours * 3_600_000)
+    return {
+      ok: false,
+      reason: `${where}: smoke tests passed ${formatAge(ageMs)} ago, older than the ${opts.maxAgeHours}h limit; re-verify staging`,
+    };
+  return {
+    ok: true,
+    value: { commit, images: images as Images, verifiedAt: String(st.finishedAt), ageMs: Math.max(0, ageMs) },
+  };
+}
+
+/** Reads a structured config value (`pulumi config --json` holds objects as JSON strings). */
+export function configValue(config: ConfigMap, key: string): unknown {
+  const entry = config[`${NAMESPACE}:${key}`];
+  if (!entry) return undefined;
+  try {
+    return JSON.parse(entry.value);
+  } catch {
+    return entry.value;
+  }
+}
+
+/** `launchgate:release.maxStagingAgeHours` of the target stack, or 72 (the config default). */
+export function maxSourceAgeHours(targetConfig: ConfigMap, override?: number): number {
+  if (override !== undefined) return override;
+  const release = configValue(targetConfig, "release");
+  const v = isRecord(release) ? release.maxStagingAgeHours : undefined;
+  return typeof v === "number" && v > 0 ? v : 72;
+}
+
+/** The config path each image role lives at. */
+export function imageConfigPaths(targetConfig: ConfigMap): Record<string, string> {
+  const out: Record<string, string> = {
+    postgres: `${NAMESPACE}:postgres.image`,
+    pgbouncer: `${NAMESPACE}:postgres.pgbouncer.image`,
+    redis: `${NAMESPACE}:redis.image`,
+    proxy: `${NAMESPACE}:proxy.image`,
+  };
+  const apps = configValue(targetConfig, "apps");
+  if (Array.isArray(apps)) {
+    apps.forEach((a, i) => {
+      if (isRecord(a) && typeof a.name === "string") out[`app:${a.name}`] = `${NAMESPACE}:apps[${i}].image`;
+    });
+  }
+  return out;
+}
+
+/** Config edits to carry out, in order: remove these paths, then set these (all with `--path`). */
+export interface ConfigPlan {
+  readonly remove: string[];
+  readonly set: Record<string, string>;
+}
+
+export interface ReleasePlan {
+  /** `noop` when the target already runs exactly this release. */
+  readonly kind: "change" | "noop";
+  readonly config: ConfigPlan;
+  /** Human lines: what changes. */
+  readonly summary: string[];
+  /** The release the target will run. */
+  readonly release: ReleaseRef;
+  /** What is recorded as the rollback target. */
+  readonly previous: ReleaseRef | null;
+}
+
+/** The release a stack currently runs, from its `release` output. */
+export function currentRelease(outputs: OutputMap): ReleaseRef | null {
+  const r = outputs.release?.value;
+  if (!isRecord(r) || typeof r.commit !== "string" || !isRecord(r.images)) return null;
+  return { commit: r.commit, images: r.images as Images };
+}
+
+/** The rollback target recorded on a stack: `release.previous` output, else `launchgate:release.previous` config. */
+export function recordedPrevious(outputs: OutputMap, config: ConfigMap): ReleaseRef | null {
+  const fromOutput = outputs.release?.value;
+  const candidates = [
+    isRecord(fromOutput) ? fromOutput.previous : undefined,
+    (() => {
+      const r = configValue(config, "release");
+      return isRecord(r) ? r.previous : undefined;
+    })(),
+  ];
+  for (const p of candidates) {
+    if (isRecord(p) && typeof p.commit === "string" && isRecord(p.images))
+      return { commit: p.commit, images: p.images as Images };
+  }
+  return null;
+}
+
+function sameRelease(a: ReleaseRef | null, b: ReleaseRef): boolean {
+  if (!a || a.commit !== b.commit) return false;
+  return Object.entries(b.images).every(([role, ref]) => a.images[role] === ref);
+}
+
+/** Only the app images: the part of a release rolled back (data-store images stay put). */
+function appImages(images: Images): Images {
+  return Object.fromEntries(Object.entries(images).filter(([role]) => role.startsWith("app:")));
+}
+
+/**
+ * Plans the config edits that make the target run `release`: every image role set to exactly the
+ * given digest, `release.commit`, `release.previous` = what the target runs now (its app images),
+ * and the stale `verification` removed (smoke tests re-run after the update).
+ */
+export function planRelease(input: {
+  release: ReleaseRef;
+  targetConfig: ConfigMap;
+  targetOutputs: OutputMap;
+  /** Rollback target to record; defaults to the target's current release. */
+  previous?: ReleaseRef | null;
+  /** Roles the release must cover: every app; data stores optional (rollback leaves them). */
+  requireAllRoles?: boolean;
+}): Decision<ReleasePlan> {
+  const { release, targetConfig, targetOutputs } = input;
+  if (!COMMIT.test(release.commit))
+    return { ok: false, reason: `release commit ${JSON.stringify(release.commit)} is not 40 hex digits` };
+  const paths = imageConfigPaths(targetConfig);
+  const targetApps = Object.keys(paths).filter((r) => r.startsWith("app:"));
+  if (targetApps.length === 0) return { ok: false, reason: `target config has no ${NAMESPACE}:apps` };
+  for (const role of targetApps) {
+    if (!release.images[role])
+      return {
+        ok: false,
+        reason: `the release has no image for ${role}, which the target runs; promote a release that covers every app`,
+      };
+  }
+  const set: Record<string, string> = {};
+  const summary: string[] = [];
+  const current = currentRelease(targetOutputs);
+  for (const [role, ref] of Object.entries(release.images)) {
+    const p = paths[role];
+    if (!p)
+      return {
+        ok: false,
+        reason: `the release has an image for ${role}, which the target does not declare; add it to the target's config in a reviewed change first`,
+      };
+    if (!DIGEST_REF.test(ref)) return { ok: false, reason: `image ${role} is ${ref}: not pinned by digest` };
+    set[p] = ref;
+    const before = current?.images[role];
+    if (before !== ref) summary.push(`${role}: ${before ?? "(none)"} -> ${ref}`);
+  }
+  if (input.requireAllRoles) {
+    for (const role of Object.keys(paths)) {
+      if (!release.images[role] && current?.images[role])
+        return { ok: false, reason: `the release has no image for ${role}` };
+    }
+  }
+  if (sameRelease(current, release)) {
+    return {
+      ok: true,
+      value: { kind: "noop", config: { remove: [], set: {} }, summary: [], release, previous: null },
+    };
+  }
+  set[`${NAMESPACE}:release.commit`] = release.commit;
+  if (current?.commit !== release.commit)
+    summary.unshift(`commit: ${current?.commit ?? "(none)"} -> ${release.commit}`);
+  const previous =
+    input.previous !== undefined
+      ? input.previous
+      : current
+        ? { commit: current.commit, images: appImages(current.images) }
+        : null;
+  const remove: string[] = [];
+  if (previous) {
+    // Replace the whole record so no image of an older release lingers in it.
+    if (recordedPrevious({}, targetConfig)) remove.push(`${NAMESPACE}:release.previous`);
+    set[`${NAMESPACE}:release.previous.commit`] = previous.commit;
+    for (const [role, ref] of Object.entries(previous.images)) {
+      set[`${NAMESPACE}:release.previous.images["${role}"]`] = ref;
+    }
+    summary.push(`rollback target: ${previous.commit}`);
+  }
+  if (configValue(targetConfig, "verification") !== undefined) remove.push(`${NAMESPACE}:verification`);
+  return { ok: true, value: { kind: "change", config: { remove, set }, summary, release, previous } };
+}
+
+/**
+ * Plans a rollback: the recorded previous release's app images and commit; the release rolled
+ * back from becomes the new rollback target (so a second rollback rolls forward).
+ */
+export function planRollback(input: {
+  targetConfig: ConfigMap;
+  targetOutputs: OutputMap;
+}): Decision<ReleasePlan> {
+  const previous = recordedPrevious(input.targetOutputs, input.targetConfig);
+  if (!previous)
+    return {
+      ok: false,
+      reason: `no previous release recorded (${NAMESPACE}:release.previous); nothing to roll back to`,
+    };
+  const current = currentRelease(input.targetOutputs);
+  return planRelease({
+    release: previous,
+    targetConfig: input.targetConfig,
+    targetOutputs: input.targetOutputs,
+    previous: current ? { commit: current.commit, images: appImages(current.images) } : null,
+  });
+}
+
+/** What to record once smoke tests pass: `launchgate:verification` for the release. */
+export function planRecordVerification(commit: string, finishedAt: Date): ConfigPlan {
+  return {
+    remove: [],
+    set: {
+      [`${NAMESPACE}:verification.commit`]: commit,
+      [`${NAMESPACE}:verification.passed`]: "true",
+      [`${NAMESPACE}:verification.finishedAt`]: finishedAt.toISOString(),
+    },
+  };
+}
+
+/** The policy flags every preview and update carries. */
+export function policyArgs(stack: string): { policyPacks: string[]; policyPackConfigs: string[] } {
+  return { policyPacks: ["policies"], policyPackConfigs: [`policies/config/${stack}.json`] };
+}
+
+/** The shell command that rolls `stack` back, printed whenever a promotion fails after changing it. */
+export function rollbackCommand(stack: string): string {
+  return `npm run rollback -- --stack ${stack} --yes`;
+}

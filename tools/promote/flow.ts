@@ -1,0 +1,232 @@
+/**
+ * The Automation API wiring for `npm run promote` and `npm run rollback`: fetch outputs and
+ * config, carry out the plans from ./decisions.ts, run the offline checker, preview and update
+ * with the policy pack, run the smoke tests, record the result. No decision is made here.
+ */
+import { spawn } from "node:child_process";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import {
+  ConfigMap,
+  ConfigPlan,
+  OutputMap,
+  ReleasePlan,
+  configValue,
+  decideSourceVerified,
+  formatAge,
+  maxSourceAgeHours,
+  planRecordVerification,
+  planRelease,
+  planRollback,
+  policyArgs,
+  rollbackCommand,
+} from "./decisions";
+import { SmokeSpec, loadSmokeSpec, planSmokeTests, runSmokeTests } from "./smoke";
+
+/** A refusal or failure: message for the person, exit code for the shell. */
+export class FlowError extends Error {
+  constructor(
+    message: string,
+    public readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = "FlowError";
+  }
+}
+
+export interface FlowOptions {
+  /** The Pulumi project directory (holds Pulumi.yaml, policies/). */
+  readonly workDir: string;
+  /** Install root of the `pulumi` CLI to use (`<root>/bin/pulumi`); default: `pulumi` on PATH. */
+  readonly pulumiRoot?: string;
+  /** Extra environment for every CLI call. */
+  readonly envVars?: Record<string, string>;
+  /** Without it the flow stops after the preview. */
+  readonly yes: boolean;
+  /** Offline check command (argv); `{stack}` is replaced. Default `npm run --silent check -- --stack {stack}`. */
+  readonly checkCommand?: string[];
+  /** Override the smoke-test base URL (default: the target's `url` output). */
+  readonly baseUrl?: string;
+  readonly smokeSpec?: SmokeSpec;
+  /** Environment for smoke-test header substitution; default process.env. */
+  readonly env?: Record<string, string | undefined>;
+  readonly maxAgeHours?: number;
+  readonly now?: () => Date;
+  readonly log?: (line: string) => void;
+}
+
+export interface FlowResult {
+  readonly stack: string;
+  readonly status: "deployed" | "previewed" | "unchanged";
+  readonly commit: string;
+}
+
+const DEFAULT_CHECK = ["npm", "run", "--silent", "check", "--", "--stack", "{stack}"];
+
+async function openStack(name: string, opts: FlowOptions): Promise<Stack> {
+  const pulumiCommand = opts.pulumiRoot
+    ? await PulumiCommand.get({ root: opts.pulumiRoot, skipVersionCheck: true })
+    : undefined;
+  const ws = await LocalWorkspace.create({ workDir: opts.workDir, pulumiCommand, envVars: opts.envVars });
+  return Stack.select(name, ws);
+}
+
+async function applyConfig(stack: Stack, plan: ConfigPlan): Promise<void> {
+  if (plan.remove.length > 0) await stack.removeAllConfig(plan.remove, true);
+  const entries = Object.entries(plan.set);
+  if (entries.length > 0) {
+    await stack.setAllConfig(
+      Object.fromEntries(entries.map(([k, v]) => [k, { value: v, secret: false }])),
+      true,
+    );
+  }
+}
+
+/** Runs the offline checker; resolves with its exit code and combined output. */
+function runCheck(argv: string[], cwd: string, stack: string): Promise<{ code: number; output: string }> {
+  const [cmd, ...args] = argv.map((a) => a.replace("{stack}", stack));
+  return new Promise((resolve) => {
+    const child = spawn(cmd!, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", (e) => resolve({ code: 127, output: `${output}${e.message}` }));
+    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+/** Policy lines from CLI output, so a refusal names the policies that refused. */
+export function policyLines(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /\b(mandatory|advisory|policy violation|violat)/i.test(l))
+    .slice(0, 20);
+}
+
+function errorText(e: unknown): string {
+  const err = e as { message?: string; commandResult?: { stdout?: string; stderr?: string } };
+  return [err.commandResult?.stdout, err.commandResult?.stderr, err.message].filter(Boolean).join("\n");
+}
+
+/** config apply → offline check → preview → (--yes) up → smoke tests → record verification. */
+async function deploy(
+  stack: Stack,
+  plan: ReleasePlan,
+  targetConfig: ConfigMap,
+  opts: FlowOptions,
+): Promise<FlowResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const name = stack.name;
+  for (const line of plan.summary) log(`  ${line}`);
+  await applyConfig(stack, plan.config);
+  log(`config of ${name} updated (Pulumi.${name}.yaml)`);
+
+  const check = await runCheck(opts.checkCommand ?? DEFAULT_CHECK, opts.workDir, name);
+  if (check.code !== 0) {
+    throw new FlowError(
+      `offline check of ${name} failed (exit ${check.code}); nothing was deployed.\n${check.output.trim().split("\n").slice(-20).join("\n")}`,
+    );
+  }
+  log(`offline check of ${name} passed`);
+
+  const policy = policyArgs(name);
+  try {
+    const pv = await stack.preview({ ...policy, diff: true });
+    log(pv.stdout.trim());
+  } catch (e) {
+    const text = errorText(e);
+    const lines = policyLines(text);
+    throw new FlowError(
+      `preview of ${name} failed${lines.length ? " (policy violations)" : ""}; nothing was deployed.\n${(lines.length ? lines : text.split("\n").slice(-20)).join("\n")}`,
+    );
+  }
+  if (!opts.yes) {
+    log(`preview only: re-run with --yes to deploy ${plan.release.commit} to ${name}`);
+    return { stack: name, status: "previewed", commit: plan.release.commit };
+  }
+
+  let outputs: OutputMap;
+  try {
+    const up = await stack.up({ ...policy });
+    outputs = up.outputs as OutputMap;
+  } catch (e) {
+    const text = errorText(e);
+    const lines = policyLines(text);
+    throw new FlowError(
+      `update of ${name} failed.\n${(lines.length ? lines : text.split("\n").slice(-20)).join("\n")}\nTo go back: ${rollbackCommand(name)}`,
+    );
+  }
+  log(`update of ${name} done`);
+
+  const baseUrl = opts.baseUrl ?? (typeof outputs.url?.value === "string" ? outputs.url.value : undefined);
+  if (!baseUrl)
+    throw new FlowError(
+      `stack ${name} exports no url; cannot run smoke tests.\nTo go back: ${rollbackCommand(name)}`,
+    );
+  const spec = opts.smokeSpec ?? loadSmokeSpec(name);
+  const apps = configValue(targetConfig, "apps");
+  const requests = planSmokeTests({
+    baseUrl,
+    apps: Array.isArray(apps) ? (apps as { name: string; route?: string; healthPath?: string }[]) : [],
+    spec,
+    env: opts.env ?? process.env,
+  });
+  const results = await runSmokeTests(requests, spec);
+  for (const r of results)
+    log(`  ${r.ok ? "ok  " : "FAIL"} ${r.name} ${r.url}${r.ok ? "" : `: ${r.detail}`}`);
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    throw new FlowError(
+      `smoke tests failed on ${name} (${failed.map((f) => `${f.name}: ${f.detail}`).join("; ")}).\n` +
+        `${plan.release.commit} is deployed but NOT verified. To go back: ${rollbackCommand(name)}`,
+    );
+  }
+  const now = (opts.now ?? (() => new Date()))();
+  await applyConfig(stack, planRecordVerification(plan.release.commit, now));
+  // An outputs-only update exports the verification (verifiedRelease) for the next promotion.
+  await stack.up({ ...policy });
+  log(`${name} runs ${plan.release.commit}, smoke tests passed at ${now.toISOString()}`);
+  return { stack: name, status: "deployed", commit: plan.release.commit };
+}
+
+/** `promote --from <source> --to <target>`: the source's verified release, deployed on the target. */
+export async function promote(opts: FlowOptions & { from: string; to: string }): Promise<FlowResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const now = (opts.now ?? (() => new Date()))();
+  const source = await openStack(opts.from, opts);
+  const sourceOutputs = (await source.outputs()) as OutputMap;
+  const target = await openStack(opts.to, opts);
+  const targetConfig = (await target.getAllConfig()) as ConfigMap;
+  const verified = decideSourceVerified(sourceOutputs, {
+    now,
+    maxAgeHours: maxSourceAgeHours(targetConfig, opts.maxAgeHours),
+    stack: opts.from,
+  });
+  if (!verified.ok) throw new FlowError(`refusing to promote: ${verified.reason}`);
+  log(`${opts.from} verified ${verified.value.commit} ${formatAge(verified.value.ageMs)} ago`);
+  const targetOutputs = (await target.outputs()) as OutputMap;
+  const plan = planRelease({ release: verified.value, targetConfig, targetOutputs, requireAllRoles: true });
+  if (!plan.ok) throw new FlowError(`refusing to promote: ${plan.reason}`);
+  if (plan.value.kind === "noop") {
+    log(`${opts.to} already runs ${plan.value.release.commit}; nothing to do`);
+    return { stack: opts.to, status: "unchanged", commit: plan.value.release.commit };
+  }
+  log(`promoting ${plan.value.release.commit} from ${opts.from} to ${opts.to}`);
+  return deploy(target, plan.value, targetConfig, opts);
+}
+
+/** `rollback --stack <stack>`: re-deploys the recorded previous release the same way. */
+export async function rollback(opts: FlowOptions & { stack: string }): Promise<FlowResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const target = await openStack(opts.stack, opts);
+  const targetConfig = (await target.getAllConfig()) as ConfigMap;
+  const targetOutputs = (await target.outputs()) as OutputMap;
+  const plan = planRollback({ targetConfig, targetOutputs });
+  if (!plan.ok) throw new FlowError(`refusing to roll back: ${plan.reason}`);
+  if (plan.value.kind === "noop") {
+    log(`${opts.stack} already runs ${plan.value.release.commit}; nothing to do`);
+    return { stack: opts.stack, status: "unchanged", commit: plan.value.release.commit };
+  }
+  log(`rolling ${opts.stack} back to ${plan.value.release.commit}`);
+  return deploy(target, plan.value, targetConfig, opts);
+}
