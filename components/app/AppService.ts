@@ -89,13 +89,11 @@ export class AppService extends LaunchgateComponent {
     const app = args.app;
 
     // Everything that can force a new container, resolved: env (with secrets), flags, config.
-    const env = pulumi
-      .all([pulumi.output(args.secretEnv)])
-      .apply(([secretEnv]) => ({
-        ...app.env,
-        ...flagEnv(args.flags),
-        ...(secretEnv as Record<string, string>),
-      }));
+    const env = pulumi.all([pulumi.output(args.secretEnv)]).apply(([secretEnv]) => ({
+      ...app.env,
+      ...flagEnv(args.flags),
+      ...(secretEnv as Record<string, string>),
+    }));
     const envs = pulumi.secret(env.apply(renderEnv));
     // The suffix is a truncated SHA-256 of the release inputs: it reveals nothing about the
     // secrets in them, and a secret container name would hide it from every log and policy.

@@ -99,13 +99,17 @@ export function shortHash(value: unknown, length = 8): string {
  * failed migration or config check stops the update before anything is swapped.
  * At preview the exit code is unknown and so is the result, which is fine.
  */
-export function requireSuccess(job: docker.Container, what: string, value: string): pulumi.Output<string> {
-  return pulumi.all([job.exitCode, job.name]).apply(([code, jobName]) => {
+export function requireSuccess(
+  job: docker.Container,
+  what: string,
+  value: pulumi.Input<string>,
+): pulumi.Output<string> {
+  return pulumi.all([job.exitCode, job.name, value]).apply(([code, jobName, v]) => {
     if (code !== undefined && code !== null && code !== 0) {
       throw new Error(
         `${what} failed: container ${jobName} exited with ${code}; see \`docker logs ${jobName}\``,
       );
     }
-    return value;
+    return v;
   });
 }

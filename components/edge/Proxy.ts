@@ -1,11 +1,37 @@
 /**
  * Proxy: nginx on the edge network terminating TLS (≥ 1.2, HSTS, 80→443) with upstreams to the
  * apps' stable aliases; config validated with `nginx -t` before it is swapped in.
- * STUB: contract only; implementation pending.
+ *
+ * Swap order: a one-shot check container runs `nginx -t` on exactly the config, certificate and
+ * key about to be deployed (no network, nothing published); the proxy container depends on its
+ * exit code, so an invalid config or a key that does not match the certificate fails the update
+ * while the old proxy still serves. The proxy itself must be replaced delete-first (it holds host
+ * ports 80/443, the only published ports in the program), and its start command runs `nginx -t`
+ * again and refuses to start on failure.
  */
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import type { ProxyConfig } from "../../stacks/config";
+import { renderNginxConfig } from "./nginx/render";
+
+export { renderNginxConfig } from "./nginx/render";
+
+/** Directory holding nginx.conf, cert and key in the container (a small volume, see below). */
+export const CONF_DIR = "/etc/nginx/launchgate";
+export const CONF_PATH = `${CONF_DIR}/nginx.conf`;
+export const CERT_PATH = `${CONF_DIR}/tls/cert.pem`;
+export const KEY_PATH = `${CONF_DIR}/tls/key.pem`;
+/** Loopback port of the healthcheck endpoint inside the container. */
+export const HEALTH_PORT = 8081;
+
+/**
+ * Capabilities nginx's master process needs after `cap_drop: ALL` (CIS 5.3 exception):
+ * NET_BIND_SERVICE to bind 80/443, SETUID/SETGID to drop workers to the unprivileged user,
+ * CHOWN to hand its temp directories (under /tmp) to that user.
+ */
+export const NGINX_CAPS = ["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN"] as const;
 
 export interface ProxyRoute {
   /** Path prefix (`/`, `/admin`). */
@@ -25,15 +51,151 @@ export interface ProxyArgs {
   readonly privateKeyPem: pulumi.Input<string>;
   /** Host ports published for HTTP/HTTPS. @default { http: 80, https: 443 } */
   readonly ports?: { readonly http: number; readonly https: number };
+  /**
+   * Worker `user [group]`; must exist in the image (`nginx` in the official image and in the
+   * Debian-built test image; `www-data` in a plain Debian nginx).
+   * @default "nginx"
+   */
+  readonly workerUser?: string;
+  /** Healthcheck test; the default needs curl in the image (the official image has it). */
+  readonly healthcheck?: string[];
+  /** Memory ceiling in MiB. @default 128 */
+  readonly memoryMb?: number;
+  /** CPU ceiling. @default 0.5 */
+  readonly cpus?: number;
 }
+
+/** Start command: validate, then exec nginx in the foreground; refuse to start on a bad config. */
+export const START_SCRIPT = [
+  "set -eu",
+  `if ! nginx -t -q -e stderr -c ${CONF_PATH}; then echo "launchgate: nginx config invalid, refusing to start" >&2; exit 1; fi`,
+  `exec nginx -e stderr -c ${CONF_PATH} -g 'daemon off;'`,
+].join("\n");
 
 export class Proxy extends LaunchgateComponent {
   /** Public HTTPS URL. */
   public readonly url: pulumi.Output<string>;
+  /** The rendered nginx.conf (no secrets), for inspection and the services harness. */
+  public readonly nginxConfig: pulumi.Output<string>;
+  /** Name of the proxy container. */
+  public readonly containerName: pulumi.Output<string>;
 
   constructor(name: string, args: ProxyArgs, opts?: LaunchgateComponentOptions) {
     super("launchgate:edge:Proxy", name, opts);
+    const ports = args.ports ?? { http: 80, https: 443 };
+
+    const conf = pulumi.all(args.routes.map((r) => pulumi.output(r.upstream))).apply((upstreams) =>
+      renderNginxConfig({
+        domain: args.domain,
+        routes: args.routes.map((r, i) => ({ path: r.path, upstream: upstreams[i]! })),
+        minTlsVersion: args.config.minTlsVersion,
+        hstsMaxAgeSeconds: args.config.hstsMaxAgeSeconds,
+        certPath: CERT_PATH,
+        keyPath: KEY_PATH,
+        workerUser: args.workerUser ?? "nginx",
+        healthPort: HEALTH_PORT,
+      }),
+    );
+    const key = pulumi.secret(args.privateKeyPem);
+    const uploads: docker.types.input.ContainerUpload[] = [
+      { file: CONF_PATH, content: conf, permissions: "0644" },
+      { file: CERT_PATH, content: args.certificatePem, permissions: "0644" },
+      // Read by the root master before workers start; workers never see it.
+      { file: KEY_PATH, content: key, permissions: "0600" },
+    ];
+    // Identifies this exact config + certificate + key; a truncated SHA-256 reveals nothing.
+    const revision = pulumi.unsecret(
+      pulumi.all([conf, args.certificatePem, key]).apply(([c, cert, k]) => shortHash([c, cert, k])),
+    );
+
+    // The check: same image, same files, no network at all, root filesystem writable because the
+    // provider uploads files before start and Docker refuses uploads into a read-only rootfs
+    // (CIS 5.12 exception for a container that runs `nginx -t` and exits).
+    const check = new docker.Container(
+      `${name}-config-check`,
+      {
+        ...hardened({ memoryMb: 64, cpus: 0.5, readOnly: false, kind: "job", capAdd: ["CHOWN"] }),
+        name: pulumi.interpolate`${name}-config-check-${revision}`,
+        image: args.config.image,
+        networkMode: "none",
+        entrypoints: ["nginx"],
+        command: ["-t", "-e", "stderr", "-c", CONF_PATH],
+        uploads,
+        attach: true,
+        logs: true,
+        mustRun: false,
+        rm: false,
+        wait: false,
+        labels: [{ label: "launchgate.job", value: "nginx-config-check" }],
+      },
+      this.child(),
+    );
+
+    // Cert, key and config live in a small volume: uploads must land in a volume when the root
+    // filesystem is read-only. It holds nothing that is not re-uploaded on every replacement.
+    const confVolume = new docker.Volume(
+      `${name}-conf`,
+      { name: `${name}-conf`, labels: [{ label: "launchgate.data", value: "proxy-config" }] },
+      this.child(),
+    );
+
+    const proxy = new docker.Container(
+      name,
+      {
+        ...hardened({
+          memoryMb: args.memoryMb ?? 128,
+          cpus: args.cpus ?? 0.5,
+          capAdd: [...NGINX_CAPS],
+          // nginx writes only its pid and temp files, all under /tmp (see render.ts); these two are
+          // the compiled-in defaults of the official and Debian builds, kept writable in case a
+          // module falls back to them.
+          tmpfs: {
+            "/var/cache/nginx": "rw,noexec,nosuid,nodev,size=64m",
+            "/var/lib/nginx": "rw,noexec,nosuid,nodev,size=64m",
+          },
+        }),
+        name,
+        image: args.config.image,
+        entrypoints: ["/bin/sh", "-c"],
+        command: [START_SCRIPT],
+        volumes: [{ volumeName: confVolume.name, containerPath: CONF_DIR }],
+        uploads,
+        // The only published host ports in the program.
+        ports: [
+          { internal: 80, external: ports.http, protocol: "tcp" },
+          { internal: 443, external: ports.https, protocol: "tcp" },
+        ],
+        ...attachNetworks([{ name: args.edgeNetwork, aliases: [name] }]),
+        labels: [
+          { label: "launchgate.proxy", value: "true" },
+          { label: "launchgate.config-checked", value: requireSuccess(check, "nginx -t", revision) },
+        ],
+        healthcheck: {
+          tests: args.healthcheck ?? [
+            "CMD",
+            "curl",
+            "-fsS",
+            "-o",
+            "/dev/null",
+            `http://127.0.0.1:${HEALTH_PORT}/healthz`,
+          ],
+          interval: "10s",
+          timeout: "3s",
+          retries: 3,
+          startPeriod: "5s",
+        },
+        wait: true,
+        waitTimeout: 60,
+        stopSignal: "SIGQUIT", // graceful: finish in-flight requests
+      },
+      // Host ports 80/443 cannot be held by two containers: replace delete-first (seconds of
+      // downtime, after the config check has passed).
+      this.child({ dependsOn: [check], deleteBeforeReplace: true }),
+    );
+
     this.url = pulumi.output(`https://${args.domain}`);
-    this.registerOutputs({ url: this.url });
+    this.nginxConfig = conf;
+    this.containerName = proxy.name;
+    this.registerOutputs({ url: this.url, nginxConfig: this.nginxConfig, containerName: this.containerName });
   }
 }

@@ -1,0 +1,158 @@
+/**
+ * Renders the proxy's nginx.conf. Pure (no Pulumi), so the exact config is unit-tested and can be
+ * checked with `nginx -t` by the services harness.
+ *
+ * Choices:
+ * - Upstreams are resolved per request through Docker's embedded DNS (`resolver 127.0.0.11` and a
+ *   variable in `proxy_pass`): an app replaced by a new container (new name, same alias) is found
+ *   without reloading nginx. A literal `proxy_pass http://api:3000` would pin the IP at start.
+ * - Every writable path (pid, temp dirs) is under /tmp, a tmpfs: the root filesystem is read-only.
+ * - Logs go to stdout/stderr (docker's bounded json-file log).
+ */
+
+export interface NginxRoute {
+  /** Path prefix: `/` or `/segment` (no trailing slash). */
+  readonly path: string;
+  /** `alias:port` on the edge network. */
+  readonly upstream: string;
+}
+
+export interface NginxConfigInput {
+  /** Host name served over HTTPS (server_name). */
+  readonly domain: string;
+  readonly routes: readonly NginxRoute[];
+  /** Lowest TLS version accepted. */
+  readonly minTlsVersion: "TLSv1.2" | "TLSv1.3";
+  /** HSTS max-age; 0 disables HSTS in browsers (header still sent, as the standard allows). */
+  readonly hstsMaxAgeSeconds: number;
+  /** Paths of the certificate chain and key inside the container. */
+  readonly certPath: string;
+  readonly keyPath: string;
+  /** `user` directive for worker processes (`user [group]`). */
+  readonly workerUser: string;
+  /** Loopback-only port answering `/healthz` for the container healthcheck. */
+  readonly healthPort: number;
+}
+
+const UPSTREAM = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/;
+const ROUTE_PATH = /^\/([A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*)?$/;
+const DOMAIN = /^[a-z0-9.-]+$/;
+
+/** Mozilla "intermediate" TLS 1.2 ciphers (TLS 1.3 suites are not configurable here and all strong). */
+export const TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** Headers on every HTTPS response (`always`: also on errors, which attackers see too). */
+export function securityHeaders(hstsMaxAgeSeconds: number): [string, string][] {
+  return [
+    ["Strict-Transport-Security", `max-age=${hstsMaxAgeSeconds}; includeSubDomains`],
+    ["X-Content-Type-Options", "nosniff"],
+    ["X-Frame-Options", "DENY"],
+    ["Referrer-Policy", "strict-origin-when-cross-origin"],
+    ["Permissions-Policy", "camera=(), microphone=(), geolocation=()"],
+  ];
+}
+
+/** Throws with the offending value when a route could inject nginx syntax or is malformed. */
+export function validateRoutes(routes: readonly NginxRoute[]): void {
+  if (routes.length === 0) throw new Error("proxy: at least one route is required");
+  const seen = new Set<string>();
+  for (const r of routes) {
+    if (!ROUTE_PATH.test(r.path))
+      throw new Error(`proxy: route path ${JSON.stringify(r.path)} is not a plain /prefix`);
+    if (!UPSTREAM.test(r.upstream))
+      throw new Error(`proxy: upstream ${JSON.stringify(r.upstream)} for ${r.path} is not alias:port`);
+    if (seen.has(r.path)) throw new Error(`proxy: route ${r.path} is declared twice`);
+    seen.add(r.path);
+  }
+}
+
+function locationBlocks(r: NginxRoute, i: number): string[] {
+  const body = [`    set $upstream_${i} ${r.upstream};`, `    proxy_pass http://$upstream_${i};`];
+  if (r.path === "/") return ["  location / {", ...body, "  }"];
+  // `/admin` and `/admin/...` but not `/administrator`; ^~ so no regex location can take over.
+  return [`  location = ${r.path} {`, ...body, "  }", `  location ^~ ${r.path}/ {`, ...body, "  }"];
+}
+
+/** The whole nginx.conf. */
+export function renderNginxConfig(c: NginxConfigInput): string {
+  validateRoutes(c.routes);
+  if (!DOMAIN.test(c.domain)) throw new Error(`proxy: domain ${JSON.stringify(c.domain)} is not a DNS name`);
+  const protocols = c.minTlsVersion === "TLSv1.3" ? "TLSv1.3" : "TLSv1.2 TLSv1.3";
+  const headers = securityHeaders(c.hstsMaxAgeSeconds).map(([k, v]) => `  add_header ${k} "${v}" always;`);
+  const locations = c.routes.flatMap((r, i) => locationBlocks(r, i));
+  return [
+    "# Rendered by launchgate (components/edge/nginx/render.ts); do not edit on the host.",
+    `user ${c.workerUser};`,
+    "worker_processes auto;",
+    "pid /tmp/nginx.pid;",
+    "error_log stderr warn;",
+    "",
+    "events {",
+    "  worker_connections 1024;",
+    "}",
+    "",
+    "http {",
+    "  server_tokens off;",
+    "  access_log /dev/stdout;",
+    "  default_type application/octet-stream;",
+    "  client_max_body_size 10m;",
+    "  client_body_temp_path /tmp/client_body;",
+    "  proxy_temp_path /tmp/proxy;",
+    "  fastcgi_temp_path /tmp/fastcgi;",
+    "  uwsgi_temp_path /tmp/uwsgi;",
+    "  scgi_temp_path /tmp/scgi;",
+    "  # Docker's embedded DNS: re-resolve app aliases so a replaced container is found.",
+    "  resolver 127.0.0.11 valid=10s ipv6=off;",
+    "  resolver_timeout 5s;",
+    "",
+    "  # Plain HTTP only redirects; nothing is served over it.",
+    "  server {",
+    "    listen 80 default_server;",
+    "    server_name _;",
+    "    location / {",
+    "      return 301 https://$host$request_uri;",
+    "    }",
+    "  }",
+    "",
+    "  # Container healthcheck, loopback only (not published).",
+    "  server {",
+    `    listen 127.0.0.1:${c.healthPort};`,
+    "    location = /healthz {",
+    "      access_log off;",
+    '      return 200 "ok\\n";',
+    "    }",
+    "  }",
+    "",
+    "  server {",
+    "    listen 443 ssl http2 default_server;",
+    `    server_name ${c.domain};`,
+    `    ssl_certificate ${c.certPath};`,
+    `    ssl_certificate_key ${c.keyPath};`,
+    `    ssl_protocols ${protocols};`,
+    `    ssl_ciphers ${TLS12_CIPHERS};`,
+    "    ssl_prefer_server_ciphers off;",
+    "    ssl_session_timeout 1d;",
+    "    ssl_session_cache shared:TLS:10m;",
+    "    ssl_session_tickets off;",
+    ...headers.map((h) => `  ${h}`),
+    "    proxy_http_version 1.1;",
+    "    proxy_set_header Host $host;",
+    "    proxy_set_header X-Real-IP $remote_addr;",
+    "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    "    proxy_set_header X-Forwarded-Proto https;",
+    '    proxy_set_header Connection "";',
+    "    proxy_connect_timeout 5s;",
+    "    proxy_read_timeout 60s;",
+    ...locations.map((l) => `  ${l}`),
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
