@@ -1,0 +1,136 @@
+/**
+ * Data safety (seeds 001/003): the data outlives containers and `pulumi destroy`, backups exist
+ * and are kept long enough, Redis keeps queue data, migrations run after a fresh backup.
+ */
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ContainerProps, TYPES, dataStoreKind, labelOf, onType, strings } from "./lib/resources";
+
+/** Label the data components put on volumes holding data (`launchgate.data=postgres|redis|…`). */
+export const DATA_LABEL = "launchgate.data";
+
+export const dataVolumesProtected: ResourceValidationPolicy = {
+  name: "data-volumes-protected",
+  description: "Checks whether docker volumes holding data are protected against deletion.",
+  validateResource: onType<{ name?: string; labels?: { label: string; value: string }[] }>(
+    TYPES.volume,
+    (v, args, report) => {
+      const holdsData =
+        labelOf(v, DATA_LABEL) !== undefined || /(postgres|redis|data)/.test(v.name ?? args.name);
+      if (holdsData && !args.opts.protect) {
+        report(
+          `volume ${v.name ?? args.name} holds data but is not protected; create it with { protect: true, retainOnDelete: true }.`,
+        );
+      }
+    },
+  ),
+};
+
+export const databasesProtected: ResourceValidationPolicy = {
+  name: "databases-protected",
+  description: "Checks whether Postgres databases are protected against deletion.",
+  validateResource: onType<{ name?: string }>(TYPES.pgDatabase, (d, args, report) => {
+    if (!args.opts.protect)
+      report(
+        `database ${d.name ?? args.name} is not protected; create it with { protect: true, retainOnDelete: true }.`,
+      );
+  }),
+};
+
+const REDIS_KEEP_ALL_ROLES = new Set(["queue", "session"]);
+
+/** The value following `flag` in a redis-server command line, or undefined. */
+function redisArg(command: readonly string[], flag: string): string | undefined {
+  const joined = command.join(" ");
+  const m = new RegExp(`--${flag}\\s+("[^"]*"|\\S+)`).exec(joined);
+  return m?.[1]?.replace(/^"|"$/g, "");
+}
+
+export const redisPersistence: ResourceValidationPolicy = {
+  name: "redis-persistence",
+  description:
+    "Checks whether Redis keeps its data (AOF on, RDB not disabled) and queue/session instances never evict.",
+  validateResource: onType<ContainerProps>(TYPES.container, (c, _args, report) => {
+    if (dataStoreKind(c) !== "redis") return;
+    const cmd = c.command ?? [];
+    if (redisArg(cmd, "appendonly") !== "yes")
+      report("Redis AOF is off; run redis-server with `--appendonly yes`.");
+    if (redisArg(cmd, "save") === "")
+      report('Redis RDB snapshots are disabled (`--save ""`); keep the default save points.');
+    const role = labelOf(c, "launchgate.role");
+    const policy = redisArg(cmd, "maxmemory-policy");
+    if (role && REDIS_KEEP_ALL_ROLES.has(role) && policy !== "noeviction") {
+      report(
+        `Redis ${role} instance uses maxmemory-policy ${policy ?? "(default)"}; queues and sessions need \`--maxmemory-policy noeviction\`.`,
+      );
+    }
+  }),
+};
+
+function commandText(r: PolicyResource): string {
+  return [...strings(r.props)].join("\n");
+}
+
+export const backupsPresent: StackValidationPolicy = {
+  name: "backups-present",
+  description: "Checks whether the stack schedules Postgres dumps and a restore drill on the host.",
+  validateStack: (args, report) => {
+    const hostSteps = args.resources.filter((r) => r.type === TYPES.remoteCommand);
+    if (
+      !args.resources.some(
+        (r) => r.type === TYPES.container && dataStoreKind(r.props as ContainerProps) === "postgres",
+      )
+    )
+      return;
+    const text = hostSteps.map(commandText).join("\n");
+    if (!/pg_dump/.test(text))
+      report("Postgres runs but no host step schedules `pg_dump`; add the Backups component.");
+    if (!/pg_restore/.test(text))
+      report("no restore drill (`pg_restore` into a scratch database); keep the Backups restore-drill step.");
+  },
+};
+
+/** Every resource `r` waits for: its dependencies, transitively. */
+export function transitiveDependencies(r: PolicyResource): Set<PolicyResource> {
+  const seen = new Set<PolicyResource>();
+  const todo = [...r.dependencies];
+  while (todo.length > 0) {
+    const d = todo.pop()!;
+    if (seen.has(d)) continue;
+    seen.add(d);
+    todo.push(...d.dependencies);
+  }
+  return seen;
+}
+
+const MIGRATION = /migrat/i;
+const PRE_MIGRATION_BACKUP = /pre-?migration-?backup/i;
+
+export const migrationsAfterBackup: StackValidationPolicy = {
+  name: "migrations-after-backup",
+  description: "Checks whether every migration job depends on a pre-migration backup.",
+  validateStack: (args, report) => {
+    const jobs = args.resources.filter(
+      (r) =>
+        (r.type === TYPES.container || r.type === TYPES.remoteCommand) &&
+        MIGRATION.test(r.name) &&
+        !PRE_MIGRATION_BACKUP.test(r.name),
+    );
+    for (const job of jobs) {
+      const deps = [...transitiveDependencies(job)];
+      if (!deps.some((d) => PRE_MIGRATION_BACKUP.test(d.name))) {
+        report(
+          `migration ${job.name} can run without a fresh backup; make it depend on the Backups pre-migration backup.`,
+          job.urn,
+        );
+      }
+    }
+  },
+};
+
+export const dataPolicies = [
+  dataVolumesProtected,
+  databasesProtected,
+  redisPersistence,
+  backupsPresent,
+  migrationsAfterBackup,
+];
