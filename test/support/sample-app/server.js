@@ -151,7 +151,9 @@ async function handle(req, res) {
   }
   if (path === "/payments") {
     if (!realMoneyEnabled()) {
-      return send(res, 503, { error: "real-money payments are switched off (REAL_MONEY_ENABLED is not true)" });
+      return send(res, 503, {
+        error: "real-money payments are switched off (REAL_MONEY_ENABLED is not true)",
+      });
     }
     return send(res, 200, { realMoney: true, accepted: true });
   }

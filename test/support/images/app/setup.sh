@@ -4,4 +4,5 @@ groupadd -g 10001 app
 useradd -u 10001 -g 10001 -d /nonexistent -s /usr/sbin/nologin app
 chown -R root:root /app
 chmod 755 /app
-chmod 644 /app/server.js
+chmod 644 /app/server.js /app/dist/migrate.js
+chmod 755 /app/dist

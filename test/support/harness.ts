@@ -1,0 +1,941 @@
+/**
+ * TEST HARNESS — not a deployer. Runs the docker Network/Volume/Container inputs that a mock run
+ * of the program recorded (test/support/mocks.ts) on the local Docker engine, so tests can prove
+ * the declared services work together (DESIGN §4 "services"). Production deploys go through the
+ * Pulumi CLI and the docker provider; nothing here is used by the program.
+ *
+ * Strict by construction: every input field the harness understands is listed in a mapping
+ * table below, and any other field (at any depth) throws `UnmappedFieldError`, so the harness
+ * can never silently run something different from what the program declares.
+ *
+ * The only rewrites are explicit and reported:
+ *   - image references go through `imageMap` (registry images → locally built test images);
+ *   - docker object names get a per-run prefix (`lg-svc-<id>-`) so runs never collide and
+ *     cleanup is exact; every container also keeps its declared name as a network alias on each
+ *     network it joins, so name-based DNS between containers resolves as declared;
+ *   - published ports bind to 127.0.0.1 on an ephemeral host port (read back with `hostPort`);
+ *   - `hostPath` binds point into a per-run temp dir.
+ *
+ * Talks to the Engine API on /var/run/docker.sock (the CLI cannot express exec-form
+ * healthchecks). Cleanup removes only objects labelled with this run's id, always: `cleanup()`
+ * in `finally`, plus synchronous process exit/signal hooks.
+ */
+import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { RecordedResource } from "./mocks";
+
+export const NETWORK = "docker:index/network:Network";
+export const VOLUME = "docker:index/volume:Volume";
+export const CONTAINER = "docker:index/container:Container";
+/** Label every object created by a harness run carries (value: the run id). */
+export const RUN_LABEL = "launchgate.test.run";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+/** An input field the harness has no mapping for: the program declares something we can't run faithfully. */
+export class UnmappedFieldError extends Error {
+  constructor(
+    readonly resource: string,
+    readonly field: string,
+    value: unknown,
+  ) {
+    super(
+      `${resource}: input field \`${field}\` (= ${JSON.stringify(value)?.slice(0, 120)}) is not mapped by the test harness; map it in test/support/harness.ts`,
+    );
+    this.name = "UnmappedFieldError";
+  }
+}
+
+/** A container that did not become healthy (or exited) within its budget. */
+export class UnhealthyError extends Error {
+  constructor(
+    readonly container: string,
+    readonly status: string,
+    readonly lastHealthLog: string,
+    readonly budgetMs: number,
+  ) {
+    super(
+      `container ${container} not healthy after ${budgetMs} ms (status: ${status}); last health log: ${lastHealthLog.trim() || "(none)"}`,
+    );
+    this.name = "UnhealthyError";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine API client (unix socket, bounded time)
+
+interface ApiResponse {
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+const SOCKET = process.env.DOCKER_SOCKET ?? "/var/run/docker.sock";
+
+function api(
+  method: string,
+  urlPath: string,
+  body?: Json | Buffer,
+  timeoutMs = 60_000,
+): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const isTar = Buffer.isBuffer(body);
+    const payload = body === undefined ? undefined : isTar ? body : Buffer.from(JSON.stringify(body));
+    const req = http.request(
+      {
+        socketPath: SOCKET,
+        method,
+        path: `/v1.41${urlPath}`,
+        headers: payload
+          ? {
+              "content-type": isTar ? "application/x-tar" : "application/json",
+              "content-length": payload.length,
+            }
+          : {},
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(new Error(`docker API ${method} ${urlPath}: no answer in ${timeoutMs} ms`)),
+    );
+    req.on("error", reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+async function apiJson(
+  method: string,
+  urlPath: string,
+  body?: Json,
+  ok: number[] = [200, 201, 204],
+  timeoutMs?: number,
+): Promise<Json> {
+  const res = await api(method, urlPath, body, timeoutMs);
+  if (!ok.includes(res.status)) {
+    throw new Error(`docker API ${method} ${urlPath} → ${res.status}: ${res.body.toString().trim()}`);
+  }
+  const text = res.body.toString();
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** Docker's multiplexed log stream (8-byte frame headers) → text. */
+function demux(buf: Buffer): string {
+  let out = "";
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + size).toString();
+    i += 8 + size;
+  }
+  return i === 0 && buf.length > 0 ? buf.toString() : out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small pure helpers (exported for the harness's own unit test)
+
+/** Go duration ("1m30s", "500ms", "10s", "0s") → nanoseconds. */
+export function durationNs(d: string): number {
+  if (d === "0") return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  let consumed = 0;
+  for (const m of d.matchAll(re)) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    consumed += m[0].length;
+  }
+  if (consumed !== d.length || consumed === 0) throw new Error(`not a duration: ${JSON.stringify(d)}`);
+  return Math.round(total);
+}
+
+/**
+ * A ustar archive holding one regular file at `filePath` (relative to "/"), as the docker provider
+ * uploads it: extracted at "/", missing parent directories are created by the engine.
+ */
+export function tarOneFile(filePath: string, content: Buffer, mode: number, uid = 0, gid = 0): Buffer {
+  const name = filePath.replace(/^\/+/, "");
+  let prefix = "";
+  let base = name;
+  if (Buffer.byteLength(name) > 100) {
+    const cut = name.lastIndexOf("/", 155);
+    prefix = name.slice(0, cut);
+    base = name.slice(cut + 1);
+    if (cut <= 0 || Buffer.byteLength(base) > 100 || Buffer.byteLength(prefix) > 155)
+      throw new Error(`upload path too long for ustar: ${filePath}`);
+  }
+  const h = Buffer.alloc(512, 0);
+  const put = (s: string, off: number, len: number) => h.write(s, off, len, "utf8");
+  const oct = (n: number, len: number) => n.toString(8).padStart(len - 1, "0") + "\0";
+  put(base, 0, 100);
+  put(oct(mode, 8), 100, 8);
+  put(oct(uid, 8), 108, 8);
+  put(oct(gid, 8), 116, 8);
+  put(oct(content.length, 12), 124, 12);
+  put(oct(Math.floor(Date.now() / 1000), 12), 136, 12);
+  put("        ", 148, 8);
+  put("0", 156, 1);
+  put("ustar\0", 257, 6);
+  put("00", 263, 2);
+  put(prefix, 345, 155);
+  let sum = 0;
+  for (const b of h) sum += b;
+  put(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8);
+  const pad = Buffer.alloc((512 - (content.length % 512)) % 512, 0);
+  return Buffer.concat([h, content, pad, Buffer.alloc(1024, 0)]);
+}
+
+/** Repository part of an image ref: `ghcr.io/x/api:1.4.0@sha256:…` → `ghcr.io/x/api`. */
+export function imageRepo(ref: string): string {
+  const noDigest = ref.split("@")[0]!;
+  const lastSlash = noDigest.lastIndexOf("/");
+  const colon = noDigest.indexOf(":", lastSlash + 1);
+  return colon === -1 ? noDigest : noDigest.slice(0, colon);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strict field walking
+
+/**
+ * Reads an object's fields through `take`; `done()` throws for any field not taken. Undefined,
+ * null and empty-array/object values count as "not declared" and are accepted silently only
+ * when explicitly listed as ignorable-when-empty by the caller (they carry no behaviour).
+ */
+class Fields {
+  private readonly taken = new Set<string>();
+  constructor(
+    private readonly resource: string,
+    private readonly prefix: string,
+    private readonly obj: Record<string, Json>,
+  ) {}
+  take<T = Json>(key: string): T | undefined {
+    this.taken.add(key);
+    const v = this.obj[key];
+    return v === null ? undefined : (v as T);
+  }
+  done(): void {
+    for (const [k, v] of Object.entries(this.obj)) {
+      if (this.taken.has(k) || v === undefined) continue;
+      throw new UnmappedFieldError(this.resource, `${this.prefix}${k}`, v);
+    }
+  }
+}
+
+function fields(resource: string, prefix: string, obj: Json): Fields {
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+    throw new Error(`${resource}: ${prefix || "inputs"} is not an object: ${JSON.stringify(obj)}`);
+  }
+  return new Fields(resource, prefix, obj as Record<string, Json>);
+}
+
+function unsupportedIfSet(
+  f: Fields,
+  key: string,
+  allowed: (v: Json) => boolean,
+  resource: string,
+  prefix = "",
+): void {
+  const v = f.take(key);
+  if (v !== undefined && !allowed(v)) throw new UnmappedFieldError(resource, `${prefix}${key}`, v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness
+
+export interface HarnessOptions {
+  /** Image ref (exact) or repository (`postgres`, `ghcr.io/x/api`) → local image tag. */
+  readonly imageMap: Record<string, string>;
+  /** Run id (docker names are `<runId>-<declared name>`). @default `lg-svc-<6 hex>` */
+  readonly runId?: string;
+  /** Progress lines. @default console.log with a timestamp */
+  readonly log?: (line: string) => void;
+}
+
+/** A container as it was started: declared inputs, docker name, health budget. */
+export interface RunningContainer {
+  readonly declaredName: string;
+  readonly dockerName: string;
+  readonly id: string;
+  readonly resource: RecordedResource;
+  /** Healthcheck budget: startPeriod + (retries + 1) × (interval + timeout); 0 without healthcheck. */
+  readonly healthBudgetMs: number;
+  /** `wait: true` → waitTimeout (provider default 60 s), else undefined. */
+  readonly waitTimeoutMs?: number;
+  readonly oneShot: boolean;
+  readonly startedAt: number;
+}
+
+export interface UpResult {
+  /** Milliseconds from the first create to every long-running container healthy. */
+  readonly allHealthyMs: number;
+  /** Per container: ms from its start to healthy. */
+  readonly healthyAfterMs: Record<string, number>;
+}
+
+const liveRuns = new Set<string>();
+let hooksInstalled = false;
+
+/** Synchronously removes every object labelled with `runId` (exit hooks; also the final sweep). */
+export function sweepSync(runId: string): void {
+  const docker = (args: string[]) => {
+    try {
+      return execFileSync("docker", args, {
+        encoding: "utf8",
+        timeout: 60_000,
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+    } catch {
+      return "";
+    }
+  };
+  const filter = `label=${RUN_LABEL}=${runId}`;
+  const containers = docker(["ps", "-aq", "--filter", filter]).split("\n").filter(Boolean);
+  if (containers.length) docker(["rm", "-f", "-v", ...containers]);
+  const networks = docker(["network", "ls", "-q", "--filter", filter]).split("\n").filter(Boolean);
+  if (networks.length) docker(["network", "rm", ...networks]);
+  const volumes = docker(["volume", "ls", "-q", "--filter", filter]).split("\n").filter(Boolean);
+  if (volumes.length) docker(["volume", "rm", "-f", ...volumes]);
+}
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on("exit", () => {
+    for (const id of liveRuns) sweepSync(id);
+  });
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(sig, () => {
+      for (const id of liveRuns) sweepSync(id);
+      process.exit(130);
+    });
+  }
+}
+
+export class Harness {
+  readonly runId: string;
+  /** What the harness rewrote (image refs), for the report. */
+  readonly rewrites: string[] = [];
+  private readonly log: (line: string) => void;
+  private readonly networks = new Map<string, string>(); // declared name → docker name
+  private readonly volumes = new Map<string, string>();
+  private readonly containers = new Map<string, RunningContainer>(); // declared name → running
+  private readonly hostDir: string;
+
+  constructor(private readonly opts: HarnessOptions) {
+    this.runId = opts.runId ?? `lg-svc-${crypto.randomBytes(3).toString("hex")}`;
+    if (!/^lg-svc-[a-z0-9-]+$/.test(this.runId))
+      throw new Error(`run id must start with lg-svc-: ${this.runId}`);
+    const t0 = Date.now();
+    this.log = opts.log ?? ((l) => console.log(`[harness +${((Date.now() - t0) / 1000).toFixed(1)}s] ${l}`));
+    this.hostDir = path.join(os.tmpdir(), this.runId);
+    liveRuns.add(this.runId);
+    installExitHooks();
+  }
+
+  /** Docker name of a declared network/volume/container name. */
+  dockerName(declared: string): string {
+    return `${this.runId}-${declared}`;
+  }
+
+  container(declared: string): RunningContainer {
+    const c = this.containers.get(declared);
+    if (!c)
+      throw new Error(
+        `no running container declared as ${declared} (have: ${[...this.containers.keys()].join(", ")})`,
+      );
+    return c;
+  }
+
+  /** Running containers by declared name. */
+  running(): RunningContainer[] {
+    return [...this.containers.values()];
+  }
+
+  networkDockerName(declared: string): string {
+    const n = this.networks.get(declared);
+    if (!n)
+      throw new Error(`no network declared as ${declared} (have: ${[...this.networks.keys()].join(", ")})`);
+    return n;
+  }
+
+  volumeDockerName(declared: string): string {
+    const v = this.volumes.get(declared);
+    if (!v)
+      throw new Error(`no volume declared as ${declared} (have: ${[...this.volumes.keys()].join(", ")})`);
+    return v;
+  }
+
+  /**
+   * Validates every resource first (so an unmapped field fails before anything is created),
+   * then creates networks, volumes and containers (in recorded order; one-shot `attach`
+   * containers run to completion after the containers before them are healthy) and waits for
+   * every long-running container to be healthy within its budget.
+   */
+  async up(resources: readonly RecordedResource[]): Promise<UpResult> {
+    const relevant = resources.filter((r) => [NETWORK, VOLUME, CONTAINER].includes(r.type));
+    for (const r of relevant) this.validate(r);
+    const t0 = Date.now();
+    for (const r of relevant.filter((x) => x.type === NETWORK)) await this.createNetwork(r);
+    for (const r of relevant.filter((x) => x.type === VOLUME)) await this.createVolume(r);
+    const started: RunningContainer[] = [];
+    for (const r of relevant.filter((x) => x.type === CONTAINER)) {
+      const oneShot = Boolean(r.inputs.attach);
+      if (oneShot) await this.waitHealthy(started);
+      const c = await this.startContainer(r);
+      if (oneShot) await this.waitExit(c);
+      else started.push(c);
+    }
+    const healthyAfterMs = await this.waitHealthy(started);
+    const allHealthyMs = Date.now() - t0;
+    this.log(`all ${started.length} containers healthy in ${(allHealthyMs / 1000).toFixed(1)} s`);
+    return { allHealthyMs, healthyAfterMs };
+  }
+
+  /** Throws UnmappedFieldError for any field the harness does not map (dry: creates nothing). */
+  validate(r: RecordedResource): void {
+    if (r.type === NETWORK) this.networkSpec(r);
+    else if (r.type === VOLUME) this.volumeSpec(r);
+    else if (r.type === CONTAINER) this.containerSpec(r, "validate");
+    else throw new Error(`harness does not run ${r.type} (${r.name})`);
+  }
+
+  // ---- networks and volumes
+
+  private declaredName(r: RecordedResource): string {
+    const n = r.inputs.name;
+    return typeof n === "string" && n ? n : r.name;
+  }
+
+  private networkSpec(r: RecordedResource): Json {
+    const id = `${r.type} ${r.name}`;
+    const f = fields(id, "", r.inputs);
+    f.take("name");
+    const spec: Json = {
+      Name: this.dockerName(this.declaredName(r)),
+      CheckDuplicate: true,
+      Driver: f.take("driver") ?? "bridge",
+      Internal: Boolean(f.take("internal")),
+      Attachable: Boolean(f.take("attachable")),
+      Options: f.take("options") ?? {},
+      Labels: { ...this.labels(id, f.take("labels")), [RUN_LABEL]: this.runId },
+    };
+    unsupportedIfSet(f, "ipv6", (v) => v === false, id);
+    const ipamDriver = f.take("ipamDriver");
+    const ipam = (f.take<Json[]>("ipamConfigs") ?? []).map((c, i) => {
+      const g = fields(id, `ipamConfigs[${i}].`, c);
+      const out: Json = { Subnet: g.take("subnet") };
+      if (g.take("gateway")) out.Gateway = c.gateway;
+      if (g.take("ipRange")) out.IPRange = c.ipRange;
+      if (g.take("auxAddress")) out.AuxiliaryAddresses = c.auxAddress;
+      g.done();
+      return out;
+    });
+    spec.IPAM = { Driver: ipamDriver ?? "default", Config: ipam, Options: f.take("ipamOptions") ?? {} };
+    f.done();
+    return spec;
+  }
+
+  private volumeSpec(r: RecordedResource): Json {
+    const id = `${r.type} ${r.name}`;
+    const f = fields(id, "", r.inputs);
+    f.take("name");
+    const spec = {
+      Name: this.dockerName(this.declaredName(r)),
+      Driver: f.take("driver") ?? "local",
+      DriverOpts: f.take("driverOpts") ?? {},
+      Labels: { ...this.labels(id, f.take("labels")), [RUN_LABEL]: this.runId },
+    };
+    f.done();
+    return spec;
+  }
+
+  private labels(id: string, labels: Json[] | undefined): Record<string, string> {
+    const out: Record<string, string> = {};
+    (labels ?? []).forEach((l, i) => {
+      const g = fields(id, `labels[${i}].`, l);
+      out[g.take("label")] = String(g.take("value"));
+      g.done();
+    });
+    return out;
+  }
+
+  async createNetwork(r: RecordedResource): Promise<void> {
+    const spec = this.networkSpec(r);
+    await apiJson("POST", "/networks/create", spec);
+    this.networks.set(this.declaredName(r), spec.Name);
+    this.log(
+      `network ${spec.Name}${spec.Internal ? " (internal)" : ""}${spec.IPAM.Config.length ? ` ${spec.IPAM.Config.map((c: Json) => c.Subnet).join(",")}` : ""}`,
+    );
+  }
+
+  async createVolume(r: RecordedResource): Promise<void> {
+    const spec = this.volumeSpec(r);
+    await apiJson("POST", "/volumes/create", spec);
+    this.volumes.set(this.declaredName(r), spec.Name);
+    this.log(`volume ${spec.Name}`);
+  }
+
+  // ---- containers
+
+  private mapImage(id: string, ref: string): string {
+    if (typeof ref !== "string" || !ref)
+      throw new Error(`${id}: image is not a string: ${JSON.stringify(ref)}`);
+    const local = this.opts.imageMap[ref] ?? this.opts.imageMap[imageRepo(ref)];
+    if (!local) {
+      throw new Error(
+        `${id}: image ${ref} has no local test image; add it (or its repository ${imageRepo(ref)}) to the harness imageMap`,
+      );
+    }
+    const line = `${ref} → ${local}`;
+    if (!this.rewrites.includes(line)) this.rewrites.push(line);
+    return local;
+  }
+
+  /** Builds the Engine API create body, networks to connect and uploads; `validate` resolves no names. */
+  private containerSpec(r: RecordedResource, mode: "validate" | "run") {
+    const id = `${r.type} ${r.name}`;
+    const f = fields(id, "", r.inputs);
+    const declared = this.declaredName(r);
+    f.take("name");
+    const name = (kind: "network" | "volume", n: string) => {
+      if (mode === "validate") return n;
+      const m = kind === "network" ? this.networks.get(n) : this.volumes.get(n);
+      if (!m) throw new Error(`${id}: ${kind} ${n} was not declared in this run`);
+      return m;
+    };
+
+    const body: Json = { Labels: {}, HostConfig: {} };
+    const hc = body.HostConfig;
+    body.Image = this.mapImage(id, f.take<string>("image")!);
+    const cmd = f.take<string[]>("command");
+    if (cmd) body.Cmd = cmd;
+    const ep = f.take<string[]>("entrypoints");
+    if (ep) body.Entrypoint = ep;
+    body.Env = f.take<string[]>("envs") ?? [];
+    const user = f.take<string>("user");
+    if (user) body.User = user;
+    const wd = f.take<string>("workingDir");
+    if (wd) body.WorkingDir = wd;
+    const hostname = f.take<string>("hostname");
+    if (hostname) body.Hostname = hostname;
+    const domainname = f.take<string>("domainname");
+    if (domainname) body.Domainname = domainname;
+    const stopSignal = f.take<string>("stopSignal");
+    if (stopSignal) body.StopSignal = stopSignal;
+    const stopTimeout = f.take<number>("stopTimeout");
+    if (stopTimeout !== undefined) body.StopTimeout = stopTimeout;
+    body.Labels = {
+      ...this.labels(id, f.take("labels")),
+      [RUN_LABEL]: this.runId,
+      "launchgate.test.declared-name": declared,
+    };
+    if (f.take("tty")) body.Tty = true;
+    if (f.take("stdinOpen")) body.OpenStdin = true;
+
+    // Healthcheck
+    let healthBudgetMs = 0;
+    const h = f.take("healthcheck");
+    if (h) {
+      const g = fields(id, "healthcheck.", h);
+      const tests = g.take<string[]>("tests");
+      if (!tests?.length) throw new Error(`${id}: healthcheck without tests`);
+      const ns = (k: string, def: string) => durationNs(g.take<string>(k) ?? def);
+      body.Healthcheck = {
+        Test: tests,
+        Interval: ns("interval", "30s"),
+        Timeout: ns("timeout", "30s"),
+        StartPeriod: ns("startPeriod", "0s"),
+        Retries: g.take<number>("retries") ?? 3,
+      };
+      const si = g.take<string>("startInterval");
+      if (si) body.Healthcheck.StartInterval = durationNs(si);
+      g.done();
+      const hcN = body.Healthcheck;
+      healthBudgetMs = Math.ceil((hcN.StartPeriod + (hcN.Retries + 1) * (hcN.Interval + hcN.Timeout)) / 1e6);
+    }
+
+    // Runtime hardening and limits
+    const caps = f.take("capabilities");
+    if (caps) {
+      const g = fields(id, "capabilities.", caps);
+      hc.CapAdd = g.take("adds") ?? [];
+      hc.CapDrop = g.take("drops") ?? [];
+      g.done();
+    }
+    const sec = f.take<string[]>("securityOpts");
+    if (sec) hc.SecurityOpt = sec;
+    if (f.take("readOnly")) hc.ReadonlyRootfs = true;
+    const tmpfs = f.take<Record<string, string>>("tmpfs");
+    if (tmpfs) hc.Tmpfs = tmpfs;
+    const mem = f.take<number>("memory");
+    if (mem !== undefined) hc.Memory = mem * 1024 * 1024;
+    const memRes = f.take<number>("memoryReservation");
+    if (memRes !== undefined) hc.MemoryReservation = memRes * 1024 * 1024;
+    const swap = f.take<number>("memorySwap");
+    if (swap !== undefined) hc.MemorySwap = swap < 0 ? -1 : swap * 1024 * 1024;
+    const cpus = f.take<string>("cpus");
+    if (cpus !== undefined) hc.NanoCpus = Math.round(Number(cpus) * 1e9);
+    const shares = f.take<number>("cpuShares");
+    if (shares !== undefined) hc.CpuShares = shares;
+    const cpuSet = f.take<string>("cpuSet");
+    if (cpuSet !== undefined) hc.CpusetCpus = cpuSet;
+    const shm = f.take<number>("shmSize");
+    if (shm !== undefined) hc.ShmSize = shm * 1024 * 1024;
+    const ulimits = f.take<Json[]>("ulimits");
+    if (ulimits) {
+      hc.Ulimits = ulimits.map((u, i) => {
+        const g = fields(id, `ulimits[${i}].`, u);
+        const out = { Name: g.take("name"), Soft: g.take("soft"), Hard: g.take("hard") };
+        g.done();
+        return out;
+      });
+    }
+    const sysctls = f.take<Record<string, string>>("sysctls");
+    if (sysctls) hc.Sysctls = sysctls;
+    if (f.take("init")) hc.Init = true;
+    const groupAdds = f.take<string[]>("groupAdds");
+    if (groupAdds) hc.GroupAdd = groupAdds;
+    unsupportedIfSet(f, "privileged", (v) => v === false, id);
+    unsupportedIfSet(f, "publishAllPorts", (v) => v === false, id);
+    const dns = f.take<string[]>("dns");
+    if (dns) hc.Dns = dns;
+    const hosts = f.take<Json[]>("hosts");
+    if (hosts) {
+      hc.ExtraHosts = hosts.map((x, i) => {
+        const g = fields(id, `hosts[${i}].`, x);
+        const out = `${g.take("host")}:${g.take("ip")}`;
+        g.done();
+        return out;
+      });
+    }
+
+    // Restart and logging
+    const restart = f.take<string>("restart");
+    hc.RestartPolicy = { Name: restart ?? "no", MaximumRetryCount: f.take<number>("maxRetryCount") ?? 0 };
+    const logDriver = f.take<string>("logDriver");
+    const logOpts = f.take<Record<string, string>>("logOpts");
+    if (logDriver || logOpts) hc.LogConfig = { Type: logDriver ?? "json-file", Config: logOpts ?? {} };
+
+    // Ports: always loopback, ephemeral host port
+    const ports = f.take<Json[]>("ports");
+    if (ports?.length) {
+      body.ExposedPorts = {};
+      hc.PortBindings = {};
+      ports.forEach((p, i) => {
+        const g = fields(id, `ports[${i}].`, p);
+        const key = `${g.take("internal")}/${g.take("protocol") ?? "tcp"}`;
+        g.take("external");
+        g.take("ip");
+        g.done();
+        body.ExposedPorts[key] = {};
+        hc.PortBindings[key] = [{ HostIp: "127.0.0.1", HostPort: "" }];
+      });
+    }
+
+    // Storage
+    const mounts: Json[] = [];
+    (f.take<Json[]>("volumes") ?? []).forEach((v, i) => {
+      const g = fields(id, `volumes[${i}].`, v);
+      const target = g.take<string>("containerPath");
+      const ro = Boolean(g.take("readOnly"));
+      const vol = g.take<string>("volumeName");
+      const hostPath = g.take<string>("hostPath");
+      g.done();
+      if (vol) mounts.push({ Type: "volume", Source: name("volume", vol), Target: target, ReadOnly: ro });
+      else if (hostPath) {
+        const src = path.join(this.hostDir, hostPath);
+        if (mode === "run") fs.mkdirSync(src, { recursive: true });
+        mounts.push({ Type: "bind", Source: src, Target: target, ReadOnly: ro });
+      } else throw new UnmappedFieldError(id, `volumes[${i}]`, v);
+    });
+    (f.take<Json[]>("mounts") ?? []).forEach((m, i) => {
+      const g = fields(id, `mounts[${i}].`, m);
+      const type = g.take<string>("type");
+      const out: Json = { Type: type, Target: g.take("target"), ReadOnly: Boolean(g.take("readOnly")) };
+      const src = g.take<string>("source");
+      if (type === "volume") out.Source = name("volume", src!);
+      else if (type === "tmpfs") {
+        const t = g.take("tmpfsOptions");
+        if (t) {
+          const tg = fields(id, `mounts[${i}].tmpfsOptions.`, t);
+          out.TmpfsOptions = { SizeBytes: tg.take("sizeBytes"), Mode: tg.take("mode") };
+          tg.done();
+        }
+      } else throw new UnmappedFieldError(id, `mounts[${i}].type`, type);
+      g.done();
+      mounts.push(out);
+    });
+    if (mounts.length) hc.Mounts = mounts;
+
+    // Networks: first in create, the rest connected before start; declared name kept as alias
+    const nets: { name: string; config: Json }[] = [];
+    (f.take<Json[]>("networksAdvanced") ?? []).forEach((n, i) => {
+      const g = fields(id, `networksAdvanced[${i}].`, n);
+      const netName = name("network", g.take<string>("name")!);
+      const aliases = [...new Set([...(g.take<string[]>("aliases") ?? []), declared])];
+      const ipv4 = g.take<string>("ipv4Address");
+      const ipv6 = g.take<string>("ipv6Address");
+      g.done();
+      const config: Json = { Aliases: aliases };
+      if (ipv4 || ipv6)
+        config.IPAMConfig = {
+          ...(ipv4 ? { IPv4Address: ipv4 } : {}),
+          ...(ipv6 ? { IPv6Address: ipv6 } : {}),
+        };
+      nets.push({ name: netName, config });
+    });
+    const networkMode = f.take<string>("networkMode");
+    if (networkMode && networkMode !== "bridge" && networkMode !== "default") {
+      throw new UnmappedFieldError(id, "networkMode", networkMode);
+    }
+    if (nets.length) {
+      hc.NetworkMode = nets[0]!.name;
+      body.NetworkingConfig = { EndpointsConfig: { [nets[0]!.name]: nets[0]!.config } };
+    }
+
+    // Files written before start
+    const uploads = (f.take<Json[]>("uploads") ?? []).map((u, i) => {
+      const g = fields(id, `uploads[${i}].`, u);
+      const file = g.take<string>("file")!;
+      const content = g.take<string>("content");
+      const b64 = g.take<string>("contentBase64");
+      const executable = Boolean(g.take("executable"));
+      const permissions = g.take<string>("permissions");
+      const owner = g.take<string | number>("owner");
+      const group = g.take<string | number>("group");
+      const source = g.take<string>("source");
+      g.take("sourceHash");
+      g.done();
+      if (source) throw new UnmappedFieldError(id, `uploads[${i}].source`, source);
+      const data =
+        content !== undefined
+          ? Buffer.from(content)
+          : b64 !== undefined
+            ? Buffer.from(b64, "base64")
+            : undefined;
+      if (data === undefined)
+        throw new Error(`${id}: uploads[${i}] (${file}) has neither content nor contentBase64`);
+      const mode = permissions ? parseInt(permissions, 8) : executable ? 0o744 : 0o644;
+      return {
+        file,
+        data,
+        mode,
+        uid: Number(owner ?? 0),
+        gid: Number(group ?? 0),
+        owned: owner !== undefined || group !== undefined,
+      };
+    });
+
+    // Lifecycle flags of the provider
+    const wait = Boolean(f.take("wait"));
+    const waitTimeout = f.take<number>("waitTimeout");
+    const attach = Boolean(f.take("attach"));
+    f.take("logs"); // provider reads logs of attached containers; the harness always can
+    f.take("mustRun"); // provider: keep it running; the harness checks health/exit instead
+    unsupportedIfSet(f, "start", (v) => v === true, id);
+    unsupportedIfSet(f, "rm", (v) => v === false, id);
+    const removeVolumes = f.take("removeVolumes");
+    void removeVolumes; // anonymous volumes are always removed by cleanup; named ones survive replace
+    const grace = f.take<number>("destroyGraceSeconds");
+    f.done();
+
+    return {
+      declared,
+      body,
+      extraNetworks: nets.slice(1),
+      uploads,
+      healthBudgetMs,
+      waitTimeoutMs: wait ? (waitTimeout ?? 60) * 1000 : undefined,
+      oneShot: attach,
+      stopSeconds: grace ?? stopTimeout ?? 10,
+    };
+  }
+
+  /** Creates, uploads files into, connects and starts one container (replacing none). */
+  async startContainer(r: RecordedResource): Promise<RunningContainer> {
+    const spec = this.containerSpec(r, "run");
+    const dockerName = this.dockerName(spec.declared);
+    const created = await apiJson(
+      "POST",
+      `/containers/create?name=${encodeURIComponent(dockerName)}`,
+      spec.body,
+    );
+    const cid: string = created.Id;
+    for (const u of spec.uploads) {
+      // Like the provider: full path in the archive, extracted at "/"; owner/group only when declared.
+      const tar = tarOneFile(u.file, u.data, u.mode, u.uid, u.gid);
+      const res = await api(
+        "PUT",
+        `/containers/${cid}/archive?path=%2F${u.owned ? "&copyUIDGID=1" : ""}`,
+        tar,
+      );
+      if (res.status !== 200)
+        throw new Error(`${dockerName}: upload ${u.file} → ${res.status}: ${res.body.toString().trim()}`);
+    }
+    for (const n of spec.extraNetworks) {
+      await apiJson("POST", `/networks/${encodeURIComponent(n.name)}/connect`, {
+        Container: cid,
+        EndpointConfig: n.config,
+      });
+    }
+    await apiJson("POST", `/containers/${cid}/start`);
+    const c: RunningContainer = {
+      declaredName: spec.declared,
+      dockerName,
+      id: cid,
+      resource: r,
+      healthBudgetMs: spec.healthBudgetMs,
+      waitTimeoutMs: spec.waitTimeoutMs,
+      oneShot: spec.oneShot,
+      startedAt: Date.now(),
+    };
+    this.containers.set(spec.declared, c);
+    this.log(
+      `container ${dockerName} started (${spec.body.Image}${spec.uploads.length ? `, ${spec.uploads.length} uploads` : ""})`,
+    );
+    return c;
+  }
+
+  async inspect(c: RunningContainer | string): Promise<Json> {
+    const ident = typeof c === "string" ? c : c.id;
+    return apiJson("GET", `/containers/${encodeURIComponent(ident)}/json`);
+  }
+
+  async logs(c: RunningContainer, tail = 40): Promise<string> {
+    const res = await api("GET", `/containers/${c.id}/logs?stdout=1&stderr=1&tail=${tail}`);
+    return demux(res.body);
+  }
+
+  /**
+   * Waits until each container is healthy, within its budget (waitTimeout when `wait` is
+   * declared, else its healthcheck budget). On failure: UnhealthyError with the name and the
+   * last health log (or the exit code and logs when it died).
+   */
+  async waitHealthy(cs: readonly RunningContainer[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    await Promise.all(
+      cs.map(async (c) => {
+        const budget = Math.max(c.waitTimeoutMs ?? 0, c.healthBudgetMs) || 30_000;
+        const deadline = c.startedAt + budget;
+        for (;;) {
+          const st = (await this.inspect(c)).State;
+          const health: string | undefined = st.Health?.Status;
+          if (health === "healthy" || (!st.Health && st.Running)) {
+            out[c.declaredName] = Date.now() - c.startedAt;
+            return;
+          }
+          const logs = st.Health?.Log ?? [];
+          const last = logs.length
+            ? `exit ${logs[logs.length - 1].ExitCode}: ${logs[logs.length - 1].Output}`
+            : "";
+          if (!st.Running && !st.Restarting && st.Status !== "created") {
+            throw new UnhealthyError(
+              c.dockerName,
+              `exited ${st.ExitCode}`,
+              `${last}\n--- container log ---\n${await this.logs(c)}`,
+              budget,
+            );
+          }
+          if (Date.now() > deadline)
+            throw new UnhealthyError(c.dockerName, health ?? st.Status, last, budget);
+          await sleep(250);
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** Waits for a one-shot container to exit 0 within its budget (waitTimeout or 120 s). */
+  async waitExit(c: RunningContainer): Promise<void> {
+    const budget = c.waitTimeoutMs ?? 120_000;
+    const res = await apiJson("POST", `/containers/${c.id}/wait`, undefined, [200], budget);
+    const logs = await this.logs(c);
+    if (res.StatusCode !== 0)
+      throw new Error(`one-shot container ${c.dockerName} exited ${res.StatusCode}:\n${logs}`);
+    this.log(
+      `one-shot ${c.dockerName} exited 0 after ${((Date.now() - c.startedAt) / 1000).toFixed(1)} s: ${logs.trim().split("\n").pop()}`,
+    );
+  }
+
+  /** Removes a container (its named volumes stay, like a provider replace). */
+  async removeContainer(declared: string): Promise<void> {
+    const c = this.containers.get(declared);
+    if (!c) return;
+    await api("POST", `/containers/${c.id}/stop?t=10`, undefined, 30_000);
+    await apiJson("DELETE", `/containers/${c.id}?force=1&v=1`, undefined, [204, 404]);
+    this.containers.delete(declared);
+    this.log(`container ${c.dockerName} removed`);
+  }
+
+  /**
+   * Replaces a container with new recorded inputs. `deleteBeforeReplace` (same name) removes the
+   * old one first; otherwise the new one (different declared name) must be healthy before the
+   * old one is removed, like the provider's create-before-delete.
+   */
+  async replace(
+    oldDeclared: string,
+    next: RecordedResource,
+    deleteBeforeReplace: boolean,
+  ): Promise<{ healthyMs: number }> {
+    this.validate(next);
+    const t0 = Date.now();
+    if (deleteBeforeReplace) await this.removeContainer(oldDeclared);
+    else if (this.declaredName(next) === oldDeclared)
+      throw new Error(`create-before-delete needs a new name (${oldDeclared})`);
+    const c = await this.startContainer(next);
+    await this.waitHealthy([c]);
+    if (!deleteBeforeReplace) await this.removeContainer(oldDeclared);
+    return { healthyMs: Date.now() - t0 };
+  }
+
+  /** `docker exec` as the container's user (or `user`), bounded; returns stdout, throws on non-zero. */
+  exec(
+    declared: string,
+    cmd: string[],
+    opts: { user?: string; env?: string[]; timeoutMs?: number; input?: string } = {},
+  ): string {
+    const c = this.container(declared);
+    const args = ["exec", ...(opts.input !== undefined ? ["-i"] : [])];
+    if (opts.user) args.push("-u", opts.user);
+    for (const e of opts.env ?? []) args.push("-e", e);
+    return execFileSync("docker", [...args, c.dockerName, ...cmd], {
+      encoding: "utf8",
+      timeout: opts.timeoutMs ?? 20_000,
+      input: opts.input,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+  }
+
+  /** Host port docker bound (on 127.0.0.1) for a declared container port. */
+  async hostPort(declared: string, internal: number, protocol = "tcp"): Promise<number> {
+    const st = await this.inspect(this.container(declared));
+    const b = st.NetworkSettings?.Ports?.[`${internal}/${protocol}`]?.[0];
+    if (!b) throw new Error(`${declared}: port ${internal}/${protocol} is not published`);
+    return Number(b.HostPort);
+  }
+
+  /** Removes everything this run created; safe to call twice. */
+  async cleanup(): Promise<void> {
+    sweepSync(this.runId);
+    fs.rmSync(this.hostDir, { recursive: true, force: true });
+    this.containers.clear();
+    this.networks.clear();
+    this.volumes.clear();
+    liveRuns.delete(this.runId);
+    this.log(`cleaned up ${this.runId}`);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
