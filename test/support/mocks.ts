@@ -83,3 +83,20 @@ export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
   await new Promise((r) => setTimeout(r, 20));
 }
+
+/** Pulumi's wire marker for a secret value: `{ [SECRET_SIG_KEY]: SECRET_SIG, value }`. */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Whether a recorded input value is marked secret (an object holding a secret, too, is sent as one). */
+export function isSecretInput(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+/** A recorded input with every secret marker removed (the plaintext a provider would see). */
+export function reveal(v: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (isSecretInput(v)) return reveal((v as { value: unknown }).value);
+  if (Array.isArray(v)) return v.map(reveal);
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
+  return v;
+}
