@@ -167,7 +167,8 @@ export class Postgres extends LaunchgateComponent {
         user: args.serverUser ?? "postgres",
         command: [...(args.serverCommand ?? ["postgres"]), ...tuningFlags(cfg)],
         envs: [
-          pulumi.interpolate`POSTGRES_PASSWORD=${superPassword.result}`,
+          // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
+          pulumi.secret(pulumi.interpolate`POSTGRES_PASSWORD=${superPassword.result}`),
           "POSTGRES_USER=postgres",
           `PGDATA=${PGDATA}`,
           // Only the superuser may connect before roles exist; app roles come from the provider.
@@ -201,7 +202,7 @@ export class Postgres extends LaunchgateComponent {
         host: args.adminEndpoint.host,
         port: args.adminEndpoint.port,
         username: "postgres",
-        password: superPassword.result,
+        password: pulumi.secret(superPassword.result),
         database: "postgres",
         // The tunnel is SSH-encrypted end to end and the server listens only on the internal
         // network, so TLS inside it would add a certificate to manage and no protection.
@@ -226,7 +227,7 @@ export class Postgres extends LaunchgateComponent {
         {
           name: db.role,
           login: true,
-          password: password.result,
+          password: pulumi.secret(password.result),
           superuser: false,
           createDatabase: false,
           createRole: false,

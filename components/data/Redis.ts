@@ -138,7 +138,8 @@ export class Redis extends LaunchgateComponent {
         // Same entrypoint for the official and the Debian-built image: no entrypoint-side chown.
         entrypoints: ["/bin/sh", "-c"],
         command: [redisStartScript(args.instance, dataDir)],
-        envs: [pulumi.interpolate`REDIS_PASSWORD=${password.result}`],
+        // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
+        envs: [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${password.result}`)],
         volumes: [{ volumeName: volume.name, containerPath: dataDir }],
         ...attachNetworks([{ name: args.internalNetwork, aliases: [name] }]),
         healthcheck: {

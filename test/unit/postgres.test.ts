@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import { before, test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, isSecret, Recorder, settle, unwrap } from "../support/mocks";
+import { isSecretInput, recordOptions, reveal } from "./resource-options";
+import { pgbouncerIni, Postgres, tuningFlags } from "../../components/data/Postgres";
+import type { PostgresConfig } from "../../stacks/config";
+
+const C = "docker:index/container:Container";
+const config: PostgresConfig = {
+  image: "postgres:16.4",
+  memoryMb: 1024,
+  maxConnections: 200,
+  sharedBuffersMb: 256,
+  effectiveCacheSizeMb: 1024,
+  workMemMb: 4,
+  databases: [
+    { name: "app", role: "app" },
+    { name: "admin", role: "admin_web" },
+  ],
+  pgbouncer: {
+    image: "edoburu/pgbouncer:1.23.1",
+    poolMode: "transaction",
+    defaultPoolSize: 20,
+    maxClientConn: 200,
+  },
+};
+
+let rec: Recorder;
+let opts: ReturnType<typeof recordOptions>;
+let pg: Postgres;
+
+before(async () => {
+  // RandomPassword's `result` is computed by the provider: fake a deterministic 32-char one.
+  rec = await installMocks("local", {
+    state: (r) =>
+      r.type === "random:index/randomPassword:RandomPassword"
+        ? { result: crypto.createHash("sha256").update(r.name).digest("hex").slice(0, 32) }
+        : {},
+  });
+  opts = recordOptions();
+  const tunnel = new pulumi.CustomResource("test:index:Tunnel", "tunnel", {});
+  pg = new Postgres("postgres", {
+    config,
+    internalNetwork: "net-internal",
+    ipAddress: "172.30.0.10",
+    adminEndpoint: { host: "127.0.0.1", port: 15432 },
+    adminDependsOn: [tunnel],
+  });
+  new Postgres("debpg", {
+    config,
+    internalNetwork: "n",
+    ipAddress: "172.30.0.11",
+    adminEndpoint: { host: "127.0.0.1", port: 15433 },
+    serverCommand: ["/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/data"],
+    pgbouncerBinary: "/usr/sbin/pgbouncer",
+  });
+  await settle();
+});
+
+test("server: internal network only, fixed address, no published port", () => {
+  const s = rec.one(C, "postgres").inputs;
+  assert.deepEqual(s.networksAdvanced, [
+    { name: "net-internal", ipv4Address: "172.30.0.10", aliases: ["postgres"] },
+  ]);
+  assert.equal(s.ports, undefined);
+  assert.equal(s.publishAllPorts, undefined);
+  assert.equal(s.networkMode, undefined);
+});
+
+test("server: tuning flags from config after the configurable command", () => {
+  const s = rec.one(C, "postgres").inputs;
+  assert.deepEqual(s.command.slice(0, 1), ["postgres"]);
+  const flags = (s.command as string[]).slice(1).join(" ");
+  for (const f of [
+    "max_connections=200",
+    "shared_buffers=256MB",
+    "effective_cache_size=1024MB",
+    "work_mem=4MB",
+  ]) {
+    assert.ok(flags.includes(`-c ${f}`), `missing -c ${f} in ${flags}`);
+  }
+  assert.deepEqual(tuningFlags(config).filter((x) => x === "-c").length, 6);
+});
+
+test("server: pg_isready healthcheck, waited for", () => {
+  const s = rec.one(C, "postgres").inputs;
+  assert.deepEqual(s.healthcheck.tests.slice(0, 2), ["CMD", "pg_isready"]);
+  assert.equal(s.wait, true);
+});
+
+test("server: hardened runtime (non-root, caps, no-new-privileges, read-only, limits, restart)", () => {
+  const s = rec.one(C, "postgres").inputs;
+  assert.equal(s.user, "postgres");
+  assert.deepEqual(s.capabilities, { drops: ["ALL"] });
+  assert.deepEqual(s.securityOpts, ["no-new-privileges:true"]);
+  assert.equal(s.privileged, false);
+  assert.equal(s.readOnly, true);
+  assert.ok(s.tmpfs["/var/run/postgresql"]);
+  assert.equal(s.memory, 1024);
+  assert.equal(s.cpus, "1");
+  assert.equal(s.restart, "unless-stopped");
+  assert.deepEqual(s.logOpts, { "max-size": "10m", "max-file": "5" });
+});
+
+test("server: data on the named volume, which is protected and retained on delete", () => {
+  const s = rec.one(C, "postgres").inputs;
+  assert.deepEqual(s.volumes, [{ volumeName: "postgres-data", containerPath: "/var/lib/postgresql/data" }]);
+  const v = opts.of("docker:index/volume:Volume", "postgres-data");
+  assert.equal(v.protect, true);
+  assert.equal(v.retainOnDelete, true);
+});
+
+test("server command and PgBouncer binary are configurable for Debian-packaged binaries", () => {
+  const s = rec.one(C, "debpg").inputs;
+  assert.deepEqual(s.command.slice(0, 4), [
+    "/usr/lib/postgresql/15/bin/postgres",
+    "-D",
+    "/var/lib/postgresql/data",
+    "-c",
+  ]);
+  const b = rec.one(C, "debpg-pgbouncer").inputs;
+  assert.match(b.command[0], /exec \/usr\/sbin\/pgbouncer \/tmp\/pgbouncer.ini$/);
+});
+
+test("superuser password: random, secret, only in env", async () => {
+  const s = rec.one(C, "postgres").inputs;
+  const pw = rec.one("random:index/randomPassword:RandomPassword", "postgres-superuser").inputs;
+  assert.ok(pw.length >= 32);
+  assert.equal(await isSecret(pg.superuserPassword), true);
+  assert.equal(isSecretInput(s.envs), true, "server env (superuser password) is secret");
+  assert.ok(reveal<string[]>(s.envs).some((e) => e.startsWith("POSTGRES_PASSWORD=")));
+  assert.ok(!(s.command as string[]).join(" ").includes("PASSWORD"));
+});
+
+test("admin provider targets the tunnel endpoint and waits for the tunnel and the server", () => {
+  const p = rec.one("pulumi:providers:postgresql", "postgres-admin").inputs;
+  assert.equal(p.host, "127.0.0.1");
+  assert.equal(p.port, "15432"); // provider inputs are serialized as strings
+  assert.equal(p.username, "postgres");
+  const deps = opts.of("pulumi:providers:postgresql", "postgres-admin").dependencies;
+  assert.ok(deps.some((u) => u.endsWith("::tunnel")));
+  assert.ok(deps.some((u) => u.endsWith("docker:index/container:Container::postgres")));
+});
+
+test("one least-privilege LOGIN role per database, protected", () => {
+  for (const role of ["app", "admin_web"]) {
+    const r = rec.one("postgresql:index/role:Role", `postgres-${role}`).inputs;
+    assert.equal(r.login, true);
+    assert.equal(r.superuser, false);
+    assert.equal(r.createDatabase, false);
+    assert.equal(r.createRole, false);
+    assert.equal(r.replication, false);
+    assert.equal(r.bypassRowLevelSecurity, false);
+    assert.equal(opts.of("postgresql:index/role:Role", `postgres-${role}`).protect, true);
+  }
+});
+
+test("databases are owned by their role, protected and retained; PUBLIC loses CONNECT", () => {
+  const db = rec.one("postgresql:index/database:Database", "postgres-admin").inputs;
+  assert.equal(db.owner, "admin_web");
+  const o = opts.of("postgresql:index/database:Database", "postgres-admin");
+  assert.equal(o.protect, true);
+  assert.equal(o.retainOnDelete, true);
+  const g = rec.one("postgresql:index/grant:Grant", "postgres-app-revoke-public").inputs;
+  assert.equal(g.role, "public");
+  assert.deepEqual(g.privileges, []);
+});
+
+test("PgBouncer: alias, internal only, no port, pool settings, auth via secret env", () => {
+  const b = rec.one(C, "postgres-pgbouncer").inputs;
+  assert.deepEqual(b.networksAdvanced, [{ name: "net-internal", aliases: ["postgres-pgbouncer"] }]);
+  assert.equal(b.ports, undefined);
+  assert.deepEqual(b.capabilities, { drops: ["ALL"] });
+  assert.equal(b.readOnly, true);
+  assert.equal(isSecretInput(b.envs), true, "PgBouncer env (auth file) is secret");
+  const envs = reveal<string[]>(b.envs);
+  const ini = envs.find((e) => e.startsWith("PGBOUNCER_INI="))!;
+  assert.match(ini, /pool_mode = transaction/);
+  assert.match(ini, /default_pool_size = 20/);
+  assert.match(ini, /max_client_conn = 200/);
+  assert.match(ini, /app = host=172\.30\.0\.10 port=5432 dbname=app/);
+  assert.match(ini, /auth_type = scram-sha-256/);
+  const auth = envs.find((e) => e.startsWith("PGBOUNCER_AUTH="))!;
+  assert.match(auth, /^PGBOUNCER_AUTH="app" "[a-f0-9]{32}"\n"admin_web" "[a-f0-9]{32}"$/);
+  assert.ok(!(b.command as string[]).join(" ").match(/"app" "/), "no password in the command");
+  assert.ok(pgbouncerIni(config, "10.0.0.1", "/x").includes("auth_file = /x"));
+});
+
+test("databaseUrls: secret postgres:// URLs through PgBouncer per database", async () => {
+  assert.equal(await isSecret(pg.databaseUrls), true);
+  const urls = await unwrap(pg.databaseUrls);
+  assert.deepEqual(Object.keys(urls).sort(), ["admin", "app"]);
+  assert.match(urls.app!, /^postgres:\/\/app:[A-Za-z0-9]{32}@postgres-pgbouncer:6432\/app$/);
+  assert.equal(await unwrap(pg.poolerHost), "postgres-pgbouncer");
+  assert.equal(await unwrap(pg.volumeName), "postgres-data");
+  assert.equal(await unwrap(pg.containerName), "postgres");
+});
+
+test("role passwords and the admin provider password are secret inputs", () => {
+  assert.equal(isSecretInput(rec.one("postgresql:index/role:Role", "postgres-app").inputs.password), true);
+  assert.equal(isSecretInput(rec.one("pulumi:providers:postgresql", "postgres-admin").inputs.password), true);
+});
