@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, Recorder, settle, unwrap } from "../support/mocks";
+import { isSecretInput, recordOptions, reveal } from "./resource-options";
+import {
+  CERT_PATH,
+  CONF_PATH,
+  KEY_PATH,
+  NGINX_CAPS,
+  Proxy,
+  renderNginxConfig,
+} from "../../components/edge/Proxy";
+import type { NginxConfigInput } from "../../components/edge/nginx/render";
+
+const C = "docker:index/container:Container";
+const cfg = { image: "nginx:1.27.2", hstsMaxAgeSeconds: 31536000, minTlsVersion: "TLSv1.2" as const };
+const input: NginxConfigInput = {
+  domain: "app.example.com",
+  routes: [
+    { path: "/", upstream: "api:3000" },
+    { path: "/admin", upstream: "admin:3001" },
+  ],
+  minTlsVersion: "TLSv1.2",
+  hstsMaxAgeSeconds: 31536000,
+  certPath: "/c.pem",
+  keyPath: "/k.pem",
+  workerUser: "nginx",
+  healthPort: 8081,
+};
+
+let rec: Recorder;
+let opts: ReturnType<typeof recordOptions>;
+let proxy: Proxy;
+
+before(async () => {
+  rec = await installMocks("local", {
+    state: (r) => (r.type === C && r.name === "proxy-config-check" ? { exitCode: 0 } : {}),
+  });
+  opts = recordOptions();
+  proxy = new Proxy("proxy", {
+    config: cfg,
+    domain: "app.example.com",
+    edgeNetwork: "net-edge",
+    routes: [
+      { path: "/", upstream: pulumi.output("api:3000") },
+      { path: "/admin", upstream: "admin:3001" },
+    ],
+    certificatePem: "CERT",
+    privateKeyPem: pulumi.secret("KEY"),
+  });
+  await settle();
+});
+
+test("config: 80 only redirects to https", () => {
+  const conf = renderNginxConfig(input);
+  const http = conf.slice(conf.indexOf("listen 80"), conf.indexOf("}", conf.indexOf("listen 80")) + 1);
+  assert.match(http, /return 301 https:\/\/\$host\$request_uri;/);
+  assert.ok(!http.includes("proxy_pass"));
+});
+
+test("config: TLS 1.2+1.3 by default, only 1.3 when configured", () => {
+  assert.match(renderNginxConfig(input), /ssl_protocols TLSv1\.2 TLSv1\.3;/);
+  const only13 = renderNginxConfig({ ...input, minTlsVersion: "TLSv1.3" });
+  assert.match(only13, /ssl_protocols TLSv1\.3;/);
+  assert.ok(!/TLSv1(\.[01])?[ ;]/.test(only13));
+  assert.ok(!/TLSv1\.1|SSLv3/.test(renderNginxConfig(input)));
+});
+
+test("config: HSTS with includeSubDomains and the security headers, on every response", () => {
+  const conf = renderNginxConfig(input);
+  assert.match(conf, /add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;/);
+  assert.match(conf, /add_header X-Content-Type-Options "nosniff" always;/);
+  assert.match(conf, /add_header X-Frame-Options "DENY" always;/);
+  assert.match(conf, /add_header Referrer-Policy "strict-origin-when-cross-origin" always;/);
+  assert.match(renderNginxConfig({ ...input, hstsMaxAgeSeconds: 600 }), /max-age=600; includeSubDomains/);
+  assert.match(conf, /server_tokens off;/);
+});
+
+test("config: upstreams resolved per request through docker DNS", () => {
+  const conf = renderNginxConfig(input);
+  assert.match(conf, /resolver 127\.0\.0\.11 /);
+  assert.match(conf, /location \/ \{\n\s+set \$upstream_0 api:3000;\n\s+proxy_pass http:\/\/\$upstream_0;/);
+  assert.match(conf, /location = \/admin \{/);
+  assert.match(conf, /location \^~ \/admin\/ \{\n\s+set \$upstream_1 admin:3001;/);
+  assert.match(conf, /ssl_certificate \/c\.pem;/);
+  assert.match(conf, /ssl_certificate_key \/k\.pem;/);
+  assert.match(conf, /pid \/tmp\/nginx\.pid;/);
+});
+
+test("config: refuses upstreams or paths that could inject nginx syntax", () => {
+  assert.throws(
+    () => renderNginxConfig({ ...input, routes: [{ path: "/", upstream: "api:3000; return 200" }] }),
+    /alias:port/,
+  );
+  assert.throws(
+    () => renderNginxConfig({ ...input, routes: [{ path: "/a {", upstream: "api:3000" }] }),
+    /plain \/prefix/,
+  );
+  assert.throws(() => renderNginxConfig({ ...input, routes: [] }), /at least one route/);
+  assert.throws(
+    () => renderNginxConfig({ ...input, routes: [input.routes[0]!, input.routes[0]!] }),
+    /declared twice/,
+  );
+});
+
+test("container: the only published ports are 80 and 443, on the edge network only", () => {
+  const c = rec.one(C, "proxy").inputs;
+  assert.deepEqual(c.ports, [
+    { internal: 80, external: 80, protocol: "tcp" },
+    { internal: 443, external: 443, protocol: "tcp" },
+  ]);
+  assert.deepEqual(c.networksAdvanced, [{ name: "net-edge", aliases: ["proxy"] }]);
+});
+
+test("container: cert and key uploaded (key secret, 0600) with the rendered config", async () => {
+  const c = rec.one(C, "proxy").inputs;
+  assert.equal(isSecretInput(c.uploads), true);
+  const uploads = reveal<{ file: string; content: string; permissions: string }[]>(c.uploads);
+  const byFile = Object.fromEntries(uploads.map((u) => [u.file, u]));
+  assert.equal(byFile[KEY_PATH]!.content, "KEY");
+  assert.equal(byFile[KEY_PATH]!.permissions, "0600");
+  assert.equal(byFile[CERT_PATH]!.content, "CERT");
+  assert.equal(byFile[CONF_PATH]!.content, await unwrap(proxy.nginxConfig));
+  assert.match(byFile[CONF_PATH]!.content, /server_name app\.example\.com;/);
+});
+
+test("container: read-only root, tmpfs, caps ALL dropped + only nginx's four, no-new-privileges", () => {
+  const c = rec.one(C, "proxy").inputs;
+  assert.equal(c.readOnly, true);
+  assert.ok(c.tmpfs["/tmp"]);
+  assert.deepEqual(c.capabilities, { drops: ["ALL"], adds: [...NGINX_CAPS] });
+  assert.deepEqual([...NGINX_CAPS].sort(), ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]);
+  assert.deepEqual(c.securityOpts, ["no-new-privileges:true"]);
+  assert.equal(c.restart, "unless-stopped");
+  assert.equal(c.memory, 128);
+  assert.deepEqual(c.volumes, [{ volumeName: "proxy-conf", containerPath: "/etc/nginx/launchgate" }]);
+});
+
+test("validation: start command runs nginx -t first and refuses to start otherwise", () => {
+  const script = rec.one(C, "proxy").inputs.command[0] as string;
+  const t = script.indexOf("nginx -t");
+  const run = script.indexOf("exec nginx");
+  assert.ok(t >= 0 && run > t, script);
+  assert.match(script, /refusing to start.*exit 1/s);
+});
+
+test("validation: a no-network one-shot nginx -t on the same files gates the swap", async () => {
+  const j = rec.one(C, "proxy-config-check").inputs;
+  assert.equal(j.networkMode, "none");
+  assert.deepEqual(j.entrypoints, ["nginx"]);
+  assert.deepEqual(j.command, ["-t", "-e", "stderr", "-c", CONF_PATH]);
+  assert.equal(j.attach, true);
+  assert.equal(j.mustRun, false);
+  assert.equal(j.ports, undefined);
+  assert.deepEqual(reveal(j.uploads), reveal(rec.one(C, "proxy").inputs.uploads));
+  assert.ok(opts.of(C, "proxy").dependencies.some((u) => u.endsWith("::proxy-config-check")));
+  const labels = rec.one(C, "proxy").inputs.labels as { label: string; value: string }[];
+  assert.ok(labels.some((l) => l.label === "launchgate.config-checked" && /^[0-9a-f]{8}$/.test(l.value)));
+  // Host ports cannot be shared: replaced delete-first, after the check.
+  assert.equal(opts.of(C, "proxy").deleteBeforeReplace, true);
+});
+
+test("healthcheck: loopback /healthz, waited for", () => {
+  const c = rec.one(C, "proxy").inputs;
+  assert.deepEqual(c.healthcheck.tests, [
+    "CMD",
+    "curl",
+    "-fsS",
+    "-o",
+    "/dev/null",
+    "http://127.0.0.1:8081/healthz",
+  ]);
+  assert.equal(c.wait, true);
+  assert.match(renderNginxConfig(input), /listen 127\.0\.0\.1:8081;/);
+});
+
+test("url output", async () => {
+  assert.equal(await unwrap(proxy.url), "https://app.example.com");
+});
