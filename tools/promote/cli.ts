@@ -2,16 +2,19 @@
  * npm run promote -- --from staging --to production [--yes] [--base-url URL] [--max-age-hours N]
  * npm run rollback -- --stack production [--yes]
  *
+ * Smoke tests come from tools/promote/smoke/<stack>.json unless --smoke-spec names another file.
+ *
  * Exit codes: 0 deployed / previewed / unchanged, 1 refused or failed, 2 usage error.
  * Uses the `pulumi` on PATH unless PULUMI_ROOT (or --pulumi-root) names another install root.
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { FlowError, promote, rollback } from "./flow";
+import { loadSmokeSpecFile } from "./smoke";
 
 const USAGE = `usage:
-  npm run promote -- --from <stack> --to <stack> [--yes] [--base-url URL] [--max-age-hours N]
-  npm run rollback -- --stack <stack> [--yes] [--base-url URL]`;
+  npm run promote -- --from <stack> --to <stack> [--yes] [--base-url URL] [--max-age-hours N] [--smoke-spec FILE]
+  npm run rollback -- --stack <stack> [--yes] [--base-url URL] [--smoke-spec FILE]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -28,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
         "max-age-hours": { type: "string" },
         "pulumi-root": { type: "string" },
         cwd: { type: "string" },
+        "smoke-spec": { type: "string" },
       },
       strict: true,
     }).values;
@@ -41,6 +45,9 @@ export async function main(argv: string[]): Promise<number> {
     yes: values.yes === true,
     baseUrl: values["base-url"] as string | undefined,
     maxAgeHours: values["max-age-hours"] !== undefined ? Number(values["max-age-hours"]) : undefined,
+    smokeSpec: values["smoke-spec"]
+      ? loadSmokeSpecFile(path.resolve(String(values["smoke-spec"])))
+      : undefined,
   };
   if (common.maxAgeHours !== undefined && !(common.maxAgeHours > 0)) {
     console.error(`--max-age-hours must be a positive number\n${USAGE}`);

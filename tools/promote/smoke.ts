@@ -63,7 +63,11 @@ export interface SmokeResult {
 
 /** Loads `tools/promote/smoke/<stack>.json` if present, else the defaults (health checks only). */
 export function loadSmokeSpec(stack: string, dir = path.join(__dirname, "smoke")): SmokeSpec {
-  const file = path.join(dir, `${stack}.json`);
+  return loadSmokeSpecFile(path.join(dir, `${stack}.json`));
+}
+
+/** Loads and validates a smoke-test spec file; a missing file means the defaults. */
+export function loadSmokeSpecFile(file: string): SmokeSpec {
   const raw: unknown = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
   const parsed = smokeSpecSchema.safeParse(raw);
   if (!parsed.success) {
