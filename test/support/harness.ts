@@ -31,6 +31,10 @@ import type { RecordedResource } from "./mocks";
 export const NETWORK = "docker:index/network:Network";
 export const VOLUME = "docker:index/volume:Volume";
 export const CONTAINER = "docker:index/container:Container";
+export const PG_ROLE = "postgresql:index/role:Role";
+export const PG_DATABASE = "postgresql:index/database:Database";
+export const PG_GRANT = "postgresql:index/grant:Grant";
+const PG_TYPES = [PG_ROLE, PG_DATABASE, PG_GRANT];
 /** Label every object created by a harness run carries (value: the run id). */
 export const RUN_LABEL = "launchgate.test.run";
 
@@ -259,6 +263,12 @@ export interface HarnessOptions {
   readonly runId?: string;
   /** Progress lines. @default console.log with a timestamp */
   readonly log?: (line: string) => void;
+  /**
+   * Declared name of the container that @pulumi/postgresql resources (roles, databases, grants)
+   * are applied to, as SQL through `docker exec psql` on its local socket (the program's provider
+   * reaches it through an SSH tunnel, which this engine has no use for). Required when any are recorded.
+   */
+  readonly postgresAdminContainer?: string;
 }
 
 /** A container as it was started: declared inputs, docker name, health budget. */
@@ -382,19 +392,33 @@ export class Harness {
    * every long-running container to be healthy within its budget.
    */
   async up(resources: readonly RecordedResource[]): Promise<UpResult> {
-    const relevant = resources.filter((r) => [NETWORK, VOLUME, CONTAINER].includes(r.type));
+    const relevant = resources.filter((r) => [NETWORK, VOLUME, CONTAINER, ...PG_TYPES].includes(r.type));
     for (const r of relevant) this.validate(r);
+    const pg = relevant.filter((x) => PG_TYPES.includes(x.type));
+    if (pg.length && !this.opts.postgresAdminContainer) throw new Error("postgresql resources recorded but no postgresAdminContainer given");
     const t0 = Date.now();
     for (const r of relevant.filter((x) => x.type === NETWORK)) await this.createNetwork(r);
     for (const r of relevant.filter((x) => x.type === VOLUME)) await this.createVolume(r);
     const started: RunningContainer[] = [];
+    // Roles/databases are applied as soon as their server is healthy, like the provider that
+    // depends on the server container; everything else keeps starting meanwhile.
+    let roles: Promise<void> = Promise.resolve();
+    const rolesDone = () => roles;
     for (const r of relevant.filter((x) => x.type === CONTAINER)) {
       const oneShot = Boolean(r.inputs.attach);
-      if (oneShot) await this.waitHealthy(started);
+      if (oneShot) {
+        await rolesDone();
+        await this.waitHealthy(started);
+      }
       const c = await this.startContainer(r);
       if (oneShot) await this.waitExit(c);
       else started.push(c);
+      if (pg.length && c.declaredName === this.opts.postgresAdminContainer) {
+        roles = this.waitHealthy([c]).then(() => this.applyPostgresql(pg));
+        roles.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+      }
     }
+    await rolesDone();
     const healthyAfterMs = await this.waitHealthy(started);
     const allHealthyMs = Date.now() - t0;
     this.log(`all ${started.length} containers healthy in ${(allHealthyMs / 1000).toFixed(1)} s`);
@@ -406,7 +430,82 @@ export class Harness {
     if (r.type === NETWORK) this.networkSpec(r);
     else if (r.type === VOLUME) this.volumeSpec(r);
     else if (r.type === CONTAINER) this.containerSpec(r, "validate");
+    else if (PG_TYPES.includes(r.type)) this.postgresqlSql(r);
     else throw new Error(`harness does not run ${r.type} (${r.name})`);
+  }
+
+  // ---- @pulumi/postgresql resources as SQL
+
+  /** SQL for one recorded Role / Database / Grant; strict like the docker mappings. */
+  postgresqlSql(r: RecordedResource): string {
+    const id = `${r.type} ${r.name}`;
+    const f = fields(id, "", r.inputs);
+    const ident = (s: string) => `"${String(s).replace(/"/g, '""')}"`;
+    const lit = (s: string) => `'${String(s).replace(/'/g, "''")}'`;
+    const flag = (key: string, on: string, off: string, def: boolean) => ((f.take<boolean>(key) ?? def) ? on : off);
+    let sql: string;
+    if (r.type === PG_ROLE) {
+      const name = f.take<string>("name")!;
+      const opts = [
+        flag("login", "LOGIN", "NOLOGIN", false),
+        flag("superuser", "SUPERUSER", "NOSUPERUSER", false),
+        flag("createDatabase", "CREATEDB", "NOCREATEDB", false),
+        flag("createRole", "CREATEROLE", "NOCREATEROLE", false),
+        flag("replication", "REPLICATION", "NOREPLICATION", false),
+        flag("bypassRowLevelSecurity", "BYPASSRLS", "NOBYPASSRLS", false),
+        flag("inherit", "INHERIT", "NOINHERIT", true),
+      ];
+      const limit = f.take<number>("connectionLimit");
+      if (limit !== undefined) opts.push(`CONNECTION LIMIT ${Number(limit)}`);
+      const pw = f.take<string>("password");
+      if (pw !== undefined) opts.push(`PASSWORD ${lit(pw)}`);
+      const member = f.take<string[]>("roles") ?? [];
+      sql = `CREATE ROLE ${ident(name)} WITH ${opts.join(" ")};` + member.map((m) => `\nGRANT ${ident(m)} TO ${ident(name)};`).join("");
+    } else if (r.type === PG_DATABASE) {
+      const parts = [`CREATE DATABASE ${ident(f.take<string>("name")!)}`];
+      const owner = f.take<string>("owner");
+      if (owner) parts.push(`OWNER ${ident(owner)}`);
+      const enc = f.take<string>("encoding");
+      if (enc) parts.push(`ENCODING ${lit(enc)}`);
+      const tpl = f.take<string>("template");
+      if (tpl) parts.push(`TEMPLATE ${ident(tpl)}`);
+      const collate = f.take<string>("lcCollate");
+      if (collate) parts.push(`LC_COLLATE ${lit(collate)}`);
+      const ctype = f.take<string>("lcCtype");
+      if (ctype) parts.push(`LC_CTYPE ${lit(ctype)}`);
+      const allow = f.take<boolean>("allowConnections");
+      if (allow !== undefined) parts.push(`ALLOW_CONNECTIONS ${allow}`);
+      const limit = f.take<number>("connectionLimit");
+      if (limit !== undefined) parts.push(`CONNECTION LIMIT ${Number(limit)}`);
+      const isTpl = f.take<boolean>("isTemplate");
+      if (isTpl !== undefined) parts.push(`IS_TEMPLATE ${isTpl}`);
+      sql = parts.join(" ") + ";";
+    } else {
+      const type = f.take<string>("objectType");
+      if (type !== "database") throw new UnmappedFieldError(id, "objectType", type);
+      const db = ident(f.take<string>("database")!);
+      const roleName = f.take<string>("role")!;
+      const role = roleName.toLowerCase() === "public" ? "PUBLIC" : ident(roleName);
+      const privs = f.take<string[]>("privileges") ?? [];
+      const withGrant = f.take<boolean>("withGrantOption") ? " WITH GRANT OPTION" : "";
+      sql = `REVOKE ALL ON DATABASE ${db} FROM ${role};` + (privs.length ? `\nGRANT ${privs.join(", ")} ON DATABASE ${db} TO ${role}${withGrant};` : "");
+    }
+    f.done();
+    return sql;
+  }
+
+  /** Applies recorded roles, then databases, then grants (the provider's dependency order). */
+  async applyPostgresql(resources: readonly RecordedResource[]): Promise<void> {
+    const admin = this.opts.postgresAdminContainer!;
+    const order = [PG_ROLE, PG_DATABASE, PG_GRANT];
+    const sorted = [...resources].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
+    for (const r of sorted) {
+      // CREATE DATABASE cannot run in a transaction block: one statement per psql call.
+      for (const stmt of this.postgresqlSql(r).split("\n")) {
+        this.exec(admin, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-f", "-"], { input: stmt });
+      }
+      this.log(`postgresql ${r.type.split(":").pop()} ${r.name} applied in ${admin}`);
+    }
   }
 
   // ---- networks and volumes
@@ -695,7 +794,10 @@ export class Harness {
       nets.push({ name: netName, config });
     });
     const networkMode = f.take<string>("networkMode");
-    if (networkMode && networkMode !== "bridge" && networkMode !== "default") {
+    if (networkMode === "none") {
+      if (nets.length) throw new Error(`${id}: networkMode "none" with networksAdvanced`);
+      hc.NetworkMode = "none";
+    } else if (networkMode && networkMode !== "bridge" && networkMode !== "default") {
       throw new UnmappedFieldError(id, "networkMode", networkMode);
     }
     if (nets.length) {

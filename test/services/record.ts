@@ -1,0 +1,236 @@
+/**
+ * Records the docker (and @pulumi/postgresql) resources the real program declares for a stack,
+ * by running `stacks/index.ts` under the Pulumi mock runtime with that stack's config file.
+ *
+ * The mocks emulate the few providers whose outputs the containers consume, so the recorded
+ * inputs are runnable: `random` passwords become real random strings and `tls` keys and
+ * certificates are made with node:crypto + openssl from the recorded tls inputs (curve, subject,
+ * SANs, CA flag, allowed uses). Everything else echoes its inputs, as in the unit tests.
+ * Only resources on the VPS's docker provider are kept for the harness: the local stack's
+ * disposable VPS container itself is the host test's business (test/host).
+ */
+import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { setAllConfig } from "@pulumi/pulumi/runtime/config";
+import type { RecordedResource } from "../support/mocks";
+import { readStackFile } from "../../stacks/stack-file";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export interface ProgramRecording {
+  /** Docker + postgresql resources on the VPS, in registration order. */
+  readonly resources: RecordedResource[];
+  /** Every registration (type, name, provider) for diagnostics. */
+  readonly all: { type: string; name: string; provider: string }[];
+  /** The emulated InternalCa's CA certificate (what the test trusts). */
+  readonly caCertPem?: string;
+}
+
+const REPO = path.resolve(__dirname, "../..");
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Replaces serialized secrets (`{<sig>: …, value}`) by their values, deeply. */
+export function unwrapSecrets(v: Json): Json {
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v && typeof v === "object") {
+    if (SECRET_SIG in v) return unwrapSecrets(v.value);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+}
+
+function subjectArg(subject: Json): string {
+  const parts: string[] = [];
+  if (subject?.organization) parts.push(`O=${subject.organization}`);
+  if (subject?.commonName) parts.push(`CN=${subject.commonName}`);
+  return `/${parts.join("/")}`;
+}
+
+const USE_KU: Record<string, string> = {
+  digital_signature: "digitalSignature",
+  key_encipherment: "keyEncipherment",
+  cert_signing: "keyCertSign",
+  crl_signing: "cRLSign",
+};
+const USE_EKU: Record<string, string> = { server_auth: "serverAuth", client_auth: "clientAuth" };
+
+function extensions(inputs: Json, sans: string[]): string {
+  const uses: string[] = inputs.allowedUses ?? [];
+  const unknown = uses.filter((u) => !USE_KU[u] && !USE_EKU[u]);
+  if (unknown.length) throw new Error(`tls emulation: allowedUses ${unknown.join(", ")} not mapped`);
+  const ku = uses.filter((u) => USE_KU[u]).map((u) => USE_KU[u]);
+  const eku = uses.filter((u) => USE_EKU[u]).map((u) => USE_EKU[u]);
+  const lines: string[] = [];
+  if (inputs.isCaCertificate) {
+    lines.push(`basicConstraints=critical,CA:TRUE${inputs.maxPathLength !== undefined ? `,pathlen:${inputs.maxPathLength}` : ""}`);
+  } else lines.push("basicConstraints=critical,CA:FALSE");
+  if (ku.length) lines.push(`keyUsage=critical,${ku.join(",")}`);
+  if (eku.length) lines.push(`extendedKeyUsage=${eku.join(",")}`);
+  if (sans.length) lines.push(`subjectAltName=${sans.join(",")}`);
+  return lines.join("\n") + "\n";
+}
+
+/** Emulated outputs for providers whose results the containers consume. */
+export function emulateOutputs(type: string, name: string, inputs: Json, csrSans: Map<string, string[]>, seed: string): Record<string, unknown> {
+  const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), "lg-svc-tls-"));
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword": {
+      // Stable per (seed, resource name), like a password kept in the stack's state across updates.
+      const length = inputs.length ?? 16;
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+      let result = "";
+      for (let i = 0; result.length < length; i++) {
+        for (const b of crypto.createHmac("sha256", seed).update(`${name}/${i}`).digest()) {
+          if (result.length < length) result += alphabet[b % alphabet.length];
+        }
+      }
+      return { result, bcryptHash: "" };
+    }
+    case "tls:index/privateKey:PrivateKey": {
+      if (inputs.algorithm === "ED25519") {
+        // Only the local VPS's SSH key uses this; its contents matter to nothing the harness runs.
+        const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
+        const raw = (publicKey.export({ type: "spki", format: "der" }) as Buffer).subarray(-32);
+        const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+        const blob = Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]).toString("base64");
+        return {
+          privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+          privateKeyOpenssh: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+          publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+          publicKeyOpenssh: `ssh-ed25519 ${blob}\n`,
+        };
+      }
+      if (inputs.algorithm !== "ECDSA" || (inputs.ecdsaCurve ?? "P224") !== "P256") {
+        throw new Error(`tls emulation: only ECDSA P256 and ED25519 keys are emulated (got ${inputs.algorithm} ${inputs.ecdsaCurve})`);
+      }
+      const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+      return {
+        privateKeyPem: privateKey.export({ type: "sec1", format: "pem" }).toString(),
+        privateKeyPemPkcs8: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+        publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+      };
+    }
+    case "tls:index/selfSignedCert:SelfSignedCert": {
+      const d = dir();
+      try {
+        fs.writeFileSync(path.join(d, "key.pem"), inputs.privateKeyPem);
+        const days = String(Math.max(1, Math.ceil((inputs.validityPeriodHours ?? 24) / 24)));
+        const exts = extensions(inputs, []).trim().split("\n").flatMap((l) => ["-addext", l]);
+        openssl(d, ["req", "-x509", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject), "-days", days, "-out", "cert.pem", ...exts]);
+        return { certPem: fs.readFileSync(path.join(d, "cert.pem"), "utf8") };
+      } finally {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    }
+    case "tls:index/certRequest:CertRequest": {
+      const d = dir();
+      try {
+        fs.writeFileSync(path.join(d, "key.pem"), inputs.privateKeyPem);
+        const sans = [...(inputs.dnsNames ?? []).map((n: string) => `DNS:${n}`), ...(inputs.ipAddresses ?? []).map((n: string) => `IP:${n}`)];
+        openssl(d, ["req", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject), "-out", "csr.pem", ...(sans.length ? ["-addext", `subjectAltName=${sans.join(",")}`] : [])]);
+        const pem = fs.readFileSync(path.join(d, "csr.pem"), "utf8");
+        csrSans.set(pem, sans);
+        return { certRequestPem: pem };
+      } finally {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    }
+    case "tls:index/locallySignedCert:LocallySignedCert": {
+      const d = dir();
+      try {
+        fs.writeFileSync(path.join(d, "csr.pem"), inputs.certRequestPem);
+        fs.writeFileSync(path.join(d, "ca.pem"), inputs.caCertPem);
+        fs.writeFileSync(path.join(d, "ca.key"), inputs.caPrivateKeyPem);
+        fs.writeFileSync(path.join(d, "ext.cnf"), extensions(inputs, csrSans.get(inputs.certRequestPem) ?? []));
+        const days = String(Math.max(1, Math.ceil((inputs.validityPeriodHours ?? 24) / 24)));
+        openssl(d, ["x509", "-req", "-in", "csr.pem", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", days, "-extfile", "ext.cnf", "-out", "cert.pem"]);
+        return { certPem: fs.readFileSync(path.join(d, "cert.pem"), "utf8") };
+      } finally {
+        fs.rmSync(d, { recursive: true, force: true });
+      }
+    }
+    default:
+      // Commands (host hardening, image builds) run nowhere here; their text output is empty.
+      return type.startsWith("command:") ? { stdout: "", stderr: "" } : {};
+  }
+}
+
+/** Stack config as the CLI would hand it to the program (`launchgate:key` → string). */
+function stackConfig(stack: string, overrides: Record<string, unknown>): Record<string, string> {
+  const file = readStackFile(REPO, stack);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...file.values, ...overrides })) {
+    out[`launchgate:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  for (const [k, v] of Object.entries(file.foreign)) out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  return out;
+}
+
+/**
+ * Runs the program for `stack` (config overrides by key, e.g. `apps` or `flags`) and returns what
+ * it declares on the VPS's docker engine plus the postgresql roles/databases/grants.
+ * Can be called again with other overrides (the runtime is reset each time); random passwords
+ * are stable for the same `seed`, as they would be in a stack's state.
+ */
+export async function recordProgram(
+  stack = "local",
+  overrides: Record<string, unknown> = {},
+  seed = "launchgate-services-test",
+): Promise<ProgramRecording> {
+  const all: { type: string; name: string; provider: string; inputs: Json; urn?: string }[] = [];
+  const csrSans = new Map<string, string[]>();
+  let caCertPem: string | undefined;
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const inputs = unwrapSecrets(args.inputs);
+        const extra = emulateOutputs(args.type, args.name, inputs, csrSans, seed);
+        if (args.type === "tls:index/selfSignedCert:SelfSignedCert" && inputs.isCaCertificate) caCertPem = extra.certPem as string;
+        all.push({ type: args.type, name: args.name, provider: args.provider ?? "", inputs });
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...extra } };
+      },
+      call() {
+        return {};
+      },
+    },
+    "launchgate",
+    stack,
+    false,
+  );
+  setAllConfig(stackConfig(stack, overrides));
+  // Re-run the program's modules (config is read at construction; components are stateless).
+  for (const key of Object.keys(require.cache)) {
+    const rel = path.relative(REPO, key);
+    if (!rel.startsWith("..") && !rel.split(path.sep).includes("node_modules") && !rel.startsWith(`test${path.sep}`)) delete require.cache[key];
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { buildStack } = require("../../stacks/index") as typeof import("../../stacks/index");
+  const outputs = buildStack();
+  // Wait until registrations stop arriving (every apply chain resolved).
+  let last = -1;
+  for (let i = 0; i < 200 && all.length !== last; i++) {
+    last = all.length;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  void outputs;
+  const onVps = (p: string) => p.includes("vps-docker");
+  const keep = all.filter(
+    (r) =>
+      (r.type.startsWith("docker:index/") && onVps(r.provider)) ||
+      r.type.startsWith("postgresql:index/"),
+  );
+  return {
+    resources: keep.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs })),
+    all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider })),
+    caCertPem,
+  };
+}
