@@ -5,7 +5,7 @@
 #   log rotation (2.x logging), live-restore (2.15), userland-proxy off (2.16),
 #   no-new-privileges as the default for every container (2.18), icc off on the default bridge (2.2).
 set -euo pipefail
-ensure_pkgs docker.io
+# daemon.json first, so the engine's very first start (package postinst) already uses it.
 changed=0
 install_file /etc/docker/daemon.json 0644 root:root <<'JSON' && changed=1
 {
@@ -17,9 +17,31 @@ install_file /etc/docker/daemon.json 0644 root:root <<'JSON' && changed=1
   "icc": false
 }
 JSON
+ensure_pkgs docker.io
+
+start_dockerd() {
+  if have_systemd; then
+    service_up docker
+  else
+    # Debian's SysV script raises ulimits, which a container without CAP_SYS_RESOURCE may not:
+    # start the daemon directly, detached from this SSH session.
+    log "starting dockerd"
+    setsid dockerd </dev/null >>/var/log/dockerd.log 2>&1 &
+  fi
+}
+
 if docker info >/dev/null 2>&1; then
-  if [ "$changed" = 1 ]; then service_reload docker; fi
+  if [ "$changed" = 1 ]; then
+    log "daemon.json changed: restarting the engine (live-restore keeps containers running)"
+    if have_systemd; then
+      systemctl restart docker
+    else
+      pkill -x dockerd
+      wait_for 30 bash -c '! pgrep -x dockerd'
+      start_dockerd
+    fi
+  fi
 else
-  service_up docker
+  start_dockerd
 fi
 wait_for 60 docker info

@@ -8,7 +8,7 @@
 set -euo pipefail
 : "${LG_SSHD_PORT:?}"
 ensure_pkgs rsyslog fail2ban iptables
-service_up rsyslog
+service_up rsyslog rsyslogd
 [ -f /var/log/auth.log ] || install -m 0640 -o root -g adm /dev/null /var/log/auth.log
 
 changed=0

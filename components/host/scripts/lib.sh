@@ -71,14 +71,26 @@ ensure_dir() {
   fi
 }
 
-# service_up NAME: enabled at boot and running.
+# service_up NAME [DAEMON...]: enabled at boot and running. Without systemd (the local VPS) the
+# SysV script is used; packages that ship none (rsyslog on Debian 12) start DAEMON directly.
 service_up() {
   local name=$1
+  shift
   if have_systemd; then
     systemctl enable --now "$name" >/dev/null 2>&1 || systemctl enable --now "$name"
-  elif ! service "$name" status >/dev/null 2>&1; then
-    log "starting $name"
-    service "$name" start >/dev/null
+  elif [ -x "/etc/init.d/$name" ]; then
+    if ! service "$name" status >/dev/null 2>&1; then
+      log "starting $name"
+      service "$name" start >/dev/null
+    fi
+  elif [ "$#" -gt 0 ]; then
+    if ! pgrep -x "$(basename "$1")" >/dev/null; then
+      log "starting $name ($*)"
+      "$@"
+    fi
+  else
+    log "no systemd and no init script for $name"
+    return 1
   fi
 }
 

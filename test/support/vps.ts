@@ -1,0 +1,212 @@
+/**
+ * The disposable Debian "VPS" for host tests: the image and run flags LocalVps uses
+ * (components/host/vps-image), started with the docker CLI, reached over real SSH on a 127.0.0.1
+ * port. Everything created is named `lg-host-test-*` and removed by `stop()`, which
+ * `withVps` calls also when the test fails or the process is interrupted.
+ */
+import { spawnSync, SpawnSyncReturns } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { BUILD_IMAGE_SCRIPT, buildImageArgs, VPS_RUN } from "../../components/host/vps-image";
+
+/** Result of a bounded command. */
+export interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** Runs a program with a hard timeout; a timeout is a failure with code 124, never a hang. */
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Run {
+  const t0 = Date.now();
+  const r: SpawnSyncReturns<string> = spawnSync(cmd, args, {
+    input: opts.input ?? "",
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 60_000,
+    killSignal: "SIGKILL",
+    env: opts.env ?? process.env,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const timedOut = r.error !== undefined && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT";
+  return {
+    code: timedOut ? 124 : (r.status ?? 1),
+    stdout: r.stdout ?? "",
+    stderr: (r.stderr ?? "") + (r.error ? `\n${String(r.error)}` : ""),
+    ms: Date.now() - t0,
+  };
+}
+
+/** Like `run` but throws with the output when the exit code is not 0. */
+export function must(cmd: string, args: string[], opts: Parameters<typeof run>[2] = {}): Run {
+  const r = run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** Builds (or finds cached) the VPS image; returns its tag and how long it took. */
+export function buildVpsImage(): { tag: string; ms: number } {
+  const r = must("bash", [BUILD_IMAGE_SCRIPT, ...buildImageArgs()], { timeoutMs: 15 * 60_000 });
+  const tag = r.stdout.trim().split("\n").pop() ?? "";
+  if (!tag.startsWith("launchgate-test/")) throw new Error(`build-image.sh printed no tag: ${r.stdout}`);
+  return { tag, ms: r.ms };
+}
+
+/** An ed25519 key pair on disk (private key file mode 0600). */
+export interface KeyPair {
+  readonly file: string;
+  readonly privateKey: string;
+  readonly publicKey: string;
+}
+
+export function makeKey(dir: string, name: string): KeyPair {
+  const file = path.join(dir, name);
+  must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `lg-host-test-${name}`, "-f", file]);
+  return { file, privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim() };
+}
+
+export interface Vps {
+  readonly container: string;
+  readonly volume: string;
+  /** SSH on 127.0.0.1. */
+  readonly sshPort: number;
+  /** The container's address on the docker bridge (for probing ports the firewall governs). */
+  readonly ip: string;
+  /** Scratch directory for keys; removed by stop(). */
+  readonly dir: string;
+  stop(): void;
+}
+
+/** Client options: key auth only, no prompts, no host-key store (a fresh container every run). */
+export const SSH_OPTS = [
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "IdentitiesOnly=yes",
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "ConnectTimeout=10",
+  "-o",
+  "LogLevel=ERROR",
+];
+
+/** Runs `command` on the VPS as `user` over real SSH. */
+export function ssh(
+  vps: Vps,
+  user: string,
+  keyFile: string | undefined,
+  command: string,
+  /** `extra` options come first, so they win over SSH_OPTS (ssh keeps the first value). */
+  opts: { input?: string; timeoutMs?: number; extra?: string[] } = {},
+): Run {
+  const auth = keyFile ? ["-i", keyFile] : [];
+  return run(
+    "ssh",
+    [...(opts.extra ?? []), ...SSH_OPTS, ...auth, "-p", String(vps.sshPort), `${user}@127.0.0.1`, command],
+    { input: opts.input, timeoutMs: opts.timeoutMs },
+  );
+}
+
+/** `docker exec` as root inside the VPS: reading state for assertions, not part of the system under test. */
+export function exec(vps: Vps, script: string, timeoutMs = 60_000): Run {
+  return run("docker", ["exec", "-i", vps.container, "bash", "-c", script], { timeoutMs });
+}
+
+const live = new Set<Vps>();
+function stopAll(): void {
+  for (const v of [...live]) v.stop();
+}
+process.once("exit", stopAll);
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    stopAll();
+    process.exit(130);
+  });
+}
+
+/** Waits (bounded) until sshd on 127.0.0.1:port answers. */
+export function waitForSsh(port: number, timeoutMs = 60_000): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (run("ssh-keyscan", ["-T", "3", "-p", String(port), "127.0.0.1"], { timeoutMs: 10_000 }).stdout.includes("ssh-")) return;
+    if (Date.now() > deadline) throw new Error(`sshd on 127.0.0.1:${port} did not answer within ${timeoutMs} ms`);
+    run("sleep", ["1"]);
+  }
+}
+
+/**
+ * Starts a VPS from `image` with LocalVps's flags, root's authorized key in place (as LocalVps's
+ * upload does), SSH published on a free 127.0.0.1 port.
+ */
+export function startVps(image: string, rootPublicKey: string, dir?: string): Vps {
+  const id = `lg-host-test-${process.pid}-${Date.now().toString(36)}`;
+  const scratch = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "lg-host-test-"));
+  let stopped = false;
+  const vps: Vps = {
+    container: id,
+    volume: `${id}-docker`,
+    sshPort: 0,
+    ip: "",
+    dir: scratch,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      live.delete(vps);
+      run("docker", ["rm", "-f", "-v", id], { timeoutMs: 60_000 });
+      run("docker", ["volume", "rm", "-f", `${id}-docker`], { timeoutMs: 60_000 });
+      fs.rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+  live.add(vps);
+  try {
+    must("docker", ["volume", "create", vps.volume]);
+    must("docker", [
+      "create",
+      "--name",
+      id,
+      "--hostname",
+      "vps",
+      ...VPS_RUN.capAdd.flatMap((c) => ["--cap-add", c]),
+      ...VPS_RUN.capDrop.flatMap((c) => ["--cap-drop", c]),
+      ...VPS_RUN.securityOpts.flatMap((o) => ["--security-opt", o]),
+      "-v",
+      `${VPS_RUN.cgroupMount}:${VPS_RUN.cgroupMount}:rw`,
+      ...VPS_RUN.tmpfs.flatMap((t) => ["--tmpfs", t]),
+      "-v",
+      `${vps.volume}:${VPS_RUN.dockerDataPath}`,
+      "-p",
+      `${VPS_RUN.bindAddress}::${VPS_RUN.sshInternalPort}`,
+      image,
+    ]);
+    const keyFile = path.join(scratch, "root_authorized_keys");
+    fs.writeFileSync(keyFile, `${rootPublicKey}\n`, { mode: 0o644 });
+    must("docker", ["cp", keyFile, `${id}:${VPS_RUN.rootAuthorizedKeys}`]);
+    must("docker", ["start", id]);
+    const port = must("docker", ["port", id, `${VPS_RUN.sshInternalPort}/tcp`]).stdout.trim().split("\n")[0] ?? "";
+    const ip = must("docker", ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id]).stdout.trim();
+    Object.assign(vps, { sshPort: Number(port.split(":").pop()), ip });
+    waitForSsh(vps.sshPort);
+    return vps;
+  } catch (e) {
+    vps.stop();
+    throw e;
+  }
+}
+
+/** Runs `fn` with a fresh VPS and always removes it afterwards. */
+export async function withVps<T>(image: string, rootPublicKey: string, fn: (vps: Vps) => Promise<T>): Promise<T> {
+  const vps = startVps(image, rootPublicKey);
+  try {
+    return await fn(vps);
+  } finally {
+    vps.stop();
+  }
+}
