@@ -11,7 +11,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { FlowError, promote, rollback } from "../../tools/promote/flow";
+import { FlowError, deployCommitted, promote, rollback } from "../../tools/promote/flow";
 import { smokeSpecSchema } from "../../tools/promote/smoke";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -331,6 +331,45 @@ describe("promote (stand-in pulumi)", () => {
   }
 });
 
+describe("deploy the committed release (CI on main → staging)", () => {
+  test("removes the stale verification, checks, previews, updates, smoke-tests, records", async () => {
+    const cfg = {
+      "launchgate:apps": {
+        value: JSON.stringify([{ name: "api", image: STAGING_IMAGES["app:api"], port: 3000, route: "/" }]),
+      },
+      "launchgate:release": { value: JSON.stringify({ commit: NEW }) },
+      "launchgate:verification": {
+        value: JSON.stringify({ commit: OLD, passed: true, finishedAt: "2026-11-01T00:00:00Z" }),
+      },
+    };
+    const scenario = JSON.parse(fs.readFileSync(scenarioFile, "utf8"));
+    scenario.config.staging = cfg;
+    fs.writeFileSync(scenarioFile, JSON.stringify(scenario));
+    const { opts } = flowOptions({ baseUrl });
+    const result = await deployCommitted({ ...opts, to: "staging" });
+    assert.deepEqual(result, { stack: "staging", status: "deployed", commit: NEW });
+    const policy = "--policy-pack policies --policy-pack-config policies/config/staging.json";
+    const up = `up --yes --skip-preview ${policy} --exec-kind auto.local --stack staging --non-interactive`;
+    const afterUp = [
+      ...OUTPUTS("staging"),
+      "stack history --json --show-secrets --page-size 1 --page 1 --stack staging --non-interactive",
+    ];
+    assert.deepEqual(commands(), [
+      "version",
+      SELECT("staging"),
+      "config --show-secrets --json --stack staging --non-interactive",
+      "config rm-all --stack staging --path launchgate:verification --non-interactive",
+      "[check] --stack staging",
+      `preview --diff ${policy} --exec-kind auto.local --event-log <events> --stack staging --non-interactive`,
+      up,
+      ...afterUp,
+      `config set-all --stack staging --path --plaintext launchgate:verification.commit=${NEW} --plaintext launchgate:verification.passed=true --plaintext launchgate:verification.finishedAt=2026-11-24T12:00:00.000Z --non-interactive`,
+      up,
+      ...afterUp,
+    ]);
+  });
+});
+
 describe("rollback (stand-in pulumi)", () => {
   test("re-deploys release.previous the same way", async () => {
     const { opts } = flowOptions();
@@ -455,8 +494,8 @@ describe("cli (stand-in pulumi, real `npm run check` plumbing)", () => {
   });
 
   test("usage errors exit 2", async () => {
-    const r = await runCli(["promote", "--to", "production"], env());
+    const r = await runCli(["promote", "--from", "staging"], env());
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /promote needs --from and --to/);
+    assert.match(r.stderr, /promote needs --to/);
   });
 });

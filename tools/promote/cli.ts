@@ -1,5 +1,6 @@
 /**
  * npm run promote -- --from staging --to production [--yes] [--base-url URL] [--max-age-hours N]
+ * npm run promote -- --to staging [--yes]        (CI on main: deploy + verify the committed release)
  * npm run rollback -- --stack production [--yes]
  *
  * Smoke tests come from tools/promote/smoke/<stack>.json unless --smoke-spec names another file.
@@ -9,10 +10,11 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { FlowError, promote, rollback } from "./flow";
+import { FlowError, deployCommitted, promote, rollback } from "./flow";
 import { loadSmokeSpecFile } from "./smoke";
 
 const USAGE = `usage:
+  npm run promote -- --to <stack> [--yes] ...          (deploy + verify the release in Pulumi.<stack>.yaml)
   npm run promote -- --from <stack> --to <stack> [--yes] [--base-url URL] [--max-age-hours N] [--smoke-spec FILE]
   npm run rollback -- --stack <stack> [--yes] [--base-url URL] [--smoke-spec FILE]`;
 
@@ -55,9 +57,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === "promote") {
-      if (!values.from || !values.to) {
-        console.error(`promote needs --from and --to\n${USAGE}`);
+      if (!values.to) {
+        console.error(`promote needs --to\n${USAGE}`);
         return 2;
+      }
+      if (!values.from) {
+        await deployCommitted({ ...common, to: String(values.to) });
+        return 0;
       }
       await promote({ ...common, from: String(values.from), to: String(values.to) });
       return 0;

@@ -298,6 +298,46 @@ export function planRollback(input: {
   });
 }
 
+/**
+ * Plans deploying the release the stack file already holds (CI on main → staging): images and
+ * commit from the target's own config, pinned by digest; the stale verification removed. The
+ * release is always re-verified, so this is never a noop.
+ */
+export function planCommitted(input: { targetConfig: ConfigMap }): Decision<ReleasePlan> {
+  const cfg = input.targetConfig;
+  const release = configValue(cfg, "release");
+  const commit = isRecord(release) ? release.commit : undefined;
+  if (typeof commit !== "string" || !COMMIT.test(commit))
+    return {
+      ok: false,
+      reason: `${NAMESPACE}:release.commit is ${JSON.stringify(commit)}, expected 40 hex digits`,
+    };
+  const images: Images = {};
+  const apps = configValue(cfg, "apps");
+  if (!Array.isArray(apps) || apps.length === 0)
+    return { ok: false, reason: `target config has no ${NAMESPACE}:apps` };
+  for (const a of apps) {
+    if (!isRecord(a) || typeof a.name !== "string" || typeof a.image !== "string") continue;
+    if (!DIGEST_REF.test(a.image))
+      return {
+        ok: false,
+        reason: `${NAMESPACE}:apps[${apps.indexOf(a)}].image is ${a.image}: not pinned by digest`,
+      };
+    images[`app:${a.name}`] = a.image;
+  }
+  const remove = configValue(cfg, "verification") !== undefined ? [`${NAMESPACE}:verification`] : [];
+  return {
+    ok: true,
+    value: {
+      kind: "change",
+      config: { remove, set: {} },
+      summary: [`deploying the committed release ${commit}`],
+      release: { commit, images },
+      previous: null,
+    },
+  };
+}
+
 /** What to record once smoke tests pass: `launchgate:verification` for the release. */
 export function planRecordVerification(commit: string, finishedAt: Date): ConfigPlan {
   return {

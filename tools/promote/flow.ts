@@ -14,6 +14,7 @@ import {
   decideSourceVerified,
   formatAge,
   maxSourceAgeHours,
+  planCommitted,
   planRecordVerification,
   planRelease,
   planRollback,
@@ -212,6 +213,17 @@ export async function promote(opts: FlowOptions & { from: string; to: string }):
     return { stack: opts.to, status: "unchanged", commit: plan.value.release.commit };
   }
   log(`promoting ${plan.value.release.commit} from ${opts.from} to ${opts.to}`);
+  return deploy(target, plan.value, targetConfig, opts);
+}
+
+/** `promote --to <stack>` without `--from`: deploy and verify the release the stack file holds (CI on main). */
+export async function deployCommitted(opts: FlowOptions & { to: string }): Promise<FlowResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const target = await openStack(opts.to, opts);
+  const targetConfig = (await target.getAllConfig()) as ConfigMap;
+  const plan = planCommitted({ targetConfig });
+  if (!plan.ok) throw new FlowError(`refusing to deploy: ${plan.reason}`);
+  log(`deploying ${plan.value.release.commit} to ${opts.to}`);
   return deploy(target, plan.value, targetConfig, opts);
 }
 
