@@ -14,6 +14,7 @@ import type { BackupsConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
 import {
   HostFile,
+  componentDependsOn,
   ScriptValue,
   dailyCalendar,
   everyHoursCalendar,
@@ -46,8 +47,6 @@ export interface BackupsArgs {
    * backup, so every migration has a fresh verified dump. @default "" (runs once, on create)
    */
   readonly releaseId?: pulumi.Input<string>;
-  /** Host step the install waits for (HardenedHost.ready: Docker, storage dirs). @default none */
-  readonly hostReady?: pulumi.Input<pulumi.Resource>;
 }
 
 /** The systemd schedules the component installs (UTC `OnCalendar` values). */
@@ -109,7 +108,7 @@ export class Backups extends LaunchgateComponent {
       "backup-retention.sh",
       "backup-offsite.sh",
       "restore-drill.sh",
-    ].map((file) => ({ file, rendered: renderScript(file, env, ["lib-backup.sh"]) }));
+    ].map((file) => ({ file, rendered: renderScript(file, env, ["lib-common.sh", "lib-backup.sh"]) }));
     const bin = (file: string) => `${HOST_LIB_DIR}/${file}`;
 
     // Retention and the off-site copy run only after a successful dump (ExecStartPost).
@@ -177,7 +176,7 @@ export class Backups extends LaunchgateComponent {
         delete: uninstall.text,
         triggers: [install.trigger, uninstall.trigger, ...scripts.map((s) => s.rendered.trigger)],
       },
-      this.child({ dependsOn: args.hostReady ? [args.hostReady] : [] }),
+      this.child({ dependsOn: componentDependsOn(opts) }),
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;

@@ -1,12 +1,31 @@
 /**
  * Monitoring: host-side probes on a timer: every service's health, container health, backup
  * freshness, CPU/memory/disk thresholds and error rate, alerting a webhook.
- * STUB: contract only; implementation pending.
+ *
+ * `monitor-probe.sh` measures; `monitor-evaluate.sh` (pure, tested alone) turns measurements and
+ * thresholds into ok/warn/crit; the probe de-duplicates and posts JSON to the webhook. The
+ * webhook URL is a secret: it travels on the install command's `stdin` (a secret input, encrypted
+ * in state) into a root-only file, never in script text, so the command's `create` stays plain
+ * and reviewable in diffs without leaking the URL.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import type { MonitoringConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
+import { HOST_LIB_DIR } from "./Backups";
+import {
+  ScriptValue,
+  componentDependsOn,
+  renderInstall,
+  renderScript,
+  serviceUnit,
+  timerUnit,
+} from "./remote-script";
+
+/** Root-only file holding the alert webhook URL on the host. */
+export const WEBHOOK_FILE = "/etc/launchgate/alert-webhook";
+const STATE_DIR = "/var/lib/launchgate/monitoring";
 
 export interface HealthProbe {
   /** Name shown in alerts. */
@@ -25,15 +44,130 @@ export interface MonitoringArgs {
   readonly publicUrl: pulumi.Input<string>;
   /** Directory of backups whose newest file must be fresh. */
   readonly backupDir: pulumi.Input<string>;
+  /** Proxy access log on the host; its 5xx share is the error rate. @default none (no error-rate check) */
+  readonly accessLogPath?: pulumi.Input<string>;
+  /** Filesystem whose usage is checked. @default "/" */
+  readonly diskPath?: pulumi.Input<string>;
+  /** Disk usage that is critical (config has the warning level). @default 90 */
+  readonly diskCritPercent?: number;
+  /** Below this many requests since the last probe the error rate is not judged. @default 20 */
+  readonly minRequestsForErrorRate?: number;
+  /** A still-failing check is re-sent after this many minutes. @default 60 */
+  readonly realertMinutes?: number;
+  /** Accept a self-signed certificate on `publicUrl` (the `local` stack's internal CA). @default false */
+  readonly insecureTls?: boolean;
+  /** Name of this host in alerts. @default the component name */
+  readonly hostLabel?: pulumi.Input<string>;
 }
 
 export class Monitoring extends LaunchgateComponent {
   /** Whether an alert target is configured (policies require it). */
   public readonly alerting: pulumi.Output<boolean>;
+  /** Installs the probe, its timer and the webhook file. */
+  public readonly install: command.remote.Command;
+  /** Seconds between probes (the timer's `OnUnitActiveSec`). */
+  public readonly probeIntervalSeconds: number;
 
   constructor(name: string, args: MonitoringArgs, opts?: LaunchgateComponentOptions) {
     super("launchgate:ops:Monitoring", name, opts);
+    const cfg = args.config;
+    const diskCrit = args.diskCritPercent ?? 90;
+    if (diskCrit <= cfg.diskWarnPercent) {
+      throw new Error(
+        `diskCritPercent: ${diskCrit} must be above monitoring.diskWarnPercent (${cfg.diskWarnPercent})`,
+      );
+    }
     this.alerting = pulumi.output(args.alertWebhookUrl).apply((u) => u.length > 0);
-    this.registerOutputs({ alerting: this.alerting });
+    this.probeIntervalSeconds = cfg.probeIntervalSeconds;
+
+    const evaluatePath = `${HOST_LIB_DIR}/monitor-evaluate.sh`;
+    const thresholds: Record<string, pulumi.Input<ScriptValue>> = {
+      LG_CPU_WARN: cfg.cpuWarnPercent,
+      LG_CPU_CRIT: cfg.cpuCritPercent,
+      LG_MEM_WARN: cfg.memoryWarnPercent,
+      LG_MEM_CRIT: cfg.memoryCritPercent,
+      LG_DISK_WARN: cfg.diskWarnPercent,
+      LG_DISK_CRIT: diskCrit,
+      LG_ERR_WARN: cfg.errorRateWarnPercent,
+      LG_ERR_CRIT: cfg.errorRateCritPercent,
+      LG_ERR_MIN_REQUESTS: args.minRequestsForErrorRate ?? 20,
+      LG_BACKUP_MAX_AGE_HOURS: cfg.backupMaxAgeHours,
+    };
+    const evaluate = renderScript("monitor-evaluate.sh", thresholds);
+    const probe = renderScript(
+      "monitor-probe.sh",
+      {
+        LG_PROBE_CONTAINERS: pulumi.all(args.probes.map((p) => pulumi.interpolate`${p.name}=${p.container}`)),
+        LG_PUBLIC_URL: args.publicUrl,
+        LG_BACKUP_DIR: args.backupDir,
+        LG_DISK_PATH: args.diskPath ?? "/",
+        LG_ACCESS_LOG: args.accessLogPath ?? "",
+        LG_STATE_DIR: STATE_DIR,
+        LG_WEBHOOK_FILE: WEBHOOK_FILE,
+        LG_EVALUATE: evaluatePath,
+        LG_REALERT_MINUTES: args.realertMinutes ?? 60,
+        LG_HOST_LABEL: args.hostLabel ?? name,
+        LG_HTTP_TIMEOUT: 10,
+        LG_INSECURE_TLS: args.insecureTls ?? false,
+      },
+      ["lib-common.sh"],
+    );
+    const units: Record<string, string> = {
+      "launchgate-monitor.service": serviceUnit(
+        "launchgate: health, backup freshness and resource probe",
+        [`${HOST_LIB_DIR}/monitor-probe.sh`],
+        [`TimeoutStartSec=${Math.max(60, cfg.probeIntervalSeconds)}`],
+        { requiresDocker: false },
+      ),
+      "launchgate-monitor.timer": timerUnit("launchgate: probe", [
+        "OnBootSec=2min",
+        `OnUnitActiveSec=${cfg.probeIntervalSeconds}s`,
+        "AccuracySec=5s",
+      ]),
+    };
+    const files = [
+      { path: evaluatePath, mode: "0755", content: evaluate.text },
+      { path: `${HOST_LIB_DIR}/monitor-probe.sh`, mode: "0755", content: probe.text },
+      ...Object.entries(units).map(([unit, content]) => ({
+        path: `/etc/systemd/system/${unit}`,
+        mode: "0644",
+        content,
+      })),
+    ];
+    const timers = ["launchgate-monitor.timer"];
+    const install = renderInstall({
+      dirs: [
+        ["0755", HOST_LIB_DIR],
+        ["0755", "/etc/launchgate"],
+        ["0700", STATE_DIR],
+      ],
+      files,
+      timers,
+      stdinFile: WEBHOOK_FILE,
+    });
+    const uninstall = renderScript("uninstall-files.sh", {
+      LG_TIMERS: timers,
+      LG_PATHS: [...files.map((f) => f.path), WEBHOOK_FILE],
+    });
+
+    this.install = new command.remote.Command(
+      `${name}-install`,
+      {
+        connection: args.connection,
+        create: install.text,
+        delete: uninstall.text,
+        // The URL only ever travels here: a secret input (encrypted in state), written by the
+        // installer to a 0600 root file. A new URL changes this input and re-runs the install.
+        stdin: pulumi.secret(pulumi.output(args.alertWebhookUrl).apply((u) => `${u}\n`)),
+        triggers: [install.trigger, uninstall.trigger, evaluate.trigger, probe.trigger],
+      },
+      this.child({ dependsOn: componentDependsOn(opts), additionalSecretOutputs: ["stdin"] }),
+    );
+
+    this.registerOutputs({
+      alerting: this.alerting,
+      install: this.install,
+      probeIntervalSeconds: this.probeIntervalSeconds,
+    });
   }
 }

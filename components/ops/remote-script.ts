@@ -122,13 +122,22 @@ export function renderInstall(spec: HostInstall): RenderedScript {
   return renderScript("install-files.sh", env);
 }
 
-/** A systemd `Type=oneshot` service unit. */
-export function serviceUnit(description: string, execStart: string[], extra: string[] = []): string {
+/**
+ * A systemd `Type=oneshot` service unit. `requiresDocker` (default true) orders it after Docker
+ * and skips it while Docker is down; a monitor must run exactly then, so it passes false.
+ */
+export function serviceUnit(
+  description: string,
+  execStart: string[],
+  extra: string[] = [],
+  opts: { requiresDocker?: boolean } = {},
+): string {
   return [
     "[Unit]",
     `Description=${description}`,
-    "After=docker.service",
-    "Requires=docker.service",
+    ...(opts.requiresDocker === false
+      ? ["After=docker.service"]
+      : ["After=docker.service", "Requires=docker.service"]),
     "",
     "[Service]",
     "Type=oneshot",
@@ -178,4 +187,17 @@ export function dailyCalendar(hhmm: string): string {
   const m = /^(\d{2}):(\d{2})$/.exec(hhmm);
   if (!m) throw new Error(`dailyAt: expected HH:MM, got ${JSON.stringify(hhmm)}`);
   return `*-*-* ${m[1]}:${m[2]}:00 UTC`;
+}
+
+/**
+ * The component's own `dependsOn` (e.g. the hardened host being ready), for its host commands:
+ * Pulumi does not pass a component's `dependsOn` on to its children, so a command would
+ * otherwise run before the host is ready.
+ */
+export function componentDependsOn(
+  opts: pulumi.ComponentResourceOptions | undefined,
+): pulumi.Input<pulumi.Resource>[] {
+  const d = opts?.dependsOn;
+  if (d === undefined) return [];
+  return Array.isArray(d) ? (d as pulumi.Input<pulumi.Resource>[]) : [d as pulumi.Input<pulumi.Resource>];
 }

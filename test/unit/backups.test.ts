@@ -85,7 +85,7 @@ describe("Backups", () => {
     deps = recordDependencies();
     const gate = new Marker("gate");
     const hostReady = new Marker("host-ready");
-    b = new Backups("backups", args({ hostReady }), { gate });
+    b = new Backups("backups", args(), { gate, dependsOn: [hostReady] });
     await settle();
     install = rec.one(CMD, "backups-install").inputs.create;
   });

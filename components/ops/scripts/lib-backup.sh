@@ -1,10 +1,6 @@
 # shellcheck shell=bash
-# Functions shared by the backup scripts (spliced in after the exports by the renderer).
+# Functions shared by the backup scripts (spliced in after lib-common.sh by the renderer).
 # Needs: LG_PG_CONTAINER, LG_PG_USER, LG_LOCK_FILE, LG_LOCK_WAIT_SECONDS.
-
-log() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-
-now_ms() { date +%s%3N; }
 
 # Serialises every backup, retention and drill run on this host (systemd timers can overlap
 # with each other and with a pre-migration backup); waits up to LG_LOCK_WAIT_SECONDS.
@@ -30,18 +26,6 @@ COUNT_ROWS_SQL="SELECT format('%I.%I', n.nspname, c.relname) || '|' ||
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 ORDER BY 1;"
-
-# JSON string literal for $1.
-json_str() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//$'\t'/\\t}
-  s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
-  printf '"%s"' "$s"
-}
 
 # JSON object from "key|number" lines on stdin.
 json_counts() {
