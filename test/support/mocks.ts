@@ -15,6 +15,8 @@ export interface RecordedResource {
   readonly name: string;
   /** Inputs as the provider would receive them (secrets unwrapped). */
   readonly inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** URNs of the resources it depends on (`dependsOn` plus those of its inputs), from the monitor request. */
+  readonly dependencies?: string[];
 }
 
 export class Recorder {
@@ -30,10 +32,19 @@ export class Recorder {
     const hits = this.resources.filter((r) => r.type === type && r.name === name);
     if (hits.length !== 1) {
       const names = this.ofType(type).map((r) => r.name);
-      throw new Error(`expected one ${type} named ${name}, found ${hits.length} (have: ${names.join(", ") || "none"})`);
+      throw new Error(
+        `expected one ${type} named ${name}, found ${hits.length} (have: ${names.join(", ") || "none"})`,
+      );
     }
     return hits[0]!;
   }
+}
+
+/** The part of the engine's RegisterResourceRequest the recorder reads. */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
 }
 
 /** Provider functions tests may call, with canned results. Anything else fails the test. */
@@ -45,19 +56,26 @@ export type CallHandler = (args: pulumi.runtime.MockCallArgs) => Record<string, 
  */
 export async function installMocks(
   stack = "local",
-  opts: { calls?: Record<string, CallHandler>; state?: (r: RecordedResource) => Record<string, unknown> } = {},
+  opts: {
+    calls?: Record<string, CallHandler>;
+    state?: (r: RecordedResource) => Record<string, unknown>;
+  } = {},
 ): Promise<Recorder> {
   const rec = new Recorder();
+  // setMocks hands newResource no dependencies; the monitor's request has them (DESIGN §4).
+  const deps = new Map<string, string[]>();
   await pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
-        const r: RecordedResource = { type: args.type, name: args.name, inputs: args.inputs };
+        const dependencies = deps.get(`${args.type}::${args.name}`) ?? [];
+        const r: RecordedResource = { type: args.type, name: args.name, inputs: args.inputs, dependencies };
         rec.resources.push(r);
         return { id: `${args.name}-id`, state: { ...args.inputs, ...(opts.state?.(r) ?? {}) } };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         const handler = opts.calls?.[args.token];
-        if (!handler) throw new Error(`unexpected provider call ${args.token} (${JSON.stringify(args.inputs)})`);
+        if (!handler)
+          throw new Error(`unexpected provider call ${args.token} (${JSON.stringify(args.inputs)})`);
         return handler(args);
       },
     },
@@ -65,6 +83,14 @@ export async function installMocks(
     stack,
     false,
   );
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, cb: unknown): unknown;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    deps.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
+    return register(req, cb);
+  };
   return rec;
 }
 
@@ -94,9 +120,11 @@ export function isSecretInput(v: unknown): boolean {
 }
 
 /** A recorded input with every secret marker removed (the plaintext a provider would see). */
-export function reveal(v: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function reveal(v: unknown): any {
   if (isSecretInput(v)) return reveal((v as { value: unknown }).value);
   if (Array.isArray(v)) return v.map(reveal);
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
   return v;
 }
