@@ -10,15 +10,23 @@ export const DATA_LABEL = "launchgate.data";
 
 export const dataVolumesProtected: ResourceValidationPolicy = {
   name: "data-volumes-protected",
-  description: "Checks whether docker volumes holding data are protected against deletion.",
+  description:
+    "Checks whether docker volumes holding data (labelled launchgate.data, or Postgres/Redis volumes) are protected against deletion.",
+  configSchema: {
+    properties: { regenerableKinds: { type: "array", items: { type: "string" }, default: ["proxy-config"] } },
+  },
   validateResource: onType<{ name?: string; labels?: { label: string; value: string }[] }>(
     TYPES.volume,
     (v, args, report) => {
-      const holdsData =
-        labelOf(v, DATA_LABEL) !== undefined || /(postgres|redis|data)/.test(v.name ?? args.name);
+      // `launchgate.data=<kind>` marks what a volume holds; regenerable kinds (rendered config) need no protection.
+      const kind = labelOf(v, DATA_LABEL);
+      const regenerable = args.getConfig<{ regenerableKinds?: string[] }>().regenerableKinds ?? [
+        "proxy-config",
+      ];
+      const holdsData = kind !== undefined ? !regenerable.includes(kind) : /(postgres|redis)/.test(args.name);
       if (holdsData && !args.opts.protect) {
         report(
-          `volume ${v.name ?? args.name} holds data but is not protected; create it with { protect: true, retainOnDelete: true }.`,
+          `volume ${args.name} holds ${kind ?? "data"} but is not protected; create it with { protect: true, retainOnDelete: true }.`,
         );
       }
     },
@@ -40,7 +48,8 @@ const REDIS_KEEP_ALL_ROLES = new Set(["queue", "session"]);
 
 /** The value following `flag` in a redis-server command line, or undefined. */
 function redisArg(command: readonly string[], flag: string): string | undefined {
-  const joined = command.join(" ");
+  // The command may be a shell line with quoted words (`'--appendonly' 'yes'`).
+  const joined = command.join(" ").replace(/'/g, "");
   const m = new RegExp(`--${flag}\\s+("[^"]*"|\\S+)`).exec(joined);
   return m?.[1]?.replace(/^"|"$/g, "");
 }
@@ -49,9 +58,9 @@ export const redisPersistence: ResourceValidationPolicy = {
   name: "redis-persistence",
   description:
     "Checks whether Redis keeps its data (AOF on, RDB not disabled) and queue/session instances never evict.",
-  validateResource: onType<ContainerProps>(TYPES.container, (c, _args, report) => {
-    if (dataStoreKind(c) !== "redis") return;
-    const cmd = c.command ?? [];
+  validateResource: onType<ContainerProps>(TYPES.container, (c, args, report) => {
+    if (dataStoreKind(c, args.name) !== "redis") return;
+    const cmd = [...strings(c.command ?? [])];
     if (redisArg(cmd, "appendonly") !== "yes")
       report("Redis AOF is off; run redis-server with `--appendonly yes`.");
     if (redisArg(cmd, "save") === "")
@@ -77,7 +86,7 @@ export const backupsPresent: StackValidationPolicy = {
     const hostSteps = args.resources.filter((r) => r.type === TYPES.remoteCommand);
     if (
       !args.resources.some(
-        (r) => r.type === TYPES.container && dataStoreKind(r.props as ContainerProps) === "postgres",
+        (r) => r.type === TYPES.container && dataStoreKind(r.props as ContainerProps, r.name) === "postgres",
       )
     )
       return;
@@ -103,21 +112,22 @@ export function transitiveDependencies(r: PolicyResource): Set<PolicyResource> {
 }
 
 const MIGRATION = /migrat/i;
-const PRE_MIGRATION_BACKUP = /pre-?migration-?backup/i;
+const BACKUP = /backup/i;
+/** Migration jobs: named `…migrat…` and not a backup. */
+const isMigration = (name: string) => MIGRATION.test(name) && !BACKUP.test(name);
+/** Pre-migration backups: named with both `backup` and `pre-migration`. */
+const isPreMigrationBackup = (name: string) => BACKUP.test(name) && /pre-?migration/i.test(name);
 
 export const migrationsAfterBackup: StackValidationPolicy = {
   name: "migrations-after-backup",
   description: "Checks whether every migration job depends on a pre-migration backup.",
   validateStack: (args, report) => {
     const jobs = args.resources.filter(
-      (r) =>
-        (r.type === TYPES.container || r.type === TYPES.remoteCommand) &&
-        MIGRATION.test(r.name) &&
-        !PRE_MIGRATION_BACKUP.test(r.name),
+      (r) => (r.type === TYPES.container || r.type === TYPES.remoteCommand) && isMigration(r.name),
     );
     for (const job of jobs) {
       const deps = [...transitiveDependencies(job)];
-      if (!deps.some((d) => PRE_MIGRATION_BACKUP.test(d.name))) {
+      if (!deps.some((d) => isPreMigrationBackup(d.name))) {
         report(
           `migration ${job.name} can run without a fresh backup; make it depend on the Backups pre-migration backup.`,
           job.urn,

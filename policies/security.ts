@@ -4,13 +4,13 @@
  * settings, no plaintext secrets, TLS on the proxy.
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ContainerProps, TYPES, dataStoreKind, onType, stackOfUrn, strings } from "./lib/resources";
+import { ContainerProps, TYPES, dataStoreKind, known, onType, stackOfUrn, strings } from "./lib/resources";
 
 export const noDatastoreHostPorts: ResourceValidationPolicy = {
   name: "no-datastore-host-ports",
   description: "Checks whether a Postgres, PgBouncer or Redis container publishes a host port.",
-  validateResource: onType<ContainerProps>(TYPES.container, (c, _args, report) => {
-    const kind = dataStoreKind(c);
+  validateResource: onType<ContainerProps>(TYPES.container, (c, args, report) => {
+    const kind = dataStoreKind(c, args.name);
     if (kind && (c.ports ?? []).length > 0) {
       report(
         `${kind} publishes host port(s) ${(c.ports ?? []).map((p) => p.external ?? p.internal).join(", ")}; remove \`ports\` — apps reach it on the internal network.`,
@@ -31,7 +31,7 @@ export const datastoresInternalOnly: StackValidationPolicy = {
     );
     for (const r of args.resources.filter((x) => x.type === TYPES.container)) {
       const c = r.props as ContainerProps;
-      const kind = dataStoreKind(c);
+      const kind = dataStoreKind(c, r.name);
       if (!kind) continue;
       const outside = (c.networksAdvanced ?? []).map((n) => n.name).filter((n) => !internal.has(n));
       if (c.networkMode && c.networkMode !== "none" && !internal.has(c.networkMode))
@@ -64,9 +64,9 @@ function containerPolicy(
 
 export const containerHealthcheck = containerPolicy(
   "container-healthcheck",
-  "Checks whether every container declares a healthcheck.",
+  "Checks whether every long-running container (restart policy other than `no`) declares a healthcheck.",
   (c) =>
-    (c.healthcheck?.tests ?? []).length === 0
+    c.restart !== "no" && (c.healthcheck?.tests ?? []).length === 0
       ? 'no healthcheck; set `healthcheck.tests` (e.g. ["CMD", "curl", "-f", "http://127.0.0.1:<port>/health"]).'
       : undefined,
 );
@@ -89,14 +89,23 @@ export const containerRestartPolicy = containerPolicy(
       : undefined,
 );
 
-export const containerNonRoot = containerPolicy(
-  "container-non-root",
-  "Checks whether every container runs as a non-root user.",
-  (c) =>
-    !c.user || /^(root|0)(:|$)/.test(c.user)
-      ? `runs as ${c.user ? `"${c.user}"` : "the image's default user"}; set \`user\` to a non-root uid:gid (e.g. "10001:10001").`
-      : undefined,
-);
+export const containerNonRoot: ResourceValidationPolicy = {
+  name: "container-non-root",
+  description:
+    "Checks whether every container runs as a non-root user, unless the pack config documents an exception.",
+  configSchema: {
+    // Resource name → why it must start as root (reviewed in the pack config, not the program).
+    properties: { rootExceptions: { type: "object", default: {} } },
+  },
+  validateResource: onType<ContainerProps>(TYPES.container, (c, args, report) => {
+    const exceptions = args.getConfig<{ rootExceptions?: Record<string, string> }>().rootExceptions ?? {};
+    if (c.user && !/^(root|0)(:|$)/.test(c.user)) return;
+    if (typeof exceptions[args.name] === "string" && exceptions[args.name]!.length > 0) return;
+    report(
+      `runs as ${c.user ? `"${c.user}"` : "the image's default user"}; set \`user\` to a non-root uid:gid (e.g. "10001:10001"), or document why in container-non-root.rootExceptions.`,
+    );
+  }),
+};
 
 export const containerCapabilitiesDropped = containerPolicy(
   "container-capabilities-dropped",
@@ -146,7 +155,7 @@ export const noPlaintextSecrets: ResourceValidationPolicy = {
     // Policies see secrets unwrapped, so this catches literals that are weak whatever their
     // secretness; `npm run check` additionally verifies that secret-named inputs are Pulumi secrets.
     if (args.type === TYPES.container) {
-      for (const env of (args.props.envs as string[] | undefined) ?? []) {
+      for (const env of strings(known(() => args.props.envs))) {
         const [key = "", ...rest] = env.split("=");
         if (SECRET_NAME.test(key) && WEAK_VALUE.test(rest.join("="))) {
           report(
@@ -216,8 +225,10 @@ export const firewallPorts: ResourceValidationPolicy = {
         (args.getConfig<{ allowedPorts: number[] }>().allowedPorts ?? [22, 80, 443]).map(String),
       );
       const opened = [
-        ...(props.environment?.LG_PUBLIC_TCP_PORTS ?? "").split(/\s+/),
-        ...[...(props.create ?? "").matchAll(/ufw\s+allow\s+(?:in\s+)?(\d+)/g)].map((m) => m[1]!),
+        ...(known(() => props.environment?.LG_PUBLIC_TCP_PORTS) ?? "").split(/\s+/),
+        ...[...(known(() => props.create) ?? "").matchAll(/ufw\s+allow\s+(?:in\s+)?(\d+)/g)].map(
+          (m) => m[1]!,
+        ),
       ].filter((p) => p !== "");
       const extra = [...new Set(opened.filter((p) => !allowed.has(p)))];
       if (extra.length > 0)

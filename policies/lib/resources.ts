@@ -3,6 +3,7 @@
  * engine uses to skip non-matching resources, as `validateResourceOfType` attaches), the stack
  * name from a URN, and walking every string of a resource's props.
  */
+import { UnknownValueError } from "@pulumi/policy";
 import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 
 export const TYPES = {
@@ -37,12 +38,34 @@ export function stackOfUrn(urn: string): string {
   return urn.split("::")[0]!.replace(/^urn:pulumi:/, "");
 }
 
-/** Every string inside a value, depth first. */
+/** `read()`, or undefined when it touches a value unknown at preview. */
+export function known<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof UnknownValueError) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Every KNOWN string inside a value, depth first. Scanning policies look for literals written in
+ * the program; a value unknown at preview is computed by another resource (a generated password,
+ * a certificate), so it cannot be such a literal, and `pulumi up` analyzes it again once known.
+ */
 export function* strings(value: unknown): Generator<string> {
   if (typeof value === "string") yield value;
-  else if (Array.isArray(value)) for (const v of value) yield* strings(v);
-  else if (value !== null && typeof value === "object")
-    for (const v of Object.values(value)) yield* strings(v);
+  else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = known(() => value[i] as unknown);
+      if (v !== undefined) yield* strings(v);
+    }
+  } else if (value !== null && typeof value === "object") {
+    for (const k of Object.keys(value)) {
+      const v = known(() => (value as Record<string, unknown>)[k]);
+      if (v !== undefined) yield* strings(v);
+    }
+  }
 }
 
 /** Docker container props as policies see them (resolved inputs). */
@@ -67,15 +90,27 @@ export interface ContainerProps {
 
 const DATA_STORE = /(^|[/_-])(postgres|postgresql|redis|pgbouncer)([:@_-]|$)/;
 
-/** Which data store a container runs (by image or name), if any. */
-export function dataStoreKind(c: ContainerProps): "postgres" | "redis" | "pgbouncer" | undefined {
-  for (const s of [c.image ?? "", c.name ?? ""]) {
+/**
+ * Which data store a container runs, by its image or its resource name (both known at preview;
+ * the container's `name` prop may be computed), if any.
+ */
+export function dataStoreKind(
+  c: ContainerProps,
+  resourceName: string,
+): "postgres" | "redis" | "pgbouncer" | undefined {
+  for (const s of [c.image ?? "", resourceName]) {
     const m = DATA_STORE.exec(s.split("/").pop() ?? s);
     if (m) return (m[2] === "postgresql" ? "postgres" : m[2]) as "postgres" | "redis" | "pgbouncer";
   }
   return undefined;
 }
 
+/** A label's value; labels whose value is unknown at preview are skipped. */
 export function labelOf(c: { labels?: { label: string; value: string }[] }, key: string): string | undefined {
-  return c.labels?.find((l) => l.label === key)?.value;
+  const labels = c.labels ?? [];
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (l.label === key) return known(() => l.value);
+  }
+  return undefined;
 }

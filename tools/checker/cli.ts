@@ -1,0 +1,64 @@
+/**
+ * `npm run check -- --stack <name> [--json] [--report FILE.md] [--pack-config FILE]
+ *   [--evidence DIR] [--config key=json …] [--release-out FILE]`
+ * Runs the program offline under the mock runtime, evaluates the policy pack with the stack's
+ * pack config, prints the gates and findings; exits 1 on a mandatory finding or program error.
+ */
+import * as fs from "node:fs";
+import { parseArgs } from "node:util";
+import { runCheck } from "./check";
+import { renderMarkdown, renderText } from "./report";
+
+function configPairs(pairs: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    pairs.map((p) => {
+      const i = p.indexOf("=");
+      if (i <= 0) throw new Error(`--config must be key=value, got "${p}"`);
+      const raw = p.slice(i + 1);
+      let value: unknown = raw;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        // plain string
+      }
+      return [p.slice(0, i), value];
+    }),
+  );
+}
+
+async function main(): Promise<number> {
+  const { values: v } = parseArgs({
+    options: {
+      stack: { type: "string" },
+      json: { type: "boolean", default: false },
+      report: { type: "string" },
+      "pack-config": { type: "string" },
+      "stack-outputs": { type: "string" },
+      config: { type: "string", multiple: true, default: [] },
+      "release-out": { type: "string" },
+    },
+  });
+  if (!v.stack)
+    throw new Error("usage: npm run check -- --stack <local|staging|production> [--json] [--report FILE.md]");
+  const result = await runCheck({
+    stack: v.stack,
+    packConfigPath: v["pack-config"],
+    stackOutputsDir: v["stack-outputs"],
+    configOverrides: configPairs(v.config ?? []),
+  });
+  if (v.report) fs.writeFileSync(v.report, renderMarkdown(result));
+  if (v["release-out"] && result.gate) {
+    const { commit, images } = result.gate.manifest;
+    fs.writeFileSync(v["release-out"], `${JSON.stringify({ commit, images }, null, 2)}\n`);
+  }
+  console.log(v.json ? JSON.stringify(result, null, 2) : renderText(result));
+  return result.passed ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`check: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(2);
+  },
+);

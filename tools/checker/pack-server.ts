@@ -1,0 +1,189 @@
+/**
+ * Runs the policy pack exactly as the Pulumi CLI does — as its own process (`policies/index.ts`,
+ * which constructs the unmodified @pulumi/policy `PolicyPack` and serves the Analyzer gRPC
+ * service, printing its port) — and talks to it over the engine's Analyzer protocol
+ * (GetAnalyzerInfo, Configure, Analyze, AnalyzeStack). So deserialization (secrets unwrapped),
+ * the unknown-checking proxy, `UnknownValueError` → advisory "can't run during preview",
+ * remediate → mandatory, type-scoped "not applicable" and violation messages are @pulumi/policy's
+ * own code, not a re-implementation.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import * as analyzerpb from "@pulumi/pulumi/proto/analyzer_pb";
+import * as analyzerrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { Empty } from "google-protobuf/google/protobuf/empty_pb";
+import type { RecordedResource } from "./record";
+
+export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
+const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "disabled", "remediate"]; // proto enum order
+
+export interface PolicyInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly enforcementLevel: EnforcementLevel;
+  readonly configSchema?: { properties?: Record<string, { default?: unknown }>; required?: string[] };
+}
+
+export interface Diagnostic {
+  readonly policyName: string;
+  readonly description: string;
+  readonly message: string;
+  readonly enforcementLevel: EnforcementLevel;
+  /** Resource the violation is about (resource policies: the analyzed one). */
+  readonly urn: string;
+}
+
+export interface ResolvedPolicyConfig {
+  readonly enforcementLevel: EnforcementLevel;
+  readonly properties: Record<string, unknown>;
+}
+
+function unary<Req, Res>(client: analyzerrpc.AnalyzerClient, method: string, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    (
+      client as unknown as Record<
+        string,
+        (r: Req, cb: (e: grpc.ServiceError | null, res: Res) => void) => void
+      >
+    )[method]!.call(client, req, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+function options(r: RecordedResource): analyzerpb.AnalyzerResourceOptions {
+  const o = new analyzerpb.AnalyzerResourceOptions();
+  o.setProtect(r.protect);
+  o.setIgnorechangesList(r.ignoreChanges);
+  o.setAliasesList(r.aliases);
+  o.setAdditionalsecretoutputsList(r.additionalSecretOutputs);
+  if (r.deleteBeforeReplace !== undefined) {
+    o.setDeletebeforereplacedefined(true);
+    o.setDeletebeforereplace(r.deleteBeforeReplace);
+  }
+  if (r.customTimeouts) {
+    const t = new analyzerpb.AnalyzerResourceOptions.CustomTimeouts();
+    t.setCreate(r.customTimeouts.create);
+    t.setUpdate(r.customTimeouts.update);
+    t.setDelete(r.customTimeouts.delete);
+    o.setCustomtimeouts(t);
+  }
+  if (r.parent) o.setParent(r.parent);
+  return o;
+}
+
+function toDiagnostics(res: analyzerpb.AnalyzeResponse, fallbackUrn: string): Diagnostic[] {
+  return res.getDiagnosticsList().map((d) => ({
+    policyName: d.getPolicyname(),
+    description: d.getDescription(),
+    message: d.getMessage(),
+    enforcementLevel: LEVELS[d.getEnforcementlevel()] ?? "advisory",
+    urn: d.getUrn() || fallbackUrn,
+  }));
+}
+
+/** A running policy pack and a client to it. */
+export class PackServer {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly client: analyzerrpc.AnalyzerClient,
+  ) {}
+
+  /** Starts `<packDir>/index.ts` the way the CLI starts a TypeScript pack (node + TS loader, cwd = pack dir). */
+  static async start(packDir: string): Promise<PackServer> {
+    const tsx = require.resolve("tsx");
+    const child = spawn(process.execPath, ["--require", tsx, path.join(packDir, "index.ts")], {
+      cwd: packDir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = "";
+      let err = "";
+      child.stdout!.on("data", (b: Buffer) => {
+        out += b.toString();
+        const m = /^(\d+)\s*$/m.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+      child.on("exit", (code) =>
+        reject(new Error(`policy pack exited with ${code} before serving:\n${err}`)),
+      );
+    });
+    const client = new analyzerrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    return new PackServer(child, client);
+  }
+
+  async info(): Promise<{ name: string; version: string; policies: PolicyInfo[] }> {
+    const res = await unary<Empty, analyzerpb.AnalyzerInfo>(this.client, "getAnalyzerInfo", new Empty());
+    return {
+      name: res.getName(),
+      version: res.getVersion(),
+      policies: res.getPoliciesList().map((p) => ({
+        name: p.getName(),
+        description: p.getDescription(),
+        enforcementLevel: LEVELS[p.getEnforcementlevel()] ?? "advisory",
+        configSchema: p.getConfigschema()
+          ? {
+              properties: p.getConfigschema()!.getProperties()?.toJavaScript() as Record<
+                string,
+                { default?: unknown }
+              >,
+              required: p.getConfigschema()!.getRequiredList(),
+            }
+          : undefined,
+      })),
+    };
+  }
+
+  /** Sends the resolved per-policy config, as the engine does before analyzing. */
+  async configure(config: Record<string, ResolvedPolicyConfig>): Promise<void> {
+    const req = new analyzerpb.ConfigureAnalyzerRequest();
+    for (const [name, c] of Object.entries(config)) {
+      const pc = new analyzerpb.PolicyConfig();
+      pc.setEnforcementlevel(LEVELS.indexOf(c.enforcementLevel) as analyzerpb.EnforcementLevel);
+      pc.setProperties(Struct.fromJavaScript(c.properties as Record<string, never>));
+      req.getPolicyconfigMap().set(name, pc);
+    }
+    await unary(this.client, "configure", req);
+  }
+
+  /** Resource-level policies on one resource's inputs (called per registration, before its step). */
+  async analyze(r: RecordedResource): Promise<Diagnostic[]> {
+    const req = new analyzerpb.AnalyzeRequest();
+    req.setType(r.type);
+    req.setUrn(r.urn);
+    req.setName(r.name);
+    req.setProperties(Struct.fromJavaScript(r.inputs as Record<string, never>));
+    req.setOptions(options(r));
+    return toDiagnostics(await unary(this.client, "analyze", req), r.urn);
+  }
+
+  /** Stack policies over every resource with parents and dependencies resolved. */
+  async analyzeStack(resources: RecordedResource[]): Promise<Diagnostic[]> {
+    const req = new analyzerpb.AnalyzeStackRequest();
+    req.setResourcesList(
+      resources.map((r) => {
+        const a = new analyzerpb.AnalyzerResource();
+        a.setType(r.type);
+        a.setUrn(r.urn);
+        a.setName(r.name);
+        a.setProperties(Struct.fromJavaScript(r.inputs as Record<string, never>));
+        a.setOptions(options(r));
+        a.setParent(r.parent);
+        a.setDependenciesList(r.dependencies);
+        for (const [k, urns] of Object.entries(r.propertyDependencies)) {
+          const pd = new analyzerpb.AnalyzerPropertyDependencies();
+          pd.setUrnsList(urns);
+          a.getPropertydependenciesMap().set(k, pd);
+        }
+        return a;
+      }),
+    );
+    return toDiagnostics(await unary(this.client, "analyzeStack", req), "");
+  }
+
+  close(): void {
+    this.client.close();
+    this.child.kill();
+  }
+}

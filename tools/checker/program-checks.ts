@@ -1,0 +1,115 @@
+/**
+ * Checks only the program run can make (the engine's policies cannot): which inputs are secret
+ * (policies see secrets unwrapped), registration order, and whether secret config is `secure:`.
+ * Reported like policies, under `checker/…` names.
+ */
+import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../policies/lib/manifest";
+import type { RecordedResource } from "./record";
+import { SECRET_MARKER, StackConfig } from "./stack-config";
+
+export interface ProgramFinding {
+  readonly policyName: string;
+  readonly message: string;
+  readonly urn: string;
+}
+
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SECRET_NAME =
+  /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|DSN|DATABASE_URL|REDIS(_[A-Z0-9]+)?_URL|WEBHOOK_URL)$/;
+
+function isSecretValue(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
+}
+
+/** Paths of plain (non-secret) strings inside `v` that satisfy `bad`. */
+function plainHits(v: unknown, bad: (s: string, key: string) => boolean, at = "", key = ""): string[] {
+  if (isSecretValue(v)) return [];
+  if (typeof v === "string") return bad(v, key) ? [at] : [];
+  if (Array.isArray(v)) return v.flatMap((x, i) => plainHits(x, bad, `${at}[${i}]`, key));
+  if (v !== null && typeof v === "object")
+    return Object.entries(v).flatMap(([k, x]) => plainHits(x, bad, at ? `${at}.${k}` : k, k));
+  return [];
+}
+
+/** Secret config values (traced by their marker) or secret-named env entries in plain inputs. */
+export function plaintextSecretInputs(resources: readonly RecordedResource[]): ProgramFinding[] {
+  const out: ProgramFinding[] = [];
+  for (const r of resources.filter((x) => x.custom && !x.read)) {
+    const leaked = plainHits(r.inputs, (s) => s.includes(SECRET_MARKER));
+    const envLike = plainHits(r.inputs, (s, key) => {
+      const m = /^([A-Z][A-Z0-9_]*)=(.+)$/.exec(s);
+      return (
+        (m !== null && SECRET_NAME.test(m[1]!) && key !== "") ||
+        (/^[A-Z][A-Z0-9_]*$/.test(key) && SECRET_NAME.test(key) && s.length > 0)
+      );
+    });
+    for (const p of new Set([...leaked, ...envLike])) {
+      out.push({
+        policyName: "checker/secret-inputs",
+        message: `${r.type} ${r.name}: input ${p} holds a secret as plain text; pass it as a Pulumi secret (pulumi.secret / config.requireSecret) so it is encrypted in state.`,
+        urn: r.urn,
+      });
+    }
+  }
+  return out;
+}
+
+/** The release gate is the first custom resource registered (its inputs aside) and everything waits for it. */
+export function gateFirst(resources: readonly RecordedResource[]): ProgramFinding[] {
+  const gate = resources.find((r) => r.type === GATE_RESOURCE_TYPE && r.name === GATE_RESOURCE_NAME);
+  const managed = resources.filter(
+    (r) => r.custom && !r.read && !r.type.startsWith("pulumi:providers:") && r !== gate,
+  );
+  if (!gate) {
+    return managed.length === 0
+      ? []
+      : [
+          {
+            policyName: "checker/gate-first",
+            message: "no release-gate resource; construct the Release component before any other resource.",
+            urn: "",
+          },
+        ];
+  }
+  const out: ProgramFinding[] = [];
+  const earlier = managed.filter((r) => r.index < gate.index);
+  if (earlier.length > 0) {
+    out.push({
+      policyName: "checker/gate-first",
+      message: `registered before the release gate: ${earlier.map((r) => r.name).join(", ")}; construct Release first.`,
+      urn: gate.urn,
+    });
+  }
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const waits = (r: RecordedResource, seen = new Set<string>()): boolean =>
+    r.dependencies.some(
+      (d) => d === gate.urn || (!seen.has(d) && (seen.add(d), byUrn.has(d)) && waits(byUrn.get(d)!, seen)),
+    );
+  const ungated = managed.filter((r) => !waits(r));
+  if (ungated.length > 0) {
+    out.push({
+      policyName: "checker/gate-first",
+      message: `not waiting for the release gate: ${ungated.map((r) => r.name).join(", ")}; create them with LaunchgateComponent.child() or dependsOn: [release.gate].`,
+      urn: gate.urn,
+    });
+  }
+  return out;
+}
+
+/** Keys read or declared as secrets must be `secure:` in the stack file when set there. */
+export function secureConfig(
+  config: StackConfig,
+  secretReads: readonly string[],
+  stack: string,
+): ProgramFinding[] {
+  const expected = new Set([...config.declaredSecret, ...secretReads]);
+  return [...expected]
+    .filter((k) => k in config.config && !config.secureKeys.includes(k))
+    .sort()
+    .map((k) => ({
+      policyName: "checker/secure-config",
+      message: `${k} is a secret but Pulumi.${stack}.yaml holds it in plain text; run \`pulumi config set --secret ${k} …\`.`,
+      urn: "",
+    }));
+}

@@ -1,0 +1,63 @@
+/**
+ * The runtime config the Pulumi CLI would hand the program: `Pulumi.yaml` defaults, then
+ * `Pulumi.<stack>.yaml` values (`secure:` values replaced by a marker the checker can trace),
+ * then test/CLI overrides. Also which keys are declared secret, to verify they are `secure:`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { readStackFile } from "../../stacks/stack-file";
+
+/** Stands in for every secret value; finding it in a non-secret input means a secret leaked. */
+export const SECRET_MARKER = "lg-secret-placeholder-7f3a9c";
+
+export interface StackConfig {
+  readonly project: string;
+  /** `namespace:key` → value as the language host passes it (objects JSON-encoded). */
+  readonly config: Record<string, string>;
+  /** Keys holding `secure:` values (full `namespace:key`). */
+  readonly secureKeys: string[];
+  /** Keys Pulumi.yaml declares `secret: true`. */
+  readonly declaredSecret: string[];
+}
+
+interface ProjectFile {
+  name: string;
+  config?: Record<string, { default?: unknown; secret?: boolean } | unknown>;
+}
+
+function encode(v: unknown): string {
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/**
+ * @param overrides `namespace:key` → value (objects allowed); replaces the stack file's value
+ *   (use `release.evidenceDir`-style deep keys at the caller by passing the whole object).
+ */
+export function loadStackConfig(
+  projectDir: string,
+  stack: string,
+  overrides: Record<string, unknown> = {},
+): StackConfig {
+  const projectFile = path.join(projectDir, "Pulumi.yaml");
+  const project = parse(fs.readFileSync(projectFile, "utf8")) as ProjectFile;
+  const config: Record<string, string> = {};
+  const declaredSecret: string[] = [];
+  for (const [key, decl] of Object.entries(project.config ?? {})) {
+    const d = decl as { default?: unknown; secret?: boolean } | null;
+    if (d && typeof d === "object" && "default" in d) config[key] = encode(d.default);
+    if (d && typeof d === "object" && d.secret === true) declaredSecret.push(key);
+  }
+  const file = readStackFile(projectDir, stack, SECRET_MARKER);
+  const ns = project.name;
+  for (const [key, value] of Object.entries(file.values)) config[`${ns}:${key}`] = encode(value);
+  for (const [key, value] of Object.entries(file.foreign)) config[key] = encode(value);
+  for (const [key, value] of Object.entries(overrides))
+    config[key.includes(":") ? key : `${ns}:${key}`] = encode(value);
+  return {
+    project: project.name,
+    config,
+    secureKeys: [...file.secureKeys].map((k) => `${ns}:${k}`),
+    declaredSecret,
+  };
+}
