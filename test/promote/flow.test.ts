@@ -45,6 +45,7 @@ let statuses: Record<string, number> = {};
 interface Call {
   argv?: string[];
   check?: string[];
+  referenced?: Record<string, { verifiedRelease?: { commit: string } }>;
   cwd: string;
   env?: Record<string, string>;
 }
@@ -63,7 +64,7 @@ function calls(): Call[] {
 function commands(): string[] {
   return calls().map((c) =>
     c.check
-      ? `[check] ${c.check.join(" ")}`
+      ? `[check] ${c.check.join(" ").replace(/lg-stack-outputs-\w+/, "lg-stack-outputs-<tmp>")}`
       : c.argv!.join(" ").replace(/--event-log tcp:\/\/127\.0\.0\.1:\d+/, "--event-log <events>"),
   );
 }
@@ -220,7 +221,7 @@ const PROMOTE_PREFIX = [
     ` --plaintext launchgate:release.previous.images["app:api"]=${PROD_IMAGES["app:api"]}` +
     ` --plaintext launchgate:release.previous.images["app:worker"]=${PROD_IMAGES["app:worker"]}` +
     " --non-interactive",
-  "[check] --stack production",
+  `[check] --stack production --stack-outputs ${os.tmpdir()}/lg-stack-outputs-<tmp>`,
   `preview --diff ${POLICY} --exec-kind auto.local --event-log <events> --stack production --non-interactive`,
 ];
 const UP = `up --yes --skip-preview ${POLICY} --exec-kind auto.local --stack production --non-interactive`;
@@ -257,6 +258,12 @@ describe("promote (stand-in pulumi)", () => {
         assert.equal(c.env?.PULUMI_CONFIG_PASSPHRASE, "(set)");
       }
     }
+    const check = calls().find((c) => c.check)!;
+    assert.equal(
+      check.referenced?.staging?.verifiedRelease?.commit,
+      NEW,
+      "the checker sees staging's outputs",
+    );
     assert.ok(lines.some((l) => /ok {3}health:api http:\/\/127\.0\.0\.1:\d+\/health/.test(l)));
     assert.ok(lines.some((l) => /ok {3}feed /.test(l)));
   });
@@ -467,7 +474,7 @@ describe("cli (stand-in pulumi, real `npm run check` plumbing)", () => {
       r.stderr,
       /preview of production failed \(policy violations\); nothing was deployed\.\n- \[mandatory\] {2}no-published-db-port/,
     );
-    assert.ok(commands().includes("[check] --stack production"));
+    assert.ok(commands().some((c) => c.startsWith("[check] --stack production --stack-outputs")));
   });
 
   test("failed smoke test: exit 1 and the rollback command on stderr", async () => {

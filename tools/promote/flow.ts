@@ -4,6 +4,9 @@
  * with the policy pack, run the smoke tests, record the result. No decision is made here.
  */
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import {
   ConfigMap,
@@ -109,12 +112,32 @@ function errorText(e: unknown): string {
   return [err.commandResult?.stdout, err.commandResult?.stderr, err.message].filter(Boolean).join("\n");
 }
 
-/** config apply → offline check → preview → (--yes) up → smoke tests → record verification. */
+/**
+ * Writes stack outputs where the offline checker reads StackReferences
+ * (`<dir>/<short stack name>/stack-outputs.json`, plain values) and returns the dir.
+ */
+function writeStackOutputs(outputs: Record<string, OutputMap>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-stack-outputs-"));
+  for (const [name, out] of Object.entries(outputs)) {
+    const short = name.split("/").pop() ?? name;
+    fs.mkdirSync(path.join(dir, short), { recursive: true });
+    const plain = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
+    fs.writeFileSync(path.join(dir, short, "stack-outputs.json"), `${JSON.stringify(plain, null, 2)}\n`);
+  }
+  return dir;
+}
+
+/**
+ * config apply → offline check → preview → (--yes) up → smoke tests → record verification.
+ * `referenced` are the outputs of stacks the program reads by StackReference (staging), handed
+ * to the offline checker so it judges the gates on what the engine will see.
+ */
 async function deploy(
   stack: Stack,
   plan: ReleasePlan,
   targetConfig: ConfigMap,
   opts: FlowOptions,
+  referenced: Record<string, OutputMap> = {},
 ): Promise<FlowResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const name = stack.name;
@@ -122,7 +145,14 @@ async function deploy(
   await applyConfig(stack, plan.config);
   log(`config of ${name} updated (Pulumi.${name}.yaml)`);
 
-  const check = await runCheck(opts.checkCommand ?? DEFAULT_CHECK, opts.workDir, name);
+  const outputsDir = Object.keys(referenced).length > 0 ? writeStackOutputs(referenced) : undefined;
+  const checkArgv = [
+    ...(opts.checkCommand ?? DEFAULT_CHECK),
+    ...(outputsDir ? ["--stack-outputs", outputsDir] : []),
+  ];
+  const check = await runCheck(checkArgv, opts.workDir, name).finally(() => {
+    if (outputsDir) fs.rmSync(outputsDir, { recursive: true, force: true });
+  });
   if (check.code !== 0) {
     throw new FlowError(
       `offline check of ${name} failed (exit ${check.code}); nothing was deployed.\n${check.output.trim().split("\n").slice(-20).join("\n")}`,
@@ -213,7 +243,7 @@ export async function promote(opts: FlowOptions & { from: string; to: string }):
     return { stack: opts.to, status: "unchanged", commit: plan.value.release.commit };
   }
   log(`promoting ${plan.value.release.commit} from ${opts.from} to ${opts.to}`);
-  return deploy(target, plan.value, targetConfig, opts);
+  return deploy(target, plan.value, targetConfig, opts, { [opts.from]: sourceOutputs });
 }
 
 /** `promote --to <stack>` without `--from`: deploy and verify the release the stack file holds (CI on main). */
