@@ -4,8 +4,8 @@
 # as one JSON payload: {source, host, at, text, alerts: [{check, level, message}]}.
 # The webhook URL is read from LG_WEBHOOK_FILE (root-only) and handed to curl through a config
 # on a pipe, so it never appears on a command line; no file means alerts go to the journal only.
-# Alert state lives in LG_STATE_DIR/alerts/<check> ("level epoch") and is only advanced after a
-# successful delivery, so a failed post is retried on the next run rather than lost.
+# Alert state lives in LG_STATE_DIR/alerts/<check> ("level epoch"); it and the access-log offset
+# only advance after a successful delivery, so a failed post is retried on the next run.
 # Needs: LG_PROBE_CONTAINERS ("name=container ...") LG_PUBLIC_URL LG_BACKUP_DIR LG_DISK_PATH
 #   LG_ACCESS_LOG LG_STATE_DIR LG_WEBHOOK_FILE LG_EVALUATE LG_REALERT_MINUTES LG_HOST_LABEL
 #   LG_HTTP_TIMEOUT LG_INSECURE_TLS, and the thresholds monitor-evaluate.sh reads (+ lib-common.sh).
@@ -57,9 +57,9 @@ measure() {
     n = split(a, x, " "); split(b, y, " "); t = 0
     for (i = 1; i <= n; i++) t += y[i] - x[i]
     idle = (y[4] - x[4]) + (y[5] - x[5])
-    printf "cpu.percent=%.1f\n", t > 0 ? 100 * (t - idle) / t : 0 }'
+    printf "cpu.percent=%.1f\n", (t > 0 ? 100 * (t - idle) / t : 0) }'
   awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 }
-    END { printf "memory.percent=%.1f\n", t > 0 ? 100 * (t - a) / t : 0 }' /proc/meminfo
+    END { printf "memory.percent=%.1f\n", (t > 0 ? 100 * (t - a) / t : 0) }' /proc/meminfo
   df -P "${LG_DISK_PATH:-/}" | awk 'NR == 2 { sub("%", "", $5); print "disk.percent=" $5 }'
   if [ -n "${LG_ACCESS_LOG:-}" ] && [ -r "$LG_ACCESS_LOG" ]; then
     error_rate
@@ -75,11 +75,32 @@ error_rate() {
   size=$(stat -c %s "$LG_ACCESS_LOG")
   [ "$size" -ge "$off" ] || off=0
   tail -c +"$((off + 1))" "$LG_ACCESS_LOG" | head -c "$((size - off))" | awk '
-    /^\{/ { if (match($0, /"status": *[0-9]+/)) { s = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", s) } else next }
-    !/^\{/ { split($0, q, "\""); split(q[3], f, " "); s = f[1]; if (s !~ /^[0-9][0-9][0-9]$/) next }
-    { n++; if (s >= 500) e++ }
-    END { printf "errors.requests=%d\nerrors.percent=%.2f\n", n, n > 0 ? 100 * e / n : 0 }'
-  echo "$size" >"$off_file"
+    {
+      s = ""
+      if (substr($0, 1, 1) == "{") {
+        if (match($0, /"status": *[0-9]+/)) { s = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", s) }
+      } else {
+        split($0, q, "\""); split(q[3], f, " "); s = f[1]
+      }
+      if (s !~ /^[0-9][0-9][0-9]$/) next
+      n++
+      if (s + 0 >= 500) e++
+    }
+    END { printf "errors.requests=%d\nerrors.percent=%.2f\n", n, (n > 0 ? 100 * e / n : 0) }'
+  echo "$size" >"$off_file.next"
+}
+
+# The access-log offset and the alert state advance together, after a successful delivery: a
+# failed post re-reads the same log lines next time instead of losing their errors.
+commit_state() {
+  local u state
+  for u in "${updates[@]}"; do
+    state=${u#*|}
+    if [ "${u%%|*}" = rm ]; then rm -f "$state"; else printf '%s\n' "${u%%|*}" >"$state"; fi
+  done
+  if [ -f "$LG_STATE_DIR/access-log.offset.next" ]; then
+    mv "$LG_STATE_DIR/access-log.offset.next" "$LG_STATE_DIR/access-log.offset"
+  fi
 }
 
 measurements=$(measure)
@@ -105,6 +126,7 @@ while IFS=$'\t' read -r level check message; do
 done <<<"$evaluation"
 
 if [ "${#alerts[@]}" -eq 0 ]; then
+  commit_state
   exit 0
 fi
 payload=$(printf '{"source":"launchgate","host":%s,"at":"%s","text":%s,"alerts":[%s]}' \
@@ -123,7 +145,4 @@ if [ -n "$url" ]; then
 else
   log "no alert webhook configured; alerts logged only"
 fi
-for u in "${updates[@]}"; do
-  state=${u#*|}
-  if [ "${u%%|*}" = rm ]; then rm -f "$state"; else printf '%s\n' "${u%%|*}" >"$state"; fi
-done
+commit_state
