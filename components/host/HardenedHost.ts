@@ -163,6 +163,64 @@ function checkPort(what: string, p: number): void {
   check(Number.isInteger(p) && p >= 1 && p <= 65535, what, p, "a TCP port 1..65535");
 }
 
+/** Applies defaults and checks every argument that ends up in a host config file. */
+function validate(args: HardenedHostArgs) {
+  const scriptsDir = args.scriptsDir ?? path.join(__dirname, "scripts");
+  const sshdPort = args.sshdPort ?? 22;
+  const publicTcpPorts = args.publicTcpPorts ?? [22, 80, 443];
+  const ciphers = args.sshCiphers ?? DEFAULT_SSH_CIPHERS;
+  const kex = args.sshKexAlgorithms ?? DEFAULT_SSH_KEX;
+  const macs = args.sshMacs ?? DEFAULT_SSH_MACS;
+  const packages = args.packages ?? DEFAULT_PACKAGES;
+  const storageDirs = args.storageDirs ?? DEFAULT_STORAGE_DIRS;
+  const logDir = args.logDir ?? "/var/log/launchgate";
+  const retention = args.logRetentionDays ?? 30;
+  const banner = args.banner ?? DEFAULT_BANNER;
+
+  checkPort("sshdPort", sshdPort);
+  publicTcpPorts.forEach((p, i) => checkPort(`publicTcpPorts[${i}]`, p));
+  check(
+    publicTcpPorts.includes(sshdPort),
+    "publicTcpPorts",
+    publicTcpPorts,
+    `to include the sshd port ${sshdPort} (no lock-out)`,
+  );
+  for (const [what, list] of [
+    ["sshCiphers", ciphers],
+    ["sshKexAlgorithms", kex],
+    ["sshMacs", macs],
+  ] as const) {
+    check(
+      list.length > 0 && list.every((a) => ALGORITHM.test(a)),
+      what,
+      list,
+      "a non-empty list of algorithm names",
+    );
+  }
+  packages.forEach((p, i) => check(PACKAGE.test(p), `packages[${i}]`, p, "a Debian package name"));
+  storageDirs.forEach((d, i) => {
+    check(REL_PATH.test(d.path), `storageDirs[${i}].path`, d.path, "a relative path without `..` (or `.`)");
+    check(MODE.test(d.mode), `storageDirs[${i}].mode`, d.mode, "an octal mode such as 0750");
+  });
+  check(ABS_PATH.test(logDir) && !logDir.includes(".."), "logDir", logDir, "an absolute path");
+  check(Number.isInteger(retention) && retention >= 1, "logRetentionDays", retention, "an integer >= 1");
+  check(banner.trim().length > 0, "banner", banner, "a non-empty text");
+
+  return {
+    scriptsDir,
+    sshdPort,
+    publicTcpPorts,
+    ciphers,
+    kex,
+    macs,
+    packages,
+    storageDirs,
+    logDir,
+    retention,
+    banner,
+  };
+}
+
 export class HardenedHost extends LaunchgateComponent {
   /** Docker engine URI over SSH as the deploy user (`ssh://deployer@host:port`). */
   public readonly dockerHost: pulumi.Output<string>;
@@ -176,50 +234,23 @@ export class HardenedHost extends LaunchgateComponent {
   public readonly ready: pulumi.Resource;
 
   constructor(name: string, args: HardenedHostArgs, opts?: LaunchgateComponentOptions) {
+    // Validated before anything is registered: the values end up in sshd_config, ufw and paths.
+    const v = validate(args);
     super("launchgate:host:HardenedHost", name, opts);
-    const scriptsDir = args.scriptsDir ?? path.join(__dirname, "scripts");
-    const sshdPort = args.sshdPort ?? 22;
-    const publicTcpPorts = args.publicTcpPorts ?? [22, 80, 443];
-    const ciphers = args.sshCiphers ?? DEFAULT_SSH_CIPHERS;
-    const kex = args.sshKexAlgorithms ?? DEFAULT_SSH_KEX;
-    const macs = args.sshMacs ?? DEFAULT_SSH_MACS;
-    const packages = args.packages ?? DEFAULT_PACKAGES;
-    const storageDirs = args.storageDirs ?? DEFAULT_STORAGE_DIRS;
-    const logDir = args.logDir ?? "/var/log/launchgate";
-    const retention = args.logRetentionDays ?? 30;
-    const banner = args.banner ?? DEFAULT_BANNER;
-    const deployUser = args.host.deployUser;
-
-    // Validated here, before any resource: the values end up in sshd_config, ufw and paths.
-    checkPort("sshdPort", sshdPort);
-    publicTcpPorts.forEach((p, i) => checkPort(`publicTcpPorts[${i}]`, p));
-    check(
-      publicTcpPorts.includes(sshdPort),
-      "publicTcpPorts",
+    const {
+      scriptsDir,
+      sshdPort,
       publicTcpPorts,
-      `to include the sshd port ${sshdPort} (no lock-out)`,
-    );
-    for (const [what, list] of [
-      ["sshCiphers", ciphers],
-      ["sshKexAlgorithms", kex],
-      ["sshMacs", macs],
-    ] as const) {
-      check(
-        list.length > 0 && list.every((a) => ALGORITHM.test(a)),
-        what,
-        list,
-        "a non-empty list of algorithm names",
-      );
-    }
-    packages.forEach((p, i) => check(PACKAGE.test(p), `packages[${i}]`, p, "a Debian package name"));
-    storageDirs.forEach((d, i) => {
-      check(REL_PATH.test(d.path), `storageDirs[${i}].path`, d.path, "a relative path without `..` (or `.`)");
-      check(MODE.test(d.mode), `storageDirs[${i}].mode`, d.mode, "an octal mode such as 0750");
-    });
-    check(ABS_PATH.test(logDir) && !logDir.includes(".."), "logDir", logDir, "an absolute path");
-    check(Number.isInteger(retention) && retention >= 1, "logRetentionDays", retention, "an integer >= 1");
-    check(banner.trim().length > 0, "banner", banner, "a non-empty text");
-
+      ciphers,
+      kex,
+      macs,
+      packages,
+      storageDirs,
+      logDir,
+      retention,
+      banner,
+    } = v;
+    const deployUser = args.host.deployUser;
     const permitOpen = pulumi.all(args.permitOpen ?? []).apply((dests) => {
       dests.forEach((d, i) => check(DESTINATION.test(d), `permitOpen[${i}]`, d, "host:port"));
       return dests;

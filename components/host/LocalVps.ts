@@ -48,13 +48,14 @@ export class LocalVps extends LaunchgateComponent {
   public readonly containerName: pulumi.Output<string>;
 
   constructor(name: string, args: LocalVpsArgs = {}, opts?: LaunchgateComponentOptions) {
-    super("launchgate:host:LocalVps", name, opts);
     const sshPort = args.sshPort ?? 2222;
     const published = args.publishedPorts ?? [];
+    // Checked before anything is registered.
     for (const p of [sshPort, ...published.flatMap((x) => [x.internal, x.external])]) {
       if (!Number.isInteger(p) || p < 1 || p > 65535)
         throw new Error(`LocalVps port: got ${p}; expected 1..65535`);
     }
+    super("launchgate:host:LocalVps", name, opts);
     const prefix = `launchgate-${pulumi.getStack()}-${name}`;
 
     // The image is content-addressed by build-image.sh; re-running it is a cache hit unless the

@@ -58,15 +58,13 @@ async function captureSteps(name: string, args: HardenedHostArgs): Promise<Step[
   await settle();
   const steps = rec.resources
     .filter((r) => r.type === "command:local:Command" || r.type === "command:remote:Command")
-    .map(
-      (r): Step => ({
-        name: r.name.slice(name.length + 1),
-        kind: r.type === "command:local:Command" ? "local" : "remote",
-        create: String(reveal(r.inputs.create)),
-        stdin: String(reveal(r.inputs.stdin)),
-        environment: (reveal(r.inputs.environment) ?? {}) as Record<string, string>,
-      }),
-    );
+    .map((r): Step => ({
+      name: r.name.slice(name.length + 1),
+      kind: r.type === "command:local:Command" ? "local" : "remote",
+      create: String(reveal(r.inputs.create)),
+      stdin: String(reveal(r.inputs.stdin)),
+      environment: (reveal(r.inputs.environment) ?? {}) as Record<string, string>,
+    }));
   return steps;
 }
 
@@ -87,7 +85,8 @@ function runAll(vps: Vps, deployKey: KeyPair, deployUser: string, steps: Step[],
   for (const step of steps) {
     const r = runStep(vps, deployKey, deployUser, step);
     console.log(`  ${label} ${step.name.padEnd(20)} ${String(r.ms).padStart(6)} ms  exit ${r.code}`);
-    if (r.code !== 0) assert.fail(`${label}: step ${step.name} failed (exit ${r.code})\n${r.stdout}\n${r.stderr}`);
+    if (r.code !== 0)
+      assert.fail(`${label}: step ${step.name} failed (exit ${r.code})\n${r.stdout}\n${r.stderr}`);
   }
   return Date.now() - start;
 }
@@ -178,7 +177,12 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
     console.log(`  vps ${vps.container} ssh 127.0.0.1:${vps.sshPort} ip ${vps.ip}`);
     hostCfg = localHostConfig();
     args = {
-      bootstrap: { host: "127.0.0.1", port: vps.sshPort, user: hostCfg.bootstrapUser, privateKey: rootKey.privateKey },
+      bootstrap: {
+        host: "127.0.0.1",
+        port: vps.sshPort,
+        user: hostCfg.bootstrapUser,
+        privateKey: rootKey.privateKey,
+      },
       host: hostCfg,
       deployerPublicKey: deployKey.publicKey,
       deployerPrivateKey: deployKey.privateKey,
@@ -216,7 +220,12 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
   it("password login is refused: the server offers publickey only", () => {
     must("docker", ["exec", "-i", vps.container, "chpasswd"], { input: "deployer:Correct-Horse-1\n" });
     const r = ssh(vps, "deployer", undefined, "true", {
-      extra: ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"],
+      extra: [
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PreferredAuthentications=password,keyboard-interactive",
+      ],
     });
     assert.equal(r.code, 255);
     assert.match(r.stderr, /Permission denied \(publickey\)/);
@@ -224,7 +233,9 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
   });
 
   it("weak ciphers are refused; the deployer key is accepted", () => {
-    const weak = ssh(vps, "deployer", deployKey.file, "true", { extra: ["-o", "Ciphers=aes128-cbc", "-o", "LogLevel=INFO"] });
+    const weak = ssh(vps, "deployer", deployKey.file, "true", {
+      extra: ["-o", "Ciphers=aes128-cbc", "-o", "LogLevel=INFO"],
+    });
     assert.equal(weak.code, 255);
     assert.match(weak.stderr, /no matching cipher/i);
     const r = ssh(vps, "deployer", deployKey.file, "id -un");
@@ -249,13 +260,23 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
     ]) {
       assert.ok(cfg.split("\n").includes(line), `sshd -T lacks "${line}"`);
     }
-    const dep = ssh(vps, "deployer", deployKey.file, "sudo -n sshd -T -C user=deployer,host=x,addr=127.0.0.1").stdout;
+    const dep = ssh(
+      vps,
+      "deployer",
+      deployKey.file,
+      "sudo -n sshd -T -C user=deployer,host=x,addr=127.0.0.1",
+    ).stdout;
     assert.ok(dep.includes("allowtcpforwarding local"), dep);
     assert.ok(dep.includes(`permitopen ${POSTGRES_IP}:5432`), dep);
   });
 
   it("deployer runs docker without sudo; the nested engine runs with the hardened daemon.json", () => {
-    const r = ssh(vps, "deployer", deployKey.file, "docker info --format '{{.ServerVersion}} {{.Driver}} {{.LiveRestoreEnabled}}'");
+    const r = ssh(
+      vps,
+      "deployer",
+      deployKey.file,
+      "docker info --format '{{.ServerVersion}} {{.Driver}} {{.LiveRestoreEnabled}}'",
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout.trim(), /^\d+\.\S+ overlay2 true$/);
   });
@@ -305,7 +326,12 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
   });
 
   it("logrotate config passes `logrotate -d`; 30 days kept", () => {
-    const r = ssh(vps, "deployer", deployKey.file, "sudo -n logrotate -d /etc/logrotate.d/launchgate 2>&1; echo rc=$?");
+    const r = ssh(
+      vps,
+      "deployer",
+      deployKey.file,
+      "sudo -n logrotate -d /etc/logrotate.d/launchgate 2>&1; echo rc=$?",
+    );
     assert.match(r.stdout, /rc=0/);
     assert.doesNotMatch(r.stdout, /error/i);
     const conf = ssh(vps, "deployer", deployKey.file, "cat /etc/logrotate.d/launchgate").stdout;
@@ -331,14 +357,23 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
     console.log(`  first run ${firstMs} ms, second run ${secondMs} ms`);
     const again = fingerprint(vps, hostCfg.storagePath);
     assert.equal(again, firstPrint, "state changed on the second run");
-    assert.ok(secondMs * 3 < firstMs, `second run (${secondMs} ms) not much faster than first (${firstMs} ms)`);
+    assert.ok(
+      secondMs * 3 < firstMs,
+      `second run (${secondMs} ms) not much faster than first (${firstMs} ms)`,
+    );
   });
 
   it("a broken sshd input fails the step, sshd keeps the old config and SSH stays reachable", async () => {
     const before = exec(vps, "sha256sum /etc/ssh/sshd_config.d/10-launchgate.conf").stdout;
-    const broken = await captureSteps("host", { ...args, sshCiphers: ["aes256-gcm@openssh.com", "no-such-cipher"] });
+    const broken = await captureSteps("host", {
+      ...args,
+      sshCiphers: ["aes256-gcm@openssh.com", "no-such-cipher"],
+    });
     const step = broken.find((s) => s.name === "sshd")!;
-    assert.match(step.stdin, /Ciphers aes256-gcm@openssh.com,no-such-cipher|LG_SSH_CIPHERS='aes256-gcm@openssh.com,no-such-cipher'/);
+    assert.match(
+      step.stdin,
+      /Ciphers aes256-gcm@openssh.com,no-such-cipher|LG_SSH_CIPHERS='aes256-gcm@openssh.com,no-such-cipher'/,
+    );
     const r = runStep(vps, deployKey, hostCfg.deployUser, step);
     assert.notEqual(r.code, 0, "the sshd step must fail on an invalid cipher");
     assert.match(r.stderr, /rejected the new config; previous config restored/);
@@ -355,7 +390,12 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /removed rule: allow 80\/tcp/);
     assert.equal(await reachable(vps.ip, 22), true);
-    const back = runStep(vps, deployKey, hostCfg.deployUser, steps.find((s) => s.name === "firewall")!);
+    const back = runStep(
+      vps,
+      deployKey,
+      hostCfg.deployUser,
+      steps.find((s) => s.name === "firewall")!,
+    );
     assert.equal(back.code, 0, back.stderr);
     assert.throws(
       () => new HardenedHost("nossh", { ...args, publicTcpPorts: [80, 443] }),

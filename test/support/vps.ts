@@ -67,7 +67,11 @@ export interface KeyPair {
 export function makeKey(dir: string, name: string): KeyPair {
   const file = path.join(dir, name);
   must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `lg-host-test-${name}`, "-f", file]);
-  return { file, privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim() };
+  return {
+    file,
+    privateKey: fs.readFileSync(file, "utf8"),
+    publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim(),
+  };
 }
 
 export interface Vps {
@@ -136,8 +140,14 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 export function waitForSsh(port: number, timeoutMs = 60_000): void {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (run("ssh-keyscan", ["-T", "3", "-p", String(port), "127.0.0.1"], { timeoutMs: 10_000 }).stdout.includes("ssh-")) return;
-    if (Date.now() > deadline) throw new Error(`sshd on 127.0.0.1:${port} did not answer within ${timeoutMs} ms`);
+    if (
+      run("ssh-keyscan", ["-T", "3", "-p", String(port), "127.0.0.1"], { timeoutMs: 10_000 }).stdout.includes(
+        "ssh-",
+      )
+    )
+      return;
+    if (Date.now() > deadline)
+      throw new Error(`sshd on 127.0.0.1:${port} did not answer within ${timeoutMs} ms`);
     run("sleep", ["1"]);
   }
 }
@@ -190,8 +200,16 @@ export function startVps(image: string, rootPublicKey: string, dir?: string): Vp
     fs.writeFileSync(keyFile, `${rootPublicKey}\n`, { mode: 0o644 });
     must("docker", ["cp", keyFile, `${id}:${VPS_RUN.rootAuthorizedKeys}`]);
     must("docker", ["start", id]);
-    const port = must("docker", ["port", id, `${VPS_RUN.sshInternalPort}/tcp`]).stdout.trim().split("\n")[0] ?? "";
-    const ip = must("docker", ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id]).stdout.trim();
+    const port =
+      must("docker", ["port", id, `${VPS_RUN.sshInternalPort}/tcp`])
+        .stdout.trim()
+        .split("\n")[0] ?? "";
+    const ip = must("docker", [
+      "inspect",
+      "-f",
+      "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+      id,
+    ]).stdout.trim();
     Object.assign(vps, { sshPort: Number(port.split(":").pop()), ip });
     waitForSsh(vps.sshPort);
     return vps;
@@ -202,7 +220,11 @@ export function startVps(image: string, rootPublicKey: string, dir?: string): Vp
 }
 
 /** Runs `fn` with a fresh VPS and always removes it afterwards. */
-export async function withVps<T>(image: string, rootPublicKey: string, fn: (vps: Vps) => Promise<T>): Promise<T> {
+export async function withVps<T>(
+  image: string,
+  rootPublicKey: string,
+  fn: (vps: Vps) => Promise<T>,
+): Promise<T> {
   const vps = startVps(image, rootPublicKey);
   try {
     return await fn(vps);

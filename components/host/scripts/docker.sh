@@ -5,14 +5,18 @@
 #   log rotation (2.x logging), live-restore (2.15), userland-proxy off (2.16),
 #   no-new-privileges as the default for every container (2.18), icc off on the default bridge (2.2).
 set -euo pipefail
+# userland-proxy off makes dockerd enable hairpin NAT through /proc/sys (route_localnet), which is
+# read-only in a container: the local VPS keeps the proxy on (its only documented difference).
+userland_proxy=false
+if in_container; then userland_proxy=true; fi
 # daemon.json first, so the engine's very first start (package postinst) already uses it.
 changed=0
-install_file /etc/docker/daemon.json 0644 root:root <<'JSON' && changed=1
+install_file /etc/docker/daemon.json 0644 root:root <<JSON && changed=1
 {
   "log-driver": "json-file",
   "log-opts": { "max-size": "10m", "max-file": "5" },
   "live-restore": true,
-  "userland-proxy": false,
+  "userland-proxy": $userland_proxy,
   "no-new-privileges": true,
   "icc": false
 }
