@@ -3,7 +3,7 @@
  * and are kept long enough, Redis keeps queue data, migrations run after a fresh backup.
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ContainerProps, TYPES, dataStoreKind, labelOf, onType, strings } from "./lib/resources";
+import { ContainerProps, TYPES, dataStoreKind, known, labelOf, onType, strings } from "./lib/resources";
 
 /** Label the data components put on volumes holding data (`launchgate.data=postgres|redis|…`). */
 export const DATA_LABEL = "launchgate.data";
@@ -56,8 +56,7 @@ function redisArg(command: readonly string[], flag: string): string | undefined 
 
 export const redisPersistence: ResourceValidationPolicy = {
   name: "redis-persistence",
-  description:
-    "Checks whether Redis keeps its data (AOF on, RDB not disabled) and queue/session instances never evict.",
+  description: "Checks whether Redis keeps its data: AOF on and RDB snapshots not disabled.",
   validateResource: onType<ContainerProps>(TYPES.container, (c, args, report) => {
     if (dataStoreKind(c, args.name) !== "redis") return;
     const cmd = [...strings(c.command ?? [])];
@@ -65,14 +64,37 @@ export const redisPersistence: ResourceValidationPolicy = {
       report("Redis AOF is off; run redis-server with `--appendonly yes`.");
     if (redisArg(cmd, "save") === "")
       report('Redis RDB snapshots are disabled (`--save ""`); keep the default save points.');
-    const role = labelOf(c, "launchgate.role");
-    const policy = redisArg(cmd, "maxmemory-policy");
-    if (role && REDIS_KEEP_ALL_ROLES.has(role) && policy !== "noeviction") {
-      report(
-        `Redis ${role} instance uses maxmemory-policy ${policy ?? "(default)"}; queues and sessions need \`--maxmemory-policy noeviction\`.`,
-      );
-    }
   }),
+};
+
+export const redisQueueNoEviction: StackValidationPolicy = {
+  name: "redis-queue-noeviction",
+  description: "Checks whether Redis instances holding queues or sessions use `maxmemory-policy noeviction`.",
+  validateStack: (args, report) => {
+    // The role is on the instance's data volume (`launchgate.data=redis-<role>`).
+    const roleOfVolume = new Map<string, string>();
+    for (const v of args.resources.filter((r) => r.type === TYPES.volume)) {
+      const m = /^redis-(\w+)$/.exec(labelOf(v.props as ContainerProps, DATA_LABEL) ?? "");
+      const name = known(() => v.props.name as string | undefined);
+      if (m && name) roleOfVolume.set(name, m[1]!);
+    }
+    for (const r of args.resources.filter((x) => x.type === TYPES.container)) {
+      const c = r.props as ContainerProps & { volumes?: { volumeName?: string }[] };
+      if (dataStoreKind(c, r.name) !== "redis") continue;
+      const roles = (known(() => c.volumes) ?? [])
+        .map((v) => roleOfVolume.get(known(() => v.volumeName) ?? ""))
+        .filter((x) => x);
+      const policy = redisArg([...strings(c.command ?? [])], "maxmemory-policy");
+      for (const role of roles) {
+        if (REDIS_KEEP_ALL_ROLES.has(role!) && policy !== "noeviction") {
+          report(
+            `Redis ${role} instance ${r.name} uses maxmemory-policy ${policy ?? "(default)"}; queues and sessions need \`--maxmemory-policy noeviction\`.`,
+            r.urn,
+          );
+        }
+      }
+    }
+  },
 };
 
 function commandText(r: PolicyResource): string {
@@ -141,6 +163,7 @@ export const dataPolicies = [
   dataVolumesProtected,
   databasesProtected,
   redisPersistence,
+  redisQueueNoEviction,
   backupsPresent,
   migrationsAfterBackup,
 ];

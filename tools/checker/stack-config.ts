@@ -8,8 +8,12 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { readStackFile } from "../../stacks/stack-file";
 
-/** Stands in for every secret value; finding it in a non-secret input means a secret leaked. */
-export const SECRET_MARKER = "lg-secret-placeholder-7f3a9c";
+/**
+ * Stands in for every secret value (only the CLI can decrypt them); finding it in a non-secret
+ * input means a secret leaked. URL-shaped so a secret alert webhook reads as "configured": offline,
+ * a set `secure:` key is all that can be known about a secret.
+ */
+export const SECRET_MARKER = "https://lg-secret-placeholder-7f3a9c.invalid/secret";
 
 export interface StackConfig {
   readonly project: string;

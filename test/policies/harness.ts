@@ -1,0 +1,136 @@
+/**
+ * Runs one policy the way @pulumi/policy's analyzer does (props behind `unknownCheckingProxy`,
+ * `notApplicable` throws, `UnknownValueError` means "can't run during preview") and returns the
+ * messages it reported, so tests assert the exact text (the pulumi-policy-aws pattern).
+ */
+import type {
+  PolicyResource,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
+import { UnknownValueError, unknownCheckingProxy } from "../../policies/lib/policy-sdk";
+
+export const STACK = "production";
+export const urnOf = (type: string, name: string, stack = STACK) =>
+  `urn:pulumi:${stack}::launchgate::${type}::${name}`;
+
+class NotApplicable extends Error {}
+
+export type Outcome = string[] | "not-applicable" | "unknown-at-preview";
+
+/** Config as the engine passes it: the policy's schema defaults overlaid with `config`. */
+function configFor(
+  policy: { configSchema?: { properties?: Record<string, unknown> } },
+  config: Record<string, unknown>,
+) {
+  const defaults = Object.fromEntries(
+    Object.entries(policy.configSchema?.properties ?? {}).map(([k, s]) => [
+      k,
+      (s as { default?: unknown }).default,
+    ]),
+  );
+  return { ...defaults, ...config };
+}
+
+async function outcome(run: () => unknown, messages: string[]): Promise<Outcome> {
+  try {
+    await run();
+    return messages;
+  } catch (e) {
+    if (e instanceof NotApplicable) return "not-applicable";
+    if (e instanceof UnknownValueError) return "unknown-at-preview";
+    throw e;
+  }
+}
+
+export interface ResourceInput {
+  readonly type: string;
+  readonly name: string;
+  readonly props: Record<string, unknown>;
+  readonly protect?: boolean;
+  readonly stack?: string;
+}
+
+export async function runResourcePolicy(
+  policy: ResourceValidationPolicy,
+  r: ResourceInput,
+  config: Record<string, unknown> = {},
+): Promise<Outcome> {
+  const messages: string[] = [];
+  const props = unknownCheckingProxy(r.props) as Record<string, unknown>;
+  const args = {
+    type: r.type,
+    name: r.name,
+    urn: urnOf(r.type, r.name, r.stack),
+    props,
+    opts: {
+      protect: r.protect ?? false,
+      ignoreChanges: [],
+      aliases: [],
+      additionalSecretOutputs: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+    },
+    getConfig: () => configFor(policy, config),
+    notApplicable: (reason?: string) => {
+      throw new NotApplicable(reason);
+    },
+    isType: () => false,
+    asType: () => undefined,
+    stackTags: new Map(),
+  } as unknown as ResourceValidationArgs;
+  const validations = Array.isArray(policy.validateResource)
+    ? policy.validateResource
+    : [policy.validateResource!];
+  return outcome(async () => {
+    for (const v of validations) await v(args, (m) => messages.push(m ?? ""));
+  }, messages);
+}
+
+export interface StackResourceInput extends ResourceInput {
+  /** Names of resources this one depends on. */
+  readonly dependsOn?: string[];
+}
+
+export async function runStackPolicy(
+  policy: StackValidationPolicy,
+  rs: StackResourceInput[],
+  config: Record<string, unknown> = {},
+): Promise<Outcome> {
+  const messages: string[] = [];
+  const resources: PolicyResource[] = rs.map((r) => ({
+    type: r.type,
+    name: r.name,
+    urn: urnOf(r.type, r.name, r.stack),
+    props: unknownCheckingProxy(r.props) as Record<string, unknown>,
+    opts: {
+      protect: r.protect ?? false,
+      ignoreChanges: [],
+      aliases: [],
+      additionalSecretOutputs: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+    },
+    dependencies: [],
+    propertyDependencies: {},
+    isType: () => false,
+    asType: () => undefined,
+  })) as unknown as PolicyResource[];
+  rs.forEach((r, i) => {
+    (resources[i] as { dependencies: PolicyResource[] }).dependencies = (r.dependsOn ?? []).map(
+      (n) => resources[rs.findIndex((x) => x.name === n)]!,
+    );
+  });
+  const args = {
+    resources,
+    getConfig: () => configFor(policy, config),
+    notApplicable: (reason?: string) => {
+      throw new NotApplicable(reason);
+    },
+    stackTags: new Map(),
+  } as unknown as StackValidationArgs;
+  return outcome(() => policy.validateStack(args, (m) => messages.push(m ?? "")), messages);
+}
+
+/** The engine's unknown sentinel: what a computed value looks like at preview. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
