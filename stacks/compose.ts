@@ -135,7 +135,6 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets, 
     "pg-admin",
     {
       connection,
-      identityFile: identity.path,
       remoteAddress: POSTGRES_IP,
       localPort: DB_TUNNEL_PORT,
     },

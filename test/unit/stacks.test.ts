@@ -1,0 +1,121 @@
+/**
+ * The whole program per stack under the mock runtime (the checker's recorder): every component
+ * is declared, with the counts and key inputs each stack kind must have, and every managed
+ * resource waits for the release gate.
+ */
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import * as path from "node:path";
+import { gateFirst } from "../../tools/checker/program-checks";
+import { RecordedResource, runProgram } from "../../tools/checker/record";
+import { loadStackConfig } from "../../tools/checker/stack-config";
+
+const ROOT = path.join(__dirname, "..", "..");
+const STACKS = ["local", "staging", "production"] as const;
+type Stack = (typeof STACKS)[number];
+
+const runs = new Map<Stack, RecordedResource[]>();
+
+before(async () => {
+  for (const stack of STACKS) {
+    const result = await runProgram({
+      programPath: path.join(ROOT, "index.ts"),
+      stack,
+      config: loadStackConfig(ROOT, stack),
+      preview: true,
+    });
+    assert.deepEqual(result.errors, [], `${stack}: program errors`);
+    runs.set(stack, result.resources);
+  }
+});
+
+const of = (stack: Stack, type: string) => runs.get(stack)!.filter((r) => r.type === type);
+const count = (stack: Stack, type: string) => of(stack, type).length;
+const named = (stack: Stack, type: string, name: string) => {
+  const r = of(stack, type).find((x) => x.name === name);
+  assert.ok(r, `${stack}: no ${type} named ${name} (have ${of(stack, type).map((x) => x.name).join(", ")})`);
+  return r;
+};
+
+/** Components every stack declares, with how many of each. */
+const COMMON_COMPONENTS: Record<string, number> = {
+  "launchgate:release:Release": 1,
+  "launchgate:host:HardenedHost": 1,
+  "launchgate:network:Network": 1,
+  "launchgate:data:Postgres": 1,
+  "launchgate:data:PostgresAdminTunnel": 1,
+  "launchgate:data:Redis": 2,
+  "launchgate:app:AppService": 3,
+  "launchgate:edge:Proxy": 1,
+  "launchgate:ops:Backups": 1,
+  "launchgate:ops:Monitoring": 1,
+};
+
+describe("every stack declares the full deployment", () => {
+  for (const stack of STACKS) {
+    test(`${stack}: component counts`, () => {
+      for (const [type, n] of Object.entries(COMMON_COMPONENTS)) assert.equal(count(stack, type), n, `${stack}: ${type}`);
+      const cloud = stack !== "local";
+      assert.equal(count(stack, "launchgate:host:LocalVps"), cloud ? 0 : 1);
+      assert.equal(count(stack, "launchgate:edge:InternalCa"), cloud ? 0 : 1);
+      assert.equal(count(stack, "launchgate:edge:OriginCertificate"), cloud ? 1 : 0);
+      assert.equal(count(stack, "launchgate:edge:Dns"), cloud ? 1 : 0);
+      // domain + api + admin records; five zone TLS settings.
+      assert.equal(count(stack, "cloudflare:index/dnsRecord:DnsRecord"), cloud ? 3 : 0);
+      assert.equal(count(stack, "cloudflare:index/zoneSetting:ZoneSetting"), cloud ? 5 : 0);
+    });
+
+    test(`${stack}: the release gate comes first and everything waits for it`, () => {
+      assert.deepEqual(gateFirst(runs.get(stack)!), []);
+    });
+
+    test(`${stack}: only the proxy publishes host ports, data stores sit on the internal network`, () => {
+      const containers = of(stack, "docker:index/container:Container");
+      const publishing = containers.filter((c) => Array.isArray(c.inputs.ports) && c.inputs.ports.length > 0);
+      const allowed = stack === "local" ? ["vps-container", "proxy"] : ["proxy"];
+      assert.deepEqual(
+        publishing.map((c) => c.name).sort(),
+        allowed.sort(),
+        `${stack}: containers publishing ports`,
+      );
+      const pg = containers.find((c) => c.parent.includes("launchgate:data:Postgres"));
+      assert.ok(pg, "postgres container");
+      const nets = (pg.inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
+      assert.equal(nets.length, 1, "postgres joins only the internal network");
+    });
+
+    test(`${stack}: app images are exactly the configured ones`, () => {
+      const cfg = loadStackConfig(ROOT, stack).config;
+      const apps = JSON.parse(cfg["launchgate:apps"]!) as { name: string; image: string }[];
+      const images = of(stack, "docker:index/container:Container").map((c) => c.inputs.image);
+      for (const app of apps) assert.ok(images.includes(app.image), `${stack}: ${app.name} runs ${app.image}`);
+      if (stack !== "local") for (const app of apps) assert.match(app.image, /@sha256:[a-f0-9]{64}$/);
+    });
+  }
+
+  test("hardening steps are the same on every stack (what local proves holds for production)", () => {
+    const steps = (s: Stack) =>
+      of(s, "command:remote:Command")
+        .filter((c) => c.parent.includes("launchgate:host:HardenedHost"))
+        .map((c) => c.name);
+    assert.ok(steps("local").length >= 8, `hardening steps: ${steps("local").join(", ")}`);
+    assert.deepEqual(steps("staging"), steps("local"));
+    assert.deepEqual(steps("production"), steps("local"));
+  });
+
+  test("stateful resources are protected on every stack", () => {
+    for (const stack of STACKS) {
+      const volumes = of(stack, "docker:index/volume:Volume").filter((v) => /launchgate:data:(Postgres|Redis)/.test(v.parent));
+      assert.ok(volumes.length >= 3, `${stack}: data volumes`);
+      for (const v of volumes) assert.ok(v.protect && v.retainOnDelete, `${stack}: volume ${v.name} protected`);
+      const dbs = of(stack, "postgresql:index/database:Database");
+      assert.equal(dbs.length, 1);
+      assert.ok(dbs[0]!.protect, `${stack}: database protected`);
+    }
+  });
+
+  test("the production gate carries the release manifest", () => {
+    const gate = named("production", "command:local:Command", "release-gate");
+    assert.equal(gate.index, Math.min(...runs.get("production")!.filter((r) => r.custom && !r.read).map((r) => r.index)));
+  });
+});
