@@ -2,7 +2,7 @@
  * Backups on a real PostgreSQL (issue 4, backup half). The scripts are the exact ones the
  * Backups component declares: a mock run records the `remote.Command` inputs, and this test runs
  * those texts with bash on this machine, as sshd would run them for the deploy user. `docker exec`
- * reaches a sibling PostgreSQL 15 container seeded with 600k rows.
+ * reaches a sibling PostgreSQL 15 container seeded with 600k rows, and a password-protected Redis.
  *
  * The installer writes to /usr/local/lib/launchgate and /etc/systemd/system; here it runs in a
  * private mount namespace (`unshare --mount`) where those two directories are bind mounts of a
@@ -39,6 +39,7 @@ interface Run {
 
 describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
   let pg: PgServer | undefined;
+  let redis: string | undefined;
   let tmp: string;
   let storage: string;
   let backupDir: string;
@@ -115,6 +116,53 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     const image = buildPostgresImage();
     times["image"] = `${Date.now() - t0} ms`;
     pg = startPostgres(image, "lg-backup-test-");
+    // Redis as the Redis component runs it: requirepass, and REDIS_PASSWORD in the container's env.
+    const redisImage = spawnSync(
+      "bash",
+      [path.join(__dirname, "..", "support", "images", "build.sh"), "redis"],
+      {
+        encoding: "utf8",
+        timeout: 15 * 60_000,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    ).stdout.trim();
+    redis = `lg-backup-test-redis-${path.basename(tmp).slice(-6).toLowerCase()}`;
+    const started = spawnSync(
+      "docker",
+      [
+        "run",
+        "-d",
+        "--name",
+        redis,
+        "-e",
+        "REDIS_PASSWORD=test-only-pw",
+        redisImage,
+        "redis-server",
+        "--requirepass",
+        "test-only-pw",
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(started.status, 0, started.stderr);
+    const deadline = Date.now() + 30_000;
+    while (
+      spawnSync("docker", [
+        "exec",
+        redis,
+        "redis-cli",
+        "-a",
+        "test-only-pw",
+        "--no-auth-warning",
+        "SET",
+        "lg:marker",
+        "kept-in-rdb",
+      ])
+        .stdout?.toString()
+        .trim() !== "OK"
+    ) {
+      assert.ok(Date.now() < deadline, "redis not ready in 30 s");
+      spawnSync("sleep", ["0.5"]);
+    }
     const s0 = Date.now();
     pg.psql("postgres", "CREATE DATABASE app");
     pg.psql(
@@ -139,7 +187,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
       storagePath: storage,
       postgresContainer: pg.name,
       databases: ["app"],
-      redisContainers: [],
+      redisContainers: [redis],
       releaseId: "sha256:0123abcd",
     });
     await settle();
@@ -149,6 +197,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
 
   after(() => {
     pg?.stop();
+    if (redis) spawnSync("docker", ["rm", "-f", "-v", redis], { stdio: "ignore", timeout: 30_000 });
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     console.log("timings:", JSON.stringify(times, null, 2));
   });
@@ -207,6 +256,14 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
         .map(([t, n]) => `${t}|${n}\n`)
         .join(""),
     );
+    // Redis: a fresh BGSAVE (authenticated inside the container), copied out and checked.
+    assert.match(r.stderr, /copied lg-backup-test-redis-\w+:\/data\/dump\.rdb/);
+    assert.doesNotMatch(r.stderr, /warning: BGSAVE/);
+    const rdbs = fs.readdirSync(path.join(backupDir, "redis"));
+    assert.equal(rdbs.length, 1);
+    const rdb = fs.readFileSync(path.join(backupDir, "redis", rdbs[0]!));
+    assert.equal(rdb.subarray(0, 5).toString(), "REDIS");
+    assert.ok(rdb.includes("kept-in-rdb"), "the key written before the backup is in the copy");
     const tars = fs.readdirSync(path.join(backupDir, "storage"));
     assert.equal(tars.length, 1);
     const list = spawnSync("tar", ["-tzf", path.join(backupDir, "storage", tars[0]!)], { encoding: "utf8" });
@@ -287,11 +344,13 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
       const when = new Date(Date.now() - days * DAY);
       for (const p of [path.join(dir, f), path.join(dir, `${f}.counts`)]) fs.utimesSync(p, when, when);
     }
-    // Redis: only an old copy exists; being the newest of its kind, it must survive.
-    fs.mkdirSync(path.join(backupDir, "redis"), { recursive: true });
+    // Redis: an old copy beside the fresh one goes; storage: the only tarball, made old, stays
+    // (the newest of its kind is kept whatever its age).
     const rdb = path.join(backupDir, "redis", "queue-20260901T020000Z.rdb");
     fs.writeFileSync(rdb, "REDIS0011");
     fs.utimesSync(rdb, new Date(Date.now() - 45 * DAY), new Date(Date.now() - 45 * DAY));
+    const tar = path.join(backupDir, "storage", fs.readdirSync(path.join(backupDir, "storage"))[0]!);
+    fs.utimesSync(tar, new Date(Date.now() - 45 * DAY), new Date(Date.now() - 45 * DAY));
 
     const r = ok(onHost("exec /usr/local/lib/launchgate/backup-retention.sh"), "retention");
     const left = dumps();
@@ -301,8 +360,10 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     assert.ok(left.includes("app-20261025T020000Z-full.dump"), "29 days old: kept");
     assert.ok(left.includes("app-20261110T020000Z-incremental.dump"), "14 days old: kept");
     for (const f of real) assert.ok(left.includes(f), `${f} (new): kept`);
-    assert.ok(fs.existsSync(rdb), "newest Redis copy kept although 45 days old");
-    assert.match(r.stderr, /deleted 2,/);
+    assert.ok(!fs.existsSync(rdb), "45-day-old Redis copy deleted");
+    assert.equal(fs.readdirSync(path.join(backupDir, "redis")).length, 1, "fresh Redis copy kept");
+    assert.ok(fs.existsSync(tar), "only storage tarball kept although 45 days old");
+    assert.match(r.stderr, /deleted 3,/);
   });
 
   test("restore drill: latest dump into a scratch DB, row counts match, result file ok:true", () => {
