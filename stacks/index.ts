@@ -10,7 +10,12 @@ export function buildStack() {
   const cfg = readConfig();
   const secrets = readSecrets(cfg);
   // Registered before anything else; a mandatory gate violation on it stops the update.
-  const release = new Release("release", { config: cfg, images: releaseImages(cfg), flags: flagValues(cfg) });
+  const release = new Release("release", {
+    config: cfg,
+    images: releaseImages(cfg),
+    flags: flagValues(cfg),
+    alertTarget: secrets.alertWebhookUrl,
+  });
   const deployment = composeDeployment(cfg, secrets, release.gate);
   return {
     environment: cfg.environment,
