@@ -41,7 +41,9 @@ export function renderExports(env: Record<string, ScriptValue>): string {
     .map(([k, v]) => {
       if (!NAME.test(k)) throw new Error(`script variable ${JSON.stringify(k)}: expected [A-Z_][A-Z0-9_]*`);
       const s = Array.isArray(v) ? v.join(" ") : String(v);
-      return `export ${k}=${shellQuote(s)}`;
+      // A value holding `$` (an embedded script) is literal on purpose; say so to shellcheck.
+      const note = /[$`]/.test(s) ? "# shellcheck disable=SC2016 # literal value\n" : "";
+      return `${note}export ${k}=${shellQuote(s)}`;
     })
     .join("\n");
 }

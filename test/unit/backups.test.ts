@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -232,6 +233,25 @@ describe("Backups", () => {
       exported(installedFile(create, "/usr/local/lib/launchgate/backup-offsite.sh"), "LG_OFFSITE_TARGET"),
       "backup@vault.example.com:/srv/lg",
     );
+  });
+
+  test("every rendered script (exports + libraries + body) is shellcheck-clean", (t) => {
+    if (spawnSync("shellcheck", ["--version"]).status !== 0) return t.skip("shellcheck not installed");
+    const inst = rec.one(CMD, "backups-install").inputs;
+    const texts: Record<string, string> = {
+      install: inst.create,
+      uninstall: inst.delete,
+      "pre-migration": rec.one(CMD, "backups-pre-migration").inputs.create,
+    };
+    for (const line of exported(install, "LG_FILES").split("\n")) {
+      const [, dest, v] = line.split(" ");
+      if (dest!.endsWith(".sh")) texts[dest!] = exported(install, v!);
+    }
+    assert.equal(Object.keys(texts).length, 9);
+    for (const [what, text] of Object.entries(texts)) {
+      const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: text, encoding: "utf8" });
+      assert.equal(r.status, 0, `${what}:\n${r.stdout}`);
+    }
   });
 
   test("shellQuote survives quotes and newlines", () => {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -192,6 +192,20 @@ describe("Monitoring", () => {
       d.some((u) => u.endsWith("::host-ready")),
       d.join(", "),
     );
+  });
+
+  test("rendered scripts are shellcheck-clean", (t) => {
+    if (spawnSync("shellcheck", ["--version"]).status !== 0) return t.skip("shellcheck not installed");
+    const probe = installedFile(install.create, "/usr/local/lib/launchgate/monitor-probe.sh");
+    for (const [what, text] of Object.entries({
+      install: install.create,
+      uninstall: install.delete,
+      evaluate,
+      probe,
+    })) {
+      const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: text, encoding: "utf8" });
+      assert.equal(r.status, 0, `${what}:\n${r.stdout}`);
+    }
   });
 
   test("no webhook: alerting false; disk crit must exceed warn", async () => {
