@@ -77,7 +77,19 @@ function runStep(vps: Vps, deployKey: KeyPair, deployUser: string, step: Step): 
       timeoutMs: 5 * 60_000,
     });
   }
-  return ssh(vps, deployUser, deployKey.file, step.create, { input: step.stdin, timeoutMs: 10 * 60_000 });
+  // Like the provider's dialErrorLimit: retry when the connection itself failed (ssh exit 255
+  // before the command ran), never when the script failed.
+  for (let attempt = 1; ; attempt++) {
+    const r = ssh(vps, deployUser, deployKey.file, step.create, {
+      input: step.stdin,
+      timeoutMs: 10 * 60_000,
+    });
+    const dialError =
+      r.code === 255 && /kex_exchange_identification|Connection (reset|refused|closed)/.test(r.stderr);
+    if (!dialError || attempt >= 5) return r;
+    console.log(`  ${step.name}: dial failed (${r.stderr.trim()}), retry ${attempt}`);
+    must("sleep", ["1"]);
+  }
 }
 
 function runAll(vps: Vps, deployKey: KeyPair, deployUser: string, steps: Step[], label: string): number {
@@ -361,6 +373,30 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
       secondMs * 3 < firstMs,
       `second run (${secondMs} ms) not much faster than first (${firstMs} ms)`,
     );
+  });
+
+  it("survives a reboot: firewall, fail2ban and dockerd come back without re-running anything", async () => {
+    vps.restart();
+    const who = ssh(vps, "deployer", deployKey.file, "id -un");
+    assert.equal(who.stdout.trim(), "deployer", who.stderr);
+    const deadline = Date.now() + 60_000;
+    const up = () =>
+      ssh(
+        vps,
+        "deployer",
+        deployKey.file,
+        "docker info >/dev/null && sudo -n fail2ban-client status sshd >/dev/null && echo up",
+      ).stdout.trim() === "up";
+    while (!up()) {
+      if (Date.now() > deadline) assert.fail("dockerd/fail2ban not back 60 s after reboot");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    listenInside(vps, 8080);
+    listenInside(vps, 443);
+    assert.equal(await reachable(vps.ip, 443), true);
+    assert.equal(await reachable(vps.ip, 8080), false, "firewall rules must be back after reboot");
+    const root = ssh(vps, "root", rootKey.file, "true");
+    assert.equal(root.code, 255, "root login must stay refused after reboot");
   });
 
   it("a broken sshd input fails the step, sshd keeps the old config and SSH stays reachable", async () => {

@@ -83,6 +83,8 @@ export interface Vps {
   readonly ip: string;
   /** Scratch directory for keys; removed by stop(). */
   readonly dir: string;
+  /** Reboots the VPS (docker restart) and waits for sshd; port and IP may change. */
+  restart(): void;
   stop(): void;
 }
 
@@ -166,6 +168,10 @@ export function startVps(image: string, rootPublicKey: string, dir?: string): Vp
     sshPort: 0,
     ip: "",
     dir: scratch,
+    restart() {
+      must("docker", ["restart", "-t", "10", id], { timeoutMs: 120_000 });
+      locate();
+    },
     stop() {
       if (stopped) return;
       stopped = true;
@@ -175,6 +181,21 @@ export function startVps(image: string, rootPublicKey: string, dir?: string): Vp
       fs.rmSync(scratch, { recursive: true, force: true });
     },
   };
+  /** Reads the published SSH port and bridge IP, then waits until sshd answers. */
+  function locate(): void {
+    const port =
+      must("docker", ["port", id, `${VPS_RUN.sshInternalPort}/tcp`])
+        .stdout.trim()
+        .split("\n")[0] ?? "";
+    const ip = must("docker", [
+      "inspect",
+      "-f",
+      "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+      id,
+    ]).stdout.trim();
+    Object.assign(vps, { sshPort: Number(port.split(":").pop()), ip });
+    waitForSsh(vps.sshPort);
+  }
   live.add(vps);
   try {
     must("docker", ["volume", "create", vps.volume]);
@@ -200,18 +221,7 @@ export function startVps(image: string, rootPublicKey: string, dir?: string): Vp
     fs.writeFileSync(keyFile, `${rootPublicKey}\n`, { mode: 0o644 });
     must("docker", ["cp", keyFile, `${id}:${VPS_RUN.rootAuthorizedKeys}`]);
     must("docker", ["start", id]);
-    const port =
-      must("docker", ["port", id, `${VPS_RUN.sshInternalPort}/tcp`])
-        .stdout.trim()
-        .split("\n")[0] ?? "";
-    const ip = must("docker", [
-      "inspect",
-      "-f",
-      "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-      id,
-    ]).stdout.trim();
-    Object.assign(vps, { sshPort: Number(port.split(":").pop()), ip });
-    waitForSsh(vps.sshPort);
+    locate();
     return vps;
   } catch (e) {
     vps.stop();

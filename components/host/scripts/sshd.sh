@@ -92,4 +92,7 @@ elif [ -s /run/sshd.pid ]; then
 else
   log "sshd pid unknown; config takes effect at its next start"
 fi
+# sshd re-execs on SIGHUP; finish only when it answers again, so the next step's connection
+# does not race the restart (bounded: a failure here is reported, not waited on forever).
+wait_for 30 ssh-keyscan -T 2 -p "$LG_SSHD_PORT" 127.0.0.1
 log "reloaded sshd"

@@ -15,11 +15,16 @@ rm -f /etc/ssh/ssh_host_*
 install -d -m 0755 /run/sshd
 cat >/usr/local/sbin/vps-init <<'INIT'
 #!/bin/sh
-# PID 1 of the disposable VPS: fresh host keys, then sshd in the foreground (logging to syslog,
-# which the fail2ban step makes real with rsyslog).
-set -e
+# PID 1 of the disposable VPS, standing in for systemd at boot: fresh host keys, then whatever
+# the hardening steps installed comes back after a container restart (firewall rules, syslog,
+# fail2ban, dockerd), then sshd in the foreground (logging to syslog). A service that fails to
+# start never keeps sshd from starting.
 ssh-keygen -A >/dev/null
 mkdir -p /run/sshd
+if [ -x /lib/ufw/ufw-init ]; then /lib/ufw/ufw-init start >/dev/null 2>&1 || echo "vps-init: ufw failed" >&2; fi
+if [ -x /usr/sbin/rsyslogd ]; then rsyslogd || echo "vps-init: rsyslogd failed" >&2; fi
+if [ -x /etc/init.d/fail2ban ]; then service fail2ban start >/dev/null 2>&1 || echo "vps-init: fail2ban failed" >&2; fi
+if [ -x /usr/sbin/dockerd ]; then setsid dockerd </dev/null >>/var/log/dockerd.log 2>&1 & fi
 exec /usr/sbin/sshd -D
 INIT
 chmod 0755 /usr/local/sbin/vps-init
