@@ -7,6 +7,7 @@
  * (PGPASSWORD, REDISCLI_AUTH), never on argv.
  *
  *   GET  /health    200 when `SELECT 1` through DATABASE_URL and `PING` on every REDIS_URL* pass
+ *                   (REDIS_URL, REDIS_<NAME>_URL; none set = the app uses no Redis)
  *   POST /rows      inserts the request body as a row, reads it back: {"id","note"}
  *   GET  /rows      {"count"}
  *   POST /payments  the killswitch: 200 only when REAL_MONEY_ENABLED=true, else 503
@@ -59,7 +60,7 @@ function sql(query, vars = {}) {
 
 function redisUrls() {
   return Object.entries(process.env)
-    .filter(([k, v]) => /^REDIS_URL/.test(k) && v)
+    .filter(([k, v]) => /^REDIS(_[A-Z0-9_]+)?_URL$/.test(k) && v)
     .map(([k, v]) => [k, v]);
 }
 
@@ -81,11 +82,8 @@ async function health() {
     out.postgres = e.message;
     ok = false;
   }
+  // Apps without a Redis instance (config `redis: []`) get no REDIS_URL*: nothing to check.
   const urls = redisUrls();
-  if (urls.length === 0) {
-    out.redis = "no REDIS_URL* set";
-    ok = false;
-  }
   for (const [k, u] of urls) {
     try {
       const pong = await redis(u, "PING");
