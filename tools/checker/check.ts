@@ -127,6 +127,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckResult> {
     const outputsDir = o.stackOutputsDir ?? evidenceRoot(config.config, config.project, projectDir);
     const run = await runProgram({
       programPath: o.programPath ?? path.join(projectDir, "index.ts"),
+      projectDir,
       stack: o.stack,
       config,
       preview: o.preview ?? true,

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { runCheck } from "./check";
 import { renderMarkdown, renderText } from "./report";
+import { writeHtmlReport } from "../report"; // issue 6: HTML release report
 
 function configPairs(pairs: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(
@@ -46,7 +47,9 @@ async function main(): Promise<number> {
     stackOutputsDir: v["stack-outputs"],
     configOverrides: configPairs(v.config ?? []),
   });
-  if (v.report) fs.writeFileSync(v.report, renderMarkdown(result));
+  // launchgate issue 6 (release report): `--report *.html` writes the self-contained HTML page (tools/report).
+  if (v.report?.endsWith(".html")) await writeHtmlReport(v.report, result);
+  else if (v.report) fs.writeFileSync(v.report, renderMarkdown(result));
   if (v["release-out"] && result.gate) {
     const { commit, images } = result.gate.manifest;
     fs.writeFileSync(v["release-out"], `${JSON.stringify({ commit, images }, null, 2)}\n`);

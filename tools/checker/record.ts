@@ -47,6 +47,8 @@ export type StackOutputsLookup = (stackName: string) => Record<string, unknown> 
 
 export interface RunOptions {
   readonly programPath: string;
+  /** Project root: its modules (outside node_modules) are re-loaded on every run. */
+  readonly projectDir: string;
   readonly stack: string;
   readonly config: StackConfig;
   /** Preview (unknown computed outputs) as `pulumi preview` and the start of `pulumi up`. @default true */
@@ -227,8 +229,7 @@ export async function runProgram(o: RunOptions): Promise<RunResult> {
   const onRejection = (e: unknown) => errors.push(e instanceof Error ? e.message : String(e));
   process.on("unhandledRejection", onRejection);
   const secretReads = watchSecretReads();
-  const projectDir = path.dirname(path.resolve(o.programPath));
-  clearProgramModules(projectDir);
+  clearProgramModules(path.resolve(o.projectDir));
   try {
     await runInPulumiStack(async () => {
       if (o.transform) registerStackTransformation(o.transform);
