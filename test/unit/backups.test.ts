@@ -254,6 +254,14 @@ describe("Backups", () => {
     }
   });
 
+  test("the install command fits in one exec argument (sshd runs it as `$SHELL -c <command>`)", () => {
+    // Linux caps a single argv string at 128 KiB (MAX_ARG_STRLEN); keep well clear of it.
+    assert.ok(
+      Buffer.byteLength(install) < 96 * 1024,
+      `install script is ${Buffer.byteLength(install)} bytes`,
+    );
+  });
+
   test("shellQuote survives quotes and newlines", () => {
     assert.equal(shellQuote("it's\nok"), "'it'\\''s\nok'");
   });
