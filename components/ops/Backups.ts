@@ -59,10 +59,17 @@ export interface BackupSchedules {
 /** Pure: the three `OnCalendar` values for a config. The drill runs an hour after the daily dump. */
 export function backupSchedules(config: BackupsConfig): BackupSchedules {
   const [hh, mm] = config.dailyAt.split(":").map(Number) as [number, number];
+  const named = (key: string, f: () => string) => {
+    try {
+      return f();
+    } catch (e) {
+      throw new Error(`launchgate:backups.${key}: ${(e as Error).message}`);
+    }
+  };
   return {
-    full: dailyCalendar(config.dailyAt),
-    incremental: everyHoursCalendar(config.incrementalEveryHours, 0, 0),
-    drill: everyHoursCalendar(config.drillEveryHours, (hh + 1) % 24, mm),
+    full: named("dailyAt", () => dailyCalendar(config.dailyAt)),
+    incremental: named("incrementalEveryHours", () => everyHoursCalendar(config.incrementalEveryHours, 0, 0)),
+    drill: named("drillEveryHours", () => everyHoursCalendar(config.drillEveryHours, (hh + 1) % 24, mm)),
   };
 }
 

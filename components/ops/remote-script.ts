@@ -173,11 +173,18 @@ export function timerUnit(description: string, schedule: string[]): string {
  * systemd `OnCalendar` value (UTC) for "every `hours` hours starting at `startHour`:`minute`".
  * When `hours` divides 24 the runs are evenly spaced (`*-*-* 00,06,12,18:00:00 UTC`); otherwise
  * systemd's `0/N` repetition restarts at midnight, so the last gap of the day is shorter.
+ * Beyond a day: 168 is weekly (Mondays), other whole days repeat by day of month (`*-*-1/2`),
+ * which restarts on the 1st, so a month's last gap can be shorter.
  */
 export function everyHoursCalendar(hours: number, startHour: number, minute: number): string {
-  if (!Number.isInteger(hours) || hours < 1 || hours > 24)
-    throw new Error(`hours: expected 1..24, got ${hours}`);
   const mm = String(minute).padStart(2, "0");
+  const hh = String(startHour % 24).padStart(2, "0");
+  if (Number.isInteger(hours) && hours > 24 && hours % 24 === 0) {
+    return hours === 168 ? `Mon *-*-* ${hh}:${mm}:00 UTC` : `*-*-1/${hours / 24} ${hh}:${mm}:00 UTC`;
+  }
+  if (!Number.isInteger(hours) || hours < 1 || hours > 24) {
+    throw new Error(`hours: expected 1..24 or a whole number of days (48, 72, 168, …), got ${hours}`);
+  }
   if (24 % hours !== 0) return `*-*-* 00/${hours}:${mm}:00 UTC`;
   const list: number[] = [];
   for (let h = startHour % hours; h < 24; h += hours) list.push(h);

@@ -124,7 +124,21 @@ describe("Backups", () => {
     );
     assert.equal(everyHoursCalendar(12, 3, 0), "*-*-* 03,15:00:00 UTC");
     assert.equal(everyHoursCalendar(5, 0, 0), "*-*-* 00/5:00:00 UTC");
-    assert.throws(() => everyHoursCalendar(0, 0, 0), /hours: expected 1\.\.24, got 0/);
+    assert.equal(
+      everyHoursCalendar(168, 3, 0),
+      "Mon *-*-* 03:00:00 UTC",
+      "weekly, as seed 001's test restore",
+    );
+    assert.equal(everyHoursCalendar(48, 3, 30), "*-*-1/2 03:30:00 UTC");
+    assert.throws(
+      () => everyHoursCalendar(0, 0, 0),
+      /hours: expected 1\.\.24 or a whole number of days .*, got 0/,
+    );
+    assert.throws(() => everyHoursCalendar(30, 0, 0), /got 30/);
+    assert.throws(
+      () => backupSchedules(config({ drillEveryHours: 30 })),
+      /^Error: launchgate:backups\.drillEveryHours: hours: .* got 30$/,
+    );
   });
 
   test("services run full and incremental pg_dump -Fc, Redis and storage copies, retention only after success", () => {
