@@ -59,14 +59,30 @@ volumes:
 `;
 }
 
-export function runSeedCompose(o: { postgresImage: string; redisImage: string; project: string; timeoutMs?: number }): ComposeTiming {
+export function runSeedCompose(o: {
+  postgresImage: string;
+  redisImage: string;
+  project: string;
+  timeoutMs?: number;
+}): ComposeTiming {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-svc-compose-"));
   const file = path.join(dir, "docker-compose.yml");
   fs.mkdirSync(path.join(dir, "backups"));
   fs.writeFileSync(file, seedComposeFile(o.postgresImage, o.redisImage));
-  const env = { ...process.env, DB_USER: "blazetv", DB_PASSWORD: crypto.randomBytes(12).toString("hex"), DB_NAME: "blazetv" };
+  const env = {
+    ...process.env,
+    DB_USER: "blazetv",
+    DB_PASSWORD: crypto.randomBytes(12).toString("hex"),
+    DB_NAME: "blazetv",
+  };
   const compose = (args: string[], timeout = 120_000) =>
-    execFileSync("docker-compose", ["-p", o.project, "-f", file, ...args], { cwd: dir, env, encoding: "utf8", timeout, stdio: ["ignore", "pipe", "pipe"] });
+    execFileSync("docker-compose", ["-p", o.project, "-f", file, ...args], {
+      cwd: dir,
+      env,
+      encoding: "utf8",
+      timeout,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   const ok = (cmd: string[]) => {
     try {
       execFileSync("docker", cmd, { stdio: "ignore", timeout: 10_000 });
@@ -85,7 +101,8 @@ export function runSeedCompose(o: { postgresImage: string; redisImage: string; p
     let pgUp = false;
     let redisUp = false;
     while (!(pgUp && redisUp)) {
-      if (Date.now() > deadline) throw new Error(`seed compose not ready in time (postgres ${pgUp}, redis ${redisUp})`);
+      if (Date.now() > deadline)
+        throw new Error(`seed compose not ready in time (postgres ${pgUp}, redis ${redisUp})`);
       pgUp ||= ok(["exec", pg, "pg_isready", "-h", "127.0.0.1", "-U", "blazetv"]);
       redisUp ||= ok(["exec", redis, "sh", "-c", "redis-cli ping | grep -q PONG"]);
       if (!(pgUp && redisUp)) execFileSync("sleep", ["0.2"]);
@@ -97,9 +114,25 @@ export function runSeedCompose(o: { postgresImage: string; redisImage: string; p
     } catch {
       /* fall through to the label sweep */
     }
-    for (const kind of [["ps", "-aq"], ["network", "ls", "-q"], ["volume", "ls", "-q"]]) {
-      const ids = execFileSync("docker", [...kind, "--filter", `label=com.docker.compose.project=${o.project}`], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
-      if (ids.length) execFileSync("docker", [kind[0] === "ps" ? "rm" : kind[0]!, ...(kind[0] === "ps" ? ["-f", "-v"] : ["rm"]), ...ids], { stdio: "ignore" });
+    for (const kind of [
+      ["ps", "-aq"],
+      ["network", "ls", "-q"],
+      ["volume", "ls", "-q"],
+    ]) {
+      const ids = execFileSync(
+        "docker",
+        [...kind, "--filter", `label=com.docker.compose.project=${o.project}`],
+        { encoding: "utf8" },
+      )
+        .trim()
+        .split("\n")
+        .filter(Boolean);
+      if (ids.length)
+        execFileSync(
+          "docker",
+          [kind[0] === "ps" ? "rm" : kind[0]!, ...(kind[0] === "ps" ? ["-f", "-v"] : ["rm"]), ...ids],
+          { stdio: "ignore" },
+        );
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }

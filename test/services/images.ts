@@ -14,6 +14,8 @@ export interface TestImages {
   readonly map: Record<string, string>;
   /** Images that had to be built in this run (empty = warm cache). */
   readonly built: string[];
+  /** Of those, the debootstrap-built base images (the expensive part of a cold cache). */
+  readonly baseBuilt: string[];
   readonly buildMs: number;
 }
 
@@ -28,7 +30,11 @@ function imageExists(tag: string): boolean {
 
 /** Builds (or reuses) the image of a spec; returns its tag. */
 function build(name: string): string {
-  const out = execFileSync(BUILD, [name], { encoding: "utf8", timeout: 600_000, stdio: ["ignore", "pipe", "pipe"] });
+  const out = execFileSync(BUILD, [name], {
+    encoding: "utf8",
+    timeout: 600_000,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   return out.trim().split("\n").pop()!;
 }
 
@@ -48,23 +54,45 @@ export function ensureImages(apps: readonly AppImageSpec[], opts: { cold?: boole
   const built: string[] = [];
   const names = ["postgres", "pgbouncer", "redis", "nginx", "app"] as const;
   if (opts.cold) {
+    // Only the exact tags these specs build (and their derived app images): other tests' images stay.
     for (const n of names) {
-      const tags = execFileSync("docker", ["images", "-q", "--filter", `reference=launchgate-test/${n}`], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
-      const derived = n === "app" ? execFileSync("docker", ["images", "-q", "--filter", "reference=launchgate-test/app-*"], { encoding: "utf8" }).trim().split("\n").filter(Boolean) : [];
-      for (const id of [...derived, ...tags]) {
+      const tag = execFileSync(BUILD, ["--tag-only", n], { encoding: "utf8" }).trim();
+      const derived =
+        n === "app"
+          ? execFileSync(
+              "docker",
+              [
+                "images",
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+                "--filter",
+                "reference=launchgate-test/app-*",
+              ],
+              { encoding: "utf8" },
+            )
+              .split("\n")
+              .filter(
+                (t) => t.endsWith(`:${tag.split(":").pop()}`) || t.includes(`:${tag.split(":").pop()}-`),
+              )
+          : [];
+      for (const t of [...derived, tag]) {
         try {
-          execFileSync("docker", ["rmi", "-f", id], { stdio: "ignore", timeout: 60_000 });
+          execFileSync("docker", ["rmi", t], { stdio: "ignore", timeout: 60_000 });
         } catch {
-          /* in use by someone else's container: leave it */
+          /* absent already */
         }
       }
     }
   }
   const tags: Record<string, string> = {};
+  const baseBuilt: string[] = [];
   for (const n of names) {
     const before = Date.now();
     tags[n] = build(n);
-    if (Date.now() - before > 5_000) built.push(tags[n]!);
+    if (Date.now() - before > 5_000) {
+      built.push(tags[n]!);
+      baseBuilt.push(tags[n]!);
+    }
   }
   const map: Record<string, string> = {
     postgres: tags.postgres!,
@@ -86,5 +114,5 @@ export function ensureImages(apps: readonly AppImageSpec[], opts: { cold?: boole
     }
     map[a.ref] = tag;
   }
-  return { map, built, buildMs: Date.now() - t0 };
+  return { map, built, baseBuilt, buildMs: Date.now() - t0 };
 }

@@ -71,7 +71,9 @@ function extensions(inputs: Json, sans: string[]): string {
   const eku = uses.filter((u) => USE_EKU[u]).map((u) => USE_EKU[u]);
   const lines: string[] = [];
   if (inputs.isCaCertificate) {
-    lines.push(`basicConstraints=critical,CA:TRUE${inputs.maxPathLength !== undefined ? `,pathlen:${inputs.maxPathLength}` : ""}`);
+    lines.push(
+      `basicConstraints=critical,CA:TRUE${inputs.maxPathLength !== undefined ? `,pathlen:${inputs.maxPathLength}` : ""}`,
+    );
   } else lines.push("basicConstraints=critical,CA:FALSE");
   if (ku.length) lines.push(`keyUsage=critical,${ku.join(",")}`);
   if (eku.length) lines.push(`extendedKeyUsage=${eku.join(",")}`);
@@ -80,7 +82,13 @@ function extensions(inputs: Json, sans: string[]): string {
 }
 
 /** Emulated outputs for providers whose results the containers consume. */
-export function emulateOutputs(type: string, name: string, inputs: Json, csrSans: Map<string, string[]>, seed: string): Record<string, unknown> {
+export function emulateOutputs(
+  type: string,
+  name: string,
+  inputs: Json,
+  csrSans: Map<string, string[]>,
+  seed: string,
+): Record<string, unknown> {
   const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), "lg-svc-tls-"));
   switch (type) {
     case "random:index/randomPassword:RandomPassword": {
@@ -110,7 +118,9 @@ export function emulateOutputs(type: string, name: string, inputs: Json, csrSans
         };
       }
       if (inputs.algorithm !== "ECDSA" || (inputs.ecdsaCurve ?? "P224") !== "P256") {
-        throw new Error(`tls emulation: only ECDSA P256 and ED25519 keys are emulated (got ${inputs.algorithm} ${inputs.ecdsaCurve})`);
+        throw new Error(
+          `tls emulation: only ECDSA P256 and ED25519 keys are emulated (got ${inputs.algorithm} ${inputs.ecdsaCurve})`,
+        );
       }
       const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
       return {
@@ -124,8 +134,24 @@ export function emulateOutputs(type: string, name: string, inputs: Json, csrSans
       try {
         fs.writeFileSync(path.join(d, "key.pem"), inputs.privateKeyPem);
         const days = String(Math.max(1, Math.ceil((inputs.validityPeriodHours ?? 24) / 24)));
-        const exts = extensions(inputs, []).trim().split("\n").flatMap((l) => ["-addext", l]);
-        openssl(d, ["req", "-x509", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject), "-days", days, "-out", "cert.pem", ...exts]);
+        const exts = extensions(inputs, [])
+          .trim()
+          .split("\n")
+          .flatMap((l) => ["-addext", l]);
+        openssl(d, [
+          "req",
+          "-x509",
+          "-new",
+          "-key",
+          "key.pem",
+          "-subj",
+          subjectArg(inputs.subject),
+          "-days",
+          days,
+          "-out",
+          "cert.pem",
+          ...exts,
+        ]);
         return { certPem: fs.readFileSync(path.join(d, "cert.pem"), "utf8") };
       } finally {
         fs.rmSync(d, { recursive: true, force: true });
@@ -135,8 +161,21 @@ export function emulateOutputs(type: string, name: string, inputs: Json, csrSans
       const d = dir();
       try {
         fs.writeFileSync(path.join(d, "key.pem"), inputs.privateKeyPem);
-        const sans = [...(inputs.dnsNames ?? []).map((n: string) => `DNS:${n}`), ...(inputs.ipAddresses ?? []).map((n: string) => `IP:${n}`)];
-        openssl(d, ["req", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject), "-out", "csr.pem", ...(sans.length ? ["-addext", `subjectAltName=${sans.join(",")}`] : [])]);
+        const sans = [
+          ...(inputs.dnsNames ?? []).map((n: string) => `DNS:${n}`),
+          ...(inputs.ipAddresses ?? []).map((n: string) => `IP:${n}`),
+        ];
+        openssl(d, [
+          "req",
+          "-new",
+          "-key",
+          "key.pem",
+          "-subj",
+          subjectArg(inputs.subject),
+          "-out",
+          "csr.pem",
+          ...(sans.length ? ["-addext", `subjectAltName=${sans.join(",")}`] : []),
+        ]);
         const pem = fs.readFileSync(path.join(d, "csr.pem"), "utf8");
         csrSans.set(pem, sans);
         return { certRequestPem: pem };
@@ -150,9 +189,28 @@ export function emulateOutputs(type: string, name: string, inputs: Json, csrSans
         fs.writeFileSync(path.join(d, "csr.pem"), inputs.certRequestPem);
         fs.writeFileSync(path.join(d, "ca.pem"), inputs.caCertPem);
         fs.writeFileSync(path.join(d, "ca.key"), inputs.caPrivateKeyPem);
-        fs.writeFileSync(path.join(d, "ext.cnf"), extensions(inputs, csrSans.get(inputs.certRequestPem) ?? []));
+        fs.writeFileSync(
+          path.join(d, "ext.cnf"),
+          extensions(inputs, csrSans.get(inputs.certRequestPem) ?? []),
+        );
         const days = String(Math.max(1, Math.ceil((inputs.validityPeriodHours ?? 24) / 24)));
-        openssl(d, ["x509", "-req", "-in", "csr.pem", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", days, "-extfile", "ext.cnf", "-out", "cert.pem"]);
+        openssl(d, [
+          "x509",
+          "-req",
+          "-in",
+          "csr.pem",
+          "-CA",
+          "ca.pem",
+          "-CAkey",
+          "ca.key",
+          "-CAcreateserial",
+          "-days",
+          days,
+          "-extfile",
+          "ext.cnf",
+          "-out",
+          "cert.pem",
+        ]);
         return { certPem: fs.readFileSync(path.join(d, "cert.pem"), "utf8") };
       } finally {
         fs.rmSync(d, { recursive: true, force: true });
@@ -194,7 +252,8 @@ export async function recordProgram(
       newResource(args) {
         const inputs = unwrapSecrets(args.inputs);
         const extra = emulateOutputs(args.type, args.name, inputs, csrSans, seed);
-        if (args.type === "tls:index/selfSignedCert:SelfSignedCert" && inputs.isCaCertificate) caCertPem = extra.certPem as string;
+        if (args.type === "tls:index/selfSignedCert:SelfSignedCert" && inputs.isCaCertificate)
+          caCertPem = extra.certPem as string;
         all.push({ type: args.type, name: args.name, provider: args.provider ?? "", inputs });
         return { id: `${args.name}-id`, state: { ...args.inputs, ...extra } };
       },
@@ -210,7 +269,12 @@ export async function recordProgram(
   // Re-run the program's modules (config is read at construction; components are stateless).
   for (const key of Object.keys(require.cache)) {
     const rel = path.relative(REPO, key);
-    if (!rel.startsWith("..") && !rel.split(path.sep).includes("node_modules") && !rel.startsWith(`test${path.sep}`)) delete require.cache[key];
+    if (
+      !rel.startsWith("..") &&
+      !rel.split(path.sep).includes("node_modules") &&
+      !rel.startsWith(`test${path.sep}`)
+    )
+      delete require.cache[key];
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { buildStack } = require("../../stacks/index") as typeof import("../../stacks/index");
@@ -225,8 +289,7 @@ export async function recordProgram(
   const onVps = (p: string) => p.includes("vps-docker");
   const keep = all.filter(
     (r) =>
-      (r.type.startsWith("docker:index/") && onVps(r.provider)) ||
-      r.type.startsWith("postgresql:index/"),
+      (r.type.startsWith("docker:index/") && onVps(r.provider)) || r.type.startsWith("postgresql:index/"),
   );
   return {
     resources: keep.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs })),

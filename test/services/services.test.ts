@@ -16,7 +16,18 @@ import * as http from "node:http";
 import * as tls from "node:tls";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Harness, UnhealthyError, UnmappedFieldError, RUN_LABEL, CONTAINER, sweepSync, type UpResult } from "../support/harness";
+import * as net from "node:net";
+import {
+  Harness,
+  UnhealthyError,
+  UnmappedFieldError,
+  RUN_LABEL,
+  CONTAINER,
+  NETWORK,
+  VOLUME,
+  sweepSync,
+  type UpResult,
+} from "../support/harness";
 import type { RecordedResource } from "../support/mocks";
 import { readStackFile } from "../../stacks/stack-file";
 import { recordProgram, type ProgramRecording } from "./record";
@@ -68,13 +79,21 @@ const deviations: { resource: string; problem: string; change: string }[] = [];
 function runnable(resources: RecordedResource[]): RecordedResource[] {
   return resources.map((r) => {
     if (r.type !== CONTAINER || !r.inputs.readOnly || !(r.inputs.uploads ?? []).length) return r;
-    deviations.push({ resource: r.name, problem: "readOnly root filesystem + uploads: the engine refuses the upload", change: "readOnly: false" });
+    deviations.push({
+      resource: r.name,
+      problem: "readOnly root filesystem + uploads: the engine refuses the upload",
+      change: "readOnly: false",
+    });
     return { ...r, inputs: { ...r.inputs, readOnly: false } };
   });
 }
 
 function docker(args: string[], timeoutMs = 30_000): string {
-  return execFileSync("docker", args, { encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"] }).trim();
+  return execFileSync("docker", args, {
+    encoding: "utf8",
+    timeout: timeoutMs,
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 }
 
 function containerOf(rec: ProgramRecording, resourceName: string): RecordedResource {
@@ -107,10 +126,27 @@ function request(mod: typeof http | typeof https, opts: https.RequestOptions, bo
 
 /** HTTPS through the proxy on its published (loopback) port, trusting only the internal CA. */
 function viaProxy(pathname: string, method = "GET", body?: string): Promise<Res> {
-  return request(https, { host: "127.0.0.1", port: httpsPort, servername: domain, ca, path: pathname, method, headers: { host: domain } }, body);
+  return request(
+    https,
+    {
+      host: "127.0.0.1",
+      port: httpsPort,
+      servername: domain,
+      ca,
+      path: pathname,
+      method,
+      headers: { host: domain },
+    },
+    body,
+  );
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -120,7 +156,10 @@ async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => b
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: not reached in ${timeoutMs} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -144,23 +183,35 @@ before(async () => {
     ],
     { cold: process.env.LG_SVC_COLD === "1" },
   );
-  note(`images: ${images.built.length ? `cold — built ${images.built.length} (${images.built.join(", ")})` : "warm — all cached"} in ${secs(images.buildMs)}`);
+  note(
+    `images: ${images.baseBuilt.length ? `cold — built ${images.baseBuilt.length} base images` : "warm — base images cached"}` +
+      `${images.built.length > images.baseBuilt.length ? `, derived ${images.built.length - images.baseBuilt.length} app images` : ""} in ${secs(images.buildMs)}`,
+  );
 
   current = await recordProgram("local");
   const pg = (stackFile.values.postgres ?? {}) as Json;
-  previous = await recordProgram("local", { apps: cfgApps.map((a) => (a === api ? { ...a, image: PREVIOUS_API_IMAGE } : a)) });
+  previous = await recordProgram("local", {
+    apps: cfgApps.map((a) => (a === api ? { ...a, image: PREVIOUS_API_IMAGE } : a)),
+  });
   moneyOn = await recordProgram("local", {
-    flags: { ...(stackFile.values.flags as Json), REAL_MONEY_ENABLED: { ...(stackFile.values.flags as Json).REAL_MONEY_ENABLED, enabled: true } },
+    flags: {
+      ...(stackFile.values.flags as Json),
+      REAL_MONEY_ENABLED: { ...(stackFile.values.flags as Json).REAL_MONEY_ENABLED, enabled: true },
+    },
   });
   tuned = await recordProgram("local", { postgres: { ...pg, workMemMb: (pg.workMemMb ?? 4) * 2 } });
   assert.ok(current.caCertPem, "the program declares an internal CA for the local stack");
   ca = current.caCertPem!;
-  note(`recorded ${current.resources.length} docker/postgresql resources from the program for the local stack`);
+  note(
+    `recorded ${current.resources.length} docker/postgresql resources from the program for the local stack`,
+  );
 
   harness = new Harness({ imageMap: images.map, postgresAdminContainer: "postgres" });
   up = await harness.up(runnable(current.resources));
   for (const d of deviations) note(`DEVIATION ${d.resource}: ${d.problem}; ran with ${d.change}`);
-  note(`time to all healthy (${harness.running().length} containers): ${secs(up.allHealthyMs)}`);
+  note(
+    `time to all healthy (${harness.running().length} services + ${harness.all().length - harness.running().length} one-shot jobs): ${secs(up.allHealthyMs)}`,
+  );
   for (const line of harness.rewrites) note(`image rewrite: ${line}`);
   const proxy = declaredName(containerOf(current, "proxy"));
   httpsPort = await harness.hostPort(proxy, 443);
@@ -179,7 +230,14 @@ describe("services declared for the local stack", () => {
       // Re-create the declared container unchanged in a scratch run and show the engine's answer.
       const h = new Harness({ imageMap: images.map });
       const r = containerOf(current, d.resource);
-      const deps = current.resources.filter((x) => x.type !== CONTAINER && JSON.stringify(r.inputs).includes(String(x.inputs.name)));
+      // Its networks and volumes, without fixed subnets (the main run holds those on this engine).
+      const deps = current.resources
+        .filter(
+          (x) =>
+            (x.type === NETWORK || x.type === VOLUME) &&
+            JSON.stringify(r.inputs).includes(`"${String(x.inputs.name)}"`),
+        )
+        .map((x) => (x.type === NETWORK ? { ...x, inputs: { ...x.inputs, ipamConfigs: undefined } } : x));
       try {
         await assert.doesNotReject(h.up([...deps, r]), `${d.resource} as declared`);
       } finally {
@@ -200,16 +258,31 @@ describe("services declared for the local stack", () => {
   });
 
   it("answers over HTTPS through the proxy with the internal CA trusted", async () => {
-    const res = await eventually("GET /health via proxy", () => viaProxy("/health"), (r) => r.status === 200);
+    const res = await eventually(
+      "GET /health via proxy",
+      () => viaProxy("/health"),
+      (r) => r.status === 200,
+    );
     const body = JSON.parse(res.body);
     assert.equal(body.postgres, "ok");
-    assert.ok(Object.values(body.redis).every((v) => v === "ok"), res.body);
+    assert.ok(
+      Object.values(body.redis).every((v) => v === "ok"),
+      res.body,
+    );
     // And an untrusted client refuses the certificate (it is not a public one).
-    await assert.rejects(request(https, { host: "127.0.0.1", port: httpsPort, servername: domain, path: "/health" }), /self[- ]signed|unable to verify|local issuer/i);
+    await assert.rejects(
+      request(https, { host: "127.0.0.1", port: httpsPort, servername: domain, path: "/health" }),
+      /self[- ]signed|unable to verify|local issuer/i,
+    );
   });
 
   it("redirects HTTP to HTTPS and sends HSTS", async () => {
-    const res = await request(http, { host: "127.0.0.1", port: httpPort, path: "/health?x=1", headers: { host: domain } });
+    const res = await request(http, {
+      host: "127.0.0.1",
+      port: httpPort,
+      path: "/health?x=1",
+      headers: { host: domain },
+    });
     assert.ok([301, 308].includes(res.status), `status ${res.status}`);
     assert.equal(res.headers.location, `https://${domain}/health?x=1`);
     const sec = await viaProxy("/health");
@@ -222,50 +295,103 @@ describe("services declared for the local stack", () => {
   it("refuses TLS 1.1 and accepts TLS 1.2", async () => {
     const connect = (v: tls.SecureVersion) =>
       new Promise<string>((resolve, reject) => {
-        const s = tls.connect({ host: "127.0.0.1", port: httpsPort, servername: domain, ca, minVersion: v, maxVersion: v, ciphers: "DEFAULT@SECLEVEL=0" }, () => {
-          const p = s.getProtocol() ?? "";
-          s.end();
-          resolve(p);
-        });
+        const s = tls.connect(
+          {
+            host: "127.0.0.1",
+            port: httpsPort,
+            servername: domain,
+            ca,
+            minVersion: v,
+            maxVersion: v,
+            ciphers: "DEFAULT@SECLEVEL=0",
+          },
+          () => {
+            const p = s.getProtocol() ?? "";
+            s.end();
+            resolve(p);
+          },
+        );
         s.setTimeout(10_000, () => s.destroy(new Error("timeout")));
         s.on("error", reject);
       });
     assert.equal(await connect("TLSv1.2"), "TLSv1.2");
     // The server's alert, not a client-side refusal: the client really offered TLS 1.1.
     await assert.rejects(connect("TLSv1.1"), (e: Error & { code?: string }) => {
-      assert.match(`${e.code} ${e.message}`, /ALERT_PROTOCOL_VERSION|protocol version|UNSUPPORTED_PROTOCOL|wrong version/i);
+      assert.match(
+        `${e.code} ${e.message}`,
+        /ALERT_PROTOCOL_VERSION|protocol version|UNSUPPORTED_PROTOCOL|wrong version/i,
+      );
       assert.doesNotMatch(`${e.code} ${e.message}`, /NO_PROTOCOLS_AVAILABLE|no protocols available/i);
       return true;
     });
   });
 
   it("keeps Postgres and Redis off the host and off the edge network; internal has no egress", async () => {
-    const dataNames = ["postgres", "postgres-pgbouncer", "redis-queue", "redis-cache"].map((n) => declaredName(containerOf(current, n)));
+    const dataNames = ["postgres", "postgres-pgbouncer", "redis-queue", "redis-cache"].map((n) =>
+      declaredName(containerOf(current, n)),
+    );
     for (const n of dataNames) {
       const st = await harness.inspect(harness.container(n));
-      const bound = Object.values(st.NetworkSettings.Ports ?? {}).filter((b) => Array.isArray(b) && b.length > 0);
+      const bound = Object.values(st.NetworkSettings.Ports ?? {}).filter(
+        (b) => Array.isArray(b) && b.length > 0,
+      );
       assert.equal(bound.length, 0, `${n} publishes ${JSON.stringify(st.NetworkSettings.Ports)}`);
       const nets = Object.keys(st.NetworkSettings.Networks);
       assert.deepEqual(nets, [harness.networkDockerName("net-internal")], `${n} joins ${nets.join(", ")}`);
     }
     const internal = JSON.parse(docker(["network", "inspect", harness.networkDockerName("net-internal")]))[0];
     assert.equal(internal.Internal, true);
+    // From the host: nothing on loopback; the host's own namespace can still reach the bridge IP
+    // (Docker's internal networks isolate containers, not the host itself) — recorded, not hidden.
+    const tcp = (host: string, port: number) =>
+      new Promise<boolean>((resolve) => {
+        const sock = net.connect({ host, port, timeout: 3000 }, () => (sock.destroy(), resolve(true)));
+        sock.on("timeout", () => (sock.destroy(), resolve(false)));
+        sock.on("error", () => resolve(false));
+      });
+    const hostNs = await tcp("172.30.0.10", 5432);
+    note(
+      `host namespace → postgres internal IP 172.30.0.10:5432: ${hostNs ? "reachable (bridge gateway; only root on the host)" : "unreachable"}; published ports of data stores: none`,
+    );
 
     // Probes: one container on each network (labelled for cleanup), from the redis image (bash).
     const probe = (net: string) => {
       const name = `${harness.runId}-probe-${net}`;
-      docker(["run", "-d", "--name", name, "--label", `${RUN_LABEL}=${harness.runId}`, "--network", harness.networkDockerName(net), "--entrypoint", "sleep", images.map.redis!, "600"]);
+      docker([
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        `${RUN_LABEL}=${harness.runId}`,
+        "--network",
+        harness.networkDockerName(net),
+        "--entrypoint",
+        "sleep",
+        images.map.redis!,
+        "600",
+      ]);
       return name;
     };
     const edge = probe("net-edge");
     const inner = probe("net-internal");
     const pgIp = "172.30.0.10";
-    assert.equal(canConnect(inner, "postgres", 5432), true, "control: postgres reachable on the internal network");
-    assert.equal(canConnect(inner, "redis-queue", 6379), true, "control: redis reachable on the internal network");
+    assert.equal(
+      canConnect(inner, "postgres", 5432),
+      true,
+      "control: postgres reachable on the internal network",
+    );
+    assert.equal(
+      canConnect(inner, "redis-queue", 6379),
+      true,
+      "control: redis reachable on the internal network",
+    );
     assert.equal(canConnect(edge, pgIp, 5432), false, "postgres reachable from the edge network");
     assert.equal(canConnect(edge, "postgres", 5432), false, "postgres name reachable from the edge network");
     assert.equal(canConnect(edge, "redis-queue", 6379), false, "redis reachable from the edge network");
-    const redisIp = (await harness.inspect(harness.container("redis-queue"))).NetworkSettings.Networks[harness.networkDockerName("net-internal")].IPAddress;
+    const redisIp = (await harness.inspect(harness.container("redis-queue"))).NetworkSettings.Networks[
+      harness.networkDockerName("net-internal")
+    ].IPAddress;
     assert.equal(canConnect(edge, redisIp, 6379), false, "redis IP reachable from the edge network");
 
     // Egress: the edge network reaches Debian's mirror (control), the internal one does not.
@@ -278,53 +404,114 @@ describe("services declared for the local stack", () => {
     const pgBox = containerOf(current, "postgres");
     const cmd: string[] = pgBox.inputs.command;
     const want = cmd.find((a) => a.startsWith("shared_buffers="))!.split("=")[1];
-    const got = harness.exec("postgres", ["psql", "-X", "-At", "-d", "postgres", "-c", "SHOW shared_buffers"]).trim();
+    const got = harness
+      .exec("postgres", ["psql", "-X", "-At", "-d", "postgres", "-c", "SHOW shared_buffers"])
+      .trim();
     assert.equal(got, want);
     const maxConn = cmd.find((a) => a.startsWith("max_connections="))!.split("=")[1];
-    assert.equal(harness.exec("postgres", ["psql", "-X", "-At", "-d", "postgres", "-c", "SHOW max_connections"]).trim(), maxConn);
+    assert.equal(
+      harness.exec("postgres", ["psql", "-X", "-At", "-d", "postgres", "-c", "SHOW max_connections"]).trim(),
+      maxConn,
+    );
   });
 
   it("runs Redis with AOF, the declared maxmemory and policy, and a required password", () => {
-    const redisCfg = (stackFile.values.redis as Json).instances as { name: string; role: string; maxMemoryMb: number }[];
+    const redisCfg = (stackFile.values.redis as Json).instances as {
+      name: string;
+      role: string;
+      maxMemoryMb: number;
+    }[];
     for (const inst of redisCfg) {
       const name = `redis-${inst.name}`;
       const box = containerOf(current, name);
       const pw = (box.inputs.envs as string[]).find((e) => e.startsWith("REDIS_PASSWORD="))!.split("=")[1]!;
-      const cli = (...args: string[]) => harness.exec(name, ["redis-cli", "--no-auth-warning", ...args], { env: [`REDISCLI_AUTH=${pw}`] }).trim();
+      const cli = (...args: string[]) =>
+        harness
+          .exec(name, ["redis-cli", "--no-auth-warning", ...args], { env: [`REDISCLI_AUTH=${pw}`] })
+          .trim();
       assert.match(harness.exec(name, ["redis-cli", "PING"]), /NOAUTH/, `${name} answers without a password`);
       assert.match(cli("INFO", "persistence"), /aof_enabled:1/);
       const mem = cli("INFO", "memory");
       assert.match(mem, new RegExp(`maxmemory:${inst.maxMemoryMb * 1024 * 1024}\\b`));
-      assert.match(mem, new RegExp(`maxmemory_policy:${inst.role === "cache" ? "allkeys-lru" : "noeviction"}`));
+      assert.match(
+        mem,
+        new RegExp(`maxmemory_policy:${inst.role === "cache" ? "allkeys-lru" : "noeviction"}`),
+      );
     }
   });
 
   it("gives the app role no right to create databases or roles", () => {
-    const url = new URL((containerOf(current, "app-api").inputs.envs as string[]).find((e) => e.startsWith("DATABASE_URL="))!.slice("DATABASE_URL=".length));
+    const url = new URL(
+      (containerOf(current, "app-api").inputs.envs as string[])
+        .find((e) => e.startsWith("DATABASE_URL="))!
+        .slice("DATABASE_URL=".length),
+    );
     const asApp = (sql: string) =>
-      harness.exec("postgres", ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", decodeURIComponent(url.username), "-d", url.pathname.slice(1), "-c", sql], {
-        env: [`PGPASSWORD=${decodeURIComponent(url.password)}`],
-      });
+      harness.exec(
+        "postgres",
+        [
+          "psql",
+          "-X",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-h",
+          "127.0.0.1",
+          "-U",
+          decodeURIComponent(url.username),
+          "-d",
+          url.pathname.slice(1),
+          "-c",
+          sql,
+        ],
+        {
+          env: [`PGPASSWORD=${decodeURIComponent(url.password)}`],
+        },
+      );
     assert.match(asApp("SELECT current_user"), new RegExp(decodeURIComponent(url.username)));
     assert.throws(() => asApp("CREATE DATABASE lg_forbidden"), /permission denied to create database/);
     assert.throws(() => asApp("CREATE ROLE lg_forbidden"), /permission denied to create role/);
   });
 
   it("runs containers as non-root, with capabilities dropped and the declared memory limits", async () => {
-    for (const c of harness.running()) {
+    // Documented exception (components/edge/Proxy.ts NGINX_CAPS): nginx's master starts as root
+    // with four capabilities to bind 80/443 and drop its workers; `nginx -t` reads the root-only key.
+    const rootException = new Set(["proxy", "proxy-config-check"]);
+    for (const c of harness.all()) {
       const st = await harness.inspect(c);
-      assert.ok((st.HostConfig.CapDrop ?? []).includes("ALL"), `${c.dockerName} CapDrop ${st.HostConfig.CapDrop}`);
-      assert.ok((st.HostConfig.SecurityOpt ?? []).includes("no-new-privileges:true"), `${c.dockerName} SecurityOpt`);
+      assert.ok(
+        (st.HostConfig.CapDrop ?? []).includes("ALL"),
+        `${c.dockerName} CapDrop ${st.HostConfig.CapDrop}`,
+      );
+      assert.ok(
+        (st.HostConfig.SecurityOpt ?? []).includes("no-new-privileges:true"),
+        `${c.dockerName} SecurityOpt`,
+      );
       assert.equal(st.HostConfig.Memory, c.resource.inputs.memory * 1024 * 1024, `${c.dockerName} memory`);
+      if (c.oneShot) {
+        // Exited already: its configured user is what it ran as.
+        if (!rootException.has(c.resource.name))
+          assert.ok(
+            st.Config.User && !/^(0|root)(:|$)/.test(st.Config.User),
+            `${c.dockerName} user ${st.Config.User}`,
+          );
+        continue;
+      }
       const status = harness.exec(c.declaredName, ["cat", "/proc/1/status"]);
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
       const capEff = /^CapEff:\s+([0-9a-f]+)/m.exec(status)![1]!;
-      if (c.resource.name === "proxy") {
-        // Documented exception (components/edge/Proxy.ts NGINX_CAPS): the master starts as root
-        // with four capabilities to bind 80/443 and drop workers; the workers run unprivileged.
-        const workers = docker(["top", c.dockerName, "-eo", "uid,args"]).split("\n").filter((l) => /nginx: worker/.test(l));
-        assert.ok(workers.length > 0 && workers.every((l) => !/^\s*0\s/.test(l)), `proxy workers: ${workers.join(" | ")}`);
-        assert.equal(BigInt(`0x${capEff}`) & ~BigInt(0x4c1), 0n, `proxy master CapEff ${capEff} beyond NGINX_CAPS`);
+      if (rootException.has(c.resource.name)) {
+        const workers = docker(["top", c.dockerName, "-eo", "uid,args"])
+          .split("\n")
+          .filter((l) => /nginx: worker/.test(l));
+        assert.ok(
+          workers.length > 0 && workers.every((l) => !/^\s*0\s/.test(l)),
+          `proxy workers: ${workers.join(" | ")}`,
+        );
+        assert.equal(
+          BigInt(`0x${capEff}`) & ~BigInt(0x4c1),
+          0n,
+          `proxy master CapEff ${capEff} beyond NGINX_CAPS`,
+        );
       } else {
         assert.notEqual(uid, 0, `${c.dockerName} runs as root`);
         assert.equal(BigInt(`0x${capEff}`), 0n, `${c.dockerName} CapEff ${capEff}`);
@@ -335,59 +522,120 @@ describe("services declared for the local stack", () => {
 
 describe("lifecycle", () => {
   it("replacing the Postgres container (new flag) keeps every row", async () => {
-    const w = await eventually("POST /rows", () => viaProxy("/rows", "POST", "before-replace"), (r) => r.status === 201);
+    const w = await eventually(
+      "POST /rows",
+      () => viaProxy("/rows", "POST", "before-replace"),
+      (r) => r.status === 201,
+    );
     const id = JSON.parse(w.body).id;
     const before = JSON.parse((await viaProxy("/rows")).body).count;
     const volBefore = harness.volumeDockerName("postgres-data");
     // Same name and volume: the old container must go first (two servers on one PGDATA, and one name).
     const t = await harness.replace("postgres", containerOf(tuned, "postgres"), true);
     note(`postgres replaced (work_mem doubled), healthy again in ${secs(t.healthyMs)}`);
-    assert.equal(harness.exec("postgres", ["psql", "-X", "-At", "-d", "postgres", "-c", "SHOW work_mem"]).trim(), `${2 * ((stackFile.values.postgres as Json).workMemMb ?? 4)}MB`);
-    const after = await eventually("GET /rows after replace", () => viaProxy("/rows"), (r) => r.status === 200);
+    assert.equal(
+      harness.exec("postgres", ["psql", "-X", "-At", "-d", "postgres", "-c", "SHOW work_mem"]).trim(),
+      `${2 * ((stackFile.values.postgres as Json).workMemMb ?? 4)}MB`,
+    );
+    const after = await eventually(
+      "GET /rows after replace",
+      () => viaProxy("/rows"),
+      (r) => r.status === 200,
+    );
     assert.equal(JSON.parse(after.body).count, before);
-    const url = new URL((containerOf(current, "app-api").inputs.envs as string[]).find((e) => e.startsWith("DATABASE_URL="))!.slice(13));
+    const url = new URL(
+      (containerOf(current, "app-api").inputs.envs as string[])
+        .find((e) => e.startsWith("DATABASE_URL="))!
+        .slice(13),
+    );
     void url;
-    assert.equal(harness.exec("postgres", ["psql", "-X", "-At", "-d", "blazetv", "-c", `SELECT note FROM launchgate_rows WHERE id = ${Number(id)}`]).trim(), "before-replace");
+    assert.equal(
+      harness
+        .exec("postgres", [
+          "psql",
+          "-X",
+          "-At",
+          "-d",
+          "blazetv",
+          "-c",
+          `SELECT note FROM launchgate_rows WHERE id = ${Number(id)}`,
+        ])
+        .trim(),
+      "before-replace",
+    );
     assert.equal(harness.volumeDockerName("postgres-data"), volBefore);
   });
 
   it("rolling the app back to the previous image returns to healthy", async () => {
     const cur = containerOf(current, "app-api");
     const prev = containerOf(previous, "app-api");
-    assert.notEqual(declaredName(prev), declaredName(cur), "a new image gets a new container name (create-before-delete)");
+    assert.notEqual(
+      declaredName(prev),
+      declaredName(cur),
+      "a new image gets a new container name (create-before-delete)",
+    );
     assert.equal(JSON.parse((await viaProxy("/version")).body).version, "1.4.0");
     const t0 = Date.now();
     await harness.replace(declaredName(cur), prev, false);
-    const res = await eventually("previous version via proxy", () => viaProxy("/version"), (r) => r.status === 200 && JSON.parse(r.body).version === "1.3.0");
+    const res = await eventually(
+      "previous version via proxy",
+      () => viaProxy("/version"),
+      (r) => r.status === 200 && JSON.parse(r.body).version === "1.3.0",
+    );
     const rollbackMs = Date.now() - t0;
-    note(`rollback ${cur.inputs.image} → ${prev.inputs.image}: healthy and served through the proxy in ${secs(rollbackMs)}`);
+    note(
+      `rollback ${cur.inputs.image} → ${prev.inputs.image}: healthy and served through the proxy in ${secs(rollbackMs)}`,
+    );
     assert.equal(JSON.parse(res.body).version, "1.3.0");
     assert.equal((await viaProxy("/health")).status, 200);
   });
 
   it("turning the killswitch off takes effect without touching data", async () => {
     const rowsBefore = JSON.parse((await viaProxy("/rows")).body).count;
-    const dataIds = await Promise.all(["postgres", "redis-queue", "redis-cache"].map(async (n) => (await harness.inspect(harness.container(n))).Id));
+    const dataIds = await Promise.all(
+      ["postgres", "redis-queue", "redis-cache"].map(
+        async (n) => (await harness.inspect(harness.container(n))).Id,
+      ),
+    );
     const live = harness.running().find((c) => c.resource.name === "app-api")!;
     // On (as a release with counsel approval would have it), then off again.
     const on = containerOf(moneyOn, "app-api");
-    await harness.replace(live.declaredName, { ...on, inputs: { ...on.inputs, image: live.resource.inputs.image, name: `${declaredName(on)}-on` } }, false);
-    await eventually("payments on", () => viaProxy("/payments", "POST"), (r) => r.status === 200);
+    await harness.replace(
+      live.declaredName,
+      { ...on, inputs: { ...on.inputs, image: live.resource.inputs.image, name: `${declaredName(on)}-on` } },
+      false,
+    );
+    await eventually(
+      "payments on",
+      () => viaProxy("/payments", "POST"),
+      (r) => r.status === 200,
+    );
     const off = containerOf(previous, "app-api");
     const t0 = Date.now();
     await harness.replace(`${declaredName(on)}-on`, off, false);
-    const res = await eventually("payments off", () => viaProxy("/payments", "POST"), (r) => r.status === 503);
+    const res = await eventually(
+      "payments off",
+      () => viaProxy("/payments", "POST"),
+      (r) => r.status === 503,
+    );
     note(`killswitch off effective in ${secs(Date.now() - t0)}`);
     assert.match(res.body, /switched off/);
     assert.equal(JSON.parse((await viaProxy("/rows")).body).count, rowsBefore);
-    const idsAfter = await Promise.all(["postgres", "redis-queue", "redis-cache"].map(async (n) => (await harness.inspect(harness.container(n))).Id));
+    const idsAfter = await Promise.all(
+      ["postgres", "redis-queue", "redis-cache"].map(
+        async (n) => (await harness.inspect(harness.container(n))).Id,
+      ),
+    );
     assert.deepEqual(idsAfter, dataIds, "data containers untouched");
   });
 
   it("killing Redis and restarting it keeps AOF data", async () => {
     const box = containerOf(current, "redis-queue");
     const pw = (box.inputs.envs as string[]).find((e) => e.startsWith("REDIS_PASSWORD="))!.split("=")[1]!;
-    const cli = (...args: string[]) => harness.exec("redis-queue", ["redis-cli", "--no-auth-warning", ...args], { env: [`REDISCLI_AUTH=${pw}`] }).trim();
+    const cli = (...args: string[]) =>
+      harness
+        .exec("redis-queue", ["redis-cli", "--no-auth-warning", ...args], { env: [`REDISCLI_AUTH=${pw}`] })
+        .trim();
     assert.equal(cli("SET", "lg:survives", "yes"), "OK");
     await new Promise((r) => setTimeout(r, 1500)); // appendfsync everysec
     const c = harness.container("redis-queue");
@@ -412,9 +660,18 @@ describe("harness strictness and failure handling", () => {
     const h = new Harness({ imageMap: images.map });
     const r = containerOf(current, "redis-queue");
     const bad = { ...r, inputs: { ...r.inputs, pidsLimit: 100 } };
-    await assert.rejects(h.up([bad]), (e: Error) => e instanceof UnmappedFieldError && /pidsLimit/.test(e.message));
-    const nested = { ...r, inputs: { ...r.inputs, networksAdvanced: [{ name: "net-internal", macAddress: "02:42:ac:11:00:02" }] } };
-    await assert.rejects(h.up([nested]), (e: Error) => e instanceof UnmappedFieldError && /networksAdvanced\[0\]\.macAddress/.test(e.message));
+    await assert.rejects(
+      h.up([bad]),
+      (e: Error) => e instanceof UnmappedFieldError && /pidsLimit/.test(e.message),
+    );
+    const nested = {
+      ...r,
+      inputs: { ...r.inputs, networksAdvanced: [{ name: "net-internal", macAddress: "02:42:ac:11:00:02" }] },
+    };
+    await assert.rejects(
+      h.up([nested]),
+      (e: Error) => e instanceof UnmappedFieldError && /networksAdvanced\[0\]\.macAddress/.test(e.message),
+    );
     assert.equal(docker(["ps", "-aq", "--filter", `label=${RUN_LABEL}=${h.runId}`]), "");
     await h.cleanup();
   });
@@ -422,20 +679,27 @@ describe("harness strictness and failure handling", () => {
   it("reports a container whose healthcheck never passes with its name and last health log, and cleans up", async () => {
     const h = new Harness({ imageMap: images.map });
     const r = containerOf(current, "redis-cache");
-    const net = current.resources.find((x) => x.name === "net-internal")!;
+    const netRes = current.resources.find((x) => x.name === "net-internal")!;
+    const internalNet = { ...netRes, inputs: { ...netRes.inputs, ipamConfigs: undefined } }; // subnet held by the main run
     const vol = current.resources.find((x) => x.name === "redis-cache-data")!;
     const bad: RecordedResource = {
       ...r,
       inputs: {
         ...r.inputs,
         name: "never-healthy",
-        healthcheck: { tests: ["CMD-SHELL", "echo probe-says-no >&2; exit 1"], interval: "1s", timeout: "2s", retries: 2, startPeriod: "0s" },
+        healthcheck: {
+          tests: ["CMD-SHELL", "echo probe-says-no >&2; exit 1"],
+          interval: "1s",
+          timeout: "2s",
+          retries: 2,
+          startPeriod: "0s",
+        },
         waitTimeout: 8,
       },
     };
     let err: unknown;
     try {
-      await h.up([net, vol, bad]);
+      await h.up([internalNet, vol, bad]);
     } catch (e) {
       err = e;
     } finally {
@@ -446,7 +710,11 @@ describe("harness strictness and failure handling", () => {
     assert.match(err.lastHealthLog, /probe-says-no/);
     note(`bad healthcheck reported: ${err.message.split("\n")[0]}`);
     for (const kind of ["ps -aq", "network ls -q", "volume ls -q"]) {
-      assert.equal(docker([...kind.split(" "), "--filter", `label=${RUN_LABEL}=${h.runId}`]), "", `${kind} left over`);
+      assert.equal(
+        docker([...kind.split(" "), "--filter", `label=${RUN_LABEL}=${h.runId}`]),
+        "",
+        `${kind} left over`,
+      );
     }
     sweepSync(h.runId);
   });
@@ -456,14 +724,27 @@ describe("side by side: the seed 001 docker-compose services", () => {
   it("runs with docker-compose on the same engine and images; time printed beside ours", async (t) => {
     let timing: ComposeTiming;
     try {
-      timing = runSeedCompose({ postgresImage: images.map.postgres!, redisImage: images.map.redis!, project: `${harness.runId}-compose` });
+      timing = runSeedCompose({
+        postgresImage: images.map.postgres!,
+        redisImage: images.map.redis!,
+        project: `${harness.runId}-compose`,
+      });
     } catch (e) {
-      if (/docker-compose: not found|ENOENT/.test(String(e))) return t.skip("docker-compose not installed (apt-get install docker-compose)");
+      if (/docker-compose: not found|ENOENT/.test(String(e)))
+        return t.skip("docker-compose not installed (apt-get install docker-compose)");
       throw e;
     }
-    const ours = Math.max(up.healthyAfterMs.postgres ?? 0, up.healthyAfterMs["redis-queue"] ?? 0, up.healthyAfterMs["redis-cache"] ?? 0);
-    note(`seed 001 docker-compose (postgres + redis, images rewritten to the local ones): up -d returned in ${secs(timing.upMs)}, both answering in ${secs(timing.readyMs)}`);
-    note(`ours: postgres + redis healthy after ${secs(ours)} (healthcheck-gated); whole stack of ${harness.running().length} containers in ${secs(up.allHealthyMs)}`);
+    const ours = Math.max(
+      up.healthyAfterMs.postgres ?? 0,
+      up.healthyAfterMs["redis-queue"] ?? 0,
+      up.healthyAfterMs["redis-cache"] ?? 0,
+    );
+    note(
+      `seed 001 docker-compose (postgres + redis, images rewritten to the local ones): up -d returned in ${secs(timing.upMs)}, both answering in ${secs(timing.readyMs)}`,
+    );
+    note(
+      `ours: postgres + redis healthy after ${secs(ours)} (healthcheck-gated); whole stack of ${harness.running().length} containers in ${secs(up.allHealthyMs)}`,
+    );
     assert.ok(timing.readyMs > 0);
   });
 });

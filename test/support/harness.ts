@@ -366,8 +366,13 @@ export class Harness {
     return c;
   }
 
-  /** Running containers by declared name. */
+  /** Long-running containers (services), in start order. */
   running(): RunningContainer[] {
+    return [...this.containers.values()].filter((c) => !c.oneShot);
+  }
+
+  /** Every container this run created and still has, one-shot jobs included. */
+  all(): RunningContainer[] {
     return [...this.containers.values()];
   }
 
@@ -395,7 +400,8 @@ export class Harness {
     const relevant = resources.filter((r) => [NETWORK, VOLUME, CONTAINER, ...PG_TYPES].includes(r.type));
     for (const r of relevant) this.validate(r);
     const pg = relevant.filter((x) => PG_TYPES.includes(x.type));
-    if (pg.length && !this.opts.postgresAdminContainer) throw new Error("postgresql resources recorded but no postgresAdminContainer given");
+    if (pg.length && !this.opts.postgresAdminContainer)
+      throw new Error("postgresql resources recorded but no postgresAdminContainer given");
     const t0 = Date.now();
     for (const r of relevant.filter((x) => x.type === NETWORK)) await this.createNetwork(r);
     for (const r of relevant.filter((x) => x.type === VOLUME)) await this.createVolume(r);
@@ -442,7 +448,8 @@ export class Harness {
     const f = fields(id, "", r.inputs);
     const ident = (s: string) => `"${String(s).replace(/"/g, '""')}"`;
     const lit = (s: string) => `'${String(s).replace(/'/g, "''")}'`;
-    const flag = (key: string, on: string, off: string, def: boolean) => ((f.take<boolean>(key) ?? def) ? on : off);
+    const flag = (key: string, on: string, off: string, def: boolean) =>
+      (f.take<boolean>(key) ?? def) ? on : off;
     let sql: string;
     if (r.type === PG_ROLE) {
       const name = f.take<string>("name")!;
@@ -460,7 +467,9 @@ export class Harness {
       const pw = f.take<string>("password");
       if (pw !== undefined) opts.push(`PASSWORD ${lit(pw)}`);
       const member = f.take<string[]>("roles") ?? [];
-      sql = `CREATE ROLE ${ident(name)} WITH ${opts.join(" ")};` + member.map((m) => `\nGRANT ${ident(m)} TO ${ident(name)};`).join("");
+      sql =
+        `CREATE ROLE ${ident(name)} WITH ${opts.join(" ")};` +
+        member.map((m) => `\nGRANT ${ident(m)} TO ${ident(name)};`).join("");
     } else if (r.type === PG_DATABASE) {
       const parts = [`CREATE DATABASE ${ident(f.take<string>("name")!)}`];
       const owner = f.take<string>("owner");
@@ -488,7 +497,9 @@ export class Harness {
       const role = roleName.toLowerCase() === "public" ? "PUBLIC" : ident(roleName);
       const privs = f.take<string[]>("privileges") ?? [];
       const withGrant = f.take<boolean>("withGrantOption") ? " WITH GRANT OPTION" : "";
-      sql = `REVOKE ALL ON DATABASE ${db} FROM ${role};` + (privs.length ? `\nGRANT ${privs.join(", ")} ON DATABASE ${db} TO ${role}${withGrant};` : "");
+      sql =
+        `REVOKE ALL ON DATABASE ${db} FROM ${role};` +
+        (privs.length ? `\nGRANT ${privs.join(", ")} ON DATABASE ${db} TO ${role}${withGrant};` : "");
     }
     f.done();
     return sql;
@@ -502,7 +513,9 @@ export class Harness {
     for (const r of sorted) {
       // CREATE DATABASE cannot run in a transaction block: one statement per psql call.
       for (const stmt of this.postgresqlSql(r).split("\n")) {
-        this.exec(admin, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-f", "-"], { input: stmt });
+        this.exec(admin, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-f", "-"], {
+          input: stmt,
+        });
       }
       this.log(`postgresql ${r.type.split(":").pop()} ${r.name} applied in ${admin}`);
     }

@@ -8,8 +8,11 @@
 # The files are embedded into the generated setup script, so they are part of the content hash:
 # an unchanged spec is never rebuilt. Prints the image tag (launchgate-test/<name>:<hash>).
 #
-# usage: test/support/images/build.sh NAME
+# usage: test/support/images/build.sh NAME            build (or reuse) and print the tag
+#        test/support/images/build.sh --tag-only NAME  print the tag this spec builds, build nothing
 set -euo pipefail
+tag_only=false
+if [ "${1:-}" = --tag-only ]; then tag_only=true; shift; fi
 name=$1
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -36,5 +39,10 @@ embed() { # SRC DEST
 changes=()
 if [ -f "$spec/changes" ]; then
   while IFS= read -r line; do [ -n "$line" ] && changes+=("$line"); done <"$spec/changes"
+fi
+if $tag_only; then # same hash as build-image.sh computes
+  hash=$( { echo "$packages"; cat "$gen"; printf '%s\n' "${changes[@]}"; cat "$here/../build-image.sh"; } | sha256sum | cut -c1-16)
+  echo "launchgate-test/$name:$hash"
+  exit 0
 fi
 "$here/../build-image.sh" "$name" "$packages" "$gen" "${changes[@]}"
