@@ -146,23 +146,23 @@ function findingsSection(r: ReleaseReport): string {
   return `<h2>Policy results</h2>${groups}`;
 }
 
-const BOX_W = 168;
+const BOX_W = 176;
 const BOX_H = 40;
-const COL_GAP = 64;
-const ROW_GAP = 14;
+const COL_GAP = 18;
+const ROW_GAP = 34;
 
-/** Components as boxes in dependency layers (left: no dependencies), arrows to what each needs. */
+/** Components as boxes in dependency layers (top: no dependencies), arrows from what each needs. */
 export function dependencySvg(components: readonly ComponentView[], gatedResources: number): string {
   const layers = new Map<number, ComponentView[]>();
   for (const c of components) layers.set(c.layer, [...(layers.get(c.layer) ?? []), c]);
   const maxLayer = Math.max(0, ...components.map((c) => c.layer));
-  const maxRows = Math.max(1, ...[...layers.values()].map((l) => l.length));
-  const width = 20 + (maxLayer + 1) * (BOX_W + COL_GAP);
-  const height = 40 + maxRows * (BOX_H + ROW_GAP);
+  const maxCols = Math.max(1, ...[...layers.values()].map((l) => l.length));
+  const width = 20 + maxCols * (BOX_W + COL_GAP);
+  const height = 40 + (maxLayer + 1) * (BOX_H + ROW_GAP);
   const pos = new Map<string, { x: number; y: number }>();
   for (const [layer, cs] of layers) {
     cs.forEach((c, i) =>
-      pos.set(c.name, { x: 10 + layer * (BOX_W + COL_GAP), y: 30 + i * (BOX_H + ROW_GAP) }),
+      pos.set(c.name, { x: 10 + i * (BOX_W + COL_GAP), y: 30 + layer * (BOX_H + ROW_GAP) }),
     );
   }
   const edges = components
@@ -171,12 +171,12 @@ export function dependencySvg(components: readonly ComponentView[], gatedResourc
         const a = pos.get(d);
         const b = pos.get(c.name);
         if (!a || !b) return "";
-        const x1 = a.x + BOX_W;
-        const y1 = a.y + BOX_H / 2;
-        const x2 = b.x - 4;
-        const y2 = b.y + BOX_H / 2;
-        const mx = (x1 + x2) / 2;
-        return `<path d="M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}" fill="none" stroke="#8c959f" stroke-width="1.2" marker-end="url(#arrow)"/>`;
+        const x1 = a.x + BOX_W / 2;
+        const y1 = a.y + BOX_H;
+        const x2 = b.x + BOX_W / 2;
+        const y2 = b.y - 3;
+        const my = (y1 + y2) / 2;
+        return `<path d="M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}" fill="none" stroke="#8c959f" stroke-width="1.2" marker-end="url(#arrow)"/>`;
       }),
     )
     .join("");
@@ -191,7 +191,7 @@ export function dependencySvg(components: readonly ComponentView[], gatedResourc
     .join("\n");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="component dependencies">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>
-<text x="10" y="16" fill="#57606a">left → right: a component is drawn after what it depends on · every one of ${gatedResources} resources waits for the release gate</text>
+<text x="10" y="16" fill="#57606a">top → bottom: each component below what it needs · ${gatedResources} resources depend directly on the release gate (top left)</text>
 ${edges}
 ${boxes}
 </svg>`;
