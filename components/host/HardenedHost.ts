@@ -4,8 +4,10 @@
  * each under ./scripts, rendered with their settings and hashed into `triggers`.
  *
  * Step order (each depends on the previous one):
- *   bootstrap → packages → timezone → baseline → sshd → sysctl → firewall → fail2ban →
- *   unattended-upgrades → auditd → docker → logrotate → storage
+ *   bootstrap → packages → timezone → sshd → sysctl → firewall → fail2ban →
+ *   unattended-upgrades → auditd → docker → logrotate → storage → baseline
+ * (baseline last: its file permissions must cover files that earlier steps' packages create,
+ * e.g. cron's /etc/crontab, or the first run would not converge.)
  *
  * Bootstrap and the second `pulumi up`: only the first step may use the bootstrap user (root on a
  * fresh VPS); the sshd step then turns root login off. So bootstrap is a `command.local.Command`
@@ -95,7 +97,6 @@ export const HOST_STEPS = [
   "bootstrap",
   "packages",
   "timezone",
-  "baseline",
   "sshd",
   "sysctl",
   "firewall",
@@ -105,6 +106,7 @@ export const HOST_STEPS = [
   "docker",
   "logrotate",
   "storage",
+  "baseline",
 ] as const;
 export type HostStep = (typeof HOST_STEPS)[number];
 
@@ -334,6 +336,7 @@ export class HardenedHost extends LaunchgateComponent {
           connection: deployConnection,
           // The remote shell reads the whole script from stdin first, so nothing in the script
           // (apt, dpkg hooks) can consume the rest of it; `$0` names the step in `ps` and logs.
+          // The text is visible in `ps` while it runs: it must never hold a secret.
           create: `sudo -n bash -c "$(cat)" launchgate-${step}`,
           stdin: script.text,
           triggers: [script.trigger],

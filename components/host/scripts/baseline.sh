@@ -3,7 +3,8 @@
 # their own: legal login banners (os-baseline / CIS 1.7), permissions of account and cron files
 # (os-03..05, CIS 6.1), restrictive default umask (os-05b), no core dumps of setuid programs
 # (os-10 companions), unused/legacy filesystems not loadable (os-10).
-# Runs before the sshd step because sshd's `Banner` points at /etc/issue.net.
+# Runs last, so the permissions also cover files that earlier steps' packages created (cron's
+# /etc/crontab); sshd's `Banner` tolerates /etc/issue.net appearing a few seconds later.
 # Needs: LG_BANNER
 set -euo pipefail
 : "${LG_BANNER:?}"
