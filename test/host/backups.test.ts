@@ -315,6 +315,18 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     const plainRestoreMs = Date.now() - q0;
     pg!.psql("postgres", "DROP DATABASE plain_restore");
     fs.rmSync(plain);
+    // The bare `pg_dump -Fc` inside that, to show what the snapshot counts and the check cost.
+    const raw = path.join(tmp, "raw.dump");
+    const r0 = Date.now();
+    const rawFd = fs.openSync(raw, "w");
+    const rr = spawnSync("docker", ["exec", pg!.name, "pg_dump", "-U", "postgres", "-Fc", "app"], {
+      stdio: ["ignore", rawFd, "pipe"],
+      timeout: 300_000,
+    });
+    fs.closeSync(rawFd);
+    assert.equal(rr.status, 0);
+    times["bare pg_dump -Fc"] = `${Date.now() - r0} ms, ${fs.statSync(raw).size} bytes`;
+    fs.rmSync(raw);
     times["component dump (-Fc, snapshot counts, pg_restore -l)"] = `${fcMs} ms, ${fcSize} bytes`;
     times["seeds' plain pg_dump > file.sql"] = `${plainMs} ms, ${plainSize} bytes`;
     times["seeds' plain restore (psql < file.sql)"] = `${plainRestoreMs} ms`;
