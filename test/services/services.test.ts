@@ -500,11 +500,11 @@ describe("services declared for the local stack", () => {
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
       const capEff = /^CapEff:\s+([0-9a-f]+)/m.exec(status)![1]!;
       if (rootException.has(c.resource.name)) {
-        const workers = docker(["top", c.dockerName, "-eo", "uid,args"])
+        const workers = docker(["top", c.dockerName, "-eo", "pid,uid,args"])
           .split("\n")
           .filter((l) => /nginx: worker/.test(l));
         assert.ok(
-          workers.length > 0 && workers.every((l) => !/^\s*0\s/.test(l)),
+          workers.length > 0 && workers.every((l) => !/^\s*\d+\s+0\s/.test(l)),
           `proxy workers: ${workers.join(" | ")}`,
         );
         assert.equal(
