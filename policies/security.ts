@@ -212,31 +212,34 @@ export const sshBaselinePresent: StackValidationPolicy = {
   },
 };
 
+/** Ports a host step opens: `LG_PUBLIC_TCP_PORTS` (env or exported in the script) and literal `ufw allow` rules. */
+function openedPorts(text: string): string[] {
+  const fromEnv = [...text.matchAll(/LG_PUBLIC_TCP_PORTS=['"]?([\d ]*)/g)].flatMap((m) => m[1]!.split(/\s+/));
+  const fromUfw = [...text.matchAll(/ufw\s+allow\s+(?:in\s+)?(\d+)/g)].map((m) => m[1]!);
+  return [...fromEnv, ...fromUfw].filter((p) => p !== "");
+}
+
 export const firewallPorts: ResourceValidationPolicy = {
   name: "firewall-ports",
   description: "Checks whether the host firewall opens only the allowed public TCP ports.",
   configSchema: {
     properties: { allowedPorts: { type: "array", items: { type: "number" }, default: [22, 80, 443] } },
   },
-  validateResource: onType<{ environment?: Record<string, string>; create?: string }>(
-    TYPES.remoteCommand,
-    (props, args, report) => {
-      const allowed = new Set(
-        (args.getConfig<{ allowedPorts: number[] }>().allowedPorts ?? [22, 80, 443]).map(String),
+  validateResource: onType<Record<string, unknown>>(TYPES.remoteCommand, (props, args, report) => {
+    const allowed = new Set(
+      (args.getConfig<{ allowedPorts?: number[] }>().allowedPorts ?? [22, 80, 443]).map(String),
+    );
+    const env = known(() => (props.environment as Record<string, string> | undefined)?.LG_PUBLIC_TCP_PORTS);
+    const opened = [
+      ...(env ?? "").split(/\s+/).filter((p) => p !== ""),
+      ...[...strings(props)].flatMap(openedPorts),
+    ];
+    const extra = [...new Set(opened.filter((p) => !allowed.has(p)))];
+    if (extra.length > 0)
+      report(
+        `firewall opens ${extra.join(", ")}; open only ${[...allowed].join("/")} (HardenedHost publicTcpPorts).`,
       );
-      const opened = [
-        ...(known(() => props.environment?.LG_PUBLIC_TCP_PORTS) ?? "").split(/\s+/),
-        ...[...(known(() => props.create) ?? "").matchAll(/ufw\s+allow\s+(?:in\s+)?(\d+)/g)].map(
-          (m) => m[1]!,
-        ),
-      ].filter((p) => p !== "");
-      const extra = [...new Set(opened.filter((p) => !allowed.has(p)))];
-      if (extra.length > 0)
-        report(
-          `firewall opens ${extra.join(", ")}; open only ${[...allowed].join("/")} (HardenedHost publicTcpPorts).`,
-        );
-    },
-  ),
+  }),
 };
 
 export const proxyTls: ResourceValidationPolicy = {

@@ -56,12 +56,17 @@ export function loadStackConfig(
   const ns = project.name;
   for (const [key, value] of Object.entries(file.values)) config[`${ns}:${key}`] = encode(value);
   for (const [key, value] of Object.entries(file.foreign)) config[key] = encode(value);
-  for (const [key, value] of Object.entries(overrides))
-    config[key.includes(":") ? key : `${ns}:${key}`] = encode(value);
-  return {
-    project: project.name,
-    config,
-    secureKeys: [...file.secureKeys].map((k) => `${ns}:${k}`),
-    declaredSecret,
-  };
+  const secureKeys = new Set([...file.secureKeys].map((k) => `${ns}:${k}`));
+  for (const [key, value] of Object.entries(overrides)) {
+    const full = key.includes(":") ? key : `${ns}:${key}`;
+    // An override is plain text unless written like the stack file's `{ secure: … }`.
+    const secure =
+      typeof value === "object" &&
+      value !== null &&
+      typeof (value as { secure?: unknown }).secure === "string";
+    config[full] = secure ? SECRET_MARKER : encode(value);
+    if (secure) secureKeys.add(full);
+    else secureKeys.delete(full);
+  }
+  return { project: project.name, config, secureKeys: [...secureKeys], declaredSecret };
 }
