@@ -1,0 +1,75 @@
+/**
+ * `npm run bench`: one table of figures, each beside a baseline measured in the same run.
+ *   --only checker,host,backups,services   run a subset (default: all)
+ * Progress goes to stderr; the table is the only thing on stdout. Not part of `npm test`.
+ * Docker objects it creates are named lg-bench-* (the services harness insists on its own
+ * lg-svc- prefix: those are lg-svc-bench-*), and are removed at the end, also on failure.
+ */
+import { parseArgs } from "node:util";
+import { measureChecker } from "./checker";
+import { Row, notMeasured, renderTable } from "./table";
+
+type Section = {
+  name: string;
+  run: (log: (l: string) => void) => Promise<Row[]>;
+  figures: [string, string][];
+};
+
+async function load(modulePath: string, fn: string): Promise<(log: (l: string) => void) => Promise<Row[]>> {
+  const mod = (await import(modulePath)) as Record<string, (log: (l: string) => void) => Promise<Row[]>>;
+  return mod[fn]!;
+}
+
+const SECTIONS: Section[] = [
+  { name: "checker", run: measureChecker, figures: [["checker", "program alone"]] },
+  {
+    name: "host",
+    run: async (log) => (await load("./host", "measureHost"))(log),
+    figures: [["host scripts: second run (idempotent)", "first run on a fresh VPS"]],
+  },
+  {
+    name: "backups",
+    run: async (log) => (await load("./backups", "measureBackups"))(log),
+    figures: [
+      ["backup: component dump", "plain pg_dump > file.sql"],
+      ["restore drill", "plain psql < file.sql"],
+    ],
+  },
+  {
+    name: "services",
+    run: async (log) => (await load("./services", "measureServices"))(log),
+    figures: [
+      ["services: time to all healthy", "docker-compose up (seed 001)"],
+      ["services: rollback of the app", "—"],
+    ],
+  },
+];
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { only: { type: "string" } } });
+  const only = values.only ? new Set(values.only.split(",")) : undefined;
+  const rows: Row[] = [];
+  const t0 = Date.now();
+  for (const s of SECTIONS) {
+    if (only && !only.has(s.name)) continue;
+    const log = (l: string) => console.error(`[bench ${s.name}] ${l}`);
+    log("start");
+    try {
+      rows.push(...(await s.run(log)));
+    } catch (e) {
+      log(`failed: ${(e as Error).stack ?? String(e)}`);
+      for (const [figure, what] of s.figures) rows.push(notMeasured(figure, what, (e as Error).message));
+    }
+    log(`done after ${Math.round((Date.now() - t0) / 1000)} s`);
+  }
+  console.log(renderTable(rows));
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`bench: ${(e as Error).stack ?? String(e)}`);
+    process.exit(1);
+  },
+);
