@@ -93,6 +93,15 @@ export function shortHash(value: unknown, length = 8): string {
   return crypto.createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, length);
 }
 
+/** Throws unless a one-shot container's exit code is 0 (unknown, at preview, passes). Pure. */
+export function assertExitedZero(code: number | undefined | null, jobName: string, what: string): void {
+  if (code !== undefined && code !== null && code !== 0) {
+    throw new Error(
+      `${what} failed: container ${jobName} exited with ${code}; see \`docker logs ${jobName}\``,
+    );
+  }
+}
+
 /**
  * An Output that resolves to `value` only when a one-shot container exited 0, and fails the
  * update otherwise. Feed it into an input of the resource that must wait (e.g. a label), so a
@@ -105,11 +114,7 @@ export function requireSuccess(
   value: pulumi.Input<string>,
 ): pulumi.Output<string> {
   return pulumi.all([job.exitCode, job.name, value]).apply(([code, jobName, v]) => {
-    if (code !== undefined && code !== null && code !== 0) {
-      throw new Error(
-        `${what} failed: container ${jobName} exited with ${code}; see \`docker logs ${jobName}\``,
-      );
-    }
+    assertExitedZero(code, jobName, what);
     return v;
   });
 }

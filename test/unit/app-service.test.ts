@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, Recorder, settle, unwrap } from "../support/mocks";
-import { isSecretInput, recordOptions, reveal } from "./resource-options";
+import { fakeResource, isSecretInput, recordOptions, reveal } from "./resource-options";
 import { AppService, flagEnv, httpHealthTest } from "../../components/app/AppService";
+import { assertExitedZero } from "../../components/app/hardening";
 import type { AppConfig } from "../../stacks/config";
 
 const C = "docker:index/container:Container";
@@ -43,7 +44,7 @@ function make(app: AppConfig, flags: Record<string, boolean>, backup?: pulumi.Re
 before(async () => {
   rec = await installMocks("local");
   opts = recordOptions();
-  const backup = new pulumi.CustomResource("test:index:Backup", "pre-migration-backup", {});
+  const backup = fakeResource("test:index:Backup", "pre-migration-backup");
   api = make(base, { REAL_MONEY_ENABLED: false, SIGNUPS_ENABLED: true }, backup);
   worker = make(
     {
@@ -167,4 +168,13 @@ test("migration: one-shot job after the pre-migration backup; the service waits 
   const labels = rec.one(C, "app-api").inputs.labels as { label: string; value: string }[];
   assert.ok(labels.some((l) => l.label === "launchgate.migrated" && l.value === "true"));
   assert.equal(rec.ofType(C).filter((c) => c.name === "app-worker-migrate").length, 0);
+});
+
+test("a migration that exits non-zero fails the update before the service is touched", () => {
+  assert.throws(
+    () => assertExitedZero(3, "api-migrate-x", "migration of api"),
+    /migration of api failed: container api-migrate-x exited with 3/,
+  );
+  assert.doesNotThrow(() => assertExitedZero(0, "j", "m"));
+  assert.doesNotThrow(() => assertExitedZero(undefined, "j", "m"), "unknown at preview");
 });

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { installMocks, Recorder, settle, unwrap } from "../support/mocks";
-import { recordOptions } from "./resource-options";
+import { fakeResource, recordOptions } from "./resource-options";
 import { Network } from "../../components/network/Network";
 
 const NET = "docker:index/network:Network";
@@ -13,7 +12,7 @@ let net: Network;
 before(async () => {
   rec = await installMocks("local");
   opts = recordOptions();
-  const gate = new pulumi.CustomResource("test:index:Gate", "gate", {});
+  const gate = fakeResource("test:index:Gate", "gate");
   net = new Network("net", { internalSubnet: "172.30.0.0/24" }, { gate });
   await settle();
 });

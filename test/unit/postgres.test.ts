@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import { before, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { installMocks, isSecret, Recorder, settle, unwrap } from "../support/mocks";
-import { isSecretInput, recordOptions, reveal } from "./resource-options";
+import { fakeResource, isSecretInput, recordOptions, reveal } from "./resource-options";
 import { pgbouncerIni, Postgres, tuningFlags } from "../../components/data/Postgres";
 import type { PostgresConfig } from "../../stacks/config";
 
@@ -40,7 +39,7 @@ before(async () => {
         : {},
   });
   opts = recordOptions();
-  const tunnel = new pulumi.CustomResource("test:index:Tunnel", "tunnel", {});
+  const tunnel = fakeResource("test:index:Tunnel", "tunnel");
   pg = new Postgres("postgres", {
     config,
     internalNetwork: "net-internal",

@@ -60,3 +60,14 @@ export function reveal<T = any>(v: unknown): T {
   }
   return v as T;
 }
+
+class FakeResource extends pulumi.CustomResource {
+  constructor(type: string, name: string) {
+    super(type, name, {});
+  }
+}
+
+/** A plain custom resource to stand in for a dependency (release gate, tunnel, backup). */
+export function fakeResource(type: string, name: string): pulumi.Resource {
+  return new FakeResource(type, name);
+}
