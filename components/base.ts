@@ -10,20 +10,27 @@ export interface LaunchgateComponentOptions extends pulumi.ComponentResourceOpti
   readonly gate?: pulumi.Resource;
 }
 
+/** `dependsOn` in any of the shapes Pulumi accepts, as a list. */
+function dependsOnList(d: pulumi.ResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+  if (d === undefined) return [];
+  return Array.isArray(d) ? (d as pulumi.Input<pulumi.Resource>[]) : [d as pulumi.Input<pulumi.Resource>];
+}
+
 export abstract class LaunchgateComponent extends pulumi.ComponentResource {
-  private readonly gateDeps: pulumi.Resource[];
+  /** The gate plus the component's own `dependsOn`, which Pulumi does not pass to children. */
+  private readonly inheritedDeps: pulumi.Input<pulumi.Resource>[];
 
   constructor(type: string, name: string, opts?: LaunchgateComponentOptions) {
     super(type, name, {}, opts);
-    this.gateDeps = opts?.gate ? [opts.gate] : [];
+    this.inheritedDeps = [...(opts?.gate ? [opts.gate] : []), ...dependsOnList(opts?.dependsOn)];
   }
 
   /**
-   * Options for a child: parented here, depending on the gate plus `extra.dependsOn`.
-   * Use for every child so no resource can change before the gate is evaluated.
+   * Options for a child: parented here, depending on the gate and the component's own
+   * `dependsOn`, plus `extra.dependsOn`. Use for every child so no resource can change before
+   * the gate is evaluated (and before what the component was told to wait for).
    */
   protected child(extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions {
-    const own = extra.dependsOn === undefined ? [] : Array.isArray(extra.dependsOn) ? extra.dependsOn : [extra.dependsOn];
-    return { ...extra, parent: this, dependsOn: [...this.gateDeps, ...(own as pulumi.Input<pulumi.Resource>[])] };
+    return { ...extra, parent: this, dependsOn: [...this.inheritedDeps, ...dependsOnList(extra.dependsOn)] };
   }
 }

@@ -14,7 +14,6 @@ import type { BackupsConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
 import {
   HostFile,
-  componentDependsOn,
   ScriptValue,
   dailyCalendar,
   everyHoursCalendar,
@@ -183,7 +182,7 @@ export class Backups extends LaunchgateComponent {
         delete: uninstall.text,
         triggers: [install.trigger, uninstall.trigger, ...scripts.map((s) => s.rendered.trigger)],
       },
-      this.child({ dependsOn: componentDependsOn(opts) }),
+      this.child(),
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;

@@ -16,7 +16,6 @@ import type { SshConnection } from "../host/HardenedHost";
 import { HOST_LIB_DIR } from "./Backups";
 import {
   ScriptValue,
-  componentDependsOn,
   renderInstall,
   renderScript,
   serviceUnit,
@@ -161,7 +160,7 @@ export class Monitoring extends LaunchgateComponent {
         stdin: pulumi.secret(pulumi.output(args.alertWebhookUrl).apply((u) => `${u}\n`)),
         triggers: [install.trigger, uninstall.trigger, evaluate.trigger, probe.trigger],
       },
-      this.child({ dependsOn: componentDependsOn(opts), additionalSecretOutputs: ["stdin"] }),
+      this.child({ additionalSecretOutputs: ["stdin"] }),
     );
 
     this.registerOutputs({

@@ -198,15 +198,3 @@ export function dailyCalendar(hhmm: string): string {
   return `*-*-* ${m[1]}:${m[2]}:00 UTC`;
 }
 
-/**
- * The component's own `dependsOn` (e.g. the hardened host being ready), for its host commands:
- * Pulumi does not pass a component's `dependsOn` on to its children, so a command would
- * otherwise run before the host is ready.
- */
-export function componentDependsOn(
-  opts: pulumi.ComponentResourceOptions | undefined,
-): pulumi.Input<pulumi.Resource>[] {
-  const d = opts?.dependsOn;
-  if (d === undefined) return [];
-  return Array.isArray(d) ? (d as pulumi.Input<pulumi.Resource>[]) : [d as pulumi.Input<pulumi.Resource>];
-}

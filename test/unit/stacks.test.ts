@@ -20,6 +20,7 @@ before(async () => {
   for (const stack of STACKS) {
     const result = await runProgram({
       programPath: path.join(ROOT, "index.ts"),
+      projectDir: ROOT,
       stack,
       config: loadStackConfig(ROOT, stack),
       preview: true,
