@@ -246,6 +246,10 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets, 
       ],
       publicUrl: proxy.url,
       backupDir: backups.backupDir,
+      diskPath: host.storagePath,
+      hostLabel: `${stack} (${cfg.domain})`,
+      // The local stack's certificate comes from its own internal CA, unknown to the host's curl.
+      insecureTls: cfg.tls === "internal-ca",
     },
     { ...gated, dependsOn: [host.ready] },
   );
