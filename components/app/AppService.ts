@@ -90,6 +90,9 @@ export class AppService extends LaunchgateComponent {
 
     // Everything that can force a new container, resolved: env (with secrets), flags, config.
     const env = pulumi.all([pulumi.output(args.secretEnv)]).apply(([secretEnv]) => ({
+      // PORT tells the app where to listen, so config's `port` (healthcheck, proxy upstream)
+      // and the process agree; an explicit PORT in the app's env wins.
+      PORT: String(app.port),
       ...app.env,
       ...flagEnv(args.flags),
       ...(secretEnv as Record<string, string>),

@@ -82,6 +82,7 @@ test("env: plain + flags as true/false + secrets, the whole list secret", () => 
     `DATABASE_URL=${DB_URL}`,
     "JWT_SECRET=jwt",
     "NODE_ENV=production",
+    "PORT=3000",
     "REAL_MONEY_ENABLED=false",
     "SIGNUPS_ENABLED=true",
   ]);
