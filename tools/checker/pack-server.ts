@@ -7,14 +7,15 @@
  * remediate → mandatory, type-scoped "not applicable" and violation messages are @pulumi/policy's
  * own code, not a re-implementation.
  */
-import { ChildProcess, spawn } from "node:child_process";
-import * as path from "node:path";
+import type { ChildProcess } from "node:child_process";
 import * as grpc from "@grpc/grpc-js";
 import * as analyzerpb from "@pulumi/pulumi/proto/analyzer_pb";
 import * as analyzerrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import type { RecordedResource } from "./record";
+import type { SpawnedPack } from "./spawn-pack";
+import { spawnPack } from "./spawn-pack";
 
 export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "disabled", "remediate"]; // proto enum order
@@ -89,28 +90,16 @@ export class PackServer {
     private readonly client: analyzerrpc.AnalyzerClient,
   ) {}
 
-  /** Starts `<packDir>/index.ts` the way the CLI starts a TypeScript pack (node + TS loader, cwd = pack dir). */
+  /** Starts `<packDir>/index.ts` the way the CLI starts a TypeScript pack and connects to it. */
   static async start(packDir: string): Promise<PackServer> {
-    const tsx = require.resolve("tsx");
-    const child = spawn(process.execPath, ["--require", tsx, path.join(packDir, "index.ts")], {
-      cwd: packDir,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      let err = "";
-      child.stdout!.on("data", (b: Buffer) => {
-        out += b.toString();
-        const m = /^(\d+)\s*$/m.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
-      child.on("exit", (code) =>
-        reject(new Error(`policy pack exited with ${code} before serving:\n${err}`)),
-      );
-    });
+    return PackServer.connect(spawnPack(packDir));
+  }
+
+  /** Connects to a pack started with `spawnPack` once it prints its port. */
+  static async connect(pack: SpawnedPack): Promise<PackServer> {
+    const port = await pack.port;
     const client = new analyzerrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    return new PackServer(child, client);
+    return new PackServer(pack.child, client);
   }
 
   async info(): Promise<{ name: string; version: string; policies: PolicyInfo[] }> {
