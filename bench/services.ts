@@ -1,0 +1,108 @@
+/**
+ * Services: time to all healthy and app rollback time for the containers the program declares
+ * for the `local` stack, run by the services test harness (test/support/harness.ts) on this
+ * Docker engine with the locally built images; beside the seed 001 docker-compose services
+ * (postgres + redis, test/services/compose.ts) started on the same engine and images, and a
+ * delete-before-create replacement of the same app container (what `docker-compose up -d` does
+ * when an image changes).
+ * Docker objects: harness run `lg-svc-bench-<hex>-*` (the harness requires the lg-svc- prefix),
+ * compose project `lg-bench-compose-<hex>`; both removed at the end, also on failure.
+ */
+import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as path from "node:path";
+import { readStackFile } from "../stacks/stack-file";
+import { runSeedCompose } from "../test/services/compose";
+import { ensureImages } from "../test/services/images";
+import { recordProgram } from "../test/services/record";
+import { CONTAINER, Harness } from "../test/support/harness";
+import type { RecordedResource } from "../test/support/mocks";
+import { Row, notMeasured, ratio, secs } from "./table";
+
+const ROOT = path.resolve(__dirname, "..");
+
+/**
+ * As in test/services/services.test.ts: the engine refuses uploads into a read-only root
+ * filesystem, so such containers run with a writable root (a known deviation that test reports).
+ */
+function runnable(resources: RecordedResource[]): RecordedResource[] {
+  return resources.map((r) =>
+    r.type === CONTAINER && r.inputs.readOnly && (r.inputs.uploads ?? []).length
+      ? { ...r, inputs: { ...r.inputs, readOnly: false } }
+      : r,
+  );
+}
+
+export async function measureServices(log: (l: string) => void): Promise<Row[]> {
+  execFileSync(path.join(ROOT, "test/support/ensure-dockerd.sh"), { stdio: "ignore", timeout: 90_000 });
+  const stackFile = readStackFile(ROOT, "local");
+  const apps = stackFile.values.apps as { name: string; image: string; port: number; route?: string }[];
+  const api = apps.find((a) => a.route === "/")!;
+  const previousImage = api.image.replace(/:[^:@/]+$/, ":1.3.0");
+  const images = ensureImages([
+    ...apps.map((a) => ({ ref: a.image, port: a.port, version: a.image.split(":").pop()! })),
+    { ref: previousImage, port: api.port, version: "1.3.0" },
+  ]);
+  log(`images ready in ${secs(images.buildMs)} (${images.built.length} built)`);
+  const current = await recordProgram("local");
+  const previous = await recordProgram("local", {
+    apps: apps.map((a) => (a === api ? { ...a, image: previousImage } : a)),
+  });
+  const apiOf = (rec: typeof current) =>
+    rec.resources.find((r) => r.type === CONTAINER && r.name === `app-${api.name}`)!;
+  const hex = crypto.randomBytes(3).toString("hex");
+  const harness = new Harness({
+    imageMap: images.map,
+    postgresAdminContainer: "postgres",
+    runId: `lg-svc-bench-${hex}`,
+    log: (l) => log(l),
+  });
+  const rows: Row[] = [];
+  try {
+    const up = await harness.up(runnable(current.resources));
+    const dataReady = Math.max(
+      up.healthyAfterMs.postgres ?? 0,
+      up.healthyAfterMs["redis-queue"] ?? 0,
+      up.healthyAfterMs["redis-cache"] ?? 0,
+    );
+    const n = harness.running().length;
+    let compose: Row;
+    try {
+      const c = runSeedCompose({
+        postgresImage: images.map.postgres!,
+        redisImage: images.map.redis!,
+        project: `lg-bench-compose-${hex}`,
+      });
+      compose = {
+        figure: `services: all ${n} containers healthy (postgres + redis healthy after ${secs(dataReady)})`,
+        ours: secs(up.allHealthyMs),
+        baselineWhat: "seed 001 docker-compose up: postgres + redis answering",
+        baseline: secs(c.readyMs),
+        ratio: ratio(up.allHealthyMs, c.readyMs),
+      };
+    } catch (e) {
+      compose = {
+        ...notMeasured("services: time to all healthy", "seed 001 docker-compose up", (e as Error).message),
+        ours: secs(up.allHealthyMs),
+      };
+    }
+    rows.push(compose);
+
+    // Rollback: the api to the previous image, create-before-delete and health-gated (ours)...
+    const cur = apiOf(current);
+    const prev = apiOf(previous);
+    const back = await harness.replace(String(cur.inputs.name), prev, false);
+    // ...beside delete-before-create of the same container back to the current image.
+    const fwd = await harness.replace(String(prev.inputs.name), cur, true);
+    rows.push({
+      figure: `services: app rollback ${api.image.split(":").pop()} -> 1.3.0 (create-before-delete, healthy)`,
+      ours: secs(back.healthyMs),
+      baselineWhat: "delete-before-create (compose-style recreate), healthy",
+      baseline: secs(fwd.healthyMs),
+      ratio: ratio(back.healthyMs, fwd.healthyMs),
+    });
+  } finally {
+    await harness.cleanup();
+  }
+  return rows;
+}
