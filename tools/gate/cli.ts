@@ -3,7 +3,7 @@
  *
  *   keygen --signer NAME [--out DIR]
  *   sign   --kind KIND --signer NAME --key FILE --stack S (--release FILE | --commit C --image name=ref …) [--valid-for 7d] [--evidence DIR]
- *   verify FILE --pack-config FILE --stack S (--release FILE | --commit C --image name=ref …)
+ *   verify FILE --pack-config FILE --stack S (--release FILE | --commit C --image name=ref …) [--at ISO]
  *   status --stack S --pack-config FILE (--release FILE | --commit C --image name=ref …) [--evidence DIR]
  *
  * `--release FILE` is the `{ commit, images }` JSON `npm run check -- --stack S --release-out FILE` writes.
@@ -26,6 +26,8 @@ const OPTIONS = {
   evidence: { type: "string", default: "evidence" },
   "pack-config": { type: "string" },
   "max-validity-days": { type: "string" },
+  /** Evaluate as of this ISO instant (e.g. "will it still hold at launch time?"). @default now */
+  at: { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -64,7 +66,8 @@ function requiredKinds(packConfig: string): string[] {
 function run(argv: string[]): { text: string; ok: boolean } {
   const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   const [command, file] = positionals;
-  const now = new Date();
+  const now = v.at ? new Date(v.at) : new Date();
+  if (Number.isNaN(now.getTime())) throw new GateCliError(`--at must be an ISO-8601 instant, got "${v.at}"`);
   const maxValidityDays = v["max-validity-days"] ? Number(v["max-validity-days"]) : undefined;
   switch (command) {
     case "keygen":
