@@ -63,7 +63,14 @@ install_file() {
 # ensure_dir PATH MODE OWNER:GROUP
 ensure_dir() {
   local path=$1 mode=$2 owner=$3
-  install -d "$path"
+  # Not `install -d` on an existing directory: it resets the mode to 0755 first (a transient
+  # widening of permissions on every run).
+  if [ ! -d "$path" ]; then
+    mkdir -p "$(dirname "$path")"
+    install -d -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$path"
+    log "created $path ($mode $owner)"
+    return 0
+  fi
   if [ "$(stat -c '%a %U:%G' "$path")" != "$(norm_mode "$mode") $owner" ]; then
     chown "$owner" "$path"
     chmod "$mode" "$path"
