@@ -121,10 +121,64 @@ export function isSecretInput(v: unknown): boolean {
 
 /** A recorded input with every secret marker removed (the plaintext a provider would see). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function reveal(v: unknown): any {
-  if (isSecretInput(v)) return reveal((v as { value: unknown }).value);
-  if (Array.isArray(v)) return v.map(reveal);
-  if (typeof v === "object" && v !== null)
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
-  return v;
+export function reveal<T = any>(v: unknown): T {
+  if (isSecretInput(v)) return reveal<T>((v as { value: unknown }).value);
+  if (Array.isArray(v)) return v.map((x) => reveal(x)) as T;
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)])) as T;
+  }
+  return v as T;
+}
+
+/**
+ * Records the resource options the engine would receive (protect, retainOnDelete,
+ * deleteBeforeReplace, dependencies), which `setMocks`' `newResource` does not pass
+ * (DESIGN §4). Wraps the installed MockMonitor's `registerResource`; call right after
+ * `installMocks` and before declaring resources.
+ */
+export interface RecordedOptions {
+  readonly type: string;
+  readonly name: string;
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean | undefined;
+  readonly deleteBeforeReplace: boolean | undefined;
+  /** URNs of explicit dependencies (dependsOn, including the release gate). */
+  readonly dependencies: string[];
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the monitor's gRPC requests are untyped JS */
+export function recordOptions(): { of(type: string, name: string): RecordedOptions; all: RecordedOptions[] } {
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const all: RecordedOptions[] = [];
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, cb: unknown) => {
+    all.push({
+      type: req.getType(),
+      name: req.getName(),
+      protect: req.getProtect(),
+      retainOnDelete: req.hasRetainondelete() ? req.getRetainondelete() : undefined,
+      deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+      dependencies: req.getDependenciesList(),
+    });
+    return original(req, cb);
+  };
+  return {
+    all,
+    of(type: string, name: string): RecordedOptions {
+      const hit = all.filter((o) => o.type === type && o.name === name);
+      if (hit.length !== 1) throw new Error(`expected one ${type} ${name}, found ${hit.length}`);
+      return hit[0]!;
+    },
+  };
+}
+
+class FakeResource extends pulumi.CustomResource {
+  constructor(type: string, name: string) {
+    super(type, name, {});
+  }
+}
+
+/** A plain custom resource to stand in for a dependency (release gate, tunnel, backup). */
+export function fakeResource(type: string, name: string): pulumi.Resource {
+  return new FakeResource(type, name);
 }

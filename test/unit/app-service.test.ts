@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, Recorder, settle, unwrap } from "../support/mocks";
-import { fakeResource, isSecretInput, recordOptions, reveal } from "./resource-options";
+import {
+  installMocks,
+  Recorder,
+  settle,
+  unwrap,
+  fakeResource,
+  isSecretInput,
+  recordOptions,
+  reveal,
+} from "../support/mocks";
 import { AppService, flagEnv, httpHealthTest } from "../../components/app/AppService";
 import { assertExitedZero } from "../../components/app/hardening";
 import type { AppConfig } from "../../stacks/config";

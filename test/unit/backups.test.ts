@@ -10,33 +10,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { getMonitor } from "@pulumi/pulumi/runtime/settings";
-import { Recorder, installMocks, settle, unwrap } from "../support/mocks";
+import { Recorder, installMocks, settle, unwrap, fakeResource, recordOptions } from "../support/mocks";
 import { Backups, BackupsArgs, backupSchedules } from "../../components/ops/Backups";
 import { everyHoursCalendar, renderScript, shellQuote } from "../../components/ops/remote-script";
 import type { BackupsConfig } from "../../stacks/config";
 
 const CMD = "command:remote:Command";
 const SCRIPTS = path.join(__dirname, "..", "..", "components", "ops", "scripts");
-
-/** Dependency URNs per resource name, read from the mock monitor's register requests. */
-function recordDependencies(): Map<string, string[]> {
-  const deps = new Map<string, string[]>();
-  const mon = getMonitor() as unknown as { registerResource: (req: any, cb: unknown) => unknown }; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const orig = mon.registerResource.bind(mon);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  mon.registerResource = (req: any, cb: unknown) => {
-    deps.set(req.getName(), req.getDependenciesList());
-    return orig(req, cb);
-  };
-  return deps;
-}
-
-class Marker extends pulumi.CustomResource {
-  constructor(name: string) {
-    super("test:index:Marker", name, {});
-  }
-}
 
 const config = (over: Partial<BackupsConfig> = {}): BackupsConfig => ({
   dailyAt: "02:00",
@@ -77,15 +57,15 @@ function installedFile(install: string, dest: string): string {
 
 describe("Backups", () => {
   let rec: Recorder;
-  let deps: Map<string, string[]>;
+  let deps: ReturnType<typeof recordOptions>;
   let b: Backups;
   let install: string;
 
   before(async () => {
     rec = await installMocks("production");
-    deps = recordDependencies();
-    const gate = new Marker("gate");
-    const hostReady = new Marker("host-ready");
+    deps = recordOptions();
+    const gate = fakeResource("test:index:Marker", "gate");
+    const hostReady = fakeResource("test:index:Marker", "host-ready");
     b = new Backups("backups", args(), { gate, dependsOn: [hostReady] });
     await settle();
     install = rec.one(CMD, "backups-install").inputs.create;
@@ -214,13 +194,13 @@ describe("Backups", () => {
   });
 
   test("dependsOn chain: gate + host → install → pre-migration backup", () => {
-    const installDeps = deps.get("backups-install") ?? [];
+    const installDeps = deps.of("command:remote:Command", "backups-install").dependencies;
     assert.ok(
       installDeps.some((u) => u.endsWith("::gate")),
       `install deps: ${installDeps.join(", ")}`,
     );
     assert.ok(installDeps.some((u) => u.endsWith("::host-ready")));
-    const preDeps = deps.get("backups-pre-migration") ?? [];
+    const preDeps = deps.of("command:remote:Command", "backups-pre-migration").dependencies;
     assert.ok(
       preDeps.some((u) => u.endsWith("::backups-install")),
       `pre-migration deps: ${preDeps.join(", ")}`,

@@ -91,7 +91,8 @@ const BAD: BadCase[] = [
     name: "bad CIDR",
     stack: "staging",
     edit: (r) => (r.host.sshAllowFrom = ["198.51.100.0/33"]),
-    message: 'launchgate:host.sshAllowFrom[0]: got "198.51.100.0/33"; expected an IPv4 CIDR such as 203.0.113.0/24',
+    message:
+      'launchgate:host.sshAllowFrom[0]: got "198.51.100.0/33"; expected an IPv4 CIDR such as 203.0.113.0/24',
   },
   {
     name: "unknown Redis role",
@@ -110,7 +111,8 @@ const BAD: BadCase[] = [
     name: ":latest on local",
     stack: "local",
     edit: (r) => (r.redis.image = "redis:latest"),
-    message: 'launchgate:redis.image: got "redis:latest"; expected an explicit tag or digest, never :latest or no tag',
+    message:
+      'launchgate:redis.image: got "redis:latest"; expected an explicit tag or digest, never :latest or no tag',
   },
   {
     name: "root user for an app",
@@ -129,13 +131,15 @@ const BAD: BadCase[] = [
     name: "app refers to an unknown database",
     stack: "local",
     edit: (r) => (r.apps[0].database = "blaze"),
-    message: 'launchgate:apps[0].database: got "blaze"; expected one of launchgate:postgres.databases[*].name (blazetv)',
+    message:
+      'launchgate:apps[0].database: got "blaze"; expected one of launchgate:postgres.databases[*].name (blazetv)',
   },
   {
     name: "app refers to an unknown redis",
     stack: "local",
     edit: (r) => (r.apps[1].redis = ["jobs"]),
-    message: 'launchgate:apps[1].redis[0]: got "jobs"; expected one of launchgate:redis.instances[*].name (queue, cache)',
+    message:
+      'launchgate:apps[1].redis[0]: got "jobs"; expected one of launchgate:redis.instances[*].name (queue, cache)',
   },
   {
     name: "production without a staging stack",

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { installMocks, isSecret, Recorder, settle, unwrap } from "../support/mocks";
+import { installMocks, isSecret, Recorder, settle, unwrap, isSecretInput, reveal } from "../support/mocks";
 import { InternalCa } from "../../components/edge/InternalCa";
-import { isSecretInput, reveal } from "./resource-options";
 
 let rec: Recorder;
 let ca: InternalCa;

@@ -13,8 +13,15 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { getMonitor } from "@pulumi/pulumi/runtime/settings";
-import { Recorder, installMocks, isSecret, settle, unwrap } from "../support/mocks";
+import {
+  Recorder,
+  installMocks,
+  isSecret,
+  settle,
+  unwrap,
+  fakeResource,
+  recordOptions,
+} from "../support/mocks";
 import { Monitoring, MonitoringArgs, WEBHOOK_FILE } from "../../components/ops/Monitoring";
 import { renderScript } from "../../components/ops/remote-script";
 import type { MonitoringConfig } from "../../stacks/config";
@@ -33,25 +40,6 @@ const config: MonitoringConfig = {
   errorRateCritPercent: 5,
   backupMaxAgeHours: 26,
 };
-
-class Marker extends pulumi.CustomResource {
-  constructor(name: string) {
-    super("test:index:Marker", name, {});
-  }
-}
-
-/** Dependency URNs per resource name, read from the mock monitor's register requests. */
-function recordDependencies(): Map<string, string[]> {
-  const deps = new Map<string, string[]>();
-  const mon = getMonitor() as unknown as { registerResource: (req: any, cb: unknown) => unknown }; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const orig = mon.registerResource.bind(mon);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  mon.registerResource = (req: any, cb: unknown) => {
-    deps.set(req.getName(), req.getDependenciesList());
-    return orig(req, cb);
-  };
-  return deps;
-}
 
 function exported(script: string, name: string): string {
   const m = new RegExp(`^export ${name}='((?:[^']|'\\\\'')*)'$`, "m").exec(script);
@@ -91,7 +79,7 @@ function bash(
 
 describe("Monitoring", () => {
   let rec: Recorder;
-  let deps: Map<string, string[]>;
+  let deps: ReturnType<typeof recordOptions>;
   let m: Monitoring;
   let install: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   let evaluate: string;
@@ -112,10 +100,10 @@ describe("Monitoring", () => {
 
   before(async () => {
     rec = await installMocks("production");
-    deps = recordDependencies();
+    deps = recordOptions();
     m = new Monitoring("monitoring", args(), {
-      gate: new Marker("gate"),
-      dependsOn: [new Marker("host-ready")],
+      gate: fakeResource("test:index:Marker", "gate"),
+      dependsOn: [fakeResource("test:index:Marker", "host-ready")],
     });
     await settle();
     install = rec.one(CMD, "monitoring-install").inputs;
@@ -183,7 +171,7 @@ describe("Monitoring", () => {
   });
 
   test("dependsOn: the release gate and the host", () => {
-    const d = deps.get("monitoring-install") ?? [];
+    const d = deps.of("command:remote:Command", "monitoring-install").dependencies;
     assert.ok(
       d.some((u) => u.endsWith("::gate")),
       d.join(", "),

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { installMocks, Recorder, settle, unwrap } from "../support/mocks";
-import { fakeResource, recordOptions } from "./resource-options";
+import { installMocks, Recorder, settle, unwrap, fakeResource, recordOptions } from "../support/mocks";
 import { Network } from "../../components/network/Network";
 
 const NET = "docker:index/network:Network";

@@ -4,8 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { before, test } from "node:test";
-import { installMocks, Recorder, settle, unwrap } from "../support/mocks";
-import { isSecretInput, reveal } from "./resource-options";
+import { installMocks, Recorder, settle, unwrap, isSecretInput, reveal } from "../support/mocks";
 import { CLOSE_SCRIPT, OPEN_SCRIPT, PostgresAdminTunnel } from "../../components/data/PostgresAdminTunnel";
 
 const CMD = "command:local:Command";

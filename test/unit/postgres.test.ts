@@ -1,8 +1,17 @@
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import { before, test } from "node:test";
-import { installMocks, isSecret, Recorder, settle, unwrap } from "../support/mocks";
-import { fakeResource, isSecretInput, recordOptions, reveal } from "./resource-options";
+import {
+  installMocks,
+  isSecret,
+  Recorder,
+  settle,
+  unwrap,
+  fakeResource,
+  isSecretInput,
+  recordOptions,
+  reveal,
+} from "../support/mocks";
 import { pgbouncerIni, Postgres, tuningFlags } from "../../components/data/Postgres";
 import type { PostgresConfig } from "../../stacks/config";
 

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, Recorder, settle, unwrap } from "../support/mocks";
-import { isSecretInput, recordOptions, reveal } from "./resource-options";
+import {
+  installMocks,
+  Recorder,
+  settle,
+  unwrap,
+  isSecretInput,
+  recordOptions,
+  reveal,
+} from "../support/mocks";
 import {
   CERT_PATH,
   CONF_PATH,

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { installMocks, isSecret, Recorder, settle, unwrap } from "../support/mocks";
-import { isSecretInput, recordOptions, reveal } from "./resource-options";
+import {
+  installMocks,
+  isSecret,
+  Recorder,
+  settle,
+  unwrap,
+  isSecretInput,
+  recordOptions,
+  reveal,
+} from "../support/mocks";
 import { evictionPolicy, Redis, REDIS_HEALTHCHECK, redisServerArgs } from "../../components/data/Redis";
 
 const C = "docker:index/container:Container";

@@ -34,7 +34,12 @@ const of = (stack: Stack, type: string) => runs.get(stack)!.filter((r) => r.type
 const count = (stack: Stack, type: string) => of(stack, type).length;
 const named = (stack: Stack, type: string, name: string) => {
   const r = of(stack, type).find((x) => x.name === name);
-  assert.ok(r, `${stack}: no ${type} named ${name} (have ${of(stack, type).map((x) => x.name).join(", ")})`);
+  assert.ok(
+    r,
+    `${stack}: no ${type} named ${name} (have ${of(stack, type)
+      .map((x) => x.name)
+      .join(", ")})`,
+  );
   return r;
 };
 
@@ -55,7 +60,8 @@ const COMMON_COMPONENTS: Record<string, number> = {
 describe("every stack declares the full deployment", () => {
   for (const stack of STACKS) {
     test(`${stack}: component counts`, () => {
-      for (const [type, n] of Object.entries(COMMON_COMPONENTS)) assert.equal(count(stack, type), n, `${stack}: ${type}`);
+      for (const [type, n] of Object.entries(COMMON_COMPONENTS))
+        assert.equal(count(stack, type), n, `${stack}: ${type}`);
       const cloud = stack !== "local";
       assert.equal(count(stack, "launchgate:host:LocalVps"), cloud ? 0 : 1);
       assert.equal(count(stack, "launchgate:edge:InternalCa"), cloud ? 0 : 1);
@@ -89,7 +95,8 @@ describe("every stack declares the full deployment", () => {
       const cfg = loadStackConfig(ROOT, stack).config;
       const apps = JSON.parse(cfg["launchgate:apps"]!) as { name: string; image: string }[];
       const images = of(stack, "docker:index/container:Container").map((c) => c.inputs.image);
-      for (const app of apps) assert.ok(images.includes(app.image), `${stack}: ${app.name} runs ${app.image}`);
+      for (const app of apps)
+        assert.ok(images.includes(app.image), `${stack}: ${app.name} runs ${app.image}`);
       if (stack !== "local") for (const app of apps) assert.match(app.image, /@sha256:[a-f0-9]{64}$/);
     });
   }
@@ -106,9 +113,12 @@ describe("every stack declares the full deployment", () => {
 
   test("stateful resources are protected on every stack", () => {
     for (const stack of STACKS) {
-      const volumes = of(stack, "docker:index/volume:Volume").filter((v) => /launchgate:data:(Postgres|Redis)/.test(v.parent));
+      const volumes = of(stack, "docker:index/volume:Volume").filter((v) =>
+        /launchgate:data:(Postgres|Redis)/.test(v.parent),
+      );
       assert.ok(volumes.length >= 3, `${stack}: data volumes`);
-      for (const v of volumes) assert.ok(v.protect && v.retainOnDelete, `${stack}: volume ${v.name} protected`);
+      for (const v of volumes)
+        assert.ok(v.protect && v.retainOnDelete, `${stack}: volume ${v.name} protected`);
       const dbs = of(stack, "postgresql:index/database:Database");
       assert.equal(dbs.length, 1);
       assert.ok(dbs[0]!.protect, `${stack}: database protected`);
@@ -117,6 +127,14 @@ describe("every stack declares the full deployment", () => {
 
   test("the production gate carries the release manifest", () => {
     const gate = named("production", "command:local:Command", "release-gate");
-    assert.equal(gate.index, Math.min(...runs.get("production")!.filter((r) => r.custom && !r.read).map((r) => r.index)));
+    assert.equal(
+      gate.index,
+      Math.min(
+        ...runs
+          .get("production")!
+          .filter((r) => r.custom && !r.read)
+          .map((r) => r.index),
+      ),
+    );
   });
 });
