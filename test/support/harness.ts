@@ -269,6 +269,8 @@ export interface HarnessOptions {
    * reaches it through an SSH tunnel, which this engine has no use for). Required when any are recorded.
    */
   readonly postgresAdminContainer?: string;
+  /** How long `up` waits for another run holding the fixed subnets. @default 600000 */
+  readonly subnetLockTimeoutMs?: number;
 }
 
 /** A container as it was started: declared inputs, docker name, health budget. */
@@ -283,6 +285,8 @@ export interface RunningContainer {
   readonly waitTimeoutMs?: number;
   readonly oneShot: boolean;
   readonly startedAt: number;
+  /** Seconds `docker stop` waits before SIGKILL on removal (destroyGraceSeconds, else stopTimeout, else 10). */
+  readonly stopSeconds: number;
 }
 
 export interface UpResult {
@@ -293,6 +297,62 @@ export interface UpResult {
 }
 
 const liveRuns = new Set<string>();
+const heldLocks = new Set<string>();
+
+/**
+ * The program declares fixed subnets (and a fixed Postgres address), so two runs on one engine
+ * cannot hold them at once. A run that creates a network with a fixed subnet takes this
+ * engine-wide lock (atomic mkdir; a lock whose owner process is gone is taken over) and waits,
+ * bounded, for another run to finish.
+ */
+export const SUBNET_LOCK = path.join(os.tmpdir(), "launchgate-services-subnets.lock");
+
+async function acquireSubnetLock(runId: string, log: (l: string) => void, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let told = false;
+  for (;;) {
+    try {
+      fs.mkdirSync(SUBNET_LOCK);
+      fs.writeFileSync(path.join(SUBNET_LOCK, "owner"), `${process.pid} ${runId}\n`);
+      heldLocks.add(SUBNET_LOCK);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let owner = "";
+    try {
+      owner = fs.readFileSync(path.join(SUBNET_LOCK, "owner"), "utf8").trim();
+    } catch {
+      /* being written or removed */
+    }
+    const pid = Number(owner.split(" ")[0]);
+    let alive = true;
+    if (pid > 0) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    if (!alive) {
+      fs.rmSync(SUBNET_LOCK, { recursive: true, force: true });
+      continue;
+    }
+    if (!told) {
+      log(`waiting for the fixed subnets: held by ${owner || "another run"} (${SUBNET_LOCK})`);
+      told = true;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`fixed subnets still held by ${owner} after ${timeoutMs} ms (${SUBNET_LOCK})`);
+    await sleep(1000);
+  }
+}
+
+function releaseSubnetLock(): void {
+  if (!heldLocks.has(SUBNET_LOCK)) return;
+  fs.rmSync(SUBNET_LOCK, { recursive: true, force: true });
+  heldLocks.delete(SUBNET_LOCK);
+}
 let hooksInstalled = false;
 
 /** Synchronously removes every object labelled with `runId` (exit hooks; also the final sweep). */
@@ -322,10 +382,12 @@ function installExitHooks(): void {
   hooksInstalled = true;
   process.on("exit", () => {
     for (const id of liveRuns) sweepSync(id);
+    releaseSubnetLock();
   });
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(sig, () => {
       for (const id of liveRuns) sweepSync(id);
+      releaseSubnetLock();
       process.exit(130);
     });
   }
@@ -340,6 +402,7 @@ export class Harness {
   private readonly volumes = new Map<string, string>();
   private readonly containers = new Map<string, RunningContainer>(); // declared name → running
   private readonly hostDir: string;
+  private holdsSubnetLock = false;
 
   constructor(private readonly opts: HarnessOptions) {
     this.runId = opts.runId ?? `lg-svc-${crypto.randomBytes(3).toString("hex")}`;
@@ -402,6 +465,10 @@ export class Harness {
     const pg = relevant.filter((x) => PG_TYPES.includes(x.type));
     if (pg.length && !this.opts.postgresAdminContainer)
       throw new Error("postgresql resources recorded but no postgresAdminContainer given");
+    if (relevant.some((r) => r.type === NETWORK && (r.inputs.ipamConfigs ?? []).length > 0)) {
+      await acquireSubnetLock(this.runId, this.log, this.opts.subnetLockTimeoutMs ?? 600_000);
+      this.holdsSubnetLock = true;
+    }
     const t0 = Date.now();
     for (const r of relevant.filter((x) => x.type === NETWORK)) await this.createNetwork(r);
     for (const r of relevant.filter((x) => x.type === VOLUME)) await this.createVolume(r);
@@ -913,6 +980,7 @@ export class Harness {
       waitTimeoutMs: spec.waitTimeoutMs,
       oneShot: spec.oneShot,
       startedAt: Date.now(),
+      stopSeconds: spec.stopSeconds,
     };
     this.containers.set(spec.declared, c);
     this.log(
@@ -986,7 +1054,7 @@ export class Harness {
   async removeContainer(declared: string): Promise<void> {
     const c = this.containers.get(declared);
     if (!c) return;
-    await api("POST", `/containers/${c.id}/stop?t=10`, undefined, 30_000);
+    await api("POST", `/containers/${c.id}/stop?t=${c.stopSeconds}`, undefined, (c.stopSeconds + 20) * 1000);
     await apiJson("DELETE", `/containers/${c.id}?force=1&v=1`, undefined, [204, 404]);
     this.containers.delete(declared);
     this.log(`container ${c.dockerName} removed`);
@@ -1047,6 +1115,10 @@ export class Harness {
     this.networks.clear();
     this.volumes.clear();
     liveRuns.delete(this.runId);
+    if (this.holdsSubnetLock) {
+      releaseSubnetLock();
+      this.holdsSubnetLock = false;
+    }
     this.log(`cleaned up ${this.runId}`);
   }
 }
