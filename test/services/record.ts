@@ -19,7 +19,7 @@ import { setAllConfig } from "@pulumi/pulumi/runtime/config";
 import type { RecordedResource } from "../support/mocks";
 import { readStackFile } from "../../stacks/stack-file";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Json = any;
 
 export interface ProgramRecording {

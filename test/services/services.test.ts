@@ -43,7 +43,7 @@ const note = (line: string) => {
   console.log(`# ${line}`);
 };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Json = any;
 
 const stackFile = readStackFile(REPO, "local");

@@ -38,7 +38,7 @@ const PG_TYPES = [PG_ROLE, PG_DATABASE, PG_GRANT];
 /** Label every object created by a harness run carries (value: the run id). */
 export const RUN_LABEL = "launchgate.test.run";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Json = any;
 
 /** An input field the harness has no mapping for: the program declares something we can't run faithfully. */
