@@ -66,27 +66,39 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       up.healthyAfterMs["redis-cache"] ?? 0,
     );
     const n = harness.running().length;
-    let compose: Row;
     try {
       const c = runSeedCompose({
         postgresImage: images.map.postgres!,
         redisImage: images.map.redis!,
         project: `lg-bench-compose-${hex}`,
       });
-      compose = {
-        figure: `services: all ${n} containers healthy (postgres + redis healthy after ${secs(dataReady)})`,
-        ours: secs(up.allHealthyMs),
-        baselineWhat: "seed 001 docker-compose up: postgres + redis answering",
-        baseline: secs(c.readyMs),
-        ratio: ratio(up.allHealthyMs, c.readyMs),
-      };
+      const what = "seed 001 docker-compose up -d: postgres + redis answering";
+      rows.push(
+        {
+          figure: "services: postgres + redis healthy (healthcheck-gated)",
+          ours: secs(dataReady),
+          baselineWhat: what,
+          baseline: secs(c.readyMs),
+          ratio: ratio(dataReady, c.readyMs),
+        },
+        {
+          figure: `services: all ${n} containers healthy (+ migration, roles)`,
+          ours: secs(up.allHealthyMs),
+          baselineWhat: `${what} (the seed has no app services)`,
+          baseline: secs(c.readyMs),
+          ratio: ratio(up.allHealthyMs, c.readyMs),
+        },
+      );
     } catch (e) {
-      compose = {
-        ...notMeasured("services: time to all healthy", "seed 001 docker-compose up", (e as Error).message),
+      rows.push({
+        ...notMeasured(
+          `services: all ${n} containers healthy`,
+          "seed 001 docker-compose up",
+          (e as Error).message,
+        ),
         ours: secs(up.allHealthyMs),
-      };
+      });
     }
-    rows.push(compose);
 
     // Rollback: the api to the previous image, create-before-delete and health-gated (ours)...
     const cur = apiOf(current);
