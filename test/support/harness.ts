@@ -38,7 +38,6 @@ const PG_TYPES = [PG_ROLE, PG_DATABASE, PG_GRANT];
 /** Label every object created by a harness run carries (value: the run id). */
 export const RUN_LABEL = "launchgate.test.run";
 
- 
 type Json = any;
 
 /** An input field the harness has no mapping for: the program declares something we can't run faithfully. */
@@ -271,6 +270,8 @@ export interface HarnessOptions {
   readonly postgresAdminContainer?: string;
   /** How long `up` waits for another run holding the fixed subnets. @default 600000 */
   readonly subnetLockTimeoutMs?: number;
+  /** Leave what `up` created in place when it fails (debugging). @default false: clean up */
+  readonly keepOnFailure?: boolean;
 }
 
 /** A container as it was started: declared inputs, docker name, health budget. */
@@ -457,9 +458,21 @@ export class Harness {
    * Validates every resource first (so an unmapped field fails before anything is created),
    * then creates networks, volumes and containers (in recorded order; one-shot `attach`
    * containers run to completion after the containers before them are healthy) and waits for
-   * every long-running container to be healthy within its budget.
+   * every long-running container to be healthy within its budget. On failure it logs the error
+   * (UnhealthyError: container name + last health log), removes everything of this run and rethrows.
    */
   async up(resources: readonly RecordedResource[]): Promise<UpResult> {
+    try {
+      return await this.upInner(resources);
+    } catch (e) {
+      // Report (the error names the container and its last health log), then leave nothing behind.
+      this.log(`up failed: ${(e as Error).message.split("\n")[0]}`);
+      if (!this.opts.keepOnFailure) await this.cleanup();
+      throw e;
+    }
+  }
+
+  private async upInner(resources: readonly RecordedResource[]): Promise<UpResult> {
     const relevant = resources.filter((r) => [NETWORK, VOLUME, CONTAINER, ...PG_TYPES].includes(r.type));
     for (const r of relevant) this.validate(r);
     const pg = relevant.filter((x) => PG_TYPES.includes(x.type));
