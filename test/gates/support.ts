@@ -1,6 +1,6 @@
 /**
  * Whole-program checks for the gate tests: one policy-pack server per test file, the real
- * program (or the fixture composition), and a production release with valid evidence built in
+ * program (index.ts), and a production release with valid evidence built in
  * a temp dir (fresh keys; the allow-list goes in through the pack config, as in production).
  */
 import * as path from "node:path";
@@ -22,7 +22,6 @@ import {
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const REAL_PROGRAM = path.join(ROOT, "index.ts");
-export const GATED_PROGRAM = path.join(ROOT, "test/fixtures/program/index.ts");
 
 let server: Promise<PackServer> | undefined;
 
@@ -63,7 +62,7 @@ export class ProductionFixture {
   async init(): Promise<this> {
     const r = await check({
       stack: "production",
-      programPath: GATED_PROGRAM,
+      programPath: REAL_PROGRAM,
       configOverrides: this.configOverrides(),
     });
     if (!r.gate) throw new Error(`no release gate in the production program: ${r.programErrors.join("; ")}`);
@@ -105,7 +104,7 @@ export class ProductionFixture {
   check(o: Partial<CheckOptions> = {}): Promise<CheckResult> {
     return check({
       stack: "production",
-      programPath: GATED_PROGRAM,
+      programPath: REAL_PROGRAM,
       packConfigOverrides: this.packConfigOverrides(),
       ...o,
       configOverrides: { ...this.configOverrides(), ...(o.configOverrides ?? {}) },
