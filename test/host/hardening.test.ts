@@ -12,7 +12,6 @@
  *   node --import tsx --test test/host/hardening.test.ts
  */
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -27,7 +26,19 @@ import { POSTGRES_IP } from "../../stacks/compose";
 import { HostConfig, parseConfig } from "../../stacks/config";
 import { readStackFile } from "../../stacks/stack-file";
 import { installMocks, reveal, settle } from "../support/mocks";
-import { buildVpsImage, exec, KeyPair, makeKey, must, run, Run, ssh, startVps, Vps } from "../support/vps";
+import {
+  buildVpsImage,
+  exec,
+  KeyPair,
+  makeKey,
+  must,
+  run,
+  Run,
+  scratchDir,
+  ssh,
+  startVps,
+  Vps,
+} from "../support/vps";
 
 const t0 = Date.now();
 const ROOT = path.resolve(__dirname, "../..");
@@ -192,7 +203,7 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 20 * 60_000 },
   before(async () => {
     const built = buildVpsImage();
     console.log(`  image ${built.tag} ready in ${built.ms} ms`);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-host-test-"));
+    const dir = scratchDir();
     rootKey = makeKey(dir, "root");
     deployKey = makeKey(dir, "deployer");
     vps = startVps(built.tag, rootKey.publicKey, dir);

@@ -57,6 +57,11 @@ export function buildVpsImage(): { tag: string; ms: number } {
   return { tag, ms: r.ms };
 }
 
+/** A private scratch directory, named after this process so reapStale() can find it later. */
+export function scratchDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `lg-host-test-${process.pid}-`));
+}
+
 /** An ed25519 key pair on disk (private key file mode 0600). */
 export interface KeyPair {
   readonly file: string;
@@ -138,6 +143,49 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+/**
+ * Removes what an earlier run could not clean up (killed by SIGKILL, or interrupted while a
+ * synchronous child ran): containers and volumes named `lg-host-test-<pid>-*` whose process is
+ * gone. Runs of other live processes are left alone.
+ */
+export function reapStale(): string[] {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+  };
+  const stale = (name: string) => {
+    const m = /^lg-host-test-(\d+)-/.exec(name);
+    return m !== null && !alive(Number(m[1]));
+  };
+  const containers = run("docker", [
+    "ps",
+    "-a",
+    "--format",
+    "{{.Names}}",
+    "--filter",
+    "name=lg-host-test-",
+  ]).stdout;
+  const volumes = run("docker", ["volume", "ls", "-q", "--filter", "name=lg-host-test-"]).stdout;
+  const reaped: string[] = [];
+  for (const d of fs.readdirSync(os.tmpdir()).filter(stale)) {
+    fs.rmSync(path.join(os.tmpdir(), d), { recursive: true, force: true });
+    reaped.push(d);
+  }
+  for (const c of containers.split("\n").filter(stale)) {
+    run("docker", ["rm", "-f", "-v", c], { timeoutMs: 60_000 });
+    reaped.push(c);
+  }
+  for (const v of volumes.split("\n").filter(stale)) {
+    run("docker", ["volume", "rm", "-f", v], { timeoutMs: 60_000 });
+    reaped.push(v);
+  }
+  return reaped;
+}
+
 /** Waits (bounded) until sshd on 127.0.0.1:port answers. */
 export function waitForSsh(port: number, timeoutMs = 60_000): void {
   const deadline = Date.now() + timeoutMs;
@@ -159,8 +207,10 @@ export function waitForSsh(port: number, timeoutMs = 60_000): void {
  * upload does), SSH published on a free 127.0.0.1 port.
  */
 export function startVps(image: string, rootPublicKey: string, dir?: string): Vps {
+  const reaped = reapStale();
+  if (reaped.length > 0) console.log(`  removed leftovers of earlier runs: ${reaped.join(", ")}`);
   const id = `lg-host-test-${process.pid}-${Date.now().toString(36)}`;
-  const scratch = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "lg-host-test-"));
+  const scratch = dir ?? scratchDir();
   let stopped = false;
   const vps: Vps = {
     container: id,
