@@ -206,6 +206,27 @@ function watchSecretReads(): { reads: Set<string>; restore: () => void } {
   return { reads, restore: () => originals.forEach(([n, fn]) => (proto[n] = fn)) };
 }
 
+/**
+ * Program errors surface as unhandled rejections (failed applies, a throwing program), some
+ * after the run settles (the same error again through the stack's outputs). One process-wide
+ * handler routes them to the running check; late repeats of an already reported error are
+ * dropped, anything else late is printed, never silently lost.
+ */
+const rejections: { current?: (e: unknown) => void; reported: Set<string>; installed: boolean } = {
+  reported: new Set(),
+  installed: false,
+};
+
+function routeRejections(): void {
+  if (rejections.installed) return;
+  rejections.installed = true;
+  process.on("unhandledRejection", (e: unknown) => {
+    const message = e instanceof Error ? e.message : String(e);
+    if (rejections.current) rejections.current(e);
+    else if (!rejections.reported.has(message)) console.error(`checker: late program error: ${message}`);
+  });
+}
+
 /** Runs the program once and returns every registration. */
 export async function runProgram(o: RunOptions): Promise<RunResult> {
   const monitor = new RecordingMonitor(mocks(o));
@@ -226,16 +247,24 @@ export async function runProgram(o: RunOptions): Promise<RunResult> {
   });
   setAllConfig(o.config.config, o.config.secureKeys);
   const errors: string[] = [];
+  routeRejections();
   const onRejection = (e: unknown) => errors.push(e instanceof Error ? e.message : String(e));
-  process.on("unhandledRejection", onRejection);
+  rejections.current = onRejection;
   const secretReads = watchSecretReads();
   clearProgramModules(path.resolve(o.projectDir));
   try {
     await runInPulumiStack(async () => {
       if (o.transform) registerStackTransformation(o.transform);
-      // The program is CommonJS loaded by path at run time, as the Node language host loads it.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return require(path.resolve(o.programPath));
+      // A throwing program (e.g. invalid config) is a finding, not a crash: caught here so it
+      // does not also reject the stack resource's promises.
+      try {
+        // The program is CommonJS loaded by path at run time, as the Node language host loads it.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return require(path.resolve(o.programPath));
+      } catch (e) {
+        onRejection(e);
+        return undefined;
+      }
     });
   } catch (e) {
     onRejection(e);
@@ -247,7 +276,8 @@ export async function runProgram(o: RunOptions): Promise<RunResult> {
   }
   // Let rejections raised in the last applies surface before detaching the handler.
   await new Promise((r) => setImmediate(r));
-  process.off("unhandledRejection", onRejection);
+  rejections.current = undefined;
+  errors.forEach((e) => rejections.reported.add(e));
   secretReads.restore();
   return { resources: monitor.recorded, errors: [...new Set(errors)], secretReads: [...secretReads.reads] };
 }
