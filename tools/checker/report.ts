@@ -38,11 +38,15 @@ const GATES: [string, string, (m: GateManifest, now: Date) => string][] = [
   [
     "sign-offs-attested",
     "sign-offs (signed)",
-    (m) => {
-      const kinds = m.attestations.map(
-        (a) => (a.content as { payload?: { kind?: string; expiresAt?: string } })?.payload?.kind ?? a.file,
-      );
-      return kinds.length ? `${kinds.length} file(s): ${kinds.join(", ")}` : "no attestation files";
+    (m, now) => {
+      // What each file claims (verification is the policy's verdict): kind, signer, issue age.
+      const claims = m.attestations.map((a) => {
+        const p = (a.content as { payload?: { kind?: string; signer?: string; issuedAt?: string } })?.payload;
+        return p?.kind
+          ? `${p.kind} by ${p.signer ?? "?"} ${age(p.issuedAt ?? "", now)}`
+          : `${a.file} (unreadable)`;
+      });
+      return claims.length ? claims.join("; ") : "no attestation files";
     },
   ],
   [

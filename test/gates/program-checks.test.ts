@@ -1,0 +1,96 @@
+/** Program-side checks the engine cannot make: secretness of inputs, registration order, secure config. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { gateFirst, plaintextSecretInputs, secureConfig } from "../../tools/checker/program-checks";
+import type { RecordedResource } from "../../tools/checker/record";
+import { SECRET_MARKER } from "../../tools/checker/stack-config";
+
+const SECRET = (value: unknown) => ({
+  "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+  value,
+});
+
+function res(name: string, o: Partial<RecordedResource> = {}): RecordedResource {
+  return {
+    urn: `urn:pulumi:production::launchgate::t::${name}`,
+    type: "docker:index/container:Container",
+    name,
+    custom: true,
+    index: 0,
+    inputs: {},
+    parent: "",
+    dependencies: [],
+    propertyDependencies: {},
+    provider: "",
+    protect: false,
+    retainOnDelete: false,
+    ignoreChanges: [],
+    aliases: [],
+    additionalSecretOutputs: [],
+    read: false,
+    ...o,
+  };
+}
+
+describe("plaintextSecretInputs", () => {
+  it("passes secret-wrapped values and plain non-secret env", () => {
+    const r = res("app-api", {
+      inputs: {
+        envs: ["NODE_ENV=production", SECRET("DATABASE_URL=postgres://u:p@db/app")],
+        environment: SECRET({ API_TOKEN: "x" }),
+      },
+    });
+    assert.deepEqual(plaintextSecretInputs([r]), []);
+  });
+  it("flags a secret config value or a secret-named env in plain text, with its path", () => {
+    const r = res("app-api", {
+      inputs: {
+        envs: ["NODE_ENV=production", "STRIPE_API_KEY=sk_live_1"],
+        labels: [{ label: "k", value: `x${SECRET_MARKER}` }],
+      },
+    });
+    assert.deepEqual(
+      plaintextSecretInputs([r]).map((f) => f.message),
+      [
+        "docker:index/container:Container app-api: input labels[0].value holds a secret as plain text; pass it as a Pulumi secret (pulumi.secret / config.requireSecret) so it is encrypted in state.",
+        "docker:index/container:Container app-api: input envs[1] holds a secret as plain text; pass it as a Pulumi secret (pulumi.secret / config.requireSecret) so it is encrypted in state.",
+      ],
+    );
+  });
+});
+
+describe("gateFirst", () => {
+  const gate = res("release-gate", { type: "command:local:Command", index: 2 });
+  it("passes when the gate comes first and everything waits for it", () => {
+    const net = res("net", { index: 3, dependencies: [gate.urn] });
+    assert.deepEqual(gateFirst([gate, net, res("vol", { index: 4, dependencies: [net.urn] })]), []);
+  });
+  it("flags resources registered before the gate or not waiting for it", () => {
+    const early = res("early", { index: 1, dependencies: [] });
+    assert.deepEqual(
+      gateFirst([early, gate]).map((f) => f.message),
+      [
+        "registered before the release gate: early; construct Release first.",
+        "not waiting for the release gate: early; create them with LaunchgateComponent.child() or dependsOn: [release.gate].",
+      ],
+    );
+  });
+});
+
+describe("secureConfig", () => {
+  const config = {
+    project: "launchgate",
+    config: { "launchgate:alertWebhookUrl": "https://x", "launchgate:apiKey": "k" },
+    secureKeys: ["launchgate:alertWebhookUrl"],
+    declaredSecret: ["launchgate:alertWebhookUrl"],
+  };
+  it("flags a key read as a secret but plain in the stack file", () => {
+    assert.deepEqual(
+      secureConfig(config, ["launchgate:apiKey"], "production").map((f) => f.message),
+      [
+        "launchgate:apiKey is a secret but Pulumi.production.yaml holds it in plain text; run `pulumi config set --secret launchgate:apiKey …`.",
+      ],
+    );
+    assert.deepEqual(secureConfig(config, [], "production"), []);
+  });
+});
