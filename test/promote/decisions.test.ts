@@ -14,6 +14,8 @@ import {
   planRelease,
   planRollback,
   policyArgs,
+  ROLLBACK_ADVISORY_GATES,
+  rollbackPackConfig,
   rollbackCommand,
 } from "../../tools/promote/decisions";
 import { expandEnv, judgeResponse, planSmokeTests, smokeSpecSchema } from "../../tools/promote/smoke";
@@ -250,6 +252,53 @@ describe("planRollback", () => {
     // data-store images are not rolled back
     assert.ok(!("launchgate:postgres.image" in r.value.config.set));
   });
+  test("--disable-flag switches the flag off with the rollback; an unknown flag is refused", () => {
+    const outputs: OutputMap = {
+      release: {
+        value: {
+          commit: NEW,
+          images: stagingImages,
+          previous: {
+            commit: OLD,
+            images: { "app:api": prodApps[0]!.image, "app:admin": prodApps[1]!.image },
+          },
+        },
+      },
+    };
+    const cfg = prodConfig({
+      flags: { REAL_MONEY_ENABLED: { enabled: true, requiresAttestation: "legal-counsel" } },
+    });
+    const r = planRollback({
+      targetConfig: cfg,
+      targetOutputs: outputs,
+      disableFlags: ["REAL_MONEY_ENABLED"],
+    });
+    assert.ok(r.ok, r.ok ? "" : r.reason);
+    assert.equal(r.value.config.set["launchgate:flags.REAL_MONEY_ENABLED.enabled"], "false");
+    assert.ok(r.value.summary.includes("flag REAL_MONEY_ENABLED: off"));
+    const bad = planRollback({ targetConfig: cfg, targetOutputs: outputs, disableFlags: ["NOPE"] });
+    assert.ok(!bad.ok && /--disable-flag NOPE: no such flag in launchgate:flags/.test(bad.reason));
+  });
+  test("rollback pack config: only the release-approval gates become advisory, settings kept", () => {
+    const base = {
+      all: "mandatory",
+      "staging-verified": { maxAgeHours: 72 },
+      "sign-offs-attested": { requiredKinds: ["qa"], allowedSigners: {} },
+      "flags-attested": { flags: { REAL_MONEY_ENABLED: "legal-counsel" } },
+    };
+    assert.deepEqual(rollbackPackConfig(base), {
+      all: "mandatory",
+      "staging-verified": { maxAgeHours: 72, enforcementLevel: "advisory" },
+      "sign-offs-attested": { requiredKinds: ["qa"], allowedSigners: {}, enforcementLevel: "advisory" },
+      "flags-attested": { flags: { REAL_MONEY_ENABLED: "legal-counsel" } },
+    });
+    assert.deepEqual(rollbackPackConfig({ all: "mandatory" }), {
+      all: "mandatory",
+      "staging-verified": "advisory",
+      "sign-offs-attested": "advisory",
+    });
+    assert.deepEqual([...ROLLBACK_ADVISORY_GATES], ["staging-verified", "sign-offs-attested"]);
+  });
   test("refuses when nothing is recorded", () => {
     const r = planRollback({
       targetConfig: prodConfig({ release: { commit: OLD } }),
@@ -276,6 +325,9 @@ test("policy flags and the rollback command name the target stack", () => {
     policyPacks: ["policies"],
     policyPackConfigs: ["policies/config/production.json"],
   });
+  assert.deepEqual(policyArgs("production", "/tmp/x/production.json").policyPackConfigs, [
+    "/tmp/x/production.json",
+  ]);
   assert.equal(rollbackCommand("production"), "npm run rollback -- --stack production --yes");
 });
 

@@ -378,8 +378,13 @@ describe("deploy the committed release (CI on main → staging)", () => {
 });
 
 describe("rollback (stand-in pulumi)", () => {
-  test("re-deploys release.previous the same way", async () => {
-    const { opts } = flowOptions();
+  test("re-deploys release.previous the same way, with the release-approval gates advisory", async () => {
+    fs.mkdirSync(path.join(tmp, "policies", "config"), { recursive: true });
+    fs.writeFileSync(
+      path.join(tmp, "policies", "config", "production.json"),
+      JSON.stringify({ all: "mandatory", "staging-verified": { maxAgeHours: 72 } }),
+    );
+    const { opts, lines } = flowOptions();
     const result = await rollback({ ...opts, stack: "production" });
     assert.deepEqual(result, { stack: "production", status: "deployed", commit: "1".repeat(40) });
     const cmds = commands();
@@ -391,9 +396,35 @@ describe("rollback (stand-in pulumi)", () => {
     ]);
     const set = cmds.find((c) => c.startsWith("config set-all"))!;
     assert.match(set, /launchgate:apps\[0\]\.image=old@sha256:9{64}/);
+    assert.match(set, /launchgate:apps\[1\]\.image=oldw@sha256:8{64}/);
     assert.match(set, new RegExp(`launchgate:release.previous.commit=${OLD}`));
-    assert.ok(cmds.indexOf("[check] --stack production") < cmds.findIndex((c) => c.startsWith("preview ")));
-    assert.ok(cmds.filter((c) => c === UP).length === 2);
+    // the same pack config file on the check, the preview and both updates
+    const check = calls().find((c) => c.check)!.check!;
+    const packFile = check[check.indexOf("--pack-config") + 1]!;
+    assert.match(packFile, /lg-pack-config-\w+\/production\.json$/);
+    assert.deepEqual(JSON.parse(fs.readFileSync(packFile, "utf8")), {
+      all: "mandatory",
+      "staging-verified": { maxAgeHours: 72, enforcementLevel: "advisory" },
+      "sign-offs-attested": "advisory",
+    });
+    const policy = `--policy-pack policies --policy-pack-config ${packFile}`;
+    const previews = cmds.filter((c) => c.startsWith("preview "));
+    const ups = cmds.filter((c) => c.startsWith("up "));
+    assert.deepEqual(previews, [
+      `preview --diff ${policy} --exec-kind auto.local --event-log <events> --stack production --non-interactive`,
+    ]);
+    assert.deepEqual(
+      ups,
+      Array(2).fill(
+        `up --yes --skip-preview ${policy} --exec-kind auto.local --stack production --non-interactive`,
+      ),
+    );
+    assert.ok(
+      cmds.findIndex((c) => c.startsWith("[check]")) < cmds.findIndex((c) => c.startsWith("preview ")),
+    );
+    assert.ok(
+      lines.some((l) => /release-approval gates staging-verified, sign-offs-attested are advisory/.test(l)),
+    );
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * npm run promote -- --from staging --to production [--yes] [--base-url URL] [--max-age-hours N]
  * npm run promote -- --to staging [--yes]        (CI on main: deploy + verify the committed release)
- * npm run rollback -- --stack production [--yes]
+ * npm run rollback -- --stack production [--yes] [--disable-flag REAL_MONEY_ENABLED]
+ *   (release-approval gates are advisory for a rollback; see ROLLBACK_ADVISORY_GATES)
  *
  * Smoke tests come from tools/promote/smoke/<stack>.json unless --smoke-spec names another file.
  *
@@ -16,11 +17,11 @@ import { loadSmokeSpecFile } from "./smoke";
 const USAGE = `usage:
   npm run promote -- --to <stack> [--yes] ...          (deploy + verify the release in Pulumi.<stack>.yaml)
   npm run promote -- --from <stack> --to <stack> [--yes] [--base-url URL] [--max-age-hours N] [--smoke-spec FILE]
-  npm run rollback -- --stack <stack> [--yes] [--base-url URL] [--smoke-spec FILE]`;
+  npm run rollback -- --stack <stack> [--yes] [--disable-flag NAME ...] [--base-url URL] [--smoke-spec FILE]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     values = parseArgs({
       args: rest,
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
         "pulumi-root": { type: "string" },
         cwd: { type: "string" },
         "smoke-spec": { type: "string" },
+        "disable-flag": { type: "string", multiple: true },
       },
       strict: true,
     }).values;
@@ -73,7 +75,11 @@ export async function main(argv: string[]): Promise<number> {
         console.error(`rollback needs --stack\n${USAGE}`);
         return 2;
       }
-      await rollback({ ...common, stack: String(values.stack) });
+      await rollback({
+        ...common,
+        stack: String(values.stack),
+        disableFlags: (values["disable-flag"] as string[] | undefined) ?? [],
+      });
       return 0;
     }
     console.error(USAGE);

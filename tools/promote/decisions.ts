@@ -282,6 +282,8 @@ export function planRelease(input: {
 export function planRollback(input: {
   targetConfig: ConfigMap;
   targetOutputs: OutputMap;
+  /** Flags to switch off with the rollback (seed 000 step 4.1: disable payments first). */
+  disableFlags?: string[];
 }): Decision<ReleasePlan> {
   const previous = recordedPrevious(input.targetOutputs, input.targetConfig);
   if (!previous)
@@ -289,13 +291,49 @@ export function planRollback(input: {
       ok: false,
       reason: `no previous release recorded (${NAMESPACE}:release.previous); nothing to roll back to`,
     };
+  const flags = configValue(input.targetConfig, "flags");
+  for (const f of input.disableFlags ?? []) {
+    if (!isRecord(flags) || !isRecord(flags[f]))
+      return { ok: false, reason: `--disable-flag ${f}: no such flag in ${NAMESPACE}:flags` };
+  }
   const current = currentRelease(input.targetOutputs);
-  return planRelease({
+  const plan = planRelease({
     release: previous,
     targetConfig: input.targetConfig,
     targetOutputs: input.targetOutputs,
     previous: current ? { commit: current.commit, images: appImages(current.images) } : null,
   });
+  if (!plan.ok || !input.disableFlags?.length) return plan;
+  const set = { ...plan.value.config.set };
+  for (const f of input.disableFlags) set[`${NAMESPACE}:flags.${f}.enabled`] = "false";
+  return {
+    ok: true,
+    value: {
+      ...plan.value,
+      kind: "change",
+      config: { ...plan.value.config, set },
+      summary: [...plan.value.summary, ...input.disableFlags.map((f) => `flag ${f}: off`)],
+    },
+  };
+}
+
+/**
+ * Gates that approve a *new* release: a rollback returns to the release production ran before,
+ * which passed them when it shipped, while its evidence (staging's verification, sign-offs bound
+ * to its commit) has since moved on to the newer release. They are advisory for a rollback;
+ * every other policy (security, data safety, backups, `flags-attested`) keeps its level — so a
+ * flag needing counsel approval must be switched off (`--disable-flag`) or re-attested.
+ */
+export const ROLLBACK_ADVISORY_GATES = ["staging-verified", "sign-offs-attested"] as const;
+
+/** The target's pack config with the release-approval gates advisory, for a rollback. */
+export function rollbackPackConfig(packConfig: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...packConfig };
+  for (const gate of ROLLBACK_ADVISORY_GATES) {
+    const entry = out[gate];
+    out[gate] = isRecord(entry) ? { ...entry, enforcementLevel: "advisory" } : "advisory";
+  }
+  return out;
 }
 
 /**
@@ -351,8 +389,14 @@ export function planRecordVerification(commit: string, finishedAt: Date): Config
 }
 
 /** The policy flags every preview and update carries. */
-export function policyArgs(stack: string): { policyPacks: string[]; policyPackConfigs: string[] } {
-  return { policyPacks: ["policies"], policyPackConfigs: [`policies/config/${stack}.json`] };
+export function policyArgs(
+  stack: string,
+  packConfigFile?: string,
+): { policyPacks: string[]; policyPackConfigs: string[] } {
+  return {
+    policyPacks: ["policies"],
+    policyPackConfigs: [packConfigFile ?? `policies/config/${stack}.json`],
+  };
 }
 
 /** The shell command that rolls `stack` back, printed whenever a promotion fails after changing it. */

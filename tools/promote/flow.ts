@@ -21,6 +21,8 @@ import {
   planRecordVerification,
   planRelease,
   planRollback,
+  ROLLBACK_ADVISORY_GATES,
+  rollbackPackConfig,
   policyArgs,
   rollbackCommand,
 } from "./decisions";
@@ -127,6 +129,15 @@ function writeStackOutputs(outputs: Record<string, OutputMap>): string {
   return dir;
 }
 
+/** Writes a pack config for one deployment next to the others' temp files; returns its path. */
+function writePackConfig(stack: string, config: Record<string, unknown>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-pack-config-"));
+  const file = path.join(dir, `${stack}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return file;
+}
+
 /**
  * config apply → offline check → preview → (--yes) up → smoke tests → record verification.
  * `referenced` are the outputs of stacks the program reads by StackReference (staging), handed
@@ -138,6 +149,8 @@ async function deploy(
   targetConfig: ConfigMap,
   opts: FlowOptions,
   referenced: Record<string, OutputMap> = {},
+  /** A pack config replacing `policies/config/<stack>.json` for this deployment (rollback). */
+  packConfig?: Record<string, unknown>,
 ): Promise<FlowResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const name = stack.name;
@@ -146,9 +159,11 @@ async function deploy(
   log(`config of ${name} updated (Pulumi.${name}.yaml)`);
 
   const outputsDir = Object.keys(referenced).length > 0 ? writeStackOutputs(referenced) : undefined;
+  const packConfigFile = packConfig ? writePackConfig(name, packConfig) : undefined;
   const checkArgv = [
     ...(opts.checkCommand ?? DEFAULT_CHECK),
     ...(outputsDir ? ["--stack-outputs", outputsDir] : []),
+    ...(packConfigFile ? ["--pack-config", packConfigFile] : []),
   ];
   const check = await runCheck(checkArgv, opts.workDir, name).finally(() => {
     if (outputsDir) fs.rmSync(outputsDir, { recursive: true, force: true });
@@ -160,7 +175,7 @@ async function deploy(
   }
   log(`offline check of ${name} passed`);
 
-  const policy = policyArgs(name);
+  const policy = policyArgs(name, packConfigFile);
   try {
     const pv = await stack.preview({ ...policy, diff: true });
     log(pv.stdout.trim());
@@ -258,17 +273,28 @@ export async function deployCommitted(opts: FlowOptions & { to: string }): Promi
 }
 
 /** `rollback --stack <stack>`: re-deploys the recorded previous release the same way. */
-export async function rollback(opts: FlowOptions & { stack: string }): Promise<FlowResult> {
+export async function rollback(
+  opts: FlowOptions & { stack: string; disableFlags?: string[] },
+): Promise<FlowResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const target = await openStack(opts.stack, opts);
   const targetConfig = (await target.getAllConfig()) as ConfigMap;
   const targetOutputs = (await target.outputs()) as OutputMap;
-  const plan = planRollback({ targetConfig, targetOutputs });
+  const plan = planRollback({ targetConfig, targetOutputs, disableFlags: opts.disableFlags });
   if (!plan.ok) throw new FlowError(`refusing to roll back: ${plan.reason}`);
   if (plan.value.kind === "noop") {
     log(`${opts.stack} already runs ${plan.value.release.commit}; nothing to do`);
     return { stack: opts.stack, status: "unchanged", commit: plan.value.release.commit };
   }
   log(`rolling ${opts.stack} back to ${plan.value.release.commit}`);
-  return deploy(target, plan.value, targetConfig, opts);
+  const packFile = path.join(opts.workDir, "policies", "config", `${opts.stack}.json`);
+  if (!fs.existsSync(packFile)) throw new FlowError(`no policy pack config ${packFile}`);
+  const packConfig = rollbackPackConfig(
+    JSON.parse(fs.readFileSync(packFile, "utf8")) as Record<string, unknown>,
+  );
+  log(
+    `release-approval gates ${ROLLBACK_ADVISORY_GATES.join(", ")} are advisory for this rollback ` +
+      `(the previous release passed them when it shipped); every other policy keeps its level`,
+  );
+  return deploy(target, plan.value, targetConfig, opts, {}, packConfig);
 }
