@@ -14,6 +14,7 @@ import { after, describe, test } from "node:test";
 import type { CheckResult } from "../../tools/checker/check";
 import { dependencySvg, esc, renderHtml } from "../../tools/report/html";
 import { collectResources, renderHtmlReport } from "../../tools/report";
+import { cell, renderMarkdown } from "../../tools/report/markdown";
 import { ReportResource, buildReport, componentsOf } from "../../tools/report/model";
 import { ProductionFixture, stopPack } from "../gates/support";
 
@@ -252,5 +253,16 @@ describe("report model and renderer (pure)", () => {
     assert.ok(html.includes("image &lt;img src=x onerror=alert(1)&gt; uses :latest"));
     assert.match(html, /id="count-mandatory">1 mandatory/);
     assert.match(html, /No release gate found in the plan/);
+    const md = renderMarkdown(buildReport(result, resources, new Date("2026-11-24T12:00:00Z")));
+    assert.match(md, /❌ \*\*Release refused\*\* — 1 mandatory, 0 advisory/);
+    assert.match(
+      md,
+      /\| `no-latest-tag` \| app-api \| image &lt;img src=x onerror=alert\(1\)&gt; uses :latest \|/,
+    );
+    assert.match(md, /- \*\*app-api\*\* `launchgate:app:AppService` · 1 resources · needs net/);
+  });
+
+  test("markdown cells: pipes, newlines and markup cannot break the table", () => {
+    assert.equal(cell("a|b\nc <x>"), "a\\|b c &lt;x&gt;");
   });
 });
