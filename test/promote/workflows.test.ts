@@ -70,7 +70,11 @@ describe("launchgate.yml", () => {
     assert.match(r, /for stack in local staging production; do/);
     assert.match(r, /npm run --silent check -- --stack "\$stack" --report "artifacts\/\$stack\.md"/);
     assert.ok(job.steps.some((s) => s.uses?.startsWith("actions/upload-artifact@")));
-    assert.match(r, /gh pr comment "\$PR" .*--body-file artifacts\/production\.md/);
+    assert.match(
+      r,
+      /npx tsx tools\/report\/cli\.ts --stack production --html artifacts\/release\.html --md artifacts\/release\.md/,
+    );
+    assert.match(r, /gh pr comment "\$PR" .*--body-file artifacts\/release\.md/);
     assert.equal(job.permissions?.["pull-requests"], "write");
   });
 
@@ -117,7 +121,13 @@ describe("rollback.yml", () => {
   const { wf } = load("rollback.yml");
   test("manual dispatch with the stack as input, runs npm run rollback", () => {
     assert.ok("workflow_dispatch" in wf.on);
-    assert.match(runs(wf.jobs.rollback!), /npm run rollback -- --stack "\$\{\{ inputs\.stack \}\}" --yes/);
+    const r = runs(wf.jobs.rollback!);
+    assert.match(r, /npm run rollback -- --stack "\$STACK" --yes "\$\{args\[@\]\}"/);
+    assert.match(r, /args\+=\(--disable-flag "\$f"\)/);
+    assert.ok(
+      !/\$\{\{ inputs\./.test(r),
+      "inputs reach the shell via env, never interpolated into the script",
+    );
   });
 });
 
