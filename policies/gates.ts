@@ -9,6 +9,7 @@ import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/po
 import { SignerAllowList, VerifyResult, verifyAttestation } from "./lib/attestation";
 import { ATTESTATION_DIR } from "./lib/evidence-files";
 import { GATE_RESOURCE_NAME, GateManifest, ageHours, manifestOf } from "./lib/manifest";
+import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, onType, stackOfUrn } from "./lib/resources";
 import { transitiveDependencies } from "./data";
 
@@ -129,8 +130,6 @@ export const monitoringConfigured = gatePolicy<Record<string, never>>(
         ],
 );
 
-const DIGEST = /@sha256:[a-f0-9]{64}$/;
-
 export const rollbackReady = gatePolicy<Record<string, never>>(
   "rollback-ready",
   "Checks whether the previous release is recorded (commit and digest-pinned images) so it can be rolled back to.",
@@ -151,7 +150,7 @@ export const rollbackReady = gatePolicy<Record<string, never>>(
       out.push(
         "the previous release lists no images; record its digests in launchgate:release.previous.images.",
       );
-    const floating = entries.filter(([, ref]) => !DIGEST.test(ref)).map(([n]) => n);
+    const floating = entries.filter(([, ref]) => !DIGEST_PINNED.test(ref)).map(([n]) => n);
     if (floating.length > 0)
       out.push(
         `previous images ${floating.join(", ")} are not pinned by digest; record repo@sha256:<digest>.`,

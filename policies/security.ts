@@ -4,6 +4,7 @@
  * settings, no plaintext secrets, TLS on the proxy.
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { DIGEST_PINNED, SECRET_NAME } from "./lib/patterns";
 import { ContainerProps, TYPES, dataStoreKind, known, onType, stackOfUrn, strings } from "./lib/resources";
 
 export const noDatastoreHostPorts: ResourceValidationPolicy = {
@@ -120,8 +121,6 @@ export const containerCapabilitiesDropped = containerPolicy(
   },
 );
 
-const DIGEST = /@sha256:[a-f0-9]{64}$/;
-
 export const imagesPinned: ResourceValidationPolicy = {
   name: "images-pinned",
   description:
@@ -133,7 +132,7 @@ export const imagesPinned: ResourceValidationPolicy = {
       report(`image "${image}" floats (:latest or no tag); pin it as repo@sha256:<digest>.`);
     } else if (
       stackOfUrn(args.urn) !== "local" &&
-      !DIGEST.test(image) &&
+      !DIGEST_PINNED.test(image) &&
       !/^sha256:[a-f0-9]{64}$/.test(image)
     ) {
       report(
@@ -143,7 +142,6 @@ export const imagesPinned: ResourceValidationPolicy = {
   }),
 };
 
-const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|DSN)$/;
 const WEAK_VALUE = /^(|changeme|change-me|password|secret|admin|test|example|placeholder|todo|xxx+)$/i;
 const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:(changeme|password|secret|admin|test|example)@/i;
 

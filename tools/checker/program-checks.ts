@@ -3,7 +3,9 @@
  * (policies see secrets unwrapped), registration order, and whether secret config is `secure:`.
  * Reported like policies, under `checker/…` names.
  */
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../policies/lib/manifest";
+import { SECRET_NAME } from "../../policies/lib/patterns";
 import type { RecordedResource } from "./record";
 import { SECRET_MARKER, StackConfig } from "./stack-config";
 
@@ -13,13 +15,13 @@ export interface ProgramFinding {
   readonly urn: string;
 }
 
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SECRET_NAME =
-  /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|DSN|DATABASE_URL|REDIS(_[A-Z0-9]+)?_URL|WEBHOOK_URL)$/;
+/** Secret-named inputs plus connection URLs and webhooks (they embed credentials). */
+const SECRET_INPUT = new RegExp(`${SECRET_NAME.source}|(DATABASE_URL|REDIS(_[A-Z0-9]+)?_URL|WEBHOOK_URL)$`);
 
 function isSecretValue(v: unknown): boolean {
-  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
+  return (
+    typeof v === "object" && v !== null && (v as Record<string, unknown>)[specialSigKey] === specialSecretSig
+  );
 }
 
 /** Paths of plain (non-secret) strings inside `v` that satisfy `bad`. */
@@ -40,8 +42,8 @@ export function plaintextSecretInputs(resources: readonly RecordedResource[]): P
     const envLike = plainHits(r.inputs, (s, key) => {
       const m = /^([A-Z][A-Z0-9_]*)=(.+)$/.exec(s);
       return (
-        (m !== null && SECRET_NAME.test(m[1]!) && key !== "") ||
-        (/^[A-Z][A-Z0-9_]*$/.test(key) && SECRET_NAME.test(key) && s.length > 0)
+        (m !== null && SECRET_INPUT.test(m[1]!) && key !== "") ||
+        (/^[A-Z][A-Z0-9_]*$/.test(key) && SECRET_INPUT.test(key) && s.length > 0)
       );
     });
     for (const p of new Set([...leaked, ...envLike])) {
