@@ -323,6 +323,18 @@ describe("promote (stand-in pulumi)", () => {
     assert.ok(!commands().some((c) => c.includes("verification")));
   });
 
+  test("a smoke test needing an unset variable stops before anything changes", async () => {
+    const spec = smokeSpecSchema.parse({
+      checks: [{ name: "admin", path: "/api/admin", headers: { Authorization: "Bearer ${ADMIN_TOKEN}" } }],
+    });
+    const { opts } = flowOptions({ smokeSpec: spec, env: {} });
+    await assert.rejects(
+      promote({ ...opts, from: "staging", to: "production" }),
+      /smoke tests for production cannot run: smoke test header needs environment variable ADMIN_TOKEN; nothing was changed/,
+    );
+    assert.ok(!commands().some((c) => c.startsWith("config set-all") || c.startsWith("config rm-all")));
+  });
+
   const refusals: [string, Record<string, unknown> | null, RegExp][] = [
     ["not verified", null, /refusing to promote: stack staging has no smoke-test result/],
     ["failed on staging", { passed: false }, /did not pass/],

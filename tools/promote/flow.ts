@@ -154,6 +154,23 @@ async function deploy(
 ): Promise<FlowResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const name = stack.name;
+  // Preflight, before anything changes: the smoke-test spec loads and every header it needs is set.
+  const apps = configValue(targetConfig, "apps");
+  const appList = Array.isArray(apps)
+    ? (apps as { name: string; route?: string; healthPath?: string }[])
+    : [];
+  let spec: SmokeSpec;
+  try {
+    spec = opts.smokeSpec ?? loadSmokeSpec(name);
+    planSmokeTests({
+      baseUrl: "http://preflight.invalid",
+      apps: appList,
+      spec,
+      env: opts.env ?? process.env,
+    });
+  } catch (e) {
+    throw new FlowError(`smoke tests for ${name} cannot run: ${(e as Error).message}; nothing was changed`);
+  }
   for (const line of plan.summary) log(`  ${line}`);
   await applyConfig(stack, plan.config);
   log(`config of ${name} updated (Pulumi.${name}.yaml)`);
@@ -209,14 +226,7 @@ async function deploy(
     throw new FlowError(
       `stack ${name} exports no url; cannot run smoke tests.\nTo go back: ${rollbackCommand(name)}`,
     );
-  const spec = opts.smokeSpec ?? loadSmokeSpec(name);
-  const apps = configValue(targetConfig, "apps");
-  const requests = planSmokeTests({
-    baseUrl,
-    apps: Array.isArray(apps) ? (apps as { name: string; route?: string; healthPath?: string }[]) : [],
-    spec,
-    env: opts.env ?? process.env,
-  });
+  const requests = planSmokeTests({ baseUrl, apps: appList, spec, env: opts.env ?? process.env });
   const results = await runSmokeTests(requests, spec);
   for (const r of results)
     log(`  ${r.ok ? "ok  " : "FAIL"} ${r.name} ${r.url}${r.ok ? "" : `: ${r.detail}`}`);
@@ -228,9 +238,16 @@ async function deploy(
     );
   }
   const now = (opts.now ?? (() => new Date()))();
-  await applyConfig(stack, planRecordVerification(plan.release.commit, now));
-  // An outputs-only update exports the verification (verifiedRelease) for the next promotion.
-  await stack.up({ ...policy });
+  try {
+    await applyConfig(stack, planRecordVerification(plan.release.commit, now));
+    // An outputs-only update exports the verification (verifiedRelease) for the next promotion.
+    await stack.up({ ...policy });
+  } catch (e) {
+    throw new FlowError(
+      `${plan.release.commit} is deployed and its smoke tests passed, but recording the verification failed:\n` +
+        `${errorText(e).split("\n").slice(-10).join("\n")}\nRe-run the same command to record it.`,
+    );
+  }
   log(`${name} runs ${plan.release.commit}, smoke tests passed at ${now.toISOString()}`);
   return { stack: name, status: "deployed", commit: plan.release.commit };
 }
