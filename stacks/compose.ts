@@ -49,11 +49,24 @@ interface HostAccess {
   readonly publicKey: pulumi.Output<string>;
 }
 
-function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets, gated: LaunchgateComponentOptions): HostAccess {
+function hostAccess(
+  cfg: LaunchgateConfig,
+  secrets: StackSecrets,
+  gated: LaunchgateComponentOptions,
+): HostAccess {
   if (cfg.environment === "local") {
     // The local stack creates its own disposable VPS; one generated key serves root and deployer.
-    const vps = new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS }, gated);
-    return { address: vps.address, sshPort: vps.sshPort, privateKey: vps.privateKey, publicKey: vps.publicKey };
+    const vps = new LocalVps(
+      "vps",
+      { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS },
+      gated,
+    );
+    return {
+      address: vps.address,
+      sshPort: vps.sshPort,
+      privateKey: vps.privateKey,
+      publicKey: vps.publicKey,
+    };
   }
   // readSecrets has already refused a staging/production stack without these.
   return {
@@ -95,7 +108,11 @@ export function releaseImages(cfg: LaunchgateConfig): Record<string, string> {
  * Declares every resource for `cfg`. `gate` is the release-gate resource: every component's
  * children depend on it, so a refused gate stops all changes.
  */
-export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets, gate: pulumi.Resource): Deployment {
+export function composeDeployment(
+  cfg: LaunchgateConfig,
+  secrets: StackSecrets,
+  gate: pulumi.Resource,
+): Deployment {
   const gated: LaunchgateComponentOptions = { gate };
   const access = hostAccess(cfg, secrets, gated);
   const stack = pulumi.getStack();
@@ -103,7 +120,12 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets, 
   const host = new HardenedHost(
     "host",
     {
-      bootstrap: { host: access.address, port: access.sshPort, user: cfg.host.bootstrapUser, privateKey: access.privateKey },
+      bootstrap: {
+        host: access.address,
+        port: access.sshPort,
+        user: cfg.host.bootstrapUser,
+        privateKey: access.privateKey,
+      },
       host: cfg.host,
       deployerPublicKey: access.publicKey,
       deployerPrivateKey: access.privateKey,
@@ -224,14 +246,19 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets, 
       routes: cfg.apps
         .map((app, i) => ({ app, service: apps[i]! }))
         .filter(({ app }) => app.route !== undefined)
-        .map(({ app, service }) => ({ path: app.route!, upstream: pulumi.interpolate`${service.alias}:${service.port}` })),
+        .map(({ app, service }) => ({
+          path: app.route!,
+          upstream: pulumi.interpolate`${service.alias}:${service.port}`,
+        })),
       certificatePem: certPem,
       privateKeyPem: keyPem,
     },
     onVps,
   );
 
-  const dns = cfg.dns ? new Dns("dns", { config: cfg.dns, domain: cfg.domain, address: access.address }, gated) : undefined;
+  const dns = cfg.dns
+    ? new Dns("dns", { config: cfg.dns, domain: cfg.domain, address: access.address }, gated)
+    : undefined;
 
   const monitoring = new Monitoring(
     "monitoring",
@@ -258,7 +285,12 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets, 
     url: proxy.url,
     host: pulumi
       .all([access.address, access.sshPort, host.dockerHost, host.storagePath])
-      .apply(([address, sshPort, dockerHost, storagePath]) => ({ address, sshPort, dockerHost, storagePath })),
+      .apply(([address, sshPort, dockerHost, storagePath]) => ({
+        address,
+        sshPort,
+        dockerHost,
+        storagePath,
+      })),
     backupDir: backups.backupDir,
     drillResultPath: backups.drillResultPath,
     alerting: monitoring.alerting,

@@ -28,7 +28,9 @@ const ipv4 = z
   .refine((s) => s.split(".").every((o) => Number(o) <= 255), "an IPv4 address");
 const cidr = z.string().refine((s) => {
   const [ip, bits, ...rest] = s.split("/");
-  return rest.length === 0 && ipv4.safeParse(ip).success && /^\d{1,2}$/.test(bits ?? "") && Number(bits) <= 32;
+  return (
+    rest.length === 0 && ipv4.safeParse(ip).success && /^\d{1,2}$/.test(bits ?? "") && Number(bits) <= 32
+  );
 }, "an IPv4 CIDR such as 203.0.113.0/24");
 const hostAddress = z
   .string()
@@ -45,13 +47,25 @@ const hostSchema = z
     address: hostAddress,
     sshPort: port.default(22),
     /** User the first connection uses (root on a fresh VPS) before hardening locks it out. */
-    bootstrapUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("root"),
+    bootstrapUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/)
+      .default("root"),
     /** Non-root user that owns deployments; member of the docker group. */
-    deployUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("deployer"),
+    deployUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/)
+      .default("deployer"),
     /** OpenSSH public key installed for the deploy user (local: generated when absent). */
-    deployerPublicKey: z.string().regex(/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?$/).optional(),
+    deployerPublicKey: z
+      .string()
+      .regex(/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?$/)
+      .optional(),
     /** Root of the app's persistent storage on the host. */
-    storagePath: z.string().regex(/^\/[a-z0-9_./-]+$/).default("/srv/launchgate"),
+    storagePath: z
+      .string()
+      .regex(/^\/[a-z0-9_./-]+$/)
+      .default("/srv/launchgate"),
     /** Source ranges allowed to reach SSH (UFW rule). */
     sshAllowFrom: z.array(cidr).min(1).default(["0.0.0.0/0"]),
     timezone: z.string().default("UTC"),
@@ -68,7 +82,9 @@ const postgresSchema = z
     workMemMb: z.number().int().min(1).default(4),
     /** Databases with their owning least-privilege role. */
     databases: z
-      .array(z.object({ name: z.string().regex(NAME), role: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/) }).strict())
+      .array(
+        z.object({ name: z.string().regex(NAME), role: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/) }).strict(),
+      )
       .min(1)
       .default([{ name: "app", role: "app" }]),
     pgbouncer: z
@@ -133,7 +149,10 @@ const flagSchema = z
   .object({
     enabled: z.boolean(),
     /** Attestation kind that must be present and valid for the flag to be on in production. */
-    requiresAttestation: z.string().regex(/^[a-z][a-z-]*$/).optional(),
+    requiresAttestation: z
+      .string()
+      .regex(/^[a-z][a-z-]*$/)
+      .optional(),
     description: z.string().optional(),
   })
   .strict();
@@ -161,7 +180,10 @@ const backupsSchema = z
     incrementalEveryHours: z.number().int().min(1).max(24).default(6),
     retentionDays: z.number().int().min(1).default(30),
     /** rsync-over-ssh destination for off-site copies, e.g. `backup@vault.example.com:/srv/launchgate`. */
-    offsiteTarget: z.string().regex(/^[a-z0-9_.-]+@[a-z0-9.-]+:\/[\w./-]*$/).optional(),
+    offsiteTarget: z
+      .string()
+      .regex(/^[a-z0-9_.-]+@[a-z0-9.-]+:\/[\w./-]*$/)
+      .optional(),
     /** How often the restore drill runs. */
     drillEveryHours: z.number().int().min(1).default(24),
   })
@@ -183,7 +205,10 @@ const monitoringSchema = z
   .strict()
   .refine((m) => m.cpuWarnPercent < m.cpuCritPercent, "cpuWarnPercent below cpuCritPercent")
   .refine((m) => m.memoryWarnPercent < m.memoryCritPercent, "memoryWarnPercent below memoryCritPercent")
-  .refine((m) => m.errorRateWarnPercent < m.errorRateCritPercent, "errorRateWarnPercent below errorRateCritPercent");
+  .refine(
+    (m) => m.errorRateWarnPercent < m.errorRateCritPercent,
+    "errorRateWarnPercent below errorRateCritPercent",
+  );
 
 const releaseSchema = z
   .object({
@@ -265,7 +290,11 @@ export type SecretKey = keyof typeof SECRET_CONFIG_KEYS;
 function knownKeys(path: (string | number)[]): string[] {
   let schema: z.ZodTypeAny = configSchema;
   for (const p of path) {
-    while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional || schema instanceof z.ZodEffects) {
+    while (
+      schema instanceof z.ZodDefault ||
+      schema instanceof z.ZodOptional ||
+      schema instanceof z.ZodEffects
+    ) {
       schema = schema instanceof z.ZodEffects ? schema.innerType() : schema._def.innerType;
     }
     if (schema instanceof z.ZodObject) schema = schema.shape[p as string];
@@ -273,7 +302,11 @@ function knownKeys(path: (string | number)[]): string[] {
     else if (schema instanceof z.ZodRecord) schema = schema.valueSchema;
     if (!schema) return [];
   }
-  while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional || schema instanceof z.ZodEffects) {
+  while (
+    schema instanceof z.ZodDefault ||
+    schema instanceof z.ZodOptional ||
+    schema instanceof z.ZodEffects
+  ) {
     schema = schema instanceof z.ZodEffects ? schema.innerType() : schema._def.innerType;
   }
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
@@ -315,7 +348,9 @@ function show(v: unknown): string {
 function expected(issue: z.ZodIssue): string {
   switch (issue.code) {
     case "invalid_type":
-      return issue.received === "undefined" ? `a value of type ${issue.expected} (required)` : `a ${issue.expected}`;
+      return issue.received === "undefined"
+        ? `a value of type ${issue.expected} (required)`
+        : `a ${issue.expected}`;
     case "invalid_enum_value":
       return `one of ${issue.options.map((o) => JSON.stringify(o)).join(", ")}`;
     case "invalid_string":
@@ -332,7 +367,9 @@ function expected(issue: z.ZodIssue): string {
 }
 
 /** Problems that only make sense across keys or per environment. */
-function crossChecks(cfg: LaunchgateConfig): { path: (string | number)[]; value: unknown; expected: string }[] {
+function crossChecks(
+  cfg: LaunchgateConfig,
+): { path: (string | number)[]; value: unknown; expected: string }[] {
   const out: { path: (string | number)[]; value: unknown; expected: string }[] = [];
   const requireDigest = cfg.environment !== "local";
   const images: [(string | number)[], string][] = [
@@ -344,14 +381,19 @@ function crossChecks(cfg: LaunchgateConfig): { path: (string | number)[]; value:
   ];
   for (const [path, image] of images) {
     if (requireDigest && !DIGEST_REF.test(image)) {
-      out.push({ path, value: image, expected: `an image pinned by digest (repo@sha256:<64 hex>) on ${cfg.environment}` });
+      out.push({
+        path,
+        value: image,
+        expected: `an image pinned by digest (repo@sha256:<64 hex>) on ${cfg.environment}`,
+      });
     } else if (/:latest(@|$)/.test(image) || (!image.includes(":") && !image.includes("@"))) {
       out.push({ path, value: image, expected: "an explicit tag or digest, never :latest or no tag" });
     }
   }
   const seen = new Set<string>();
   cfg.apps.forEach((a, i) => {
-    if (seen.has(a.name)) out.push({ path: ["apps", i, "name"], value: a.name, expected: "a name unique among apps" });
+    if (seen.has(a.name))
+      out.push({ path: ["apps", i, "name"], value: a.name, expected: "a name unique among apps" });
     seen.add(a.name);
     if (a.database && !cfg.postgres.databases.some((d) => d.name === a.database)) {
       out.push({
@@ -373,15 +415,21 @@ function crossChecks(cfg: LaunchgateConfig): { path: (string | number)[]; value:
   const redisNames = new Set<string>();
   cfg.redis.instances.forEach((r, i) => {
     if (redisNames.has(r.name))
-      out.push({ path: ["redis", "instances", i, "name"], value: r.name, expected: "a unique instance name" });
+      out.push({
+        path: ["redis", "instances", i, "name"],
+        value: r.name,
+        expected: "a unique instance name",
+      });
     redisNames.add(r.name);
   });
   const routes = cfg.apps.filter((a) => a.route).map((a) => a.route);
-  if (routes.length === 0) out.push({ path: ["apps"], value: "(no route)", expected: "at least one app with a `route`" });
+  if (routes.length === 0)
+    out.push({ path: ["apps"], value: "(no route)", expected: "at least one app with a `route`" });
   if (cfg.environment !== "local") {
     if (cfg.tls !== "cloudflare-origin")
       out.push({ path: ["tls"], value: cfg.tls, expected: `"cloudflare-origin" on ${cfg.environment}` });
-    if (!cfg.dns) out.push({ path: ["dns"], value: undefined, expected: `a Cloudflare zone on ${cfg.environment}` });
+    if (!cfg.dns)
+      out.push({ path: ["dns"], value: undefined, expected: `a Cloudflare zone on ${cfg.environment}` });
   }
   if (cfg.environment === "production" && !cfg.release.stagingStack) {
     out.push({
@@ -415,7 +463,9 @@ export function parseConfig(raw: Record<string, unknown>, stackName: string): La
   }
   const cross = crossChecks(parsed.data);
   if (cross.length > 0) {
-    throw new ConfigError(cross.map((c) => `${keyName(c.path)}: got ${show(c.value)}; expected ${c.expected}`));
+    throw new ConfigError(
+      cross.map((c) => `${keyName(c.path)}: got ${show(c.value)}; expected ${c.expected}`),
+    );
   }
   return parsed.data;
 }

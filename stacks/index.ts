@@ -26,7 +26,12 @@ export function buildStack() {
     dnsNames: deployment.dnsNames,
     caCertPem: deployment.caCertPem,
     /** The release this stack runs (commit, images by role, flags); promotion compares it. */
-    release: { commit: cfg.release.commit, images: releaseImages(cfg), flags: flagValues(cfg), previous: cfg.release.previous ?? null },
+    release: {
+      commit: cfg.release.commit,
+      images: releaseImages(cfg),
+      flags: flagValues(cfg),
+      previous: cfg.release.previous ?? null,
+    },
     /** What production's staging gate reads: this release plus its smoke-test result. */
     verifiedRelease: {
       commit: cfg.release.commit,

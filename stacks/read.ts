@@ -56,7 +56,10 @@ export function readConfig(config = new pulumi.Config(NAMESPACE)): LaunchgateCon
  */
 export function readSecrets(cfg: LaunchgateConfig, config = new pulumi.Config(NAMESPACE)): StackSecrets {
   const problems: string[] = [];
-  for (const [key, rule] of Object.entries(SECRET_CONFIG_KEYS) as [SecretKey, { requiredOn: readonly string[] }][]) {
+  for (const [key, rule] of Object.entries(SECRET_CONFIG_KEYS) as [
+    SecretKey,
+    { requiredOn: readonly string[] },
+  ][]) {
     if (rule.requiredOn.includes(cfg.environment) && rawSecret(key) === undefined) {
       problems.push(
         `${NAMESPACE}:${key}: got nothing; expected a secret on ${cfg.environment} (pulumi config set --secret ${NAMESPACE}:${key} …)`,
@@ -64,7 +67,10 @@ export function readSecrets(cfg: LaunchgateConfig, config = new pulumi.Config(NA
     }
   }
   const appSecretsRaw = rawSecret("appSecrets");
-  const appSecrets = (appSecretsRaw === undefined ? {} : decode(appSecretsRaw)) as Record<string, Record<string, string>>;
+  const appSecrets = (appSecretsRaw === undefined ? {} : decode(appSecretsRaw)) as Record<
+    string,
+    Record<string, string>
+  >;
   cfg.apps.forEach((app, i) => {
     for (const name of app.secretEnv) {
       if (typeof appSecrets?.[app.name]?.[name] !== "string") {

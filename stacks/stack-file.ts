@@ -17,7 +17,12 @@ export interface StackFile {
 }
 
 function isSecure(v: unknown): v is { secure: string } {
-  return typeof v === "object" && v !== null && Object.keys(v).length === 1 && typeof (v as { secure?: unknown }).secure === "string";
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    Object.keys(v).length === 1 &&
+    typeof (v as { secure?: unknown }).secure === "string"
+  );
 }
 
 /** Replaces `secure:` leaves with `placeholder`, reporting whether any were found. */
@@ -29,7 +34,10 @@ function stripSecure(v: unknown, placeholder: string): { value: unknown; secure:
   }
   if (typeof v === "object" && v !== null) {
     const entries = Object.entries(v).map(([k, x]) => [k, stripSecure(x, placeholder)] as const);
-    return { value: Object.fromEntries(entries.map(([k, p]) => [k, p.value])), secure: entries.some(([, p]) => p.secure) };
+    return {
+      value: Object.fromEntries(entries.map(([k, p]) => [k, p.value])),
+      secure: entries.some(([, p]) => p.secure),
+    };
   }
   return { value: v, secure: false };
 }
@@ -41,7 +49,8 @@ function stripSecure(v: unknown, placeholder: string): { value: unknown; secure:
  */
 export function readStackFile(dir: string, stack: string, placeholder = "[secret]"): StackFile {
   const file = path.join(dir, `Pulumi.${stack}.yaml`);
-  if (!fs.existsSync(file)) throw new Error(`${file}: no such stack file (expected Pulumi.${stack}.yaml beside Pulumi.yaml)`);
+  if (!fs.existsSync(file))
+    throw new Error(`${file}: no such stack file (expected Pulumi.${stack}.yaml beside Pulumi.yaml)`);
   let doc: unknown;
   try {
     doc = parse(fs.readFileSync(file, "utf8"));

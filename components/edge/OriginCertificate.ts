@@ -27,7 +27,11 @@ export class OriginCertificate extends LaunchgateComponent {
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, this.child());
     const csr = new tls.CertRequest(
       `${name}-csr`,
-      { privateKeyPem: key.privateKeyPem, dnsNames: args.hostnames, subject: { commonName: args.hostnames[0] } },
+      {
+        privateKeyPem: key.privateKeyPem,
+        dnsNames: args.hostnames,
+        subject: { commonName: args.hostnames[0] },
+      },
       this.child(),
     );
     const cert = new cloudflare.OriginCaCertificate(

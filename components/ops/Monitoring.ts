@@ -14,13 +14,7 @@ import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import type { MonitoringConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
 import { HOST_LIB_DIR } from "./Backups";
-import {
-  ScriptValue,
-  renderInstall,
-  renderScript,
-  serviceUnit,
-  timerUnit,
-} from "./remote-script";
+import { ScriptValue, renderInstall, renderScript, serviceUnit, timerUnit } from "./remote-script";
 
 /** Root-only file holding the alert webhook URL on the host. */
 export const WEBHOOK_FILE = "/etc/launchgate/alert-webhook";

@@ -197,4 +197,3 @@ export function dailyCalendar(hhmm: string): string {
   if (!m) throw new Error(`dailyAt: expected HH:MM, got ${JSON.stringify(hhmm)}`);
   return `*-*-* ${m[1]}:${m[2]}:00 UTC`;
 }
-
