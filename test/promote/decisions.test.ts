@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 import {
   ConfigMap,
   OutputMap,
+  decideSourceMatchesGate,
   decideSourceVerified,
   maxSourceAgeHours,
   planRecordVerification,
@@ -139,6 +140,28 @@ const prodImages = {
 const prodOutputs: OutputMap = {
   release: { value: { commit: OLD, images: prodImages, flags: {}, previous: { commit: OLDER, images: {} } } },
 };
+
+test("the source must be the stack production's staging gate reads", () => {
+  const cfg = prodConfig();
+  assert.deepEqual(decideSourceMatchesGate("staging", cfg), {
+    ok: true,
+    value: "blazetv/launchgate/staging",
+  });
+  assert.deepEqual(decideSourceMatchesGate("blazetv/launchgate/staging", cfg), {
+    ok: true,
+    value: "blazetv/launchgate/staging",
+  });
+  const r = decideSourceMatchesGate("qa", cfg);
+  assert.ok(!r.ok);
+  assert.match(
+    r.reason,
+    /the target's staging gate reads blazetv\/launchgate\/staging \(launchgate:release.stagingStack\), not qa/,
+  );
+  assert.deepEqual(decideSourceMatchesGate("qa", prodConfig({ release: { commit: OLD } })), {
+    ok: true,
+    value: "qa",
+  });
+});
 
 describe("planRelease", () => {
   test("sets every image to exactly staging's digest, the commit, and production's current release as previous", () => {

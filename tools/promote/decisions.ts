@@ -121,6 +121,24 @@ export function configValue(config: ConfigMap, key: string): unknown {
   }
 }
 
+/**
+ * The source must be the stack the target's staging gate reads (`launchgate:release.stagingStack`,
+ * compared by its last segment, as the checker names StackReference files); a target without one
+ * accepts any source.
+ */
+export function decideSourceMatchesGate(source: string, targetConfig: ConfigMap): Decision<string> {
+  const release = configValue(targetConfig, "release");
+  const gate =
+    isRecord(release) && typeof release.stagingStack === "string" ? release.stagingStack : undefined;
+  const last = (s: string) => s.split("/").pop() ?? s;
+  if (gate && last(gate) !== last(source))
+    return {
+      ok: false,
+      reason: `the target's staging gate reads ${gate} (${NAMESPACE}:release.stagingStack), not ${source}; promote from that stack`,
+    };
+  return { ok: true, value: gate ?? source };
+}
+
 /** `launchgate:release.maxStagingAgeHours` of the target stack, or 72 (the config default). */
 export function maxSourceAgeHours(targetConfig: ConfigMap, override?: number): number {
   if (override !== undefined) return override;

@@ -14,6 +14,7 @@ import {
   OutputMap,
   ReleasePlan,
   configValue,
+  decideSourceMatchesGate,
   decideSourceVerified,
   formatAge,
   maxSourceAgeHours,
@@ -260,6 +261,8 @@ export async function promote(opts: FlowOptions & { from: string; to: string }):
   const sourceOutputs = (await source.outputs()) as OutputMap;
   const target = await openStack(opts.to, opts);
   const targetConfig = (await target.getAllConfig()) as ConfigMap;
+  const gate = decideSourceMatchesGate(opts.from, targetConfig);
+  if (!gate.ok) throw new FlowError(`refusing to promote: ${gate.reason}`);
   const verified = decideSourceVerified(sourceOutputs, {
     now,
     maxAgeHours: maxSourceAgeHours(targetConfig, opts.maxAgeHours),
