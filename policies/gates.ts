@@ -35,8 +35,10 @@ function gatePolicy<C extends object>(
     description,
     configSchema,
     validateResource: onType<Record<string, unknown>>(TYPES.localCommand, (props, args, report) => {
+      // By name first: other local commands' inputs may be unknown at preview.
+      if (args.name !== GATE_RESOURCE_NAME) return args.notApplicable("not the release gate");
       const manifest = manifestOf(props);
-      if (!manifest) return args.notApplicable("not the release gate");
+      if (!manifest) return args.notApplicable("no gate manifest");
       for (const message of check({
         manifest,
         config: args.getConfig<C>(),

@@ -98,7 +98,7 @@ export function dataStoreKind(
   c: ContainerProps,
   resourceName: string,
 ): "postgres" | "redis" | "pgbouncer" | undefined {
-  for (const s of [c.image ?? "", resourceName]) {
+  for (const s of [known(() => c.image) ?? "", resourceName]) {
     const m = DATA_STORE.exec(s.split("/").pop() ?? s);
     if (m) return (m[2] === "postgresql" ? "postgres" : m[2]) as "postgres" | "redis" | "pgbouncer";
   }
