@@ -16,10 +16,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { setAllConfig } from "@pulumi/pulumi/runtime/config";
-import type { RecordedResource } from "../support/mocks";
+import { recordOptions, type RecordedOptions, type RecordedResource } from "../support/mocks";
 import { readStackFile } from "../../stacks/stack-file";
 
- 
 type Json = any;
 
 export interface ProgramRecording {
@@ -29,6 +28,8 @@ export interface ProgramRecording {
   readonly all: { type: string; name: string; provider: string }[];
   /** The emulated InternalCa's CA certificate (what the test trusts). */
   readonly caCertPem?: string;
+  /** Resource options the engine would get (deleteBeforeReplace, protect, …) by `type name`. */
+  readonly options: Map<string, RecordedOptions>;
 }
 
 const REPO = path.resolve(__dirname, "../..");
@@ -265,6 +266,7 @@ export async function recordProgram(
     stack,
     false,
   );
+  const opts = recordOptions();
   setAllConfig(stackConfig(stack, overrides));
   // Re-run the program's modules (config is read at construction; components are stateless).
   for (const key of Object.keys(require.cache)) {
@@ -295,5 +297,6 @@ export async function recordProgram(
     resources: keep.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs })),
     all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider })),
     caCertPem,
+    options: new Map(opts.all.map((o) => [`${o.type} ${o.name}`, o])),
   };
 }

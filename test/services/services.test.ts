@@ -43,7 +43,6 @@ const note = (line: string) => {
   console.log(`# ${line}`);
 };
 
- 
 type Json = any;
 
 const stackFile = readStackFile(REPO, "local");
@@ -521,6 +520,20 @@ describe("services declared for the local stack", () => {
 });
 
 describe("lifecycle", () => {
+  it("containers with a fixed name are replaced delete-first (as Pulumi must, or the name conflicts)", () => {
+    // A fixed container name cannot exist twice, so Pulumi's default create-before-delete fails
+    // the update with a name conflict; for Postgres it would also start a second server on the
+    // same PGDATA. Per-release names (apps, jobs) are free to create first.
+    const fixed = current.resources.filter(
+      (r) => r.type === CONTAINER && !r.inputs.attach && declaredName(r) === r.name,
+    );
+    assert.ok(fixed.length > 0);
+    const missing = fixed
+      .filter((r) => current.options.get(`${CONTAINER} ${r.name}`)?.deleteBeforeReplace !== true)
+      .map((r) => r.name);
+    assert.deepEqual(missing, [], `fixed-name containers without deleteBeforeReplace: ${missing.join(", ")}`);
+  });
+
   it("replacing the Postgres container (new flag) keeps every row", async () => {
     const w = await eventually(
       "POST /rows",
@@ -530,7 +543,7 @@ describe("lifecycle", () => {
     const id = JSON.parse(w.body).id;
     const before = JSON.parse((await viaProxy("/rows")).body).count;
     const volBefore = harness.volumeDockerName("postgres-data");
-    // Same name and volume: the old container must go first (two servers on one PGDATA, and one name).
+    // Same name and volume: the old container must go first (see the test above).
     const t = await harness.replace("postgres", containerOf(tuned, "postgres"), true);
     note(`postgres replaced (work_mem doubled), healthy again in ${secs(t.healthyMs)}`);
     assert.equal(
