@@ -7,7 +7,7 @@
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { SignerAllowList, VerifyResult, verifyAttestation } from "./lib/attestation";
-import { ATTESTATION_DIR } from "./lib/evidence-files";
+import { ATTESTATION_DIR, RESTORE_DRILL_DIR, attestationFileName } from "./lib/evidence-files";
 import { GATE_RESOURCE_NAME, GateManifest, ageHours, manifestOf } from "./lib/manifest";
 import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, onType, stackOfUrn } from "./lib/resources";
@@ -101,7 +101,7 @@ export const backupsTested = gatePolicy<{ maxDrillAgeDays: number; minRetentionD
     const d = m.restoreDrill;
     if (!d)
       out.push(
-        `no restore-drill record in evidence/${stack}/restore-drill/; run the restore drill and commit its result.`,
+        `no restore-drill record in ${m.evidenceDir}/${stack}/${RESTORE_DRILL_DIR}/; run the restore drill and commit its result.`,
       );
     else if (!d.ok)
       out.push(`the latest restore drill (${d.file}) failed; fix backups and re-run the drill.`);
@@ -179,7 +179,7 @@ export function attestationProblem(g: GateContext<AttestationConfig>, kind: stri
   );
   const sign = `npm run gate -- sign --kind ${kind} --stack ${g.stack}`;
   if (candidates.length === 0)
-    return `missing ${kind} sign-off: no ${ATTESTATION_DIR}/${kind}.attestation.json for ${g.stack}; ${sign} …`;
+    return `missing ${kind} sign-off: no ${m.evidenceDir}/${g.stack}/${ATTESTATION_DIR}/${attestationFileName(kind)}; ${sign} …`;
   const results: [string, VerifyResult][] = candidates.map((a) => [
     a.file,
     verifyAttestation(a.content, {

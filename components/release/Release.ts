@@ -69,6 +69,7 @@ export function buildManifest(
     version: MANIFEST_VERSION,
     stack,
     environment: cfg.environment,
+    evidenceDir: cfg.release.evidenceDir,
     commit: cfg.release.commit,
     images,
     flags: Object.fromEntries(

@@ -38,6 +38,8 @@ export interface GateManifest {
   readonly version: typeof MANIFEST_VERSION;
   readonly stack: string;
   readonly environment: string;
+  /** `launchgate:release.evidenceDir` as configured (for messages saying where evidence goes). */
+  readonly evidenceDir: string;
   readonly commit: string;
   /** Every image the release runs, by name (`app:<name>`, `postgres`, `redis`, `proxy`, …). */
   readonly images: Readonly<Record<string, string>>;

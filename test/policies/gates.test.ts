@@ -31,6 +31,7 @@ function manifest(over: Partial<GateManifest> = {}): GateManifest {
     version: 1,
     stack: "production",
     environment: "production",
+    evidenceDir: "evidence",
     commit: COMMIT,
     images: IMAGES,
     flags: { REAL_MONEY_ENABLED: { enabled: true, requiresAttestation: "legal-counsel" } },
@@ -236,7 +237,7 @@ describe("sign-offs-attested", () => {
       await run(manifest({ attestations: [] })),
       REQUIRED_KINDS.map(
         (k) =>
-          `missing ${k} sign-off: no attestations/${k}.attestation.json for production; npm run gate -- sign --kind ${k} --stack production …`,
+          `missing ${k} sign-off: no evidence/production/attestations/${k}.attestation.json; npm run gate -- sign --kind ${k} --stack production …`,
       ),
     );
   });
@@ -320,13 +321,13 @@ describe("flags-attested", () => {
   it("refuses REAL_MONEY_ENABLED without counsel's attestation, even when config drops requiresAttestation", async () => {
     const m = manifest({ attestations: [], flags: { REAL_MONEY_ENABLED: { enabled: true } } });
     assert.deepEqual(await runResourcePolicy(gates.flagsAttested, gate(m), flagsConfig()), [
-      "REAL_MONEY_ENABLED is enabled without a valid legal-counsel attestation (missing legal-counsel sign-off: no attestations/legal-counsel.attestation.json for production; npm run gate -- sign --kind legal-counsel --stack production …); or set launchgate:flags.REAL_MONEY_ENABLED.enabled to false.",
+      "REAL_MONEY_ENABLED is enabled without a valid legal-counsel attestation (missing legal-counsel sign-off: no evidence/production/attestations/legal-counsel.attestation.json; npm run gate -- sign --kind legal-counsel --stack production …); or set launchgate:flags.REAL_MONEY_ENABLED.enabled to false.",
     ]);
   });
   it("requires the kind a flag names in config", async () => {
     const m = manifest({ flags: { PAYOUTS_ENABLED: { enabled: true, requiresAttestation: "cfo" } } });
     assert.deepEqual(await runResourcePolicy(gates.flagsAttested, gate(m), flagsConfig()), [
-      "PAYOUTS_ENABLED is enabled without a valid cfo attestation (missing cfo sign-off: no attestations/cfo.attestation.json for production; npm run gate -- sign --kind cfo --stack production …); or set launchgate:flags.PAYOUTS_ENABLED.enabled to false.",
+      "PAYOUTS_ENABLED is enabled without a valid cfo attestation (missing cfo sign-off: no evidence/production/attestations/cfo.attestation.json; npm run gate -- sign --kind cfo --stack production …); or set launchgate:flags.PAYOUTS_ENABLED.enabled to false.",
     ]);
   });
 });

@@ -33,6 +33,8 @@ export interface CheckOptions {
   readonly packConfigOverrides?: Record<string, unknown>;
   /** `key` or `namespace:key` → value, over the stack file. */
   readonly configOverrides?: Record<string, unknown>;
+  /** Evidence root replacing `release.evidenceDir` (absolute or relative to projectDir). */
+  readonly evidenceDir?: string;
   /** Where StackReference outputs are read (`<dir>/<stack>/stack-outputs.json`). @default the evidence dir */
   readonly stackOutputsDir?: string;
   readonly preview?: boolean;
@@ -76,6 +78,13 @@ export function mergePackConfig(
     out[k] = typeof b === "object" && b !== null && typeof v === "object" && v !== null ? { ...b, ...v } : v;
   }
   return out;
+}
+
+/** Points `<project>:release.evidenceDir` at `dir` in the runtime config. */
+function withEvidenceDir(config: Record<string, string>, project: string, dir: string): void {
+  const key = `${project}:release`;
+  const release = JSON.parse(config[key] ?? "{}") as Record<string, unknown>;
+  config[key] = JSON.stringify({ ...release, evidenceDir: dir });
 }
 
 function evidenceRoot(config: Record<string, string>, project: string, projectDir: string): string {
@@ -124,6 +133,8 @@ export async function runCheck(o: CheckOptions): Promise<CheckResult> {
   const serverPromise = o.server ? Promise.resolve(o.server) : PackServer.start(packDir);
   try {
     const config = loadStackConfig(projectDir, o.stack, o.configOverrides);
+    if (o.evidenceDir)
+      withEvidenceDir(config.config, config.project, path.resolve(projectDir, o.evidenceDir));
     const outputsDir = o.stackOutputsDir ?? evidenceRoot(config.config, config.project, projectDir);
     const run = await runProgram({
       programPath: o.programPath ?? path.join(projectDir, "index.ts"),

@@ -37,6 +37,7 @@ async function main(): Promise<number> {
       report: { type: "string" },
       "pack-config": { type: "string" },
       "stack-outputs": { type: "string" },
+      evidence: { type: "string" },
       config: { type: "string", multiple: true, default: [] },
       "release-out": { type: "string" },
     },
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
     stack: v.stack,
     packConfigPath: v["pack-config"],
     stackOutputsDir: v["stack-outputs"],
+    evidenceDir: v.evidence,
     configOverrides: configPairs(v.config ?? []),
   });
   // launchgate issue 6 (release report): `--report *.html` writes the self-contained HTML page (tools/report).
