@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Recorder, installMocks, settle, unwrap, fakeResource, recordOptions } from "../support/mocks";
+import { exported, installedFile } from "../support/rendered-script";
 import { Backups, BackupsArgs, backupSchedules } from "../../components/ops/Backups";
 import { everyHoursCalendar, renderScript, shellQuote } from "../../components/ops/remote-script";
 import type { BackupsConfig } from "../../stacks/config";
@@ -37,22 +38,6 @@ function args(over: Partial<BackupsArgs> = {}): BackupsArgs {
     releaseId: "sha256:aaaa",
     ...over,
   };
-}
-
-/** Extracts `export NAME='…'` from a rendered script (inverse of shellQuote). */
-function exported(script: string, name: string): string {
-  const m = new RegExp(`^export ${name}='((?:[^']|'\\\\'')*)'$`, "m").exec(script);
-  assert.ok(m, `export ${name} not found`);
-  return m[1]!.replace(/'\\''/g, "'");
-}
-
-/** The content the installer writes to `dest` (install-files.sh's LG_FILES manifest). */
-function installedFile(install: string, dest: string): string {
-  const line = exported(install, "LG_FILES")
-    .split("\n")
-    .find((l) => l.split(" ")[1] === dest);
-  assert.ok(line, `${dest} not in the install manifest`);
-  return exported(install, line.split(" ")[2]!);
 }
 
 describe("Backups", () => {

@@ -22,6 +22,7 @@ import {
   fakeResource,
   recordOptions,
 } from "../support/mocks";
+import { exported, installedFile } from "../support/rendered-script";
 import { Monitoring, MonitoringArgs, WEBHOOK_FILE } from "../../components/ops/Monitoring";
 import { renderScript } from "../../components/ops/remote-script";
 import type { MonitoringConfig } from "../../stacks/config";
@@ -40,20 +41,6 @@ const config: MonitoringConfig = {
   errorRateCritPercent: 5,
   backupMaxAgeHours: 26,
 };
-
-function exported(script: string, name: string): string {
-  const m = new RegExp(`^export ${name}='((?:[^']|'\\\\'')*)'$`, "m").exec(script);
-  assert.ok(m, `export ${name} not found`);
-  return m[1]!.replace(/'\\''/g, "'");
-}
-
-function installedFile(install: string, dest: string): string {
-  const line = exported(install, "LG_FILES")
-    .split("\n")
-    .find((l) => l.split(" ")[1] === dest);
-  assert.ok(line, `${dest} not in the install manifest`);
-  return exported(install, line.split(" ")[2]!);
-}
 
 /** Runs bash with `script` as the program; async, so an in-process HTTP server keeps serving. */
 function bash(
