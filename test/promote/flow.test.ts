@@ -335,6 +335,16 @@ describe("promote (stand-in pulumi)", () => {
     assert.ok(!commands().some((c) => c.startsWith("config set-all") || c.startsWith("config rm-all")));
   });
 
+  test("an unknown stack is a clear refusal, not a stack trace", async () => {
+    writeScenario({ missingStacks: ["staging"] });
+    const { opts } = flowOptions();
+    await assert.rejects(promote({ ...opts, from: "staging", to: "production" }), (e: unknown) => {
+      assert.ok(e instanceof FlowError);
+      assert.match(e.message, /^cannot select stack staging: .*no stack named 'staging' found/);
+      return true;
+    });
+  });
+
   const refusals: [string, Record<string, unknown> | null, RegExp][] = [
     ["not verified", null, /refusing to promote: stack staging has no smoke-test result/],
     ["failed on staging", { passed: false }, /did not pass/],

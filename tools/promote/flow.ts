@@ -74,7 +74,13 @@ async function openStack(name: string, opts: FlowOptions): Promise<Stack> {
     ? await PulumiCommand.get({ root: opts.pulumiRoot, skipVersionCheck: true })
     : undefined;
   const ws = await LocalWorkspace.create({ workDir: opts.workDir, pulumiCommand, envVars: opts.envVars });
-  return Stack.select(name, ws);
+  try {
+    return await Stack.select(name, ws);
+  } catch (e) {
+    throw new FlowError(
+      `cannot select stack ${name}: ${errorText(e).split("\n").filter(Boolean).slice(-3).join(" ")}`,
+    );
+  }
 }
 
 async function applyConfig(stack: Stack, plan: ConfigPlan): Promise<void> {
