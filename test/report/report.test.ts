@@ -20,7 +20,10 @@ import { ProductionFixture, stopPack } from "../gates/support";
 
 const ROOT = path.join(__dirname, "..", "..");
 const ARTIFACTS = path.join(ROOT, "artifacts");
-const CHROMIUM = ["chromium", "chromium-browser"].find((c) => spawnSync("which", [c]).status === 0);
+// Debian's chromium here; GitHub's ubuntu runners ship google-chrome.
+const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"].find(
+  (c) => spawnSync("which", [c]).status === 0,
+);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lg-report-"));
 
 after(async () => {
