@@ -37,6 +37,8 @@ export const PG_GRANT = "postgresql:index/grant:Grant";
 const PG_TYPES = [PG_ROLE, PG_DATABASE, PG_GRANT];
 /** Label every object created by a harness run carries (value: the run id). */
 export const RUN_LABEL = "launchgate.test.run";
+/** The process that created the object; objects of a process that is gone are reaped. */
+export const PID_LABEL = "launchgate.test.pid";
 
 type Json = any;
 
@@ -357,6 +359,47 @@ function releaseSubnetLock(): void {
 let hooksInstalled = false;
 
 /** Synchronously removes every object labelled with `runId` (exit hooks; also the final sweep). */
+/**
+ * Removes objects left by harness runs whose process is gone (killed before its exit hook ran),
+ * e.g. networks still holding the program's fixed subnets. Live runs are never touched.
+ */
+export function reapDeadRuns(log: (l: string) => void = () => undefined): void {
+  const docker = (args: string[]) => {
+    try {
+      return execFileSync("docker", args, {
+        encoding: "utf8",
+        timeout: 60_000,
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+    } catch {
+      return "";
+    }
+  };
+  const dead = new Set<string>();
+  for (const kind of [
+    ["ps", "-a"],
+    ["network", "ls"],
+    ["volume", "ls"],
+  ]) {
+    const fmt = `{{.Label "${RUN_LABEL}"}} {{.Label "${PID_LABEL}"}}`;
+    for (const line of docker([...kind, "--filter", `label=${PID_LABEL}`, "--format", fmt])
+      .split("\n")
+      .filter(Boolean)) {
+      const [run, pid] = line.split(" ");
+      if (!run || !pid || liveRuns.has(run)) continue;
+      try {
+        process.kill(Number(pid), 0);
+      } catch {
+        dead.add(run);
+      }
+    }
+  }
+  for (const run of dead) {
+    log(`reaping leftovers of dead run ${run}`);
+    sweepSync(run);
+  }
+}
+
 export function sweepSync(runId: string): void {
   const docker = (args: string[]) => {
     try {
@@ -481,6 +524,7 @@ export class Harness {
     if (relevant.some((r) => r.type === NETWORK && (r.inputs.ipamConfigs ?? []).length > 0)) {
       await acquireSubnetLock(this.runId, this.log, this.opts.subnetLockTimeoutMs ?? 600_000);
       this.holdsSubnetLock = true;
+      reapDeadRuns(this.log);
     }
     const t0 = Date.now();
     for (const r of relevant.filter((x) => x.type === NETWORK)) await this.createNetwork(r);
@@ -619,7 +663,11 @@ export class Harness {
       Internal: Boolean(f.take("internal")),
       Attachable: Boolean(f.take("attachable")),
       Options: f.take("options") ?? {},
-      Labels: { ...this.labels(id, f.take("labels")), [RUN_LABEL]: this.runId },
+      Labels: {
+        ...this.labels(id, f.take("labels")),
+        [RUN_LABEL]: this.runId,
+        [PID_LABEL]: String(process.pid),
+      },
     };
     unsupportedIfSet(f, "ipv6", (v) => v === false, id);
     const ipamDriver = f.take("ipamDriver");
@@ -645,7 +693,11 @@ export class Harness {
       Name: this.dockerName(this.declaredName(r)),
       Driver: f.take("driver") ?? "local",
       DriverOpts: f.take("driverOpts") ?? {},
-      Labels: { ...this.labels(id, f.take("labels")), [RUN_LABEL]: this.runId },
+      Labels: {
+        ...this.labels(id, f.take("labels")),
+        [RUN_LABEL]: this.runId,
+        [PID_LABEL]: String(process.pid),
+      },
     };
     f.done();
     return spec;
@@ -729,6 +781,7 @@ export class Harness {
     body.Labels = {
       ...this.labels(id, f.take("labels")),
       [RUN_LABEL]: this.runId,
+      [PID_LABEL]: String(process.pid),
       "launchgate.test.declared-name": declared,
     };
     if (f.take("tty")) body.Tty = true;
