@@ -139,7 +139,16 @@ describe(
       assert.equal(statuses["rollback-ready"], "pass");
       for (const gate of ["staging verified", "backups tested", "sign-offs (signed)", "rollback ready"])
         assert.ok(text.includes(gate), gate);
-      assert.match(text, /no attestations\/legal-counsel\.attestation\.json for production/);
+      // every mandatory finding's "how to fix" text is on the page
+      for (const f of result.findings.filter((x) => x.enforcementLevel === "mandatory")) {
+        const fixText = (
+          f.message.startsWith(f.description) ? f.message.slice(f.description.length) : f.message
+        )
+          .replace(/\s+/g, " ")
+          .trim();
+        assert.ok(text.includes(fixText), `shown: ${fixText}`);
+      }
+      assert.match(text, /legal-counsel\.attestation\.json/);
       // planned resources grouped by component, with the picture
       assert.match(text, new RegExp(`${result.resourceCount} resources in \\d+ components`));
       assert.match(dom, /<svg[^>]*aria-label="component dependencies"/);
