@@ -1,7 +1,12 @@
 /** Program-side checks the engine cannot make: secretness of inputs, registration order, secure config. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { gateFirst, plaintextSecretInputs, secureConfig } from "../../tools/checker/program-checks";
+import {
+  dataRetained,
+  gateFirst,
+  plaintextSecretInputs,
+  secureConfig,
+} from "../../tools/checker/program-checks";
 import type { RecordedResource } from "../../tools/checker/record";
 import { SECRET_MARKER } from "../../tools/checker/stack-config";
 
@@ -92,5 +97,30 @@ describe("secureConfig", () => {
       ],
     );
     assert.deepEqual(secureConfig(config, [], "production"), []);
+  });
+});
+
+describe("dataRetained", () => {
+  const volume = (name: string, kind: string, retainOnDelete: boolean) =>
+    res(name, {
+      type: "docker:index/volume:Volume",
+      retainOnDelete,
+      inputs: { labels: [{ label: "launchgate.data", value: kind }] },
+    });
+  it("passes retained data volumes and unretained regenerable ones", () => {
+    assert.deepEqual(
+      dataRetained([volume("postgres-data", "postgres", true), volume("proxy-conf", "proxy-config", false)]),
+      [],
+    );
+  });
+  it("flags a data volume or database not retained on delete", () => {
+    const db = res("postgres-blazetv", { type: "postgresql:index/database:Database" });
+    assert.deepEqual(
+      dataRetained([volume("redis-queue-data", "redis-queue", false), db]).map((f) => f.message),
+      [
+        "docker:index/volume:Volume redis-queue-data holds data but is not retained on delete; add { retainOnDelete: true } so `pulumi destroy` or a replacement cannot drop it.",
+        "postgresql:index/database:Database postgres-blazetv holds data but is not retained on delete; add { retainOnDelete: true } so `pulumi destroy` or a replacement cannot drop it.",
+      ],
+    );
   });
 });

@@ -265,6 +265,11 @@ const CASES: [string, string, Change][] = [
     edit("postgres-data", (_p, o) => ({ opts: { ...o, protect: false } })),
   ],
   [
+    "Redis volume dropped on delete",
+    "checker/retain-on-delete",
+    edit("redis-queue-data", (_p, o) => ({ opts: { ...o, retainOnDelete: false } })),
+  ],
+  [
     "database unprotected",
     "databases-protected",
     edit("postgres-blazetv", (_p, o) => ({ opts: { ...o, protect: false } })),

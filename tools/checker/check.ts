@@ -15,7 +15,7 @@ import {
 } from "../../policies/lib/manifest";
 import { Diagnostic, EnforcementLevel, PackServer } from "./pack-server";
 import { resolvePackConfig } from "./pack-config";
-import { gateFirst, plaintextSecretInputs, secureConfig } from "./program-checks";
+import { dataRetained, gateFirst, plaintextSecretInputs, secureConfig } from "./program-checks";
 import { RecordedResource, runProgram } from "./record";
 import { loadStackConfig } from "./stack-config";
 
@@ -154,6 +154,12 @@ export async function runCheck(o: CheckOptions): Promise<CheckResult> {
       ...gateFirst(run.resources),
       ...plaintextSecretInputs(run.resources),
       ...secureConfig(config, run.secretReads, o.stack),
+      // Same regenerable kinds as the data-volumes-protected policy's config.
+      ...dataRetained(
+        run.resources,
+        (packConfig["data-volumes-protected"] as { regenerableKinds?: string[] } | undefined)
+          ?.regenerableKinds,
+      ),
     ];
     const findings: Finding[] = [
       ...diagnostics.map((d) => ({ ...d, source: "pack" as const })),

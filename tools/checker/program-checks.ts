@@ -115,3 +115,26 @@ export function secureConfig(
       urn: "",
     }));
 }
+
+/** Data resources the engine's policies cannot see `retainOnDelete` on (it is not a policy option). */
+const RETAINED_TYPES = new Set(["docker:index/volume:Volume", "postgresql:index/database:Database"]);
+
+/** Data volumes (labelled `launchgate.data`, not regenerable) and databases are retained on delete. */
+export function dataRetained(
+  resources: readonly RecordedResource[],
+  regenerableKinds: readonly string[] = ["proxy-config"],
+): ProgramFinding[] {
+  return resources
+    .filter((r) => r.custom && RETAINED_TYPES.has(r.type) && !r.retainOnDelete)
+    .filter((r) => {
+      if (r.type !== "docker:index/volume:Volume") return true;
+      const labels = (r.inputs.labels as { label?: string; value?: string }[] | undefined) ?? [];
+      const kind = labels.find((l) => l.label === "launchgate.data")?.value;
+      return kind !== undefined && !regenerableKinds.includes(kind);
+    })
+    .map((r) => ({
+      policyName: "checker/retain-on-delete",
+      message: `${r.type} ${r.name} holds data but is not retained on delete; add { retainOnDelete: true } so \`pulumi destroy\` or a replacement cannot drop it.`,
+      urn: r.urn,
+    }));
+}
