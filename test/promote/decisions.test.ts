@@ -206,6 +206,21 @@ describe("planRelease", () => {
     assert.equal(Object.keys(r.value.config.set).filter((k) => k.includes("previous")).length, 0);
   });
 
+  test("same commit, rebuilt images: images change, the recorded rollback target stays", () => {
+    const rebuilt = { ...prodImages, "app:api": `ghcr.io/blazetv/api@sha256:${d("7")}` };
+    const r = planRelease({
+      release: { commit: OLD, images: rebuilt },
+      targetConfig: prodConfig(),
+      targetOutputs: prodOutputs,
+    });
+    assert.ok(r.ok);
+    assert.equal(r.value.kind, "change");
+    assert.equal(r.value.previous, null);
+    assert.equal(r.value.config.set["launchgate:apps[0].image"], rebuilt["app:api"]);
+    assert.ok(!Object.keys(r.value.config.set).some((k) => k.includes("previous")));
+    assert.ok(!r.value.config.remove.includes("launchgate:release.previous"));
+  });
+
   test("already running this release: noop, no config change", () => {
     const r = planRelease({
       release: { commit: OLD, images: prodImages },

@@ -227,7 +227,10 @@ export function planRelease(input: {
   targetOutputs: OutputMap;
   /** Rollback target to record; defaults to the target's current release. */
   previous?: ReleaseRef | null;
-  /** Roles the release must cover: every app; data stores optional (rollback leaves them). */
+  /**
+   * Refuse when the release lacks an image role the target runs now (promotion carries every
+   * role); without it only the apps are required (a rollback leaves the data stores alone).
+   */
   requireAllRoles?: boolean;
 }): Decision<ReleasePlan> {
   const { release, targetConfig, targetOutputs } = input;
@@ -273,10 +276,12 @@ export function planRelease(input: {
   set[`${NAMESPACE}:release.commit`] = release.commit;
   if (current?.commit !== release.commit)
     summary.unshift(`commit: ${current?.commit ?? "(none)"} -> ${release.commit}`);
+  // Same commit with other images (a rebuild): the recorded rollback target stays as it is, since
+  // a "previous" equal to this commit is no rollback target at all.
   const previous =
     input.previous !== undefined
       ? input.previous
-      : current
+      : current && current.commit !== release.commit
         ? { commit: current.commit, images: appImages(current.images) }
         : null;
   const remove: string[] = [];
