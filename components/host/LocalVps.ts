@@ -31,6 +31,8 @@ export interface LocalVpsArgs {
   readonly sshPort?: number;
   /** Further loopback ports (the VPS's 80/443 for its proxy). @default [] */
   readonly publishedPorts?: readonly LocalVpsPort[];
+  /** Memory ceiling of the whole "VPS" (its nested containers included), like a VPS plan. @default 4096 */
+  readonly memoryMb?: number;
 }
 
 export class LocalVps extends LaunchgateComponent {
@@ -106,6 +108,15 @@ export class LocalVps extends LaunchgateComponent {
         uploads: [{ file: VPS_RUN.rootAuthorizedKeys, content: key.publicKeyOpenssh }],
         restart: "unless-stopped",
         mustRun: true,
+        memory: args.memoryMb ?? 4096,
+        // Healthy once sshd accepts connections (bash's /dev/tcp: no extra tools in the image).
+        healthcheck: {
+          tests: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${VPS_RUN.sshInternalPort}`],
+          interval: "10s",
+          timeout: "3s",
+          retries: 6,
+          startPeriod: "20s",
+        },
       },
       this.child({ deleteBeforeReplace: true }),
     );

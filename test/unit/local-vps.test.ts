@@ -76,6 +76,8 @@ describe("LocalVps", () => {
       "nested /var/lib/docker on a named volume (overlay on overlay fails)",
     );
     assert.deepEqual(c.uploads, [{ file: "/root/.ssh/authorized_keys", content: PUBLIC }]);
+    assert.equal(c.memory, 4096, "a VPS-sized memory ceiling");
+    assert.deepEqual(c.healthcheck.tests, ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/22"]);
   });
 
   it("generates an ed25519 key and keeps the private half secret", async () => {
