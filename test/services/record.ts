@@ -17,6 +17,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { setAllConfig } from "@pulumi/pulumi/runtime/config";
 import { recordOptions, type RecordedOptions, type RecordedResource } from "../support/mocks";
+import { urnKey } from "../support/harness";
 import { readStackFile } from "../../stacks/stack-file";
 
 type Json = any;
@@ -293,8 +294,40 @@ export async function recordProgram(
     (r) =>
       (r.type.startsWith("docker:index/") && onVps(r.provider)) || r.type.startsWith("postgresql:index/"),
   );
+  // Dependencies as the engine orders them: each kept resource's dependency URNs, followed
+  // through resources the harness does not run (providers, commands, random, tls) to the kept
+  // ones behind them.
+  // The provider counts too: a role waits for its postgresql provider, which waits for the server.
+  const providerOf = new Map(
+    all.map((r) => [`${r.type} ${r.name}`, r.provider.split("::").slice(0, -1).join("::")]),
+  );
+  const depsOf = new Map(
+    opts.all.map((o) => {
+      const k = `${o.type} ${o.name}`;
+      const p = providerOf.get(k);
+      return [k, p ? [...o.dependencies, p] : o.dependencies];
+    }),
+  );
+  const keptKeys = new Set(keep.map((r) => `${r.type} ${r.name}`));
+  const closure = (k: string, seen = new Set<string>()): string[] => {
+    const out: string[] = [];
+    for (const urn of depsOf.get(k) ?? []) {
+      const dk = urnKey(urn);
+      if (keptKeys.has(dk)) out.push(urn);
+      else if (!seen.has(dk)) {
+        seen.add(dk);
+        out.push(...closure(dk, seen));
+      }
+    }
+    return [...new Set(out)];
+  };
   return {
-    resources: keep.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs })),
+    resources: keep.map((r) => ({
+      type: r.type,
+      name: r.name,
+      inputs: r.inputs,
+      dependencies: closure(`${r.type} ${r.name}`),
+    })),
     all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider })),
     caCertPem,
     options: new Map(opts.all.map((o) => [`${o.type} ${o.name}`, o])),

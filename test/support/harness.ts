@@ -447,6 +447,8 @@ export class Harness {
   private readonly containers = new Map<string, RunningContainer>(); // declared name → running
   private readonly hostDir: string;
   private holdsSubnetLock = false;
+  private aborted = false;
+  private readonly firstHealthyMs = new Map<string, number>();
 
   constructor(private readonly opts: HarnessOptions) {
     this.runId = opts.runId ?? `lg-svc-${crypto.randomBytes(3).toString("hex")}`;
@@ -527,11 +529,71 @@ export class Harness {
       reapDeadRuns(this.log);
     }
     const t0 = Date.now();
+    const started = relevant.some((r) => r.dependencies !== undefined)
+      ? await this.startByDependencies(relevant)
+      : await this.startInOrder(relevant, pg);
+    const healthyAfterMs = await this.waitHealthy(started);
+    const allHealthyMs = Date.now() - t0;
+    this.log(`all ${started.length} containers healthy in ${(allHealthyMs / 1000).toFixed(1)} s`);
+    return { allHealthyMs, healthyAfterMs };
+  }
+
+  /**
+   * The engine's order: each resource is created once everything it depends on (recorded
+   * `dependencies`, already reduced to the resources given here) is created, all others in
+   * parallel. A container with `wait` counts as created when healthy, one with `attach` when it
+   * exited 0 (as the docker provider reports them); roles/databases/grants when applied.
+   */
+  private async startByDependencies(relevant: readonly RecordedResource[]): Promise<RunningContainer[]> {
+    const key = (r: RecordedResource) => `${r.type} ${r.name}`;
+    const byKey = new Map(relevant.map((r) => [key(r), r]));
+    const created = new Map<string, Promise<void>>();
+    const started: RunningContainer[] = [];
+    const create = (r: RecordedResource): Promise<void> => {
+      const k = key(r);
+      let p = created.get(k);
+      if (p) return p;
+      p = (async () => {
+        const deps = (r.dependencies ?? []).map(urnKey).filter((d) => byKey.has(d) && d !== k);
+        await Promise.all(deps.map((d) => create(byKey.get(d)!)));
+        if (this.aborted) throw new Error(`${this.runId}: aborted`);
+        if (r.type === NETWORK) await this.createNetwork(r);
+        else if (r.type === VOLUME) await this.createVolume(r);
+        else if (PG_TYPES.includes(r.type)) await this.applyPostgresql([r]);
+        else {
+          const c = await this.startContainer(r);
+          if (c.oneShot) await this.waitExit(c);
+          else {
+            started.push(c);
+            if (c.waitTimeoutMs !== undefined) await this.waitHealthy([c]);
+          }
+        }
+      })();
+      created.set(k, p);
+      return p;
+    };
+    try {
+      await Promise.all(relevant.map(create));
+    } catch (e) {
+      this.aborted = true; // branches still waiting must not create anything after cleanup
+      await Promise.allSettled([...created.values()]);
+      throw e;
+    }
+    return started;
+  }
+
+  /**
+   * Without recorded dependencies: networks, volumes, then containers in registration order;
+   * a one-shot `attach` container runs after the containers before it are healthy; roles are
+   * applied as soon as the admin container is healthy.
+   */
+  private async startInOrder(
+    relevant: readonly RecordedResource[],
+    pg: readonly RecordedResource[],
+  ): Promise<RunningContainer[]> {
     for (const r of relevant.filter((x) => x.type === NETWORK)) await this.createNetwork(r);
     for (const r of relevant.filter((x) => x.type === VOLUME)) await this.createVolume(r);
     const started: RunningContainer[] = [];
-    // Roles/databases are applied as soon as their server is healthy, like the provider that
-    // depends on the server container; everything else keeps starting meanwhile.
     let roles: Promise<void> = Promise.resolve();
     const rolesDone = () => roles;
     for (const r of relevant.filter((x) => x.type === CONTAINER)) {
@@ -549,10 +611,7 @@ export class Harness {
       }
     }
     await rolesDone();
-    const healthyAfterMs = await this.waitHealthy(started);
-    const allHealthyMs = Date.now() - t0;
-    this.log(`all ${started.length} containers healthy in ${(allHealthyMs / 1000).toFixed(1)} s`);
-    return { allHealthyMs, healthyAfterMs };
+    return started;
   }
 
   /** Throws UnmappedFieldError for any field the harness does not map (dry: creates nothing). */
@@ -1080,7 +1139,9 @@ export class Harness {
           const st = (await this.inspect(c)).State;
           const health: string | undefined = st.Health?.Status;
           if (health === "healthy" || (!st.Health && st.Running)) {
-            out[c.declaredName] = Date.now() - c.startedAt;
+            // The first time it was seen healthy counts (a later call must not inflate it).
+            if (!this.firstHealthyMs.has(c.id)) this.firstHealthyMs.set(c.id, Date.now() - c.startedAt);
+            out[c.declaredName] = this.firstHealthyMs.get(c.id)!;
             return;
           }
           const logs = st.Health?.Log ?? [];
@@ -1187,6 +1248,14 @@ export class Harness {
     }
     this.log(`cleaned up ${this.runId}`);
   }
+}
+
+/** `type name` of a URN (`urn:pulumi:stack::project::parent$type::name`). */
+export function urnKey(urn: string): string {
+  const parts = urn.split("::");
+  const name = parts.slice(3).join("::");
+  const type = (parts[2] ?? "").split("$").pop()!;
+  return `${type} ${name}`;
 }
 
 export function sleep(ms: number): Promise<void> {
