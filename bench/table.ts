@@ -37,3 +37,13 @@ export function renderTable(rows: readonly Row[]): string {
   const sep = `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`;
   return [line(head), sep, ...cells.map(line)].join("\n");
 }
+
+/** Median of the values (the middle one of an odd count). */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/** How many times the cheap figures are repeated (median reported). */
+export const REPEAT = 3;
