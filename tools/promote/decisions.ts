@@ -290,6 +290,8 @@ export function planRelease(input: {
     if (recordedPrevious({}, targetConfig)) remove.push(`${NAMESPACE}:release.previous`);
     set[`${NAMESPACE}:release.previous.commit`] = previous.commit;
     for (const [role, ref] of Object.entries(previous.images)) {
+      // Bracket notation: roles contain a colon (`app:api`), which `config set --path` accepts
+      // only inside brackets (pulumi's ParseConfigKey tests: `ns:key["segment1:suffix"]`).
       set[`${NAMESPACE}:release.previous.images["${role}"]`] = ref;
     }
     summary.push(`rollback target: ${previous.commit}`);
