@@ -18,6 +18,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as net from "node:net";
 import {
+  urnKey,
   Harness,
   UnhealthyError,
   UnmappedFieldError,
@@ -567,6 +568,28 @@ describe("lifecycle", () => {
       .filter((r) => current.options.get(`${CONTAINER} ${r.name}`)?.deleteBeforeReplace !== true)
       .map((r) => r.name);
     assert.deepEqual(missing, [], `fixed-name containers without deleteBeforeReplace: ${missing.join(", ")}`);
+  });
+
+  it("one-shot jobs start only after the services they connect to (e.g. migration after PgBouncer)", () => {
+    // A job has no healthcheck or restart: if it starts before the server in its URLs listens, it
+    // fails the update. Its recorded dependencies must therefore include every such container.
+    const byHost = new Map<string, RecordedResource>();
+    for (const r of current.resources.filter((x) => x.type === CONTAINER)) {
+      byHost.set(declaredName(r), r);
+      for (const n of r.inputs.networksAdvanced ?? []) for (const a of n.aliases ?? []) byHost.set(a, r);
+    }
+    const problems: string[] = [];
+    for (const job of current.resources.filter((x) => x.type === CONTAINER && x.inputs.attach)) {
+      const deps = new Set((job.dependencies ?? []).map(urnKey));
+      for (const env of (job.inputs.envs ?? []) as string[]) {
+        for (const m of env.matchAll(/:\/\/[^@\s]*@([a-z0-9.-]+):(\d+)/g)) {
+          const target = byHost.get(m[1]!);
+          if (target && !deps.has(`${CONTAINER} ${target.name}`))
+            problems.push(`${job.name} → ${target.name} (${env.split("=")[0]})`);
+        }
+      }
+    }
+    assert.deepEqual(problems, [], `jobs not ordered after the servers they use: ${problems.join("; ")}`);
   });
 
   it("replacing the Postgres container (new flag) keeps every row", async () => {
