@@ -16,9 +16,16 @@
  *   - published ports bind to 127.0.0.1 on an ephemeral host port (read back with `hostPort`);
  *   - `hostPath` binds point into a per-run temp dir.
  *
+ * Order: with recorded `dependencies` (URNs, as the engine gets them) each resource is created
+ * once its dependencies are, all others in parallel — `wait` containers count when healthy,
+ * `attach` jobs when exited 0, as the docker provider reports them. @pulumi/postgresql roles,
+ * databases and grants are applied as SQL in the Postgres container (`postgresAdminContainer`).
+ * Uploads are made exactly as the provider makes them: one tar per file, extracted at "/".
+ *
  * Talks to the Engine API on /var/run/docker.sock (the CLI cannot express exec-form
  * healthchecks). Cleanup removes only objects labelled with this run's id, always: `cleanup()`
- * in `finally`, plus synchronous process exit/signal hooks.
+ * in `finally`, `up()` on failure, synchronous process exit/signal hooks, and reaping of objects
+ * whose creating process is gone. Runs that need the program's fixed subnets take a lock.
  */
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
