@@ -345,6 +345,21 @@ describe("promote (stand-in pulumi)", () => {
     });
   });
 
+  test("default: the real checker in-process refuses production without evidence, before the preview", async () => {
+    const { opts } = flowOptions({ workDir: ROOT, checkCommand: undefined });
+    await assert.rejects(promote({ ...opts, from: "staging", to: "production" }), (e: unknown) => {
+      assert.ok(e instanceof FlowError);
+      assert.match(e.message, /^offline check of production failed \(exit 1\); nothing was deployed\./);
+      // the checker's own report: the gates that refuse, with staging's outputs as handed over
+      assert.match(e.message, /REFUSED +backups tested/);
+      assert.match(e.message, /REFUSED +sign-offs \(signed\)/);
+      assert.match(e.message, /REFUSED: \d+ mandatory/);
+      return true;
+    });
+    assert.ok(!commands().some((c) => c.startsWith("preview ") || c.startsWith("up ")));
+    assert.ok(commands().some((c) => c.startsWith("config set-all --stack production")));
+  });
+
   const refusals: [string, Record<string, unknown> | null, RegExp][] = [
     ["not verified", null, /refusing to promote: stack staging has no smoke-test result/],
     ["failed on staging", { passed: false }, /did not pass/],
@@ -477,7 +492,7 @@ function runCli(
   });
 }
 
-describe("cli (stand-in pulumi, real `npm run check` plumbing)", () => {
+describe("cli (stand-in pulumi, `--check-command` plumbing)", () => {
   let project: string;
   let specFile: string;
   before(() => {
@@ -519,6 +534,8 @@ describe("cli (stand-in pulumi, real `npm run check` plumbing)", () => {
         project,
         "--smoke-spec",
         specFile,
+        "--check-command",
+        "npm run --silent check -- --stack {stack}",
       ],
       env(),
     );
@@ -544,6 +561,8 @@ describe("cli (stand-in pulumi, real `npm run check` plumbing)", () => {
         project,
         "--smoke-spec",
         specFile,
+        "--check-command",
+        "npm run --silent check -- --stack {stack}",
       ],
       env(),
     );

@@ -5,6 +5,7 @@
  *   (release-approval gates are advisory for a rollback; see ROLLBACK_ADVISORY_GATES)
  *
  * Smoke tests come from tools/promote/smoke/<stack>.json unless --smoke-spec names another file.
+ * The offline check runs the checker in-process unless --check-command "<cmd> {stack}" names one.
  *
  * Exit codes: 0 deployed / previewed / unchanged, 1 refused or failed, 2 usage error.
  * Uses the `pulumi` on PATH unless PULUMI_ROOT (or --pulumi-root) names another install root.
@@ -16,7 +17,7 @@ import { loadSmokeSpecFile } from "./smoke";
 
 const USAGE = `usage:
   npm run promote -- --to <stack> [--yes] ...          (deploy + verify the release in Pulumi.<stack>.yaml)
-  npm run promote -- --from <stack> --to <stack> [--yes] [--base-url URL] [--max-age-hours N] [--smoke-spec FILE]
+  npm run promote -- --from <stack> --to <stack> [--yes] [--base-url URL] [--max-age-hours N] [--smoke-spec FILE] [--check-command CMD]
   npm run rollback -- --stack <stack> [--yes] [--disable-flag NAME ...] [--base-url URL] [--smoke-spec FILE]`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
         cwd: { type: "string" },
         "smoke-spec": { type: "string" },
         "disable-flag": { type: "string", multiple: true },
+        "check-command": { type: "string" },
       },
       strict: true,
     }).values;
@@ -51,6 +53,10 @@ export async function main(argv: string[]): Promise<number> {
     maxAgeHours: values["max-age-hours"] !== undefined ? Number(values["max-age-hours"]) : undefined,
     smokeSpec: values["smoke-spec"]
       ? loadSmokeSpecFile(path.resolve(String(values["smoke-spec"])))
+      : undefined,
+    // Default: the checker in-process (tools/checker/check.ts runCheck).
+    checkCommand: values["check-command"]
+      ? String(values["check-command"]).split(/\s+/).filter(Boolean)
       : undefined,
   };
   if (common.maxAgeHours !== undefined && !(common.maxAgeHours > 0)) {

@@ -49,7 +49,10 @@ export interface FlowOptions {
   readonly envVars?: Record<string, string>;
   /** Without it the flow stops after the preview. */
   readonly yes: boolean;
-  /** Offline check command (argv); `{stack}` is replaced. Default `npm run --silent check -- --stack {stack}`. */
+  /**
+   * Run the offline check as this command (argv; `{stack}` is replaced; `--stack-outputs DIR` and
+   * `--pack-config FILE` are appended when needed) instead of calling the checker in-process.
+   */
   readonly checkCommand?: string[];
   /** Override the smoke-test base URL (default: the target's `url` output). */
   readonly baseUrl?: string;
@@ -67,7 +70,45 @@ export interface FlowResult {
   readonly commit: string;
 }
 
-const DEFAULT_CHECK = ["npm", "run", "--silent", "check", "--", "--stack", "{stack}"];
+/** What the offline check needs besides the stack: StackReference outputs, a per-run pack config. */
+interface CheckInputs {
+  readonly stackOutputsDir?: string;
+  readonly packConfigPath?: string;
+}
+
+/**
+ * The offline check, in-process through the checker's exported `runCheck` (the same engine as
+ * `npm run check`); the program it runs reads the stack file the config step just wrote.
+ */
+async function checkInProcess(workDir: string, stack: string, inputs: CheckInputs): Promise<CheckRun> {
+  const { runCheck: check } = await import("../checker/check");
+  const { renderText } = await import("../checker/report");
+  const r = await check({ stack, projectDir: workDir, ...inputs });
+  return { code: r.passed ? 0 : 1, output: renderText(r) };
+}
+
+/** The offline check as a command (stand-ins in tests, or another checker). */
+function checkByCommand(
+  argv: string[],
+  workDir: string,
+  stack: string,
+  inputs: CheckInputs,
+): Promise<CheckRun> {
+  return runCheck(
+    [
+      ...argv,
+      ...(inputs.stackOutputsDir ? ["--stack-outputs", inputs.stackOutputsDir] : []),
+      ...(inputs.packConfigPath ? ["--pack-config", inputs.packConfigPath] : []),
+    ],
+    workDir,
+    stack,
+  );
+}
+
+interface CheckRun {
+  readonly code: number;
+  readonly output: string;
+}
 
 async function openStack(name: string, opts: FlowOptions): Promise<Stack> {
   const pulumiCommand = opts.pulumiRoot
@@ -95,7 +136,7 @@ async function applyConfig(stack: Stack, plan: ConfigPlan): Promise<void> {
 }
 
 /** Runs the offline checker; resolves with its exit code and combined output. */
-function runCheck(argv: string[], cwd: string, stack: string): Promise<{ code: number; output: string }> {
+function runCheck(argv: string[], cwd: string, stack: string): Promise<CheckRun> {
   const [cmd, ...args] = argv.map((a) => a.replace("{stack}", stack));
   return new Promise((resolve) => {
     const child = spawn(cmd!, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -184,17 +225,20 @@ async function deploy(
 
   const outputsDir = Object.keys(referenced).length > 0 ? writeStackOutputs(referenced) : undefined;
   const packConfigFile = packConfig ? writePackConfig(name, packConfig) : undefined;
-  const checkArgv = [
-    ...(opts.checkCommand ?? DEFAULT_CHECK),
-    ...(outputsDir ? ["--stack-outputs", outputsDir] : []),
-    ...(packConfigFile ? ["--pack-config", packConfigFile] : []),
-  ];
-  const check = await runCheck(checkArgv, opts.workDir, name).finally(() => {
+  const inputs: CheckInputs = { stackOutputsDir: outputsDir, packConfigPath: packConfigFile };
+  let check: CheckRun;
+  try {
+    check = opts.checkCommand
+      ? await checkByCommand(opts.checkCommand, opts.workDir, name, inputs)
+      : await checkInProcess(opts.workDir, name, inputs);
+  } catch (e) {
+    check = { code: 2, output: (e as Error).message };
+  } finally {
     if (outputsDir) fs.rmSync(outputsDir, { recursive: true, force: true });
-  });
+  }
   if (check.code !== 0) {
     throw new FlowError(
-      `offline check of ${name} failed (exit ${check.code}); nothing was deployed.\n${check.output.trim().split("\n").slice(-20).join("\n")}`,
+      `offline check of ${name} failed (exit ${check.code}); nothing was deployed.\n${check.output.trim().split("\n").slice(-30).join("\n")}`,
     );
   }
   log(`offline check of ${name} passed`);
