@@ -11,6 +11,7 @@ import {
   decideSourceMatchesGate,
   decideSourceVerified,
   maxSourceAgeHours,
+  needsVerification,
   planRecordVerification,
   planRelease,
   planRollback,
@@ -345,6 +346,23 @@ describe("planRollback", () => {
     assert.ok(!r.ok);
     assert.match(r.reason, /no previous release recorded \(launchgate:release.previous\)/);
   });
+});
+
+test("needsVerification: only a passed verification for this commit counts", () => {
+  const cfg = (v?: unknown) => prodConfig(v === undefined ? {} : { verification: v });
+  assert.equal(needsVerification(cfg(), NEW), true);
+  assert.equal(
+    needsVerification(cfg({ commit: NEW, passed: true, finishedAt: "2026-11-24T00:00:00Z" }), NEW),
+    false,
+  );
+  assert.equal(
+    needsVerification(cfg({ commit: OLD, passed: true, finishedAt: "2026-11-24T00:00:00Z" }), NEW),
+    true,
+  );
+  assert.equal(
+    needsVerification(cfg({ commit: NEW, passed: false, finishedAt: "2026-11-24T00:00:00Z" }), NEW),
+    true,
+  );
 });
 
 test("planRecordVerification writes launchgate:verification for the release", () => {

@@ -335,6 +335,38 @@ describe("promote (stand-in pulumi)", () => {
     assert.ok(!commands().some((c) => c.startsWith("config set-all") || c.startsWith("config rm-all")));
   });
 
+  test("production already runs staging's release: unchanged, nothing written", async () => {
+    const scenario = JSON.parse(fs.readFileSync(scenarioFile, "utf8"));
+    scenario.outputs.production.release = { commit: NEW, images: STAGING_IMAGES, flags: {}, previous: null };
+    scenario.config.production["launchgate:verification"] = {
+      value: JSON.stringify({ commit: NEW, passed: true, finishedAt: "2026-11-24T11:00:00Z" }),
+    };
+    fs.writeFileSync(scenarioFile, JSON.stringify(scenario));
+    const { opts } = flowOptions();
+    const result = await promote({ ...opts, from: "staging", to: "production" });
+    assert.equal(result.status, "unchanged");
+    assert.ok(!commands().some((c) => /^(config set-all|config rm-all|preview|up)\b/.test(c)));
+  });
+
+  test("deployed but never recorded (a failed last step): re-running re-tests and records only", async () => {
+    const scenario = JSON.parse(fs.readFileSync(scenarioFile, "utf8"));
+    scenario.outputs.production.release = { commit: NEW, images: STAGING_IMAGES, flags: {}, previous: null };
+    fs.writeFileSync(scenarioFile, JSON.stringify(scenario));
+    const { opts } = flowOptions();
+    const result = await promote({ ...opts, from: "staging", to: "production" });
+    assert.deepEqual(result, { stack: "production", status: "deployed", commit: NEW });
+    const cmds = commands();
+    assert.ok(!cmds.some((c) => c.startsWith("preview ") || c.startsWith("[check]")), "no new deployment");
+    assert.deepEqual(cmds.slice(-5), [
+      "config set-all --stack production --path" +
+        ` --plaintext launchgate:verification.commit=${NEW}` +
+        " --plaintext launchgate:verification.passed=true" +
+        " --plaintext launchgate:verification.finishedAt=2026-11-24T12:00:00.000Z --non-interactive",
+      UP,
+      ...AFTER_UP,
+    ]);
+  });
+
   test("an unknown stack is a clear refusal, not a stack trace", async () => {
     writeScenario({ missingStacks: ["staging"] });
     const { opts } = flowOptions();

@@ -401,6 +401,15 @@ export function planCommitted(input: { targetConfig: ConfigMap }): Decision<Rele
   };
 }
 
+/**
+ * True when the target runs `commit` but has no passed verification recorded for it (a run that
+ * deployed and then failed to record): re-running the command then only re-tests and records.
+ */
+export function needsVerification(targetConfig: ConfigMap, commit: string): boolean {
+  const v = configValue(targetConfig, "verification");
+  return !(isRecord(v) && v.commit === commit && v.passed === true);
+}
+
 /** What to record once smoke tests pass: `launchgate:verification` for the release. */
 export function planRecordVerification(commit: string, finishedAt: Date): ConfigPlan {
   return {

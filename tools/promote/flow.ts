@@ -19,6 +19,7 @@ import {
   formatAge,
   maxSourceAgeHours,
   planCommitted,
+  needsVerification,
   planRecordVerification,
   planRelease,
   planRollback,
@@ -272,6 +273,21 @@ async function deploy(
   }
   log(`update of ${name} done`);
 
+  return verifyAndRecord(stack, plan.release.commit, outputs, appList, spec, policy, opts);
+}
+
+/** Smoke tests against the stack's `url`, then the verification recorded and exported. */
+async function verifyAndRecord(
+  stack: Stack,
+  commit: string,
+  outputs: OutputMap,
+  appList: { name: string; route?: string; healthPath?: string }[],
+  spec: SmokeSpec,
+  policy: ReturnType<typeof policyArgs>,
+  opts: FlowOptions,
+): Promise<FlowResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const name = stack.name;
   const baseUrl = opts.baseUrl ?? (typeof outputs.url?.value === "string" ? outputs.url.value : undefined);
   if (!baseUrl)
     throw new FlowError(
@@ -285,22 +301,52 @@ async function deploy(
   if (failed.length > 0) {
     throw new FlowError(
       `smoke tests failed on ${name} (${failed.map((f) => `${f.name}: ${f.detail}`).join("; ")}).\n` +
-        `${plan.release.commit} is deployed but NOT verified. To go back: ${rollbackCommand(name)}`,
+        `${commit} is deployed but NOT verified. To go back: ${rollbackCommand(name)}`,
     );
   }
   const now = (opts.now ?? (() => new Date()))();
   try {
-    await applyConfig(stack, planRecordVerification(plan.release.commit, now));
+    await applyConfig(stack, planRecordVerification(commit, now));
     // An outputs-only update exports the verification (verifiedRelease) for the next promotion.
     await stack.up({ ...policy });
   } catch (e) {
     throw new FlowError(
-      `${plan.release.commit} is deployed and its smoke tests passed, but recording the verification failed:\n` +
-        `${errorText(e).split("\n").slice(-10).join("\n")}\nRe-run the same command to record it.`,
+      `${commit} is deployed and its smoke tests passed, but recording the verification failed:\n` +
+        `${errorText(e).split("\n").slice(-10).join("\n")}\nRe-run the same command: it re-tests and records.`,
     );
   }
-  log(`${name} runs ${plan.release.commit}, smoke tests passed at ${now.toISOString()}`);
-  return { stack: name, status: "deployed", commit: plan.release.commit };
+  log(`${name} runs ${commit}, smoke tests passed at ${now.toISOString()}`);
+  return { stack: name, status: "deployed", commit };
+}
+
+/**
+ * The target already runs the planned release: nothing to deploy; if its verification is missing
+ * (a run that failed after the update), re-test and record it.
+ */
+async function whenUnchanged(
+  stack: Stack,
+  commit: string,
+  targetConfig: ConfigMap,
+  targetOutputs: OutputMap,
+  opts: FlowOptions,
+): Promise<FlowResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  if (!needsVerification(targetConfig, commit) || !opts.yes) {
+    log(`${stack.name} already runs ${commit}; nothing to do`);
+    return { stack: stack.name, status: "unchanged", commit };
+  }
+  log(`${stack.name} runs ${commit} but its verification is not recorded: smoke tests, then record`);
+  const apps = configValue(targetConfig, "apps");
+  const appList = Array.isArray(apps)
+    ? (apps as { name: string; route?: string; healthPath?: string }[])
+    : [];
+  let spec: SmokeSpec;
+  try {
+    spec = opts.smokeSpec ?? loadSmokeSpec(stack.name);
+  } catch (e) {
+    throw new FlowError(`smoke tests for ${stack.name} cannot run: ${(e as Error).message}`);
+  }
+  return verifyAndRecord(stack, commit, targetOutputs, appList, spec, policyArgs(stack.name), opts);
 }
 
 /** `promote --from <source> --to <target>`: the source's verified release, deployed on the target. */
@@ -323,10 +369,8 @@ export async function promote(opts: FlowOptions & { from: string; to: string }):
   const targetOutputs = (await target.outputs()) as OutputMap;
   const plan = planRelease({ release: verified.value, targetConfig, targetOutputs, requireAllRoles: true });
   if (!plan.ok) throw new FlowError(`refusing to promote: ${plan.reason}`);
-  if (plan.value.kind === "noop") {
-    log(`${opts.to} already runs ${plan.value.release.commit}; nothing to do`);
-    return { stack: opts.to, status: "unchanged", commit: plan.value.release.commit };
-  }
+  if (plan.value.kind === "noop")
+    return whenUnchanged(target, plan.value.release.commit, targetConfig, targetOutputs, opts);
   log(`promoting ${plan.value.release.commit} from ${opts.from} to ${opts.to}`);
   return deploy(target, plan.value, targetConfig, opts, { [opts.from]: sourceOutputs });
 }
@@ -352,10 +396,8 @@ export async function rollback(
   const targetOutputs = (await target.outputs()) as OutputMap;
   const plan = planRollback({ targetConfig, targetOutputs, disableFlags: opts.disableFlags });
   if (!plan.ok) throw new FlowError(`refusing to roll back: ${plan.reason}`);
-  if (plan.value.kind === "noop") {
-    log(`${opts.stack} already runs ${plan.value.release.commit}; nothing to do`);
-    return { stack: opts.stack, status: "unchanged", commit: plan.value.release.commit };
-  }
+  if (plan.value.kind === "noop")
+    return whenUnchanged(target, plan.value.release.commit, targetConfig, targetOutputs, opts);
   log(`rolling ${opts.stack} back to ${plan.value.release.commit}`);
   const packFile = path.join(opts.workDir, "policies", "config", `${opts.stack}.json`);
   if (!fs.existsSync(packFile)) throw new FlowError(`no policy pack config ${packFile}`);
