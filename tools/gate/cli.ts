@@ -5,12 +5,14 @@
  *   sign   --kind KIND --signer NAME --key FILE --stack S (--release FILE | --commit C --image name=ref …) [--valid-for 7d] [--evidence DIR]
  *   verify FILE --pack-config FILE --stack S (--release FILE | --commit C --image name=ref …) [--at ISO]
  *   status --stack S --pack-config FILE (--release FILE | --commit C --image name=ref …) [--evidence DIR]
+ *   fetch-drill --stack S --host USER@ADDR [--port 22] [--identity FILE] [--remote-path P] [--evidence DIR]
  *
  * `--release FILE` is the `{ commit, images }` JSON `npm run check -- --stack S --release-out FILE` writes.
  */
 import { parseArgs } from "node:util";
 import type { Binding } from "../../policies/lib/attestation";
 import { keygen, signCommand, statusCommand, verifyCommand } from "./commands";
+import { DEFAULT_DRILL_PATH, fetchDrill } from "./drill";
 import { GateCliError, parseDuration, parseImages, readAllowList, readJson } from "./files";
 
 const OPTIONS = {
@@ -28,6 +30,12 @@ const OPTIONS = {
   "max-validity-days": { type: "string" },
   /** Evaluate as of this ISO instant (e.g. "will it still hold at launch time?"). @default now */
   at: { type: "string" },
+  /** fetch-drill: the deploy user's SSH target, port, identity and the drill result's path. */
+  host: { type: "string" },
+  port: { type: "string", default: "22" },
+  identity: { type: "string" },
+  "remote-path": { type: "string", default: DEFAULT_DRILL_PATH },
+  ssh: { type: "string", default: "ssh" },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -107,8 +115,27 @@ function run(argv: string[]): { text: string; ok: boolean } {
         maxValidityDays,
       });
     }
+    case "fetch-drill": {
+      const port = Number(v.port);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new GateCliError(`--port must be 1-65535, got "${v.port}"`);
+      return {
+        text: fetchDrill({
+          stack: need(v, "stack"),
+          target: need(v, "host"),
+          port,
+          identity: v.identity,
+          remotePath: v["remote-path"] ?? DEFAULT_DRILL_PATH,
+          evidenceRoot: v.evidence ?? "evidence",
+          ssh: v.ssh,
+        }),
+        ok: true,
+      };
+    }
     default:
-      throw new GateCliError(`unknown command "${command ?? ""}"; use keygen | sign | verify | status`);
+      throw new GateCliError(
+        `unknown command "${command ?? ""}"; use keygen | sign | verify | status | fetch-drill`,
+      );
   }
 }
 
