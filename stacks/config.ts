@@ -135,6 +135,11 @@ const appSchema = z
     readOnlyRootFs: z.boolean().default(true),
     /** Route on the proxy: `/` for the main site, `/admin` for the admin web; absent for workers. */
     route: z.string().startsWith("/").optional(),
+    /**
+     * Whether the app may open outbound connections (payment APIs, a chat bot's API). Routed apps
+     * always can (they sit on the edge network); the internal network alone has no egress.
+     */
+    egress: z.boolean().default(false),
     env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
     /** Names of secret env vars; values come from the `appSecrets` secret config key. */
     secretEnv: z.array(z.string().regex(ENV_NAME)).default([]),

@@ -105,8 +105,10 @@ export class AppService extends LaunchgateComponent {
     const networks: docker.types.input.ContainerNetworksAdvanced[] = [
       { name: args.internalNetwork, aliases: [app.name] },
     ];
-    // Only apps the proxy routes to join the edge network; workers stay internal-only.
-    if (app.route !== undefined) networks.unshift({ name: args.edgeNetwork, aliases: [app.name] });
+    // Only apps the proxy routes to, or that must call out (`egress`), join the edge network;
+    // other workers stay on the egress-free internal network.
+    if (app.route !== undefined || app.egress)
+      networks.unshift({ name: args.edgeNetwork, aliases: [app.name] });
 
     const runtime = hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs });
     const labels: docker.types.input.ContainerLabel[] = [

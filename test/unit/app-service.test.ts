@@ -26,6 +26,7 @@ const base: AppConfig = {
   user: "10001:10001",
   readOnlyRootFs: true,
   route: "/",
+  egress: false,
   env: { NODE_ENV: "production" },
   secretEnv: ["JWT_SECRET"],
   redis: [],
@@ -67,6 +68,8 @@ before(async () => {
     { REAL_MONEY_ENABLED: false },
   );
   // Same app, different image: the container name must change (create-before-delete).
+  // A worker that calls external APIs joins the edge network for egress, without a route.
+  make({ ...base, name: "bot", route: undefined, migrate: undefined, egress: true }, {});
   make(
     { ...base, name: "api2", image: "registry.example.com/api@sha256:" + "b".repeat(64), migrate: undefined },
     {},
@@ -144,6 +147,10 @@ test("networks: routed app on edge + internal with its stable alias; worker inte
   ]);
   assert.deepEqual(rec.one(C, "app-worker").inputs.networksAdvanced, [
     { name: "net-internal", aliases: ["worker"] },
+  ]);
+  assert.deepEqual(rec.one(C, "app-bot").inputs.networksAdvanced, [
+    { name: "net-edge", aliases: ["bot"] },
+    { name: "net-internal", aliases: ["bot"] },
   ]);
 });
 
