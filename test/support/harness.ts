@@ -455,6 +455,8 @@ export class Harness {
   private readonly hostDir: string;
   private holdsSubnetLock = false;
   private aborted = false;
+  /** When the last `up` started creating (after any wait for the subnet lock); epoch ms. */
+  upStartedAt = 0;
   private readonly firstHealthyMs = new Map<string, number>();
 
   constructor(private readonly opts: HarnessOptions) {
@@ -536,6 +538,7 @@ export class Harness {
       reapDeadRuns(this.log);
     }
     const t0 = Date.now();
+    this.upStartedAt = t0;
     const started = relevant.some((r) => r.dependencies !== undefined)
       ? await this.startByDependencies(relevant)
       : await this.startInOrder(relevant, pg);
