@@ -218,7 +218,14 @@ export function composeDeployment(
         flags,
         preMigrationBackup: backups.preMigrationBackup,
       },
-      onVps,
+      // The app and its migration job start only once the servers in their URLs are up.
+      {
+        ...onVps,
+        dependsOn: [
+          ...(app.database ? postgres.containers : []),
+          ...app.redis.map((r) => redis.get(r)!.container),
+        ],
+      },
     );
   });
 

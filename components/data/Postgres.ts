@@ -130,6 +130,8 @@ export class Postgres extends LaunchgateComponent {
   public readonly superuserPassword: pulumi.Output<string>;
   /** Per database: postgres:// URL through PgBouncer for its role (secret). */
   public readonly databaseUrls: pulumi.Output<Record<string, string>>;
+  /** The server and PgBouncer containers: what a client (app, migration job) must start after. */
+  public readonly containers: pulumi.Resource[];
   /** Network alias apps use to reach PgBouncer. */
   public readonly poolerHost: pulumi.Output<string>;
 
@@ -191,7 +193,9 @@ export class Postgres extends LaunchgateComponent {
         stopSignal: "SIGINT",
         stopTimeout: 60,
       },
-      this.child(),
+      // A fixed container name cannot exist twice (and two servers must never share the data
+      // volume): replace delete-first. The volume is protected and retained, so data survives.
+      this.child({ deleteBeforeReplace: true }),
     );
 
     // Role and database management goes through the admin endpoint, which exists only once the
@@ -283,9 +287,11 @@ export class Postgres extends LaunchgateComponent {
         wait: true,
         waitTimeout: 60,
       },
-      this.child({ dependsOn: [server] }),
+      // Fixed name (the apps' DATABASE_URL host): replace delete-first, like the server.
+      this.child({ dependsOn: [server], deleteBeforeReplace: true }),
     );
 
+    this.containers = [server, pooler];
     this.containerName = server.name;
     this.volumeName = volume.name;
     this.superuserPassword = pulumi.secret(superPassword.result);

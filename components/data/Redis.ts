@@ -102,6 +102,8 @@ export const REDIS_HEALTHCHECK = [
 ];
 
 export class Redis extends LaunchgateComponent {
+  /** The server container: what a client must start after. */
+  public readonly container: pulumi.Resource;
   /** redis:// URL with the password (secret). */
   public readonly url: pulumi.Output<string>;
   /** Container name (used by backups to copy the RDB). */
@@ -153,9 +155,12 @@ export class Redis extends LaunchgateComponent {
         wait: true,
         waitTimeout: 120,
       },
-      this.child(),
+      // A fixed container name cannot exist twice (and two servers must never share the data
+      // volume): replace delete-first. The volume is protected and retained, so data survives.
+      this.child({ deleteBeforeReplace: true }),
     );
 
+    this.container = server;
     this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);
     this.containerName = server.name;
     this.volumeName = volume.name;

@@ -146,6 +146,12 @@ export class Proxy extends LaunchgateComponent {
           memoryMb: args.memoryMb ?? 128,
           cpus: args.cpus ?? 0.5,
           capAdd: [...NGINX_CAPS],
+          // CIS 5.12 exception, found by the services test on a real engine: Docker refuses
+          // uploads into any container whose root filesystem is read-only ("container rootfs is
+          // marked read-only"), even into a volume path, and the provider delivers the config,
+          // certificate and key as uploads. The files are checked by the `nginx -t` job first;
+          // every capability but nginx's four is dropped and no-new-privileges is set.
+          readOnly: false,
           // nginx writes only its pid and temp files, all under /tmp (see render.ts); these two are
           // the compiled-in defaults of the official and Debian builds, kept writable in case a
           // module falls back to them.
