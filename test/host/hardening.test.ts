@@ -13,8 +13,6 @@
  */
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import * as os from "node:os";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   DEFAULT_STORAGE_DIRS,
@@ -23,9 +21,8 @@ import {
   HOST_STEPS,
 } from "../../components/host/HardenedHost";
 import { POSTGRES_IP } from "../../stacks/compose";
-import { HostConfig, parseConfig } from "../../stacks/config";
-import { readStackFile } from "../../stacks/stack-file";
-import { installMocks, reveal, settle } from "../support/mocks";
+import { HostConfig } from "../../stacks/config";
+import { captureSteps, localHostConfig, runAll, runStep, Step } from "../support/host-steps";
 import {
   buildVpsImage,
   exec,
@@ -41,87 +38,6 @@ import {
 } from "../support/vps";
 
 const t0 = Date.now();
-const ROOT = path.resolve(__dirname, "../..");
-
-/** One step as the command provider would run it. */
-interface Step {
-  readonly name: string;
-  readonly kind: "local" | "remote";
-  readonly create: string;
-  readonly stdin: string;
-  /** local.Command environment (the bootstrap runner's connection settings and keys). */
-  readonly environment: Record<string, string>;
-}
-
-/** The local stack's host config, read from Pulumi.local.yaml like the program does. */
-function localHostConfig(): HostConfig {
-  const file = readStackFile(ROOT, "local");
-  return parseConfig(file.values, "local").host;
-}
-
-/**
- * Instantiates HardenedHost under the shared mocks and returns its commands in declaration order
- * (which the component chains with dependsOn; the unit test asserts that chain).
- */
-async function captureSteps(name: string, args: HardenedHostArgs): Promise<Step[]> {
-  const rec = await installMocks("local");
-  new HardenedHost(name, args);
-  await settle();
-  const steps = rec.resources
-    .filter((r) => r.type === "command:local:Command" || r.type === "command:remote:Command")
-    .map((r): Step => ({
-      name: r.name.slice(name.length + 1),
-      kind: r.type === "command:local:Command" ? "local" : "remote",
-      create: String(reveal(r.inputs.create)),
-      stdin: String(reveal(r.inputs.stdin)),
-      environment: (reveal(r.inputs.environment) ?? {}) as Record<string, string>,
-    }));
-  return steps;
-}
-
-/** Runs one captured step against the VPS; never throws (the caller asserts). */
-function runStep(vps: Vps, deployKey: KeyPair, deployUser: string, step: Step): Run {
-  if (step.kind === "local") {
-    return run("/bin/bash", ["-c", step.create], {
-      input: step.stdin,
-      env: { PATH: process.env.PATH, HOME: os.tmpdir(), ...step.environment },
-      timeoutMs: 5 * 60_000,
-    });
-  }
-  // Like the provider's dialErrorLimit: retry when the connection itself failed (ssh exit 255
-  // before the command ran), never when the script failed.
-  for (let attempt = 1; ; attempt++) {
-    const r = ssh(vps, deployUser, deployKey.file, step.create, {
-      input: step.stdin,
-      timeoutMs: 10 * 60_000,
-    });
-    const dialError =
-      r.code === 255 && /kex_exchange_identification|Connection (reset|refused|closed)/.test(r.stderr);
-    if (!dialError || attempt >= 5) return r;
-    console.log(`  ${step.name}: dial failed (${r.stderr.trim()}), retry ${attempt}`);
-    must("sleep", ["1"]);
-  }
-}
-
-/** Runs every step in order; fails at the first failing step. Returns total ms and each step's result. */
-function runAll(
-  vps: Vps,
-  deployKey: KeyPair,
-  deployUser: string,
-  steps: Step[],
-  label: string,
-): { ms: number; results: Map<string, Run> } {
-  const start = Date.now();
-  const results = new Map<string, Run>();
-  for (const step of steps) {
-    const r = runStep(vps, deployKey, deployUser, step);
-    results.set(step.name, r);
-    console.log(`  ${label} ${step.name.padEnd(20)} ${String(r.ms).padStart(6)} ms  exit ${r.code}`);
-    if (r.code !== 0)
-      assert.fail(`${label}: step ${step.name} failed (exit ${r.code})\n${r.stdout}\n${r.stderr}`);
-  }
-  return { ms: Date.now() - start, results };
-}
 
 /**
  * What hardening controls: managed files, ownership/modes, users, packages, firewall and

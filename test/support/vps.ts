@@ -206,10 +206,10 @@ export function waitForSsh(port: number, timeoutMs = 60_000): void {
  * Starts a VPS from `image` with LocalVps's flags, root's authorized key in place (as LocalVps's
  * upload does), SSH published on a free 127.0.0.1 port.
  */
-export function startVps(image: string, rootPublicKey: string, dir?: string): Vps {
+export function startVps(image: string, rootPublicKey: string, dir?: string, prefix = "lg-host-test"): Vps {
   const reaped = reapStale();
   if (reaped.length > 0) console.log(`  removed leftovers of earlier runs: ${reaped.join(", ")}`);
-  const id = `lg-host-test-${process.pid}-${Date.now().toString(36)}`;
+  const id = `${prefix}-${process.pid}-${Date.now().toString(36)}`;
   const scratch = dir ?? scratchDir();
   let stopped = false;
   const vps: Vps = {
