@@ -8,67 +8,32 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Backups } from "../components/ops/Backups";
 import { installMocks, settle } from "../test/support/mocks";
+import { makeFakeHost, seedShop } from "../test/support/fake-host";
 import { buildPostgresImage, startPostgres } from "../test/support/pg";
 import { REPEAT, Row, median, ratio, secs } from "./table";
-
-const SEED = { users: 200_000, orders: 300_000, events: 100_000 };
 
 const mbps = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`;
 
 export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lg-bench-backups-"));
-  const storage = path.join(tmp, "storage");
-  const backupDir = path.join(storage, "backups");
-  for (const d of ["lib", "units", "fakebin", "storage/uploads"])
-    fs.mkdirSync(path.join(tmp, d), { recursive: true });
-  fs.writeFileSync(
-    path.join(tmp, "fakebin", "systemctl"),
-    `#!/bin/bash\necho "$*" >>"$LG_T/systemctl.log"\nstate="$LG_T/systemctl.enabled"\ncase $1 in\n  is-enabled|is-active) grep -qx "$3" "$state" 2>/dev/null ;;\n  enable) echo "$3" >>"$state" ;;\nesac\n`,
-    { mode: 0o755 },
-  );
-  const onHost = (script: string, timeoutMs = 10 * 60_000) => {
-    const setup =
-      'mount --bind "$LG_T/lib" /usr/local/lib && mount --bind "$LG_T/units" /etc/systemd/system && exec bash -c "$LG_RUN"';
-    const t0 = Date.now();
-    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "-c", setup], {
-      encoding: "utf8",
-      timeout: timeoutMs,
-      env: { ...process.env, LG_T: tmp, LG_RUN: script, PATH: `${tmp}/fakebin:${process.env.PATH}` },
-      maxBuffer: 64 << 20,
-    });
-    const ms = Date.now() - t0;
-    if (r.error || r.status !== 0)
-      throw new Error(`host script failed (${r.status}): ${r.error ?? ""} ${r.stderr.slice(-400)}`);
-    return { ms, stdout: r.stdout, stderr: r.stderr };
-  };
-  const unitScript = (u: string) => {
-    const text = fs.readFileSync(path.join(tmp, "units", u), "utf8").split("\n");
-    const pick = (k: string) => text.filter((l) => l.startsWith(`${k}=`)).map((l) => l.slice(k.length + 1));
-    return [...pick("ExecStart"), ...pick("ExecStartPost")].join(" && \\\n");
+  const host = makeFakeHost("lg-bench-backups-");
+  const { storage, backupDir } = host;
+  const tmp = host.dir;
+  /** Runs a host script; the bench stops at the first failure. */
+  const onHost = (script: string) => {
+    const r = host.run(script);
+    if (r.status !== 0) throw new Error(`host script failed (${r.status}): ${r.stderr.slice(-400)}`);
+    return r;
   };
 
   const image = buildPostgresImage();
   const pg = startPostgres(image, "lg-bench-pg-");
   try {
     const s0 = Date.now();
-    pg.psql("postgres", "CREATE DATABASE app");
-    pg.psql(
-      "app",
-      `CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
-       CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL REFERENCES users, amount_cents int NOT NULL, note text);
-       CREATE TABLE events (id bigserial PRIMARY KEY, kind text NOT NULL, payload jsonb NOT NULL);
-       INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, ${SEED.users}) g;
-       INSERT INTO orders (user_id, amount_cents, note)
-         SELECT 1 + (g % ${SEED.users}), (g::bigint * 7919) % 100000, md5(g::text) FROM generate_series(1, ${SEED.orders}) g;
-       INSERT INTO events (kind, payload)
-         SELECT (ARRAY['login','view','pay'])[1 + g % 3], jsonb_build_object('n', g, 'tag', md5(g::text)) FROM generate_series(1, ${SEED.events}) g;
-       CREATE INDEX ON orders (user_id);`,
-    );
+    seedShop(pg);
     const dbBytes = Number(pg.psql("postgres", "SELECT pg_database_size('app')").trim());
     log(`seeded 600k rows (${(dbBytes / 1e6).toFixed(1)} MB on disk) in ${secs(Date.now() - s0)}`);
 
@@ -118,7 +83,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
       plainBytes = fs.statSync(plain).size;
 
       // Ours: the restore drill as its service runs it (scratch DB, restore, row counts, result file).
-      drillMs.push(onHost(unitScript("launchgate-restore-drill.service")).ms);
+      drillMs.push(onHost(host.serviceScript("launchgate-restore-drill.service")).ms);
       const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8")) as {
         ok: boolean;
       };
@@ -179,6 +144,6 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
     ];
   } finally {
     pg.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    host.remove();
   }
 }

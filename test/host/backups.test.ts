@@ -17,25 +17,19 @@ import { after, before, describe, test } from "node:test";
 import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, settle } from "../support/mocks";
 import { PgServer, buildPostgresImage, startPostgres } from "../support/pg";
 import { Backups } from "../../components/ops/Backups";
+import { FakeHost, HostRun, makeFakeHost, seedShop, SHOP_SEED } from "../support/fake-host";
 
 const CMD = "command:remote:Command";
 const DAY = 86_400_000;
 
 /** Rows seeded per table. */
-const SEED = { "public.users": 200_000, "public.orders": 300_000, "public.events": 100_000 };
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+const SEED = SHOP_SEED;
+type Run = HostRun;
 
 describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
   let pg: PgServer | undefined;
@@ -47,38 +41,22 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
   let preMigration: string;
   const times: Record<string, string> = {};
 
-  /** Runs `script` with bash inside the test's mount namespace. */
-  function onHost(script: string, timeoutMs = 10 * 60_000): Run {
-    const setup =
-      'mount --bind "$LG_T/lib" /usr/local/lib && mount --bind "$LG_T/units" /etc/systemd/system && exec bash -c "$LG_RUN"';
-    const t0 = Date.now();
-    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "-c", setup], {
-      encoding: "utf8",
-      timeout: timeoutMs,
-      env: { ...process.env, LG_T: tmp, LG_RUN: script, PATH: `${tmp}/fakebin:${process.env.PATH}` },
-      maxBuffer: 64 << 20,
-    });
-    if (r.error) throw r.error;
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
-  }
+  let host: FakeHost;
+  const onHost = (script: string, timeoutMs?: number): Run => host.run(script, timeoutMs);
 
   function ok(r: Run, what: string): Run {
     assert.equal(r.status, 0, `${what} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
     return r;
   }
 
-  const unit = (u: string) => fs.readFileSync(path.join(tmp, "units", u), "utf8");
+  const unit = (u: string) => host.unit(u);
   const lines = (text: string, key: string) =>
     text
       .split("\n")
       .filter((l) => l.startsWith(`${key}=`))
       .map((l) => l.slice(key.length + 1));
   /** Runs a service as systemd would: ExecStart lines in order, then ExecStartPost if all passed. */
-  function runService(u: string): Run {
-    const text = unit(u);
-    const script = [...lines(text, "ExecStart"), ...lines(text, "ExecStartPost")].join(" && \\\n");
-    return onHost(script);
-  }
+  const runService = (u: string): Run => onHost(host.serviceScript(u));
   const dumps = (db = "app") =>
     fs
       .readdirSync(path.join(backupDir, "postgres", db))
@@ -99,19 +77,11 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     });
 
   before(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lg-backup-test-"));
-    storage = path.join(tmp, "storage");
-    backupDir = path.join(storage, "backups");
-    for (const d of ["lib", "units", "fakebin", "storage/uploads"])
-      fs.mkdirSync(path.join(tmp, d), { recursive: true });
+    host = makeFakeHost("lg-backup-test-");
+    tmp = host.dir;
+    storage = host.storage;
+    backupDir = host.backupDir;
     fs.writeFileSync(path.join(storage, "uploads", "avatar.png"), crypto.randomBytes(4096));
-    // systemctl stand-in: records calls; a timer counts as enabled/active once `enable --now` ran.
-    fs.writeFileSync(
-      path.join(tmp, "fakebin", "systemctl"),
-      `#!/bin/bash\necho "$*" >>"$LG_T/systemctl.log"\nstate="$LG_T/systemctl.enabled"\ncase $1 in\n  is-enabled|is-active) grep -qx "$3" "$state" 2>/dev/null ;;\n  enable) echo "$3" >>"$state" ;;\nesac\n`,
-      { mode: 0o755 },
-    );
-
     const t0 = Date.now();
     const image = buildPostgresImage();
     times["image"] = `${Date.now() - t0} ms`;
@@ -164,19 +134,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
       spawnSync("sleep", ["0.5"]);
     }
     const s0 = Date.now();
-    pg.psql("postgres", "CREATE DATABASE app");
-    pg.psql(
-      "app",
-      `CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
-       CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL REFERENCES users, amount_cents int NOT NULL, note text);
-       CREATE TABLE events (id bigserial PRIMARY KEY, kind text NOT NULL, payload jsonb NOT NULL);
-       INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, ${SEED["public.users"]}) g;
-       INSERT INTO orders (user_id, amount_cents, note)
-         SELECT 1 + (g % ${SEED["public.users"]}), (g::bigint * 7919) % 100000, md5(g::text) FROM generate_series(1, ${SEED["public.orders"]}) g;
-       INSERT INTO events (kind, payload)
-         SELECT (ARRAY['login','view','pay'])[1 + g % 3], jsonb_build_object('n', g, 'tag', md5(g::text)) FROM generate_series(1, ${SEED["public.events"]}) g;
-       CREATE INDEX ON orders (user_id);`,
-    );
+    seedShop(pg);
     times["seed (600k rows)"] = `${Date.now() - s0} ms`;
 
     // The exact scripts the component declares, from a mock run.
