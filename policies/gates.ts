@@ -101,7 +101,7 @@ export const backupsTested = gatePolicy<{ maxDrillAgeDays: number; minRetentionD
     const d = m.restoreDrill;
     if (!d)
       out.push(
-        `no restore-drill record in ${m.evidenceDir}/${stack}/${RESTORE_DRILL_DIR}/; run the restore drill and commit its result.`,
+        `no restore-drill record in ${m.evidenceDir}/${stack}/${RESTORE_DRILL_DIR}/; fetch the host's latest drill result (npm run gate -- fetch-drill --stack ${stack} --host deployer@<vps>) and commit it.`,
       );
     else if (!d.ok)
       out.push(`the latest restore drill (${d.file}) failed; fix backups and re-run the drill.`);

@@ -154,7 +154,7 @@ describe("backups-tested", () => {
       "no drill record",
       { restoreDrill: null },
       [
-        "no restore-drill record in evidence/production/restore-drill/; run the restore drill and commit its result.",
+        "no restore-drill record in evidence/production/restore-drill/; fetch the host's latest drill result (npm run gate -- fetch-drill --stack production --host deployer@<vps>) and commit it.",
       ],
     ],
     [
