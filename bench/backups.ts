@@ -12,7 +12,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Backups } from "../components/ops/Backups";
 import { installMocks, settle } from "../test/support/mocks";
-import { makeFakeHost, seedShop } from "../test/support/fake-host";
+import { makeFakeHost, seedPlainDump, seedPlainRestore, seedShop } from "../test/support/fake-host";
 import { buildPostgresImage, startPostgres } from "../test/support/pg";
 import { REPEAT, Row, median, ratio, secs } from "./table";
 
@@ -71,16 +71,9 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
       dumpBytes = fs.statSync(newest).size;
 
       // Baseline: the seeds' plain pg_dump > file.sql.
-      const p0 = Date.now();
-      const fd = fs.openSync(plain, "w");
-      const pd = spawnSync("docker", ["exec", pg.name, "pg_dump", "-U", "postgres", "app"], {
-        stdio: ["ignore", fd, "pipe"],
-        timeout: 300_000,
-      });
-      fs.closeSync(fd);
-      if (pd.status !== 0) throw new Error(`pg_dump failed: ${pd.stderr?.toString()}`);
-      plainMs.push(Date.now() - p0);
-      plainBytes = fs.statSync(plain).size;
+      const plainDump = seedPlainDump(pg, "app", plain);
+      plainMs.push(plainDump.ms);
+      plainBytes = plainDump.bytes;
 
       // Ours: the restore drill as its service runs it (scratch DB, restore, row counts, result file).
       drillMs.push(onHost(host.serviceScript("launchgate-restore-drill.service")).ms);
@@ -90,29 +83,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
       if (!result.ok) throw new Error(`restore drill reported failure: ${JSON.stringify(result)}`);
 
       // Baseline: the seeds' psql < file.sql into a fresh database.
-      if (i > 0) pg.psql("postgres", "DROP DATABASE plain_restore");
-      pg.psql("postgres", "CREATE DATABASE plain_restore");
-      const q0 = Date.now();
-      const restore = spawnSync(
-        "docker",
-        [
-          "exec",
-          "-i",
-          pg.name,
-          "psql",
-          "-U",
-          "postgres",
-          "-d",
-          "plain_restore",
-          "-q",
-          "-v",
-          "ON_ERROR_STOP=1",
-        ],
-        { input: fs.readFileSync(plain), timeout: 300_000, maxBuffer: 64 << 20 },
-      );
-      if (restore.status !== 0)
-        throw new Error(`psql < file.sql failed: ${restore.stderr?.toString().slice(-300)}`);
-      plainRestoreMs.push(Date.now() - q0);
+      plainRestoreMs.push(seedPlainRestore(pg, plain, "plain_restore"));
       log(
         `round ${i + 1}: dump ${dumpMs[i]} / ${plainMs[i]} ms, restore ${drillMs[i]} / ${plainRestoreMs[i]} ms`,
       );

@@ -22,7 +22,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { installMocks, settle } from "../support/mocks";
 import { PgServer, buildPostgresImage, startPostgres } from "../support/pg";
 import { Backups } from "../../components/ops/Backups";
-import { FakeHost, HostRun, makeFakeHost, seedShop, SHOP_SEED } from "../support/fake-host";
+import {
+  FakeHost,
+  HostRun,
+  makeFakeHost,
+  seedPlainDump,
+  seedPlainRestore,
+  seedShop,
+  SHOP_SEED,
+} from "../support/fake-host";
 
 const CMD = "command:remote:Command";
 const DAY = 86_400_000;
@@ -236,41 +244,9 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     const fc = dumps().find((f) => f.endsWith("-incremental.dump"))!;
     const fcSize = fs.statSync(path.join(backupDir, "postgres", "app", fc)).size;
     const plain = path.join(tmp, "plain.sql");
-    const p0 = Date.now();
-    const fd = fs.openSync(plain, "w");
-    const r = spawnSync("docker", ["exec", pg!.name, "pg_dump", "-U", "postgres", "app"], {
-      stdio: ["ignore", fd, "pipe"],
-      timeout: 300_000,
-    });
-    fs.closeSync(fd);
-    assert.equal(r.status, 0);
-    const plainMs = Date.now() - p0;
-    const plainSize = fs.statSync(plain).size;
+    const { ms: plainMs, bytes: plainSize } = seedPlainDump(pg!, "app", plain);
     // The seeds' restore path for the plain file: psql < file.sql into a fresh database.
-    pg!.psql("postgres", "CREATE DATABASE plain_restore");
-    const q0 = Date.now();
-    const restore = spawnSync(
-      "docker",
-      [
-        "exec",
-        "-i",
-        pg!.name,
-        "psql",
-        "-U",
-        "postgres",
-        "-d",
-        "plain_restore",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-      ],
-      {
-        input: fs.readFileSync(plain),
-        timeout: 300_000,
-      },
-    );
-    assert.equal(restore.status, 0, restore.stderr?.toString());
-    const plainRestoreMs = Date.now() - q0;
+    const plainRestoreMs = seedPlainRestore(pg!, plain, "plain_restore");
     pg!.psql("postgres", "DROP DATABASE plain_restore");
     fs.rmSync(plain);
     // The bare `pg_dump -Fc` inside that, to show what the snapshot counts and the check cost.

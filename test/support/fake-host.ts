@@ -94,3 +94,31 @@ export function seedShop(pg: PgServer, db = "app"): void {
      CREATE INDEX ON orders (user_id);`,
   );
 }
+
+/** The seeds' backup: `pg_dump db > file.sql` (plain SQL). Returns its time and size. @throws on failure */
+export function seedPlainDump(pg: PgServer, db: string, file: string): { ms: number; bytes: number } {
+  const t0 = Date.now();
+  const fd = fs.openSync(file, "w");
+  const r = spawnSync("docker", ["exec", pg.name, "pg_dump", "-U", "postgres", db], {
+    stdio: ["ignore", fd, "pipe"],
+    timeout: 300_000,
+  });
+  fs.closeSync(fd);
+  if (r.status !== 0) throw new Error(`pg_dump > file.sql failed (${r.status}): ${r.stderr?.toString()}`);
+  return { ms: Date.now() - t0, bytes: fs.statSync(file).size };
+}
+
+/** The seeds' restore: `psql < file.sql` into a fresh database `db`. Returns its time. @throws on failure */
+export function seedPlainRestore(pg: PgServer, file: string, db: string): number {
+  pg.psql("postgres", `DROP DATABASE IF EXISTS ${db}`);
+  pg.psql("postgres", `CREATE DATABASE ${db}`);
+  const t0 = Date.now();
+  const r = spawnSync(
+    "docker",
+    ["exec", "-i", pg.name, "psql", "-U", "postgres", "-d", db, "-q", "-v", "ON_ERROR_STOP=1"],
+    { input: fs.readFileSync(file), timeout: 300_000, maxBuffer: 64 << 20 },
+  );
+  if (r.status !== 0)
+    throw new Error(`psql < file.sql failed (${r.status}): ${r.stderr?.toString().slice(-300)}`);
+  return Date.now() - t0;
+}
