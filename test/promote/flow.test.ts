@@ -546,15 +546,9 @@ describe("cli (stand-in pulumi, `--check-command` plumbing)", () => {
     FAKE_PULUMI_LOG: logFile,
     FAKE_PULUMI_SCENARIO: scenarioFile,
   });
-
-  test("mandatory policy failure: exit 1 and the policy named on stderr", async () => {
-    writeScenario({
-      preview: {
-        exitCode: 255,
-        stdout: "- [mandatory]  no-published-db-port  (docker:index/container:Container: postgres)\n",
-      },
-    });
-    const r = await runCli(
+  /** `promote --from staging --to production --yes` in the scratch project, checked by the stand-in. */
+  const promoteToProduction = () =>
+    runCli(
       [
         "promote",
         "--from",
@@ -571,6 +565,15 @@ describe("cli (stand-in pulumi, `--check-command` plumbing)", () => {
       ],
       env(),
     );
+
+  test("mandatory policy failure: exit 1 and the policy named on stderr", async () => {
+    writeScenario({
+      preview: {
+        exitCode: 255,
+        stdout: "- [mandatory]  no-published-db-port  (docker:index/container:Container: postgres)\n",
+      },
+    });
+    const r = await promoteToProduction();
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
@@ -581,23 +584,7 @@ describe("cli (stand-in pulumi, `--check-command` plumbing)", () => {
 
   test("failed smoke test: exit 1 and the rollback command on stderr", async () => {
     statuses["/health"] = 500;
-    const r = await runCli(
-      [
-        "promote",
-        "--from",
-        "staging",
-        "--to",
-        "production",
-        "--yes",
-        "--cwd",
-        project,
-        "--smoke-spec",
-        specFile,
-        "--check-command",
-        "npm run --silent check -- --stack {stack}",
-      ],
-      env(),
-    );
+    const r = await promoteToProduction();
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /smoke tests failed on production \(health:api: HTTP 500, expected 200\)/);
     assert.match(r.stderr, /To go back: npm run rollback -- --stack production --yes/);
