@@ -39,6 +39,24 @@ function gate(...args: string[]) {
   );
 }
 
+/** `gate fetch-drill` for `stack` through the ssh stand-in, into the scratch evidence dir. */
+function fetchDrill(stack: string, remote: string, ...extra: string[]) {
+  return gate(
+    "fetch-drill",
+    "--stack",
+    stack,
+    "--host",
+    "deployer@h",
+    "--remote-path",
+    remote,
+    "--ssh",
+    fakeSsh,
+    "--evidence",
+    path.join(dir, "evidence"),
+    ...extra,
+  );
+}
+
 describe("fetch-drill", () => {
   test("copies the host's drill result into evidence, where the backups gate finds it", () => {
     const remote = path.join(dir, "restore-drill.json");
@@ -94,38 +112,14 @@ describe("fetch-drill", () => {
       remote,
       JSON.stringify({ ok: false, finishedAt: "2026-11-25T02:41:07Z", error: "pg_restore: corrupt" }),
     );
-    const r = gate(
-      "fetch-drill",
-      "--stack",
-      "staging",
-      "--host",
-      "deployer@h",
-      "--remote-path",
-      remote,
-      "--ssh",
-      fakeSsh,
-      "--evidence",
-      path.join(dir, "evidence"),
-    );
+    const r = fetchDrill("staging", remote);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /drill FAILED .* \(the backups gate will refuse until a drill passes\)/);
     assert.equal(loadEvidence(path.join(dir, "evidence"), "staging").restoreDrill?.ok, false);
   });
 
   test("a missing result file fails with the host, path and a hint", () => {
-    const r = gate(
-      "fetch-drill",
-      "--stack",
-      "staging",
-      "--host",
-      "deployer@h",
-      "--remote-path",
-      path.join(dir, "nope.json"),
-      "--ssh",
-      fakeSsh,
-      "--evidence",
-      path.join(dir, "evidence"),
-    );
+    const r = fetchDrill("staging", path.join(dir, "nope.json"));
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
