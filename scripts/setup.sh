@@ -13,6 +13,7 @@ APT_PACKAGES=(
   postgresql-client  # psql/pg_restore for checks from outside
   docker-compose     # side-by-side timing against the seeds' compose file
   chromium           # renders the release report in tests
+  faketime           # the unit suite also runs with the clock 400 days off (issue 9)
   curl ca-certificates
 )
 
