@@ -76,6 +76,20 @@ before(async () => {
     ports: { http: 8080, https: 8443 },
     connection: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") },
   });
+  // The same proxy at the next step (50 %): only the weights step may differ.
+  new Proxy("edge50", {
+    config: cfg,
+    domain: "app.example.com",
+    edgeNetwork: "net-edge",
+    routes: [
+      { path: "/", upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 50 } },
+      { path: "/admin", upstream: "admin:3001" },
+    ],
+    certificatePem: "CERT",
+    privateKeyPem: pulumi.secret("KEY"),
+    ports: { http: 8080, https: 8443 },
+    connection: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") },
+  });
   await settle();
 });
 
@@ -116,6 +130,15 @@ test("config: JSON access log with app, variant, status and request time; the we
   );
   assert.match(conf, /"request_time":"\$request_time"/);
   assert.match(conf, /access_log \/dev\/stdout launchgate;/);
+});
+
+test("weights: a weight change touches only the weights step, never the proxy container (no restart)", () => {
+  const at10 = rec.one(C, "edge").inputs;
+  const at50 = rec.one(C, "edge50").inputs;
+  for (const field of ["uploads", "entrypoints", "command", "image", "healthcheck", "ports", "labels"])
+    assert.deepEqual(reveal(at50[field]), reveal(at10[field]), field);
+  assert.notEqual(rec.one(CMD, "edge50-weights").inputs.stdin, rec.one(CMD, "edge-weights").inputs.stdin);
+  assert.match(rec.one(CMD, "edge50-weights").inputs.stdin, /50% canary;/);
 });
 
 test("weights: uploaded all-stable, no step without a connection", () => {
