@@ -14,7 +14,7 @@
  * An error is a 5xx answer (the proxy's own 502/504 included); 4xx are the client's.
  */
 import type { AnalysisConfig, RolloutConfig, VerifyCheck } from "../../stacks/config";
-import { durationMs } from "../../stacks/config";
+import { durationMs, rolloutSchema } from "../../stacks/config";
 
 /** Which version answered: the running release or the one being rolled out. */
 export type Variant = "stable" | "canary";
@@ -83,11 +83,12 @@ export function isError(status: number): boolean {
 /** Stats of `variant` of `app` over records with `from <= timeMs < to`. */
 export function windowStats(
   records: readonly AccessRecord[],
-  sel: { app: string; variant?: Variant; fromMs: number; toMs: number },
+  /** `app` absent: every app (a verification mark judges the whole site). */
+  sel: { app?: string; variant?: Variant; fromMs: number; toMs: number },
 ): WindowStats {
   const hits = records.filter(
     (r) =>
-      r.app === sel.app &&
+      (sel.app === undefined || r.app === sel.app) &&
       (sel.variant === undefined || r.variant === sel.variant) &&
       r.timeMs >= sel.fromMs &&
       r.timeMs < sel.toMs,
@@ -311,5 +312,27 @@ export function rolloutLines(r: RolloutRecord): string[] {
   ];
 }
 
-/** Rollout config with its defaults, from a raw `release.rollout` value. Re-exported for the flow. */
+/**
+ * Whether a release goes out as a canary: the target has `release.rollout`, a previous release is
+ * recorded, and some routed app's image changes. The raw config value is validated with the
+ * schema (defaults from seed 004). Returns null for an all-at-once deployment.
+ */
+export function planCanary(input: {
+  rawRollout: unknown;
+  apps: readonly { name: string; image: string; route?: string }[];
+  images: Readonly<Record<string, string>>;
+  previous: { commit: string; images: Readonly<Record<string, string>> } | null;
+}): { ok: true; value: { rollout: RolloutConfig; apps: string[] } | null } | { ok: false; reason: string } {
+  if (input.rawRollout === undefined || !input.previous) return { ok: true, value: null };
+  const parsed = rolloutSchema.safeParse(input.rawRollout);
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason: `launchgate:release.rollout is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    };
+  const next = input.apps.map((a) => ({ ...a, image: input.images[`app:${a.name}`] ?? a.image }));
+  const apps = canaryApps(next, input.previous.images);
+  return { ok: true, value: apps.length ? { rollout: parsed.data, apps } : null };
+}
+
 export type { RolloutConfig };
