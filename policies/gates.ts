@@ -7,7 +7,7 @@
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { SignerAllowList, VerifyResult, verifyAttestation } from "./lib/attestation";
-import { ATTESTATION_DIR, RESTORE_DRILL_DIR, attestationFileName } from "./lib/evidence-files";
+import { ATTESTATION_DIR, RESTORE_DRILL_DIR, VERIFY_DIR, attestationFileName } from "./lib/evidence-files";
 import { GATE_RESOURCE_NAME, GateManifest, ageHours, manifestOf } from "./lib/manifest";
 import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, onType, stackOfUrn } from "./lib/resources";
@@ -161,6 +161,27 @@ export const rollbackReady = gatePolicy<Record<string, never>>(
   },
 );
 
+export const runningReleaseVerified = gatePolicy<{ mark: string }>(
+  "running-release-verified",
+  "Checks whether the release running now passed its post-deploy verification mark (seed 004: 30 minutes) before another goes out on top of it.",
+  { properties: { mark: { type: "string", default: "30m" } } },
+  ({ manifest: m, config, stack }) => {
+    const p = m.previous;
+    if (!p) return []; // nothing runs yet: the first release has nothing to build on
+    const mark = config.mark ?? "30m";
+    const marks = (m.verifications ?? []).filter((v) => v.commit === p.commit && v.after === mark);
+    if (marks.length === 0)
+      return [
+        `the running release ${p.commit.slice(0, 12)} has no ${mark} verification mark in ${m.evidenceDir}/${stack}/${VERIFY_DIR}/; run npm run verify -- --stack ${stack} once it is due, commit the record, then retry.`,
+      ];
+    if (!marks.some((v) => v.passed))
+      return [
+        `the running release ${p.commit.slice(0, 12)} failed its ${mark} verification mark (${marks.map((v) => v.file).join(", ")}); fix or roll it back (npm run rollback -- --stack ${stack} --yes) before releasing on top of it.`,
+      ];
+    return [];
+  },
+);
+
 interface AttestationConfig {
   readonly allowedSigners: SignerAllowList;
   readonly maxValidityDays: number;
@@ -276,6 +297,7 @@ export const gatePolicies = [
   backupsTested,
   monitoringConfigured,
   rollbackReady,
+  runningReleaseVerified,
   signOffsAttested,
   flagsAttested,
   releaseGateFirst,

@@ -178,6 +178,7 @@ describe(
         "monitoring-configured",
         "release-gate-first",
         "rollback-ready",
+        "running-release-verified",
         "sign-offs-attested",
         "staging-verified",
       ]);

@@ -24,7 +24,7 @@ import { ensureImages, type TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
 
 const REPO = path.resolve(__dirname, "../..");
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 export const STABLE_COMMIT = "1".repeat(40);
 export const CANARY_COMMIT = "2".repeat(40);

@@ -95,22 +95,22 @@ before(async () => {
 
 test("split: weight 0 / none all stable, 100 all canary, else split_clients percent + map to the upstream", () => {
   const none = renderSplitConfig([{ upstream: "api:3000" }]);
-  assert.match(none, /split_clients "\$\{request_id\}" \$lg_variant_0 \{\n  \* stable;\n\}/);
-  assert.match(none, /map \$lg_variant_0 \$lg_upstream_0 \{\n  default api:3000;\n\}/);
+  assert.match(none, /split_clients "\$\{request_id\}" \$lg_variant_0 \{\n {2}\* stable;\n\}/);
+  assert.match(none, /map \$lg_variant_0 \$lg_upstream_0 \{\n {2}default api:3000;\n\}/);
   const zero = renderSplitConfig([
     { upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 0 } },
   ]);
-  assert.match(zero, /\{\n  \* stable;\n\}/);
-  assert.match(zero, /canary api-canary:3000;\n  default api:3000;/);
+  assert.match(zero, /\{\n {2}\* stable;\n\}/);
+  assert.match(zero, /canary api-canary:3000;\n {2}default api:3000;/);
   const ten = renderSplitConfig([
     { upstream: "admin:3001" },
     { upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 10 } },
   ]);
-  assert.match(ten, /\$lg_variant_1 \{\n  10% canary;\n  \* stable;\n\}/);
+  assert.match(ten, /\$lg_variant_1 \{\n {2}10% canary;\n {2}\* stable;\n\}/);
   const all = renderSplitConfig([
     { upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 100 } },
   ]);
-  assert.match(all, /\{\n  \* canary;\n\}/);
+  assert.match(all, /\{\n {2}\* canary;\n\}/);
   for (const weight of [-1, 101, 2.5, Number.NaN])
     assert.throws(
       () => renderSplitConfig([{ upstream: "api:3000", canary: { upstream: "api-canary:3000", weight } }]),

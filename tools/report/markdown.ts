@@ -81,6 +81,13 @@ export function renderMarkdown(r: ReleaseReport): string {
     for (const f of g.items) out.push(`| \`${cell(f.policy)}\` | ${cell(f.resource)} | ${cell(f.message)} |`);
     out.push("", "</details>", "");
   }
+  if (r.delivery)
+    out.push(
+      renderRolloutMarkdown(r.delivery.rollouts, r.delivery.verifications, {
+        stack: r.stack,
+        flags: r.release?.flags,
+      }),
+    );
   out.push("<details><summary>Planned resources by component</summary>", "");
   for (const c of [...r.components].sort((a, b) => a.layer - b.layer)) {
     out.push(
