@@ -3,7 +3,7 @@
  * runtime (non-root, cap_drop ALL, no-new-privileges, read-only root), healthcheck-gated
  * create-before-delete replacement, and an optional one-shot migration after a pre-migration backup.
  *
- * Replacement (DESIGN §2): every input that forces a new container also changes the container's
+ * Replacement: every input that forces a new container also changes the container's
  * name (a short hash suffix), so Pulumi can create the new one next to the old one
  * (`deleteBeforeReplace: false`); `wait` makes the create succeed only once the new container is
  * healthy, so a bad image fails the update while the old container keeps serving. The proxy
