@@ -10,16 +10,28 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { attachNetworks, hardened } from "../app/hardening";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import type { RedisInstanceConfig } from "../../stacks/config";
 
 export const REDIS_PORT = 6379;
+
+/** What an instance holds: `queue` and `session` keep every key (noeviction); `cache` evicts (allkeys-lru). */
+export const REDIS_ROLES = ["queue", "session", "cache"] as const;
+export type RedisRole = (typeof REDIS_ROLES)[number];
+
+/** One Redis instance. */
+export interface RedisInstance {
+  /** Instance name; the container is `redis-<name>`. */
+  readonly name: string;
+  /** Decides the eviction policy ({@link evictionPolicy}) and the data volume's `launchgate.data` marker. */
+  readonly role: RedisRole;
+  /** `maxmemory`, in MiB; the container's memory limit is 1.5× this plus 32 MiB (fork headroom). */
+  readonly maxMemoryMb: number;
+}
 
 export interface RedisArgs {
   /** Image reference (pinned by digest outside `local`). */
   readonly image: string;
   /** Name, role (`queue`/`session` keep every key; `cache` evicts) and memory ceiling. */
-  readonly instance: RedisInstanceConfig;
+  readonly instance: RedisInstance;
   /** Internal network the server joins; it publishes no host port. */
   readonly internalNetwork: pulumi.Input<string>;
   /**
@@ -35,7 +47,7 @@ export interface RedisArgs {
 }
 
 /** Eviction policy for a role: queues and sessions must never lose keys; caches may. */
-export function evictionPolicy(role: RedisInstanceConfig["role"]): "noeviction" | "allkeys-lru" {
+export function evictionPolicy(role: RedisRole): "noeviction" | "allkeys-lru" {
   switch (role) {
     case "queue":
     case "session":
@@ -46,7 +58,7 @@ export function evictionPolicy(role: RedisInstanceConfig["role"]): "noeviction" 
 }
 
 /** redis-server arguments (no secret). Pure; exported for tests and the services harness. */
-export function redisServerArgs(instance: RedisInstanceConfig, dataDir: string): string[] {
+export function redisServerArgs(instance: RedisInstance, dataDir: string): string[] {
   return [
     "--dir",
     dataDir,
@@ -85,7 +97,7 @@ function shQuote(s: string): string {
  * Start script: writes `requirepass` from $REDIS_PASSWORD to a 0600 file on tmpfs, drops the var
  * from the server's environment and execs redis-server with that file plus the plain arguments.
  */
-export function redisStartScript(instance: RedisInstanceConfig, dataDir: string): string {
+export function redisStartScript(instance: RedisInstance, dataDir: string): string {
   return [
     "set -eu",
     "umask 077",
@@ -101,7 +113,7 @@ export const REDIS_HEALTHCHECK = [
   `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
 ];
 
-export class Redis extends LaunchgateComponent {
+export class Redis extends pulumi.ComponentResource {
   /** The server container: what a client must start after. */
   public readonly container: pulumi.Resource;
   /** redis:// URL with the password (secret). */
@@ -111,14 +123,14 @@ export class Redis extends LaunchgateComponent {
   /** Named volume holding AOF + RDB. */
   public readonly volumeName: pulumi.Output<string>;
 
-  constructor(name: string, args: RedisArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:data:Redis", name, opts);
+  constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:data:Redis", name, {}, opts);
     const dataDir = args.dataDir ?? "/data";
 
     const password = new random.RandomPassword(
       `${name}-password`,
       { length: 32, special: false },
-      this.child(),
+      { parent: this },
     );
 
     // Queue and session data outlive the container; a cache's volume is kept too, as losing it
@@ -126,7 +138,7 @@ export class Redis extends LaunchgateComponent {
     const volume = new docker.Volume(
       `${name}-data`,
       { name: `${name}-data`, labels: [{ label: "launchgate.data", value: `redis-${args.instance.role}` }] },
-      this.child({ protect: true, retainOnDelete: true }),
+      { parent: this, protect: true, retainOnDelete: true },
     );
 
     const server = new docker.Container(
@@ -157,7 +169,7 @@ export class Redis extends LaunchgateComponent {
       },
       // A fixed container name cannot exist twice (and two servers must never share the data
       // volume): replace delete-first. The volume is protected and retained, so data survives.
-      this.child({ deleteBeforeReplace: true }),
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.container = server;

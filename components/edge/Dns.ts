@@ -5,12 +5,20 @@
  */
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import type { DnsConfig } from "../../stacks/config";
+
+/** The Cloudflare zone and the records in it. */
+export interface DnsSettings {
+  /** Cloudflare zone id (32 hex digits). */
+  readonly zoneId: string;
+  /** Extra hostnames (besides the domain) pointing at the VPS, e.g. `api`, `admin`. */
+  readonly records: readonly string[];
+  /** Through Cloudflare's proxy (TTL automatic) or DNS-only (TTL 300 s). */
+  readonly proxied: boolean;
+}
 
 export interface DnsArgs {
   /** Zone id, extra record names and whether records are proxied. */
-  readonly config: DnsConfig;
+  readonly config: DnsSettings;
   /** Apex or main host name served (e.g. `blazetv.example.com`). */
   readonly domain: string;
   /** Public IPv4 of the VPS. */
@@ -31,12 +39,12 @@ export function recordNames(domain: string, records: readonly string[]): string[
   return [domain, ...records.map((r) => `${r}.${domain}`)];
 }
 
-export class Dns extends LaunchgateComponent {
+export class Dns extends pulumi.ComponentResource {
   /** Fully qualified names created. */
   public readonly names: pulumi.Output<string[]>;
 
-  constructor(name: string, args: DnsArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:edge:Dns", name, opts);
+  constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:edge:Dns", name, {}, opts);
     const names = recordNames(args.domain, args.config.records);
     for (const fqdn of names) {
       new cloudflare.DnsRecord(
@@ -51,14 +59,14 @@ export class Dns extends LaunchgateComponent {
           ttl: args.config.proxied ? 1 : 300,
           comment: "managed by launchgate",
         },
-        this.child(),
+        { parent: this },
       );
     }
     for (const [settingId, value] of Object.entries(ZONE_TLS_SETTINGS)) {
       new cloudflare.ZoneSetting(
         `${name}-${settingId.replace(/_/g, "-")}`,
         { zoneId: args.config.zoneId, settingId, value },
-        this.child(),
+        { parent: this },
       );
     }
     this.names = pulumi.output(names);

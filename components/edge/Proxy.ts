@@ -13,8 +13,6 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import type { ProxyConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
 import { renderNginxConfig, renderSplitConfig } from "./nginx/render";
 
@@ -67,8 +65,22 @@ export function weightsCommand(containerName: string): string {
   return `docker exec -i ${containerName} /bin/sh -c '${WEIGHTS_SCRIPT}'`;
 }
 
+/** TLS protocol versions the proxy may set as its minimum. */
+export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
+
+/** The nginx image and its TLS policy. */
+export interface ProxySettings {
+  /** nginx image (pinned by digest outside `local`). */
+  readonly image: string;
+  /** `Strict-Transport-Security: max-age`, seconds. */
+  readonly hstsMaxAgeSeconds: number;
+  /** Lowest TLS version accepted (`ssl_protocols` from it upwards). */
+  readonly minTlsVersion: TlsVersion;
+}
+
 export interface ProxyArgs {
-  readonly config: ProxyConfig;
+  readonly config: ProxySettings;
   /** Public host name served (the certificate's subject). */
   readonly domain: string;
   readonly edgeNetwork: pulumi.Input<string>;
@@ -107,7 +119,7 @@ export const START_SCRIPT = [
   `exec nginx -e stderr -c ${CONF_PATH} -g 'daemon off;'`,
 ].join("\n");
 
-export class Proxy extends LaunchgateComponent {
+export class Proxy extends pulumi.ComponentResource {
   /** Public HTTPS URL. */
   public readonly url: pulumi.Output<string>;
   /** The rendered nginx.conf (no secrets), for inspection and the services harness. */
@@ -115,8 +127,8 @@ export class Proxy extends LaunchgateComponent {
   /** Name of the proxy container. */
   public readonly containerName: pulumi.Output<string>;
 
-  constructor(name: string, args: ProxyArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:edge:Proxy", name, opts);
+  constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:edge:Proxy", name, {}, opts);
     const ports = args.ports ?? { http: 80, https: 443 };
 
     const conf = pulumi.all(args.routes.map((r) => pulumi.output(r.upstream))).apply((upstreams) =>
@@ -169,7 +181,7 @@ export class Proxy extends LaunchgateComponent {
         wait: false,
         labels: [{ label: "launchgate.job", value: "nginx-config-check" }],
       },
-      this.child(),
+      { parent: this },
     );
 
     // Cert, key and config live in a small volume: uploads must land in a volume when the root
@@ -177,7 +189,7 @@ export class Proxy extends LaunchgateComponent {
     const confVolume = new docker.Volume(
       `${name}-conf`,
       { name: `${name}-conf`, labels: [{ label: "launchgate.data", value: "proxy-config" }] },
-      this.child(),
+      { parent: this },
     );
 
     const proxy = new docker.Container(
@@ -237,7 +249,7 @@ export class Proxy extends LaunchgateComponent {
       },
       // Host ports 80/443 cannot be held by two containers: replace delete-first (seconds of
       // downtime, after the config check has passed).
-      this.child({ dependsOn: [check], deleteBeforeReplace: true }),
+      { parent: this, dependsOn: [check], deleteBeforeReplace: true },
     );
 
     if (args.connection) {
@@ -263,7 +275,7 @@ export class Proxy extends LaunchgateComponent {
           stdin: weights,
           triggers: [proxy.id, weights],
         },
-        this.child({ dependsOn: [proxy, ...(args.weightsAfter ?? [])] }),
+        { parent: this, dependsOn: [proxy, ...(args.weightsAfter ?? [])] },
       );
     }
 

@@ -26,9 +26,7 @@
 import * as path from "path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { renderScript, ScriptValue } from "../ops/remote-script";
-import type { HostConfig } from "../../stacks/config";
 
 export interface SshConnection {
   readonly host: pulumi.Input<string>;
@@ -110,11 +108,23 @@ export const HOST_STEPS = [
 ] as const;
 export type HostStep = (typeof HOST_STEPS)[number];
 
+/** The host settings the hardening steps apply. */
+export interface HostSettings {
+  /** Non-root user that owns deployments (member of the docker group). */
+  readonly deployUser: string;
+  /** Root of the app's persistent storage (absolute path). */
+  readonly storagePath: string;
+  /** Source ranges (IPv4 CIDRs) allowed to reach SSH through the firewall. */
+  readonly sshAllowFrom: readonly string[];
+  /** tz database name, e.g. `UTC`. */
+  readonly timezone: string;
+}
+
 export interface HardenedHostArgs {
   /** How to reach the fresh VPS (bootstrap user, usually root) for the first step. */
   readonly bootstrap: SshConnection;
-  /** Host settings from config: deploy user, storage path, SSH source ranges, timezone. */
-  readonly host: HostConfig;
+  /** Deploy user, storage path, SSH source ranges, timezone. */
+  readonly host: HostSettings;
   /** OpenSSH public key installed for the deploy user. */
   readonly deployerPublicKey: pulumi.Input<string>;
   /** Private key matching `deployerPublicKey`, used by every step after bootstrap. */
@@ -223,7 +233,7 @@ function validate(args: HardenedHostArgs) {
   };
 }
 
-export class HardenedHost extends LaunchgateComponent {
+export class HardenedHost extends pulumi.ComponentResource {
   /** Docker engine URI over SSH as the deploy user (`ssh://deployer@host:port`). */
   public readonly dockerHost: pulumi.Output<string>;
   /** Root of persistent app storage on the host. */
@@ -235,10 +245,10 @@ export class HardenedHost extends LaunchgateComponent {
   /** The last hardening step; later host commands depend on it. */
   public readonly ready: pulumi.Resource;
 
-  constructor(name: string, args: HardenedHostArgs, opts?: LaunchgateComponentOptions) {
+  constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validated before anything is registered: the values end up in sshd_config, ufw and paths.
     const v = validate(args);
-    super("launchgate:host:HardenedHost", name, opts);
+    super("launchgate:host:HardenedHost", name, {}, opts);
     const {
       scriptsDir,
       sshdPort,
@@ -324,7 +334,7 @@ export class HardenedHost extends LaunchgateComponent {
         triggers: [bootstrapScript.trigger, runnerScript.trigger],
         addPreviousOutputInEnv: false,
       },
-      this.child(),
+      { parent: this },
     );
 
     // Steps 2..n: as the deploy user, each after the previous one.
@@ -343,7 +353,7 @@ export class HardenedHost extends LaunchgateComponent {
           // The previous stdout would be sent as SSH env vars, which sshd refuses.
           addPreviousOutputInEnv: false,
         },
-        this.child({ dependsOn: [previous] }),
+        { parent: this, dependsOn: [previous] },
       );
     }
     this.ready = previous;

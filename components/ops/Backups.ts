@@ -9,8 +9,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import type { BackupsConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
 import {
   HostFile,
@@ -28,8 +26,22 @@ export const HOST_LIB_DIR = "/usr/local/lib/launchgate";
 const UNIT_DIR = "/etc/systemd/system";
 const LOCK_FILE = "/run/lock/launchgate-backup.lock";
 
+/** When backups run, how long they are kept, where copies go. */
+export interface BackupsSettings {
+  /** Time of the daily full `pg_dump`, `HH:MM` (24 h, UTC); the restore drill runs an hour later. */
+  readonly dailyAt: string;
+  /** Hours between the intermediate dumps (1–24). */
+  readonly incrementalEveryHours: number;
+  /** Days a backup file is kept. */
+  readonly retentionDays: number;
+  /** rsync-over-ssh destination for off-site copies (`user@host:/path`); none when absent. */
+  readonly offsiteTarget?: string;
+  /** Hours between restore drills. */
+  readonly drillEveryHours: number;
+}
+
 export interface BackupsArgs {
-  readonly config: BackupsConfig;
+  readonly config: BackupsSettings;
   /** Deploy-user SSH connection to the host. */
   readonly connection: pulumi.Input<SshConnection>;
   /** Root of persistent storage; dumps go to `<storagePath>/backups`. */
@@ -56,7 +68,7 @@ export interface BackupSchedules {
 }
 
 /** Pure: the three `OnCalendar` values for a config. The drill runs an hour after the daily dump. */
-export function backupSchedules(config: BackupsConfig): BackupSchedules {
+export function backupSchedules(config: BackupsSettings): BackupSchedules {
   const [hh, mm] = config.dailyAt.split(":").map(Number) as [number, number];
   const named = (key: string, f: () => string) => {
     try {
@@ -72,7 +84,7 @@ export function backupSchedules(config: BackupsConfig): BackupSchedules {
   };
 }
 
-export class Backups extends LaunchgateComponent {
+export class Backups extends pulumi.ComponentResource {
   /** Directory holding dumps on the host. */
   public readonly backupDir: pulumi.Output<string>;
   /** Path of the restore-drill result file (JSON) on the host. */
@@ -86,8 +98,8 @@ export class Backups extends LaunchgateComponent {
   /** systemd `OnCalendar` values of the full, incremental and drill timers (UTC). */
   public readonly schedules: BackupSchedules;
 
-  constructor(name: string, args: BackupsArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:ops:Backups", name, opts);
+  constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:ops:Backups", name, {}, opts);
     const cfg = args.config;
     this.backupDir = pulumi.interpolate`${args.storagePath}/backups`;
     this.drillResultPath = pulumi.interpolate`${args.storagePath}/backups/restore-drill.json`;
@@ -182,7 +194,7 @@ export class Backups extends LaunchgateComponent {
         delete: uninstall.text,
         triggers: [install.trigger, uninstall.trigger, ...scripts.map((s) => s.rendered.trigger)],
       },
-      this.child(),
+      { parent: this },
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;
@@ -198,7 +210,7 @@ export class Backups extends LaunchgateComponent {
         // A new release, or a changed backup script, takes a new dump before migrations run.
         triggers: [args.releaseId ?? "", preMigration.trigger, backupPostgres.trigger],
       },
-      this.child({ dependsOn: [this.install] }),
+      { parent: this, dependsOn: [this.install] },
     );
 
     this.registerOutputs({

@@ -16,8 +16,8 @@ import {
   ATTESTATION_SUFFIX,
   RESTORE_DRILL_DIR,
   VERIFY_DIR,
-} from "../../policies/lib/evidence-files";
-import type { FoundAttestation, RestoreDrillRecord, VerificationMark } from "../../policies/lib/manifest";
+} from "../../contract/evidence-files";
+import type { FoundAttestation, RestoreDrillRecord, VerificationMark } from "../../contract/manifest";
 
 export interface ReleaseEvidence {
   /** Folder the evidence was read from (absolute). */

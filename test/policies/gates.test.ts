@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as gates from "../../policies/gates";
-import { GATE_ENV_KEY, GateManifest } from "../../policies/lib/manifest";
+import { GATE_ENV_KEY, GateManifest } from "../../contract/manifest";
 import { TYPES } from "../../policies/lib/resources";
 import { REQUIRED_KINDS, Signer, allowListOf, attest, hoursAgo, makeSigner } from "../fixtures/evidence";
 import { ResourceInput, runResourcePolicy, runStackPolicy } from "./harness";
@@ -400,7 +400,7 @@ describe("release-gate-first", () => {
   });
   it("refuses a resource that does not wait for the gate, and a stack without a gate", async () => {
     assert.deepEqual(await runStackPolicy(gates.releaseGateFirst, [g, vol([])]), [
-      "1 resource(s) do not wait for the release gate: postgres-data; create them with LaunchgateComponent.child() or dependsOn: [release.gate].",
+      "1 resource(s) do not wait for the release gate: postgres-data; declare them after the gate's stack transformation (components/release/gate.ts) or add dependsOn: [release.gate].",
     ]);
     assert.deepEqual(await runStackPolicy(gates.releaseGateFirst, [vol([])]), [
       "no release-gate resource; create the Release component first and pass gate: release.gate to every component.",

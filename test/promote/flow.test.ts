@@ -123,7 +123,6 @@ function writeScenario(
         "launchgate:release": {
           value: JSON.stringify({
             commit: OLD,
-            maxStagingAgeHours: 72,
             previous: {
               commit: "1".repeat(40),
               images: { "app:api": `old@sha256:${d("9")}`, "app:worker": `oldw@sha256:${d("8")}` },

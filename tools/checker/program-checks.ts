@@ -4,8 +4,11 @@
  * Reported like policies, under `checker/…` names.
  */
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../policies/lib/manifest";
+import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../contract/manifest";
+import { UNGATED_FIX } from "../../contract/release-rules";
 import { SECRET_NAME } from "../../policies/lib/patterns";
+import { configWithDefaults } from "../../policies/lib/config";
+import { dataVolumesProtected } from "../../policies/data";
 import type { RecordedResource } from "./record";
 import { SECRET_MARKER, StackConfig } from "./stack-config";
 
@@ -92,7 +95,7 @@ export function gateFirst(resources: readonly RecordedResource[]): ProgramFindin
   if (ungated.length > 0) {
     out.push({
       policyName: "checker/gate-first",
-      message: `not waiting for the release gate: ${ungated.map((r) => r.name).join(", ")}; create them with LaunchgateComponent.child() or dependsOn: [release.gate].`,
+      message: `not waiting for the release gate: ${ungated.map((r) => r.name).join(", ")}; ${UNGATED_FIX}.`,
       urn: gate.urn,
     });
   }
@@ -122,7 +125,10 @@ const RETAINED_TYPES = new Set(["docker:index/volume:Volume", "postgresql:index/
 /** Data volumes (labelled `launchgate.data`, not regenerable) and databases are retained on delete. */
 export function dataRetained(
   resources: readonly RecordedResource[],
-  regenerableKinds: readonly string[] = ["proxy-config"],
+  regenerableKinds: readonly string[] = configWithDefaults<{ regenerableKinds: string[] }>(
+    {},
+    dataVolumesProtected.configSchema,
+  ).regenerableKinds,
 ): ProgramFinding[] {
   return resources
     .filter((r) => r.custom && RETAINED_TYPES.has(r.type) && !r.retainOnDelete)

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ROLLOUT_DIR, VERIFY_DIR, rolloutFileName } from "../../policies/lib/evidence-files";
+import { ROLLOUT_DIR, VERIFY_DIR, rolloutFileName } from "../../contract/evidence-files";
 import type { RolloutRecord, VerifyRecord } from "../promote/rollout";
 
 function readJson<T>(file: string): T | undefined {
