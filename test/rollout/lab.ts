@@ -15,7 +15,6 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { weightsCommand } from "../../components/edge/Proxy";
 import { readStackFile } from "../../stacks/stack-file";
-import type { RolloutConfig } from "../../stacks/config";
 import type { RolloutEffects } from "../../tools/promote/canary";
 import { proxyLogCommand } from "../../tools/promote/rollout";
 import { CONTAINER, Harness, sleep } from "../support/harness";
@@ -59,7 +58,7 @@ export class RolloutLab {
   private readonly baseRelease: Json;
 
   private constructor(
-    readonly rollout: Partial<RolloutConfig>,
+    readonly rollout: Record<string, unknown>,
     harness: Harness,
     images: TestImages,
     readonly base: ProgramRecording,
@@ -76,7 +75,7 @@ export class RolloutLab {
 
   /** Builds (or reuses) the images, records the stack with `rollout` on and brings it up. */
   static async start(o: {
-    rollout: Partial<RolloutConfig>;
+    rollout: Record<string, unknown>;
     canaries: readonly CanaryImage[];
     runId?: string;
     log?: (l: string) => void;
