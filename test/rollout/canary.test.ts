@@ -146,7 +146,8 @@ describe("canary rollout on the real engine", () => {
       lab.effects(GOOD, (l) => console.log(`  ${l}`), []),
     );
     const total = Date.now() - t0;
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Past nginx's resolver cache (`valid=10s`, render.ts): the alias then names only the new container.
+    await new Promise((r) => setTimeout(r, 12_000));
     await load.stop();
     runs.push(run);
     assert.equal(run.outcome, "promoted", run.reason);
@@ -166,9 +167,12 @@ describe("canary rollout on the real engine", () => {
     const failures = load.samples.filter(failed);
     assert.deepEqual(failures, [], "no client request failed during the rollout");
     const last = load.samples.filter((s) => s.t > Date.now() - 1_500);
-    assert.ok(
-      last.length > 5 && last.every((s) => s.version === GOOD.version),
-      "only the new version answers",
+    const seen = [...new Set(last.map((s) => s.version))];
+    assert.ok(last.length > 5, `${last.length} answers in the last 1.5 s`);
+    assert.deepEqual(seen, [GOOD.version], "only the new version answers");
+    const oldAfter = load.samples.filter((s) => s.t > t0 + total && s.version !== GOOD.version).length;
+    note(
+      `after the final up: ${oldAfter} answers from the previous version (nginx resolver cache, valid=10s)`,
     );
     const names = lab.declared();
     assert.ok(!names.some((n) => n.includes("-canary-")), `no canary container left: ${names.join(", ")}`);
