@@ -11,6 +11,7 @@ import { LaunchgateComponentOptions } from "../components/base";
 import { Postgres } from "../components/data/Postgres";
 import { PostgresAdminTunnel } from "../components/data/PostgresAdminTunnel";
 import { Redis } from "../components/data/Redis";
+import { CLOUDFLARE_IP_RANGES, ORIGIN_PULL_CA_PEM } from "../components/edge/cloudflare";
 import { Dns, recordNames } from "../components/edge/Dns";
 import { InternalCa } from "../components/edge/InternalCa";
 import { OriginCertificate } from "../components/edge/OriginCertificate";
@@ -130,6 +131,9 @@ export function composeDeployment(
       deployerPublicKey: access.publicKey,
       deployerPrivateKey: access.privateKey,
       permitOpen: [`${POSTGRES_IP}:5432`],
+      // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
+      webAllowFrom: cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined,
+      runsRedis: cfg.redis.instances.length > 0,
     },
     gated,
   );
@@ -244,11 +248,29 @@ export function composeDeployment(
     keyPem = origin.keyPem;
   }
 
+  const behindCloudflare = cfg.tls === "cloudflare-origin";
+  const dns = cfg.dns
+    ? new Dns(
+        "dns",
+        {
+          config: cfg.dns,
+          domain: cfg.domain,
+          address: access.address,
+          authenticatedOriginPulls: behindCloudflare,
+        },
+        gated,
+      )
+    : undefined;
+
   const proxy = new Proxy(
     "proxy",
     {
       config: cfg.proxy,
       domain: cfg.domain,
+      extraServerNames: hostnames.slice(1),
+      origin: behindCloudflare
+        ? { trustedProxies: CLOUDFLARE_IP_RANGES, clientCaPem: ORIGIN_PULL_CA_PEM }
+        : undefined,
       edgeNetwork: net.edgeName,
       routes: cfg.apps
         .map((app, i) => ({ app, service: apps[i]! }))
@@ -260,12 +282,9 @@ export function composeDeployment(
       certificatePem: certPem,
       privateKeyPem: keyPem,
     },
-    onVps,
+    // The zone sends its origin-pull certificate before the proxy starts requiring it.
+    { ...onVps, dependsOn: dns ? [dns] : [] },
   );
-
-  const dns = cfg.dns
-    ? new Dns("dns", { config: cfg.dns, domain: cfg.domain, address: access.address }, gated)
-    : undefined;
 
   const monitoring = new Monitoring(
     "monitoring",
