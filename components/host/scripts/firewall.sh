@@ -119,6 +119,24 @@ trap 'rm -f "$new_after"' EXIT
 after_changed=0
 install_file "$after" 0640 root:root <"$new_after" && after_changed=1
 
+# UFW applies its own kernel settings (/etc/ufw/sysctl.conf, IPT_SYSCTL) on every start and
+# reload, and Debian's file sets e.g. log_martians=0: it would silently undo the sysctl step.
+# Every key both files set takes the sysctl step's value.
+hardening=/etc/sysctl.d/60-launchgate-hardening.conf
+ufw_sysctl=/etc/ufw/sysctl.conf
+if [ -f "$hardening" ] && [ -f "$ufw_sysctl" ]; then
+  new_sysctl=$(mktemp)
+  awk -F' = ' 'NR == FNR { if ($0 ~ /^[a-z]/) { k = $1; gsub(/\./, "/", k); want[k] = $2 } next }
+    { split($0, kv, "="); if ((kv[1] in want) && kv[2] != want[kv[1]]) { print kv[1] "=" want[kv[1]]; next } print }' \
+    "$hardening" "$ufw_sysctl" >"$new_sysctl"
+  if ! cmp -s "$new_sysctl" "$ufw_sysctl"; then
+    log "aligned $ufw_sysctl with $hardening: $(diff "$ufw_sysctl" "$new_sysctl" | sed -n 's/^> //p' | paste -sd ' ' -)"
+    cat "$new_sysctl" >"$ufw_sysctl"
+    after_changed=1 # reload so the aligned values are what UFW applies now
+  fi
+  rm -f "$new_sysctl"
+fi
+
 set_default() { # DIRECTION POLICY
   if ! ufw status verbose | grep -q "^Default:.*$2 ($1)"; then
     ufw default "$2" "$1" >/dev/null

@@ -6,13 +6,23 @@
 # namespace).
 set -euo pipefail
 ensure_pkgs acct sysstat
+pacct=/var/log/account/pacct
+# Accounting is on when a finished process adds a record (the init script's `status` reads a
+# lock file that does not say whether the kernel accounts).
+accounting_on() {
+  local before
+  before=$(stat -c %s "$pacct" 2>/dev/null || echo 0)
+  /bin/true
+  sleep 0.2
+  [ "$(stat -c %s "$pacct" 2>/dev/null || echo 0)" -gt "$before" ]
+}
 if have_systemd; then
   service_up acct
-elif ! service acct status 2>/dev/null | grep -q 'is enabled'; then
-  # Debian's init script exits 0 from `status` either way: read what it says.
+elif ! accounting_on; then
   log "starting acct"
-  service acct start >/dev/null
+  accton "$pacct" >/dev/null
 fi
+accounting_on || { log "process accounting does not record into $pacct"; exit 1; }
 if ! grep -qx 'ENABLED="true"' /etc/default/sysstat; then
   sed -i -E 's/^ENABLED=.*/ENABLED="true"/' /etc/default/sysstat
   grep -qx 'ENABLED="true"' /etc/default/sysstat || echo 'ENABLED="true"' >>/etc/default/sysstat

@@ -67,7 +67,7 @@ unapplied=()
 while IFS='=' read -r key value; do
   key=$(echo "$key" | tr -d '[:space:]')
   value=$(echo "$value" | xargs)
-  [ -n "$key" ] && [ "${key:0:1}" != "#" ] || continue
+  if [ -z "$key" ] || [ "${key:0:1}" = "#" ]; then continue; fi
   current=$(sysctl -n "$key" 2>/dev/null | xargs || true)
   [ "$current" = "$value" ] && continue
   if sysctl -q -w "$key=$value" >/dev/null 2>&1; then
