@@ -137,8 +137,9 @@ if [ -f "$hardening" ] && [ -f "$ufw_sysctl" ]; then
   rm -f "$new_sysctl"
 fi
 
+status=$(ufw status verbose)
 set_default() { # DIRECTION POLICY
-  if ! ufw status verbose | grep -q "^Default:.*$2 ($1)"; then
+  if ! grep -q "^Default:.*$2 ($1)" <<<"$status"; then
     ufw default "$2" "$1" >/dev/null
     log "default $1: $2"
   fi
@@ -146,7 +147,7 @@ set_default() { # DIRECTION POLICY
 set_default incoming deny
 set_default outgoing allow
 set_default routed deny
-if ! ufw status | grep -q '^Status: active'; then
+if ! grep -q '^Status: active' <<<"$status"; then
   ufw logging low >/dev/null
   ufw --force enable >/dev/null
   log "ufw enabled"
@@ -154,7 +155,7 @@ elif [ "$after_changed" = 1 ] || ! iptables -C DOCKER-USER -j DROP 2>/dev/null; 
   ufw reload >/dev/null
   log "ufw reloaded (DOCKER-USER rules)"
 fi
-ufw status | grep -q '^Status: active'
+ufw status | grep -q '^Status: active' || { log "ufw is not active"; exit 1; }
 # The loaded chain must end in our DROP (Docker may append its own RETURN after it: unreachable).
 iptables -S DOCKER-USER | grep -qx -- '-A DOCKER-USER -j DROP' ||
   { log "DOCKER-USER does not hold launchgate's rules after loading UFW"; exit 1; }

@@ -211,23 +211,26 @@ if [ -s /run/sshd.pid ] && [ -r "/proc/$(cat /run/sshd.pid)/cmdline" ]; then
 fi
 mismatch=0
 check_effective() { # USER ADDR
-  local spec="user=$1,host=launchgate-check.invalid,addr=$2" expect kw want got
+  local spec="user=$1,host=launchgate-check.invalid,addr=$2" expect eff report
   expect=$(declared global)
   if [ "$1" = "$LG_DEPLOY_USER" ] && [ -n "${LG_PERMIT_OPEN:-}" ]; then
     # Our Match block overrides the global values for the deploy user.
     expect=$({ declared match | sed 's/^/M /'; declared global | sed 's/^/G /'; } |
       awk '$1 == "M" { m[$2] = 1 } $1 == "M" || !($2 in m) { $1 = ""; sub(/^ +/, ""); print }' | sort)
   fi
-  local eff
   eff=$(sshd -T "${daemon_opts[@]}" -C "$spec" 2>&1) || { log "sshd -T -C $spec failed: $eff"; mismatch=1; return; }
-  while IFS= read -r kw; do
-    want=$(awk -v k="$kw" '$1 == k { $1 = ""; sub(/^ +/, ""); print }' <<<"$expect" | sort | paste -sd '|' -)
-    got=$(awk -v k="$kw" '$1 == k { $1 = ""; sub(/^ +/, ""); print }' <<<"$eff" | sort | paste -sd '|' -)
-    if [ "$want" != "$got" ]; then
-      log "EFFECTIVE sshd config differs for $spec: $kw declared \"$want\", effective \"${got:-<unset>}\""
-      mismatch=1
-    fi
-  done < <(awk '{ print $1 }' <<<"$expect" | sort -u)
+  # One pass: per declared keyword, the sorted values declared vs. effective ("|"-joined).
+  report=$(awk -v spec="$spec" '
+    function add(a, k, v) { if (k in a) a[k] = a[k] "|" v; else a[k] = v }
+    FNR == 1 { part++ }
+    { k = $1; $1 = ""; sub(/^ +/, ""); if (part == 1) add(want, k, $0); else add(got, k, $0) }
+    END { for (k in want) { g = (k in got) ? got[k] : "<unset>"; if (want[k] != g)
+      printf "EFFECTIVE sshd config differs for %s: %s declared \"%s\", effective \"%s\"\n", spec, k, want[k], g } }
+  ' <(printf '%s\n' "$expect") <(printf '%s\n' "$eff" | sort))
+  if [ -n "$report" ]; then
+    while IFS= read -r line; do log "$line"; done <<<"$report"
+    mismatch=1
+  fi
 }
 check_effective "$LG_DEPLOY_USER" 192.0.2.10
 check_effective root 192.0.2.11

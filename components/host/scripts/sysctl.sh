@@ -63,19 +63,21 @@ SYSCTL
 } | install_file "$conf" 0644 root:root || true
 ensure_pkgs procps
 
+# Declared vs. running values in one `sysctl` call; write only the keys that differ.
+keys=$(awk -F' = ' '/^[a-z]/ { print $1 }' "$conf")
+# shellcheck disable=SC2086 # one argument per key
+differing=$(awk -F' = ' 'NR == FNR { if ($0 ~ /^[a-z]/) want[$1] = $2; next }
+  { got[$1] = $2 } END { for (k in want) if (want[k] != got[k]) print k "=" want[k] "=" ((k in got) ? got[k] : "unknown") }' \
+  "$conf" <(sysctl -e $keys 2>/dev/null | sed 's/\t/ /g') | sort)
 unapplied=()
-while IFS='=' read -r key value; do
-  key=$(echo "$key" | tr -d '[:space:]')
-  value=$(echo "$value" | xargs)
-  if [ -z "$key" ] || [ "${key:0:1}" = "#" ]; then continue; fi
-  current=$(sysctl -n "$key" 2>/dev/null | xargs || true)
-  [ "$current" = "$value" ] && continue
+while IFS='=' read -r key value current; do
+  [ -n "$key" ] || continue
   if sysctl -q -w "$key=$value" >/dev/null 2>&1; then
-    log "set $key = $value (was ${current:-unknown})"
+    log "set $key = $value (was $current)"
   else
     unapplied+=("$key")
   fi
-done <"$conf"
+done <<<"$differing"
 
 if [ "${#unapplied[@]}" -gt 0 ]; then
   if in_container; then
