@@ -460,6 +460,14 @@ function crossChecks(
     if (!cfg.dns)
       out.push({ path: ["dns"], value: undefined, expected: `a Cloudflare zone on ${cfg.environment}` });
   }
+  if (cfg.tls === "cloudflare-origin" && cfg.dns && !cfg.dns.proxied) {
+    out.push({
+      path: ["dns", "proxied"],
+      value: false,
+      expected:
+        "true with tls cloudflare-origin (the origin then accepts only Cloudflare's addresses and certificate)",
+    });
+  }
   if (cfg.environment === "production" && !cfg.release.stagingStack) {
     out.push({
       path: ["release", "stagingStack"],
