@@ -274,7 +274,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
             ...(canary
               ? {
                   canary: {
-                    upstream: pulumi.interpolate`${canary.alias}:${canary.port}`,
+                    // The canary's container name, unique per release: a canary replacing an
+                    // aborted one never shares a DNS name (and nginx's resolver cache) with it.
+                    upstream: pulumi.interpolate`${canary.containerName}:${canary.port}`,
                     weight: cfg.release.canaryWeight!,
                   },
                 }
