@@ -284,8 +284,6 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "  server {",
     "    listen 80 default_server;",
     "    server_name _;",
-    '    set $lg_app "";',
-    '    set $lg_variant "";',
     "    return 444;",
     "  }",
     "  server {",
