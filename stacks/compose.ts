@@ -201,7 +201,14 @@ export function composeDeployment(
   const flags = flagValues(cfg);
   const apps = cfg.apps.map((app) => {
     const env: Record<string, pulumi.Input<string>> = {};
-    if (app.database) env.DATABASE_URL = postgres.databaseUrls.apply((urls) => urls[app.database!]!);
+    const migrationEnv: Record<string, pulumi.Input<string>> = {};
+    if (app.database) {
+      const pooled = postgres.databaseUrls.apply((urls) => urls[app.database!]!);
+      const direct = postgres.directUrls.apply((urls) => urls[app.database!]!);
+      env.DATABASE_URL = app.databaseConnection === "direct" ? direct : pooled;
+      // Migrations go straight to the server whatever the app uses (session semantics).
+      migrationEnv.DATABASE_URL = direct;
+    }
     for (const r of app.redis) env[redisEnvName(app, r)] = redis.get(r)!.url;
     return new AppService(
       `app-${app.name}`,
@@ -216,6 +223,7 @@ export function composeDeployment(
           })),
         ),
         flags,
+        migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
         preMigrationBackup: backups.preMigrationBackup,
       },
       // The app and its migration job start only once the servers in their URLs are up.

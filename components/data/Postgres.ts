@@ -10,9 +10,9 @@ import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { attachNetworks, hardened } from "../app/hardening";
+import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import type { PostgresConfig } from "../../stacks/config";
+import { pgbouncerMaxClientConn, type PostgresConfig } from "../../stacks/config";
 
 /** Port PgBouncer listens on (inside the internal network only). */
 export const PGBOUNCER_PORT = 6432;
@@ -76,9 +76,19 @@ export function tuningFlags(cfg: PostgresConfig): string[] {
   return settings.flatMap(([k, v]) => ["-c", `${k}=${v}`]);
 }
 
-/** pgbouncer.ini for the configured databases. Pure; holds no secret (passwords are in the auth file). */
+/**
+ * pgbouncer.ini for the configured databases. Pure; holds no secret (passwords are in the auth file).
+ *
+ * Sizing (DESIGN §2, issue 12): `max_client_conn` defaults to 10 × `max_connections`, so a burst
+ * of clients queues for a pooled server connection (up to `query_wait_timeout`) instead of being
+ * refused; `max_prepared_statements` (PgBouncer ≥ 1.21) lets drivers that prepare named
+ * statements use transaction mode; `server_login_retry` and `server_connect_timeout` are short so
+ * the pool reconnects within about a second of Postgres answering again (PgBouncer's default
+ * retry of 15 s turned a 0.4 s crash into 15 s of errors).
+ */
 export function pgbouncerIni(cfg: PostgresConfig, serverAddress: string, authFile: string): string {
   const dbs = cfg.databases.map((d) => `${d.name} = host=${serverAddress} port=5432 dbname=${d.name}`);
+  const b = cfg.pgbouncer;
   return [
     "[databases]",
     ...dbs,
@@ -91,7 +101,11 @@ export function pgbouncerIni(cfg: PostgresConfig, serverAddress: string, authFil
     `auth_file = ${authFile}`,
     `pool_mode = ${cfg.pgbouncer.poolMode}`,
     `default_pool_size = ${cfg.pgbouncer.defaultPoolSize}`,
-    `max_client_conn = ${cfg.pgbouncer.maxClientConn}`,
+    `max_client_conn = ${pgbouncerMaxClientConn(cfg)}`,
+    `max_prepared_statements = ${b.maxPreparedStatements}`,
+    `server_login_retry = ${b.serverLoginRetrySeconds}`,
+    "server_connect_timeout = 2",
+    `query_wait_timeout = ${b.queryWaitTimeoutSeconds}`,
     // Common drivers send this on connect; PgBouncer would refuse the connection otherwise.
     "ignore_startup_parameters = extra_float_digits",
     // No unix socket, no pid file: the root filesystem is read-only and nothing uses them.
@@ -130,6 +144,12 @@ export class Postgres extends LaunchgateComponent {
   public readonly superuserPassword: pulumi.Output<string>;
   /** Per database: postgres:// URL through PgBouncer for its role (secret). */
   public readonly databaseUrls: pulumi.Output<Record<string, string>>;
+  /**
+   * Per database: postgres:// URL straight to the server (session semantics) for its role
+   * (secret): for migrations and apps with `databaseConnection: direct`. Each such client holds
+   * a server connection, within the connections PgBouncer's pools leave free.
+   */
+  public readonly directUrls: pulumi.Output<Record<string, string>>;
   /** The server and PgBouncer containers: what a client (app, migration job) must start after. */
   public readonly containers: pulumi.Resource[];
   /** Network alias apps use to reach PgBouncer. */
@@ -182,9 +202,10 @@ export class Postgres extends LaunchgateComponent {
         ...attachNetworks([{ name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] }]),
         healthcheck: {
           tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"],
-          interval: "10s",
+          interval: HEALTH_INTERVAL,
           timeout: "5s",
-          retries: 5,
+          // ~10 s of failed probes before "unhealthy" (the monitor alerts on it), not 10 minutes.
+          retries: 10,
           startPeriod: "60s",
         },
         wait: true,
@@ -219,6 +240,7 @@ export class Postgres extends LaunchgateComponent {
 
     const roleSecrets: pulumi.Output<string>[] = [];
     const urls: Record<string, pulumi.Output<string>> = {};
+    const direct: Record<string, pulumi.Output<string>> = {};
     for (const db of cfg.databases) {
       const password = new random.RandomPassword(
         `${name}-${db.role}-password`,
@@ -257,6 +279,9 @@ export class Postgres extends LaunchgateComponent {
       urls[db.name] = pulumi.secret(
         pulumi.interpolate`postgres://${role.name}:${password.result}@${poolerAlias}:${PGBOUNCER_PORT}/${database.name}`,
       );
+      direct[db.name] = pulumi.secret(
+        pulumi.interpolate`postgres://${role.name}:${password.result}@${name}:5432/${database.name}`,
+      );
     }
 
     const bouncerHealth = args.pgbouncerHealthcheck ?? [
@@ -283,7 +308,13 @@ export class Postgres extends LaunchgateComponent {
           pulumi.secret(pulumi.all(roleSecrets).apply((lines) => `PGBOUNCER_AUTH=${lines.join("\n")}`)),
         ],
         ...attachNetworks([{ name: args.internalNetwork, aliases: [poolerAlias] }]),
-        healthcheck: { tests: bouncerHealth, interval: "10s", timeout: "5s", retries: 5, startPeriod: "10s" },
+        healthcheck: {
+          tests: bouncerHealth,
+          interval: HEALTH_INTERVAL,
+          timeout: "5s",
+          retries: 10,
+          startPeriod: "10s",
+        },
         wait: true,
         waitTimeout: 60,
       },
@@ -296,12 +327,14 @@ export class Postgres extends LaunchgateComponent {
     this.volumeName = volume.name;
     this.superuserPassword = pulumi.secret(superPassword.result);
     this.databaseUrls = pulumi.secret(pulumi.all(urls));
+    this.directUrls = pulumi.secret(pulumi.all(direct));
     this.poolerHost = pooler.name.apply(() => poolerAlias);
     this.registerOutputs({
       containerName: this.containerName,
       volumeName: this.volumeName,
       superuserPassword: this.superuserPassword,
       databaseUrls: this.databaseUrls,
+      directUrls: this.directUrls,
       poolerHost: this.poolerHost,
     });
   }

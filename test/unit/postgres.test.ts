@@ -31,7 +31,9 @@ const config: PostgresConfig = {
     image: "edoburu/pgbouncer:1.23.1",
     poolMode: "transaction",
     defaultPoolSize: 20,
-    maxClientConn: 200,
+    maxPreparedStatements: 200,
+    serverLoginRetrySeconds: 1,
+    queryWaitTimeoutSeconds: 120,
   },
 };
 
@@ -187,13 +189,31 @@ test("PgBouncer: alias, internal only, no port, pool settings, auth via secret e
   const ini = envs.find((e) => e.startsWith("PGBOUNCER_INI="))!;
   assert.match(ini, /pool_mode = transaction/);
   assert.match(ini, /default_pool_size = 20/);
-  assert.match(ini, /max_client_conn = 200/);
+  // Not configured: 10 × max_connections, so 10× clients queue instead of being refused.
+  assert.match(ini, /max_client_conn = 2000\n/);
+  assert.match(ini, /max_prepared_statements = 200\n/);
+  assert.match(ini, /server_login_retry = 1\n/);
+  assert.match(ini, /query_wait_timeout = 120\n/);
+  const explicit = pgbouncerIni(
+    { ...config, pgbouncer: { ...config.pgbouncer, maxClientConn: 750, maxPreparedStatements: 0 } },
+    "10.0.0.1",
+    "/x",
+  );
+  assert.match(explicit, /max_client_conn = 750\n/);
+  assert.match(explicit, /max_prepared_statements = 0\n/);
   assert.match(ini, /app = host=172\.30\.0\.10 port=5432 dbname=app/);
   assert.match(ini, /auth_type = scram-sha-256/);
   const auth = envs.find((e) => e.startsWith("PGBOUNCER_AUTH="))!;
   assert.match(auth, /^PGBOUNCER_AUTH="app" "[a-f0-9]{32}"\n"admin_web" "[a-f0-9]{32}"$/);
   assert.ok(!(b.command as string[]).join(" ").match(/"app" "/), "no password in the command");
   assert.ok(pgbouncerIni(config, "10.0.0.1", "/x").includes("auth_file = /x"));
+});
+
+test("directUrls: secret postgres:// URLs straight to the server (session semantics) per database", async () => {
+  assert.equal(await isSecret(pg.directUrls), true);
+  const urls = await unwrap(pg.directUrls);
+  assert.match(urls.app!, /^postgres:\/\/app:[A-Za-z0-9]{32}@postgres:5432\/app$/);
+  assert.match(urls.admin!, /^postgres:\/\/admin_web:[A-Za-z0-9]{32}@postgres:5432\/admin$/);
 });
 
 test("databaseUrls: secret postgres:// URLs through PgBouncer per database", async () => {
