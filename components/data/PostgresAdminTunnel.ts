@@ -89,7 +89,9 @@ export class PostgresAdminTunnel extends LaunchgateComponent {
         // The previous run's stdout would otherwise be copied into the next run's env.
         addPreviousOutputInEnv: false,
       },
-      this.child(),
+      // Same local port and control socket for every version: if replaced, close the old
+      // forward first (create-first would fail on the port, and the old close would end the new).
+      this.child({ deleteBeforeReplace: true }),
     );
 
     this.ready = open;

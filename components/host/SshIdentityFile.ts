@@ -41,7 +41,9 @@ export class SshIdentityFile extends LaunchgateComponent {
         triggers: [key],
         logging: "none",
       },
-      this.child({ additionalSecretOutputs: ["stdout", "stderr"] }),
+      // A new key replaces the command: delete-first, or the old version's `rm` would run after
+      // the new one wrote the same path and leave no identity file.
+      this.child({ additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true }),
     );
     this.registerOutputs({ path: this.path });
   }

@@ -182,7 +182,9 @@ export class Backups extends LaunchgateComponent {
         delete: uninstall.text,
         triggers: [install.trigger, uninstall.trigger, ...scripts.map((s) => s.rendered.trigger)],
       },
-      this.child(),
+      // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
+      // version's delete after the new create and remove what the new one just installed.
+      this.child({ deleteBeforeReplace: true }),
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;

@@ -154,7 +154,9 @@ export class Monitoring extends LaunchgateComponent {
         stdin: pulumi.secret(pulumi.output(args.alertWebhookUrl).apply((u) => `${u}\n`)),
         triggers: [install.trigger, uninstall.trigger, evaluate.trigger, probe.trigger],
       },
-      this.child({ additionalSecretOutputs: ["stdin"] }),
+      // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
+      // version's delete after the new create and remove what the new one just installed.
+      this.child({ additionalSecretOutputs: ["stdin"], deleteBeforeReplace: true }),
     );
 
     this.registerOutputs({
