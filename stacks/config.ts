@@ -95,7 +95,8 @@ const postgresSchema = z
         defaultPoolSize: z.number().int().min(1).default(20),
         /**
          * Client connections PgBouncer accepts; beyond the pool they queue (up to
-         * `queryWaitTimeoutSeconds`) instead of being refused. @default 10 × postgres.maxConnections
+         * `queryWaitTimeoutSeconds`) instead of being refused. @default 20 × postgres.maxConnections
+         * (a burst of 10× plus the apps' own connections must still fit)
          */
         maxClientConn: z.number().int().min(1).max(100000).optional(),
         /**
@@ -398,9 +399,14 @@ function expected(issue: z.ZodIssue): string {
  */
 export const POSTGRES_RESERVED_CONNECTIONS = 8;
 
-/** PgBouncer's `max_client_conn`: the configured value, else 10 × `postgres.maxConnections`. */
+/**
+ * PgBouncer's `max_client_conn`: the configured value, else 20 × `postgres.maxConnections`, so a
+ * burst of 10× `max_connections` clients queues even while the apps hold their own connections
+ * (at exactly 10× the burst's last clients were refused). A client costs PgBouncer one file
+ * descriptor and a few KiB.
+ */
 export function pgbouncerMaxClientConn(pg: PostgresConfig): number {
-  return pg.pgbouncer.maxClientConn ?? 10 * pg.maxConnections;
+  return pg.pgbouncer.maxClientConn ?? 20 * pg.maxConnections;
 }
 
 /** PgBouncer sizing against the server's `max_connections`. Pure. */
@@ -423,7 +429,7 @@ function postgresPoolChecks(
     out.push({
       path: ["postgres", "pgbouncer", "maxClientConn"],
       value: maxClient,
-      expected: `at least the pooled server connections (${pools}); clients beyond the pools queue, so 10 × maxConnections (${10 * pg.maxConnections}) is the default`,
+      expected: `at least the pooled server connections (${pools}); clients beyond the pools queue, so 20 × maxConnections (${20 * pg.maxConnections}) is the default`,
     });
   }
   return out;

@@ -6,6 +6,7 @@
  * Nothing here publishes a host port. Role/database management reaches the server through
  * `adminEndpoint` (an SSH local forward to `ipAddress:5432`, see PostgresAdminTunnel).
  */
+import * as crypto from "crypto";
 import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
@@ -79,8 +80,8 @@ export function tuningFlags(cfg: PostgresConfig): string[] {
 /**
  * pgbouncer.ini for the configured databases. Pure; holds no secret (passwords are in the auth file).
  *
- * Sizing (DESIGN §2, issue 12): `max_client_conn` defaults to 10 × `max_connections`, so a burst
- * of clients queues for a pooled server connection (up to `query_wait_timeout`) instead of being
+ * Sizing (DESIGN §2, issue 12): `max_client_conn` defaults to 20 × `max_connections`, so a burst
+ * of 10× clients queues for a pooled server connection (up to `query_wait_timeout`) instead of being
  * refused; `max_prepared_statements` (PgBouncer ≥ 1.21) lets drivers that prepare named
  * statements use transaction mode; `server_login_retry` and `server_connect_timeout` are short so
  * the pool reconnects within about a second of Postgres answering again (PgBouncer's default
@@ -112,6 +113,29 @@ export function pgbouncerIni(cfg: PostgresConfig, serverAddress: string, authFil
     "unix_socket_dir =",
     "",
   ].join("\n");
+}
+
+/** PBKDF2 iterations of a SCRAM-SHA-256 verifier (PostgreSQL's default `scram_iterations`). */
+export const SCRAM_ITERATIONS = 4096;
+
+/**
+ * A SCRAM-SHA-256 verifier in PostgreSQL's `pg_authid` format (RFC 5802/7677):
+ * `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>`. Pure.
+ *
+ * The role's password is set to this verifier (PostgreSQL stores a pre-hashed SCRAM secret as
+ * given) and PgBouncer's auth file holds the same string. PgBouncer then checks a client's proof
+ * with a few HMACs instead of running PBKDF2 (4096 × HMAC-SHA-256) per login on its single thread
+ * — with plaintext passwords in the auth file, a burst of 1,000 logins kept it busy for tens of
+ * seconds — and logs in to the server with the client's own proof (SCRAM pass-through, which
+ * needs the verifiers to be identical on both sides).
+ */
+export function scramVerifier(password: string, salt: Buffer, iterations = SCRAM_ITERATIONS): string {
+  const salted = crypto.pbkdf2Sync(password.normalize("NFKC"), salt, iterations, 32, "sha256");
+  const hmac = (key: Buffer, msg: string) => crypto.createHmac("sha256", key).update(msg).digest();
+  const storedKey = crypto.createHash("sha256").update(hmac(salted, "Client Key")).digest();
+  const serverKey = hmac(salted, "Server Key");
+  const b64 = (b: Buffer) => b.toString("base64");
+  return `SCRAM-SHA-256$${iterations}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`;
 }
 
 /** PgBouncer auth file line for a role (`"name" "password"`), quotes doubled per its format. */
@@ -247,13 +271,25 @@ export class Postgres extends LaunchgateComponent {
         { length: 32, special: false },
         this.child(),
       );
+      // Stable per role (kept in state like the password): the verifier must not change on every run.
+      const salt = new random.RandomPassword(
+        `${name}-${db.role}-scram-salt`,
+        { length: 16, special: false },
+        this.child(),
+      );
+      const verifier = pulumi.secret(
+        pulumi
+          .all([password.result, salt.result])
+          .apply(([pw, s]) => scramVerifier(pw, Buffer.from(s, "utf8"))),
+      );
       // LOGIN only: the app role cannot create databases or roles, bypass RLS or replicate.
       const role = new postgresql.Role(
         `${name}-${db.role}`,
         {
           name: db.role,
           login: true,
-          password: pulumi.secret(password.result),
+          // The SCRAM verifier, not the password: PgBouncer's auth file holds the same one.
+          password: verifier,
           superuser: false,
           createDatabase: false,
           createRole: false,
@@ -275,7 +311,7 @@ export class Postgres extends LaunchgateComponent {
         { database: database.name, role: "public", objectType: "database", privileges: [] },
         this.child({ provider: admin }),
       );
-      roleSecrets.push(pulumi.all([role.name, password.result]).apply(([r, p]) => authLine(r, p)));
+      roleSecrets.push(pulumi.all([role.name, verifier]).apply(([r, v]) => authLine(r, v)));
       urls[db.name] = pulumi.secret(
         pulumi.interpolate`postgres://${role.name}:${password.result}@${poolerAlias}:${PGBOUNCER_PORT}/${database.name}`,
       );

@@ -181,11 +181,11 @@ const BAD: BadCase[] = [
 ];
 
 describe("PgBouncer sizing", () => {
-  test("max_client_conn defaults to 10 × max_connections; explicit values are kept", async () => {
+  test("max_client_conn defaults to 20 × max_connections; explicit values are kept", async () => {
     const { pgbouncerMaxClientConn } = await import("../../stacks/config");
     const cfg = parseConfig(load("local"), "local");
     assert.equal(cfg.postgres.pgbouncer.maxClientConn, undefined);
-    assert.equal(pgbouncerMaxClientConn(cfg.postgres), 10 * cfg.postgres.maxConnections);
+    assert.equal(pgbouncerMaxClientConn(cfg.postgres), 20 * cfg.postgres.maxConnections);
     assert.equal(cfg.postgres.pgbouncer.maxPreparedStatements, 200);
     assert.equal(cfg.postgres.pgbouncer.serverLoginRetrySeconds, 1);
     const set = parseConfig(
