@@ -21,7 +21,7 @@ import { SshIdentityFile } from "../components/host/SshIdentityFile";
 import { Network } from "../components/network/Network";
 import { Backups } from "../components/ops/Backups";
 import { Monitoring } from "../components/ops/Monitoring";
-import type { AppConfig, LaunchgateConfig } from "./config";
+import { pgbouncerMaxClientConn, type AppConfig, type LaunchgateConfig } from "./config";
 import type { StackSecrets } from "./read";
 
 /** Fixed address of Postgres on the internal network: the only SSH-forwardable destination. */
@@ -93,17 +93,6 @@ export function flagValues(cfg: LaunchgateConfig): Record<string, boolean> {
   return Object.fromEntries(Object.entries(cfg.flags).map(([k, f]) => [k, f.enabled]));
 }
 
-/** Every image the release runs, by role; staging → production promotion compares these. */
-export function releaseImages(cfg: LaunchgateConfig): Record<string, string> {
-  return {
-    postgres: cfg.postgres.image,
-    pgbouncer: cfg.postgres.pgbouncer.image,
-    redis: cfg.redis.image,
-    proxy: cfg.proxy.image,
-    ...Object.fromEntries(cfg.apps.map((a) => [`app:${a.name}`, a.image])),
-  };
-}
-
 /**
  * Declares every resource for `cfg`. `gate` is the release-gate resource: every component's
  * children depend on it, so a refused gate stops all changes.
@@ -165,7 +154,10 @@ export function composeDeployment(
   const postgres = new Postgres(
     "postgres",
     {
-      config: cfg.postgres,
+      config: {
+        ...cfg.postgres,
+        pgbouncer: { ...cfg.postgres.pgbouncer, maxClientConn: pgbouncerMaxClientConn(cfg.postgres) },
+      },
       internalNetwork: net.internalName,
       ipAddress: POSTGRES_IP,
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },

@@ -13,16 +13,58 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { pgbouncerMaxClientConn, type PostgresConfig } from "../../stacks/config";
 
 /** Port PgBouncer listens on (inside the internal network only). */
 export const PGBOUNCER_PORT = 6432;
 /** Where PGDATA lives inside the server container (the volume's mount point). */
 export const PGDATA = "/var/lib/postgresql/data";
 
+/** PgBouncer pool modes (its `pool_mode`). */
+export const POOL_MODES = ["session", "transaction", "statement"] as const;
+export type PoolMode = (typeof POOL_MODES)[number];
+
+/** A database and the least-privilege login role that owns it. */
+export interface PostgresDatabase {
+  readonly name: string;
+  readonly role: string;
+}
+
+/** The server, its tuning, databases and pooler. Sizes in MiB. */
+export interface PostgresSettings {
+  /** Server image (pinned by digest outside `local`). */
+  readonly image: string;
+  /** Container memory limit, MiB. */
+  readonly memoryMb: number;
+  /** `max_connections`. */
+  readonly maxConnections: number;
+  /** `shared_buffers`, MiB. */
+  readonly sharedBuffersMb: number;
+  /** `effective_cache_size`, MiB. */
+  readonly effectiveCacheSizeMb: number;
+  /** `work_mem`, MiB. */
+  readonly workMemMb: number;
+  /** Databases with their owning roles. */
+  readonly databases: readonly PostgresDatabase[];
+  readonly pgbouncer: {
+    /** PgBouncer image. */
+    readonly image: string;
+    readonly poolMode: PoolMode;
+    /** `default_pool_size` (server connections per database/user pair). */
+    readonly defaultPoolSize: number;
+    /** `max_client_conn` (the stack's default: 20 × `maxConnections`). */
+    readonly maxClientConn: number;
+    /** `max_prepared_statements` (PgBouncer ≥ 1.21); 0 = off. */
+    readonly maxPreparedStatements: number;
+    /** `server_login_retry`, seconds. */
+    readonly serverLoginRetrySeconds: number;
+    /** `query_wait_timeout`, seconds. */
+    readonly queryWaitTimeoutSeconds: number;
+  };
+}
+
 export interface PostgresArgs {
-  /** Image, memory, tuning, databases/roles and PgBouncer settings from config. */
-  readonly config: PostgresConfig;
+  /** Image, memory, tuning, databases/roles and PgBouncer settings. */
+  readonly config: PostgresSettings;
   /** Internal network the server and PgBouncer join; no host port is published. */
   readonly internalNetwork: pulumi.Input<string>;
   /** Fixed address of the server on the internal network (the DB admin endpoint). */
@@ -63,7 +105,7 @@ export interface PostgresArgs {
 }
 
 /** `-c key=value` flags for the server from the tuning config. Pure; exported for tests. */
-export function tuningFlags(cfg: PostgresConfig): string[] {
+export function tuningFlags(cfg: PostgresSettings): string[] {
   const settings: [string, string][] = [
     // The official image sets this in postgresql.conf after initdb; Debian's default is
     // localhost. Explicit, so both listen on the internal network (the only one attached).
@@ -87,7 +129,7 @@ export function tuningFlags(cfg: PostgresConfig): string[] {
  * the pool reconnects within about a second of Postgres answering again (PgBouncer's default
  * retry of 15 s turned a 0.4 s crash into 15 s of errors).
  */
-export function pgbouncerIni(cfg: PostgresConfig, serverAddress: string, authFile: string): string {
+export function pgbouncerIni(cfg: PostgresSettings, serverAddress: string, authFile: string): string {
   const dbs = cfg.databases.map((d) => `${d.name} = host=${serverAddress} port=5432 dbname=${d.name}`);
   const b = cfg.pgbouncer;
   return [
@@ -102,7 +144,7 @@ export function pgbouncerIni(cfg: PostgresConfig, serverAddress: string, authFil
     `auth_file = ${authFile}`,
     `pool_mode = ${cfg.pgbouncer.poolMode}`,
     `default_pool_size = ${cfg.pgbouncer.defaultPoolSize}`,
-    `max_client_conn = ${pgbouncerMaxClientConn(cfg)}`,
+    `max_client_conn = ${b.maxClientConn}`,
     `max_prepared_statements = ${b.maxPreparedStatements}`,
     `server_login_retry = ${b.serverLoginRetrySeconds}`,
     "server_connect_timeout = 2",
@@ -331,8 +373,10 @@ export class Postgres extends LaunchgateComponent {
     const pooler = new docker.Container(
       poolerAlias,
       {
-        // PgBouncer is single-threaded and small; a quarter of the server's memory is ample.
-        ...hardened({ memoryMb: 128, cpus: 0.5 }),
+        // PgBouncer is single-threaded and small; 128 MiB holds thousands of clients. One whole
+        // CPU: it is on every query's path, and a 0.5 quota throttles it for half of each CFS
+        // period — a burst of 1,000 logins then took over a minute (issue 12).
+        ...hardened({ memoryMb: 128, cpus: 1 }),
         name: poolerAlias,
         image: cfg.pgbouncer.image,
         user: args.pgbouncerUser ?? "postgres",

@@ -755,7 +755,7 @@ describe("data path under load and faults (issue 12)", () => {
     // pgbench's -T includes connecting its clients (a SCRAM login each, computed by pgbench's
     // own threads), so the run is long enough to leave ≥ 20 s of load after the last login.
     const r = await pgbench(
-      ["-n", "-N", "-c", String(clients), "-j", "4", "-T", "60", envOf("app-api", "DATABASE_URL")],
+      ["-n", "-N", "-c", String(clients), "-j", "16", "-T", "60", envOf("app-api", "DATABASE_URL")],
       180_000,
     );
     const res = parsePgbench(r.stdout, r.stderr);

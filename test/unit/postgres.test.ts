@@ -12,11 +12,16 @@ import {
   recordOptions,
   reveal,
 } from "../support/mocks";
-import { pgbouncerIni, Postgres, scramVerifier, tuningFlags } from "../../components/data/Postgres";
-import type { PostgresConfig } from "../../stacks/config";
+import {
+  pgbouncerIni,
+  Postgres,
+  scramVerifier,
+  tuningFlags,
+  type PostgresSettings,
+} from "../../components/data/Postgres";
 
 const C = "docker:index/container:Container";
-const config: PostgresConfig = {
+const config: PostgresSettings = {
   image: "postgres:16.4",
   memoryMb: 1024,
   maxConnections: 200,
@@ -31,6 +36,8 @@ const config: PostgresConfig = {
     image: "edoburu/pgbouncer:1.23.1",
     poolMode: "transaction",
     defaultPoolSize: 20,
+    // What the stack passes when the key is unset: 20 × maxConnections (test/unit/config.test.ts).
+    maxClientConn: 4000,
     maxPreparedStatements: 200,
     serverLoginRetrySeconds: 1,
     queryWaitTimeoutSeconds: 120,
@@ -189,7 +196,6 @@ test("PgBouncer: alias, internal only, no port, pool settings, auth via secret e
   const ini = envs.find((e) => e.startsWith("PGBOUNCER_INI="))!;
   assert.match(ini, /pool_mode = transaction/);
   assert.match(ini, /default_pool_size = 20/);
-  // Not configured: 20 × max_connections, so a 10× burst queues instead of being refused.
   assert.match(ini, /max_client_conn = 4000\n/);
   assert.match(ini, /max_prepared_statements = 200\n/);
   assert.match(ini, /server_login_retry = 1\n/);
