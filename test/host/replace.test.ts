@@ -28,6 +28,7 @@ import { Backups } from "../../components/ops/Backups";
 import { Monitoring } from "../../components/ops/Monitoring";
 import { SshIdentityFile } from "../../components/host/SshIdentityFile";
 import { SCRIPTS_DIR } from "../../components/ops/remote-script";
+import { configSchema } from "../../stacks/config";
 
 /** One command resource as recorded: its inputs and whether it replaces delete-first. */
 interface Cmd {
@@ -78,17 +79,8 @@ async function record(release2: boolean, host: FakeHost, keyPath: string): Promi
       releaseId: release2 ? "release-2" : "release-1",
     });
     new Monitoring("monitoring", {
-      config: {
-        probeIntervalSeconds: 60,
-        cpuWarnPercent: 70,
-        cpuCritPercent: 90,
-        memoryWarnPercent: 80,
-        memoryCritPercent: 85,
-        diskWarnPercent: 80,
-        errorRateWarnPercent: 1,
-        errorRateCritPercent: 5,
-        backupMaxAgeHours: 26,
-      },
+      // The schema's defaults (the values every stack starts from).
+      config: configSchema.shape.monitoring.parse({}),
       connection,
       alertWebhookUrl: pulumi.secret(""),
       probes: [{ name: "postgres", container: "postgres" }],

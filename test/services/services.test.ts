@@ -1014,7 +1014,7 @@ describe("side by side: the seed 001 docker-compose services", () => {
       `seed 001 docker-compose (postgres + redis, images rewritten to the local ones): up -d returned in ${secs(timing.upMs)}, both answering in ${secs(timing.readyMs)}`,
     );
     note(
-      `ours: postgres + redis healthy (Docker health; its first probe runs after the declared 10 s interval) after ${secs(ours)}; ` +
+      `ours: postgres + redis healthy (Docker health; first probe one declared interval after start) after ${secs(ours)}; ` +
         `whole stack of ${harness.running().length} services healthy in ${secs(up.allHealthyMs)}`,
     );
     assert.ok(timing.readyMs > 0);

@@ -187,7 +187,7 @@ describe("PgBouncer sizing", () => {
     assert.equal(cfg.postgres.pgbouncer.maxClientConn, undefined);
     assert.equal(pgbouncerMaxClientConn(cfg.postgres), 20 * cfg.postgres.maxConnections);
     assert.equal(cfg.postgres.pgbouncer.maxPreparedStatements, 200);
-    assert.equal(cfg.postgres.pgbouncer.serverLoginRetrySeconds, 1);
+    assert.equal(cfg.postgres.pgbouncer.serverLoginRetrySeconds, 0.5);
     const set = parseConfig(
       edited("local", (r) => (r.postgres.pgbouncer.maxClientConn = 5000)),
       "local",
