@@ -61,9 +61,12 @@ start_scratch() {
     --label launchgate.role=job --label launchgate.job=restore-drill
     --tmpfs "/var/run/postgresql:rw,nosuid,nodev,size=1m" --shm-size 128m
     -e "POSTGRES_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-    -e "POSTGRES_USER=$LG_PG_USER" -e "POSTGRES_INITDB_ARGS=--auth-local=trust --auth-host=scram-sha-256")
+    -e "POSTGRES_USER=$LG_PG_USER" -e "POSTGRES_INITDB_ARGS=--auth-local=trust --auth-host=scram-sha-256 --no-sync")
   [ -z "$user" ] || run+=(--user "$user")
   [ "${memory:-0}" = 0 ] || run+=(--memory "$memory" --memory-swap "$memory")
+  # A throwaway cluster needs no durability: no fsync, no full-page writes, rare checkpoints
+  # (the live server's flags come first; later -c values win).
+  cmd+=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB)
   if [ "${#ep[@]}" -gt 0 ]; then
     run+=(--entrypoint "${ep[0]}" "$image" "${ep[@]:1}" "${cmd[@]}")
   else
