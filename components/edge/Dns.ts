@@ -5,7 +5,6 @@
  */
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 
 /** The Cloudflare zone and the records in it. */
 export interface DnsSettings {
@@ -24,6 +23,12 @@ export interface DnsArgs {
   readonly domain: string;
   /** Public IPv4 of the VPS. */
   readonly address: pulumi.Input<string>;
+  /**
+   * Zone-level Authenticated Origin Pulls: Cloudflare presents its origin-pull client certificate
+   * to the origin, which the proxy requires (`tls: cloudflare-origin`). Turning it off while the
+   * proxy requires the certificate makes every proxied request fail. @default false
+   */
+  readonly authenticatedOriginPulls?: boolean;
 }
 
 /** Zone settings enforced for a strict-TLS origin. Values as Cloudflare's API names them. */
@@ -40,12 +45,12 @@ export function recordNames(domain: string, records: readonly string[]): string[
   return [domain, ...records.map((r) => `${r}.${domain}`)];
 }
 
-export class Dns extends LaunchgateComponent {
+export class Dns extends pulumi.ComponentResource {
   /** Fully qualified names created. */
   public readonly names: pulumi.Output<string[]>;
 
-  constructor(name: string, args: DnsArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:edge:Dns", name, opts);
+  constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:edge:Dns", name, {}, opts);
     const names = recordNames(args.domain, args.config.records);
     for (const fqdn of names) {
       new cloudflare.DnsRecord(
@@ -60,14 +65,23 @@ export class Dns extends LaunchgateComponent {
           ttl: args.config.proxied ? 1 : 300,
           comment: "managed by launchgate",
         },
-        this.child(),
+        { parent: this },
       );
     }
     for (const [settingId, value] of Object.entries(ZONE_TLS_SETTINGS)) {
       new cloudflare.ZoneSetting(
         `${name}-${settingId.replace(/_/g, "-")}`,
         { zoneId: args.config.zoneId, settingId, value },
-        this.child(),
+        { parent: this },
+      );
+    }
+    // Enabled before the proxy requires it (compose makes the proxy depend on this component):
+    // Cloudflare sending a client certificate the origin does not ask for is harmless.
+    if (args.authenticatedOriginPulls) {
+      new cloudflare.AuthenticatedOriginPullsSettings(
+        `${name}-authenticated-origin-pulls`,
+        { zoneId: args.config.zoneId, enabled: true },
+        { parent: this },
       );
     }
     this.names = pulumi.output(names);

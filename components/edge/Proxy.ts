@@ -12,7 +12,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { renderNginxConfig } from "./nginx/render";
 
 export { renderNginxConfig } from "./nginx/render";
@@ -22,6 +21,8 @@ export const CONF_DIR = "/etc/nginx/launchgate";
 export const CONF_PATH = `${CONF_DIR}/nginx.conf`;
 export const CERT_PATH = `${CONF_DIR}/tls/cert.pem`;
 export const KEY_PATH = `${CONF_DIR}/tls/key.pem`;
+/** CA whose client certificates the proxy requires (Authenticated Origin Pulls), when behind Cloudflare. */
+export const CLIENT_CA_PATH = `${CONF_DIR}/tls/origin-pull-ca.pem`;
 /** Loopback port of the healthcheck endpoint inside the container. */
 export const HEALTH_PORT = 8081;
 
@@ -57,6 +58,22 @@ export interface ProxyArgs {
   readonly config: ProxySettings;
   /** Public host name served (the certificate's subject). */
   readonly domain: string;
+  /**
+   * Other host names served (the certificate's other names, e.g. `api.<domain>`); any other
+   * `Host` gets no answer. @default []
+   */
+  readonly extraServerNames?: readonly string[];
+  /**
+   * Set when the proxy sits behind Cloudflare (`tls: cloudflare-origin`): the client address is
+   * taken from `CF-Connecting-IP` only on connections from `trustedProxies` (Cloudflare's
+   * published ranges), and TLS clients must present a certificate issued by `clientCaPem`
+   * (Cloudflare's Authenticated Origin Pulls CA; the zone setting is the Dns component's).
+   * @default none: direct clients, their own address
+   */
+  readonly origin?: {
+    readonly trustedProxies: readonly string[];
+    readonly clientCaPem: pulumi.Input<string>;
+  };
   readonly edgeNetwork: pulumi.Input<string>;
   readonly routes: ProxyRoute[];
   /** PEM certificate chain and key the proxy serves (key is secret). */
@@ -85,7 +102,7 @@ export const START_SCRIPT = [
   `exec nginx -e stderr -c ${CONF_PATH} -g 'daemon off;'`,
 ].join("\n");
 
-export class Proxy extends LaunchgateComponent {
+export class Proxy extends pulumi.ComponentResource {
   /** Public HTTPS URL. */
   public readonly url: pulumi.Output<string>;
   /** The rendered nginx.conf (no secrets), for inspection and the services harness. */
@@ -93,8 +110,8 @@ export class Proxy extends LaunchgateComponent {
   /** Name of the proxy container. */
   public readonly containerName: pulumi.Output<string>;
 
-  constructor(name: string, args: ProxyArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:edge:Proxy", name, opts);
+  constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:edge:Proxy", name, {}, opts);
     const ports = args.ports ?? { http: 80, https: 443 };
 
     const conf = pulumi.all(args.routes.map((r) => pulumi.output(r.upstream))).apply((upstreams) =>
@@ -107,6 +124,10 @@ export class Proxy extends LaunchgateComponent {
         keyPath: KEY_PATH,
         workerUser: args.workerUser ?? "nginx",
         healthPort: HEALTH_PORT,
+        extraServerNames: args.extraServerNames,
+        origin: args.origin
+          ? { trustedProxies: args.origin.trustedProxies, clientCaPath: CLIENT_CA_PATH }
+          : undefined,
       }),
     );
     const key = pulumi.secret(args.privateKeyPem);
@@ -115,10 +136,15 @@ export class Proxy extends LaunchgateComponent {
       { file: CERT_PATH, content: args.certificatePem, permissions: "0644" },
       // Read by the root master before workers start; workers never see it.
       { file: KEY_PATH, content: key, permissions: "0600" },
+      ...(args.origin
+        ? [{ file: CLIENT_CA_PATH, content: args.origin.clientCaPem, permissions: "0644" }]
+        : []),
     ];
-    // Identifies this exact config + certificate + key; a truncated SHA-256 reveals nothing.
+    // Identifies this exact config + certificate + key (+ client CA); a truncated SHA-256 reveals nothing.
     const revision = pulumi.unsecret(
-      pulumi.all([conf, args.certificatePem, key]).apply(([c, cert, k]) => shortHash([c, cert, k])),
+      pulumi
+        .all([conf, args.certificatePem, key, args.origin?.clientCaPem ?? ""])
+        .apply(([c, cert, k, ca]) => shortHash(ca ? [c, cert, k, ca] : [c, cert, k])),
     );
 
     // The check: same image, same files, no network at all, root filesystem writable because the
@@ -141,7 +167,7 @@ export class Proxy extends LaunchgateComponent {
         wait: false,
         labels: [{ label: "launchgate.job", value: "nginx-config-check" }],
       },
-      this.child(),
+      { parent: this },
     );
 
     // Cert, key and config live in a small volume: uploads must land in a volume when the root
@@ -149,7 +175,7 @@ export class Proxy extends LaunchgateComponent {
     const confVolume = new docker.Volume(
       `${name}-conf`,
       { name: `${name}-conf`, labels: [{ label: "launchgate.data", value: "proxy-config" }] },
-      this.child(),
+      { parent: this },
     );
 
     const proxy = new docker.Container(
@@ -209,7 +235,7 @@ export class Proxy extends LaunchgateComponent {
       },
       // Host ports 80/443 cannot be held by two containers: replace delete-first (seconds of
       // downtime, after the config check has passed).
-      this.child({ dependsOn: [check], deleteBeforeReplace: true }),
+      { parent: this, dependsOn: [check], deleteBeforeReplace: true },
     );
 
     this.url = pulumi.output(`https://${args.domain}`);

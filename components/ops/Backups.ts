@@ -22,7 +22,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import type { SshConnection } from "../host/HardenedHost";
 import {
   HostFile,
@@ -98,7 +97,7 @@ export function backupSchedules(config: BackupsSettings): BackupSchedules {
   };
 }
 
-export class Backups extends LaunchgateComponent {
+export class Backups extends pulumi.ComponentResource {
   /** Directory holding dumps on the host. */
   public readonly backupDir: pulumi.Output<string>;
   /** Path of the restore-drill result file (JSON) on the host. */
@@ -112,8 +111,8 @@ export class Backups extends LaunchgateComponent {
   /** systemd `OnCalendar` values of the full, incremental and drill timers (UTC). */
   public readonly schedules: BackupSchedules;
 
-  constructor(name: string, args: BackupsArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:ops:Backups", name, opts);
+  constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:ops:Backups", name, {}, opts);
     const cfg = args.config;
     this.backupDir = pulumi.interpolate`${args.storagePath}/backups`;
     this.drillResultPath = pulumi.interpolate`${args.storagePath}/backups/restore-drill.json`;
@@ -210,7 +209,7 @@ export class Backups extends LaunchgateComponent {
       },
       // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
       // version's delete after the new create and remove what the new one just installed.
-      this.child({ deleteBeforeReplace: true }),
+      { parent: this, deleteBeforeReplace: true },
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;
@@ -226,7 +225,7 @@ export class Backups extends LaunchgateComponent {
         // A new release, or a changed backup script, takes a new dump before migrations run.
         triggers: [args.releaseId ?? "", preMigration.trigger, backupPostgres.trigger],
       },
-      this.child({ dependsOn: [this.install] }),
+      { parent: this, dependsOn: [this.install] },
     );
 
     this.registerOutputs({
