@@ -129,8 +129,8 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       const init = await bench(["-i", "-q", "-s", "1", direct], 120_000);
       if (init.code !== 0) throw new Error(`pgbench -i: ${init.stderr}`);
       const pooledRun = await bench(
-        ["-n", "-N", "-c", String(10 * maxConnections), "-j", "16", "-T", "60", envOf("DATABASE_URL")],
-        180_000,
+        ["-n", "-N", "-c", String(10 * maxConnections), "-j", "16", "-T", "90", envOf("DATABASE_URL")],
+        210_000,
       );
       const pooled = parsePgbench(pooledRun.stdout, pooledRun.stderr);
       const directClients = maxConnections - 10;
