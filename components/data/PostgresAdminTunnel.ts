@@ -88,7 +88,9 @@ export class PostgresAdminTunnel extends pulumi.ComponentResource {
         // The previous run's stdout would otherwise be copied into the next run's env.
         addPreviousOutputInEnv: false,
       },
-      { parent: this },
+      // Same local port and control socket for every version: if replaced, close the old
+      // forward first (create-first would fail on the port, and the old close would end the new).
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.ready = open;

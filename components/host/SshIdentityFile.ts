@@ -40,7 +40,9 @@ export class SshIdentityFile extends pulumi.ComponentResource {
         triggers: [key],
         logging: "none",
       },
-      { parent: this, additionalSecretOutputs: ["stdout", "stderr"] },
+      // A new key replaces the command: delete-first, or the old version's `rm` would run after
+      // the new one wrote the same path and leave no identity file.
+      { parent: this, additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true },
     );
     this.registerOutputs({ path: this.path });
   }

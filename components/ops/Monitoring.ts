@@ -170,7 +170,9 @@ export class Monitoring extends pulumi.ComponentResource {
         stdin: pulumi.secret(pulumi.output(args.alertWebhookUrl).apply((u) => `${u}\n`)),
         triggers: [install.trigger, uninstall.trigger, evaluate.trigger, probe.trigger],
       },
-      { parent: this, additionalSecretOutputs: ["stdin"] },
+      // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
+      // version's delete after the new create and remove what the new one just installed.
+      { parent: this, additionalSecretOutputs: ["stdin"], deleteBeforeReplace: true },
     );
 
     this.registerOutputs({

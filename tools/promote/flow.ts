@@ -13,7 +13,6 @@ import {
   ConfigPlan,
   OutputMap,
   ReleasePlan,
-  configValue,
   decideSourceMatchesGate,
   decideSourceVerified,
   formatAge,
@@ -27,6 +26,7 @@ import {
   rollbackPackConfig,
   policyArgs,
   rollbackCommand,
+  targetApps,
 } from "./decisions";
 import { SmokeSpec, loadSmokeSpec, planSmokeTests, runSmokeTests } from "./smoke";
 import { ROLLOUT_DIR, VERIFY_DIR, rolloutFileName, verifyFileName } from "../../contract/evidence-files";
@@ -208,6 +208,17 @@ function writePackConfig(stack: string, config: Record<string, unknown>): string
   return file;
 }
 
+/** A structured config value (`pulumi config --json` holds objects as JSON strings), raw. */
+function configValue(config: ConfigMap, key: string): unknown {
+  const entry = config[`${NAMESPACE}:${key}`];
+  if (!entry) return undefined;
+  try {
+    return JSON.parse(entry.value);
+  } catch {
+    return entry.value;
+  }
+}
+
 /** A rollout to carry out instead of one `up` (./rollout.ts planCanary). */
 interface CanaryPlan {
   readonly rollout: RolloutConfig;
@@ -367,10 +378,7 @@ async function deploy(
   const log = opts.log ?? ((l: string) => console.log(l));
   const name = stack.name;
   // Preflight, before anything changes: the smoke-test spec loads and every header it needs is set.
-  const apps = configValue(targetConfig, "apps");
-  const appList = Array.isArray(apps)
-    ? (apps as { name: string; route?: string; healthPath?: string }[])
-    : [];
+  const appList = targetApps(targetConfig);
   let spec: SmokeSpec;
   try {
     spec = opts.smokeSpec ?? loadSmokeSpec(name);
@@ -514,10 +522,7 @@ async function whenUnchanged(
     return { stack: stack.name, status: "unchanged", commit };
   }
   log(`${stack.name} runs ${commit} but its verification is not recorded: smoke tests, then record`);
-  const apps = configValue(targetConfig, "apps");
-  const appList = Array.isArray(apps)
-    ? (apps as { name: string; route?: string; healthPath?: string }[])
-    : [];
+  const appList = targetApps(targetConfig);
   let spec: SmokeSpec;
   try {
     spec = opts.smokeSpec ?? loadSmokeSpec(stack.name);
