@@ -23,7 +23,7 @@ import { readStackFile } from "../../stacks/stack-file";
 type Json = any;
 
 export interface ProgramRecording {
-  /** Docker + postgresql resources on the VPS, in registration order. */
+  /** Docker + postgresql resources on the VPS (+ any `keepTypes`), in registration order. */
   readonly resources: RecordedResource[];
   /** Every registration (type, name, provider) for diagnostics. */
   readonly all: { type: string; name: string; provider: string }[];
@@ -239,12 +239,15 @@ function stackConfig(stack: string, overrides: Record<string, unknown>): Record<
  * Runs the program for `stack` (config overrides by key, e.g. `apps` or `flags`) and returns what
  * it declares on the VPS's docker engine plus the postgresql roles/databases/grants.
  * Can be called again with other overrides (the runtime is reset each time); random passwords
- * are stable for the same `seed`, as they would be in a stack's state.
+ * are stable for the same `seed`, as they would be in a stack's state. `keepTypes` keeps further
+ * resource types (e.g. `command:remote:Command` for the end-to-end test), with their inputs and
+ * dependencies, in `resources`.
  */
 export async function recordProgram(
   stack = "local",
   overrides: Record<string, unknown> = {},
   seed = "launchgate-services-test",
+  keepOpts: { readonly keepTypes?: readonly string[] } = {},
 ): Promise<ProgramRecording> {
   const all: { type: string; name: string; provider: string; inputs: Json; urn?: string }[] = [];
   const csrSans = new Map<string, string[]>();
@@ -292,7 +295,9 @@ export async function recordProgram(
   const onVps = (p: string) => p.includes("vps-docker");
   const keep = all.filter(
     (r) =>
-      (r.type.startsWith("docker:index/") && onVps(r.provider)) || r.type.startsWith("postgresql:index/"),
+      (r.type.startsWith("docker:index/") && onVps(r.provider)) ||
+      r.type.startsWith("postgresql:index/") ||
+      (keepOpts.keepTypes ?? []).includes(r.type),
   );
   // Dependencies as the engine orders them: each kept resource's dependency URNs, followed
   // through resources the harness does not run (providers, commands, random, tls) to the kept

@@ -35,6 +35,20 @@ export interface FakeHost {
 /** systemctl stand-in: records calls; a timer counts as enabled/active once `enable --now` ran. */
 const FAKE_SYSTEMCTL = `#!/bin/bash\necho "$*" >>"$LG_T/systemctl.log"\nstate="$LG_T/systemctl.enabled"\ncase $1 in\n  is-enabled|is-active) grep -qx "$3" "$state" 2>/dev/null ;;\n  enable) echo "$3" >>"$state" ;;\nesac\n`;
 
+/**
+ * A systemd service unit as systemd runs it, as one bash script: its ExecStart lines in order,
+ * then its ExecStartPost lines if all passed (shared with the end-to-end test, which runs the
+ * units installed on the VPS).
+ */
+export function unitServiceScript(unitText: string): string {
+  const lines = (key: string) =>
+    unitText
+      .split("\n")
+      .filter((l) => l.startsWith(`${key}=`))
+      .map((l) => l.slice(key.length + 1));
+  return [...lines("ExecStart"), ...lines("ExecStartPost")].join(" && \\\n");
+}
+
 const MOUNTS =
   'mount --bind "$LG_T/lib" /usr/local/lib && mount --bind "$LG_T/units" /etc/systemd/system && exec bash -c "$LG_RUN"';
 
@@ -45,11 +59,6 @@ export function makeFakeHost(prefix: string): FakeHost {
     fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.writeFileSync(path.join(dir, "fakebin", "systemctl"), FAKE_SYSTEMCTL, { mode: 0o755 });
   const unit = (name: string) => fs.readFileSync(path.join(dir, "units", name), "utf8");
-  const lines = (text: string, key: string) =>
-    text
-      .split("\n")
-      .filter((l) => l.startsWith(`${key}=`))
-      .map((l) => l.slice(key.length + 1));
   return {
     dir,
     storage,
@@ -66,10 +75,7 @@ export function makeFakeHost(prefix: string): FakeHost {
       return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
     },
     unit,
-    serviceScript(name) {
-      const text = unit(name);
-      return [...lines(text, "ExecStart"), ...lines(text, "ExecStartPost")].join(" && \\\n");
-    },
+    serviceScript: (name) => unitServiceScript(unit(name)),
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
