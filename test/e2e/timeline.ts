@@ -26,8 +26,17 @@ export class Timeline {
     console.log(`# ${line}`);
   }
 
-  /** Runs `fn` as phase `name`, timing it; a failure is recorded and rethrown. */
-  async phase<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+  /**
+   * Runs `fn` as phase `name`, timing it; a failure is recorded and rethrown. After a failed
+   * phase the next ones are recorded "not run" and throw at once (they build on it), except
+   * `always` phases (teardown).
+   */
+  async phase<T>(name: string, fn: () => Promise<T> | T, opts: { always?: boolean } = {}): Promise<T> {
+    const failed = this.phases.find((p) => p.outcome !== "passed");
+    if (failed && !opts.always) {
+      this.phases.push({ name, seconds: 0, outcome: "not run" });
+      throw new Error(`not run: phase "${failed.name}" did not pass`);
+    }
     const t = this.now();
     try {
       const v = await fn();

@@ -25,8 +25,8 @@ type Json = any;
 export interface ProgramRecording {
   /** Docker + postgresql resources on the VPS (+ any `keepTypes`), in registration order. */
   readonly resources: RecordedResource[];
-  /** Every registration (type, name, provider) for diagnostics. */
-  readonly all: { type: string; name: string; provider: string }[];
+  /** Every registration (type, name, provider, inputs with secrets unwrapped). */
+  readonly all: { type: string; name: string; provider: string; inputs: Json }[];
   /** The emulated InternalCa's CA certificate (what the test trusts). */
   readonly caCertPem?: string;
   /** Resource options the engine would get (deleteBeforeReplace, protect, …) by `type name`. */
@@ -333,7 +333,7 @@ export async function recordProgram(
       inputs: r.inputs,
       dependencies: closure(`${r.type} ${r.name}`),
     })),
-    all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider })),
+    all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: r.inputs })),
     caCertPem,
     options: new Map(opts.all.map((o) => [`${o.type} ${o.name}`, o])),
   };
