@@ -60,6 +60,12 @@ export class Timeline {
         this.phases.push({ name: n, seconds: 0, outcome: "not run" });
   }
 
+  /** Sorts the phases into `names` order (unknown names last). */
+  order(names: readonly string[]): void {
+    const at = (n: string) => (names.includes(n) ? names.indexOf(n) : names.length);
+    this.phases.sort((a, b) => at(a.name) - at(b.name));
+  }
+
   totalSeconds(): number {
     return (this.now() - this.t0) / 1000;
   }
