@@ -5,6 +5,7 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { ContainerProps, TYPES, dataStoreKind, known, labelOf, onType, strings } from "./lib/resources";
 
+import { configWithDefaults } from "./lib/config";
 /** Label the data components put on volumes holding data (`launchgate.data=postgres|redis|…`). */
 export const DATA_LABEL = "launchgate.data";
 
@@ -20,9 +21,10 @@ export const dataVolumesProtected: ResourceValidationPolicy = {
     (v, args, report) => {
       // `launchgate.data=<kind>` marks what a volume holds; regenerable kinds (rendered config) need no protection.
       const kind = labelOf(v, DATA_LABEL);
-      const regenerable = args.getConfig<{ regenerableKinds?: string[] }>().regenerableKinds ?? [
-        "proxy-config",
-      ];
+      const { regenerableKinds: regenerable } = configWithDefaults<{ regenerableKinds: string[] }>(
+        args.getConfig(),
+        dataVolumesProtected.configSchema,
+      );
       const holdsData = kind !== undefined ? !regenerable.includes(kind) : /(postgres|redis)/.test(args.name);
       if (holdsData && !args.opts.protect) {
         report(

@@ -6,6 +6,7 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { DIGEST_PINNED, SECRET_NAME } from "./lib/patterns";
 import { ContainerProps, TYPES, dataStoreKind, known, onType, stackOfUrn, strings } from "./lib/resources";
+import { configWithDefaults } from "./lib/config";
 
 export const noDatastoreHostPorts: ResourceValidationPolicy = {
   name: "no-datastore-host-ports",
@@ -225,7 +226,10 @@ export const firewallPorts: ResourceValidationPolicy = {
   },
   validateResource: onType<Record<string, unknown>>(TYPES.remoteCommand, (props, args, report) => {
     const allowed = new Set(
-      (args.getConfig<{ allowedPorts?: number[] }>().allowedPorts ?? [22, 80, 443]).map(String),
+      configWithDefaults<{ allowedPorts: number[] }>(
+        args.getConfig(),
+        firewallPorts.configSchema,
+      ).allowedPorts.map(String),
     );
     const env = known(() => (props.environment as Record<string, string> | undefined)?.LG_PUBLIC_TCP_PORTS);
     const opened = [

@@ -10,8 +10,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { alertTargetConfigured } from "../../contract/release-rules";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import type { MonitoringConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
 import { HOST_LIB_DIR } from "./Backups";
 import { ScriptValue, renderInstall, renderScript, serviceUnit, timerUnit } from "./remote-script";
@@ -27,8 +27,25 @@ export interface HealthProbe {
   readonly container: pulumi.Input<string>;
 }
 
+/** Probe interval and alert thresholds; percentages are 0–100, each warn below its crit. */
+export interface MonitoringSettings {
+  /** Seconds between probes. */
+  readonly probeIntervalSeconds: number;
+  readonly cpuWarnPercent: number;
+  readonly cpuCritPercent: number;
+  readonly memoryWarnPercent: number;
+  readonly memoryCritPercent: number;
+  /** Disk usage warning (the critical level is `MonitoringArgs.diskCritPercent`). */
+  readonly diskWarnPercent: number;
+  /** Share of 5xx answers among the proxy's requests since the last probe. */
+  readonly errorRateWarnPercent: number;
+  readonly errorRateCritPercent: number;
+  /** Hours the newest backup may be old before an alert. */
+  readonly backupMaxAgeHours: number;
+}
+
 export interface MonitoringArgs {
-  readonly config: MonitoringConfig;
+  readonly config: MonitoringSettings;
   readonly connection: pulumi.Input<SshConnection>;
   /** Alert target (webhook URL, secret). */
   readonly alertWebhookUrl: pulumi.Input<string>;
@@ -54,7 +71,7 @@ export interface MonitoringArgs {
 }
 
 export class Monitoring extends LaunchgateComponent {
-  /** Whether an alert target is configured (policies require it). */
+  /** Whether the alert target counts as configured (contract/release-rules.ts: an https URL), as the gate judges it. */
   public readonly alerting: pulumi.Output<boolean>;
   /** Installs the probe, its timer and the webhook file. */
   public readonly install: command.remote.Command;
@@ -70,7 +87,7 @@ export class Monitoring extends LaunchgateComponent {
         `diskCritPercent: ${diskCrit} must be above monitoring.diskWarnPercent (${cfg.diskWarnPercent})`,
       );
     }
-    this.alerting = pulumi.output(args.alertWebhookUrl).apply((u) => u.length > 0);
+    this.alerting = pulumi.output(args.alertWebhookUrl).apply(alertTargetConfigured);
     this.probeIntervalSeconds = cfg.probeIntervalSeconds;
 
     const evaluatePath = `${HOST_LIB_DIR}/monitor-evaluate.sh`;
