@@ -83,6 +83,14 @@ function extensions(inputs: Json, sans: string[]): string {
   return lines.join("\n") + "\n";
 }
 
+/** subjectAltName entries of a CertRequest's inputs (`DNS:…`, `IP:…`). */
+function sansOf(inputs: Json): string[] {
+  return [
+    ...(inputs.dnsNames ?? []).map((n: string) => `DNS:${n}`),
+    ...(inputs.ipAddresses ?? []).map((n: string) => `IP:${n}`),
+  ];
+}
+
 /** Emulated outputs for providers whose results the containers consume. */
 export function emulateOutputs(
   type: string,
@@ -163,10 +171,7 @@ export function emulateOutputs(
       const d = dir();
       try {
         fs.writeFileSync(path.join(d, "key.pem"), inputs.privateKeyPem);
-        const sans = [
-          ...(inputs.dnsNames ?? []).map((n: string) => `DNS:${n}`),
-          ...(inputs.ipAddresses ?? []).map((n: string) => `IP:${n}`),
-        ];
+        const sans = sansOf(inputs);
         openssl(d, [
           "req",
           "-new",
@@ -224,6 +229,29 @@ export function emulateOutputs(
   }
 }
 
+/**
+ * Generated keys and certificates stay what they were for the same seed, resource and inputs, as
+ * they would in a stack's state across updates (a second recording must not rotate the CA).
+ */
+const tlsState = new Map<string, Record<string, unknown>>();
+function statefulOutputs(
+  type: string,
+  name: string,
+  inputs: Json,
+  csrSans: Map<string, string[]>,
+  seed: string,
+): Record<string, unknown> {
+  if (!type.startsWith("tls:")) return emulateOutputs(type, name, inputs, csrSans, seed);
+  const key = `${seed}\0${type}\0${name}\0${JSON.stringify(inputs)}`;
+  let out = tlsState.get(key);
+  if (!out) {
+    out = emulateOutputs(type, name, inputs, csrSans, seed);
+    tlsState.set(key, out);
+  }
+  if (type === "tls:index/certRequest:CertRequest") csrSans.set(out.certRequestPem as string, sansOf(inputs));
+  return out;
+}
+
 /** Stack config as the CLI would hand it to the program (`launchgate:key` → string). */
 function stackConfig(stack: string, overrides: Record<string, unknown>): Record<string, string> {
   const file = readStackFile(REPO, stack);
@@ -256,7 +284,7 @@ export async function recordProgram(
     {
       newResource(args) {
         const inputs = unwrapSecrets(args.inputs);
-        const extra = emulateOutputs(args.type, args.name, inputs, csrSans, seed);
+        const extra = statefulOutputs(args.type, args.name, inputs, csrSans, seed);
         if (args.type === "tls:index/selfSignedCert:SelfSignedCert" && inputs.isCaCertificate)
           caCertPem = extra.certPem as string;
         all.push({ type: args.type, name: args.name, provider: args.provider ?? "", inputs });
