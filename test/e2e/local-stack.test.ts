@@ -22,7 +22,7 @@
  * Run: npm run test:e2e   (needs docker, debootstrap, openssh-client, psql)
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -61,7 +61,7 @@ import {
   type KeyPair,
   type Vps,
 } from "../support/vps";
-import { ensureImages } from "../services/images";
+import type { AppImageSpec, TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
 import { Timeline } from "./timeline";
 
@@ -75,9 +75,9 @@ const DEPLOYER = localHostConfig().deployUser;
 
 /** Phases in order (the timeline lists each, also those an earlier failure kept from running). */
 const PHASES = [
-  "images",
   "LocalVps",
   "HardenedHost steps",
+  "images",
   "record program",
   "nested engine + image load",
   "up (engine order)",
@@ -396,6 +396,69 @@ function expectFixed(fixed: boolean, issue: string, ok: boolean, what: string): 
   else if (!ok) tl.note(`WAITING for ${issue}: not yet true: ${what}`);
 }
 
+interface ClientLoopResult {
+  readonly seen: Record<string, number>;
+  readonly failures: string[];
+  readonly maxMs: number;
+  readonly slow: number;
+}
+
+/** test/e2e/client-loop.ts against the VPS's published 443, in its own process. */
+function startClientLoop(): { stop(): Promise<ClientLoopResult> } {
+  const caFile = path.join(vps!.dir, "ca.pem");
+  fs.writeFileSync(caFile, ca);
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "client-loop.ts")], {
+    env: {
+      ...process.env,
+      LG_PORT: String(vps!.published[443]),
+      LG_SERVERNAME: domain,
+      LG_CA_FILE: caFile,
+      LG_PATH: "/version",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  return {
+    async stop() {
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(t);
+      return JSON.parse(out) as ClientLoopResult;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images
+
+/** The app images of this release and the next one (1.5.0 of the routed app). */
+const APPS: AppImageSpec[] = [
+  ...cfgApps.map((a) => ({ ref: a.image, port: a.port, version: a.image.split(":").pop()! })),
+  { ref: NEXT_API, port: api.port, version: "1.5.0" },
+];
+
+/** `ensureImages` (test/services/images.ts) in a child process, so other work runs meanwhile. */
+function ensureImagesAsync(apps: AppImageSpec[]): Promise<TestImages> {
+  const script = `process.stdout.write(JSON.stringify(require(${JSON.stringify(path.join(REPO, "test/services/images"))}).ensureImages(JSON.parse(process.env.LG_E2E_APPS))))`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "-e", script], {
+      env: { ...process.env, LG_E2E_APPS: JSON.stringify(apps) },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20 * 60_000);
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(out) as TestImages);
+      else reject(new Error(`image build exited ${code}`));
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Releases
 
@@ -474,38 +537,23 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
     console.log(`\n${tl.render("local stack end to end")}\n(written to ${path.relative(REPO, file)})\n`);
   });
 
-  it("builds or reuses the images (content-hash cache)", () =>
-    tl.phase("images", () => {
-      const vpsImage = buildVpsImage();
-      const apps = [
-        ...cfgApps.map((a) => ({ ref: a.image, port: a.port, version: a.image.split(":").pop()! })),
-        { ref: NEXT_API, port: api.port, version: "1.5.0" },
-      ];
-      const imgs = ensureImages(apps);
-      imageMap = { ...imgs.map, [vpsImage.tag]: vpsImage.tag };
-      for (const a of apps) {
-        const id = must("docker", ["image", "inspect", "-f", "{{.Id}}", imgs.map[a.ref]!]).stdout.trim();
-        pinned[a.ref] = `${a.ref}@${id}`;
-        imageMap[pinned[a.ref]!] = imgs.map[a.ref]!;
-      }
-      tl.note(
-        `images: ${imgs.built.length ? `built ${imgs.built.length}` : "all cached"} in ${(imgs.buildMs / 1000).toFixed(1)} s; VPS image ${vpsImage.tag} in ${(vpsImage.ms / 1000).toFixed(1)} s`,
-      );
-      for (const [ref, p] of Object.entries(pinned))
-        rewrites.push(`${ref} pinned as ${p.split("@")[1]!.slice(0, 19)}… (local test image id)`);
-    }));
-
-  it("starts LocalVps and hardens it with every HardenedHost step over SSH", async () => {
+  it("starts LocalVps and hardens it with every HardenedHost step over SSH (images built alongside)", async () => {
+    let images: Promise<TestImages> | undefined;
     await tl.phase("LocalVps", () => {
+      const vpsImage = buildVpsImage();
+      tl.note(`VPS image ${vpsImage.tag} ready in ${(vpsImage.ms / 1000).toFixed(1)} s`);
+      // The service images build in their own process while the host steps run (apt vs debootstrap).
+      images = ensureImagesAsync(APPS);
+      images.catch(() => undefined); // awaited in the "images" phase
       const dir = scratchDir();
       rootKey = makeKey(dir, "root");
       deployKey = makeKey(dir, "deployer");
-      vps = startVps(buildVpsImage().tag, rootKey.publicKey, dir, undefined, { publish: [443, 80] });
+      vps = startVps(vpsImage.tag, rootKey.publicKey, dir, undefined, { publish: [443, 80] });
       home = path.join(dir, "home");
       fs.mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 });
       evidence = fs.mkdtempSync(path.join(os.tmpdir(), `lg-e2e-evidence-${process.pid}-`));
       rewrites.push(
-        `LocalVps ports 22/443/80 → 127.0.0.1:${vps.sshPort}/${vps.published[443]}/${vps.published[80]} (declared ${stackFile.values.host ? (stackFile.values.host as Json).sshPort : 2222}/8443/8080)`,
+        `LocalVps ports 22/443/80 → 127.0.0.1:${vps.sshPort}/${vps.published[443]}/${vps.published[80]} (declared ${(stackFile.values.host as Json).sshPort ?? 2222}/8443/8080)`,
         "LocalVps generated root/deploy keys → this run's ed25519 keys",
       );
     });
@@ -529,6 +577,20 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       // The operator's known_hosts (fetch-drill and the tunnel check host keys).
       const scan = must("ssh-keyscan", ["-p", String(vps!.sshPort), "127.0.0.1"]).stdout;
       fs.writeFileSync(path.join(home, ".ssh", "known_hosts"), scan, { mode: 0o600 });
+    });
+    await tl.phase("images", async () => {
+      const imgs = await images!;
+      imageMap = { ...imgs.map };
+      for (const a of APPS) {
+        const id = must("docker", ["image", "inspect", "-f", "{{.Id}}", imgs.map[a.ref]!]).stdout.trim();
+        pinned[a.ref] = `${a.ref}@${id}`;
+        imageMap[pinned[a.ref]!] = imgs.map[a.ref]!;
+      }
+      tl.note(
+        `service images: ${imgs.built.length ? `built ${imgs.built.length}` : "all cached"} in ${(imgs.buildMs / 1000).toFixed(1)} s (alongside the host steps)`,
+      );
+      for (const [ref, p] of Object.entries(pinned))
+        rewrites.push(`${ref} pinned as ${p.split("@")[1]!.slice(0, 19)}… (local test image id)`);
     });
   });
 
@@ -721,23 +783,10 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         images: appImages(firstOverrides),
       });
       const second = await record(secondOverrides);
-      const agent = new https.Agent({ keepAlive: false });
-      let stop = false;
-      const seen: Record<string, number> = {};
-      const failures: string[] = [];
-      const loop = (async () => {
-        while (!stop) {
-          try {
-            const r = await viaProxy("/version", agent);
-            if (r.status !== 200) failures.push(`${r.status} ${r.body.slice(0, 80)}`);
-            else seen[JSON.parse(r.body).version] = (seen[JSON.parse(r.body).version] ?? 0) + 1;
-          } catch (e) {
-            failures.push((e as Error).message);
-          }
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      })();
+      const client = startClientLoop();
+      await new Promise((r) => setTimeout(r, 2000)); // its first requests go to the current release
       let steps: string[];
+      let loop: ClientLoopResult;
       try {
         steps = await deploy(current, second);
         await eventually(
@@ -746,15 +795,16 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
           (r) => JSON.parse(r.body).version === "1.5.0",
           30_000,
         );
-        await new Promise((r) => setTimeout(r, 1000));
+        // Past the proxy's DNS cache (resolver valid=10s): requests still aimed at the old container.
+        await new Promise((r) => setTimeout(r, 12_000));
       } finally {
-        stop = true;
-        await loop;
+        loop = await client.stop();
       }
       current = second;
+      const { seen, failures } = loop;
       const total = Object.values(seen).reduce((a, b) => a + b, 0) + failures.length;
       tl.note(
-        `second release: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, versions ${JSON.stringify(seen)}`,
+        `second release: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, slowest ${loop.maxMs} ms (${loop.slow} over 1 s), versions ${JSON.stringify(seen)}`,
       );
       assert.ok(total >= 20, `client loop ran ${total} requests`);
       assert.deepEqual(failures, [], "requests failed during the health-gated replacement");

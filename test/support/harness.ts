@@ -23,7 +23,9 @@
  * Uploads are made exactly as the provider makes them: one tar per file, extracted at "/".
  *
  * Talks to the Engine API on /var/run/docker.sock (the CLI cannot express exec-form
- * healthchecks). Cleanup removes only objects labelled with this run's id, always: `cleanup()`
+ * healthchecks), or on another engine's socket (`engine`: the disposable VPS's nested engine over
+ * SSH, with "as-declared" placement: declared names, ports and host paths, no prefixes).
+ * `handlers` let further recorded types (the program's commands) take part in the dependency order. Cleanup removes only objects labelled with this run's id, always: `cleanup()`
  * in `finally`, `up()` on failure, synchronous process exit/signal hooks, and reaping of objects
  * whose creating process is gone. Runs that need the program's fixed subnets take a lock.
  */
