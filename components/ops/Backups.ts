@@ -9,7 +9,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import type { SshConnection } from "../host/HardenedHost";
 import {
   HostFile,
@@ -85,7 +84,7 @@ export function backupSchedules(config: BackupsSettings): BackupSchedules {
   };
 }
 
-export class Backups extends LaunchgateComponent {
+export class Backups extends pulumi.ComponentResource {
   /** Directory holding dumps on the host. */
   public readonly backupDir: pulumi.Output<string>;
   /** Path of the restore-drill result file (JSON) on the host. */
@@ -99,8 +98,8 @@ export class Backups extends LaunchgateComponent {
   /** systemd `OnCalendar` values of the full, incremental and drill timers (UTC). */
   public readonly schedules: BackupSchedules;
 
-  constructor(name: string, args: BackupsArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:ops:Backups", name, opts);
+  constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:ops:Backups", name, {}, opts);
     const cfg = args.config;
     this.backupDir = pulumi.interpolate`${args.storagePath}/backups`;
     this.drillResultPath = pulumi.interpolate`${args.storagePath}/backups/restore-drill.json`;
@@ -195,7 +194,7 @@ export class Backups extends LaunchgateComponent {
         delete: uninstall.text,
         triggers: [install.trigger, uninstall.trigger, ...scripts.map((s) => s.rendered.trigger)],
       },
-      this.child(),
+      { parent: this },
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;
@@ -211,7 +210,7 @@ export class Backups extends LaunchgateComponent {
         // A new release, or a changed backup script, takes a new dump before migrations run.
         triggers: [args.releaseId ?? "", preMigration.trigger, backupPostgres.trigger],
       },
-      this.child({ dependsOn: [this.install] }),
+      { parent: this, dependsOn: [this.install] },
     );
 
     this.registerOutputs({
