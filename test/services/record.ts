@@ -16,6 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { setAllConfig } from "@pulumi/pulumi/runtime/config";
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { recordOptions, type RecordedOptions, type RecordedResource } from "../support/mocks";
 import { urnKey } from "../support/harness";
 import { readStackFile } from "../../stacks/stack-file";
@@ -312,14 +313,15 @@ export async function recordProgram(
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { buildStack } = require("../../stacks/index") as typeof import("../../stacks/index");
-  const outputs = buildStack();
+  // Inside the root stack resource, as the language host runs a program (the program registers
+  // a stack transformation, which needs it).
+  await runInPulumiStack(async () => buildStack());
   // Wait until registrations stop arriving (every apply chain resolved).
   let last = -1;
   for (let i = 0; i < 200 && all.length !== last; i++) {
     last = all.length;
     await new Promise((r) => setTimeout(r, 50));
   }
-  void outputs;
   const onVps = (p: string) => p.includes("vps-docker");
   const keep = all.filter(
     (r) =>
