@@ -59,7 +59,7 @@ fi
 systemd_running() {
   [ -d /run/systemd/system ] && return 0
   command -v systemctl >/dev/null 2>&1 || return 1
-  ! "${SUDO[@]}" systemctl is-system-running 2>&1 | grep -q offline
+  ! "${SUDO[@]}" systemctl is-system-running 2>&1 | grep -Eq 'offline|not been booted|Failed to connect to bus'
 }
 
 # A host not run by systemd (the local stack's container VPS: its init is a shell script, and
