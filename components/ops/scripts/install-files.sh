@@ -55,9 +55,9 @@ if [ -n "${LG_STDIN_FILE:-}" ]; then
   if put 0600 "$LG_STDIN_FILE" >/dev/null; then echo "secret $LG_STDIN_FILE (0600, updated)"; fi
 fi
 
-# systemd runs this host: sd_booted()'s test, else a systemctl that does not report "offline".
+# systemd runs this host: it is PID 1, else a systemctl that does not report being offline.
 systemd_running() {
-  [ -d /run/systemd/system ] && return 0
+  [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && return 0
   command -v systemctl >/dev/null 2>&1 || return 1
   ! "${SUDO[@]}" systemctl is-system-running 2>&1 | grep -Eq 'offline|not been booted|Failed to connect to bus'
 }
