@@ -13,6 +13,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
+import { roleLabel } from "../../policies/lib/roles";
 import type { AppConfig } from "../../stacks/config";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
@@ -136,7 +137,7 @@ export class AppService extends LaunchgateComponent {
           mustRun: false,
           rm: false,
           wait: false,
-          labels: [...labels, { label: "launchgate.job", value: "migrate" }],
+          labels: [...labels, roleLabel("migration"), { label: "launchgate.job", value: "migrate" }],
         },
         this.child({
           dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [],
@@ -161,7 +162,7 @@ export class AppService extends LaunchgateComponent {
         ...(app.command ? { command: app.command } : {}),
         envs,
         ...attachNetworks(networks),
-        labels,
+        labels: [roleLabel("app"), ...labels],
         healthcheck: {
           tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
           interval: "10s",

@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { attachNetworks, hardened } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
+import { datastoreLabels } from "../../policies/lib/roles";
 import type { PostgresConfig } from "../../stacks/config";
 
 /** Port PgBouncer listens on (inside the internal network only). */
@@ -177,6 +178,7 @@ export class Postgres extends LaunchgateComponent {
           "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=peer",
         ],
         volumes: [{ volumeName: volume.name, containerPath: PGDATA }],
+        labels: datastoreLabels("postgres"),
         // Parallel query workers use POSIX shared memory; docker's 64 MiB default is too small.
         shmSize: 128,
         ...attachNetworks([{ name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] }]),
@@ -283,6 +285,7 @@ export class Postgres extends LaunchgateComponent {
           pulumi.secret(pulumi.all(roleSecrets).apply((lines) => `PGBOUNCER_AUTH=${lines.join("\n")}`)),
         ],
         ...attachNetworks([{ name: args.internalNetwork, aliases: [poolerAlias] }]),
+        labels: datastoreLabels("pgbouncer"),
         healthcheck: { tests: bouncerHealth, interval: "10s", timeout: "5s", retries: 5, startPeriod: "10s" },
         wait: true,
         waitTimeout: 60,

@@ -15,6 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
+import { roleTrigger } from "../../policies/lib/roles";
 import type { SshConnection } from "../host/HardenedHost";
 
 const SCRIPTS = path.join(__dirname, "scripts");
@@ -88,8 +89,10 @@ export class PostgresAdminTunnel extends LaunchgateComponent {
         environment: pulumi.unsecret(pulumi.output(environment)),
         // The previous run's stdout would otherwise be copied into the next run's env.
         addPreviousOutputInEnv: false,
+        triggers: [roleTrigger("db-admin-tunnel")],
       },
-      this.child(),
+      // Its delete closes the same control socket the new version opens: never create-first.
+      this.child({ deleteBeforeReplace: true }),
     );
 
     this.ready = open;

@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { attachNetworks, hardened } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
+import { datastoreLabels } from "../../policies/lib/roles";
 import type { RedisInstanceConfig } from "../../stacks/config";
 
 export const REDIS_PORT = 6379;
@@ -143,6 +144,7 @@ export class Redis extends LaunchgateComponent {
         // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
         envs: [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${password.result}`)],
         volumes: [{ volumeName: volume.name, containerPath: dataDir }],
+        labels: datastoreLabels("redis"),
         ...attachNetworks([{ name: args.internalNetwork, aliases: [name] }]),
         healthcheck: {
           tests: REDIS_HEALTHCHECK,

@@ -13,6 +13,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
+import { roleLabel } from "../../policies/lib/roles";
 import type { ProxyConfig } from "../../stacks/config";
 import { renderNginxConfig } from "./nginx/render";
 
@@ -126,7 +127,7 @@ export class Proxy extends LaunchgateComponent {
         mustRun: false,
         rm: false,
         wait: false,
-        labels: [{ label: "launchgate.job", value: "nginx-config-check" }],
+        labels: [roleLabel("job"), { label: "launchgate.job", value: "nginx-config-check" }],
       },
       this.child(),
     );
@@ -173,6 +174,7 @@ export class Proxy extends LaunchgateComponent {
         ],
         ...attachNetworks([{ name: args.edgeNetwork, aliases: [name] }]),
         labels: [
+          roleLabel("proxy"),
           { label: "launchgate.proxy", value: "true" },
           { label: "launchgate.config-checked", value: requireSuccess(check, "nginx -t", revision) },
         ],

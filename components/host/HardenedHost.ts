@@ -28,6 +28,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { renderScript, ScriptValue } from "../ops/remote-script";
+import { roleTrigger } from "../../policies/lib/roles";
 import type { HostConfig } from "../../stacks/config";
 
 export interface SshConnection {
@@ -321,7 +322,7 @@ export class HardenedHost extends LaunchgateComponent {
           LG_DEPLOY_USER: deployUser,
           LG_DEPLOY_KEY: deployKey,
         },
-        triggers: [bootstrapScript.trigger, runnerScript.trigger],
+        triggers: [roleTrigger("host-bootstrap"), bootstrapScript.trigger, runnerScript.trigger],
         addPreviousOutputInEnv: false,
       },
       this.child(),
@@ -339,7 +340,7 @@ export class HardenedHost extends LaunchgateComponent {
           // The text is visible in `ps` while it runs: it must never hold a secret.
           create: `sudo -n bash -c "$(cat)" launchgate-${step}`,
           stdin: script.text,
-          triggers: [script.trigger],
+          triggers: [roleTrigger(`host-${step}`), script.trigger],
           // The previous stdout would be sent as SSH env vars, which sshd refuses.
           addPreviousOutputInEnv: false,
         },

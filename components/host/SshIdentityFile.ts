@@ -7,6 +7,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
+import { roleTrigger } from "../../policies/lib/roles";
 
 export interface SshIdentityFileArgs {
   /** OpenSSH/PEM private key (secret). */
@@ -38,10 +39,11 @@ export class SshIdentityFile extends LaunchgateComponent {
         stdin: key,
         environment: { KEY_PATH: args.path },
         // Re-write when the key changes; the key itself stays a secret input.
-        triggers: [key],
+        triggers: [roleTrigger("identity-file"), key],
         logging: "none",
       },
-      this.child({ additionalSecretOutputs: ["stdout", "stderr"] }),
+      // Its delete removes the same path the new version writes: never create-first.
+      this.child({ additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true }),
     );
     this.registerOutputs({ path: this.path });
   }

@@ -11,6 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
+import { roleTrigger } from "../../policies/lib/roles";
 import type { MonitoringConfig } from "../../stacks/config";
 import type { SshConnection } from "../host/HardenedHost";
 import { HOST_LIB_DIR } from "./Backups";
@@ -152,9 +153,16 @@ export class Monitoring extends LaunchgateComponent {
         // The URL only ever travels here: a secret input (encrypted in state), written by the
         // installer to a 0600 root file. A new URL changes this input and re-runs the install.
         stdin: pulumi.secret(pulumi.output(args.alertWebhookUrl).apply((u) => `${u}\n`)),
-        triggers: [install.trigger, uninstall.trigger, evaluate.trigger, probe.trigger],
+        triggers: [
+          roleTrigger("monitoring"),
+          install.trigger,
+          uninstall.trigger,
+          evaluate.trigger,
+          probe.trigger,
+        ],
       },
-      this.child({ additionalSecretOutputs: ["stdin"] }),
+      // Its delete uninstalls the same paths the new version installs: never create-first.
+      this.child({ additionalSecretOutputs: ["stdin"], deleteBeforeReplace: true }),
     );
 
     this.registerOutputs({
