@@ -44,7 +44,7 @@ function isSecure(v: unknown): v is { secure: string } {
 }
 
 /** Replaces `secure:` leaves with `placeholder`, reporting whether any were found. */
-function stripSecure(v: unknown, placeholder: string): { value: unknown; secure: boolean } {
+export function stripSecure(v: unknown, placeholder: string): { value: unknown; secure: boolean } {
   if (isSecure(v)) return { value: placeholder, secure: true };
   if (Array.isArray(v)) {
     const parts = v.map((x) => stripSecure(x, placeholder));

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { PlainLeaf, plainLeavesOf, readStackFile } from "../../stacks/stack-file";
+import { PlainLeaf, plainLeavesOf, readStackFile, stripSecure } from "../../stacks/stack-file";
 
 /**
  * Stands in for every secret value (only the CLI can decrypt them); finding it in a non-secret
@@ -63,15 +63,13 @@ export function loadStackConfig(
   let plainLeaves = file.plainLeaves.map((l) => ({ ...l, key: withNs(l.key) }));
   for (const [key, value] of Object.entries(overrides)) {
     const full = key.includes(":") ? key : `${ns}:${key}`;
-    // An override is plain text unless written like the stack file's `{ secure: … }`.
-    const secure =
-      typeof value === "object" &&
-      value !== null &&
-      typeof (value as { secure?: unknown }).secure === "string";
-    config[full] = secure ? SECRET_MARKER : encode(value);
-    plainLeaves = [...plainLeaves.filter((l) => l.key !== full), ...plainLeavesOf(full, value)];
+    // An override is plain text except its `{ secure: … }` leaves, as in the stack file.
+    const stripped = stripSecure(value, SECRET_MARKER);
+    const secure = stripped.secure;
+    config[full] = encode(stripped.value);
     if (secure) secureKeys.add(full);
     else secureKeys.delete(full);
+    plainLeaves = [...plainLeaves.filter((l) => l.key !== full), ...plainLeavesOf(full, value)];
   }
   return { project: project.name, config, secureKeys: [...secureKeys], declaredSecret, plainLeaves };
 }
