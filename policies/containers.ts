@@ -443,7 +443,8 @@ export const imagesPinned = typedPolicy(
   },
   Container,
   function* (props, args) {
-    const image = (known(() => props.image) as string | undefined) ?? "";
+    // Read directly: an image unknown at preview makes this "can't run" (advisory), as the engine does.
+    const image = (props.image as string | undefined) ?? "";
     const lastPart = image.split("/").pop() ?? image;
     if (/:latest(@|$)/.test(image) || (!lastPart.includes(":") && !lastPart.includes("@"))) {
       yield `image "${image}" floats (:latest or no tag); pin it as repo@sha256:<digest>.`;
