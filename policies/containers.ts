@@ -85,7 +85,8 @@ export const containerCapabilities = containerPolicy(
   function* (c, config) {
     if (!c.capDrop.includes("ALL"))
       yield 'keeps the default capabilities; set `capabilities.drops: ["ALL"]` (CIS 5.4).';
-    const allowed = (config.allowedCapabilities as Record<string, string[]> | undefined)?.[c.role] ?? [];
+    // A role the allow-list does not name may add nothing.
+    const allowed = (config.allowedCapabilities as Record<string, string[]>)[c.role] ?? [];
     const extra = c.capAdd.filter((cap) => NEVER_ADDED.includes(cap) || !allowed.includes(cap));
     if (extra.length > 0)
       yield `${who(c)} adds ${extra.join(", ")}; a ${c.role} may add only ${allowed.join(", ") || "nothing"} (CIS 5.4).`;
@@ -349,9 +350,9 @@ export const containerPorts = containerPolicy(
     },
   },
   function* (c, config) {
-    const publish = (config.publishRoles as string[] | undefined) ?? ["proxy", "vps"];
-    const publicRoles = (config.publicRoles as string[] | undefined) ?? ["proxy"];
-    const privileged = (config.privilegedPorts as number[] | undefined) ?? [80, 443];
+    const publish = config.publishRoles as string[];
+    const publicRoles = config.publicRoles as string[];
+    const privileged = config.privilegedPorts as number[];
     if (c.publishAllPorts) yield "publishes every exposed port; remove `publishAllPorts` (CIS 5.9).";
     if (c.ports.length === 0) return;
     const list = c.ports.map((p) => p.external ?? p.internal).join(", ");

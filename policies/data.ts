@@ -31,7 +31,7 @@ export const dataVolumesProtected = stackPolicy(
     config: { regenerableKinds: { type: "array", items: { type: "string" }, default: ["proxy-config"] } },
   },
   function* (args, config) {
-    const regenerable = (config.regenerableKinds as string[] | undefined) ?? ["proxy-config"];
+    const regenerable = config.regenerableKinds as string[];
     const mountedByStore = new Set<string>();
     for (const r of args.resources.filter((x) => x.isType(Container))) {
       if (viewOfContainer(r.props).role !== "datastore") continue;

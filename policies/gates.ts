@@ -7,8 +7,10 @@
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { SignerAllowList, VerifyResult, verifyAttestation } from "./lib/attestation";
-import { ATTESTATION_DIR, RESTORE_DRILL_DIR, attestationFileName } from "./lib/evidence-files";
-import { GATE_RESOURCE_NAME, GateManifest, ageHours, manifestOf } from "./lib/manifest";
+import { ATTESTATION_DIR, RESTORE_DRILL_DIR, attestationFileName } from "../contract/evidence-files";
+import { GATE_RESOURCE_NAME, GateManifest, ageHours, manifestOf } from "../contract/manifest";
+import { STAGING_MAX_AGE_HOURS, STAGING_VERIFIED_POLICY } from "../contract/release-rules";
+import { configWithDefaults } from "./lib/config";
 import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, onType, stackOfUrn } from "./lib/resources";
 import { transitiveDependencies } from "./data";
@@ -42,7 +44,7 @@ function gatePolicy<C extends object>(
       if (!manifest) return args.notApplicable("no gate manifest");
       for (const message of check({
         manifest,
-        config: args.getConfig<C>(),
+        config: configWithDefaults<C>(args.getConfig<Partial<C>>(), configSchema),
         stack: stackOfUrn(args.urn),
         now: new Date(),
       })) {
@@ -60,9 +62,9 @@ function imageDifferences(
 }
 
 export const stagingVerified = gatePolicy<{ maxAgeHours: number }>(
-  "staging-verified",
+  STAGING_VERIFIED_POLICY,
   "Checks whether staging verified this exact release (same commit and image digests, smoke tests passed, recently).",
-  { properties: { maxAgeHours: { type: "number", default: 72 } } },
+  { properties: { maxAgeHours: { type: "number", default: STAGING_MAX_AGE_HOURS } } },
   ({ manifest: m, config, now }) => {
     const fix = "deploy this release to staging, run the smoke tests (npm run promote), then retry";
     if (!m.staging.stack)
@@ -79,9 +81,9 @@ export const stagingVerified = gatePolicy<{ maxAgeHours: number }>(
     if (!v.smokeTests.passed) out.push(`staging smoke tests did not pass; fix the release on staging first.`);
     const age = ageHours(v.smokeTests.finishedAt, now);
     if (Number.isNaN(age)) out.push(`staging smoke tests have no finish time; ${fix}.`);
-    else if (age > (config.maxAgeHours ?? 72))
+    else if (age > config.maxAgeHours)
       out.push(
-        `staging verification is ${age.toFixed(1)} h old (max ${config.maxAgeHours ?? 72} h); re-run the staging smoke tests.`,
+        `staging verification is ${age.toFixed(1)} h old (max ${config.maxAgeHours} h); re-run the staging smoke tests.`,
       );
     return out;
   },
@@ -98,7 +100,7 @@ export const backupsTested = gatePolicy<{ maxDrillAgeDays: number; minRetentionD
   },
   ({ manifest: m, config, stack, now }) => {
     const out: string[] = [];
-    const maxDays = config.maxDrillAgeDays ?? 7;
+    const maxDays = config.maxDrillAgeDays;
     const d = m.restoreDrill;
     if (!d)
       out.push(
@@ -111,7 +113,7 @@ export const backupsTested = gatePolicy<{ maxDrillAgeDays: number; minRetentionD
         `the latest restore drill (${d.file}) is ${(ageHours(d.finishedAt, now) / 24).toFixed(1)} days old (max ${maxDays}); re-run the drill.`,
       );
     }
-    const minRetention = config.minRetentionDays ?? 30;
+    const minRetention = config.minRetentionDays;
     if (m.backups.retentionDays < minRetention) {
       out.push(
         `backups are kept ${m.backups.retentionDays} days (min ${minRetention}); set launchgate:backups.retentionDays to ${minRetention} or more.`,
@@ -184,7 +186,7 @@ export function attestationProblem(g: GateContext<AttestationConfig>, kind: stri
   const results: [string, VerifyResult][] = candidates.map((a) => [
     a.file,
     verifyAttestation(a.content, {
-      allowList: g.config.allowedSigners ?? {},
+      allowList: g.config.allowedSigners,
       binding: { stack: g.stack, commit: m.commit, images: m.images },
       now: g.now,
       maxValidityDays: g.config.maxValidityDays,
@@ -218,9 +220,7 @@ export const signOffsAttested = gatePolicy<AttestationConfig & { requiredKinds: 
     },
   },
   (g) =>
-    (g.config.requiredKinds ?? [])
-      .map((k) => attestationProblem(g, k))
-      .filter((p): p is string => p !== undefined),
+    g.config.requiredKinds.map((k) => attestationProblem(g, k)).filter((p): p is string => p !== undefined),
 );
 
 export const flagsAttested = gatePolicy<AttestationConfig & { flags: Record<string, string> }>(
@@ -237,7 +237,7 @@ export const flagsAttested = gatePolicy<AttestationConfig & { flags: Record<stri
     for (const [flag, f] of Object.entries(g.manifest.flags)) {
       if (!f.enabled) continue;
       // The pack's list is a floor: the program cannot drop an approval by editing config.
-      const kinds = new Set([f.requiresAttestation, g.config.flags?.[flag]].filter((k): k is string => !!k));
+      const kinds = new Set([f.requiresAttestation, g.config.flags[flag]].filter((k): k is string => !!k));
       for (const kind of kinds) {
         const problem = attestationProblem(g, kind);
         if (problem)

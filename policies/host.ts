@@ -206,7 +206,7 @@ export const firewallPorts = typedPolicies(
   [RemoteCommand],
   function* (props, _args, config) {
     if (roleOfCommand(props) !== "host-firewall") return;
-    const allowed = new Set(((config.allowedPorts as number[] | undefined) ?? [22, 80, 443]).map(String));
+    const allowed = new Set((config.allowedPorts as number[]).map(String));
     const text = scriptOf(props);
     const fromEnv = [...text.matchAll(/LG_PUBLIC_TCP_PORTS=['"]?([\d ]*)/g)].flatMap((m) =>
       m[1]!.split(/\s+/),

@@ -221,7 +221,6 @@ const releaseSchema = z
     commit: z.string().regex(/^[a-f0-9]{40}$/, "a 40-hex-digit git commit"),
     /** Fully qualified staging stack (`org/launchgate/staging`) whose verified release this one must match. */
     stagingStack: z.string().optional(),
-    maxStagingAgeHours: z.number().int().min(1).default(72),
     /** Folder (relative to the project) holding the signed attestations for this stack. */
     evidenceDir: z.string().default("evidence"),
     /** The release to roll back to: its commit and image per app. */

@@ -10,6 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { alertTargetConfigured } from "../../contract/release-rules";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { roleTrigger } from "../../policies/lib/roles";
 import type { MonitoringConfig } from "../../stacks/config";
@@ -55,7 +56,7 @@ export interface MonitoringArgs {
 }
 
 export class Monitoring extends LaunchgateComponent {
-  /** Whether an alert target is configured (policies require it). */
+  /** Whether the alert target counts as configured (contract/release-rules.ts: an https URL), as the gate judges it. */
   public readonly alerting: pulumi.Output<boolean>;
   /** Installs the probe, its timer and the webhook file. */
   public readonly install: command.remote.Command;
@@ -71,7 +72,7 @@ export class Monitoring extends LaunchgateComponent {
         `diskCritPercent: ${diskCrit} must be above monitoring.diskWarnPercent (${cfg.diskWarnPercent})`,
       );
     }
-    this.alerting = pulumi.output(args.alertWebhookUrl).apply((u) => u.length > 0);
+    this.alerting = pulumi.output(args.alertWebhookUrl).apply(alertTargetConfigured);
     this.probeIntervalSeconds = cfg.probeIntervalSeconds;
 
     const evaluatePath = `${HOST_LIB_DIR}/monitor-evaluate.sh`;

@@ -23,7 +23,8 @@ import {
   GateManifest,
   MANIFEST_VERSION,
   VerifiedRelease,
-} from "../../policies/lib/manifest";
+} from "../../contract/manifest";
+import { alertTargetConfigured } from "../../contract/release-rules";
 import { ReleaseEvidence, loadEvidence } from "./evidence";
 
 export interface ReleaseArgs {
@@ -127,9 +128,7 @@ export class Release extends pulumi.ComponentResource {
           .apply(asVerifiedRelease)
       : pulumi.output(null);
     // Only "is it an https URL" leaves the secret; the boolean reveals nothing.
-    const alerting = pulumi.unsecret(
-      pulumi.output(args.alertTarget ?? "").apply((u) => /^https:\/\/\S+$/.test(u)),
-    );
+    const alerting = pulumi.unsecret(pulumi.output(args.alertTarget ?? "").apply(alertTargetConfigured));
     this.manifest = pulumi
       .all([staging, alerting])
       .apply(([s, a]) => buildManifest(cfg, stack, args.images, args.flags, evidence, s, a));

@@ -10,8 +10,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ATTESTATION_DIR, ATTESTATION_SUFFIX, RESTORE_DRILL_DIR } from "../../policies/lib/evidence-files";
-import type { FoundAttestation, RestoreDrillRecord } from "../../policies/lib/manifest";
+import { ATTESTATION_DIR, ATTESTATION_SUFFIX, RESTORE_DRILL_DIR } from "../../contract/evidence-files";
+import type { FoundAttestation, RestoreDrillRecord } from "../../contract/manifest";
 
 export interface ReleaseEvidence {
   /** Folder the evidence was read from (absolute). */

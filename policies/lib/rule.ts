@@ -18,6 +18,7 @@ import type {
 } from "@pulumi/policy";
 import { validateResourceOfType } from "@pulumi/policy";
 import type { Resource } from "@pulumi/pulumi";
+import { configWithDefaults } from "./config";
 
 /** Why a policy exists, as data. */
 export interface Rationale {
@@ -86,7 +87,7 @@ export function typedPolicy<R extends Resource>(
     description: meta.description,
     configSchema: schema(meta),
     validateResource: validateResourceOfType(resourceClass, (props, args, report) => {
-      const config = args.getConfig<Config>();
+      const config = configWithDefaults<Config>(args.getConfig<Config>(), schema(meta));
       if (excepted(config, args.name)) return;
       for (const m of check(props as unknown as Record<string, unknown>, args, config)) report(m);
     }),
@@ -103,7 +104,7 @@ export function typedPolicies(
   register(meta);
   const validators = resourceClasses.map((c) =>
     validateResourceOfType(c, (props, args, report) => {
-      const config = args.getConfig<Config>();
+      const config = configWithDefaults<Config>(args.getConfig<Config>(), schema(meta));
       if (excepted(config, args.name)) return;
       for (const m of check(props as unknown as Record<string, unknown>, args, config)) report(m);
     }),
@@ -127,7 +128,7 @@ export function stackPolicy(
     description: meta.description,
     configSchema: schema(meta),
     validateStack: (args, report) => {
-      const config = args.getConfig<Config>();
+      const config = configWithDefaults<Config>(args.getConfig<Config>(), schema(meta));
       for (const [message, r] of check(args, config)) {
         if (r && excepted(config, r.name)) continue;
         report(message, r?.urn);

@@ -10,7 +10,7 @@ import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { loadEvidence } from "../../components/release/evidence";
-import { GATE_ENV_KEY } from "../../policies/lib/manifest";
+import { GATE_ENV_KEY } from "../../contract/manifest";
 import { tempDir } from "../fixtures/evidence";
 import { ProductionFixture, REAL_PROGRAM, check, refusedBy, stopPack } from "./support";
 

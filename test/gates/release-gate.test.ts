@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { GATE_CREATE_SCRIPT } from "../../components/release/Release";
-import { GATE_ENV_KEY } from "../../policies/lib/manifest";
+import { GATE_ENV_KEY } from "../../contract/manifest";
 import { attest, makeSigner } from "../fixtures/evidence";
 
 const BINDING = {

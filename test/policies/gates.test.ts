@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as gates from "../../policies/gates";
-import { GATE_ENV_KEY, GateManifest } from "../../policies/lib/manifest";
+import { GATE_ENV_KEY, GateManifest } from "../../contract/manifest";
 import { TYPES } from "../../policies/lib/resources";
 import { REQUIRED_KINDS, Signer, allowListOf, attest, hoursAgo, makeSigner } from "../fixtures/evidence";
 import { ResourceInput, runResourcePolicy, runStackPolicy } from "./harness";

@@ -99,13 +99,12 @@ describe("decideSourceVerified", () => {
       }
     });
   }
-  test("the age limit comes from the target's release.maxStagingAgeHours, then the flag", () => {
-    const cfg: ConfigMap = {
-      "launchgate:release": { value: JSON.stringify({ commit: OLD, maxStagingAgeHours: 2 }) },
-    };
+  test("the age limit comes from the target's staging-verified gate config, then the flag", () => {
+    const cfg = { "staging-verified": { enforcementLevel: "mandatory", maxAgeHours: 2 } };
     assert.equal(maxSourceAgeHours(cfg), 2);
     assert.equal(maxSourceAgeHours(cfg, 10), 10);
     assert.equal(maxSourceAgeHours({}), 72);
+    assert.equal(maxSourceAgeHours(undefined), 72);
     const r = decideSourceVerified(stagingOutputs(), {
       now: NOW,
       maxAgeHours: maxSourceAgeHours(cfg),

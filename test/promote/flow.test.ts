@@ -19,6 +19,13 @@ const FAKE = path.join(__dirname, "fake-pulumi");
 const NEW = "4f9c2b7e8a1d3c5b6e7f8091a2b3c4d5e6f70819";
 const OLD = "3e8b1a6d7c0f2e4a5b6c7d8e9f0a1b2c3d4e5f60";
 const d = (c: string) => c.repeat(64);
+/** The clock every flow here runs with; each time a fixture writes is taken from it. */
+const NOW = new Date("2026-11-24T12:00:00Z");
+const HOUR = 3_600_000;
+/** `hours` relative to `now` (negative: before), as the ISO text the stack files hold. */
+const at = (hours: number, now: Date = NOW) => new Date(now.getTime() + hours * HOUR).toISOString();
+/** The verification record's time as `config set-all` writes it. */
+const RECORDED = `launchgate:verification.finishedAt=${NOW.toISOString()}`;
 const STAGING_IMAGES = {
   postgres: `postgres@sha256:${d("a")}`,
   pgbouncer: `edoburu/pgbouncer@sha256:${d("b")}`,
@@ -72,6 +79,8 @@ function commands(): string[] {
 function writeScenario(
   over: Record<string, unknown> = {},
   stagingSmoke: Record<string, unknown> | null = {},
+  /** The clock of the flow that reads this scenario. */
+  now: Date = NOW,
 ) {
   const scenario = {
     version: "3.248.0",
@@ -87,7 +96,7 @@ function writeScenario(
               : {
                   commit: NEW,
                   passed: true,
-                  finishedAt: new Date(Date.now() - 3_600_000).toISOString(),
+                  finishedAt: at(-1, now),
                   ...stagingSmoke,
                 },
         },
@@ -114,7 +123,6 @@ function writeScenario(
         "launchgate:release": {
           value: JSON.stringify({
             commit: OLD,
-            maxStagingAgeHours: 72,
             previous: {
               commit: "1".repeat(40),
               images: { "app:api": `old@sha256:${d("9")}`, "app:worker": `oldw@sha256:${d("8")}` },
@@ -154,7 +162,7 @@ function flowOptions(over: Record<string, unknown> = {}) {
       checkCommand: [process.execPath, path.join(FAKE, "check"), "--stack", "{stack}"],
       smokeSpec: SPEC,
       env: {},
-      now: () => new Date("2026-11-24T12:00:00Z"),
+      now: () => NOW,
       log: (l: string) => lines.push(l),
       ...over,
     },
@@ -242,7 +250,7 @@ describe("promote (stand-in pulumi)", () => {
       "config set-all --stack production --path" +
         ` --plaintext launchgate:verification.commit=${NEW}` +
         " --plaintext launchgate:verification.passed=true" +
-        " --plaintext launchgate:verification.finishedAt=2026-11-24T12:00:00.000Z --non-interactive",
+        ` --plaintext ${RECORDED} --non-interactive`,
       UP,
       ...AFTER_UP,
     ]);
@@ -339,7 +347,7 @@ describe("promote (stand-in pulumi)", () => {
     const scenario = JSON.parse(fs.readFileSync(scenarioFile, "utf8"));
     scenario.outputs.production.release = { commit: NEW, images: STAGING_IMAGES, flags: {}, previous: null };
     scenario.config.production["launchgate:verification"] = {
-      value: JSON.stringify({ commit: NEW, passed: true, finishedAt: "2026-11-24T11:00:00Z" }),
+      value: JSON.stringify({ commit: NEW, passed: true, finishedAt: at(-1) }),
     };
     fs.writeFileSync(scenarioFile, JSON.stringify(scenario));
     const { opts } = flowOptions();
@@ -361,7 +369,7 @@ describe("promote (stand-in pulumi)", () => {
       "config set-all --stack production --path" +
         ` --plaintext launchgate:verification.commit=${NEW}` +
         " --plaintext launchgate:verification.passed=true" +
-        " --plaintext launchgate:verification.finishedAt=2026-11-24T12:00:00.000Z --non-interactive",
+        ` --plaintext ${RECORDED} --non-interactive`,
       UP,
       ...AFTER_UP,
     ]);
@@ -378,7 +386,10 @@ describe("promote (stand-in pulumi)", () => {
   });
 
   test("default: the real checker in-process refuses production without evidence, before the preview", async () => {
-    const { opts } = flowOptions({ workDir: ROOT, checkCommand: undefined });
+    // The real checker judges evidence by the system clock: this case uses it on both sides.
+    const now = new Date();
+    writeScenario({}, {}, now);
+    const { opts } = flowOptions({ workDir: ROOT, checkCommand: undefined, now: () => now });
     await assert.rejects(promote({ ...opts, from: "staging", to: "production" }), (e: unknown) => {
       assert.ok(e instanceof FlowError);
       assert.match(e.message, /^offline check of production failed \(exit 1\); nothing was deployed\./);
@@ -395,12 +406,12 @@ describe("promote (stand-in pulumi)", () => {
   const refusals: [string, Record<string, unknown> | null, RegExp][] = [
     ["not verified", null, /refusing to promote: stack staging has no smoke-test result/],
     ["failed on staging", { passed: false }, /did not pass/],
-    ["too old", { finishedAt: "2026-11-20T00:00:00Z" }, /older than the 72h limit/],
+    ["too old", { finishedAt: at(-73) }, /older than the 72h limit/],
   ];
   for (const [name, smoke, reason] of refusals) {
     test(`refuses when staging is ${name}, before touching production's config`, async () => {
       writeScenario({}, smoke);
-      const { opts } = flowOptions({ now: () => new Date() });
+      const { opts } = flowOptions();
       await assert.rejects(promote({ ...opts, from: "staging", to: "production" }), reason);
       assert.ok(!commands().some((c) => c.startsWith("config set-all") || c.startsWith("preview")));
     });
@@ -415,7 +426,7 @@ describe("deploy the committed release (CI on main → staging)", () => {
       },
       "launchgate:release": { value: JSON.stringify({ commit: NEW }) },
       "launchgate:verification": {
-        value: JSON.stringify({ commit: OLD, passed: true, finishedAt: "2026-11-01T00:00:00Z" }),
+        value: JSON.stringify({ commit: OLD, passed: true, finishedAt: at(-23 * 24) }),
       },
     };
     const scenario = JSON.parse(fs.readFileSync(scenarioFile, "utf8"));
@@ -439,7 +450,7 @@ describe("deploy the committed release (CI on main → staging)", () => {
       `preview --diff ${policy} --exec-kind auto.local --event-log <events> --stack staging --non-interactive`,
       up,
       ...afterUp,
-      `config set-all --stack staging --path --plaintext launchgate:verification.commit=${NEW} --plaintext launchgate:verification.passed=true --plaintext launchgate:verification.finishedAt=2026-11-24T12:00:00.000Z --non-interactive`,
+      `config set-all --stack staging --path --plaintext launchgate:verification.commit=${NEW} --plaintext launchgate:verification.passed=true --plaintext ${RECORDED} --non-interactive`,
       up,
       ...afterUp,
     ]);
@@ -527,6 +538,9 @@ function runCli(
 describe("cli (stand-in pulumi, `--check-command` plumbing)", () => {
   let project: string;
   let specFile: string;
+  // The CLI runs in its own process with the system clock: these cases use it on both sides.
+  const writeCliScenario = (over: Record<string, unknown> = {}) => writeScenario(over, {}, new Date());
+  beforeEach(() => writeCliScenario());
   before(() => {
     project = fs.mkdtempSync(path.join(os.tmpdir(), "lg-promote-cli-"));
     fs.writeFileSync(
@@ -567,7 +581,7 @@ describe("cli (stand-in pulumi, `--check-command` plumbing)", () => {
     );
 
   test("mandatory policy failure: exit 1 and the policy named on stderr", async () => {
-    writeScenario({
+    writeCliScenario({
       preview: {
         exitCode: 255,
         stdout: "- [mandatory]  no-published-db-port  (docker:index/container:Container: postgres)\n",

@@ -6,13 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
-import { STACK_OUTPUTS_FILE, shortStackName } from "../../policies/lib/evidence-files";
-import {
-  GATE_RESOURCE_NAME,
-  GATE_RESOURCE_TYPE,
-  GateManifest,
-  manifestOf,
-} from "../../policies/lib/manifest";
+import { STACK_OUTPUTS_FILE, shortStackName } from "../../contract/evidence-files";
+import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE, GateManifest, manifestOf } from "../../contract/manifest";
 import { Diagnostic, EnforcementLevel, PackServer } from "./pack-server";
 import { resolvePackConfig } from "./pack-config";
 import { dataRetained, gateFirst, plaintextSecretInputs, secureConfig } from "./program-checks";
@@ -121,7 +116,7 @@ async function evaluatePack(
   const perResource = await Promise.all(analyzed.map((r) => server.analyze(r)));
   const stackLevel = await server.analyzeStack(resources);
   const enforcement = Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, v.enforcementLevel]));
-  return { info, diagnostics: [...perResource.flat(), ...stackLevel], enforcement };
+  return { info, diagnostics: [...perResource.flat(), ...stackLevel], enforcement, resolved };
 }
 
 /** Every `{ policy: { exceptions: { resource: reason } } }` entry of a pack config, sorted. */
@@ -161,18 +156,21 @@ export async function runCheck(o: CheckOptions): Promise<CheckResult> {
     });
     const tProgram = performance.now();
     const server = await serverPromise;
-    const { info, diagnostics, enforcement } = await evaluatePack(server, run.resources, packConfig);
+    const { info, diagnostics, enforcement, resolved } = await evaluatePack(
+      server,
+      run.resources,
+      packConfig,
+    );
     const checkerLevel: EnforcementLevel = packConfig.all === "mandatory" ? "mandatory" : "advisory";
     const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
     const programFindings = [
       ...gateFirst(run.resources),
       ...plaintextSecretInputs(run.resources),
       ...secureConfig(config, run.secretReads, o.stack),
-      // Same regenerable kinds as the data-volumes-protected policy's config.
+      // The data-volumes-protected policy's regenerable kinds (its config, schema defaults filled).
       ...dataRetained(
         run.resources,
-        (packConfig["data-volumes-protected"] as { regenerableKinds?: string[] } | undefined)
-          ?.regenerableKinds,
+        resolved["data-volumes-protected"]?.properties.regenerableKinds as string[] | undefined,
       ),
     ];
     const findings: Finding[] = [

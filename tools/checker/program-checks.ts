@@ -4,8 +4,10 @@
  * Reported like policies, under `checker/…` names.
  */
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../policies/lib/manifest";
+import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../contract/manifest";
 import { SECRET_INPUT, looksGenerated, secretFormatIn } from "../../policies/lib/secret-values";
+import { configWithDefaults } from "../../policies/lib/config";
+import { dataVolumesProtected } from "../../policies/data";
 import type { RecordedResource } from "./record";
 import { SECRET_MARKER, StackConfig } from "./stack-config";
 
@@ -155,7 +157,10 @@ const RETAINED_TYPES = new Set(["docker:index/volume:Volume", "postgresql:index/
 /** Data volumes (labelled `launchgate.data`, not regenerable) and databases are retained on delete. */
 export function dataRetained(
   resources: readonly RecordedResource[],
-  regenerableKinds: readonly string[] = ["proxy-config"],
+  regenerableKinds: readonly string[] = configWithDefaults<{ regenerableKinds: string[] }>(
+    {},
+    dataVolumesProtected.configSchema,
+  ).regenerableKinds,
 ): ProgramFinding[] {
   return resources
     .filter((r) => r.custom && RETAINED_TYPES.has(r.type) && !r.retainOnDelete)

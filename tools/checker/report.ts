@@ -1,6 +1,6 @@
 /** Renders a CheckResult: gates first (evidence, age, verdict), then violations grouped by policy. */
 import type { CheckResult, Finding } from "./check";
-import { ageHours, GateManifest } from "../../policies/lib/manifest";
+import { ageHours, GateManifest } from "../../contract/manifest";
 
 /** The gate policies in runbook order, with how to describe their evidence. */
 const GATES: [string, string, (m: GateManifest, now: Date) => string][] = [

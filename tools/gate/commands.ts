@@ -14,7 +14,7 @@ import {
   signAttestation,
   verifyAttestation,
 } from "../../policies/lib/attestation";
-import { ATTESTATION_DIR, ATTESTATION_SUFFIX, attestationFileName } from "../../policies/lib/evidence-files";
+import { ATTESTATION_DIR, ATTESTATION_SUFFIX, attestationFileName } from "../../contract/evidence-files";
 import { GateCliError, readJson, readText, writeFile } from "./files";
 
 export interface KeygenOptions {

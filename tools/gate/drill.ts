@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { RESTORE_DRILL_DIR } from "../../policies/lib/evidence-files";
+import { RESTORE_DRILL_DIR } from "../../contract/evidence-files";
 import { GateCliError, writeFile } from "./files";
 
 /** Where the Backups component writes the drill result (`<storagePath>/backups/restore-drill.json`). */

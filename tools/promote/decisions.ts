@@ -3,6 +3,7 @@
  * (stack outputs, stack config, clock, smoke-test responses). The Automation API wiring in
  * ./flow.ts only fetches that data and carries out the plans returned here.
  */
+import { STAGING_MAX_AGE_HOURS, STAGING_VERIFIED_POLICY } from "../../contract/release-rules";
 import { DIGEST_REF, NAMESPACE } from "../../stacks/config";
 
 /** Image references by role, as the stack exports them: `app:<name>`, `postgres`, `pgbouncer`, `redis`, `proxy`. */
@@ -139,12 +140,20 @@ export function decideSourceMatchesGate(source: string, targetConfig: ConfigMap)
   return { ok: true, value: gate ?? source };
 }
 
-/** `launchgate:release.maxStagingAgeHours` of the target stack, or 72 (the config default). */
-export function maxSourceAgeHours(targetConfig: ConfigMap, override?: number): number {
+/**
+ * The staging age limit the target's `staging-verified` gate applies: `maxAgeHours` of that
+ * policy in the target's pack config (`policies/config/<stack>.json`), else the gate's default
+ * (contract/release-rules.ts) — the same number the gate refuses on, so promotion never starts
+ * what the gate would stop. `override` (`--max-age-hours`) wins.
+ */
+export function maxSourceAgeHours(
+  packConfig: Record<string, unknown> | undefined,
+  override?: number,
+): number {
   if (override !== undefined) return override;
-  const release = configValue(targetConfig, "release");
-  const v = isRecord(release) ? release.maxStagingAgeHours : undefined;
-  return typeof v === "number" && v > 0 ? v : 72;
+  const gate = packConfig?.[STAGING_VERIFIED_POLICY];
+  const v = isRecord(gate) ? gate.maxAgeHours : undefined;
+  return typeof v === "number" && v > 0 ? v : STAGING_MAX_AGE_HOURS;
 }
 
 /** The config path each image role lives at. */

@@ -361,7 +361,7 @@ export async function promote(opts: FlowOptions & { from: string; to: string }):
   if (!gate.ok) throw new FlowError(`refusing to promote: ${gate.reason}`);
   const verified = decideSourceVerified(sourceOutputs, {
     now,
-    maxAgeHours: maxSourceAgeHours(targetConfig, opts.maxAgeHours),
+    maxAgeHours: maxSourceAgeHours(readPackConfig(opts.workDir, opts.to), opts.maxAgeHours),
     stack: opts.from,
   });
   if (!verified.ok) throw new FlowError(`refusing to promote: ${verified.reason}`);
@@ -386,6 +386,18 @@ export async function deployCommitted(opts: FlowOptions & { to: string }): Promi
   return deploy(target, plan.value, targetConfig, opts);
 }
 
+function packConfigFile(workDir: string, stack: string): string {
+  return path.join(workDir, "policies", "config", `${stack}.json`);
+}
+
+/** The stack's policy pack config (`policies/config/<stack>.json`), or undefined when absent. */
+function readPackConfig(workDir: string, stack: string): Record<string, unknown> | undefined {
+  const file = packConfigFile(workDir, stack);
+  return fs.existsSync(file)
+    ? (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>)
+    : undefined;
+}
+
 /** `rollback --stack <stack>`: re-deploys the recorded previous release the same way. */
 export async function rollback(
   opts: FlowOptions & { stack: string; disableFlags?: string[] },
@@ -399,11 +411,10 @@ export async function rollback(
   if (plan.value.kind === "noop")
     return whenUnchanged(target, plan.value.release.commit, targetConfig, targetOutputs, opts);
   log(`rolling ${opts.stack} back to ${plan.value.release.commit}`);
-  const packFile = path.join(opts.workDir, "policies", "config", `${opts.stack}.json`);
-  if (!fs.existsSync(packFile)) throw new FlowError(`no policy pack config ${packFile}`);
-  const packConfig = rollbackPackConfig(
-    JSON.parse(fs.readFileSync(packFile, "utf8")) as Record<string, unknown>,
-  );
+  const stackPackConfig = readPackConfig(opts.workDir, opts.stack);
+  if (!stackPackConfig)
+    throw new FlowError(`no policy pack config ${packConfigFile(opts.workDir, opts.stack)}`);
+  const packConfig = rollbackPackConfig(stackPackConfig);
   log(
     `release-approval gates ${ROLLBACK_ADVISORY_GATES.join(", ")} are advisory for this rollback ` +
       `(the previous release passed them when it shipped); every other policy keeps its level`,
