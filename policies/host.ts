@@ -167,6 +167,17 @@ function* sudoProblems(text: string): Generator<string> {
   }
 }
 
+/** sshd settings no command but the sshd step may write (values that weaken it). */
+const SSHD_OVERRIDES: [RegExp, string][] = [
+  [/^\s*PermitRootLogin\s+(?!no\b)\S+/im, "PermitRootLogin must be no"],
+  [/^\s*PasswordAuthentication\s+(?!no\b)\S+/im, "PasswordAuthentication must be no"],
+  [/^\s*PermitEmptyPasswords\s+(?!no\b)\S+/im, "PermitEmptyPasswords must be no"],
+  [
+    /^\s*(?:KbdInteractive|ChallengeResponse)Authentication\s+(?!no\b)\S+/im,
+    "keyboard-interactive authentication must be no",
+  ],
+];
+
 const EFFECTIVE: Record<string, (text: string) => Generator<string>> = {
   "host-sshd": sshdProblems,
   "host-firewall": firewallProblems,
@@ -190,14 +201,23 @@ export const hostStepEffective = typedPolicies(
   function* (props) {
     const role = roleOfCommand(props);
     const check = role ? EFFECTIVE[role] : undefined;
-    if (check) yield* check(scriptOf(props));
+    const text = scriptOf(props);
+    if (check) yield* check(text);
+    // Any other command that writes sshd settings: sshd keeps the first value it reads, so a
+    // drop-in from another step can undo the sshd step.
+    if (role !== "host-sshd")
+      for (const [re, fix] of SSHD_OVERRIDES) {
+        const m = re.exec(text);
+        if (m)
+          yield `a ${role ?? "unmarked"} command sets sshd "${m[0].trim()}"; ${fix} — only the sshd step configures sshd.`;
+      }
   },
 );
 
 export const firewallPorts = typedPolicies(
   {
     name: "firewall-ports",
-    description: "Checks whether the host firewall opens only the allowed public TCP ports.",
+    description: "Checks whether any host command opens a public TCP port outside the allowed list.",
     protectsAgainst: "a database or admin port opened to the internet",
     benchmark: "seed 001 §8.1.3 (22/80/443 only); CIS Debian 12 §4",
     fix: "change HardenedHost publicTcpPorts",
@@ -205,7 +225,7 @@ export const firewallPorts = typedPolicies(
   },
   [RemoteCommand],
   function* (props, _args, config) {
-    if (roleOfCommand(props) !== "host-firewall") return;
+    // Every host command: a port opened by any step is open.
     const allowed = new Set((config.allowedPorts as number[]).map(String));
     const text = scriptOf(props);
     const fromEnv = [...text.matchAll(/LG_PUBLIC_TCP_PORTS=['"]?([\d ]*)/g)].flatMap((m) =>

@@ -256,6 +256,19 @@ describe("host", () => {
     );
     assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, []), []);
   });
+  it("another step writing weak sshd settings is refused (sshd keeps the first value)", async () => {
+    const other = {
+      type: REMOTE,
+      name: "host-baseline",
+      props: {
+        stdin: "printf 'PermitRootLogin yes\\n' > /etc/ssh/sshd_config.d/01-x.conf\nPermitRootLogin yes",
+        triggers: ["launchgate.role=host-baseline"],
+      },
+    };
+    assert.deepEqual(await runResourcePolicy(host.hostStepEffective, other), [
+      'a host-baseline command sets sshd "PermitRootLogin yes"; PermitRootLogin must be no — only the sshd step configures sshd.',
+    ]);
+  });
   it("firewall-ports", async () => {
     const fw = (ports: string) => ({
       type: REMOTE,
