@@ -15,7 +15,7 @@ import { Command as RemoteCommand } from "@pulumi/command/remote/command";
 import type { PolicyResource } from "@pulumi/policy";
 import { known, strings } from "./lib/resources";
 import { REQUIRED_HOST_STEPS, commandRoleOf } from "./lib/roles";
-import { stackPolicy, typedPolicies } from "./lib/rule";
+import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 type Props = Record<string, unknown>;
 
@@ -214,7 +214,7 @@ export const hostStepEffective = typedPolicies(
   },
 );
 
-export const firewallPorts = typedPolicies(
+export const firewallPorts = typedPolicy(
   {
     name: "firewall-ports",
     description: "Checks whether any host command opens a public TCP port outside the allowed list.",
@@ -223,7 +223,7 @@ export const firewallPorts = typedPolicies(
     fix: "change HardenedHost publicTcpPorts",
     config: { allowedPorts: { type: "array", items: { type: "number" }, default: [22, 80, 443] } },
   },
-  [RemoteCommand],
+  RemoteCommand,
   function* (props, _args, config) {
     // Every host command: a port opened by any step is open.
     const allowed = new Set((config.allowedPorts as number[]).map(String));
