@@ -1,7 +1,6 @@
 /**
  * Shared base for launchgate components: every child resource is parented to the component and
- * depends on the release gate, so a refused gate stops every change (DESIGN §4 "Gates must stop
- * changes before they happen").
+ * depends on the release gate, so a refused gate stops every change.
  */
 import * as pulumi from "@pulumi/pulumi";
 

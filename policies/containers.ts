@@ -9,7 +9,7 @@ import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/po
 import { ContainerView, viewOfContainer } from "./lib/container-view";
 import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, known, stackOfUrn } from "./lib/resources";
-import { ONE_SHOT_ROLES } from "./lib/roles";
+import { ONE_SHOT_ROLES } from "../contract/roles";
 import { PolicyMeta, stackPolicy, typedPolicy } from "./lib/rule";
 
 type Config = Record<string, unknown>;

@@ -13,7 +13,7 @@ import { Role } from "@pulumi/postgresql/role";
 import type { PolicyResource } from "@pulumi/policy";
 import { labelMap, viewOfContainer } from "./lib/container-view";
 import { known, strings } from "./lib/resources";
-import { DELETE_SCOPE_TRIGGER } from "./lib/roles";
+import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
 import { roleOfCommand } from "./host";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 

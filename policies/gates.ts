@@ -2,7 +2,7 @@
  * Release gates: the runbooks' "if ANY prerequisite is missing, DO NOT PROCEED" (seeds 000, 001,
  * 002) as resource-level policies on the `release-gate` command. The gate is registered first and
  * every other resource depends on it, and its manifest is known at preview, so a mandatory
- * violation here stops `pulumi preview`/`up` before any resource changes (DESIGN §4).
+ * violation here stops `pulumi preview`/`up` before any resource changes.
  * Thresholds and the signer allow-list come from the pack config, never from the program.
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";

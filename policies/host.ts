@@ -14,7 +14,7 @@ import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
 import type { PolicyResource } from "@pulumi/policy";
 import { known, strings } from "./lib/resources";
-import { REQUIRED_HOST_STEPS, commandRoleOf } from "./lib/roles";
+import { REQUIRED_HOST_STEPS, commandRoleOf } from "../contract/roles";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 type Props = Record<string, unknown>;

@@ -93,17 +93,6 @@ export function flagValues(cfg: LaunchgateConfig): Record<string, boolean> {
   return Object.fromEntries(Object.entries(cfg.flags).map(([k, f]) => [k, f.enabled]));
 }
 
-/** Every image the release runs, by role; staging → production promotion compares these. */
-export function releaseImages(cfg: LaunchgateConfig): Record<string, string> {
-  return {
-    postgres: cfg.postgres.image,
-    pgbouncer: cfg.postgres.pgbouncer.image,
-    redis: cfg.redis.image,
-    proxy: cfg.proxy.image,
-    ...Object.fromEntries(cfg.apps.map((a) => [`app:${a.name}`, a.image])),
-  };
-}
-
 /**
  * Declares every resource for `cfg`. `gate` is the release-gate resource: every component's
  * children depend on it, so a refused gate stops all changes.

@@ -6,6 +6,9 @@
  * config key, the value received and what is expected.
  */
 import { z } from "zod";
+import { POOL_MODES } from "../components/data/Postgres";
+import { REDIS_ROLES } from "../components/data/Redis";
+import { TLS_VERSIONS } from "../components/edge/Proxy";
 
 /** The three kinds of stack this program knows; gates are mandatory only on `production`. */
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
@@ -90,7 +93,7 @@ const postgresSchema = z
     pgbouncer: z
       .object({
         image: imageRef,
-        poolMode: z.enum(["session", "transaction", "statement"]).default("transaction"),
+        poolMode: z.enum(POOL_MODES).default("transaction"),
         defaultPoolSize: z.number().int().min(1).default(20),
         maxClientConn: z.number().int().min(1).default(200),
       })
@@ -106,8 +109,8 @@ const redisSchema = z
         z
           .object({
             name: z.string().regex(NAME),
-            /** `queue` and `session` keep every key (noeviction); `cache` evicts (allkeys-lru). */
-            role: z.enum(["queue", "session", "cache"]),
+            /** Eviction follows the role (components/data/Redis.ts `REDIS_ROLES`). */
+            role: z.enum(REDIS_ROLES),
             maxMemoryMb: z.number().int().min(16).default(256),
           })
           .strict(),
@@ -166,7 +169,7 @@ const proxySchema = z
   .object({
     image: imageRef,
     hstsMaxAgeSeconds: z.number().int().min(0).default(31536000),
-    minTlsVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+    minTlsVersion: z.enum(TLS_VERSIONS).default("TLSv1.2"),
   })
   .strict();
 
@@ -290,6 +293,31 @@ export const SECRET_CONFIG_KEYS = {
 } as const satisfies Record<string, { requiredOn: readonly Environment[] }>;
 export type SecretKey = keyof typeof SECRET_CONFIG_KEYS;
 
+/** A config path as keys and array indexes: `["apps", 0, "image"]` is `launchgate:apps[0].image`. */
+export type ConfigPath = (string | number)[];
+
+/**
+ * Where each image role the release runs lives in config: `postgres`, `pgbouncer`, `redis`,
+ * `proxy` and `app:<name>` per app. The one mapping the release's image list, the digest check
+ * and promotion's config edits use.
+ */
+export function imageConfigPaths(apps: readonly { readonly name: string }[]): Record<string, ConfigPath> {
+  return {
+    postgres: ["postgres", "image"],
+    pgbouncer: ["postgres", "pgbouncer", "image"],
+    redis: ["redis", "image"],
+    proxy: ["proxy", "image"],
+    ...Object.fromEntries(apps.map((a, i) => [`app:${a.name}`, ["apps", i, "image"]])),
+  };
+}
+
+/** Every image the release runs, by role ({@link imageConfigPaths}). */
+export function releaseImages(cfg: LaunchgateConfig): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(imageConfigPaths(cfg.apps)).map(([role, path]) => [role, String(valueAt(cfg, path))]),
+  );
+}
+
 /** Keys allowed at a config path, for "did you mean" hints. */
 function knownKeys(path: (string | number)[]): string[] {
   let schema: z.ZodTypeAny = configSchema;
@@ -376,14 +404,9 @@ function crossChecks(
 ): { path: (string | number)[]; value: unknown; expected: string }[] {
   const out: { path: (string | number)[]; value: unknown; expected: string }[] = [];
   const requireDigest = cfg.environment !== "local";
-  const images: [(string | number)[], string][] = [
-    [["postgres", "image"], cfg.postgres.image],
-    [["postgres", "pgbouncer", "image"], cfg.postgres.pgbouncer.image],
-    [["redis", "image"], cfg.redis.image],
-    [["proxy", "image"], cfg.proxy.image],
-    ...cfg.apps.map((a, i): [(string | number)[], string] => [["apps", i, "image"], a.image]),
-  ];
-  for (const [path, image] of images) {
+  const images = imageConfigPaths(cfg.apps);
+  for (const path of Object.values(images)) {
+    const image = String(valueAt(cfg, path));
     if (requireDigest && !DIGEST_REF.test(image)) {
       out.push({
         path,

@@ -3,7 +3,8 @@
  * with every resource depending on the gate. Returns what index.ts exports.
  */
 import { Release } from "../components/release/Release";
-import { composeDeployment, flagValues, releaseImages } from "./compose";
+import { releaseImages } from "./config";
+import { composeDeployment, flagValues } from "./compose";
 import { readConfig, readSecrets } from "./read";
 
 export function buildStack() {

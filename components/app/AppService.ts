@@ -3,7 +3,7 @@
  * runtime (non-root, cap_drop ALL, no-new-privileges, read-only root), healthcheck-gated
  * create-before-delete replacement, and an optional one-shot migration after a pre-migration backup.
  *
- * Replacement (DESIGN §2): every input that forces a new container also changes the container's
+ * Replacement: every input that forces a new container also changes the container's
  * name (a short hash suffix), so Pulumi can create the new one next to the old one
  * (`deleteBeforeReplace: false`); `wait` makes the create succeed only once the new container is
  * healthy, so a bad image fails the update while the old container keeps serving. The proxy
@@ -13,15 +13,43 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
-import { roleLabel } from "../../policies/lib/roles";
-import type { AppConfig } from "../../stacks/config";
+import { roleLabel } from "../../contract/roles";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
 export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
 
+/** One app: what runs, how it is reached and limited. */
+export interface AppSettings {
+  /** App name; the container is `app-<name>`. */
+  readonly name: string;
+  /** Image reference (pinned by digest outside `local`). */
+  readonly image: string;
+  /** TCP port the app listens on inside its container. */
+  readonly port: number;
+  /** Command overriding the image's. */
+  readonly command?: string[];
+  /** Path answering the healthcheck's `GET` with 2xx. */
+  readonly healthPath: string;
+  /** Memory limit, MiB. */
+  readonly memoryMb: number;
+  /** CPU limit, in CPUs. */
+  readonly cpus: number;
+  /** `uid[:gid]` the process runs as; never root. */
+  readonly user: string;
+  readonly readOnlyRootFs: boolean;
+  /** Route on the proxy (`/`, `/admin`); absent for workers, which then join no edge network. */
+  readonly route?: string;
+  /** Whether the app may open outbound connections (routed apps always can). */
+  readonly egress: boolean;
+  /** Plain env values. */
+  readonly env: Readonly<Record<string, string>>;
+  /** One-shot migration command, run after the pre-migration backup. */
+  readonly migrate?: string[];
+}
+
 export interface AppServiceArgs {
-  /** The app's config entry: image, port, health path, limits, env, route, migration. */
-  readonly app: AppConfig;
+  /** The app: image, port, health path, limits, env, route, migration. */
+  readonly app: AppSettings;
   /** Networks: `edge` if the app has a route, always `internal` for data access. */
   readonly edgeNetwork: pulumi.Input<string>;
   readonly internalNetwork: pulumi.Input<string>;

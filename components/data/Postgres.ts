@@ -12,17 +12,53 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { attachNetworks, hardened } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { datastoreLabels } from "../../policies/lib/roles";
-import type { PostgresConfig } from "../../stacks/config";
+import { datastoreLabels } from "../../contract/roles";
 
 /** Port PgBouncer listens on (inside the internal network only). */
 export const PGBOUNCER_PORT = 6432;
 /** Where PGDATA lives inside the server container (the volume's mount point). */
 export const PGDATA = "/var/lib/postgresql/data";
 
+/** PgBouncer pool modes (its `pool_mode`). */
+export const POOL_MODES = ["session", "transaction", "statement"] as const;
+export type PoolMode = (typeof POOL_MODES)[number];
+
+/** A database and the least-privilege login role that owns it. */
+export interface PostgresDatabase {
+  readonly name: string;
+  readonly role: string;
+}
+
+/** The server, its tuning, databases and pooler. Sizes in MiB. */
+export interface PostgresSettings {
+  /** Server image (pinned by digest outside `local`). */
+  readonly image: string;
+  /** Container memory limit, MiB. */
+  readonly memoryMb: number;
+  /** `max_connections`. */
+  readonly maxConnections: number;
+  /** `shared_buffers`, MiB. */
+  readonly sharedBuffersMb: number;
+  /** `effective_cache_size`, MiB. */
+  readonly effectiveCacheSizeMb: number;
+  /** `work_mem`, MiB. */
+  readonly workMemMb: number;
+  /** Databases with their owning roles. */
+  readonly databases: readonly PostgresDatabase[];
+  readonly pgbouncer: {
+    /** PgBouncer image. */
+    readonly image: string;
+    readonly poolMode: PoolMode;
+    /** `default_pool_size` (server connections per database/user pair). */
+    readonly defaultPoolSize: number;
+    /** `max_client_conn`. */
+    readonly maxClientConn: number;
+  };
+}
+
 export interface PostgresArgs {
-  /** Image, memory, tuning, databases/roles and PgBouncer settings from config. */
-  readonly config: PostgresConfig;
+  /** Image, memory, tuning, databases/roles and PgBouncer settings. */
+  readonly config: PostgresSettings;
   /** Internal network the server and PgBouncer join; no host port is published. */
   readonly internalNetwork: pulumi.Input<string>;
   /** Fixed address of the server on the internal network (the DB admin endpoint). */
@@ -63,7 +99,7 @@ export interface PostgresArgs {
 }
 
 /** `-c key=value` flags for the server from the tuning config. Pure; exported for tests. */
-export function tuningFlags(cfg: PostgresConfig): string[] {
+export function tuningFlags(cfg: PostgresSettings): string[] {
   const settings: [string, string][] = [
     // The official image sets this in postgresql.conf after initdb; Debian's default is
     // localhost. Explicit, so both listen on the internal network (the only one attached).
@@ -78,7 +114,7 @@ export function tuningFlags(cfg: PostgresConfig): string[] {
 }
 
 /** pgbouncer.ini for the configured databases. Pure; holds no secret (passwords are in the auth file). */
-export function pgbouncerIni(cfg: PostgresConfig, serverAddress: string, authFile: string): string {
+export function pgbouncerIni(cfg: PostgresSettings, serverAddress: string, authFile: string): string {
   const dbs = cfg.databases.map((d) => `${d.name} = host=${serverAddress} port=5432 dbname=${d.name}`);
   return [
     "[databases]",

@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { roleTrigger } from "../../policies/lib/roles";
+import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 
 const SCRIPTS = path.join(__dirname, "scripts");

@@ -11,16 +11,29 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { attachNetworks, hardened } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { datastoreLabels } from "../../policies/lib/roles";
-import type { RedisInstanceConfig } from "../../stacks/config";
+import { datastoreLabels } from "../../contract/roles";
 
 export const REDIS_PORT = 6379;
+
+/** What an instance holds: `queue` and `session` keep every key (noeviction); `cache` evicts (allkeys-lru). */
+export const REDIS_ROLES = ["queue", "session", "cache"] as const;
+export type RedisRole = (typeof REDIS_ROLES)[number];
+
+/** One Redis instance. */
+export interface RedisInstance {
+  /** Instance name; the container is `redis-<name>`. */
+  readonly name: string;
+  /** Decides the eviction policy ({@link evictionPolicy}) and the data volume's `launchgate.data` marker. */
+  readonly role: RedisRole;
+  /** `maxmemory`, in MiB; the container's memory limit is 1.5× this plus 32 MiB (fork headroom). */
+  readonly maxMemoryMb: number;
+}
 
 export interface RedisArgs {
   /** Image reference (pinned by digest outside `local`). */
   readonly image: string;
   /** Name, role (`queue`/`session` keep every key; `cache` evicts) and memory ceiling. */
-  readonly instance: RedisInstanceConfig;
+  readonly instance: RedisInstance;
   /** Internal network the server joins; it publishes no host port. */
   readonly internalNetwork: pulumi.Input<string>;
   /**
@@ -36,7 +49,7 @@ export interface RedisArgs {
 }
 
 /** Eviction policy for a role: queues and sessions must never lose keys; caches may. */
-export function evictionPolicy(role: RedisInstanceConfig["role"]): "noeviction" | "allkeys-lru" {
+export function evictionPolicy(role: RedisRole): "noeviction" | "allkeys-lru" {
   switch (role) {
     case "queue":
     case "session":
@@ -47,7 +60,7 @@ export function evictionPolicy(role: RedisInstanceConfig["role"]): "noeviction" 
 }
 
 /** redis-server arguments (no secret). Pure; exported for tests and the services harness. */
-export function redisServerArgs(instance: RedisInstanceConfig, dataDir: string): string[] {
+export function redisServerArgs(instance: RedisInstance, dataDir: string): string[] {
   return [
     "--dir",
     dataDir,
@@ -86,7 +99,7 @@ function shQuote(s: string): string {
  * Start script: writes `requirepass` from $REDIS_PASSWORD to a 0600 file on tmpfs, drops the var
  * from the server's environment and execs redis-server with that file plus the plain arguments.
  */
-export function redisStartScript(instance: RedisInstanceConfig, dataDir: string): string {
+export function redisStartScript(instance: RedisInstance, dataDir: string): string {
   return [
     "set -eu",
     "umask 077",

@@ -6,11 +6,20 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import type { DnsConfig } from "../../stacks/config";
+
+/** The Cloudflare zone and the records in it. */
+export interface DnsSettings {
+  /** Cloudflare zone id (32 hex digits). */
+  readonly zoneId: string;
+  /** Extra hostnames (besides the domain) pointing at the VPS, e.g. `api`, `admin`. */
+  readonly records: readonly string[];
+  /** Through Cloudflare's proxy (TTL automatic) or DNS-only (TTL 300 s). */
+  readonly proxied: boolean;
+}
 
 export interface DnsArgs {
   /** Zone id, extra record names and whether records are proxied. */
-  readonly config: DnsConfig;
+  readonly config: DnsSettings;
   /** Apex or main host name served (e.g. `blazetv.example.com`). */
   readonly domain: string;
   /** Public IPv4 of the VPS. */

@@ -13,8 +13,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { roleLabel } from "../../policies/lib/roles";
-import type { ProxyConfig } from "../../stacks/config";
+import { roleLabel } from "../../contract/roles";
 import { renderNginxConfig } from "./nginx/render";
 
 export { renderNginxConfig } from "./nginx/render";
@@ -41,8 +40,22 @@ export interface ProxyRoute {
   readonly upstream: pulumi.Input<string>;
 }
 
+/** TLS protocol versions the proxy may set as its minimum. */
+export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
+
+/** The nginx image and its TLS policy. */
+export interface ProxySettings {
+  /** nginx image (pinned by digest outside `local`). */
+  readonly image: string;
+  /** `Strict-Transport-Security: max-age`, seconds. */
+  readonly hstsMaxAgeSeconds: number;
+  /** Lowest TLS version accepted (`ssl_protocols` from it upwards). */
+  readonly minTlsVersion: TlsVersion;
+}
+
 export interface ProxyArgs {
-  readonly config: ProxyConfig;
+  readonly config: ProxySettings;
   /** Public host name served (the certificate's subject). */
   readonly domain: string;
   readonly edgeNetwork: pulumi.Input<string>;

@@ -28,8 +28,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { renderScript, ScriptValue } from "../ops/remote-script";
-import { roleTrigger } from "../../policies/lib/roles";
-import type { HostConfig } from "../../stacks/config";
+import { roleTrigger } from "../../contract/roles";
 
 export interface SshConnection {
   readonly host: pulumi.Input<string>;
@@ -111,11 +110,23 @@ export const HOST_STEPS = [
 ] as const;
 export type HostStep = (typeof HOST_STEPS)[number];
 
+/** The host settings the hardening steps apply. */
+export interface HostSettings {
+  /** Non-root user that owns deployments (member of the docker group). */
+  readonly deployUser: string;
+  /** Root of the app's persistent storage (absolute path). */
+  readonly storagePath: string;
+  /** Source ranges (IPv4 CIDRs) allowed to reach SSH through the firewall. */
+  readonly sshAllowFrom: readonly string[];
+  /** tz database name, e.g. `UTC`. */
+  readonly timezone: string;
+}
+
 export interface HardenedHostArgs {
   /** How to reach the fresh VPS (bootstrap user, usually root) for the first step. */
   readonly bootstrap: SshConnection;
-  /** Host settings from config: deploy user, storage path, SSH source ranges, timezone. */
-  readonly host: HostConfig;
+  /** Deploy user, storage path, SSH source ranges, timezone. */
+  readonly host: HostSettings;
   /** OpenSSH public key installed for the deploy user. */
   readonly deployerPublicKey: pulumi.Input<string>;
   /** Private key matching `deployerPublicKey`, used by every step after bootstrap. */

@@ -15,7 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as fs from "fs";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { roleLabel, roleTrigger } from "../../policies/lib/roles";
+import { roleLabel, roleTrigger } from "../../contract/roles";
 import { sha256, shellQuote } from "../ops/remote-script";
 import { BUILD_IMAGE_SCRIPT, buildImageArgs, VPS_PACKAGES, VPS_RUN, VPS_SETUP_SCRIPT } from "./vps-image";
 

@@ -7,7 +7,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { roleTrigger } from "../../policies/lib/roles";
+import { roleTrigger } from "../../contract/roles";
 
 export interface SshIdentityFileArgs {
   /** OpenSSH/PEM private key (secret). */

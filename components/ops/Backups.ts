@@ -10,8 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { roleTrigger } from "../../policies/lib/roles";
-import type { BackupsConfig } from "../../stacks/config";
+import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import {
   HostFile,
@@ -29,8 +28,22 @@ export const HOST_LIB_DIR = "/usr/local/lib/launchgate";
 const UNIT_DIR = "/etc/systemd/system";
 const LOCK_FILE = "/run/lock/launchgate-backup.lock";
 
+/** When backups run, how long they are kept, where copies go. */
+export interface BackupsSettings {
+  /** Time of the daily full `pg_dump`, `HH:MM` (24 h, UTC); the restore drill runs an hour later. */
+  readonly dailyAt: string;
+  /** Hours between the intermediate dumps (1–24). */
+  readonly incrementalEveryHours: number;
+  /** Days a backup file is kept. */
+  readonly retentionDays: number;
+  /** rsync-over-ssh destination for off-site copies (`user@host:/path`); none when absent. */
+  readonly offsiteTarget?: string;
+  /** Hours between restore drills. */
+  readonly drillEveryHours: number;
+}
+
 export interface BackupsArgs {
-  readonly config: BackupsConfig;
+  readonly config: BackupsSettings;
   /** Deploy-user SSH connection to the host. */
   readonly connection: pulumi.Input<SshConnection>;
   /** Root of persistent storage; dumps go to `<storagePath>/backups`. */
@@ -57,7 +70,7 @@ export interface BackupSchedules {
 }
 
 /** Pure: the three `OnCalendar` values for a config. The drill runs an hour after the daily dump. */
-export function backupSchedules(config: BackupsConfig): BackupSchedules {
+export function backupSchedules(config: BackupsSettings): BackupSchedules {
   const [hh, mm] = config.dailyAt.split(":").map(Number) as [number, number];
   const named = (key: string, f: () => string) => {
     try {

@@ -12,8 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { alertTargetConfigured } from "../../contract/release-rules";
 import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
-import { roleTrigger } from "../../policies/lib/roles";
-import type { MonitoringConfig } from "../../stacks/config";
+import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import { HOST_LIB_DIR } from "./Backups";
 import { ScriptValue, renderInstall, renderScript, serviceUnit, timerUnit } from "./remote-script";
@@ -29,8 +28,25 @@ export interface HealthProbe {
   readonly container: pulumi.Input<string>;
 }
 
+/** Probe interval and alert thresholds; percentages are 0–100, each warn below its crit. */
+export interface MonitoringSettings {
+  /** Seconds between probes. */
+  readonly probeIntervalSeconds: number;
+  readonly cpuWarnPercent: number;
+  readonly cpuCritPercent: number;
+  readonly memoryWarnPercent: number;
+  readonly memoryCritPercent: number;
+  /** Disk usage warning (the critical level is `MonitoringArgs.diskCritPercent`). */
+  readonly diskWarnPercent: number;
+  /** Share of 5xx answers among the proxy's requests since the last probe. */
+  readonly errorRateWarnPercent: number;
+  readonly errorRateCritPercent: number;
+  /** Hours the newest backup may be old before an alert. */
+  readonly backupMaxAgeHours: number;
+}
+
 export interface MonitoringArgs {
-  readonly config: MonitoringConfig;
+  readonly config: MonitoringSettings;
   readonly connection: pulumi.Input<SshConnection>;
   /** Alert target (webhook URL, secret). */
   readonly alertWebhookUrl: pulumi.Input<string>;

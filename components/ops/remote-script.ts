@@ -1,6 +1,6 @@
 /**
  * Host scripts for `remote.Command`s: each script lives in its own file (so it can be linted and
- * run alone, DESIGN §6.10); a component renders it with its configuration as single-quoted
+ * run alone); a component renders it with its configuration as single-quoted
  * `export`s at the top and puts the file's sha256 into `triggers`, so editing a script re-runs the
  * step. Configuration goes into the script text, not SSH `environment` (which needs `AcceptEnv`
  * on the host); secrets never go in here: pass them on the command's `stdin` (see Monitoring).

@@ -16,7 +16,6 @@
 import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { LaunchgateConfig } from "../../stacks/config";
 import {
   GATE_ENV_KEY,
   GATE_RESOURCE_NAME,
@@ -27,9 +26,29 @@ import {
 import { alertTargetConfigured } from "../../contract/release-rules";
 import { ReleaseEvidence, loadEvidence } from "./evidence";
 
+/** The parts of the stack's config the gate manifest records. */
+export interface ReleaseSettings {
+  /** Stack kind (`local`, `staging`, `production`). */
+  readonly environment: string;
+  readonly release: {
+    /** Git commit being released (40 hex). */
+    readonly commit: string;
+    /** Fully qualified staging stack whose `verifiedRelease` this release must match. */
+    readonly stagingStack?: string;
+    /** Evidence root, relative to the project (contract/evidence-files.ts describes the layout). */
+    readonly evidenceDir: string;
+    /** The release to roll back to. */
+    readonly previous?: { readonly commit: string; readonly images: Readonly<Record<string, string>> };
+  };
+  /** Feature flags and the attestation kind each needs to be enabled. */
+  readonly flags: Readonly<Record<string, { readonly requiresAttestation?: string }>>;
+  /** Backup retention (days) and restore-drill interval (hours), for the backups gate. */
+  readonly backups: { readonly retentionDays: number; readonly drillEveryHours: number };
+}
+
 export interface ReleaseArgs {
-  /** The validated stack config (release, flags, backups, environment). */
-  readonly config: LaunchgateConfig;
+  /** Environment, release, flags and backups settings. */
+  readonly config: ReleaseSettings;
   /** Every image the release runs, by role (`postgres`, `app:api`, …): what attestations bind to. */
   readonly images: Record<string, string>;
   /** Flag values as rendered into app env; `config.flags` says which need an attestation. */
@@ -58,7 +77,7 @@ console.log("release gate open for " + m.stack + "@" + m.commit);
 
 /** The manifest from plain inputs (pure; tested on its own). */
 export function buildManifest(
-  cfg: LaunchgateConfig,
+  cfg: ReleaseSettings,
   stack: string,
   images: Record<string, string>,
   flags: Record<string, boolean>,

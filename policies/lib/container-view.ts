@@ -3,7 +3,13 @@
  * Benchmark §5 rule is written once. Reads go through `known()`: a value computed by another
  * resource at preview counts as absent only where absence is the stricter reading.
  */
-import { CONTAINER_ROLES, ContainerRole, DATASTORE_LABEL, DatastoreEngine, ROLE_LABEL } from "./roles";
+import {
+  CONTAINER_ROLES,
+  ContainerRole,
+  DATASTORE_LABEL,
+  DatastoreEngine,
+  ROLE_LABEL,
+} from "../../contract/roles";
 import { known } from "./resources";
 
 export interface PortView {

@@ -1,7 +1,7 @@
 /**
  * TEST HARNESS — not a deployer. Runs the docker Network/Volume/Container inputs that a mock run
  * of the program recorded (test/support/mocks.ts) on the local Docker engine, so tests can prove
- * the declared services work together (DESIGN §4 "services"). Production deploys go through the
+ * the declared services work together. Production deploys go through the
  * Pulumi CLI and the docker provider; nothing here is used by the program.
  *
  * Strict by construction: every input field the harness understands is listed in a mapping

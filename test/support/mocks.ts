@@ -62,7 +62,7 @@ export async function installMocks(
   } = {},
 ): Promise<Recorder> {
   const rec = new Recorder();
-  // setMocks hands newResource no dependencies; the monitor's request has them (DESIGN §4).
+  // setMocks hands newResource no dependencies; the monitor's request has them.
   const deps = new Map<string, string[]>();
   await pulumi.runtime.setMocks(
     {
@@ -132,8 +132,8 @@ export function reveal<T = any>(v: unknown): T {
 
 /**
  * Records the resource options the engine would receive (protect, retainOnDelete,
- * deleteBeforeReplace, dependencies), which `setMocks`' `newResource` does not pass
- * (DESIGN §4). Wraps the installed MockMonitor's `registerResource`; call right after
+ * deleteBeforeReplace, dependencies), which `setMocks`' `newResource` does not pass.
+ * Wraps the installed MockMonitor's `registerResource`; call right after
  * `installMocks` and before declaring resources.
  */
 export interface RecordedOptions {

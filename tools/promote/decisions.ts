@@ -4,7 +4,7 @@
  * ./flow.ts only fetches that data and carries out the plans returned here.
  */
 import { STAGING_MAX_AGE_HOURS, STAGING_VERIFIED_POLICY } from "../../contract/release-rules";
-import { DIGEST_REF, NAMESPACE } from "../../stacks/config";
+import { DIGEST_REF, NAMESPACE, imageConfigPaths as configPathsOf, keyName } from "../../stacks/config";
 
 /** Image references by role, as the stack exports them: `app:<name>`, `postgres`, `pgbouncer`, `redis`, `proxy`. */
 export type Images = Record<string, string>;
@@ -156,21 +156,18 @@ export function maxSourceAgeHours(
   return typeof v === "number" && v > 0 ? v : STAGING_MAX_AGE_HOURS;
 }
 
-/** The config path each image role lives at. */
+/** The config key (`launchgate:apps[0].image`) each image role lives at (stacks/config.ts). */
 export function imageConfigPaths(targetConfig: ConfigMap): Record<string, string> {
-  const out: Record<string, string> = {
-    postgres: `${NAMESPACE}:postgres.image`,
-    pgbouncer: `${NAMESPACE}:postgres.pgbouncer.image`,
-    redis: `${NAMESPACE}:redis.image`,
-    proxy: `${NAMESPACE}:proxy.image`,
-  };
   const apps = configValue(targetConfig, "apps");
-  if (Array.isArray(apps)) {
-    apps.forEach((a, i) => {
-      if (isRecord(a) && typeof a.name === "string") out[`app:${a.name}`] = `${NAMESPACE}:apps[${i}].image`;
-    });
-  }
-  return out;
+  // Positions in the config's list; an entry without a name has no role.
+  const names = Array.isArray(apps)
+    ? apps.map((a) => ({ name: isRecord(a) && typeof a.name === "string" ? a.name : "" }))
+    : [];
+  return Object.fromEntries(
+    Object.entries(configPathsOf(names))
+      .filter(([role]) => role !== "app:")
+      .map(([role, p]) => [role, keyName(p)]),
+  );
 }
 
 /** Config edits to carry out, in order: remove these paths, then set these (all with `--path`). */

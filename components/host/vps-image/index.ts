@@ -31,7 +31,7 @@ export const VPS_IMPORT_CHANGES: readonly string[] = ['CMD ["/usr/local/sbin/vps
 export const BUILD_IMAGE_SCRIPT = path.resolve(__dirname, "../../../test/support/build-image.sh");
 
 /**
- * Run flags measured to work on this Docker engine (DESIGN §4). `--privileged` fails here
+ * Run flags measured to work on this Docker engine. `--privileged` fails here
  * ("unable to apply caps": the sandbox lacks CAP_SYS_RESOURCE), so: every capability but
  * SYS_RESOURCE, no seccomp/apparmor filter, the cgroup tree writable, /run and /tmp as tmpfs and
  * a named volume for /var/lib/docker (overlay2 cannot nest on overlay).
