@@ -21,3 +21,7 @@ export const STAGING_MAX_AGE_HOURS = 72;
 
 /** Name of the `staging-verified` gate, whose pack config holds the staging age limit. */
 export const STAGING_VERIFIED_POLICY = "staging-verified";
+
+/** What to do about a resource that does not wait for the release gate (pack and checker messages). */
+export const UNGATED_FIX =
+  "declare them after the gate's stack transformation (components/release/gate.ts) or add dependsOn: [release.gate]";

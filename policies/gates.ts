@@ -9,7 +9,7 @@ import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/po
 import { SignerAllowList, VerifyResult, verifyAttestation } from "./lib/attestation";
 import { ATTESTATION_DIR, RESTORE_DRILL_DIR, attestationFileName } from "../contract/evidence-files";
 import { GATE_RESOURCE_NAME, GateManifest, ageHours, manifestOf } from "../contract/manifest";
-import { STAGING_MAX_AGE_HOURS, STAGING_VERIFIED_POLICY } from "../contract/release-rules";
+import { STAGING_MAX_AGE_HOURS, STAGING_VERIFIED_POLICY, UNGATED_FIX } from "../contract/release-rules";
 import { configWithDefaults } from "./lib/config";
 import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, onType, stackOfUrn } from "./lib/resources";
@@ -266,7 +266,7 @@ export const releaseGateFirst: StackValidationPolicy = {
     const ungated = managed.filter((r) => !transitiveDependencies(r).has(gate)).map((r) => r.name);
     if (ungated.length > 0) {
       report(
-        `${ungated.length} resource(s) do not wait for the release gate: ${ungated.join(", ")}; create them with LaunchgateComponent.child() or dependsOn: [release.gate].`,
+        `${ungated.length} resource(s) do not wait for the release gate: ${ungated.join(", ")}; ${UNGATED_FIX}.`,
       );
     }
   },
@@ -309,6 +309,6 @@ export const gatePolicies = [
   withRationale(releaseGateFirst, {
     protectsAgainst: "resources changing before the gates are evaluated",
     benchmark: "launchgate DESIGN §4 (gates stop changes before they happen)",
-    fix: "build children with LaunchgateComponent.child() / dependsOn: [release.gate]",
+    fix: UNGATED_FIX,
   }),
 ];

@@ -1,13 +1,12 @@
 /**
  * Composition: declares the whole deployment for one stack from its validated config, in the
  * runbook's order (host → networks → data → backups → apps → proxy → DNS → monitoring), every
- * component gated on the release gate. Pure wiring: decisions live in the components and in
+ * resource gated on the release gate (components/release/gate.ts). Pure wiring: decisions live in the components and in
  * the small functions below, which are tested on their own.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { AppService } from "../components/app/AppService";
-import { LaunchgateComponentOptions } from "../components/base";
 import { Postgres } from "../components/data/Postgres";
 import { PostgresAdminTunnel } from "../components/data/PostgresAdminTunnel";
 import { Redis } from "../components/data/Redis";
@@ -49,18 +48,10 @@ interface HostAccess {
   readonly publicKey: pulumi.Output<string>;
 }
 
-function hostAccess(
-  cfg: LaunchgateConfig,
-  secrets: StackSecrets,
-  gated: LaunchgateComponentOptions,
-): HostAccess {
+function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
   if (cfg.environment === "local") {
     // The local stack creates its own disposable VPS; one generated key serves root and deployer.
-    const vps = new LocalVps(
-      "vps",
-      { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS },
-      gated,
-    );
+    const vps = new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS });
     return {
       address: vps.address,
       sshPort: vps.sshPort,
@@ -94,38 +85,29 @@ export function flagValues(cfg: LaunchgateConfig): Record<string, boolean> {
 }
 
 /**
- * Declares every resource for `cfg`. `gate` is the release-gate resource: every component's
- * children depend on it, so a refused gate stops all changes.
+ * Declares every resource for `cfg`. Called after the release gate's stack transformation is
+ * registered (stacks/index.ts), so every resource declared here waits for the gate.
  */
-export function composeDeployment(
-  cfg: LaunchgateConfig,
-  secrets: StackSecrets,
-  gate: pulumi.Resource,
-): Deployment {
-  const gated: LaunchgateComponentOptions = { gate };
-  const access = hostAccess(cfg, secrets, gated);
+export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets): Deployment {
+  const access = hostAccess(cfg, secrets);
   const stack = pulumi.getStack();
 
-  const host = new HardenedHost(
-    "host",
-    {
-      bootstrap: {
-        host: access.address,
-        port: access.sshPort,
-        user: cfg.host.bootstrapUser,
-        privateKey: access.privateKey,
-      },
-      host: cfg.host,
-      deployerPublicKey: access.publicKey,
-      deployerPrivateKey: access.privateKey,
-      permitOpen: [`${POSTGRES_IP}:5432`],
+  const host = new HardenedHost("host", {
+    bootstrap: {
+      host: access.address,
+      port: access.sshPort,
+      user: cfg.host.bootstrapUser,
+      privateKey: access.privateKey,
     },
-    gated,
-  );
+    host: cfg.host,
+    deployerPublicKey: access.publicKey,
+    deployerPrivateKey: access.privateKey,
+    permitOpen: [`${POSTGRES_IP}:5432`],
+  });
   const identity = new SshIdentityFile(
     "deployer-identity",
     { privateKey: access.privateKey, path: `.launchgate/${stack}/id_deployer` },
-    { ...gated, dependsOn: [host.ready] },
+    { dependsOn: [host.ready] },
   );
   const connection: pulumi.Output<SshConnection> = host.deployConnection;
 
@@ -136,9 +118,9 @@ export function composeDeployment(
       host: host.dockerHost,
       sshOpts: ["-i", identity.path, "-o", "StrictHostKeyChecking=accept-new", "-o", "IdentitiesOnly=yes"],
     },
-    { dependsOn: [identity.written, host.ready, gate] },
+    { dependsOn: [identity.written, host.ready] },
   );
-  const onVps: LaunchgateComponentOptions = { ...gated, providers: { docker: vpsDocker } };
+  const onVps: pulumi.ComponentResourceOptions = { providers: { docker: vpsDocker } };
 
   const net = new Network("net", { internalSubnet: INTERNAL_SUBNET }, onVps);
 
@@ -149,7 +131,7 @@ export function composeDeployment(
       remoteAddress: POSTGRES_IP,
       localPort: DB_TUNNEL_PORT,
     },
-    { ...gated, dependsOn: [identity.written] },
+    { dependsOn: [identity.written] },
   );
   const postgres = new Postgres(
     "postgres",
@@ -184,7 +166,7 @@ export function composeDeployment(
       redisContainers: [...redis.values()].map((r) => r.containerName),
       releaseId: cfg.release.commit,
     },
-    { ...gated, dependsOn: [host.ready] },
+    { dependsOn: [host.ready] },
   );
 
   const flags = flagValues(cfg);
@@ -223,12 +205,12 @@ export function composeDeployment(
   let keyPem: pulumi.Output<string>;
   let caCertPem: pulumi.Output<string> | undefined;
   if (cfg.tls === "internal-ca") {
-    const ca = new InternalCa("internal-ca", { hostnames }, gated);
+    const ca = new InternalCa("internal-ca", { hostnames });
     certPem = ca.certPem;
     keyPem = ca.keyPem;
     caCertPem = ca.caCertPem;
   } else {
-    const origin = new OriginCertificate("origin-cert", { hostnames }, gated);
+    const origin = new OriginCertificate("origin-cert", { hostnames });
     certPem = origin.certPem;
     keyPem = origin.keyPem;
   }
@@ -253,7 +235,7 @@ export function composeDeployment(
   );
 
   const dns = cfg.dns
-    ? new Dns("dns", { config: cfg.dns, domain: cfg.domain, address: access.address }, gated)
+    ? new Dns("dns", { config: cfg.dns, domain: cfg.domain, address: access.address })
     : undefined;
 
   const monitoring = new Monitoring(
@@ -274,7 +256,7 @@ export function composeDeployment(
       // The local stack's certificate comes from its own internal CA, unknown to the host's curl.
       insecureTls: cfg.tls === "internal-ca",
     },
-    { ...gated, dependsOn: [host.ready] },
+    { dependsOn: [host.ready] },
   );
 
   return {

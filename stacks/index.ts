@@ -2,6 +2,8 @@
  * The stack: read config once, register the release gate first, then declare the deployment
  * with every resource depending on the gate. Returns what index.ts exports.
  */
+import * as pulumi from "@pulumi/pulumi";
+import { gateEveryResource } from "../components/release/gate";
 import { Release } from "../components/release/Release";
 import { releaseImages } from "./config";
 import { composeDeployment, flagValues } from "./compose";
@@ -17,7 +19,9 @@ export function buildStack() {
     flags: flagValues(cfg),
     alertTarget: secrets.alertWebhookUrl,
   });
-  const deployment = composeDeployment(cfg, secrets, release.gate);
+  // Everything declared from here on waits for the gate (components/release/gate.ts).
+  pulumi.runtime.registerStackTransformation(gateEveryResource(release.gate));
+  const deployment = composeDeployment(cfg, secrets);
   return {
     environment: cfg.environment,
     url: deployment.url,

@@ -11,7 +11,6 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
 import { roleLabel } from "../../contract/roles";
 
@@ -105,7 +104,7 @@ function renderEnv(env: Record<string, string>): string[] {
     .map((k) => `${k}=${env[k]}`);
 }
 
-export class AppService extends LaunchgateComponent {
+export class AppService extends pulumi.ComponentResource {
   /** Stable network alias the proxy uses as upstream (`<app>`), independent of the release. */
   public readonly alias: pulumi.Output<string>;
   /** Port the app listens on. */
@@ -113,8 +112,8 @@ export class AppService extends LaunchgateComponent {
   /** Name of the running container (changes per release for create-before-delete). */
   public readonly containerName: pulumi.Output<string>;
 
-  constructor(name: string, args: AppServiceArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:app:AppService", name, opts);
+  constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:app:AppService", name, {}, opts);
     const app = args.app;
 
     // Everything that can force a new container, resolved: env (with secrets), flags, config.
@@ -167,11 +166,12 @@ export class AppService extends LaunchgateComponent {
           wait: false,
           labels: [...labels, roleLabel("migration"), { label: "launchgate.job", value: "migrate" }],
         },
-        this.child({
+        {
+          parent: this,
           dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [],
           // attach blocks the create until the job exits; bound it so a hung migration fails.
           customTimeouts: { create: `${args.migrationTimeoutSeconds ?? 600}s` },
-        }),
+        },
       );
       labels.push({
         label: "launchgate.migrated",
@@ -201,7 +201,7 @@ export class AppService extends LaunchgateComponent {
         wait: true,
         waitTimeout: args.waitTimeoutSeconds ?? 120,
       },
-      this.child({ dependsOn: deps, deleteBeforeReplace: false }),
+      { parent: this, dependsOn: deps, deleteBeforeReplace: false },
     );
 
     this.alias = pulumi.output(app.name);

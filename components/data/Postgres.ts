@@ -11,7 +11,6 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { attachNetworks, hardened } from "../app/hardening";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { datastoreLabels } from "../../contract/roles";
 
 /** Port PgBouncer listens on (inside the internal network only). */
@@ -158,7 +157,7 @@ function pgbouncerScript(binary: string): string {
   ].join("\n");
 }
 
-export class Postgres extends LaunchgateComponent {
+export class Postgres extends pulumi.ComponentResource {
   /** Container name of the server (used by backups via `docker exec`). */
   public readonly containerName: pulumi.Output<string>;
   /** Named volume holding PGDATA (protected, retained on delete). */
@@ -172,15 +171,15 @@ export class Postgres extends LaunchgateComponent {
   /** Network alias apps use to reach PgBouncer. */
   public readonly poolerHost: pulumi.Output<string>;
 
-  constructor(name: string, args: PostgresArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:data:Postgres", name, opts);
+  constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:data:Postgres", name, {}, opts);
     const cfg = args.config;
     const poolerAlias = `${name}-pgbouncer`;
 
     const superPassword = new random.RandomPassword(
       `${name}-superuser`,
       { length: 32, special: false },
-      this.child(),
+      { parent: this },
     );
 
     // The data outlives every container and even `pulumi destroy`: losing it is not recoverable
@@ -188,7 +187,7 @@ export class Postgres extends LaunchgateComponent {
     const volume = new docker.Volume(
       `${name}-data`,
       { name: `${name}-data`, labels: [{ label: "launchgate.data", value: "postgres" }] },
-      this.child({ protect: true, retainOnDelete: true }),
+      { parent: this, protect: true, retainOnDelete: true },
     );
 
     const server = new docker.Container(
@@ -233,7 +232,7 @@ export class Postgres extends LaunchgateComponent {
       },
       // A fixed container name cannot exist twice (and two servers must never share the data
       // volume): replace delete-first. The volume is protected and retained, so data survives.
-      this.child({ deleteBeforeReplace: true }),
+      { parent: this, deleteBeforeReplace: true },
     );
 
     // Role and database management goes through the admin endpoint, which exists only once the
@@ -252,7 +251,7 @@ export class Postgres extends LaunchgateComponent {
         superuser: true,
         connectTimeout: 30,
       },
-      this.child({ dependsOn: [...(args.adminDependsOn ?? []), server] }),
+      { parent: this, dependsOn: [...(args.adminDependsOn ?? []), server] },
     );
 
     const roleSecrets: pulumi.Output<string>[] = [];
@@ -261,7 +260,7 @@ export class Postgres extends LaunchgateComponent {
       const password = new random.RandomPassword(
         `${name}-${db.role}-password`,
         { length: 32, special: false },
-        this.child(),
+        { parent: this },
       );
       // LOGIN only: the app role cannot create databases or roles, bypass RLS or replicate.
       const role = new postgresql.Role(
@@ -277,19 +276,19 @@ export class Postgres extends LaunchgateComponent {
           bypassRowLevelSecurity: false,
           inherit: true,
         },
-        this.child({ provider: admin, protect: true }),
+        { parent: this, provider: admin, protect: true },
       );
       const database = new postgresql.Database(
         `${name}-${db.name}`,
         { name: db.name, owner: role.name, encoding: "UTF8", template: "template0", allowConnections: true },
-        this.child({ provider: admin, protect: true, retainOnDelete: true }),
+        { parent: this, provider: admin, protect: true, retainOnDelete: true },
       );
       // PUBLIC gets CONNECT and TEMP on every new database by default; take them away so one app
       // role cannot open another app's database.
       new postgresql.Grant(
         `${name}-${db.name}-revoke-public`,
         { database: database.name, role: "public", objectType: "database", privileges: [] },
-        this.child({ provider: admin }),
+        { parent: this, provider: admin },
       );
       roleSecrets.push(pulumi.all([role.name, password.result]).apply(([r, p]) => authLine(r, p)));
       urls[db.name] = pulumi.secret(
@@ -327,7 +326,7 @@ export class Postgres extends LaunchgateComponent {
         waitTimeout: 60,
       },
       // Fixed name (the apps' DATABASE_URL host): replace delete-first, like the server.
-      this.child({ dependsOn: [server], deleteBeforeReplace: true }),
+      { parent: this, dependsOn: [server], deleteBeforeReplace: true },
     );
 
     this.containers = [server, pooler];

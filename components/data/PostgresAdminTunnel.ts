@@ -14,7 +14,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 
@@ -52,7 +51,7 @@ export interface PostgresAdminTunnelArgs {
   readonly runId?: string;
 }
 
-export class PostgresAdminTunnel extends LaunchgateComponent {
+export class PostgresAdminTunnel extends pulumi.ComponentResource {
   /** Resource that completes once the forward is open; role/database management depends on it. */
   public readonly ready: pulumi.Resource;
   /** Local host of the forward. */
@@ -60,8 +59,8 @@ export class PostgresAdminTunnel extends LaunchgateComponent {
   /** Local port of the forward. */
   public readonly port: pulumi.Output<number>;
 
-  constructor(name: string, args: PostgresAdminTunnelArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:data:PostgresAdminTunnel", name, opts);
+  constructor(name: string, args: PostgresAdminTunnelArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:data:PostgresAdminTunnel", name, {}, opts);
     const conn = pulumi.output(args.connection);
     const socket =
       args.controlSocket ?? path.join(os.homedir(), ".ssh", `launchgate-${name}-${args.localPort}.ctl`);
@@ -92,7 +91,7 @@ export class PostgresAdminTunnel extends LaunchgateComponent {
         triggers: [roleTrigger("db-admin-tunnel")],
       },
       // Its delete closes the same control socket the new version opens: never create-first.
-      this.child({ deleteBeforeReplace: true }),
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.ready = open;

@@ -10,7 +10,6 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { attachNetworks, hardened } from "../app/hardening";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { datastoreLabels } from "../../contract/roles";
 
 export const REDIS_PORT = 6379;
@@ -115,7 +114,7 @@ export const REDIS_HEALTHCHECK = [
   `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
 ];
 
-export class Redis extends LaunchgateComponent {
+export class Redis extends pulumi.ComponentResource {
   /** The server container: what a client must start after. */
   public readonly container: pulumi.Resource;
   /** redis:// URL with the password (secret). */
@@ -125,14 +124,14 @@ export class Redis extends LaunchgateComponent {
   /** Named volume holding AOF + RDB. */
   public readonly volumeName: pulumi.Output<string>;
 
-  constructor(name: string, args: RedisArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:data:Redis", name, opts);
+  constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:data:Redis", name, {}, opts);
     const dataDir = args.dataDir ?? "/data";
 
     const password = new random.RandomPassword(
       `${name}-password`,
       { length: 32, special: false },
-      this.child(),
+      { parent: this },
     );
 
     // Queue and session data outlive the container; a cache's volume is kept too, as losing it
@@ -140,7 +139,7 @@ export class Redis extends LaunchgateComponent {
     const volume = new docker.Volume(
       `${name}-data`,
       { name: `${name}-data`, labels: [{ label: "launchgate.data", value: `redis-${args.instance.role}` }] },
-      this.child({ protect: true, retainOnDelete: true }),
+      { parent: this, protect: true, retainOnDelete: true },
     );
 
     const server = new docker.Container(
@@ -172,7 +171,7 @@ export class Redis extends LaunchgateComponent {
       },
       // A fixed container name cannot exist twice (and two servers must never share the data
       // volume): replace delete-first. The volume is protected and retained, so data survives.
-      this.child({ deleteBeforeReplace: true }),
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.container = server;

@@ -5,7 +5,6 @@
  */
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 
 /** The Cloudflare zone and the records in it. */
 export interface DnsSettings {
@@ -42,12 +41,12 @@ export function recordNames(domain: string, records: readonly string[]): string[
   return [domain, ...records.map((r) => `${r}.${domain}`)];
 }
 
-export class Dns extends LaunchgateComponent {
+export class Dns extends pulumi.ComponentResource {
   /** Fully qualified names created. */
   public readonly names: pulumi.Output<string[]>;
 
-  constructor(name: string, args: DnsArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:edge:Dns", name, opts);
+  constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:edge:Dns", name, {}, opts);
     const names = recordNames(args.domain, args.config.records);
     for (const fqdn of names) {
       new cloudflare.DnsRecord(
@@ -62,14 +61,14 @@ export class Dns extends LaunchgateComponent {
           ttl: args.config.proxied ? 1 : 300,
           comment: "managed by launchgate",
         },
-        this.child(),
+        { parent: this },
       );
     }
     for (const [settingId, value] of Object.entries(ZONE_TLS_SETTINGS)) {
       new cloudflare.ZoneSetting(
         `${name}-${settingId.replace(/_/g, "-")}`,
         { zoneId: args.config.zoneId, settingId, value },
-        this.child(),
+        { parent: this },
       );
     }
     this.names = pulumi.output(names);

@@ -6,7 +6,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 
 export interface InternalCaArgs {
   /** DNS names on the server certificate; the first is its common name. */
@@ -19,7 +18,7 @@ export interface InternalCaArgs {
   readonly certValidityHours?: number;
 }
 
-export class InternalCa extends LaunchgateComponent {
+export class InternalCa extends pulumi.ComponentResource {
   /** The CA certificate clients must trust. */
   public readonly caCertPem: pulumi.Output<string>;
   /** Server certificate followed by the CA certificate (the chain nginx serves). */
@@ -27,14 +26,14 @@ export class InternalCa extends LaunchgateComponent {
   /** Server private key (secret). */
   public readonly keyPem: pulumi.Output<string>;
 
-  constructor(name: string, args: InternalCaArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:edge:InternalCa", name, opts);
+  constructor(name: string, args: InternalCaArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:edge:InternalCa", name, {}, opts);
     if (args.hostnames.length === 0) throw new Error("InternalCa: at least one hostname is required");
 
     const caKey = new tls.PrivateKey(
       `${name}-ca-key`,
       { algorithm: "ECDSA", ecdsaCurve: "P256" },
-      this.child(),
+      { parent: this },
     );
     const ca = new tls.SelfSignedCert(
       `${name}-ca`,
@@ -47,13 +46,13 @@ export class InternalCa extends LaunchgateComponent {
         validityPeriodHours: args.caValidityHours ?? 87600,
         allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
       },
-      this.child(),
+      { parent: this },
     );
 
     const key = new tls.PrivateKey(
       `${name}-server-key`,
       { algorithm: "ECDSA", ecdsaCurve: "P256" },
-      this.child(),
+      { parent: this },
     );
     const csr = new tls.CertRequest(
       `${name}-server-csr`,
@@ -63,7 +62,7 @@ export class InternalCa extends LaunchgateComponent {
         dnsNames: args.hostnames,
         ipAddresses: args.ipAddresses ?? ["127.0.0.1"],
       },
-      this.child(),
+      { parent: this },
     );
     const cert = new tls.LocallySignedCert(
       `${name}-server`,
@@ -75,7 +74,7 @@ export class InternalCa extends LaunchgateComponent {
         earlyRenewalHours: 720,
         allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
       },
-      this.child(),
+      { parent: this },
     );
 
     this.caCertPem = ca.certPem;

@@ -7,7 +7,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 
 export interface OriginCertificateArgs {
   /** Names on the certificate (the domain and its extra records). */
@@ -16,15 +15,19 @@ export interface OriginCertificateArgs {
   readonly validityDays?: 7 | 30 | 90 | 365 | 730 | 1095 | 5475;
 }
 
-export class OriginCertificate extends LaunchgateComponent {
+export class OriginCertificate extends pulumi.ComponentResource {
   /** PEM certificate issued by the Cloudflare Origin CA. */
   public readonly certPem: pulumi.Output<string>;
   /** PEM private key (secret). */
   public readonly keyPem: pulumi.Output<string>;
 
-  constructor(name: string, args: OriginCertificateArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:edge:OriginCertificate", name, opts);
-    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, this.child());
+  constructor(name: string, args: OriginCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:edge:OriginCertificate", name, {}, opts);
+    const key = new tls.PrivateKey(
+      `${name}-key`,
+      { algorithm: "ECDSA", ecdsaCurve: "P256" },
+      { parent: this },
+    );
     const csr = new tls.CertRequest(
       `${name}-csr`,
       {
@@ -32,7 +35,7 @@ export class OriginCertificate extends LaunchgateComponent {
         dnsNames: args.hostnames,
         subject: { commonName: args.hostnames[0] },
       },
-      this.child(),
+      { parent: this },
     );
     const cert = new cloudflare.OriginCaCertificate(
       `${name}-cert`,
@@ -42,7 +45,7 @@ export class OriginCertificate extends LaunchgateComponent {
         requestType: "origin-ecc",
         requestedValidity: args.validityDays ?? 365,
       },
-      this.child(),
+      { parent: this },
     );
     this.certPem = cert.certificate;
     this.keyPem = pulumi.secret(key.privateKeyPem);

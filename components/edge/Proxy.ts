@@ -12,7 +12,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { roleLabel } from "../../contract/roles";
 import { renderNginxConfig } from "./nginx/render";
 
@@ -86,7 +85,7 @@ export const START_SCRIPT = [
   `exec nginx -e stderr -c ${CONF_PATH} -g 'daemon off;'`,
 ].join("\n");
 
-export class Proxy extends LaunchgateComponent {
+export class Proxy extends pulumi.ComponentResource {
   /** Public HTTPS URL. */
   public readonly url: pulumi.Output<string>;
   /** The rendered nginx.conf (no secrets), for inspection and the services harness. */
@@ -94,8 +93,8 @@ export class Proxy extends LaunchgateComponent {
   /** Name of the proxy container. */
   public readonly containerName: pulumi.Output<string>;
 
-  constructor(name: string, args: ProxyArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:edge:Proxy", name, opts);
+  constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:edge:Proxy", name, {}, opts);
     const ports = args.ports ?? { http: 80, https: 443 };
 
     const conf = pulumi.all(args.routes.map((r) => pulumi.output(r.upstream))).apply((upstreams) =>
@@ -142,7 +141,7 @@ export class Proxy extends LaunchgateComponent {
         wait: false,
         labels: [roleLabel("job"), { label: "launchgate.job", value: "nginx-config-check" }],
       },
-      this.child(),
+      { parent: this },
     );
 
     // Cert, key and config live in a small volume: uploads must land in a volume when the root
@@ -150,7 +149,7 @@ export class Proxy extends LaunchgateComponent {
     const confVolume = new docker.Volume(
       `${name}-conf`,
       { name: `${name}-conf`, labels: [{ label: "launchgate.data", value: "proxy-config" }] },
-      this.child(),
+      { parent: this },
     );
 
     const proxy = new docker.Container(
@@ -211,7 +210,7 @@ export class Proxy extends LaunchgateComponent {
       },
       // Host ports 80/443 cannot be held by two containers: replace delete-first (seconds of
       // downtime, after the config check has passed).
-      this.child({ dependsOn: [check], deleteBeforeReplace: true }),
+      { parent: this, dependsOn: [check], deleteBeforeReplace: true },
     );
 
     this.url = pulumi.output(`https://${args.domain}`);

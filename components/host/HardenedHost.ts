@@ -26,7 +26,6 @@
 import * as path from "path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { renderScript, ScriptValue } from "../ops/remote-script";
 import { roleTrigger } from "../../contract/roles";
 
@@ -235,7 +234,7 @@ function validate(args: HardenedHostArgs) {
   };
 }
 
-export class HardenedHost extends LaunchgateComponent {
+export class HardenedHost extends pulumi.ComponentResource {
   /** Docker engine URI over SSH as the deploy user (`ssh://deployer@host:port`). */
   public readonly dockerHost: pulumi.Output<string>;
   /** Root of persistent app storage on the host. */
@@ -247,10 +246,10 @@ export class HardenedHost extends LaunchgateComponent {
   /** The last hardening step; later host commands depend on it. */
   public readonly ready: pulumi.Resource;
 
-  constructor(name: string, args: HardenedHostArgs, opts?: LaunchgateComponentOptions) {
+  constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validated before anything is registered: the values end up in sshd_config, ufw and paths.
     const v = validate(args);
-    super("launchgate:host:HardenedHost", name, opts);
+    super("launchgate:host:HardenedHost", name, {}, opts);
     const {
       scriptsDir,
       sshdPort,
@@ -336,7 +335,7 @@ export class HardenedHost extends LaunchgateComponent {
         triggers: [roleTrigger("host-bootstrap"), bootstrapScript.trigger, runnerScript.trigger],
         addPreviousOutputInEnv: false,
       },
-      this.child(),
+      { parent: this },
     );
 
     // Steps 2..n: as the deploy user, each after the previous one.
@@ -355,7 +354,7 @@ export class HardenedHost extends LaunchgateComponent {
           // The previous stdout would be sent as SSH env vars, which sshd refuses.
           addPreviousOutputInEnv: false,
         },
-        this.child({ dependsOn: [previous] }),
+        { parent: this, dependsOn: [previous] },
       );
     }
     this.ready = previous;

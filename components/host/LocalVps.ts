@@ -14,7 +14,6 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as fs from "fs";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { roleLabel, roleTrigger } from "../../contract/roles";
 import { sha256, shellQuote } from "../ops/remote-script";
 import { BUILD_IMAGE_SCRIPT, buildImageArgs, VPS_PACKAGES, VPS_RUN, VPS_SETUP_SCRIPT } from "./vps-image";
@@ -36,7 +35,7 @@ export interface LocalVpsArgs {
   readonly memoryMb?: number;
 }
 
-export class LocalVps extends LaunchgateComponent {
+export class LocalVps extends pulumi.ComponentResource {
   /** Address the VPS's SSH is reachable on (loopback). */
   public readonly address: pulumi.Output<string>;
   /** Port on `address` for SSH. */
@@ -50,7 +49,7 @@ export class LocalVps extends LaunchgateComponent {
   /** Name of the VPS container on the local engine. */
   public readonly containerName: pulumi.Output<string>;
 
-  constructor(name: string, args: LocalVpsArgs = {}, opts?: LaunchgateComponentOptions) {
+  constructor(name: string, args: LocalVpsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const sshPort = args.sshPort ?? 2222;
     const published = args.publishedPorts ?? [];
     // Checked before anything is registered.
@@ -58,7 +57,7 @@ export class LocalVps extends LaunchgateComponent {
       if (!Number.isInteger(p) || p < 1 || p > 65535)
         throw new Error(`LocalVps port: got ${p}; expected 1..65535`);
     }
-    super("launchgate:host:LocalVps", name, opts);
+    super("launchgate:host:LocalVps", name, {}, opts);
     const prefix = `launchgate-${pulumi.getStack()}-${name}`;
 
     // The image is content-addressed by build-image.sh; re-running it is a cache hit unless the
@@ -75,14 +74,18 @@ export class LocalVps extends LaunchgateComponent {
         ],
         addPreviousOutputInEnv: false,
       },
-      this.child(),
+      { parent: this },
     );
     // build-image.sh prints the tag as its last stdout line.
     const imageTag = image.stdout.apply((s) => s.trim().split("\n").pop() ?? "");
 
-    const key = new tls.PrivateKey(`${name}-root-key`, { algorithm: "ED25519" }, this.child());
+    const key = new tls.PrivateKey(`${name}-root-key`, { algorithm: "ED25519" }, { parent: this });
 
-    const dockerData = new docker.Volume(`${name}-docker-data`, { name: `${prefix}-docker` }, this.child());
+    const dockerData = new docker.Volume(
+      `${name}-docker-data`,
+      { name: `${prefix}-docker` },
+      { parent: this },
+    );
 
     const container = new docker.Container(
       `${name}-container`,
@@ -121,7 +124,7 @@ export class LocalVps extends LaunchgateComponent {
           startPeriod: "20s",
         },
       },
-      this.child({ deleteBeforeReplace: true }),
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.address = pulumi.output(VPS_RUN.bindAddress);

@@ -6,7 +6,6 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { roleTrigger } from "../../contract/roles";
 
 export interface SshIdentityFileArgs {
@@ -20,14 +19,14 @@ export interface SshIdentityFileArgs {
 export const WRITE_IDENTITY =
   'set -eu; umask 077; mkdir -p "$(dirname "$KEY_PATH")"; cat > "$KEY_PATH.tmp"; mv "$KEY_PATH.tmp" "$KEY_PATH"';
 
-export class SshIdentityFile extends LaunchgateComponent {
+export class SshIdentityFile extends pulumi.ComponentResource {
   /** Path of the identity file (stable, known at preview). */
   public readonly path: string;
   /** The command that wrote it; consumers depend on it. */
   public readonly written: pulumi.Resource;
 
-  constructor(name: string, args: SshIdentityFileArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:host:SshIdentityFile", name, opts);
+  constructor(name: string, args: SshIdentityFileArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:host:SshIdentityFile", name, {}, opts);
     this.path = args.path;
     const key = pulumi.secret(pulumi.output(args.privateKey).apply((k) => (k.endsWith("\n") ? k : `${k}\n`)));
     this.written = new command.local.Command(
@@ -43,7 +42,7 @@ export class SshIdentityFile extends LaunchgateComponent {
         logging: "none",
       },
       // Its delete removes the same path the new version writes: never create-first.
-      this.child({ additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true }),
+      { parent: this, additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true },
     );
     this.registerOutputs({ path: this.path });
   }

@@ -5,7 +5,6 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 
 export interface NetworkArgs {
   /** Subnet of the internal network; fixed so the DB admin address is known. @default "172.30.0.0/24" */
@@ -25,7 +24,7 @@ function labels(role: string): docker.types.input.NetworkLabel[] {
   ];
 }
 
-export class Network extends LaunchgateComponent {
+export class Network extends pulumi.ComponentResource {
   /** Name of the edge network (proxy + apps). */
   public readonly edgeName: pulumi.Output<string>;
   /** Name of the internal, egress-free network (apps + data stores). */
@@ -33,8 +32,8 @@ export class Network extends LaunchgateComponent {
   /** Subnet of the internal network. */
   public readonly internalSubnet: string;
 
-  constructor(name: string, args: NetworkArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:network:Network", name, opts);
+  constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:network:Network", name, {}, opts);
     this.internalSubnet = args.internalSubnet ?? "172.30.0.0/24";
 
     const edge = new docker.Network(
@@ -45,7 +44,7 @@ export class Network extends LaunchgateComponent {
         ipamConfigs: [{ subnet: args.edgeSubnet ?? "172.31.0.0/24" }],
         labels: labels("edge"),
       },
-      this.child(),
+      { parent: this },
     );
     // internal: true gives the bridge no gateway route out, so a compromised app or data store
     // cannot exfiltrate over it; only the edge network (apps with a route) has egress.
@@ -58,7 +57,7 @@ export class Network extends LaunchgateComponent {
         ipamConfigs: [{ subnet: this.internalSubnet }],
         labels: labels("internal"),
       },
-      this.child(),
+      { parent: this },
     );
 
     this.edgeName = edge.name;

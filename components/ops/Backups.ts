@@ -9,7 +9,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import {
@@ -86,7 +85,7 @@ export function backupSchedules(config: BackupsSettings): BackupSchedules {
   };
 }
 
-export class Backups extends LaunchgateComponent {
+export class Backups extends pulumi.ComponentResource {
   /** Directory holding dumps on the host. */
   public readonly backupDir: pulumi.Output<string>;
   /** Path of the restore-drill result file (JSON) on the host. */
@@ -102,8 +101,8 @@ export class Backups extends LaunchgateComponent {
   /** systemd `OnCalendar` values of the full, incremental and drill timers (UTC). */
   public readonly schedules: BackupSchedules;
 
-  constructor(name: string, args: BackupsArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:ops:Backups", name, opts);
+  constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:ops:Backups", name, {}, opts);
     const cfg = args.config;
     this.backupDir = pulumi.interpolate`${args.storagePath}/backups`;
     this.drillResultPath = pulumi.interpolate`${args.storagePath}/backups/restore-drill.json`;
@@ -216,7 +215,7 @@ export class Backups extends LaunchgateComponent {
         ],
       },
       // Its delete uninstalls the same paths the new version installs: never create-first.
-      this.child({ deleteBeforeReplace: true }),
+      { parent: this, deleteBeforeReplace: true },
     );
 
     const drillInstall = renderInstall({
@@ -242,7 +241,7 @@ export class Backups extends LaunchgateComponent {
         ],
       },
       // The drill reads the dumps and libraries the backups install puts in place.
-      this.child({ dependsOn: [this.install], deleteBeforeReplace: true }),
+      { parent: this, dependsOn: [this.install], deleteBeforeReplace: true },
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;
@@ -263,7 +262,7 @@ export class Backups extends LaunchgateComponent {
           roleTrigger("pre-migration-backup"),
         ],
       },
-      this.child({ dependsOn: [this.install] }),
+      { parent: this, dependsOn: [this.install] },
     );
 
     this.registerOutputs({

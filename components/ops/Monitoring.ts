@@ -11,7 +11,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { alertTargetConfigured } from "../../contract/release-rules";
-import { LaunchgateComponent, LaunchgateComponentOptions } from "../base";
 import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import { HOST_LIB_DIR } from "./Backups";
@@ -71,7 +70,7 @@ export interface MonitoringArgs {
   readonly hostLabel?: pulumi.Input<string>;
 }
 
-export class Monitoring extends LaunchgateComponent {
+export class Monitoring extends pulumi.ComponentResource {
   /** Whether the alert target counts as configured (contract/release-rules.ts: an https URL), as the gate judges it. */
   public readonly alerting: pulumi.Output<boolean>;
   /** Installs the probe, its timer and the webhook file. */
@@ -79,8 +78,8 @@ export class Monitoring extends LaunchgateComponent {
   /** Seconds between probes (the timer's `OnUnitActiveSec`). */
   public readonly probeIntervalSeconds: number;
 
-  constructor(name: string, args: MonitoringArgs, opts?: LaunchgateComponentOptions) {
-    super("launchgate:ops:Monitoring", name, opts);
+  constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("launchgate:ops:Monitoring", name, {}, opts);
     const cfg = args.config;
     const diskCrit = args.diskCritPercent ?? 90;
     if (diskCrit <= cfg.diskWarnPercent) {
@@ -179,7 +178,7 @@ export class Monitoring extends LaunchgateComponent {
         ],
       },
       // Its delete uninstalls the same paths the new version installs: never create-first.
-      this.child({ additionalSecretOutputs: ["stdin"], deleteBeforeReplace: true }),
+      { parent: this, additionalSecretOutputs: ["stdin"], deleteBeforeReplace: true },
     );
 
     this.registerOutputs({

@@ -7,7 +7,7 @@
  * they are known then. The gate's `environment.LAUNCHGATE_GATE` holds the whole manifest as one
  * JSON string built from repo files, stack config and the staging StackReference — all known at
  * preview — so the mandatory gate policies refuse `pulumi preview`/`up` before any step runs.
- * Every other resource depends on the gate (components/base.ts), so even a resource the engine
+ * Every other resource depends on the gate (./gate.ts), so even a resource the engine
  * would otherwise update first waits for it. `triggers` is the manifest's hash: new evidence
  * replaces the gate, which re-runs its create script — a second, run-time check of the expiry
  * of every attestation (time passes between preview and up). The real verification (signatures

@@ -76,7 +76,7 @@ describe("gateFirst", () => {
       gateFirst([early, gate]).map((f) => f.message),
       [
         "registered before the release gate: early; construct Release first.",
-        "not waiting for the release gate: early; create them with LaunchgateComponent.child() or dependsOn: [release.gate].",
+        "not waiting for the release gate: early; declare them after the gate's stack transformation (components/release/gate.ts) or add dependsOn: [release.gate].",
       ],
     );
   });

@@ -341,7 +341,7 @@ describe("release-gate-first", () => {
   });
   it("refuses a resource that does not wait for the gate, and a stack without a gate", async () => {
     assert.deepEqual(await runStackPolicy(gates.releaseGateFirst, [g, vol([])]), [
-      "1 resource(s) do not wait for the release gate: postgres-data; create them with LaunchgateComponent.child() or dependsOn: [release.gate].",
+      "1 resource(s) do not wait for the release gate: postgres-data; declare them after the gate's stack transformation (components/release/gate.ts) or add dependsOn: [release.gate].",
     ]);
     assert.deepEqual(await runStackPolicy(gates.releaseGateFirst, [vol([])]), [
       "no release-gate resource; create the Release component first and pass gate: release.gate to every component.",

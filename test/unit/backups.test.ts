@@ -15,6 +15,7 @@ import { exported, installedFile } from "../support/rendered-script";
 import { Backups, BackupsArgs, backupSchedules } from "../../components/ops/Backups";
 import { everyHoursCalendar, renderScript, shellQuote } from "../../components/ops/remote-script";
 import type { BackupsConfig } from "../../stacks/config";
+import { gateEveryResource } from "../../components/release/gate";
 
 const CMD = "command:remote:Command";
 const SCRIPTS = path.join(__dirname, "..", "..", "components", "ops", "scripts");
@@ -52,7 +53,10 @@ describe("Backups", () => {
     deps = recordOptions();
     const gate = fakeResource("test:index:Marker", "gate");
     const hostReady = fakeResource("test:index:Marker", "host-ready");
-    b = new Backups("backups", args(), { gate, dependsOn: [hostReady] });
+    b = new Backups("backups", args(), {
+      transformations: [gateEveryResource(gate)],
+      dependsOn: [hostReady],
+    });
     await settle();
     install = rec.one(CMD, "backups-install").inputs.create;
     drillInstall = rec.one(CMD, "backups-drill").inputs.create;

@@ -27,6 +27,7 @@ import {
   settle,
   unwrap,
 } from "../support/mocks";
+import { gateEveryResource } from "../../components/release/gate";
 
 const SCRIPTS = path.resolve(__dirname, "../../components/host/scripts");
 const DEPLOY_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ndeploy-secret\n-----END OPENSSH PRIVATE KEY-----";
@@ -117,7 +118,7 @@ describe("HardenedHost", () => {
   it("chains every step on the previous one and the first on the release gate", async () => {
     const rec0 = await installMocks("staging");
     const gate = new Gate("gate");
-    new HardenedHost("host", baseArgs(), { gate });
+    new HardenedHost("host", baseArgs(), { transformations: [gateEveryResource(gate)] });
     await settle();
     const all = steps(rec0);
     assert.ok(

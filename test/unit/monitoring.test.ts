@@ -26,6 +26,7 @@ import { exported, installedFile } from "../support/rendered-script";
 import { Monitoring, MonitoringArgs, WEBHOOK_FILE } from "../../components/ops/Monitoring";
 import { renderScript } from "../../components/ops/remote-script";
 import type { MonitoringConfig } from "../../stacks/config";
+import { gateEveryResource } from "../../components/release/gate";
 
 const CMD = "command:remote:Command";
 const WEBHOOK = "https://hooks.example.com/services/T000/B000/very-secret-token";
@@ -89,7 +90,7 @@ describe("Monitoring", () => {
     rec = await installMocks("production");
     deps = recordOptions();
     m = new Monitoring("monitoring", args(), {
-      gate: fakeResource("test:index:Marker", "gate"),
+      transformations: [gateEveryResource(fakeResource("test:index:Marker", "gate"))],
       dependsOn: [fakeResource("test:index:Marker", "host-ready")],
     });
     await settle();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { installMocks, Recorder, settle, unwrap, fakeResource, recordOptions } from "../support/mocks";
 import { Network } from "../../components/network/Network";
+import { gateEveryResource } from "../../components/release/gate";
 
 const NET = "docker:index/network:Network";
 let rec: Recorder;
@@ -12,7 +13,11 @@ before(async () => {
   rec = await installMocks("local");
   opts = recordOptions();
   const gate = fakeResource("test:index:Gate", "gate");
-  net = new Network("net", { internalSubnet: "172.30.0.0/24" }, { gate });
+  net = new Network(
+    "net",
+    { internalSubnet: "172.30.0.0/24" },
+    { transformations: [gateEveryResource(gate)] },
+  );
   await settle();
 });
 

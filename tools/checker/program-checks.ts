@@ -5,6 +5,7 @@
  */
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../contract/manifest";
+import { UNGATED_FIX } from "../../contract/release-rules";
 import { SECRET_INPUT, looksGenerated, secretFormatIn } from "../../policies/lib/secret-values";
 import { configWithDefaults } from "../../policies/lib/config";
 import { dataVolumesProtected } from "../../policies/data";
@@ -97,7 +98,7 @@ export function gateFirst(resources: readonly RecordedResource[]): ProgramFindin
   if (ungated.length > 0) {
     out.push({
       policyName: "checker/gate-first",
-      message: `not waiting for the release gate: ${ungated.map((r) => r.name).join(", ")}; create them with LaunchgateComponent.child() or dependsOn: [release.gate].`,
+      message: `not waiting for the release gate: ${ungated.map((r) => r.name).join(", ")}; ${UNGATED_FIX}.`,
       urn: gate.urn,
     });
   }

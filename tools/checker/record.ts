@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import * as state from "@pulumi/pulumi/runtime/state";
-import { runInPulumiStack, registerStackTransformation } from "@pulumi/pulumi/runtime/stack";
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { setAllConfig } from "@pulumi/pulumi/runtime/config";
 import type { StackConfig } from "./stack-config";
 
@@ -54,7 +54,7 @@ export interface RunOptions {
   /** Preview (unknown computed outputs) as `pulumi preview` and the start of `pulumi up`. @default true */
   readonly preview?: boolean;
   readonly stackOutputs?: StackOutputsLookup;
-  /** Program changes for tests: a stack transformation applied to every resource. */
+  /** Program changes for tests: a stack transformation applied to every resource, after the program's own. */
   readonly transform?: pulumi.ResourceTransformation;
 }
 
@@ -71,7 +71,26 @@ const runtimeSettings = settings as unknown as {
   setMockOptions: (monitor: unknown, project: string, stack: string, preview: boolean) => void;
   waitForRPCs: () => Promise<void>;
 };
-const runtimeState = state as unknown as { getStore: () => Record<string, unknown> };
+const runtimeState = state as unknown as {
+  getStore: () => Record<string, unknown>;
+  getStackResource: () => { __transformations?: pulumi.ResourceTransformation[] } | undefined;
+};
+
+/**
+ * Registers `t` as a stack transformation that stays after every one the program registers
+ * itself (e.g. the release gate's): a test's program change is the program's last word, so it
+ * can model a resource that ends up without the gate.
+ */
+function registerLastStackTransformation(t: pulumi.ResourceTransformation): void {
+  const stack = runtimeState.getStackResource();
+  if (!stack) throw new Error("no stack resource to register a transformation on");
+  let program = stack.__transformations ?? [];
+  Object.defineProperty(stack, "__transformations", {
+    configurable: true,
+    get: () => [...program, t],
+    set: (v: pulumi.ResourceTransformation[]) => (program = v.filter((x) => x !== t)),
+  });
+}
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the MockMonitor's gRPC request objects are untyped JS */
 class RecordingMonitor extends MockMonitor {
@@ -254,7 +273,7 @@ export async function runProgram(o: RunOptions): Promise<RunResult> {
   clearProgramModules(path.resolve(o.projectDir));
   try {
     await runInPulumiStack(async () => {
-      if (o.transform) registerStackTransformation(o.transform);
+      if (o.transform) registerLastStackTransformation(o.transform);
       // A throwing program (e.g. invalid config) is a finding, not a crash: caught here so it
       // does not also reject the stack resource's promises.
       try {
