@@ -10,6 +10,7 @@ import { AppService } from "../components/app/AppService";
 import { Postgres } from "../components/data/Postgres";
 import { PostgresAdminTunnel } from "../components/data/PostgresAdminTunnel";
 import { Redis } from "../components/data/Redis";
+import { CLOUDFLARE_IP_RANGES, ORIGIN_PULL_CA_PEM } from "../components/edge/cloudflare";
 import { Dns, recordNames } from "../components/edge/Dns";
 import { InternalCa } from "../components/edge/InternalCa";
 import { OriginCertificate } from "../components/edge/OriginCertificate";
@@ -103,6 +104,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     deployerPublicKey: access.publicKey,
     deployerPrivateKey: access.privateKey,
     permitOpen: [`${POSTGRES_IP}:5432`],
+    // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
+    webAllowFrom: cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined,
+    runsRedis: cfg.redis.instances.length > 0,
   });
   const identity = new SshIdentityFile(
     "deployer-identity",
@@ -215,11 +219,25 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     keyPem = origin.keyPem;
   }
 
+  const behindCloudflare = cfg.tls === "cloudflare-origin";
+  const dns = cfg.dns
+    ? new Dns("dns", {
+        config: cfg.dns,
+        domain: cfg.domain,
+        address: access.address,
+        authenticatedOriginPulls: behindCloudflare,
+      })
+    : undefined;
+
   const proxy = new Proxy(
     "proxy",
     {
       config: cfg.proxy,
       domain: cfg.domain,
+      extraServerNames: hostnames.slice(1),
+      origin: behindCloudflare
+        ? { trustedProxies: CLOUDFLARE_IP_RANGES, clientCaPem: ORIGIN_PULL_CA_PEM }
+        : undefined,
       edgeNetwork: net.edgeName,
       routes: cfg.apps
         .map((app, i) => ({ app, service: apps[i]! }))
@@ -231,12 +249,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       certificatePem: certPem,
       privateKeyPem: keyPem,
     },
-    onVps,
+    // The zone sends its origin-pull certificate before the proxy starts requiring it.
+    { ...onVps, dependsOn: dns ? [dns] : [] },
   );
-
-  const dns = cfg.dns
-    ? new Dns("dns", { config: cfg.dns, domain: cfg.domain, address: access.address })
-    : undefined;
 
   const monitoring = new Monitoring(
     "monitoring",

@@ -19,6 +19,8 @@ export const NAMESPACE = "launchgate";
 
 /** Image reference pinned by content digest (`repo@sha256:<64 hex>`). */
 export const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[a-f0-9]{64}$/;
+/** A full git commit id (40 lowercase hex digits). */
+export const COMMIT_SHA = /^[a-f0-9]{40}$/;
 const NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -221,14 +223,14 @@ const monitoringSchema = z
 const releaseSchema = z
   .object({
     /** Git commit being released (40 hex). */
-    commit: z.string().regex(/^[a-f0-9]{40}$/, "a 40-hex-digit git commit"),
+    commit: z.string().regex(COMMIT_SHA, "a 40-hex-digit git commit"),
     /** Fully qualified staging stack (`org/launchgate/staging`) whose verified release this one must match. */
     stagingStack: z.string().optional(),
     /** Folder (relative to the project) holding the signed attestations for this stack. */
     evidenceDir: z.string().default("evidence"),
     /** The release to roll back to: its commit and image per app. */
     previous: z
-      .object({ commit: z.string().regex(/^[a-f0-9]{40}$/), images: z.record(z.string(), imageRef) })
+      .object({ commit: z.string().regex(COMMIT_SHA), images: z.record(z.string(), imageRef) })
       .strict()
       .optional(),
   })
@@ -256,7 +258,7 @@ export const configSchema = z
      */
     verification: z
       .object({
-        commit: z.string().regex(/^[a-f0-9]{40}$/, "a 40-hex-digit git commit"),
+        commit: z.string().regex(COMMIT_SHA, "a 40-hex-digit git commit"),
         passed: z.boolean(),
         finishedAt: z.string().datetime({ message: "an ISO-8601 UTC timestamp" }),
       })
@@ -457,6 +459,14 @@ function crossChecks(
       out.push({ path: ["tls"], value: cfg.tls, expected: `"cloudflare-origin" on ${cfg.environment}` });
     if (!cfg.dns)
       out.push({ path: ["dns"], value: undefined, expected: `a Cloudflare zone on ${cfg.environment}` });
+  }
+  if (cfg.tls === "cloudflare-origin" && cfg.dns && !cfg.dns.proxied) {
+    out.push({
+      path: ["dns", "proxied"],
+      value: false,
+      expected:
+        "true with tls cloudflare-origin (the origin then accepts only Cloudflare's addresses and certificate)",
+    });
   }
   if (cfg.environment === "production" && !cfg.release.stagingStack) {
     out.push({

@@ -23,6 +23,12 @@ export interface DnsArgs {
   readonly domain: string;
   /** Public IPv4 of the VPS. */
   readonly address: pulumi.Input<string>;
+  /**
+   * Zone-level Authenticated Origin Pulls: Cloudflare presents its origin-pull client certificate
+   * to the origin, which the proxy requires (`tls: cloudflare-origin`). Turning it off while the
+   * proxy requires the certificate makes every proxied request fail. @default false
+   */
+  readonly authenticatedOriginPulls?: boolean;
 }
 
 /** Zone settings enforced for a strict-TLS origin. Values as Cloudflare's API names them. */
@@ -68,6 +74,15 @@ export class Dns extends pulumi.ComponentResource {
       new cloudflare.ZoneSetting(
         `${name}-${settingId.replace(/_/g, "-")}`,
         { zoneId: args.config.zoneId, settingId, value },
+        { parent: this },
+      );
+    }
+    // Enabled before the proxy requires it (compose makes the proxy depend on this component):
+    // Cloudflare sending a client certificate the origin does not ask for is harmless.
+    if (args.authenticatedOriginPulls) {
+      new cloudflare.AuthenticatedOriginPullsSettings(
+        `${name}-authenticated-origin-pulls`,
+        { zoneId: args.config.zoneId, enabled: true },
         { parent: this },
       );
     }

@@ -22,6 +22,8 @@ export const CONF_DIR = "/etc/nginx/launchgate";
 export const CONF_PATH = `${CONF_DIR}/nginx.conf`;
 export const CERT_PATH = `${CONF_DIR}/tls/cert.pem`;
 export const KEY_PATH = `${CONF_DIR}/tls/key.pem`;
+/** CA whose client certificates the proxy requires (Authenticated Origin Pulls), when behind Cloudflare. */
+export const CLIENT_CA_PATH = `${CONF_DIR}/tls/origin-pull-ca.pem`;
 /** Loopback port of the healthcheck endpoint inside the container. */
 export const HEALTH_PORT = 8081;
 
@@ -57,6 +59,22 @@ export interface ProxyArgs {
   readonly config: ProxySettings;
   /** Public host name served (the certificate's subject). */
   readonly domain: string;
+  /**
+   * Other host names served (the certificate's other names, e.g. `api.<domain>`); any other
+   * `Host` gets no answer. @default []
+   */
+  readonly extraServerNames?: readonly string[];
+  /**
+   * Set when the proxy sits behind Cloudflare (`tls: cloudflare-origin`): the client address is
+   * taken from `CF-Connecting-IP` only on connections from `trustedProxies` (Cloudflare's
+   * published ranges), and TLS clients must present a certificate issued by `clientCaPem`
+   * (Cloudflare's Authenticated Origin Pulls CA; the zone setting is the Dns component's).
+   * @default none: direct clients, their own address
+   */
+  readonly origin?: {
+    readonly trustedProxies: readonly string[];
+    readonly clientCaPem: pulumi.Input<string>;
+  };
   readonly edgeNetwork: pulumi.Input<string>;
   readonly routes: ProxyRoute[];
   /** PEM certificate chain and key the proxy serves (key is secret). */
@@ -107,6 +125,10 @@ export class Proxy extends pulumi.ComponentResource {
         keyPath: KEY_PATH,
         workerUser: args.workerUser ?? "nginx",
         healthPort: HEALTH_PORT,
+        extraServerNames: args.extraServerNames,
+        origin: args.origin
+          ? { trustedProxies: args.origin.trustedProxies, clientCaPath: CLIENT_CA_PATH }
+          : undefined,
       }),
     );
     const key = pulumi.secret(args.privateKeyPem);
@@ -115,10 +137,15 @@ export class Proxy extends pulumi.ComponentResource {
       { file: CERT_PATH, content: args.certificatePem, permissions: "0644" },
       // Read by the root master before workers start; workers never see it.
       { file: KEY_PATH, content: key, permissions: "0600" },
+      ...(args.origin
+        ? [{ file: CLIENT_CA_PATH, content: args.origin.clientCaPem, permissions: "0644" }]
+        : []),
     ];
-    // Identifies this exact config + certificate + key; a truncated SHA-256 reveals nothing.
+    // Identifies this exact config + certificate + key (+ client CA); a truncated SHA-256 reveals nothing.
     const revision = pulumi.unsecret(
-      pulumi.all([conf, args.certificatePem, key]).apply(([c, cert, k]) => shortHash([c, cert, k])),
+      pulumi
+        .all([conf, args.certificatePem, key, args.origin?.clientCaPem ?? ""])
+        .apply(([c, cert, k, ca]) => shortHash(ca ? [c, cert, k, ca] : [c, cert, k])),
     );
 
     // The check: same image, same files, no network at all, root filesystem writable because the

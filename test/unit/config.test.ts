@@ -155,6 +155,13 @@ const BAD: BadCase[] = [
     message: 'launchgate:tls: got "internal-ca"; expected "cloudflare-origin" on staging',
   },
   {
+    name: "Cloudflare origin TLS with records not proxied (the origin accepts only Cloudflare)",
+    stack: "staging",
+    edit: (r) => (r.dns.proxied = false),
+    message:
+      "launchgate:dns.proxied: got false; expected true with tls cloudflare-origin (the origin then accepts only Cloudflare's addresses and certificate)",
+  },
+  {
     name: "bad backup time",
     stack: "local",
     edit: (r) => (r.backups = { dailyAt: "25:00" }),

@@ -146,6 +146,8 @@ describe("HardenedHost", () => {
       "PasswordAuthentication no",
       "KbdInteractiveAuthentication no",
       "MaxAuthTries 2",
+      "MaxSessions 2",
+      "AllowUsers $LG_DEPLOY_USER",
       "AllowAgentForwarding no",
       "AllowTcpForwarding no",
       "X11Forwarding no",
@@ -161,9 +163,17 @@ describe("HardenedHost", () => {
     assert.match(s, /Match User %s\\n {2}AllowTcpForwarding local\\n {2}PermitOpen %s/);
     // Validation, rollback and reload in that order.
     const validate = s.indexOf("if ! errors=$(sshd -t");
-    const restore = s.indexOf('mv "$backup" "$dropin"');
+    const restore = s.indexOf("    rollback\n");
     const reload = s.indexOf('kill -HUP "$(cat /run/sshd.pid)"');
     assert.ok(validate > 0 && validate < restore && restore < reload, "sshd -t must gate the reload");
+    // Written where it wins, conflicts neutralised, effective values compared after the reload.
+    assert.match(s, /^ours=\$dir\/00-launchgate\.conf$/m);
+    const neutralise = s.indexOf(".disabled-by-launchgate");
+    const effective = s.indexOf("check_effective root");
+    assert.ok(
+      neutralise > 0 && neutralise < validate && reload < effective,
+      "neutralise → validate → reload → compare",
+    );
   });
 
   it("firewall: SSH only from the configured ranges, allowed before ufw is enabled; public ports from args", async () => {
@@ -174,6 +184,38 @@ describe("HardenedHost", () => {
     assert.equal(exported(s, "LG_SSHD_PORT"), "22");
     assert.ok(s.indexOf("ufw $rule") < s.indexOf("ufw --force enable"), "allow rules before enabling");
     assert.match(s, /set_default incoming deny/);
+    // Everyone may reach the web ports unless a source list is given; Docker's chain is owned.
+    assert.equal(exported(s, "LG_WEB_ALLOW_FROM"), "any");
+    assert.match(s, /:DOCKER-USER - \[0:0\]/);
+    assert.match(s, /--ctstate DNAT --ctorigdstport \$port -j RETURN/);
+    assert.ok(
+      s.indexOf("iptables-restore --test") < s.indexOf('install_file "$after"'),
+      "validated before installed",
+    );
+  });
+
+  it("firewall: a Cloudflare stack's source list reaches the rules; malformed ranges are refused", async () => {
+    const { rec } = await declare({ webAllowFrom: ["173.245.48.0/20", "2400:cb00::/32"] });
+    assert.equal(exported(stdinOf(rec, "firewall"), "LG_WEB_ALLOW_FROM"), "173.245.48.0/20 2400:cb00::/32");
+    await installMocks("staging");
+    assert.throws(
+      () => new HardenedHost("w1", baseArgs({ webAllowFrom: ["173.245.48.0/20; ufw disable"] })),
+      /webAllowFrom\[0\]: got "173\.245\.48\.0\/20; ufw disable"; expected an IPv4 or IPv6 CIDR/,
+    );
+    assert.throws(
+      () => new HardenedHost("w2", baseArgs({ webAllowFrom: [] })),
+      /webAllowFrom: got \[\]; expected at least one CIDR/,
+    );
+  });
+
+  it("sysctl: vm.overcommit_memory = 1 only on a host that runs Redis", async () => {
+    const withRedis = stdinOf((await declare({ runsRedis: true })).rec, "sysctl");
+    assert.equal(exported(withRedis, "LG_RUNS_REDIS"), "1");
+    assert.match(
+      withRedis,
+      /if \[ "\$\{LG_RUNS_REDIS:-0\}" = 1 \]; then\n {4}printf '[^']*vm\.overcommit_memory = 1/,
+    );
+    assert.equal(exported(stdinOf((await declare()).rec, "sysctl"), "LG_RUNS_REDIS"), "0");
   });
 
   it("refuses a port list that would close SSH, and malformed values that end up in config files", async () => {

@@ -10,8 +10,11 @@ import {
   recordOptions,
   reveal,
 } from "../support/mocks";
+import { CLOUDFLARE_IP_RANGES, ORIGIN_PULL_CA_PEM } from "../../components/edge/cloudflare";
+import { CLIENT_IP_HEADERS } from "../../components/edge/nginx/render";
 import {
   CERT_PATH,
+  CLIENT_CA_PATH,
   CONF_PATH,
   KEY_PATH,
   NGINX_CAPS,
@@ -42,7 +45,7 @@ let proxy: Proxy;
 
 before(async () => {
   rec = await installMocks("local", {
-    state: (r) => (r.type === C && r.name === "proxy-config-check" ? { exitCode: 0 } : {}),
+    state: (r) => (r.type === C && r.name.endsWith("proxy-config-check") ? { exitCode: 0 } : {}),
   });
   opts = recordOptions();
   proxy = new Proxy("proxy", {
@@ -59,11 +62,66 @@ before(async () => {
   await settle();
 });
 
-test("config: 80 only redirects to https", () => {
+test("config: 80 only redirects to https, for the served names only", () => {
   const conf = renderNginxConfig(input);
-  const http = conf.slice(conf.indexOf("listen 80"), conf.indexOf("}", conf.indexOf("listen 80")) + 1);
+  const at = conf.indexOf("    listen 80;\n");
+  const http = conf.slice(at, conf.indexOf("  }\n", at));
+  assert.match(http, /server_name app\.example\.com;/);
   assert.match(http, /return 301 https:\/\/\$host\$request_uri;/);
   assert.ok(!http.includes("proxy_pass"));
+});
+
+test("config: unknown hosts get nothing: 444 on 80, no TLS handshake on 443", () => {
+  const conf = renderNginxConfig({ ...input, extraServerNames: ["api.app.example.com"] });
+  assert.match(conf, /listen 80 default_server;\n\s+server_name _;\n\s+return 444;/);
+  assert.match(conf, /listen 443 ssl http2 default_server;\n\s+server_name _;\n\s+ssl_reject_handshake on;/);
+  assert.equal(conf.match(/default_server/g)?.length, 2, "only the catch-all servers are default");
+  assert.match(conf, /server_name app\.example\.com api\.app\.example\.com;/);
+  assert.throws(
+    () => renderNginxConfig({ ...input, extraServerNames: ["a b;"] }),
+    /server name "a b;" is not a DNS name/,
+  );
+});
+
+test("config: the client address is nginx's; forwarding headers from clients are overwritten or removed", () => {
+  const conf = renderNginxConfig(input);
+  assert.match(conf, /proxy_set_header X-Forwarded-For \$remote_addr;/);
+  assert.match(conf, /proxy_set_header X-Real-IP \$remote_addr;/);
+  assert.doesNotMatch(conf, /proxy_add_x_forwarded_for/);
+  for (const h of CLIENT_IP_HEADERS) assert.match(conf, new RegExp(`proxy_set_header ${h} "";`));
+  assert.ok(CLIENT_IP_HEADERS.includes("CF-Connecting-IP") && CLIENT_IP_HEADERS.includes("Forwarded"));
+  assert.doesNotMatch(conf, /real_ip_header|ssl_verify_client/, "no Cloudflare trust without `origin`");
+});
+
+test("config behind Cloudflare: CF-Connecting-IP believed only from the given ranges; client certificate required", () => {
+  const conf = renderNginxConfig({
+    ...input,
+    origin: {
+      trustedProxies: ["173.245.48.0/20", "2400:cb00::/32"],
+      clientCaPath: "/etc/nginx/launchgate/tls/ca.pem",
+    },
+  });
+  assert.match(
+    conf,
+    /set_real_ip_from 173\.245\.48\.0\/20;\n\s+set_real_ip_from 2400:cb00::\/32;\n\s+real_ip_header CF-Connecting-IP;/,
+  );
+  assert.match(
+    conf,
+    /ssl_client_certificate \/etc\/nginx\/launchgate\/tls\/ca\.pem;\n\s+ssl_verify_client on;/,
+  );
+  assert.match(conf, /error_page 495 496 = @no_client_certificate;/);
+  assert.throws(
+    () =>
+      renderNginxConfig({
+        ...input,
+        origin: { trustedProxies: ["1.2.3.4/8; allow all"], clientCaPath: "/c.pem" },
+      }),
+    /trusted proxy range "1\.2\.3\.4\/8; allow all" is not a CIDR/,
+  );
+  assert.throws(
+    () => renderNginxConfig({ ...input, origin: { trustedProxies: [], clientCaPath: "/c.pem" } }),
+    /empty/,
+  );
 });
 
 test("config: TLS 1.2+1.3 by default, only 1.3 when configured", () => {
@@ -185,4 +243,29 @@ test("healthcheck: loopback /healthz, waited for", () => {
 
 test("url output", async () => {
   assert.equal(await unwrap(proxy.url), "https://app.example.com");
+});
+
+test("behind Cloudflare: the origin-pull CA is uploaded beside the certificate; real_ip trusts Cloudflare's ranges", async () => {
+  new Proxy("cfproxy", {
+    config: cfg,
+    domain: "app.example.com",
+    extraServerNames: ["api.app.example.com"],
+    edgeNetwork: "net-edge",
+    routes: [{ path: "/", upstream: "api:3000" }],
+    certificatePem: "CERT",
+    privateKeyPem: pulumi.secret("KEY"),
+    origin: { trustedProxies: CLOUDFLARE_IP_RANGES, clientCaPem: ORIGIN_PULL_CA_PEM },
+  });
+  await settle();
+  const c = rec.one(C, "cfproxy").inputs;
+  const uploads = reveal<{ file: string; content: string; permissions: string }[]>(c.uploads);
+  const byFile = Object.fromEntries(uploads.map((u) => [u.file, u]));
+  assert.equal(byFile[CLIENT_CA_PATH]!.content, ORIGIN_PULL_CA_PEM);
+  assert.match(ORIGIN_PULL_CA_PEM, /^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n$/);
+  const conf = byFile[CONF_PATH]!.content;
+  for (const r of CLOUDFLARE_IP_RANGES) assert.ok(conf.includes(`set_real_ip_from ${r};`), r);
+  assert.ok(conf.includes(`ssl_client_certificate ${CLIENT_CA_PATH};`));
+  // The one-shot `nginx -t` check gets the same files, CA included.
+  const check = rec.one(C, "cfproxy-config-check").inputs;
+  assert.deepEqual(reveal(check.uploads), uploads);
 });

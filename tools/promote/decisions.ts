@@ -4,7 +4,13 @@
  * ./flow.ts only fetches that data and carries out the plans returned here.
  */
 import { STAGING_MAX_AGE_HOURS, STAGING_VERIFIED_POLICY } from "../../contract/release-rules";
-import { DIGEST_REF, NAMESPACE, imageConfigPaths as configPathsOf, keyName } from "../../stacks/config";
+import {
+  COMMIT_SHA,
+  DIGEST_REF,
+  NAMESPACE,
+  imageConfigPaths as configPathsOf,
+  keyName,
+} from "../../stacks/config";
 
 /** Image references by role, as the stack exports them: `app:<name>`, `postgres`, `pgbouncer`, `redis`, `proxy`. */
 export type Images = Record<string, string>;
@@ -30,7 +36,6 @@ export type OutputMap = Record<string, { value: unknown; secret?: boolean }>;
 
 export type Decision<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-const COMMIT = /^[a-f0-9]{40}$/;
 /** Clock skew tolerated before a smoke-test time "in the future" is refused. */
 const FUTURE_SKEW_MS = 5 * 60_000;
 
@@ -64,7 +69,7 @@ export function decideSourceVerified(
     return { ok: false, reason: `${where} exports no verifiedRelease; deploy it with npm run promote first` };
   const commit = vr.commit;
   const images = vr.images;
-  if (typeof commit !== "string" || !COMMIT.test(commit))
+  if (typeof commit !== "string" || !COMMIT_SHA.test(commit))
     return {
       ok: false,
       reason: `${where}: verifiedRelease.commit is ${JSON.stringify(commit)}, expected 40 hex digits`,
@@ -240,7 +245,7 @@ export function planRelease(input: {
   requireAllRoles?: boolean;
 }): Decision<ReleasePlan> {
   const { release, targetConfig, targetOutputs } = input;
-  if (!COMMIT.test(release.commit))
+  if (!COMMIT_SHA.test(release.commit))
     return { ok: false, reason: `release commit ${JSON.stringify(release.commit)} is not 40 hex digits` };
   const paths = imageConfigPaths(targetConfig);
   const targetApps = Object.keys(paths).filter((r) => r.startsWith("app:"));
@@ -376,7 +381,7 @@ export function planCommitted(input: { targetConfig: ConfigMap }): Decision<Rele
   const cfg = input.targetConfig;
   const release = configValue(cfg, "release");
   const commit = isRecord(release) ? release.commit : undefined;
-  if (typeof commit !== "string" || !COMMIT.test(commit))
+  if (typeof commit !== "string" || !COMMIT_SHA.test(commit))
     return {
       ok: false,
       reason: `${NAMESPACE}:release.commit is ${JSON.stringify(commit)}, expected 40 hex digits`,

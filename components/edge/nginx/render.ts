@@ -8,6 +8,16 @@
  *   without reloading nginx. A literal `proxy_pass http://api:3000` would pin the IP at start.
  * - Every writable path (pid, temp dirs) is under /tmp, a tmpfs: the root filesystem is read-only.
  * - Logs go to stdout/stderr (docker's bounded json-file log).
+ * - Only the declared host names are served. A default server on 80 closes the connection
+ *   without a response (`return 444`) and the default server on 443 refuses the TLS handshake
+ *   (`ssl_reject_handshake`, no certificate shown), so a scan of the origin's IP learns nothing.
+ * - The client's address reaches the apps only as nginx determined it: `X-Forwarded-For` and
+ *   `X-Real-IP` are set to `$remote_addr` (never appended to what the client sent) and every
+ *   other client-IP / forwarding header a client could forge is removed (CLIENT_IP_HEADERS).
+ * - Behind Cloudflare (`origin`): `$remote_addr` comes from `CF-Connecting-IP`, trusted only
+ *   when the connection comes from Cloudflare's published ranges (`set_real_ip_from`); and TLS
+ *   clients must present a certificate from Cloudflare's Authenticated Origin Pulls CA
+ *   (`ssl_verify_client on`), otherwise the connection is closed without a response.
  */
 
 export interface NginxRoute {
@@ -32,11 +42,52 @@ export interface NginxConfigInput {
   readonly workerUser: string;
   /** Loopback-only port answering `/healthz` for the container healthcheck. */
   readonly healthPort: number;
+  /** More host names served besides `domain` (the certificate's other names). @default [] */
+  readonly extraServerNames?: readonly string[];
+  /**
+   * The origin sits behind Cloudflare: trust `CF-Connecting-IP` only from `trustedProxies`
+   * (Cloudflare's published ranges) and require a client certificate issued by the CA at
+   * `clientCaPath` (Cloudflare's Authenticated Origin Pulls CA). @default none (direct clients)
+   */
+  readonly origin?: {
+    readonly trustedProxies: readonly string[];
+    readonly clientCaPath: string;
+  };
 }
+
+/**
+ * Request headers that carry a client address or the original request's scheme/host/path and
+ * that apps or frameworks may believe: removed before proxying (the ones nginx sets itself,
+ * X-Forwarded-For, X-Real-IP, X-Forwarded-Proto and Host, are overwritten instead). Names as
+ * sent by Cloudflare, Akamai, Fastly, RFC 7239 and common frameworks.
+ */
+export const CLIENT_IP_HEADERS = [
+  "Forwarded",
+  "X-Forwarded",
+  "Forwarded-For",
+  "X-Forwarded-Host",
+  "X-Forwarded-Port",
+  "X-Forwarded-Server",
+  "X-Forwarded-Prefix",
+  "X-Original-Forwarded-For",
+  "X-Client-IP",
+  "Client-IP",
+  "X-Cluster-Client-IP",
+  "True-Client-IP",
+  "CF-Connecting-IP",
+  "CF-Connecting-IPv6",
+  "Fastly-Client-IP",
+  "X-Host",
+  "X-Original-URL",
+  "X-Rewrite-URL",
+] as const;
 
 const UPSTREAM = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/;
 const ROUTE_PATH = /^\/([A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*)?$/;
 const DOMAIN = /^[a-z0-9.-]+$/;
+const SERVER_NAME = /^(\*\.)?[a-z0-9.-]+$/;
+const CIDR = /^[0-9a-fA-F.:]+\/\d{1,3}$/;
+const CONF_FILE = /^\/[A-Za-z0-9._/-]+$/;
 
 /** Mozilla "intermediate" TLS 1.2 ciphers (TLS 1.3 suites are not configurable here and all strong). */
 export const TLS12_CIPHERS = [
@@ -87,6 +138,39 @@ export function renderNginxConfig(c: NginxConfigInput): string {
   const protocols = c.minTlsVersion === "TLSv1.3" ? "TLSv1.3" : "TLSv1.2 TLSv1.3";
   const headers = securityHeaders(c.hstsMaxAgeSeconds).map(([k, v]) => `  add_header ${k} "${v}" always;`);
   const locations = c.routes.flatMap((r, i) => locationBlocks(r, i));
+  const extra = c.extraServerNames ?? [];
+  extra.forEach((n) => {
+    if (!SERVER_NAME.test(n)) throw new Error(`proxy: server name ${JSON.stringify(n)} is not a DNS name`);
+  });
+  const names = [...new Set([c.domain, ...extra])].join(" ");
+  let realIp: string[] = [];
+  let clientAuth: string[] = [];
+  if (c.origin) {
+    const { trustedProxies, clientCaPath } = c.origin;
+    if (trustedProxies.length === 0)
+      throw new Error("proxy: origin.trustedProxies is empty; expected Cloudflare's ranges");
+    trustedProxies.forEach((r) => {
+      if (!CIDR.test(r)) throw new Error(`proxy: trusted proxy range ${JSON.stringify(r)} is not a CIDR`);
+    });
+    if (!CONF_FILE.test(clientCaPath))
+      throw new Error(`proxy: client CA path ${JSON.stringify(clientCaPath)} is not an absolute file path`);
+    realIp = [
+      "  # Behind Cloudflare: the client address is CF-Connecting-IP, believed only from Cloudflare.",
+      ...trustedProxies.map((r) => `  set_real_ip_from ${r};`),
+      "  real_ip_header CF-Connecting-IP;",
+      "  real_ip_recursive off;",
+    ];
+    clientAuth = [
+      "    # Authenticated Origin Pulls: only Cloudflare's certificate opens this server.",
+      `    ssl_client_certificate ${clientCaPath};`,
+      "    ssl_verify_client on;",
+      "    ssl_verify_depth 2;",
+      "    error_page 495 496 = @no_client_certificate;",
+      "    location @no_client_certificate {",
+      "      return 444;",
+      "    }",
+    ];
+  }
   return [
     "# Rendered by launchgate (components/edge/nginx/render.ts); do not edit on the host.",
     `user ${c.workerUser};`,
@@ -111,11 +195,27 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "  # Docker's embedded DNS: re-resolve app aliases so a replaced container is found.",
     "  resolver 127.0.0.11 valid=10s ipv6=off;",
     "  resolver_timeout 5s;",
+    "  # Header names with underscores (X_Forwarded_For) are dropped, not passed on.",
+    "  ignore_invalid_headers on;",
+    "  underscores_in_headers off;",
+    ...realIp,
     "",
-    "  # Plain HTTP only redirects; nothing is served over it.",
+    "  # Unknown host names get nothing: no response on 80, no TLS handshake on 443.",
     "  server {",
     "    listen 80 default_server;",
     "    server_name _;",
+    "    return 444;",
+    "  }",
+    "  server {",
+    "    listen 443 ssl http2 default_server;",
+    "    server_name _;",
+    "    ssl_reject_handshake on;",
+    "  }",
+    "",
+    "  # Plain HTTP only redirects; nothing is served over it.",
+    "  server {",
+    "    listen 80;",
+    `    server_name ${names};`,
     "    location / {",
     "      return 301 https://$host$request_uri;",
     "    }",
@@ -131,8 +231,8 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "  }",
     "",
     "  server {",
-    "    listen 443 ssl http2 default_server;",
-    `    server_name ${c.domain};`,
+    "    listen 443 ssl http2;",
+    `    server_name ${names};`,
     `    ssl_certificate ${c.certPath};`,
     `    ssl_certificate_key ${c.keyPath};`,
     `    ssl_protocols ${protocols};`,
@@ -141,12 +241,15 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "    ssl_session_timeout 1d;",
     "    ssl_session_cache shared:TLS:10m;",
     "    ssl_session_tickets off;",
+    ...clientAuth,
     ...headers.map((h) => `  ${h}`),
     "    proxy_http_version 1.1;",
     "    proxy_set_header Host $host;",
+    "    # The client address as nginx determined it; never what the client claimed.",
     "    proxy_set_header X-Real-IP $remote_addr;",
-    "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    "    proxy_set_header X-Forwarded-For $remote_addr;",
     "    proxy_set_header X-Forwarded-Proto https;",
+    ...CLIENT_IP_HEADERS.map((h) => `    proxy_set_header ${h} "";`),
     '    proxy_set_header Connection "";',
     "    proxy_connect_timeout 5s;",
     "    proxy_read_timeout 60s;",

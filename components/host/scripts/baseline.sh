@@ -41,10 +41,34 @@ if ! grep -qE '^UMASK[[:space:]]+027$' /etc/login.defs; then
   log "login.defs UMASK 027"
 fi
 
+# No core dumps (they can hold secrets from memory; lynis KRNL-5820): PAM limits for logins,
+# the shell profile for everything started from a shell, systemd-coredump where it is installed.
 install_file /etc/security/limits.d/10-launchgate-core.conf 0644 root:root <<'LIMITS' || true
 # managed by launchgate: no core dumps (they can hold secrets from memory)
 * hard core 0
 LIMITS
+install_file /etc/profile.d/launchgate-core.sh 0644 root:root <<'PROFILE' || true
+# managed by launchgate: no core dumps (they can hold secrets from memory)
+ulimit -c 0
+PROFILE
+install_file /etc/systemd/coredump.conf.d/launchgate.conf 0644 root:root <<'COREDUMP' || true
+# managed by launchgate: no core dumps (they can hold secrets from memory)
+[Coredump]
+Storage=none
+ProcessSizeMax=0
+COREDUMP
+
+# Compilers and assemblers (binutils comes with needrestart) only for root (lynis HRDN-7222):
+# an intruder with a user shell cannot build local exploits on the spot. dpkg-statoverride keeps
+# the mode across package upgrades.
+for tool in as ld gcc cc c++ g++ clang; do
+  bin=$(command -v "$tool" 2>/dev/null) || continue
+  real=$(readlink -f "$bin")
+  if ! dpkg-statoverride --list "$real" >/dev/null; then
+    dpkg-statoverride --update --add root root 0750 "$real"
+    log "set $real to 0750 root:root (dpkg-statoverride)"
+  fi
+done
 
 install_file /etc/modprobe.d/launchgate-filesystems.conf 0644 root:root <<'MODS' || true
 # managed by launchgate: filesystems a VPS never mounts cannot be loaded (dev-sec os-10)

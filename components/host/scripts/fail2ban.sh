@@ -4,6 +4,8 @@
 # container has no journald either, so fail2ban's default sshd jail finds no log and does not
 # start. rsyslog writes sshd's auth messages to /var/log/auth.log on both, and the jail reads that
 # file with the `polling` backend (no inotify/systemd dependency).
+# The settings live in /etc/fail2ban/jail.local, the file fail2ban reserves for local changes
+# (package upgrades replace jail.conf, never jail.local; lynis DEB-0880).
 # Needs: LG_SSHD_PORT
 set -euo pipefail
 : "${LG_SSHD_PORT:?}"
@@ -12,7 +14,12 @@ service_up rsyslog rsyslogd
 [ -f /var/log/auth.log ] || install -m 0640 -o root -g adm /dev/null /var/log/auth.log
 
 changed=0
-install_file /etc/fail2ban/jail.d/launchgate.local 0644 root:root <<JAIL && changed=1
+if [ -f /etc/fail2ban/jail.d/launchgate.local ]; then # where earlier versions wrote it
+  rm -f /etc/fail2ban/jail.d/launchgate.local
+  log "removed /etc/fail2ban/jail.d/launchgate.local (moved to jail.local)"
+  changed=1
+fi
+install_file /etc/fail2ban/jail.local 0644 root:root <<JAIL && changed=1
 # managed by launchgate (HardenedHost step "fail2ban")
 [DEFAULT]
 bantime  = 1h
