@@ -89,6 +89,9 @@ const dnsConfig = () => readStackFile(ROOT, "production").values.dns as Props;
 const appsWith = (i: number, f: (a: Props) => Props) =>
   (readStackFile(ROOT, "production").values.apps as Props[]).map((a, j) => (j === i ? f(a) : a));
 
+/** Expected "policy" of a change the program's own config validation refuses (a program error). */
+const PROGRAM_ERROR = "program error (config validation)";
+
 const flags = () => readStackFile(ROOT, "production").values.flags as Record<string, unknown>;
 const OTHER_DIGEST = `sha256:${"e".repeat(64)}`;
 
@@ -311,11 +314,8 @@ const CASES: [string, string, Change][] = [
     "container-host-namespaces",
     setProp("app-api", "networkMode", "host"),
   ],
-  [
-    "DNS records not proxied",
-    "cloudflare-records-proxied",
-    { config: () => ({ dns: { ...dnsConfig(), proxied: false } }) },
-  ],
+  // Refused twice over: config validation (tls cloudflare-origin needs proxied records) stops the program.
+  ["DNS records not proxied", PROGRAM_ERROR, { config: () => ({ dns: { ...dnsConfig(), proxied: false } }) }],
   [
     "DATABASE_PASSWORD as a plain app env value",
     "checker/secure-config",
@@ -585,6 +585,11 @@ describe("unsafe production changes are refused", () => {
         transform: "program" in change ? change.program : undefined,
         configOverrides: "config" in change ? change.config(fx.configOverrides().release as Props) : {},
       });
+      if (policy === PROGRAM_ERROR) {
+        assert.ok(r.programErrors.length > 0, "the program refuses the config");
+        assert.equal(r.passed, false);
+        return;
+      }
       assert.deepEqual(r.programErrors, [], "the changed program still runs");
       assert.ok(
         refusedBy(r).includes(policy),
