@@ -90,7 +90,8 @@ export class PostgresAdminTunnel extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false,
         triggers: [roleTrigger("db-admin-tunnel")],
       },
-      // Its delete closes the same control socket the new version opens: never create-first.
+      // Same local port and control socket for every version: if replaced, close the old
+      // forward first (create-first would fail on the port, and the old close would end the new).
       { parent: this, deleteBeforeReplace: true },
     );
 

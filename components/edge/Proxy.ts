@@ -11,7 +11,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
+import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
 import { roleLabel } from "../../contract/roles";
 import { renderNginxConfig } from "./nginx/render";
 
@@ -226,9 +226,9 @@ export class Proxy extends pulumi.ComponentResource {
             "/dev/null",
             `http://127.0.0.1:${HEALTH_PORT}/healthz`,
           ],
-          interval: "10s",
+          interval: HEALTH_INTERVAL,
           timeout: "3s",
-          retries: 3,
+          retries: 5,
           startPeriod: "5s",
         },
         wait: true,

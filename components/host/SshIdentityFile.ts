@@ -41,7 +41,8 @@ export class SshIdentityFile extends pulumi.ComponentResource {
         triggers: [roleTrigger("identity-file"), key],
         logging: "none",
       },
-      // Its delete removes the same path the new version writes: never create-first.
+      // A new key replaces the command: delete-first, or the old version's `rm` would run after
+      // the new one wrote the same path and leave no identity file.
       { parent: this, additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true },
     );
     this.registerOutputs({ path: this.path });

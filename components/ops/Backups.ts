@@ -3,9 +3,22 @@
  * every N hours, retention, Redis RDB and storage copies, optional off-site rsync, and the
  * restore drill whose result file the backups gate reads.
  *
+ * Every dump has the cluster's globals (`pg_dumpall --globals-only`: roles, memberships) beside it
+ * and is verified whole at backup time (every block read back with `pg_restore -f /dev/null`; a
+ * truncated dump is refused, not kept). The drill restores as a recovery would: into a scratch
+ * cluster (a throwaway container of the server's image, no network), roles first, then the dump
+ * with owners and grants (`pg_restore --create`, parallel jobs), then checks row counts against
+ * the dump's snapshot and reads every table as the database's owning app role; the result names
+ * what it checked. Compression is the best the server's pg_dump has (zstd from PostgreSQL 16;
+ * gzip level 1 before). The dump stays a single custom-format stream through `docker exec`:
+ * directory format with `pg_dump -j` would need a dump directory inside the server container,
+ * whose root is read-only and whose only volume is PGDATA; the drill restores in parallel from a
+ * copy inside its own scratch container instead.
+ *
  * Every script lives in `scripts/` and is rendered with its configuration (remote-script.ts);
- * one `install` command writes them and the units to the host, `preMigrationBackup` runs one
- * verified dump per release.
+ * one `install` command writes them and the units to the host (replaced delete-first, so an
+ * update never uninstalls what it just installed), `preMigrationBackup` runs one verified dump
+ * per release.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -214,7 +227,8 @@ export class Backups extends pulumi.ComponentResource {
           ...scripts.filter((s) => !isDrill(s.file)).map((s) => s.rendered.trigger),
         ],
       },
-      // Its delete uninstalls the same paths the new version installs: never create-first.
+      // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
+      // version's delete after the new create and remove what the new one just installed.
       { parent: this, deleteBeforeReplace: true },
     );
 

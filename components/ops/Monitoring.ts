@@ -177,7 +177,8 @@ export class Monitoring extends pulumi.ComponentResource {
           probe.trigger,
         ],
       },
-      // Its delete uninstalls the same paths the new version installs: never create-first.
+      // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
+      // version's delete after the new create and remove what the new one just installed.
       { parent: this, additionalSecretOutputs: ["stdin"], deleteBeforeReplace: true },
     );
 

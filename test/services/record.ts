@@ -9,6 +9,7 @@
  * Only resources on the VPS's docker provider are kept for the harness: the local stack's
  * disposable VPS container itself is the host test's business (test/host).
  */
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -281,7 +282,9 @@ export async function recordProgram(
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { buildStack } = require("../../stacks/index") as typeof import("../../stacks/index");
-  const outputs = buildStack();
+  // Inside a root stack resource, as the language host runs the program (the release gate
+  // reaches every resource through a stack transformation, which needs the stack).
+  const outputs = await runInPulumiStack(async () => buildStack());
   // Wait until registrations stop arriving (every apply chain resolved).
   let last = -1;
   for (let i = 0; i < 200 && all.length !== last; i++) {

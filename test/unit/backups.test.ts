@@ -128,8 +128,10 @@ describe("Backups", () => {
     const incr = installedFile(install, "/etc/systemd/system/launchgate-backup-incremental.service");
     assert.match(incr, /^ExecStart=\/usr\/local\/lib\/launchgate\/backup-postgres\.sh incremental$/m);
     const dump = installedFile(install, "/usr/local/lib/launchgate/backup-postgres.sh");
-    assert.match(dump, /pg_dump -U "\$LG_PG_USER" -Fc --snapshot=/);
-    assert.match(dump, /pg_restore -l/);
+    assert.match(dump, /pg_dump -U "\$LG_PG_USER" -Fc "\$\{compress\[@\]\}" --snapshot=/);
+    assert.match(dump, /pg_dumpall -U "\$LG_PG_USER" --globals-only/);
+    // Verified whole (every data block read back), not just the table of contents.
+    assert.match(dump, /pg_restore -f \/dev\/null/);
   });
 
   test("scripts carry retention, databases, containers and paths as quoted exports", () => {
