@@ -336,8 +336,18 @@ export function imageConfigPaths(apps: readonly { readonly name: string }[]): Re
     pgbouncer: ["postgres", "pgbouncer", "image"],
     redis: ["redis", "image"],
     proxy: ["proxy", "image"],
-    ...Object.fromEntries(apps.map((a, i) => [`app:${a.name}`, ["apps", i, "image"]])),
+    ...Object.fromEntries(apps.map((a, i) => [appRole(a.name), ["apps", i, "image"]])),
   };
+}
+
+/** The image role of an app: `app:<name>` ({@link imageConfigPaths}). */
+export function appRole(name: string): string {
+  return `app:${name}`;
+}
+
+/** Whether an image role is an app's (`app:<name>`) rather than a data store's or the proxy's. */
+export function isAppRole(role: string): boolean {
+  return role.startsWith(appRole(""));
 }
 
 /** Every image the release runs, by role ({@link imageConfigPaths}). */
@@ -391,7 +401,8 @@ export function keyName(path: (string | number)[]): string {
   return `${NAMESPACE}:${String(head ?? "")}${tail}`;
 }
 
-function valueAt(raw: unknown, path: (string | number)[]): unknown {
+/** The value at a config path (`["apps", 0, "image"]`), or undefined when any step is missing. */
+export function valueAt(raw: unknown, path: (string | number)[]): unknown {
   let v: unknown = raw;
   for (const p of path) {
     if (v === null || typeof v !== "object") return undefined;
@@ -425,6 +436,18 @@ function expected(issue: z.ZodIssue): string {
     default:
       return issue.message;
   }
+}
+
+/** One line per schema issue, naming the key, the value received and what is expected. */
+function problemsOf(error: z.ZodError, input: unknown): string[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map(
+          (k) =>
+            `${keyName([...issue.path, k])}: got ${show(valueAt(input, [...issue.path, k]))}; expected no such key (a typo? known: ${knownKeys(issue.path).join(", ")})`,
+        )
+      : [`${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`],
+  );
 }
 
 /**
@@ -557,17 +580,7 @@ export function parseConfig(raw: Record<string, unknown>, stackName: string): La
   const input = { environment: stackName, ...raw };
   for (const key of Object.keys(SECRET_CONFIG_KEYS)) delete (input as Record<string, unknown>)[key];
   const parsed = configSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) =>
-      issue.code === "unrecognized_keys"
-        ? issue.keys.map(
-            (k) =>
-              `${keyName([...issue.path, k])}: got ${show(valueAt(input, [...issue.path, k]))}; expected no such key (a typo? known: ${knownKeys(issue.path).join(", ")})`,
-          )
-        : [`${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`],
-    );
-    throw new ConfigError(problems);
-  }
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, input));
   const cross = crossChecks(parsed.data);
   if (cross.length > 0) {
     throw new ConfigError(
@@ -575,4 +588,42 @@ export function parseConfig(raw: Record<string, unknown>, stackName: string): La
     );
   }
   return parsed.data;
+}
+
+/**
+ * A stack's config as the Automation API returns it (`Stack.getAllConfig()`, i.e.
+ * `pulumi config --json`): `{ "launchgate:<key>": { value, secret } }`, structured values as JSON
+ * text. Keys of other namespaces (providers) may be present.
+ */
+export type ConfigMap = Record<string, { value: string; secret?: boolean }>;
+
+/** Parses a config string as JSON when it is JSON (objects, numbers, booleans), else keeps it. */
+export function decodeConfigValue(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Validates some top-level keys of a {@link ConfigMap} by this schema, defaults applied: for tools
+ * (promotion) that read a few keys of a stack's config without building the stack. The checks
+ * across keys and per environment ({@link parseConfig}) need the whole config and are not run.
+ * @throws ConfigError with one line per problem naming key, value and expectation, worded as
+ *   {@link parseConfig} words them.
+ */
+export function parseConfigKeys<K extends (typeof CONFIG_KEYS)[number]>(
+  map: ConfigMap,
+  keys: readonly K[],
+): Pick<LaunchgateConfig, K> {
+  const input: Record<string, unknown> = {};
+  for (const key of keys) {
+    const entry = map[`${NAMESPACE}:${key}`];
+    if (entry !== undefined) input[key] = decodeConfigValue(entry.value);
+  }
+  const mask: { [P in (typeof CONFIG_KEYS)[number]]?: true } = Object.fromEntries(keys.map((k) => [k, true]));
+  const parsed = configSchema.pick(mask).safeParse(input);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, input));
+  return parsed.data as Pick<LaunchgateConfig, K>;
 }
