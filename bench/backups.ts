@@ -49,6 +49,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
     });
     await settle();
     onHost(rec.one("command:remote:Command", "backups-install").inputs.create as string);
+    onHost(rec.one("command:remote:Command", "backups-drill").inputs.create as string);
 
     const dir = path.join(backupDir, "postgres", "app");
     const plain = path.join(tmp, "plain.sql");
@@ -60,7 +61,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
     let plainBytes = 0;
     // Interleaved, so load from elsewhere on the machine hits both sides alike.
     for (let i = 0; i < REPEAT; i++) {
-      // Ours: the component's dump (pg_dump -Fc + snapshot row counts + pg_restore -l check).
+      // Ours: the component's dump (pg_dump -Fc + globals + snapshot row counts + whole read-back).
       dumpMs.push(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh full").ms);
       const newest = fs
         .readdirSync(dir)
@@ -75,7 +76,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
       plainMs.push(plainDump.ms);
       plainBytes = plainDump.bytes;
 
-      // Ours: the restore drill as its service runs it (scratch DB, restore, row counts, result file).
+      // Ours: the restore drill as its service runs it (scratch cluster, restore, checks, result file).
       drillMs.push(onHost(host.serviceScript("launchgate-restore-drill.service")).ms);
       const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8")) as {
         ok: boolean;
@@ -99,14 +100,14 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
     const db = `${(dbBytes / 1e6).toFixed(0)} MB DB, median of ${REPEAT}`;
     return [
       {
-        figure: `backup: component dump (-Fc, counts, verified), ${db}`,
+        figure: `backup: component dump (-Fc, globals, snapshot counts, verified whole), ${db}`,
         ours: `${secs(dump)} = ${mbps(dbBytes, dump)}, file ${(dumpBytes / 1e6).toFixed(1)} MB`,
         baselineWhat: "seed: pg_dump > file.sql",
         baseline: `${secs(plainDump)} = ${mbps(dbBytes, plainDump)}, file ${(plainBytes / 1e6).toFixed(1)} MB`,
         ratio: ratio(dump, plainDump),
       },
       {
-        figure: `restore drill (scratch DB + row counts), ${db}`,
+        figure: `restore drill (scratch cluster: roles first, owners and grants, counts, app-role reads), ${db}`,
         ours: `${secs(drill)} = ${mbps(dbBytes, drill)}, verified ok`,
         baselineWhat: "seed: psql < file.sql (unverified)",
         baseline: `${secs(plainRestore)} = ${mbps(dbBytes, plainRestore)}`,

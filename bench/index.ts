@@ -41,6 +41,7 @@ const SECTIONS: Section[] = [
     figures: [
       ["services: time to all healthy", "docker-compose up (seed 001)"],
       ["services: rollback of the app", "—"],
+      ["PgBouncer tps at 10x max_connections clients", "Postgres direct at max_connections"],
     ],
   },
 ];

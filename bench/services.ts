@@ -16,6 +16,7 @@ import { runSeedCompose } from "../test/services/compose";
 import { ensureImages } from "../test/services/images";
 import { recordProgram } from "../test/services/record";
 import { CONTAINER, Harness } from "../test/support/harness";
+import { parsePgbench, runClient } from "../test/services/load";
 import type { RecordedResource } from "../test/support/mocks";
 import { Row, notMeasured, ratio, secs } from "./table";
 
@@ -98,6 +99,60 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
         ),
         ours: secs(up.allHealthyMs),
       });
+    }
+
+    // PgBouncer at 10 × max_connections clients beside Postgres direct at max_connections (less
+    // the reserved ones), same pgbench script (-N), same database, same engine.
+    const envOf = (key: string) =>
+      ((apiOf(current).inputs.envs as string[]).find((e) => e.startsWith(`${key}=`)) ?? "").slice(
+        key.length + 1,
+      );
+    const migrate = current.resources.find(
+      (r) => r.type === CONTAINER && r.name === `app-${api.name}-migrate`,
+    );
+    const direct = ((migrate?.inputs.envs as string[]) ?? [])
+      .find((e) => e.startsWith("DATABASE_URL="))
+      ?.slice("DATABASE_URL=".length);
+    const maxConnections = Number(
+      (stackFile.values.postgres as { maxConnections?: number }).maxConnections ?? 100,
+    );
+    if (direct) {
+      const bench = (args: string[], ms: number) =>
+        runClient(
+          harness.runId,
+          harness.networkDockerName("net-internal"),
+          images.map.postgres!,
+          "pgbench",
+          args,
+          ms,
+        );
+      const init = await bench(["-i", "-q", "-s", "1", direct], 120_000);
+      if (init.code !== 0) throw new Error(`pgbench -i: ${init.stderr}`);
+      const pooledRun = await bench(
+        ["-n", "-N", "-c", String(10 * maxConnections), "-j", "16", "-T", "90", envOf("DATABASE_URL")],
+        210_000,
+      );
+      const pooled = parsePgbench(pooledRun.stdout, pooledRun.stderr);
+      const directClients = maxConnections - 10;
+      const directRun = await bench(
+        ["-n", "-N", "-c", String(directClients), "-j", "16", "-T", "30", direct],
+        120_000,
+      );
+      const plain = parsePgbench(directRun.stdout, directRun.stderr);
+      log(
+        `pgbench: pooled ${pooled.tps.toFixed(0)} tps (${pooled.failed} failed), direct ${plain.tps.toFixed(0)} tps`,
+      );
+      rows.push({
+        figure: `PgBouncer: ${pooled.clients} clients (10x max_connections), ${pooled.failed} failed`,
+        ours: `${pooled.tps.toFixed(0)} tps`,
+        baselineWhat: `Postgres direct, ${plain.clients} clients (max_connections less reserved)`,
+        baseline: `${plain.tps.toFixed(0)} tps (${plain.failed} failed)`,
+        ratio: plain.tps > 0 ? `${(pooled.tps / plain.tps).toFixed(2)}x tps` : "",
+      });
+    } else {
+      rows.push(
+        notMeasured("PgBouncer tps at 10x clients", "Postgres direct", "no migration job with a direct URL"),
+      );
     }
 
     // Rollback: the api to the previous image, create-before-delete and health-gated (ours)...

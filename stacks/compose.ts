@@ -21,7 +21,7 @@ import { SshIdentityFile } from "../components/host/SshIdentityFile";
 import { Network } from "../components/network/Network";
 import { Backups } from "../components/ops/Backups";
 import { Monitoring } from "../components/ops/Monitoring";
-import type { AppConfig, LaunchgateConfig } from "./config";
+import { pgbouncerMaxClientConn, type AppConfig, type LaunchgateConfig } from "./config";
 import type { StackSecrets } from "./read";
 
 /** Fixed address of Postgres on the internal network: the only SSH-forwardable destination. */
@@ -140,7 +140,10 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const postgres = new Postgres(
     "postgres",
     {
-      config: cfg.postgres,
+      config: {
+        ...cfg.postgres,
+        pgbouncer: { ...cfg.postgres.pgbouncer, maxClientConn: pgbouncerMaxClientConn(cfg.postgres) },
+      },
       internalNetwork: net.internalName,
       ipAddress: POSTGRES_IP,
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
@@ -176,7 +179,14 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const flags = flagValues(cfg);
   const apps = cfg.apps.map((app) => {
     const env: Record<string, pulumi.Input<string>> = {};
-    if (app.database) env.DATABASE_URL = postgres.databaseUrls.apply((urls) => urls[app.database!]!);
+    const migrationEnv: Record<string, pulumi.Input<string>> = {};
+    if (app.database) {
+      const pooled = postgres.databaseUrls.apply((urls) => urls[app.database!]!);
+      const direct = postgres.directUrls.apply((urls) => urls[app.database!]!);
+      env.DATABASE_URL = app.databaseConnection === "direct" ? direct : pooled;
+      // Migrations go straight to the server whatever the app uses (session semantics).
+      migrationEnv.DATABASE_URL = direct;
+    }
     for (const r of app.redis) env[redisEnvName(app, r)] = redis.get(r)!.url;
     return new AppService(
       `app-${app.name}`,
@@ -191,6 +201,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           })),
         ),
         flags,
+        migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
         preMigrationBackup: backups.preMigrationBackup,
       },
       // The app and its migration job start only once the servers in their URLs are up.

@@ -96,8 +96,29 @@ const postgresSchema = z
       .object({
         image: imageRef,
         poolMode: z.enum(POOL_MODES).default("transaction"),
+        /** Server connections per database (transaction mode: concurrent transactions). */
         defaultPoolSize: z.number().int().min(1).default(20),
-        maxClientConn: z.number().int().min(1).default(200),
+        /**
+         * Client connections PgBouncer accepts; beyond the pool they queue (up to
+         * `queryWaitTimeoutSeconds`) instead of being refused. @default 20 × postgres.maxConnections
+         * (a burst of 10× plus the apps' own connections must still fit)
+         */
+        maxClientConn: z.number().int().min(1).max(100000).optional(),
+        /**
+         * Named prepared statements tracked per server connection, so drivers that prepare
+         * (Prisma, pgx, JDBC, `pgbench -M prepared`) work in transaction mode. Needs PgBouncer ≥
+         * 1.21; 0 turns it off (then such apps must use `databaseConnection: direct`).
+         */
+        maxPreparedStatements: z.number().int().min(0).max(100000).default(200),
+        /**
+         * Seconds PgBouncer waits before retrying a failed server login (fractions allowed). Its
+         * default of 15 s turned a 0.4 s Postgres crash into 15 s of errors; 0.5 s keeps the apps'
+         * recovery within about a second of Postgres answering, at two login attempts a second
+         * while it is down.
+         */
+        serverLoginRetrySeconds: z.number().min(0.1).max(60).default(0.5),
+        /** Seconds a queued client waits for a server connection before an error. */
+        queryWaitTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
       })
       .strict(),
   })
@@ -149,6 +170,12 @@ const appSchema = z
     /** Names of secret env vars; values come from the `appSecrets` secret config key. */
     secretEnv: z.array(z.string().regex(ENV_NAME)).default([]),
     database: z.string().regex(NAME).optional(),
+    /**
+     * How the app reaches `database`: `pooled` through PgBouncer (transaction mode), or `direct`
+     * to the server (session semantics: session advisory locks, LISTEN, SET). The migration job
+     * always gets the direct URL.
+     */
+    databaseConnection: z.enum(["pooled", "direct"]).default("pooled"),
     redis: z.array(z.string().regex(NAME)).default([]),
     /** One-shot migration command, run after a pre-migration backup. */
     migrate: z.array(z.string()).min(1).optional(),
@@ -309,8 +336,18 @@ export function imageConfigPaths(apps: readonly { readonly name: string }[]): Re
     pgbouncer: ["postgres", "pgbouncer", "image"],
     redis: ["redis", "image"],
     proxy: ["proxy", "image"],
-    ...Object.fromEntries(apps.map((a, i) => [`app:${a.name}`, ["apps", i, "image"]])),
+    ...Object.fromEntries(apps.map((a, i) => [appRole(a.name), ["apps", i, "image"]])),
   };
+}
+
+/** The image role of an app: `app:<name>` ({@link imageConfigPaths}). */
+export function appRole(name: string): string {
+  return `app:${name}`;
+}
+
+/** Whether an image role is an app's (`app:<name>`) rather than a data store's or the proxy's. */
+export function isAppRole(role: string): boolean {
+  return role.startsWith(appRole(""));
 }
 
 /** Every image the release runs, by role ({@link imageConfigPaths}). */
@@ -364,7 +401,8 @@ export function keyName(path: (string | number)[]): string {
   return `${NAMESPACE}:${String(head ?? "")}${tail}`;
 }
 
-function valueAt(raw: unknown, path: (string | number)[]): unknown {
+/** The value at a config path (`["apps", 0, "image"]`), or undefined when any step is missing. */
+export function valueAt(raw: unknown, path: (string | number)[]): unknown {
   let v: unknown = raw;
   for (const p of path) {
     if (v === null || typeof v !== "object") return undefined;
@@ -400,6 +438,60 @@ function expected(issue: z.ZodIssue): string {
   }
 }
 
+/** One line per schema issue, naming the key, the value received and what is expected. */
+function problemsOf(error: z.ZodError, input: unknown): string[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map(
+          (k) =>
+            `${keyName([...issue.path, k])}: got ${show(valueAt(input, [...issue.path, k]))}; expected no such key (a typo? known: ${knownKeys(issue.path).join(", ")})`,
+        )
+      : [`${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`],
+  );
+}
+
+/**
+ * Server connections kept free of PgBouncer's pools: `superuser_reserved_connections` (3) plus
+ * direct connections for migrations, backups and the restore drill (5).
+ */
+export const POSTGRES_RESERVED_CONNECTIONS = 8;
+
+/**
+ * PgBouncer's `max_client_conn`: the configured value, else 20 × `postgres.maxConnections`, so a
+ * burst of 10× `max_connections` clients queues even while the apps hold their own connections
+ * (at exactly 10× the burst's last clients were refused). A client costs PgBouncer one file
+ * descriptor and a few KiB.
+ */
+export function pgbouncerMaxClientConn(pg: PostgresConfig): number {
+  return pg.pgbouncer.maxClientConn ?? 20 * pg.maxConnections;
+}
+
+/** PgBouncer sizing against the server's `max_connections`. Pure. */
+function postgresPoolChecks(
+  cfg: LaunchgateConfig,
+): { path: (string | number)[]; value: unknown; expected: string }[] {
+  const pg = cfg.postgres;
+  const out: { path: (string | number)[]; value: unknown; expected: string }[] = [];
+  const pools = pg.pgbouncer.defaultPoolSize * pg.databases.length;
+  const room = pg.maxConnections - POSTGRES_RESERVED_CONNECTIONS;
+  if (pools > room) {
+    out.push({
+      path: ["postgres", "pgbouncer", "defaultPoolSize"],
+      value: pg.pgbouncer.defaultPoolSize,
+      expected: `at most ${Math.floor(room / pg.databases.length)}: ${pg.databases.length} database pool(s) must fit in launchgate:postgres.maxConnections (${pg.maxConnections}) minus ${POSTGRES_RESERVED_CONNECTIONS} reserved`,
+    });
+  }
+  const maxClient = pgbouncerMaxClientConn(pg);
+  if (maxClient < pools) {
+    out.push({
+      path: ["postgres", "pgbouncer", "maxClientConn"],
+      value: maxClient,
+      expected: `at least the pooled server connections (${pools}); clients beyond the pools queue, so 20 × maxConnections (${20 * pg.maxConnections}) is the default`,
+    });
+  }
+  return out;
+}
+
 /** Problems that only make sense across keys or per environment. */
 function crossChecks(
   cfg: LaunchgateConfig,
@@ -419,6 +511,7 @@ function crossChecks(
       out.push({ path, value: image, expected: "an explicit tag or digest, never :latest or no tag" });
     }
   }
+  out.push(...postgresPoolChecks(cfg));
   const seen = new Set<string>();
   cfg.apps.forEach((a, i) => {
     if (seen.has(a.name))
@@ -487,17 +580,7 @@ export function parseConfig(raw: Record<string, unknown>, stackName: string): La
   const input = { environment: stackName, ...raw };
   for (const key of Object.keys(SECRET_CONFIG_KEYS)) delete (input as Record<string, unknown>)[key];
   const parsed = configSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) =>
-      issue.code === "unrecognized_keys"
-        ? issue.keys.map(
-            (k) =>
-              `${keyName([...issue.path, k])}: got ${show(valueAt(input, [...issue.path, k]))}; expected no such key (a typo? known: ${knownKeys(issue.path).join(", ")})`,
-          )
-        : [`${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`],
-    );
-    throw new ConfigError(problems);
-  }
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, input));
   const cross = crossChecks(parsed.data);
   if (cross.length > 0) {
     throw new ConfigError(
@@ -505,4 +588,42 @@ export function parseConfig(raw: Record<string, unknown>, stackName: string): La
     );
   }
   return parsed.data;
+}
+
+/**
+ * A stack's config as the Automation API returns it (`Stack.getAllConfig()`, i.e.
+ * `pulumi config --json`): `{ "launchgate:<key>": { value, secret } }`, structured values as JSON
+ * text. Keys of other namespaces (providers) may be present.
+ */
+export type ConfigMap = Record<string, { value: string; secret?: boolean }>;
+
+/** Parses a config string as JSON when it is JSON (objects, numbers, booleans), else keeps it. */
+export function decodeConfigValue(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Validates some top-level keys of a {@link ConfigMap} by this schema, defaults applied: for tools
+ * (promotion) that read a few keys of a stack's config without building the stack. The checks
+ * across keys and per environment ({@link parseConfig}) need the whole config and are not run.
+ * @throws ConfigError with one line per problem naming key, value and expectation, worded as
+ *   {@link parseConfig} words them.
+ */
+export function parseConfigKeys<K extends (typeof CONFIG_KEYS)[number]>(
+  map: ConfigMap,
+  keys: readonly K[],
+): Pick<LaunchgateConfig, K> {
+  const input: Record<string, unknown> = {};
+  for (const key of keys) {
+    const entry = map[`${NAMESPACE}:${key}`];
+    if (entry !== undefined) input[key] = decodeConfigValue(entry.value);
+  }
+  const mask: { [P in (typeof CONFIG_KEYS)[number]]?: true } = Object.fromEntries(keys.map((k) => [k, true]));
+  const parsed = configSchema.pick(mask).safeParse(input);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, input));
+  return parsed.data as Pick<LaunchgateConfig, K>;
 }

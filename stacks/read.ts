@@ -11,6 +11,7 @@ import {
   NAMESPACE,
   SECRET_CONFIG_KEYS,
   SecretKey,
+  decodeConfigValue as decode,
   keyName,
   parseConfig,
 } from "./config";
@@ -20,15 +21,6 @@ export interface StackSecrets {
   readonly alertWebhookUrl?: pulumi.Output<string>;
   /** Secret env values per app (whole map is one secret). */
   readonly appSecrets: pulumi.Output<Record<string, Record<string, string>>>;
-}
-
-/** Parses a config string as JSON when it is JSON (objects, numbers, booleans), else keeps it. */
-function decode(value: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
 }
 
 /**

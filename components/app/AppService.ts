@@ -11,7 +11,8 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
+import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
+import { roleLabel } from "../../contract/roles";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
 export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
@@ -55,6 +56,12 @@ export interface AppServiceArgs {
   readonly secretEnv: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Feature flags rendered into env (e.g. REAL_MONEY_ENABLED=false). */
   readonly flags: Record<string, boolean>;
+  /**
+   * Env the migration job gets on top of the app's (secret values stay secret), e.g.
+   * `DATABASE_URL` straight to the server: migrations prepare statements and take session
+   * advisory locks, which a transaction-mode pool does not keep. @default {}
+   */
+  readonly migrationEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Resource that takes the pre-migration backup; the migration job runs after it. */
   readonly preMigrationBackup?: pulumi.Resource;
   /**
@@ -125,6 +132,11 @@ export class AppService extends pulumi.ComponentResource {
       ...(secretEnv as Record<string, string>),
     }));
     const envs = pulumi.secret(env.apply(renderEnv));
+    const migrationEnvs = pulumi.secret(
+      pulumi
+        .all([env, pulumi.output(args.migrationEnv ?? {})])
+        .apply(([e, m]) => renderEnv({ ...e, ...(m as Record<string, string>) })),
+    );
     // The suffix is a truncated SHA-256 of the release inputs: it reveals nothing about the
     // secrets in them, and a secret container name would hide it from every log and policy.
     const release = pulumi.unsecret(env.apply((e) => shortHash({ app, env: renderEnv(e) })));
@@ -156,14 +168,14 @@ export class AppService extends pulumi.ComponentResource {
           image: app.image,
           user: app.user,
           command: app.migrate,
-          envs,
+          envs: migrationEnvs,
           ...attachNetworks([{ name: args.internalNetwork }]),
           attach: true,
           logs: true,
           mustRun: false,
           rm: false,
           wait: false,
-          labels: [...labels, { label: "launchgate.job", value: "migrate" }],
+          labels: [...labels, roleLabel("migration"), { label: "launchgate.job", value: "migrate" }],
         },
         {
           parent: this,
@@ -189,12 +201,12 @@ export class AppService extends pulumi.ComponentResource {
         ...(app.command ? { command: app.command } : {}),
         envs,
         ...attachNetworks(networks),
-        labels,
+        labels: [roleLabel("app"), ...labels],
         healthcheck: {
           tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
-          interval: "10s",
+          interval: HEALTH_INTERVAL,
           timeout: "5s",
-          retries: 3,
+          retries: 5,
           startPeriod: "20s",
         },
         wait: true,

@@ -24,6 +24,16 @@ import * as crypto from "crypto";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 
+/**
+ * Healthcheck interval of every service container. Docker runs the first probe one interval
+ * after start and marks a container healthy only on a passing probe, so the interval is what
+ * each dependency level (Postgres → PgBouncer → apps → proxy) waits after being ready.
+ * `start_interval` (a fast interval only during `start_period`) needs Engine API 1.44 (Docker
+ * 25); Debian bookworm's docker.io is 20.10 (API 1.41) and ignores it, so the interval itself is
+ * short: healthy ≤ 1 s after ready, at the cost of one probe per second per container.
+ */
+export const HEALTH_INTERVAL = "1s";
+
 /** Log rotation for the json-file driver: 5 × 10 MiB per container. */
 export const LOG_OPTS: Readonly<Record<string, string>> = { "max-size": "10m", "max-file": "5" };
 

@@ -6,11 +6,13 @@
  * Nothing here publishes a host port. Role/database management reaches the server through
  * `adminEndpoint` (an SSH local forward to `ipAddress:5432`, see PostgresAdminTunnel).
  */
+import * as crypto from "crypto";
 import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { attachNetworks, hardened } from "../app/hardening";
+import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { datastoreLabels } from "../../contract/roles";
 
 /** Port PgBouncer listens on (inside the internal network only). */
 export const PGBOUNCER_PORT = 6432;
@@ -49,8 +51,14 @@ export interface PostgresSettings {
     readonly poolMode: PoolMode;
     /** `default_pool_size` (server connections per database/user pair). */
     readonly defaultPoolSize: number;
-    /** `max_client_conn`. */
+    /** `max_client_conn` (the stack's default: 20 × `maxConnections`). */
     readonly maxClientConn: number;
+    /** `max_prepared_statements` (PgBouncer ≥ 1.21); 0 = off. */
+    readonly maxPreparedStatements: number;
+    /** `server_login_retry`, seconds. */
+    readonly serverLoginRetrySeconds: number;
+    /** `query_wait_timeout`, seconds. */
+    readonly queryWaitTimeoutSeconds: number;
   };
 }
 
@@ -111,9 +119,19 @@ export function tuningFlags(cfg: PostgresSettings): string[] {
   return settings.flatMap(([k, v]) => ["-c", `${k}=${v}`]);
 }
 
-/** pgbouncer.ini for the configured databases. Pure; holds no secret (passwords are in the auth file). */
+/**
+ * pgbouncer.ini for the configured databases. Pure; holds no secret (passwords are in the auth file).
+ *
+ * Sizing (DESIGN §2, issue 12): `max_client_conn` defaults to 20 × `max_connections`, so a burst
+ * of 10× clients queues for a pooled server connection (up to `query_wait_timeout`) instead of being
+ * refused; `max_prepared_statements` (PgBouncer ≥ 1.21) lets drivers that prepare named
+ * statements use transaction mode; `server_login_retry` and `server_connect_timeout` are short so
+ * the pool reconnects within about a second of Postgres answering again (PgBouncer's default
+ * retry of 15 s turned a 0.4 s crash into 15 s of errors).
+ */
 export function pgbouncerIni(cfg: PostgresSettings, serverAddress: string, authFile: string): string {
   const dbs = cfg.databases.map((d) => `${d.name} = host=${serverAddress} port=5432 dbname=${d.name}`);
+  const b = cfg.pgbouncer;
   return [
     "[databases]",
     ...dbs,
@@ -126,13 +144,40 @@ export function pgbouncerIni(cfg: PostgresSettings, serverAddress: string, authF
     `auth_file = ${authFile}`,
     `pool_mode = ${cfg.pgbouncer.poolMode}`,
     `default_pool_size = ${cfg.pgbouncer.defaultPoolSize}`,
-    `max_client_conn = ${cfg.pgbouncer.maxClientConn}`,
+    `max_client_conn = ${b.maxClientConn}`,
+    `max_prepared_statements = ${b.maxPreparedStatements}`,
+    `server_login_retry = ${b.serverLoginRetrySeconds}`,
+    "server_connect_timeout = 2",
+    `query_wait_timeout = ${b.queryWaitTimeoutSeconds}`,
     // Common drivers send this on connect; PgBouncer would refuse the connection otherwise.
     "ignore_startup_parameters = extra_float_digits",
     // No unix socket, no pid file: the root filesystem is read-only and nothing uses them.
     "unix_socket_dir =",
     "",
   ].join("\n");
+}
+
+/** PBKDF2 iterations of a SCRAM-SHA-256 verifier (PostgreSQL's default `scram_iterations`). */
+export const SCRAM_ITERATIONS = 4096;
+
+/**
+ * A SCRAM-SHA-256 verifier in PostgreSQL's `pg_authid` format (RFC 5802/7677):
+ * `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>`. Pure.
+ *
+ * The role's password is set to this verifier (PostgreSQL stores a pre-hashed SCRAM secret as
+ * given) and PgBouncer's auth file holds the same string. PgBouncer then checks a client's proof
+ * with a few HMACs instead of running PBKDF2 (4096 × HMAC-SHA-256) per login on its single thread
+ * — with plaintext passwords in the auth file, a burst of 1,000 logins kept it busy for tens of
+ * seconds — and logs in to the server with the client's own proof (SCRAM pass-through, which
+ * needs the verifiers to be identical on both sides).
+ */
+export function scramVerifier(password: string, salt: Buffer, iterations = SCRAM_ITERATIONS): string {
+  const salted = crypto.pbkdf2Sync(password.normalize("NFKC"), salt, iterations, 32, "sha256");
+  const hmac = (key: Buffer, msg: string) => crypto.createHmac("sha256", key).update(msg).digest();
+  const storedKey = crypto.createHash("sha256").update(hmac(salted, "Client Key")).digest();
+  const serverKey = hmac(salted, "Server Key");
+  const b64 = (b: Buffer) => b.toString("base64");
+  return `SCRAM-SHA-256$${iterations}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`;
 }
 
 /** PgBouncer auth file line for a role (`"name" "password"`), quotes doubled per its format. */
@@ -165,6 +210,12 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly superuserPassword: pulumi.Output<string>;
   /** Per database: postgres:// URL through PgBouncer for its role (secret). */
   public readonly databaseUrls: pulumi.Output<Record<string, string>>;
+  /**
+   * Per database: postgres:// URL straight to the server (session semantics) for its role
+   * (secret): for migrations and apps with `databaseConnection: direct`. Each such client holds
+   * a server connection, within the connections PgBouncer's pools leave free.
+   */
+  public readonly directUrls: pulumi.Output<Record<string, string>>;
   /** The server and PgBouncer containers: what a client (app, migration job) must start after. */
   public readonly containers: pulumi.Resource[];
   /** Network alias apps use to reach PgBouncer. */
@@ -212,14 +263,16 @@ export class Postgres extends pulumi.ComponentResource {
           "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=peer",
         ],
         volumes: [{ volumeName: volume.name, containerPath: PGDATA }],
+        labels: datastoreLabels("postgres"),
         // Parallel query workers use POSIX shared memory; docker's 64 MiB default is too small.
         shmSize: 128,
         ...attachNetworks([{ name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] }]),
         healthcheck: {
           tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"],
-          interval: "10s",
+          interval: HEALTH_INTERVAL,
           timeout: "5s",
-          retries: 5,
+          // ~10 s of failed probes before "unhealthy" (the monitor alerts on it), not 10 minutes.
+          retries: 10,
           startPeriod: "60s",
         },
         wait: true,
@@ -254,11 +307,23 @@ export class Postgres extends pulumi.ComponentResource {
 
     const roleSecrets: pulumi.Output<string>[] = [];
     const urls: Record<string, pulumi.Output<string>> = {};
+    const direct: Record<string, pulumi.Output<string>> = {};
     for (const db of cfg.databases) {
       const password = new random.RandomPassword(
         `${name}-${db.role}-password`,
         { length: 32, special: false },
         { parent: this },
+      );
+      // Stable per role (kept in state like the password): the verifier must not change on every run.
+      const salt = new random.RandomPassword(
+        `${name}-${db.role}-scram-salt`,
+        { length: 16, special: false },
+        { parent: this },
+      );
+      const verifier = pulumi.secret(
+        pulumi
+          .all([password.result, salt.result])
+          .apply(([pw, s]) => scramVerifier(pw, Buffer.from(s, "utf8"))),
       );
       // LOGIN only: the app role cannot create databases or roles, bypass RLS or replicate.
       const role = new postgresql.Role(
@@ -266,7 +331,8 @@ export class Postgres extends pulumi.ComponentResource {
         {
           name: db.role,
           login: true,
-          password: pulumi.secret(password.result),
+          // The SCRAM verifier, not the password: PgBouncer's auth file holds the same one.
+          password: verifier,
           superuser: false,
           createDatabase: false,
           createRole: false,
@@ -288,9 +354,12 @@ export class Postgres extends pulumi.ComponentResource {
         { database: database.name, role: "public", objectType: "database", privileges: [] },
         { parent: this, provider: admin },
       );
-      roleSecrets.push(pulumi.all([role.name, password.result]).apply(([r, p]) => authLine(r, p)));
+      roleSecrets.push(pulumi.all([role.name, verifier]).apply(([r, v]) => authLine(r, v)));
       urls[db.name] = pulumi.secret(
         pulumi.interpolate`postgres://${role.name}:${password.result}@${poolerAlias}:${PGBOUNCER_PORT}/${database.name}`,
+      );
+      direct[db.name] = pulumi.secret(
+        pulumi.interpolate`postgres://${role.name}:${password.result}@${name}:5432/${database.name}`,
       );
     }
 
@@ -305,8 +374,10 @@ export class Postgres extends pulumi.ComponentResource {
     const pooler = new docker.Container(
       poolerAlias,
       {
-        // PgBouncer is single-threaded and small; a quarter of the server's memory is ample.
-        ...hardened({ memoryMb: 128, cpus: 0.5 }),
+        // PgBouncer is single-threaded and small; 128 MiB holds thousands of clients. One whole
+        // CPU: it is on every query's path, and a 0.5 quota throttles it for half of each CFS
+        // period — a burst of 1,000 logins then took over a minute (issue 12).
+        ...hardened({ memoryMb: 128, cpus: 1 }),
         name: poolerAlias,
         image: cfg.pgbouncer.image,
         user: args.pgbouncerUser ?? "postgres",
@@ -318,7 +389,14 @@ export class Postgres extends pulumi.ComponentResource {
           pulumi.secret(pulumi.all(roleSecrets).apply((lines) => `PGBOUNCER_AUTH=${lines.join("\n")}`)),
         ],
         ...attachNetworks([{ name: args.internalNetwork, aliases: [poolerAlias] }]),
-        healthcheck: { tests: bouncerHealth, interval: "10s", timeout: "5s", retries: 5, startPeriod: "10s" },
+        labels: datastoreLabels("pgbouncer"),
+        healthcheck: {
+          tests: bouncerHealth,
+          interval: HEALTH_INTERVAL,
+          timeout: "5s",
+          retries: 10,
+          startPeriod: "10s",
+        },
         wait: true,
         waitTimeout: 60,
       },
@@ -331,12 +409,14 @@ export class Postgres extends pulumi.ComponentResource {
     this.volumeName = volume.name;
     this.superuserPassword = pulumi.secret(superPassword.result);
     this.databaseUrls = pulumi.secret(pulumi.all(urls));
+    this.directUrls = pulumi.secret(pulumi.all(direct));
     this.poolerHost = pooler.name.apply(() => poolerAlias);
     this.registerOutputs({
       containerName: this.containerName,
       volumeName: this.volumeName,
       superuserPassword: this.superuserPassword,
       databaseUrls: this.databaseUrls,
+      directUrls: this.directUrls,
       poolerHost: this.poolerHost,
     });
   }

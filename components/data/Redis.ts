@@ -9,7 +9,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { attachNetworks, hardened } from "../app/hardening";
+import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { datastoreLabels } from "../../contract/roles";
 
 export const REDIS_PORT = 6379;
 
@@ -88,6 +89,23 @@ export function redisServerArgs(instance: RedisInstance, dataDir: string): strin
   ];
 }
 
+/**
+ * Container memory ceiling (MiB) for a Redis whose `maxmemory` is `maxMemoryMb`:
+ * `ceil(2.25 × maxmemory) + 64`.
+ *
+ * An AOF rewrite or RDB save forks; the child shares the parent's pages copy-on-write, and every
+ * page the parent writes during the rewrite is copied, so under sustained writes the pair can
+ * hold up to twice the dataset (1× parent + 1× copied pages). `maxmemory` bounds the dataset as
+ * Redis counts it, not the allocator's fragmentation (+0.25×), nor the AOF rewrite buffer, client
+ * buffers and the process itself (+64 MiB). Measured (issue 12): 256 MiB maxmemory under
+ * sustained writes was OOM-killed in a 416 MiB container during an automatic AOF rewrite and ran
+ * clean at 640 MiB, which is what this formula gives. The host also needs
+ * `vm.overcommit_memory = 1` (host step) so the fork itself is not refused.
+ */
+export function redisContainerMemoryMb(maxMemoryMb: number): number {
+  return Math.ceil(2.25 * maxMemoryMb) + 64;
+}
+
 /** Single-quotes a word for /bin/sh. */
 function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -145,7 +163,7 @@ export class Redis extends pulumi.ComponentResource {
       name,
       {
         // Container ceiling above maxmemory: AOF rewrite forks and copy-on-write needs headroom.
-        ...hardened({ memoryMb: Math.ceil(args.instance.maxMemoryMb * 1.5) + 32, cpus: args.cpus ?? 0.5 }),
+        ...hardened({ memoryMb: redisContainerMemoryMb(args.instance.maxMemoryMb), cpus: args.cpus ?? 0.5 }),
         name,
         image: args.image,
         user: args.user ?? "redis",
@@ -155,12 +173,13 @@ export class Redis extends pulumi.ComponentResource {
         // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
         envs: [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${password.result}`)],
         volumes: [{ volumeName: volume.name, containerPath: dataDir }],
+        labels: datastoreLabels("redis"),
         ...attachNetworks([{ name: args.internalNetwork, aliases: [name] }]),
         healthcheck: {
           tests: REDIS_HEALTHCHECK,
-          interval: "10s",
+          interval: HEALTH_INTERVAL,
           timeout: "3s",
-          retries: 5,
+          retries: 10,
           // Replaying a large AOF on start can take a while before PING answers.
           startPeriod: "30s",
         },

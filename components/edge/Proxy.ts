@@ -11,7 +11,8 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
+import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
+import { roleLabel } from "../../contract/roles";
 import { renderNginxConfig } from "./nginx/render";
 
 export { renderNginxConfig } from "./nginx/render";
@@ -165,7 +166,7 @@ export class Proxy extends pulumi.ComponentResource {
         mustRun: false,
         rm: false,
         wait: false,
-        labels: [{ label: "launchgate.job", value: "nginx-config-check" }],
+        labels: [roleLabel("job"), { label: "launchgate.job", value: "nginx-config-check" }],
       },
       { parent: this },
     );
@@ -212,6 +213,7 @@ export class Proxy extends pulumi.ComponentResource {
         ],
         ...attachNetworks([{ name: args.edgeNetwork, aliases: [name] }]),
         labels: [
+          roleLabel("proxy"),
           { label: "launchgate.proxy", value: "true" },
           { label: "launchgate.config-checked", value: requireSuccess(check, "nginx -t", revision) },
         ],
@@ -224,9 +226,9 @@ export class Proxy extends pulumi.ComponentResource {
             "/dev/null",
             `http://127.0.0.1:${HEALTH_PORT}/healthz`,
           ],
-          interval: "10s",
+          interval: HEALTH_INTERVAL,
           timeout: "3s",
-          retries: 3,
+          retries: 5,
           startPeriod: "5s",
         },
         wait: true,

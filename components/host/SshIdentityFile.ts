@@ -6,6 +6,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { roleTrigger } from "../../contract/roles";
 
 export interface SshIdentityFileArgs {
   /** OpenSSH/PEM private key (secret). */
@@ -37,10 +38,12 @@ export class SshIdentityFile extends pulumi.ComponentResource {
         stdin: key,
         environment: { KEY_PATH: args.path },
         // Re-write when the key changes; the key itself stays a secret input.
-        triggers: [key],
+        triggers: [roleTrigger("identity-file"), key],
         logging: "none",
       },
-      { parent: this, additionalSecretOutputs: ["stdout", "stderr"] },
+      // A new key replaces the command: delete-first, or the old version's `rm` would run after
+      // the new one wrote the same path and leave no identity file.
+      { parent: this, additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true },
     );
     this.registerOutputs({ path: this.path });
   }

@@ -3,12 +3,26 @@
  * every N hours, retention, Redis RDB and storage copies, optional off-site rsync, and the
  * restore drill whose result file the backups gate reads.
  *
+ * Every dump has the cluster's globals (`pg_dumpall --globals-only`: roles, memberships) beside it
+ * and is verified whole at backup time (every block read back with `pg_restore -f /dev/null`; a
+ * truncated dump is refused, not kept). The drill restores as a recovery would: into a scratch
+ * cluster (a throwaway container of the server's image, no network), roles first, then the dump
+ * with owners and grants (`pg_restore --create`, parallel jobs), then checks row counts against
+ * the dump's snapshot and reads every table as the database's owning app role; the result names
+ * what it checked. Compression is the best the server's pg_dump has (zstd from PostgreSQL 16;
+ * gzip level 1 before). The dump stays a single custom-format stream through `docker exec`:
+ * directory format with `pg_dump -j` would need a dump directory inside the server container,
+ * whose root is read-only and whose only volume is PGDATA; the drill restores in parallel from a
+ * copy inside its own scratch container instead.
+ *
  * Every script lives in `scripts/` and is rendered with its configuration (remote-script.ts);
- * one `install` command writes them and the units to the host, `preMigrationBackup` runs one
- * verified dump per release.
+ * one `install` command writes them and the units to the host (replaced delete-first, so an
+ * update never uninstalls what it just installed), `preMigrationBackup` runs one verified dump
+ * per release.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import {
   HostFile,
@@ -95,6 +109,8 @@ export class Backups extends pulumi.ComponentResource {
   public readonly preMigrationBackup: pulumi.Resource;
   /** Installs the scripts, units and timers. */
   public readonly install: command.remote.Command;
+  /** Installs the restore drill's script, unit and timer (its own scheduled resource). */
+  public readonly drill: command.remote.Command;
   /** systemd `OnCalendar` values of the full, incremental and drill timers (UTC). */
   public readonly schedules: BackupSchedules;
 
@@ -152,6 +168,10 @@ export class Backups extends pulumi.ComponentResource {
         `OnCalendar=${this.schedules.incremental}`,
         "Persistent=true",
       ]),
+    };
+    // The restore drill is its own scheduled resource (role `drill`), so removing or breaking it
+    // is visible on its own and the backups install cannot take it along.
+    const drillUnits: Record<string, string> = {
       "launchgate-restore-drill.service": serviceUnit(
         "launchgate: restore drill (latest dump into a scratch database)",
         [bin("restore-drill.sh")],
@@ -163,13 +183,21 @@ export class Backups extends pulumi.ComponentResource {
       ]),
     };
     const timers = Object.keys(units).filter((u) => u.endsWith(".timer"));
+    const drillTimers = Object.keys(drillUnits).filter((u) => u.endsWith(".timer"));
+    const unitFiles = (u: Record<string, string>): HostFile[] =>
+      Object.entries(u).map(([unit, content]) => ({ path: `${UNIT_DIR}/${unit}`, mode: "0644", content }));
+    const isDrill = (file: string) => file === "restore-drill.sh";
     const files: HostFile[] = [
-      ...scripts.map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
-      ...Object.entries(units).map(([unit, content]) => ({
-        path: `${UNIT_DIR}/${unit}`,
-        mode: "0644",
-        content,
-      })),
+      ...scripts
+        .filter((s) => !isDrill(s.file))
+        .map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
+      ...unitFiles(units),
+    ];
+    const drillFiles: HostFile[] = [
+      ...scripts
+        .filter((s) => isDrill(s.file))
+        .map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
+      ...unitFiles(drillUnits),
     ];
     const install = renderInstall({
       dirs: [
@@ -192,9 +220,42 @@ export class Backups extends pulumi.ComponentResource {
         connection: args.connection,
         create: install.text,
         delete: uninstall.text,
-        triggers: [install.trigger, uninstall.trigger, ...scripts.map((s) => s.rendered.trigger)],
+        triggers: [
+          roleTrigger("backup"),
+          install.trigger,
+          uninstall.trigger,
+          ...scripts.filter((s) => !isDrill(s.file)).map((s) => s.rendered.trigger),
+        ],
       },
-      { parent: this },
+      // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
+      // version's delete after the new create and remove what the new one just installed.
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    const drillInstall = renderInstall({
+      dirs: [["0755", HOST_LIB_DIR]],
+      files: drillFiles,
+      timers: drillTimers,
+    });
+    const drillUninstall = renderScript("uninstall-files.sh", {
+      LG_TIMERS: drillTimers,
+      LG_PATHS: drillFiles.map((f) => f.path),
+    });
+    this.drill = new command.remote.Command(
+      `${name}-drill`,
+      {
+        connection: args.connection,
+        create: drillInstall.text,
+        delete: drillUninstall.text,
+        triggers: [
+          roleTrigger("drill"),
+          drillInstall.trigger,
+          drillUninstall.trigger,
+          ...scripts.filter((s) => isDrill(s.file)).map((s) => s.rendered.trigger),
+        ],
+      },
+      // The drill reads the dumps and libraries the backups install puts in place.
+      { parent: this, dependsOn: [this.install], deleteBeforeReplace: true },
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;
@@ -208,7 +269,12 @@ export class Backups extends pulumi.ComponentResource {
         connection: args.connection,
         create: preMigration.text,
         // A new release, or a changed backup script, takes a new dump before migrations run.
-        triggers: [args.releaseId ?? "", preMigration.trigger, backupPostgres.trigger],
+        triggers: [
+          args.releaseId ?? "",
+          preMigration.trigger,
+          backupPostgres.trigger,
+          roleTrigger("pre-migration-backup"),
+        ],
       },
       { parent: this, dependsOn: [this.install] },
     );
@@ -219,6 +285,7 @@ export class Backups extends pulumi.ComponentResource {
       retentionDays: this.retentionDays,
       preMigrationBackup: this.preMigrationBackup,
       install: this.install,
+      drill: this.drill,
       schedules: this.schedules,
     });
   }

@@ -37,6 +37,9 @@ const DAY = 86_400_000;
 
 /** Rows seeded per table. */
 const SEED = SHOP_SEED;
+/** The app role owning database `owned` and its tables. */
+const APP_ROLE = "shop_app";
+const OWNED_COUNTS = { "billing.invoices": 100, "public.items": 5000 };
 type Run = HostRun;
 
 describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
@@ -46,6 +49,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
   let storage: string;
   let backupDir: string;
   let install: string;
+  let drillInstall: string;
   let preMigration: string;
   const times: Record<string, string> = {};
 
@@ -144,6 +148,21 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     const s0 = Date.now();
     seedShop(pg);
     times["seed (600k rows)"] = `${Date.now() - s0} ms`;
+    // A database as the Postgres component makes it: owned by a LOGIN role, PUBLIC's CONNECT
+    // revoked, and tables (in two schemas) created by that app role, as its migrations would.
+    pg.psql(
+      "postgres",
+      `CREATE ROLE ${APP_ROLE} LOGIN PASSWORD 'test-only-pw'; CREATE DATABASE owned OWNER ${APP_ROLE}; REVOKE ALL ON DATABASE owned FROM PUBLIC;`,
+    );
+    pg.psql(
+      "owned",
+      `SET ROLE ${APP_ROLE};
+       CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL);
+       INSERT INTO items (name) SELECT 'item' || g FROM generate_series(1, 5000) g;
+       CREATE SCHEMA billing;
+       CREATE TABLE billing.invoices (id int PRIMARY KEY);
+       INSERT INTO billing.invoices SELECT generate_series(1, 100);`,
+    );
 
     // The exact scripts the component declares, from a mock run.
     const rec = await installMocks("local");
@@ -152,12 +171,13 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
       connection: { host: "127.0.0.1", port: 22, user: "deployer", privateKey: pulumi.secret("unused") },
       storagePath: storage,
       postgresContainer: pg.name,
-      databases: ["app"],
+      databases: ["app", "owned"],
       redisContainers: [redis],
       releaseId: "sha256:0123abcd",
     });
     await settle();
     install = rec.one(CMD, "backups-install").inputs.create;
+    drillInstall = rec.one(CMD, "backups-drill").inputs.create;
     preMigration = rec.one(CMD, "backups-pre-migration").inputs.create;
   });
 
@@ -171,6 +191,9 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
   test("install writes scripts and units, enables the timers; a second run changes nothing", () => {
     const first = ok(onHost(install), "install");
     assert.match(first.stdout, /timer launchgate-backup-full\.timer enabled/);
+    // The restore drill is its own install (role drill), after the backups'.
+    const firstDrill = ok(onHost(drillInstall), "drill install");
+    assert.match(firstDrill.stdout, /timer launchgate-restore-drill\.timer enabled/);
     for (const s of ["backup-postgres.sh", "restore-drill.sh", "backup-retention.sh"]) {
       const st = fs.statSync(path.join(tmp, "lib", "launchgate", s));
       assert.equal(st.mode & 0o777, 0o755, s);
@@ -181,6 +204,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     assert.match(calls, /^enable --now launchgate-restore-drill\.timer$/m);
     const second = ok(onHost(install), "install (again)");
     assert.equal(second.stdout.trim(), "unchanged");
+    assert.equal(ok(onHost(drillInstall), "drill install (again)").stdout.trim(), "unchanged");
     times["install: first / second run"] = `${first.ms} ms / ${second.ms} ms`;
   });
 
@@ -214,6 +238,12 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     assert.equal(toc.status, 0, toc.stderr?.toString());
     assert.match(toc.stdout.toString(), /TABLE DATA public orders/);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    // The cluster's globals beside it: the roles that own and are granted things in the dump.
+    const globals = fs.readFileSync(`${file}.globals.sql`, "utf8");
+    assert.equal(fs.statSync(`${file}.globals.sql`).mode & 0o777, 0o600);
+    assert.match(globals, new RegExp(`^CREATE ROLE ${APP_ROLE};$`, "m"));
+    assert.match(globals, /PostgreSQL database cluster dump complete/);
+    assert.match(r.stderr, /verified by reading it back whole/);
     // Row counts of the dump's own snapshot, beside it.
     assert.equal(
       fs.readFileSync(`${file}.counts`, "utf8"),
@@ -312,7 +342,13 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     assert.match(r.stderr, /deleted 3,/);
   });
 
-  test("restore drill: latest dump into a scratch DB, row counts match, result file ok:true", () => {
+  let drillContainersBefore = "";
+  test("restore drill: roles first, then each latest dump with owners into a scratch cluster; counts and app-role reads; ok:true", () => {
+    drillContainersBefore = spawnSync(
+      "docker",
+      ["ps", "-aq", "--filter", "label=launchgate.job=restore-drill", "--filter", "name=lg-drill-"],
+      { encoding: "utf8" },
+    ).stdout.trim();
     // Writes after the last dump must not fail the drill: it compares with the dump's snapshot.
     pg!.psql("app", "INSERT INTO users (email) SELECT 'late' || g FROM generate_series(1, 10) g");
     const r = runService("launchgate-restore-drill.service");
@@ -330,6 +366,29 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     assert.match(result.dump, /-pre-migration-/, "the pre-migration dump is the newest");
     assert.equal(result.tables, 3);
     assert.deepEqual(result.rowCounts, SEED);
+    // The record says what was checked.
+    assert.deepEqual(result.checks, [
+      "globals restored first (roles)",
+      "restored with owners and grants (pg_restore --create)",
+      "row counts equal the dump snapshot",
+      "app role reads every table",
+    ]);
+    // The database the app role owns: restored with its owner, and readable by that role.
+    const owned = result.databases.find((d: { database: string }) => d.database === "owned");
+    assert.equal(owned.ok, true, JSON.stringify(owned));
+    assert.equal(owned.appRole, APP_ROLE);
+    assert.deepEqual(owned.rowCounts, OWNED_COUNTS);
+    assert.equal(
+      spawnSync(
+        "docker",
+        ["ps", "-aq", "--filter", "label=launchgate.job=restore-drill", "--filter", "name=lg-drill-"],
+        {
+          encoding: "utf8",
+        },
+      ).stdout.trim(),
+      drillContainersBefore,
+      "scratch cluster removed",
+    );
     assert.equal(result.sizeBytes, fs.statSync(result.dump).size);
     assert.ok(result.durationMs > 0);
     times["restore drill (inside the script)"] =
@@ -355,6 +414,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
       const bad = path.join(dir, `app-29991231T000000Z-corrupt-${label.replace(" ", "-")}.dump`);
       fs.copyFileSync(good, bad);
       fs.copyFileSync(`${good}.counts`, `${bad}.counts`);
+      fs.copyFileSync(`${good}.globals.sql`, `${bad}.globals.sql`);
       corrupt(bad);
       const future = new Date(Date.now() + 60_000);
       fs.utimesSync(bad, future, future); // newest by mtime: the drill must pick it
@@ -372,9 +432,55 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
       } finally {
         fs.rmSync(bad, { force: true });
         fs.rmSync(`${bad}.counts`, { force: true });
+        fs.rmSync(`${bad}.globals.sql`, { force: true });
       }
     });
   }
+
+  test("a table the app role cannot read fails the drill (a restore the app could not use)", () => {
+    // Created by the superuser with no grant: as after a restore with --no-owner.
+    pg!.psql("owned", "CREATE TABLE private_notes (n int); INSERT INTO private_notes VALUES (1);");
+    try {
+      ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental");
+      const r = runService("launchgate-restore-drill.service");
+      assert.notEqual(r.status, 0, "drill must fail");
+      const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
+      assert.equal(result.ok, false);
+      const owned = result.databases.find((d: { database: string }) => d.database === "owned");
+      assert.equal(owned.ok, false);
+      assert.match(
+        owned.error,
+        new RegExp(
+          `app role ${APP_ROLE} cannot read the restored owned: .*permission denied for table private_notes`,
+        ),
+      );
+    } finally {
+      pg!.psql("owned", "DROP TABLE private_notes");
+      ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental (clean)");
+    }
+  });
+
+  test("a dump truncated on its way to disk (pg_dump exited 0) is refused at backup time", () => {
+    // A docker stand-in that passes everything through but cuts pg_dump's output short and
+    // exits 0, as a full disk behind a pipe or a killed stream can.
+    const shim = path.join(tmp, "truncating-docker");
+    fs.mkdirSync(shim, { recursive: true });
+    const realDocker = spawnSync("bash", ["-c", "command -v docker"], { encoding: "utf8" }).stdout.trim();
+    fs.writeFileSync(
+      path.join(shim, "docker"),
+      `#!/bin/bash\nfor a in "$@"; do if [ "$a" = pg_dump ]; then ${realDocker} "$@" | head -c 200000; exit 0; fi; done\nexec ${realDocker} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const before = dumps();
+    const r = onHost(`PATH=${shim}:$PATH exec /usr/local/lib/launchgate/backup-postgres.sh incremental`);
+    assert.notEqual(r.status, 0, `a truncated dump was accepted:\n${r.stderr}`);
+    assert.match(r.stderr, /verification failed: pg_restore could not read the whole dump of app back/);
+    assert.deepEqual(dumps(), before, "no new dump kept");
+    const leftovers = fs
+      .readdirSync(path.join(backupDir, "postgres", "app"))
+      .filter((f) => f.includes(".partial"));
+    assert.deepEqual(leftovers, [], "no partial files left");
+  });
 
   test("overlapping runs wait for the lock instead of interleaving", () => {
     // Hold the lock for 2 s; a backup started meanwhile must finish after it is released.

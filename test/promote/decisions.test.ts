@@ -12,6 +12,7 @@ import {
   decideSourceVerified,
   maxSourceAgeHours,
   needsVerification,
+  planCommitted,
   planRecordVerification,
   planRelease,
   planRollback,
@@ -344,6 +345,89 @@ describe("planRollback", () => {
     });
     assert.ok(!r.ok);
     assert.match(r.reason, /no previous release recorded \(launchgate:release.previous\)/);
+  });
+});
+
+describe("target config is read through the program's schema", () => {
+  test("planCommitted: the committed app images by role, the stale verification removed", () => {
+    const r = planCommitted({
+      targetConfig: prodConfig({
+        verification: { commit: OLD, passed: true, finishedAt: "2026-11-20T00:00:00Z" },
+      }),
+    });
+    assert.ok(r.ok, r.ok ? "" : r.reason);
+    assert.equal(r.value.release.commit, OLD);
+    assert.deepEqual(r.value.release.images, {
+      "app:api": prodApps[0]!.image,
+      "app:admin": prodApps[1]!.image,
+    });
+    assert.deepEqual(r.value.config, { remove: ["launchgate:verification"], set: {} });
+  });
+  const refusals: [string, () => { ok: boolean; reason?: string }, string][] = [
+    [
+      "planCommitted, a short commit",
+      () => planCommitted({ targetConfig: prodConfig({ release: { commit: "4f9c2b7" } }) }),
+      'launchgate:release.commit: got "4f9c2b7"; expected a 40-hex-digit git commit',
+    ],
+    [
+      "planCommitted, an app image by tag",
+      () =>
+        planCommitted({
+          targetConfig: prodConfig({ apps: [{ ...prodApps[0]!, image: "ghcr.io/blazetv/api:1.2" }] }),
+        }),
+      "launchgate:apps[0].image is ghcr.io/blazetv/api:1.2: not pinned by digest",
+    ],
+    [
+      "planRelease, an app without a port",
+      () =>
+        planRelease({
+          release: { commit: NEW, images: stagingImages },
+          targetConfig: prodConfig({ apps: [prodApps[0], { name: "admin", image: prodApps[1]!.image }] }),
+          targetOutputs: prodOutputs,
+        }),
+      "launchgate:apps[1].port: got nothing; expected a value of type number (required)",
+    ],
+    [
+      "planRelease, no apps",
+      () =>
+        planRelease({
+          release: { commit: NEW, images: stagingImages },
+          targetConfig: prodConfig({ apps: [] }),
+          targetOutputs: prodOutputs,
+        }),
+      "launchgate:apps: got []; expected at least 1 item(s)",
+    ],
+    [
+      "planRollback, a flag that is not a boolean",
+      () =>
+        planRollback({
+          targetConfig: prodConfig({ flags: { REAL_MONEY_ENABLED: { enabled: "yes" } } }),
+          targetOutputs: prodOutputs,
+          disableFlags: ["REAL_MONEY_ENABLED"],
+        }),
+      'launchgate:flags.REAL_MONEY_ENABLED.enabled: got "yes"; expected a boolean',
+    ],
+    [
+      "decideSourceMatchesGate, a misspelt release key",
+      () => decideSourceMatchesGate("staging", prodConfig({ release: { commit: OLD, stagingStak: "x" } })),
+      'launchgate:release.stagingStak: got "x"; expected no such key (a typo? known: commit, stagingStack, evidenceDir, previous)',
+    ],
+  ];
+  for (const [name, run, line] of refusals) {
+    test(`refuses ${name}, naming key, value and expectation`, () => {
+      const r = run();
+      assert.ok(!r.ok, "expected a refusal");
+      assert.ok(
+        r.reason!.split("\n").some((l) => l.trim() === line || l.trim() === `- ${line}`),
+        r.reason,
+      );
+    });
+  }
+  test("needsVerification refuses a verification the schema rejects", () => {
+    assert.throws(
+      () => needsVerification(prodConfig({ verification: { commit: NEW, passed: "yes" } }), NEW),
+      /launchgate:verification\.passed: got "yes"; expected a boolean/,
+    );
   });
 });
 

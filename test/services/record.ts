@@ -9,6 +9,7 @@
  * Only resources on the VPS's docker provider are kept for the harness: the local stack's
  * disposable VPS container itself is the host test's business (test/host).
  */
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -16,7 +17,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { setAllConfig } from "@pulumi/pulumi/runtime/config";
-import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { recordOptions, type RecordedOptions, type RecordedResource } from "../support/mocks";
 import { urnKey } from "../support/harness";
 import { readStackFile } from "../../stacks/stack-file";
@@ -313,8 +313,8 @@ export async function recordProgram(
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { buildStack } = require("../../stacks/index") as typeof import("../../stacks/index");
-  // Inside the root stack resource, as the language host runs a program (the program registers
-  // a stack transformation, which needs it).
+  // Inside a root stack resource, as the language host runs the program (the release gate
+  // reaches every resource through a stack transformation, which needs the stack).
   await runInPulumiStack(async () => buildStack());
   // Wait until registrations stop arriving (every apply chain resolved).
   let last = -1;

@@ -1,7 +1,8 @@
 /**
  * A stand-in "host" for the Backups/Monitoring scripts on this machine: a temp dir with storage,
  * a private mount namespace in which /usr/local/lib and /etc/systemd/system are the temp dir's
- * (so this machine's are never touched), and a `systemctl` that records calls. Shared by the
+ * and /etc and /var/lib are overlays whose writes land in the temp dir (`etc/`, `varlib/`), so
+ * this machine's are never touched, and a `systemctl` that records calls. Shared by the
  * backups test and `npm run bench`; plus the seeded shop database both measure.
  */
 import { spawnSync } from "node:child_process";
@@ -23,8 +24,12 @@ export interface FakeHost {
   /** `storagePath` of the host; backups go to `<storage>/backups`. */
   readonly storage: string;
   readonly backupDir: string;
-  /** Runs `script` with bash inside the fake host's mount namespace. */
-  run(script: string, timeoutMs?: number): HostRun;
+  /** Runs `script` with bash inside the fake host's mount namespace; `input` is its stdin. */
+  run(script: string, timeoutMs?: number, input?: string): HostRun;
+  /** Where a host path written under /usr/local/lib, /etc or /var/lib lands in `dir`. */
+  file(hostPath: string): string;
+  /** Timers the stand-in systemctl holds enabled (after `enable` and `disable` calls). */
+  enabledTimers(): string[];
   /** An installed unit file's text. */
   unit(name: string): string;
   /** A service as systemd runs it: ExecStart lines in order, then ExecStartPost if all passed. */
@@ -32,8 +37,8 @@ export interface FakeHost {
   remove(): void;
 }
 
-/** systemctl stand-in: records calls; a timer counts as enabled/active once `enable --now` ran. */
-const FAKE_SYSTEMCTL = `#!/bin/bash\necho "$*" >>"$LG_T/systemctl.log"\nstate="$LG_T/systemctl.enabled"\ncase $1 in\n  is-enabled|is-active) grep -qx "$3" "$state" 2>/dev/null ;;\n  enable) echo "$3" >>"$state" ;;\nesac\n`;
+/** systemctl stand-in: records calls; a timer is enabled/active from `enable --now` until `disable --now`. */
+const FAKE_SYSTEMCTL = `#!/bin/bash\necho "$*" >>"$LG_T/systemctl.log"\nstate="$LG_T/systemctl.enabled"\ncase $1 in\n  is-enabled|is-active) grep -qx "$3" "$state" 2>/dev/null ;;\n  enable) echo "$3" >>"$state" ;;\n  disable) if [ -f "$state" ]; then grep -vx "$3" "$state" >"$state.new" || true; mv "$state.new" "$state"; fi ;;\nesac\n`;
 
 /**
  * A systemd service unit as systemd runs it, as one bash script: its ExecStart lines in order,
@@ -49,13 +54,27 @@ export function unitServiceScript(unitText: string): string {
   return [...lines("ExecStart"), ...lines("ExecStartPost")].join(" && \\\n");
 }
 
-const MOUNTS =
-  'mount --bind "$LG_T/lib" /usr/local/lib && mount --bind "$LG_T/units" /etc/systemd/system && exec bash -c "$LG_RUN"';
+const MOUNTS = [
+  'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$LG_T/etc,workdir=$LG_T/.work-etc" /etc',
+  'mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$LG_T/varlib,workdir=$LG_T/.work-varlib" /var/lib',
+  'mount --bind "$LG_T/lib" /usr/local/lib',
+  'mount --bind "$LG_T/units" /etc/systemd/system',
+  'exec bash -c "$LG_RUN"',
+].join(" && ");
 
 export function makeFakeHost(prefix: string): FakeHost {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const storage = path.join(dir, "storage");
-  for (const d of ["lib", "units", "fakebin", "storage/uploads"])
+  for (const d of [
+    "lib",
+    "units",
+    "fakebin",
+    "storage/uploads",
+    "etc",
+    ".work-etc",
+    "varlib",
+    ".work-varlib",
+  ])
     fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.writeFileSync(path.join(dir, "fakebin", "systemctl"), FAKE_SYSTEMCTL, { mode: 0o755 });
   const unit = (name: string) => fs.readFileSync(path.join(dir, "units", name), "utf8");
@@ -63,10 +82,11 @@ export function makeFakeHost(prefix: string): FakeHost {
     dir,
     storage,
     backupDir: path.join(storage, "backups"),
-    run(script, timeoutMs = 10 * 60_000) {
+    run(script, timeoutMs = 10 * 60_000, input = "") {
       const t0 = Date.now();
       const r = spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "-c", MOUNTS], {
         encoding: "utf8",
+        input,
         timeout: timeoutMs,
         env: { ...process.env, LG_T: dir, LG_RUN: script, PATH: `${dir}/fakebin:${process.env.PATH}` },
         maxBuffer: 64 << 20,
@@ -76,6 +96,21 @@ export function makeFakeHost(prefix: string): FakeHost {
     },
     unit,
     serviceScript: (name) => unitServiceScript(unit(name)),
+    file(hostPath) {
+      for (const [prefix, local] of [
+        ["/usr/local/lib/", "lib"],
+        ["/etc/systemd/system/", "units"],
+        ["/etc/", "etc"],
+        ["/var/lib/", "varlib"],
+      ] as const) {
+        if (hostPath.startsWith(prefix)) return path.join(dir, local, hostPath.slice(prefix.length));
+      }
+      throw new Error(`${hostPath}: not under a path the fake host redirects`);
+    },
+    enabledTimers() {
+      const state = path.join(dir, "systemctl.enabled");
+      return fs.existsSync(state) ? fs.readFileSync(state, "utf8").split("\n").filter(Boolean).sort() : [];
+    },
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

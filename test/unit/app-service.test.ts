@@ -29,10 +29,12 @@ const base: AppConfig = {
   egress: false,
   env: { NODE_ENV: "production" },
   secretEnv: ["JWT_SECRET"],
+  databaseConnection: "pooled",
   redis: [],
   migrate: ["node", "migrate.js"],
 };
 const DB_URL = "postgres://app:s3cret@postgres-pgbouncer:6432/app";
+const DIRECT_URL = "postgres://app:s3cret@postgres:5432/app";
 
 let rec: Recorder;
 let opts: ReturnType<typeof recordOptions>;
@@ -46,6 +48,7 @@ function make(app: AppConfig, flags: Record<string, boolean>, backup?: pulumi.Re
     internalNetwork: "net-internal",
     secretEnv: pulumi.secret({ DATABASE_URL: DB_URL, JWT_SECRET: "jwt" }),
     flags,
+    migrationEnv: pulumi.secret({ DATABASE_URL: DIRECT_URL }),
     preMigrationBackup: backup,
   });
 }
@@ -184,6 +187,15 @@ test("migration: one-shot job after the pre-migration backup; the service waits 
   const labels = rec.one(C, "app-api").inputs.labels as { label: string; value: string }[];
   assert.ok(labels.some((l) => l.label === "launchgate.migrated" && l.value === "true"));
   assert.equal(rec.ofType(C).filter((c) => c.name === "app-worker-migrate").length, 0);
+});
+
+test("migration: the job's DATABASE_URL is the direct one (secret); the service keeps the pooled one", () => {
+  const job = rec.one(C, "app-api-migrate").inputs;
+  const svc = rec.one(C, "app-api").inputs;
+  assert.equal(isSecretInput(job.envs), true);
+  assert.ok(reveal<string[]>(job.envs).includes(`DATABASE_URL=${DIRECT_URL}`));
+  assert.ok(reveal<string[]>(svc.envs).includes(`DATABASE_URL=${DB_URL}`));
+  assert.ok(reveal<string[]>(job.envs).includes("JWT_SECRET=jwt"), "the rest of the app's env stays");
 });
 
 test("a migration that exits non-zero fails the update before the service is touched", () => {

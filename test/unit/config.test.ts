@@ -187,6 +187,53 @@ const BAD: BadCase[] = [
   },
 ];
 
+describe("PgBouncer sizing", () => {
+  test("max_client_conn defaults to 20 × max_connections; explicit values are kept", async () => {
+    const { pgbouncerMaxClientConn } = await import("../../stacks/config");
+    const cfg = parseConfig(load("local"), "local");
+    assert.equal(cfg.postgres.pgbouncer.maxClientConn, undefined);
+    assert.equal(pgbouncerMaxClientConn(cfg.postgres), 20 * cfg.postgres.maxConnections);
+    assert.equal(cfg.postgres.pgbouncer.maxPreparedStatements, 200);
+    assert.equal(cfg.postgres.pgbouncer.serverLoginRetrySeconds, 0.5);
+    const set = parseConfig(
+      edited("local", (r) => (r.postgres.pgbouncer.maxClientConn = 5000)),
+      "local",
+    );
+    assert.equal(pgbouncerMaxClientConn(set.postgres), 5000);
+  });
+  test("pools larger than max_connections are refused with the key, value and limit", () => {
+    const problems = problemsOf(
+      edited("local", (r) => {
+        r.postgres.maxConnections = 50;
+        r.postgres.pgbouncer.defaultPoolSize = 45;
+      }),
+      "local",
+    );
+    assert.deepEqual(problems, [
+      "launchgate:postgres.pgbouncer.defaultPoolSize: got 45; expected at most 42: 1 database pool(s) must fit in launchgate:postgres.maxConnections (50) minus 8 reserved",
+    ]);
+  });
+  test("max_client_conn below the pools is refused", () => {
+    const problems = problemsOf(
+      edited("local", (r) => (r.postgres.pgbouncer.maxClientConn = 5)),
+      "local",
+    );
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0]!,
+      /^launchgate:postgres\.pgbouncer\.maxClientConn: got 5; expected at least the pooled server connections \(20\)/,
+    );
+  });
+  test("unknown PgBouncer keys are refused (the schema lists the known ones)", () => {
+    const problems = problemsOf(
+      edited("local", (r) => (r.postgres.pgbouncer.maxPreparedStatement = 10)),
+      "local",
+    );
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /maxPreparedStatement/);
+  });
+});
+
 describe("bad config is refused with key, value and expectation", () => {
   for (const c of BAD) {
     test(c.name, () => {

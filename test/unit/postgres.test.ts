@@ -12,11 +12,16 @@ import {
   recordOptions,
   reveal,
 } from "../support/mocks";
-import { pgbouncerIni, Postgres, tuningFlags } from "../../components/data/Postgres";
-import type { PostgresConfig } from "../../stacks/config";
+import {
+  pgbouncerIni,
+  Postgres,
+  scramVerifier,
+  tuningFlags,
+  type PostgresSettings,
+} from "../../components/data/Postgres";
 
 const C = "docker:index/container:Container";
-const config: PostgresConfig = {
+const config: PostgresSettings = {
   image: "postgres:16.4",
   memoryMb: 1024,
   maxConnections: 200,
@@ -31,7 +36,11 @@ const config: PostgresConfig = {
     image: "edoburu/pgbouncer:1.23.1",
     poolMode: "transaction",
     defaultPoolSize: 20,
-    maxClientConn: 200,
+    // What the stack passes when the key is unset: 20 × maxConnections (test/unit/config.test.ts).
+    maxClientConn: 4000,
+    maxPreparedStatements: 200,
+    serverLoginRetrySeconds: 1,
+    queryWaitTimeoutSeconds: 120,
   },
 };
 
@@ -187,13 +196,51 @@ test("PgBouncer: alias, internal only, no port, pool settings, auth via secret e
   const ini = envs.find((e) => e.startsWith("PGBOUNCER_INI="))!;
   assert.match(ini, /pool_mode = transaction/);
   assert.match(ini, /default_pool_size = 20/);
-  assert.match(ini, /max_client_conn = 200/);
+  assert.match(ini, /max_client_conn = 4000\n/);
+  assert.match(ini, /max_prepared_statements = 200\n/);
+  assert.match(ini, /server_login_retry = 1\n/);
+  assert.match(ini, /query_wait_timeout = 120\n/);
+  const explicit = pgbouncerIni(
+    { ...config, pgbouncer: { ...config.pgbouncer, maxClientConn: 750, maxPreparedStatements: 0 } },
+    "10.0.0.1",
+    "/x",
+  );
+  assert.match(explicit, /max_client_conn = 750\n/);
+  assert.match(explicit, /max_prepared_statements = 0\n/);
   assert.match(ini, /app = host=172\.30\.0\.10 port=5432 dbname=app/);
   assert.match(ini, /auth_type = scram-sha-256/);
   const auth = envs.find((e) => e.startsWith("PGBOUNCER_AUTH="))!;
-  assert.match(auth, /^PGBOUNCER_AUTH="app" "[a-f0-9]{32}"\n"admin_web" "[a-f0-9]{32}"$/);
+  // SCRAM verifiers, not passwords: the same secret the role holds (see scramVerifier).
+  const verifier = "SCRAM-SHA-256\\$4096:[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}";
+  assert.match(auth, new RegExp(`^PGBOUNCER_AUTH="app" "${verifier}"\n"admin_web" "${verifier}"$`));
+  const role = reveal<string>(rec.one("postgresql:index/role:Role", "postgres-app").inputs.password);
+  assert.ok(auth.includes(`"app" "${role}"`), "PgBouncer and the role hold the same verifier");
   assert.ok(!(b.command as string[]).join(" ").match(/"app" "/), "no password in the command");
   assert.ok(pgbouncerIni(config, "10.0.0.1", "/x").includes("auth_file = /x"));
+});
+
+test("scramVerifier: RFC 7677's example exchange verifies against the verifier it computes", () => {
+  // RFC 7677 §3: user "user", password "pencil", salt W22ZaJ0SNY7soEsUEjb6gQ==, 4096 iterations.
+  const v = scramVerifier("pencil", Buffer.from("W22ZaJ0SNY7soEsUEjb6gQ==", "base64"));
+  const m = /^SCRAM-SHA-256\$4096:W22ZaJ0SNY7soEsUEjb6gQ==\$([^:]+):(.+)$/.exec(v);
+  assert.ok(m, v);
+  const storedKey = Buffer.from(m[1]!, "base64");
+  const serverKey = Buffer.from(m[2]!, "base64");
+  const nonce = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+  const authMessage = `n=user,r=rOprNGfwEbeRWgbNEkqO,r=${nonce},s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=${nonce}`;
+  const hmac = (k: Buffer) => crypto.createHmac("sha256", k).update(authMessage).digest();
+  assert.equal(hmac(serverKey).toString("base64"), "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+  const proof = Buffer.from("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "base64");
+  const clientSig = hmac(storedKey);
+  const clientKey = Buffer.from(proof.map((b, i) => b ^ clientSig[i]!));
+  assert.deepEqual(crypto.createHash("sha256").update(clientKey).digest(), storedKey);
+});
+
+test("directUrls: secret postgres:// URLs straight to the server (session semantics) per database", async () => {
+  assert.equal(await isSecret(pg.directUrls), true);
+  const urls = await unwrap(pg.directUrls);
+  assert.match(urls.app!, /^postgres:\/\/app:[A-Za-z0-9]{32}@postgres:5432\/app$/);
+  assert.match(urls.admin!, /^postgres:\/\/admin_web:[A-Za-z0-9]{32}@postgres:5432\/admin$/);
 });
 
 test("databaseUrls: secret postgres:// URLs through PgBouncer per database", async () => {

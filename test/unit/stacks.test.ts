@@ -69,7 +69,18 @@ describe("every stack declares the full deployment", () => {
       assert.equal(count(stack, "launchgate:edge:Dns"), cloud ? 1 : 0);
       // domain + api + admin records; five zone TLS settings.
       assert.equal(count(stack, "cloudflare:index/dnsRecord:DnsRecord"), cloud ? 3 : 0);
-      assert.equal(count(stack, "cloudflare:index/zoneSetting:ZoneSetting"), cloud ? 5 : 0);
+      assert.equal(count(stack, "cloudflare:index/zoneSetting:ZoneSetting"), cloud ? 6 : 0);
+    });
+
+    test(`${stack}: every command with a delete script is replaced delete-first (DESIGN §2)`, () => {
+      // Create-first replacement runs the old version's delete after the new create, which
+      // removes what the new one just installed (issue 12: backups vanished on update).
+      const withDelete = runs
+        .get(stack)!
+        .filter((r) => /^command:(local|remote):Command$/.test(r.type) && r.inputs.delete !== undefined);
+      assert.ok(withDelete.length >= 3, `${stack}: commands with delete: ${withDelete.map((r) => r.name)}`);
+      const createFirst = withDelete.filter((r) => r.deleteBeforeReplace !== true).map((r) => r.name);
+      assert.deepEqual(createFirst, [], `${stack}: replaced create-first although they delete`);
     });
 
     test(`${stack}: the release gate comes first and everything waits for it`, () => {

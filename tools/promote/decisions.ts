@@ -6,11 +6,19 @@
 import { STAGING_MAX_AGE_HOURS, STAGING_VERIFIED_POLICY } from "../../contract/release-rules";
 import {
   COMMIT_SHA,
+  ConfigError,
+  ConfigMap,
   DIGEST_REF,
+  LaunchgateConfig,
   NAMESPACE,
   imageConfigPaths as configPathsOf,
+  isAppRole,
   keyName,
+  parseConfigKeys,
+  valueAt,
 } from "../../stacks/config";
+
+export type { ConfigMap } from "../../stacks/config";
 
 /** Image references by role, as the stack exports them: `app:<name>`, `postgres`, `pgbouncer`, `redis`, `proxy`. */
 export type Images = Record<string, string>;
@@ -27,9 +35,6 @@ export interface Verification {
   readonly passed: boolean;
   readonly finishedAt: string;
 }
-
-/** A config map as the Automation API returns it (`pulumi config --json`). */
-export type ConfigMap = Record<string, { value: string; secret?: boolean }>;
 
 /** Stack outputs as the Automation API returns them. */
 export type OutputMap = Record<string, { value: unknown; secret?: boolean }>;
@@ -116,15 +121,29 @@ export function decideSourceVerified(
   };
 }
 
-/** Reads a structured config value (`pulumi config --json` holds objects as JSON strings). */
-export function configValue(config: ConfigMap, key: string): unknown {
-  const entry = config[`${NAMESPACE}:${key}`];
-  if (!entry) return undefined;
+/** The keys of the target's config promotion and rollback read. */
+const TARGET_KEYS = ["apps", "release", "verification", "flags"] as const;
+
+/** The target's config as promotion reads it: {@link TARGET_KEYS}, validated by the program's schema. */
+export type TargetConfig = Pick<LaunchgateConfig, (typeof TARGET_KEYS)[number]>;
+
+/**
+ * Reads the target's config through the program's schema (stacks/config.ts), so promotion accepts
+ * exactly the config the program accepts; the refusal names each bad key, its value and what is
+ * expected, in the schema's words.
+ */
+export function readTargetConfig(config: ConfigMap): Decision<TargetConfig> {
   try {
-    return JSON.parse(entry.value);
-  } catch {
-    return entry.value;
+    return { ok: true, value: parseConfigKeys(config, TARGET_KEYS) };
+  } catch (e) {
+    if (e instanceof ConfigError) return { ok: false, reason: e.message };
+    throw e;
   }
+}
+
+/** The stack's apps as the program reads them, for the smoke tests. @throws ConfigError */
+export function targetApps(config: ConfigMap): TargetConfig["apps"] {
+  return parseConfigKeys(config, ["apps"]).apps;
 }
 
 /**
@@ -133,9 +152,9 @@ export function configValue(config: ConfigMap, key: string): unknown {
  * accepts any source.
  */
 export function decideSourceMatchesGate(source: string, targetConfig: ConfigMap): Decision<string> {
-  const release = configValue(targetConfig, "release");
-  const gate =
-    isRecord(release) && typeof release.stagingStack === "string" ? release.stagingStack : undefined;
+  const target = readTargetConfig(targetConfig);
+  if (!target.ok) return target;
+  const gate = target.value.release.stagingStack;
   const last = (s: string) => s.split("/").pop() ?? s;
   if (gate && last(gate) !== last(source))
     return {
@@ -162,16 +181,9 @@ export function maxSourceAgeHours(
 }
 
 /** The config key (`launchgate:apps[0].image`) each image role lives at (stacks/config.ts). */
-export function imageConfigPaths(targetConfig: ConfigMap): Record<string, string> {
-  const apps = configValue(targetConfig, "apps");
-  // Positions in the config's list; an entry without a name has no role.
-  const names = Array.isArray(apps)
-    ? apps.map((a) => ({ name: isRecord(a) && typeof a.name === "string" ? a.name : "" }))
-    : [];
+export function imageConfigPaths(target: Pick<TargetConfig, "apps">): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(configPathsOf(names))
-      .filter(([role]) => role !== "app:")
-      .map(([role, p]) => [role, keyName(p)]),
+    Object.entries(configPathsOf(target.apps)).map(([role, p]) => [role, keyName(p)]),
   );
 }
 
@@ -201,15 +213,12 @@ export function currentRelease(outputs: OutputMap): ReleaseRef | null {
 }
 
 /** The rollback target recorded on a stack: `release.previous` output, else `launchgate:release.previous` config. */
-export function recordedPrevious(outputs: OutputMap, config: ConfigMap): ReleaseRef | null {
+export function recordedPrevious(
+  outputs: OutputMap,
+  target: Pick<TargetConfig, "release">,
+): ReleaseRef | null {
   const fromOutput = outputs.release?.value;
-  const candidates = [
-    isRecord(fromOutput) ? fromOutput.previous : undefined,
-    (() => {
-      const r = configValue(config, "release");
-      return isRecord(r) ? r.previous : undefined;
-    })(),
-  ];
+  const candidates = [isRecord(fromOutput) ? fromOutput.previous : undefined, target.release.previous];
   for (const p of candidates) {
     if (isRecord(p) && typeof p.commit === "string" && isRecord(p.images))
       return { commit: p.commit, images: p.images as Images };
@@ -224,7 +233,7 @@ function sameRelease(a: ReleaseRef | null, b: ReleaseRef): boolean {
 
 /** Only the app images: the part of a release rolled back (data-store images stay put). */
 function appImages(images: Images): Images {
-  return Object.fromEntries(Object.entries(images).filter(([role]) => role.startsWith("app:")));
+  return Object.fromEntries(Object.entries(images).filter(([role]) => isAppRole(role)));
 }
 
 /**
@@ -247,10 +256,10 @@ export function planRelease(input: {
   const { release, targetConfig, targetOutputs } = input;
   if (!COMMIT_SHA.test(release.commit))
     return { ok: false, reason: `release commit ${JSON.stringify(release.commit)} is not 40 hex digits` };
-  const paths = imageConfigPaths(targetConfig);
-  const targetApps = Object.keys(paths).filter((r) => r.startsWith("app:"));
-  if (targetApps.length === 0) return { ok: false, reason: `target config has no ${NAMESPACE}:apps` };
-  for (const role of targetApps) {
+  const target = readTargetConfig(targetConfig);
+  if (!target.ok) return target;
+  const paths = imageConfigPaths(target.value);
+  for (const role of Object.keys(paths).filter(isAppRole)) {
     if (!release.images[role])
       return {
         ok: false,
@@ -298,7 +307,7 @@ export function planRelease(input: {
   const remove: string[] = [];
   if (previous) {
     // Replace the whole record so no image of an older release lingers in it.
-    if (recordedPrevious({}, targetConfig)) remove.push(`${NAMESPACE}:release.previous`);
+    if (recordedPrevious({}, target.value)) remove.push(`${NAMESPACE}:release.previous`);
     set[`${NAMESPACE}:release.previous.commit`] = previous.commit;
     for (const [role, ref] of Object.entries(previous.images)) {
       // Bracket notation: roles contain a colon (`app:api`), which `config set --path` accepts
@@ -307,7 +316,7 @@ export function planRelease(input: {
     }
     summary.push(`rollback target: ${previous.commit}`);
   }
-  if (configValue(targetConfig, "verification") !== undefined) remove.push(`${NAMESPACE}:verification`);
+  if (target.value.verification !== undefined) remove.push(`${NAMESPACE}:verification`);
   return { ok: true, value: { kind: "change", config: { remove, set }, summary, release, previous } };
 }
 
@@ -321,15 +330,17 @@ export function planRollback(input: {
   /** Flags to switch off with the rollback (seed 000 step 4.1: disable payments first). */
   disableFlags?: string[];
 }): Decision<ReleasePlan> {
-  const previous = recordedPrevious(input.targetOutputs, input.targetConfig);
+  const target = readTargetConfig(input.targetConfig);
+  if (!target.ok) return target;
+  const previous = recordedPrevious(input.targetOutputs, target.value);
   if (!previous)
     return {
       ok: false,
       reason: `no previous release recorded (${NAMESPACE}:release.previous); nothing to roll back to`,
     };
-  const flags = configValue(input.targetConfig, "flags");
+  const flags = target.value.flags;
   for (const f of input.disableFlags ?? []) {
-    if (!isRecord(flags) || !isRecord(flags[f]))
+    if (!Object.hasOwn(flags, f))
       return { ok: false, reason: `--disable-flag ${f}: no such flag in ${NAMESPACE}:flags` };
   }
   const current = currentRelease(input.targetOutputs);
@@ -378,28 +389,18 @@ export function rollbackPackConfig(packConfig: Record<string, unknown>): Record<
  * release is always re-verified, so this is never a noop.
  */
 export function planCommitted(input: { targetConfig: ConfigMap }): Decision<ReleasePlan> {
-  const cfg = input.targetConfig;
-  const release = configValue(cfg, "release");
-  const commit = isRecord(release) ? release.commit : undefined;
-  if (typeof commit !== "string" || !COMMIT_SHA.test(commit))
-    return {
-      ok: false,
-      reason: `${NAMESPACE}:release.commit is ${JSON.stringify(commit)}, expected 40 hex digits`,
-    };
+  const target = readTargetConfig(input.targetConfig);
+  if (!target.ok) return target;
+  const { commit } = target.value.release;
   const images: Images = {};
-  const apps = configValue(cfg, "apps");
-  if (!Array.isArray(apps) || apps.length === 0)
-    return { ok: false, reason: `target config has no ${NAMESPACE}:apps` };
-  for (const a of apps) {
-    if (!isRecord(a) || typeof a.name !== "string" || typeof a.image !== "string") continue;
-    if (!DIGEST_REF.test(a.image))
-      return {
-        ok: false,
-        reason: `${NAMESPACE}:apps[${apps.indexOf(a)}].image is ${a.image}: not pinned by digest`,
-      };
-    images[`app:${a.name}`] = a.image;
+  for (const [role, p] of Object.entries(configPathsOf(target.value.apps))) {
+    if (!isAppRole(role)) continue;
+    const image = String(valueAt(target.value, p));
+    if (!DIGEST_REF.test(image))
+      return { ok: false, reason: `${keyName(p)} is ${image}: not pinned by digest` };
+    images[role] = image;
   }
-  const remove = configValue(cfg, "verification") !== undefined ? [`${NAMESPACE}:verification`] : [];
+  const remove = target.value.verification !== undefined ? [`${NAMESPACE}:verification`] : [];
   return {
     ok: true,
     value: {
@@ -415,10 +416,11 @@ export function planCommitted(input: { targetConfig: ConfigMap }): Decision<Rele
 /**
  * True when the target runs `commit` but has no passed verification recorded for it (a run that
  * deployed and then failed to record): re-running the command then only re-tests and records.
+ * @throws ConfigError when `launchgate:verification` is not what the schema accepts.
  */
 export function needsVerification(targetConfig: ConfigMap, commit: string): boolean {
-  const v = configValue(targetConfig, "verification");
-  return !(isRecord(v) && v.commit === commit && v.passed === true);
+  const v = parseConfigKeys(targetConfig, ["verification"]).verification;
+  return !(v !== undefined && v.commit === commit && v.passed === true);
 }
 
 /** What to record once smoke tests pass: `launchgate:verification` for the release. */

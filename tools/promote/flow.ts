@@ -13,7 +13,6 @@ import {
   ConfigPlan,
   OutputMap,
   ReleasePlan,
-  configValue,
   decideSourceMatchesGate,
   decideSourceVerified,
   formatAge,
@@ -27,6 +26,7 @@ import {
   rollbackPackConfig,
   policyArgs,
   rollbackCommand,
+  targetApps,
 } from "./decisions";
 import { SmokeSpec, loadSmokeSpec, planSmokeTests, runSmokeTests } from "./smoke";
 
@@ -204,10 +204,7 @@ async function deploy(
   const log = opts.log ?? ((l: string) => console.log(l));
   const name = stack.name;
   // Preflight, before anything changes: the smoke-test spec loads and every header it needs is set.
-  const apps = configValue(targetConfig, "apps");
-  const appList = Array.isArray(apps)
-    ? (apps as { name: string; route?: string; healthPath?: string }[])
-    : [];
+  const appList = targetApps(targetConfig);
   let spec: SmokeSpec;
   try {
     spec = opts.smokeSpec ?? loadSmokeSpec(name);
@@ -336,10 +333,7 @@ async function whenUnchanged(
     return { stack: stack.name, status: "unchanged", commit };
   }
   log(`${stack.name} runs ${commit} but its verification is not recorded: smoke tests, then record`);
-  const apps = configValue(targetConfig, "apps");
-  const appList = Array.isArray(apps)
-    ? (apps as { name: string; route?: string; healthPath?: string }[])
-    : [];
+  const appList = targetApps(targetConfig);
   let spec: SmokeSpec;
   try {
     spec = opts.smokeSpec ?? loadSmokeSpec(stack.name);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds one test image from its spec directory test/support/images/<name>/ with ../build-image.sh:
-#   packages   comma-separated Debian bookworm packages (one line)
+#   packages   comma-separated Debian packages (one line)
+#   suite      Debian suite to debootstrap (one word)                       (optional; bookworm)
 #   setup.sh   run inside the rootfs (chroot) after debootstrap            (optional)
 #   changes    `docker import --change` lines, one per line                (optional)
 #   files/     copied into the rootfs at the same relative path, before setup.sh runs (optional)
@@ -40,8 +41,11 @@ changes=()
 if [ -f "$spec/changes" ]; then
   while IFS= read -r line; do [ -n "$line" ] && changes+=("$line"); done <"$spec/changes"
 fi
+suite=bookworm
+if [ -f "$spec/suite" ]; then suite=$(tr -d ' \n' <"$spec/suite"); fi
+export LAUNCHGATE_DEBIAN_SUITE=$suite
 if $tag_only; then # same hash as build-image.sh computes
-  hash=$( { echo "$packages"; cat "$gen"; printf '%s\n' "${changes[@]}"; cat "$here/../build-image.sh"; } | sha256sum | cut -c1-16)
+  hash=$( { echo "$suite $packages"; cat "$gen"; printf '%s\n' "${changes[@]}"; cat "$here/../build-image.sh"; } | sha256sum | cut -c1-16)
   echo "launchgate-test/$name:$hash"
   exit 0
 fi
