@@ -49,6 +49,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
     });
     await settle();
     onHost(rec.one("command:remote:Command", "backups-install").inputs.create as string);
+    onHost(rec.one("command:remote:Command", "backups-drill").inputs.create as string);
 
     const dir = path.join(backupDir, "postgres", "app");
     const plain = path.join(tmp, "plain.sql");

@@ -1,126 +1,207 @@
 /**
- * Data safety (seeds 001/003): the data outlives containers and `pulumi destroy`, backups exist
- * and are kept long enough, Redis keeps queue data, migrations run after a fresh backup.
+ * Data safety (seeds 001/003): the data outlives containers and `pulumi destroy`, backups and
+ * their timers exist whenever Postgres does, the restore drill is its own scheduled resource,
+ * app database roles hold no cluster-wide privilege, Redis keeps queue data, migrations run after
+ * a fresh backup, and no command's delete undoes its own replacement.
  */
-import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ContainerProps, TYPES, dataStoreKind, known, labelOf, onType, strings } from "./lib/resources";
+import { Container } from "@pulumi/docker/container";
+import { Volume } from "@pulumi/docker/volume";
+import { Command as LocalCommand } from "@pulumi/command/local/command";
+import { Command as RemoteCommand } from "@pulumi/command/remote/command";
+import { Database } from "@pulumi/postgresql/database";
+import { Role } from "@pulumi/postgresql/role";
+import type { PolicyResource } from "@pulumi/policy";
+import { labelMap, viewOfContainer } from "./lib/container-view";
+import { known, strings } from "./lib/resources";
+import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
+import { roleOfCommand } from "./host";
+import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
-import { configWithDefaults } from "./lib/config";
-/** Label the data components put on volumes holding data (`launchgate.data=postgres|redis|…`). */
+/** Label the data components put on volumes holding data (`launchgate.data=postgres|redis-<role>|…`). */
 export const DATA_LABEL = "launchgate.data";
 
-export const dataVolumesProtected: ResourceValidationPolicy = {
-  name: "data-volumes-protected",
-  description:
-    "Checks whether docker volumes holding data (labelled launchgate.data, or Postgres/Redis volumes) are protected against deletion.",
-  configSchema: {
-    properties: { regenerableKinds: { type: "array", items: { type: "string" }, default: ["proxy-config"] } },
+export const dataVolumesProtected = stackPolicy(
+  {
+    name: "data-volumes-protected",
+    description:
+      "Checks whether docker volumes holding data (labelled launchgate.data, or mounted by a data store) are protected against deletion.",
+    protectsAgainst: "`pulumi destroy` or a replacement deleting the database's or queue's only copy",
+    benchmark: "seed 001 (data outlives containers); Pulumi `protect`",
+    fix: "create the volume with { protect: true, retainOnDelete: true }",
+    config: { regenerableKinds: { type: "array", items: { type: "string" }, default: ["proxy-config"] } },
   },
-  validateResource: onType<{ name?: string; labels?: { label: string; value: string }[] }>(
-    TYPES.volume,
-    (v, args, report) => {
-      // `launchgate.data=<kind>` marks what a volume holds; regenerable kinds (rendered config) need no protection.
-      const kind = labelOf(v, DATA_LABEL);
-      const { regenerableKinds: regenerable } = configWithDefaults<{ regenerableKinds: string[] }>(
-        args.getConfig(),
-        dataVolumesProtected.configSchema,
-      );
-      const holdsData = kind !== undefined ? !regenerable.includes(kind) : /(postgres|redis)/.test(args.name);
-      if (holdsData && !args.opts.protect) {
-        report(
-          `volume ${args.name} holds ${kind ?? "data"} but is not protected; create it with { protect: true, retainOnDelete: true }.`,
-        );
-      }
-    },
-  ),
-};
+  function* (args, config) {
+    const regenerable = config.regenerableKinds as string[];
+    const mountedByStore = new Set<string>();
+    for (const r of args.resources.filter((x) => x.isType(Container))) {
+      if (viewOfContainer(r.props).role !== "datastore") continue;
+      for (const v of [...((known(() => r.props.volumes) as Record<string, unknown>[] | undefined) ?? [])])
+        mountedByStore.add(String(known(() => v.volumeName) ?? ""));
+    }
+    for (const v of args.resources.filter((x) => x.isType(Volume))) {
+      const kind = labelMap(v.props.labels)[DATA_LABEL];
+      const name = known(() => v.props.name) as string | undefined;
+      const holdsData = kind !== undefined ? !regenerable.includes(kind) : mountedByStore.has(name ?? "");
+      if (holdsData && !v.opts.protect)
+        yield [
+          `volume ${v.name} holds ${kind ?? "data-store data"} but is not protected; create it with { protect: true, retainOnDelete: true }.`,
+          v,
+        ];
+    }
+  },
+);
 
-export const databasesProtected: ResourceValidationPolicy = {
-  name: "databases-protected",
-  description: "Checks whether Postgres databases are protected against deletion.",
-  validateResource: onType<{ name?: string }>(TYPES.pgDatabase, (d, args, report) => {
+export const databasesProtected = typedPolicy(
+  {
+    name: "databases-protected",
+    description: "Checks whether Postgres databases are protected against deletion.",
+    protectsAgainst: "a rename or replacement dropping the production database",
+    benchmark: "seed 001; Pulumi `protect`",
+    fix: "create it with { protect: true, retainOnDelete: true }",
+  },
+  Database,
+  function* (props, args) {
     if (!args.opts.protect)
-      report(
-        `database ${d.name ?? args.name} is not protected; create it with { protect: true, retainOnDelete: true }.`,
-      );
-  }),
-};
+      yield `database ${(known(() => props.name) as string | undefined) ?? args.name} is not protected; create it with { protect: true, retainOnDelete: true }.`;
+  },
+);
 
-const REDIS_KEEP_ALL_ROLES = new Set(["queue", "session"]);
+/** Role attributes an application role must not have (@pulumi/postgresql Role input → SQL name). */
+const CLUSTER_PRIVILEGES: [string, string][] = [
+  ["superuser", "SUPERUSER"],
+  ["createDatabase", "CREATEDB"],
+  ["createRole", "CREATEROLE"],
+  ["replication", "REPLICATION"],
+  ["bypassRowLevelSecurity", "BYPASSRLS"],
+];
+
+export const databaseRolesLeastPrivilege = typedPolicy(
+  {
+    name: "database-roles-least-privilege",
+    description:
+      "Checks whether every Postgres role the program manages is an app role without SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS.",
+    protectsAgainst:
+      "a compromised app (SQL injection) owning the whole cluster: other databases, roles, replication, row-level security",
+    benchmark: "CIS PostgreSQL 16 §4.x (least privilege roles); seed 001",
+    fix: "set superuser, createDatabase, createRole, replication, bypassRowLevelSecurity to false",
+  },
+  Role,
+  function* (props) {
+    const bad = CLUSTER_PRIVILEGES.filter(([k]) => known(() => props[k]) === true).map(([, sql]) => sql);
+    if (bad.length > 0)
+      yield `role ${(known(() => props.name) as string | undefined) ?? ""} has ${bad.join(", ")}; app roles get LOGIN only (set them false).`;
+  },
+);
 
 /** The value following `flag` in a redis-server command line, or undefined. */
 function redisArg(command: readonly string[], flag: string): string | undefined {
-  // The command may be a shell line with quoted words (`'--appendonly' 'yes'`).
   const joined = command.join(" ").replace(/'/g, "");
   const m = new RegExp(`--${flag}\\s+("[^"]*"|\\S+)`).exec(joined);
   return m?.[1]?.replace(/^"|"$/g, "");
 }
 
-export const redisPersistence: ResourceValidationPolicy = {
-  name: "redis-persistence",
-  description: "Checks whether Redis keeps its data: AOF on and RDB snapshots not disabled.",
-  validateResource: onType<ContainerProps>(TYPES.container, (c, args, report) => {
-    if (dataStoreKind(c, args.name) !== "redis") return;
-    const cmd = [...strings(c.command ?? [])];
-    if (redisArg(cmd, "appendonly") !== "yes")
-      report("Redis AOF is off; run redis-server with `--appendonly yes`.");
-    if (redisArg(cmd, "save") === "")
-      report('Redis RDB snapshots are disabled (`--save ""`); keep the default save points.');
-  }),
-};
+export const redisPersistence = typedPolicy(
+  {
+    name: "redis-persistence",
+    description: "Checks whether Redis keeps its data: AOF on and RDB snapshots not disabled.",
+    protectsAgainst: "queued jobs and sessions lost on every Redis restart",
+    benchmark: "Redis persistence guide; seed 001",
+    fix: "`--appendonly yes`, keep the save points",
+  },
+  Container,
+  function* (props) {
+    const c = viewOfContainer(props);
+    if (c.datastore !== "redis") return;
+    if (redisArg(c.executable, "appendonly") !== "yes")
+      yield "Redis AOF is off; run redis-server with `--appendonly yes`.";
+    if (redisArg(c.executable, "save") === "")
+      yield 'Redis RDB snapshots are disabled (`--save ""`); keep the default save points.';
+  },
+);
 
-export const redisQueueNoEviction: StackValidationPolicy = {
-  name: "redis-queue-noeviction",
-  description: "Checks whether Redis instances holding queues or sessions use `maxmemory-policy noeviction`.",
-  validateStack: (args, report) => {
-    // The role is on the instance's data volume (`launchgate.data=redis-<role>`).
+const REDIS_KEEP_ALL_ROLES = new Set(["queue", "session"]);
+
+export const redisQueueNoEviction = stackPolicy(
+  {
+    name: "redis-queue-noeviction",
+    description:
+      "Checks whether Redis instances holding queues or sessions use `maxmemory-policy noeviction`.",
+    protectsAgainst: "Redis silently evicting queued jobs or sessions under memory pressure",
+    benchmark: "Redis eviction policies; seed 001",
+    fix: "`--maxmemory-policy noeviction` for queue/session instances",
+  },
+  function* (args) {
     const roleOfVolume = new Map<string, string>();
-    for (const v of args.resources.filter((r) => r.type === TYPES.volume)) {
-      const m = /^redis-(\w+)$/.exec(labelOf(v.props as ContainerProps, DATA_LABEL) ?? "");
+    for (const v of args.resources.filter((r) => r.isType(Volume))) {
+      const m = /^redis-(\w+)$/.exec(labelMap(v.props.labels)[DATA_LABEL] ?? "");
       const name = known(() => v.props.name as string | undefined);
       if (m && name) roleOfVolume.set(name, m[1]!);
     }
-    for (const r of args.resources.filter((x) => x.type === TYPES.container)) {
-      const c = r.props as ContainerProps & { volumes?: { volumeName?: string }[] };
-      if (dataStoreKind(c, r.name) !== "redis") continue;
-      const roles = (known(() => c.volumes) ?? [])
-        .map((v) => roleOfVolume.get(known(() => v.volumeName) ?? ""))
+    for (const r of args.resources.filter((x) => x.isType(Container))) {
+      const c = viewOfContainer(r.props);
+      if (c.datastore !== "redis") continue;
+      const vols = (known(() => r.props.volumes) as Record<string, unknown>[] | undefined) ?? [];
+      const roles = [...vols]
+        .map((v) => roleOfVolume.get(String(known(() => v.volumeName) ?? "")))
         .filter((x) => x);
-      const policy = redisArg([...strings(c.command ?? [])], "maxmemory-policy");
-      for (const role of roles) {
-        if (REDIS_KEEP_ALL_ROLES.has(role!) && policy !== "noeviction") {
-          report(
+      const policy = redisArg(c.executable, "maxmemory-policy");
+      for (const role of roles)
+        if (REDIS_KEEP_ALL_ROLES.has(role!) && policy !== "noeviction")
+          yield [
             `Redis ${role} instance ${r.name} uses maxmemory-policy ${policy ?? "(default)"}; queues and sessions need \`--maxmemory-policy noeviction\`.`,
-            r.urn,
-          );
-        }
-      }
+            r,
+          ];
     }
   },
-};
+);
 
-function commandText(r: PolicyResource): string {
-  return [...strings(r.props)].join("\n");
+/** `export NAME='value'` of a rendered host script (components/ops/remote-script.ts), if present. */
+export function scriptExport(text: string, name: string): string | undefined {
+  const m = new RegExp(`^export ${name}='((?:[^']|'\\\\'')*)'`, "m").exec(text);
+  return m?.[1]?.replace(/'\\''/g, "'");
 }
 
-export const backupsPresent: StackValidationPolicy = {
-  name: "backups-present",
-  description: "Checks whether the stack schedules Postgres dumps and a restore drill on the host.",
-  validateStack: (args, report) => {
-    const hostSteps = args.resources.filter((r) => r.type === TYPES.remoteCommand);
-    if (
-      !args.resources.some(
-        (r) => r.type === TYPES.container && dataStoreKind(r.props as ContainerProps, r.name) === "postgres",
-      )
-    )
-      return;
-    const text = hostSteps.map(commandText).join("\n");
-    if (!/pg_dump/.test(text))
-      report("Postgres runs but no host step schedules `pg_dump`; add the Backups component.");
-    if (!/pg_restore/.test(text))
-      report("no restore drill (`pg_restore` into a scratch database); keep the Backups restore-drill step.");
+const commandText = (r: PolicyResource) =>
+  [...strings(known(() => r.props.create)), ...strings(known(() => r.props.stdin))].join("\n");
+
+export const backupsPresent = stackPolicy(
+  {
+    name: "backups-present",
+    description:
+      "Checks whether a stack running Postgres installs scheduled backups (role backup) and a separately scheduled restore drill (role drill), each with systemd timers.",
+    protectsAgainst: "a database with no backup, or backups never proven restorable",
+    benchmark: "seed 001 §backups (daily pg_dump, 30-day retention, restore drill); seed 003",
+    fix: "keep the Backups component: its install (role backup) and drill (role drill) commands",
   },
-};
+  function* (args) {
+    const postgres = args.resources.find(
+      (r) => r.isType(Container) && viewOfContainer(r.props).datastore === "postgres",
+    );
+    if (!postgres) return;
+    const byRole = (role: string) =>
+      args.resources.filter(
+        (r) => (r.isType(RemoteCommand) || r.isType(LocalCommand)) && roleOfCommand(r.props) === role,
+      );
+    for (const [role, what] of [
+      ["backup", "scheduled Postgres backups"],
+      ["drill", "a scheduled restore drill"],
+    ] as const) {
+      const found = byRole(role);
+      if (found.length === 0) {
+        yield [
+          `Postgres runs but no command installs ${what} (role ${role}); keep the Backups component.`,
+          postgres,
+        ];
+        continue;
+      }
+      const timers = found
+        .flatMap((r) => (scriptExport(commandText(r), "LG_TIMERS") ?? "").split(/\s+/))
+        .filter((t) => t.endsWith(".timer"));
+      if (timers.length === 0)
+        yield [`the ${role} install enables no systemd timer; ${what} must run on a schedule.`, found[0]];
+    }
+  },
+);
 
 /** Every resource `r` waits for: its dependencies, transitively. */
 export function transitiveDependencies(r: PolicyResource): Set<PolicyResource> {
@@ -135,37 +216,62 @@ export function transitiveDependencies(r: PolicyResource): Set<PolicyResource> {
   return seen;
 }
 
-const MIGRATION = /migrat/i;
-const BACKUP = /backup/i;
-/** Migration jobs: named `…migrat…` and not a backup. */
-const isMigration = (name: string) => MIGRATION.test(name) && !BACKUP.test(name);
-/** Pre-migration backups: named with both `backup` and `pre-migration`. */
-const isPreMigrationBackup = (name: string) => BACKUP.test(name) && /pre-?migration/i.test(name);
-
-export const migrationsAfterBackup: StackValidationPolicy = {
-  name: "migrations-after-backup",
-  description: "Checks whether every migration job depends on a pre-migration backup.",
-  validateStack: (args, report) => {
-    const jobs = args.resources.filter(
-      (r) => (r.type === TYPES.container || r.type === TYPES.remoteCommand) && isMigration(r.name),
-    );
-    for (const job of jobs) {
+export const migrationsAfterBackup = stackPolicy(
+  {
+    name: "migrations-after-backup",
+    description:
+      "Checks whether every migration job (role migration) depends on a pre-migration backup (role pre-migration-backup).",
+    protectsAgainst: "a failed or destructive migration with no dump taken just before it",
+    benchmark: "seed 003 (backup before migrate)",
+    fix: "make the migration depend on Backups.preMigrationBackup",
+  },
+  function* (args) {
+    for (const job of args.resources.filter(
+      (r) => r.isType(Container) && viewOfContainer(r.props).role === "migration",
+    )) {
       const deps = [...transitiveDependencies(job)];
-      if (!deps.some((d) => isPreMigrationBackup(d.name))) {
-        report(
+      if (
+        !deps.some(
+          (d) =>
+            (d.isType(RemoteCommand) || d.isType(LocalCommand)) &&
+            roleOfCommand(d.props) === "pre-migration-backup",
+        )
+      )
+        yield [
           `migration ${job.name} can run without a fresh backup; make it depend on the Backups pre-migration backup.`,
-          job.urn,
-        );
-      }
+          job,
+        ];
     }
   },
-};
+);
+
+export const commandDeleteReplacement = typedPolicies(
+  {
+    name: "command-delete-replacement",
+    description:
+      "Checks whether a command with a `delete` script replaces delete-first (or declares its delete scoped to its own version).",
+    protectsAgainst:
+      "Pulumi's create-first replacement running the old resource's delete after the new create, removing what the new one just installed (backups, timers, identity files)",
+    benchmark: "launchgate DESIGN §2 lessons (command resources with delete); Pulumi replacement order",
+    fix: `set { deleteBeforeReplace: true }, or scope the delete to its own version and mark it with the trigger "${DELETE_SCOPE_TRIGGER}"`,
+  },
+  [RemoteCommand, LocalCommand],
+  function* (props, args) {
+    const del = [...strings(known(() => props.delete))].join("");
+    if (del.trim() === "") return;
+    if (args.opts.deleteBeforeReplace === true) return;
+    if ([...strings(known(() => props.triggers))].includes(DELETE_SCOPE_TRIGGER)) return;
+    yield `has a delete script but replaces create-first: the old delete would undo the new create; set { deleteBeforeReplace: true } or scope the delete to its version.`;
+  },
+);
 
 export const dataPolicies = [
   dataVolumesProtected,
   databasesProtected,
+  databaseRolesLeastPrivilege,
   redisPersistence,
   redisQueueNoEviction,
   backupsPresent,
   migrationsAfterBackup,
+  commandDeleteReplacement,
 ];

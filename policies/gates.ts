@@ -19,6 +19,7 @@ import { configWithDefaults } from "./lib/config";
 import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, onType, stackOfUrn } from "./lib/resources";
 import { transitiveDependencies } from "./data";
+import { withRationale } from "./lib/rule";
 
 type PolicyConfigSchema = NonNullable<ResourceValidationPolicy["configSchema"]>;
 
@@ -297,13 +298,48 @@ export const releaseGateFirst: StackValidationPolicy = {
   },
 };
 
+const SEED_GATE = 'seeds 000–002 launch prerequisites ("if ANY are missing, DO NOT PROCEED")';
+
 export const gatePolicies = [
-  stagingVerified,
-  backupsTested,
-  monitoringConfigured,
-  rollbackReady,
-  runningReleaseVerified,
-  signOffsAttested,
-  flagsAttested,
-  releaseGateFirst,
+  withRationale(stagingVerified, {
+    protectsAgainst: "releasing a commit or image digests staging never verified",
+    benchmark: `${SEED_GATE}: staging verified`,
+    fix: "deploy to staging, run the smoke tests, release the digests staging verified",
+  }),
+  withRationale(backupsTested, {
+    protectsAgainst: "launching with backups that were never restored or kept too briefly",
+    benchmark: `${SEED_GATE}: backups automated and tested`,
+    fix: "run the drill, commit its record; raise backups.retentionDays",
+  }),
+  withRationale(monitoringConfigured, {
+    protectsAgainst: "an outage nobody is alerted to",
+    benchmark: `${SEED_GATE}: monitoring and alerting configured`,
+    fix: "set launchgate:alertWebhookUrl (secret), pass it as alertTarget",
+  }),
+  withRationale(rollbackReady, {
+    protectsAgainst: "a bad release with nothing recorded to roll back to",
+    benchmark: `${SEED_GATE}: rollback plan prepared`,
+    fix: "record the running release in launchgate:release.previous",
+  }),
+  withRationale(runningReleaseVerified, {
+    protectsAgainst: "releasing over a running release whose post-deploy verification failed or never ran",
+    benchmark: "seed 004 post-deploy verification (30 min / 1 h / 24 h marks)",
+    fix: "run `npm run verify -- --stack <stack>` once the mark is due, or fix the running release first",
+  }),
+  withRationale(signOffsAttested, {
+    protectsAgainst:
+      "launching without legal, QA, tech-lead, incident and comms sign-off, or with forged/expired/mis-bound ones",
+    benchmark: `${SEED_GATE}: sign-offs`,
+    fix: "have an allow-listed signer `npm run gate -- sign` this release",
+  }),
+  withRationale(flagsAttested, {
+    protectsAgainst: "real money (or another gated flag) switched on without the required approval",
+    benchmark: "seed 000 step 2.6 (counsel approval for real money)",
+    fix: "get the attestation or switch the flag off",
+  }),
+  withRationale(releaseGateFirst, {
+    protectsAgainst: "resources changing before the gates are evaluated",
+    benchmark: "launchgate DESIGN §4 (gates stop changes before they happen)",
+    fix: UNGATED_FIX,
+  }),
 ];

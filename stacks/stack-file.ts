@@ -14,6 +14,24 @@ export interface StackFile {
   readonly secureKeys: Set<string>;
   /** Other namespaces' keys (e.g. `cloudflare:apiToken`) as written. */
   readonly foreign: Record<string, unknown>;
+  /** Every plain (not `secure:`) leaf value, by key (full key for other namespaces) and path. */
+  readonly plainLeaves: PlainLeaf[];
+}
+
+/** A plain leaf of a config value: `path` like `apps[0].env.DATABASE_PASSWORD` (empty for a scalar key). */
+export interface PlainLeaf {
+  readonly key: string;
+  readonly path: string;
+  readonly value: string | number | boolean | null;
+}
+
+/** The plain leaves of a config value (a `{ secure: … }` object is a secret leaf and skipped). */
+export function plainLeavesOf(key: string, v: unknown, at = ""): PlainLeaf[] {
+  if (isSecure(v)) return [];
+  if (Array.isArray(v)) return v.flatMap((x, i) => plainLeavesOf(key, x, `${at}[${i}]`));
+  if (typeof v === "object" && v !== null)
+    return Object.entries(v).flatMap(([k, x]) => plainLeavesOf(key, x, at ? `${at}.${k}` : k));
+  return [{ key, path: at, value: v as PlainLeaf["value"] }];
 }
 
 function isSecure(v: unknown): v is { secure: string } {
@@ -26,7 +44,7 @@ function isSecure(v: unknown): v is { secure: string } {
 }
 
 /** Replaces `secure:` leaves with `placeholder`, reporting whether any were found. */
-function stripSecure(v: unknown, placeholder: string): { value: unknown; secure: boolean } {
+export function stripSecure(v: unknown, placeholder: string): { value: unknown; secure: boolean } {
   if (isSecure(v)) return { value: placeholder, secure: true };
   if (Array.isArray(v)) {
     const parts = v.map((x) => stripSecure(x, placeholder));
@@ -64,15 +82,18 @@ export function readStackFile(dir: string, stack: string, placeholder = "[secret
   const values: Record<string, unknown> = {};
   const foreign: Record<string, unknown> = {};
   const secureKeys = new Set<string>();
+  const plainLeaves: PlainLeaf[] = [];
   for (const [fullKey, raw] of Object.entries(config)) {
     const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) : [NAMESPACE, fullKey];
     if (ns !== NAMESPACE) {
       foreign[fullKey] = raw;
+      plainLeaves.push(...plainLeavesOf(fullKey, raw));
       continue;
     }
+    plainLeaves.push(...plainLeavesOf(key!, raw));
     const { value, secure } = stripSecure(raw, placeholder);
     values[key!] = value;
     if (secure) secureKeys.add(key!);
   }
-  return { values, secureKeys, foreign };
+  return { values, secureKeys, foreign, plainLeaves };
 }

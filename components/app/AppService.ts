@@ -12,6 +12,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
+import { roleLabel } from "../../contract/roles";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
 export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
@@ -184,7 +185,7 @@ export class AppService extends pulumi.ComponentResource {
           mustRun: false,
           rm: false,
           wait: false,
-          labels: [...labels, { label: "launchgate.job", value: "migrate" }],
+          labels: [...labels, roleLabel("migration"), { label: "launchgate.job", value: "migrate" }],
         },
         {
           parent: this,
@@ -210,7 +211,7 @@ export class AppService extends pulumi.ComponentResource {
         ...(app.command ? { command: app.command } : {}),
         envs,
         ...attachNetworks(networks),
-        labels,
+        labels: [roleLabel("app"), ...labels],
         healthcheck: {
           tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
           interval: HEALTH_INTERVAL,

@@ -12,6 +12,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { datastoreLabels } from "../../contract/roles";
 
 /** Port PgBouncer listens on (inside the internal network only). */
 export const PGBOUNCER_PORT = 6432;
@@ -262,6 +263,7 @@ export class Postgres extends pulumi.ComponentResource {
           "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=peer",
         ],
         volumes: [{ volumeName: volume.name, containerPath: PGDATA }],
+        labels: datastoreLabels("postgres"),
         // Parallel query workers use POSIX shared memory; docker's 64 MiB default is too small.
         shmSize: 128,
         ...attachNetworks([{ name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] }]),
@@ -387,6 +389,7 @@ export class Postgres extends pulumi.ComponentResource {
           pulumi.secret(pulumi.all(roleSecrets).apply((lines) => `PGBOUNCER_AUTH=${lines.join("\n")}`)),
         ],
         ...attachNetworks([{ name: args.internalNetwork, aliases: [poolerAlias] }]),
+        labels: datastoreLabels("pgbouncer"),
         healthcheck: {
           tests: bouncerHealth,
           interval: HEALTH_INTERVAL,

@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 
 const SCRIPTS = path.join(__dirname, "scripts");
@@ -87,6 +88,7 @@ export class PostgresAdminTunnel extends pulumi.ComponentResource {
         environment: pulumi.unsecret(pulumi.output(environment)),
         // The previous run's stdout would otherwise be copied into the next run's env.
         addPreviousOutputInEnv: false,
+        triggers: [roleTrigger("db-admin-tunnel")],
       },
       // Same local port and control socket for every version: if replaced, close the old
       // forward first (create-first would fail on the port, and the old close would end the new).

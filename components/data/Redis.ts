@@ -10,6 +10,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { datastoreLabels } from "../../contract/roles";
 
 export const REDIS_PORT = 6379;
 
@@ -172,6 +173,7 @@ export class Redis extends pulumi.ComponentResource {
         // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
         envs: [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${password.result}`)],
         volumes: [{ volumeName: volume.name, containerPath: dataDir }],
+        labels: datastoreLabels("redis"),
         ...attachNetworks([{ name: args.internalNetwork, aliases: [name] }]),
         healthcheck: {
           tests: REDIS_HEALTHCHECK,

@@ -38,6 +38,8 @@ export const ZONE_TLS_SETTINGS: Readonly<Record<string, string>> = {
   min_tls_version: "1.2",
   tls_1_3: "on",
   automatic_https_rewrites: "on",
+  // Authenticated Origin Pulls (zone level): Cloudflare presents its client certificate to the origin.
+  tls_client_auth: "on",
 };
 
 /** Fully qualified names for the domain and its extra records (`api` → `api.<domain>`). */

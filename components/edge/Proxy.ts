@@ -13,6 +13,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
+import { roleLabel } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import { renderNginxConfig, renderSplitConfig } from "./nginx/render";
 
@@ -206,7 +207,7 @@ export class Proxy extends pulumi.ComponentResource {
         mustRun: false,
         rm: false,
         wait: false,
-        labels: [{ label: "launchgate.job", value: "nginx-config-check" }],
+        labels: [roleLabel("job"), { label: "launchgate.job", value: "nginx-config-check" }],
       },
       { parent: this },
     );
@@ -253,6 +254,7 @@ export class Proxy extends pulumi.ComponentResource {
         ],
         ...attachNetworks([{ name: args.edgeNetwork, aliases: [name] }]),
         labels: [
+          roleLabel("proxy"),
           { label: "launchgate.proxy", value: "true" },
           { label: "launchgate.config-checked", value: requireSuccess(check, "nginx -t", revision) },
         ],

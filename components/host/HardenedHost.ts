@@ -34,6 +34,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { isIpv4Cidr, isIpv6Cidr } from "../edge/cloudflare";
 import { renderScript, ScriptValue } from "../ops/remote-script";
+import { roleTrigger } from "../../contract/roles";
 
 export interface SshConnection {
   readonly host: pulumi.Input<string>;
@@ -427,7 +428,7 @@ export class HardenedHost extends pulumi.ComponentResource {
           LG_DEPLOY_USER: deployUser,
           LG_DEPLOY_KEY: deployKey,
         },
-        triggers: [bootstrapScript.trigger, runnerScript.trigger],
+        triggers: [roleTrigger("host-bootstrap"), bootstrapScript.trigger, runnerScript.trigger],
         addPreviousOutputInEnv: false,
       },
       { parent: this },
@@ -445,7 +446,7 @@ export class HardenedHost extends pulumi.ComponentResource {
           // The text is visible in `ps` while it runs: it must never hold a secret.
           create: `sudo -n bash -c "$(cat)" launchgate-${step}`,
           stdin: script.text,
-          triggers: [script.trigger],
+          triggers: [roleTrigger(`host-${step}`), script.trigger],
           // The previous stdout would be sent as SSH env vars, which sshd refuses.
           addPreviousOutputInEnv: false,
         },

@@ -14,6 +14,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as fs from "fs";
+import { roleLabel, roleTrigger } from "../../contract/roles";
 import { sha256, shellQuote } from "../ops/remote-script";
 import { BUILD_IMAGE_SCRIPT, buildImageArgs, VPS_PACKAGES, VPS_RUN, VPS_SETUP_SCRIPT } from "./vps-image";
 
@@ -66,6 +67,7 @@ export class LocalVps extends pulumi.ComponentResource {
       {
         create: ["bash", BUILD_IMAGE_SCRIPT, ...buildImageArgs()].map(shellQuote).join(" "),
         triggers: [
+          roleTrigger("image-build"),
           `packages:${VPS_PACKAGES.join(",")}`,
           `setup:sha256:${sha256(fs.readFileSync(VPS_SETUP_SCRIPT, "utf8"))}`,
           `builder:sha256:${sha256(fs.readFileSync(BUILD_IMAGE_SCRIPT, "utf8"))}`,
@@ -109,6 +111,7 @@ export class LocalVps extends pulumi.ComponentResource {
         ],
         // Like a cloud VPS's provisioning: root's key is in place before first boot.
         uploads: [{ file: VPS_RUN.rootAuthorizedKeys, content: key.publicKeyOpenssh }],
+        labels: [roleLabel("vps")],
         restart: "unless-stopped",
         mustRun: true,
         memory: args.memoryMb ?? 4096,

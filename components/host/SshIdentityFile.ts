@@ -6,6 +6,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { roleTrigger } from "../../contract/roles";
 
 export interface SshIdentityFileArgs {
   /** OpenSSH/PEM private key (secret). */
@@ -37,7 +38,7 @@ export class SshIdentityFile extends pulumi.ComponentResource {
         stdin: key,
         environment: { KEY_PATH: args.path },
         // Re-write when the key changes; the key itself stays a secret input.
-        triggers: [key],
+        triggers: [roleTrigger("identity-file"), key],
         logging: "none",
       },
       // A new key replaces the command: delete-first, or the old version's `rm` would run after

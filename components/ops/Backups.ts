@@ -22,6 +22,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import {
   HostFile,
@@ -108,6 +109,8 @@ export class Backups extends pulumi.ComponentResource {
   public readonly preMigrationBackup: pulumi.Resource;
   /** Installs the scripts, units and timers. */
   public readonly install: command.remote.Command;
+  /** Installs the restore drill's script, unit and timer (its own scheduled resource). */
+  public readonly drill: command.remote.Command;
   /** systemd `OnCalendar` values of the full, incremental and drill timers (UTC). */
   public readonly schedules: BackupSchedules;
 
@@ -165,6 +168,10 @@ export class Backups extends pulumi.ComponentResource {
         `OnCalendar=${this.schedules.incremental}`,
         "Persistent=true",
       ]),
+    };
+    // The restore drill is its own scheduled resource (role `drill`), so removing or breaking it
+    // is visible on its own and the backups install cannot take it along.
+    const drillUnits: Record<string, string> = {
       "launchgate-restore-drill.service": serviceUnit(
         "launchgate: restore drill (latest dump into a scratch database)",
         [bin("restore-drill.sh")],
@@ -176,13 +183,21 @@ export class Backups extends pulumi.ComponentResource {
       ]),
     };
     const timers = Object.keys(units).filter((u) => u.endsWith(".timer"));
+    const drillTimers = Object.keys(drillUnits).filter((u) => u.endsWith(".timer"));
+    const unitFiles = (u: Record<string, string>): HostFile[] =>
+      Object.entries(u).map(([unit, content]) => ({ path: `${UNIT_DIR}/${unit}`, mode: "0644", content }));
+    const isDrill = (file: string) => file === "restore-drill.sh";
     const files: HostFile[] = [
-      ...scripts.map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
-      ...Object.entries(units).map(([unit, content]) => ({
-        path: `${UNIT_DIR}/${unit}`,
-        mode: "0644",
-        content,
-      })),
+      ...scripts
+        .filter((s) => !isDrill(s.file))
+        .map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
+      ...unitFiles(units),
+    ];
+    const drillFiles: HostFile[] = [
+      ...scripts
+        .filter((s) => isDrill(s.file))
+        .map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
+      ...unitFiles(drillUnits),
     ];
     const install = renderInstall({
       dirs: [
@@ -205,11 +220,42 @@ export class Backups extends pulumi.ComponentResource {
         connection: args.connection,
         create: install.text,
         delete: uninstall.text,
-        triggers: [install.trigger, uninstall.trigger, ...scripts.map((s) => s.rendered.trigger)],
+        triggers: [
+          roleTrigger("backup"),
+          install.trigger,
+          uninstall.trigger,
+          ...scripts.filter((s) => !isDrill(s.file)).map((s) => s.rendered.trigger),
+        ],
       },
       // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
       // version's delete after the new create and remove what the new one just installed.
       { parent: this, deleteBeforeReplace: true },
+    );
+
+    const drillInstall = renderInstall({
+      dirs: [["0755", HOST_LIB_DIR]],
+      files: drillFiles,
+      timers: drillTimers,
+    });
+    const drillUninstall = renderScript("uninstall-files.sh", {
+      LG_TIMERS: drillTimers,
+      LG_PATHS: drillFiles.map((f) => f.path),
+    });
+    this.drill = new command.remote.Command(
+      `${name}-drill`,
+      {
+        connection: args.connection,
+        create: drillInstall.text,
+        delete: drillUninstall.text,
+        triggers: [
+          roleTrigger("drill"),
+          drillInstall.trigger,
+          drillUninstall.trigger,
+          ...scripts.filter((s) => isDrill(s.file)).map((s) => s.rendered.trigger),
+        ],
+      },
+      // The drill reads the dumps and libraries the backups install puts in place.
+      { parent: this, dependsOn: [this.install], deleteBeforeReplace: true },
     );
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;
@@ -223,7 +269,12 @@ export class Backups extends pulumi.ComponentResource {
         connection: args.connection,
         create: preMigration.text,
         // A new release, or a changed backup script, takes a new dump before migrations run.
-        triggers: [args.releaseId ?? "", preMigration.trigger, backupPostgres.trigger],
+        triggers: [
+          args.releaseId ?? "",
+          preMigration.trigger,
+          backupPostgres.trigger,
+          roleTrigger("pre-migration-backup"),
+        ],
       },
       { parent: this, dependsOn: [this.install] },
     );
@@ -234,6 +285,7 @@ export class Backups extends pulumi.ComponentResource {
       retentionDays: this.retentionDays,
       preMigrationBackup: this.preMigrationBackup,
       install: this.install,
+      drill: this.drill,
       schedules: this.schedules,
     });
   }

@@ -11,6 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { alertTargetConfigured } from "../../contract/release-rules";
+import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import { HOST_LIB_DIR } from "./Backups";
 import { ScriptValue, renderInstall, renderScript, serviceUnit, timerUnit } from "./remote-script";
@@ -168,7 +169,13 @@ export class Monitoring extends pulumi.ComponentResource {
         // The URL only ever travels here: a secret input (encrypted in state), written by the
         // installer to a 0600 root file. A new URL changes this input and re-runs the install.
         stdin: pulumi.secret(pulumi.output(args.alertWebhookUrl).apply((u) => `${u}\n`)),
-        triggers: [install.trigger, uninstall.trigger, evaluate.trigger, probe.trigger],
+        triggers: [
+          roleTrigger("monitoring"),
+          install.trigger,
+          uninstall.trigger,
+          evaluate.trigger,
+          probe.trigger,
+        ],
       },
       // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
       // version's delete after the new create and remove what the new one just installed.

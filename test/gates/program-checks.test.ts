@@ -88,6 +88,7 @@ describe("secureConfig", () => {
     config: { "launchgate:alertWebhookUrl": "https://x", "launchgate:apiKey": "k" },
     secureKeys: ["launchgate:alertWebhookUrl"],
     declaredSecret: ["launchgate:alertWebhookUrl"],
+    plainLeaves: [{ key: "launchgate:apiKey", path: "", value: "k" }],
   };
   it("flags a key read as a secret but plain in the stack file", () => {
     assert.deepEqual(
@@ -96,7 +97,43 @@ describe("secureConfig", () => {
         "launchgate:apiKey is a secret but Pulumi.production.yaml holds it in plain text; run `pulumi config set --secret launchgate:apiKey …`.",
       ],
     );
-    assert.deepEqual(secureConfig(config, [], "production"), []);
+    assert.deepEqual(secureConfig({ ...config, plainLeaves: [] }, [], "production"), []);
+  });
+  it("checks secure: per leaf: one plain value inside a secret object is refused", () => {
+    const mixed = {
+      ...config,
+      config: { ...config.config, "launchgate:appSecrets": "{}" },
+      secureKeys: [...config.secureKeys, "launchgate:appSecrets"],
+      declaredSecret: [...config.declaredSecret, "launchgate:appSecrets"],
+      plainLeaves: [{ key: "launchgate:appSecrets", path: "api.STRIPE_KEY", value: "sk_live_x" }],
+    };
+    assert.deepEqual(
+      secureConfig(mixed, [], "production").map((f) => f.message),
+      [
+        "launchgate:appSecrets.api.STRIPE_KEY is plain text inside the secret launchgate:appSecrets in Pulumi.production.yaml; every value must be secure: run `pulumi config set --secret --path 'launchgate:appSecrets.api.STRIPE_KEY' …`.",
+      ],
+    );
+  });
+  it("refuses plain leaves that are secrets by name, by format or by entropy", () => {
+    const leaves = (path: string, value: string) => ({
+      ...config,
+      config: { "launchgate:apps": "[]" },
+      secureKeys: [],
+      declaredSecret: [],
+      plainLeaves: [{ key: "launchgate:apps", path, value }],
+    });
+    const msg = (path: string, value: string) =>
+      secureConfig(leaves(path, value), [], "production").map((f) => f.message);
+    assert.deepEqual(msg("[0].env.DATABASE_PASSWORD", "hunter2"), [
+      "launchgate:apps.[0].env.DATABASE_PASSWORD is plain text in Pulumi.production.yaml but its name (DATABASE_PASSWORD) says secret; move it to a secret (e.g. launchgate:appSecrets + apps[].secretEnv, `pulumi config set --secret`).",
+    ]);
+    assert.match(msg("[0].env.PAYMENTS", "sk_live_51Habcdefghijklmnop")[0]!, /holds a Stripe secret key/);
+    assert.match(
+      msg("[0].env.UPSTREAM", "Zx8pQ2vL9mW4tR7yB3nK6cJ1")[0]!,
+      /looks like a generated credential/,
+    );
+    assert.deepEqual(msg("[0].env.LOG_LEVEL", "info"), []);
+    assert.deepEqual(msg("[0].image", `ghcr.io/x/api@sha256:${"a".repeat(64)}`), []);
   });
 });
 

@@ -74,6 +74,24 @@ const stagingWith = (change: (v: Props) => Props): Change => ({
   }),
 });
 
+/** Removes the role marker of every command with `role` (as if the step were deleted from its component). */
+const dropRole = (role: string): Change => ({
+  program: (args) => {
+    const triggers = (args.props as Props).triggers;
+    if (!Array.isArray(triggers) || !triggers.includes(`launchgate.role=${role}`)) return undefined;
+    return {
+      props: { ...args.props, triggers: triggers.filter((t) => t !== `launchgate.role=${role}`) },
+      opts: args.opts,
+    };
+  },
+});
+const dnsConfig = () => readStackFile(ROOT, "production").values.dns as Props;
+const appsWith = (i: number, f: (a: Props) => Props) =>
+  (readStackFile(ROOT, "production").values.apps as Props[]).map((a, j) => (j === i ? f(a) : a));
+
+/** Expected "policy" of a change the program's own config validation refuses (a program error). */
+const PROGRAM_ERROR = "program error (config validation)";
+
 const flags = () => readStackFile(ROOT, "production").values.flags as Record<string, unknown>;
 const OTHER_DIGEST = `sha256:${"e".repeat(64)}`;
 
@@ -212,7 +230,7 @@ const CASES: [string, string, Change][] = [
   // program
   [
     "Postgres publishes 5432",
-    "no-datastore-host-ports",
+    "container-ports",
     setProp("postgres", "ports", [{ internal: 5432, external: 5432 }]),
   ],
   [
@@ -226,12 +244,8 @@ const CASES: [string, string, Change][] = [
   ["API without memory limit", "container-memory-limit", setProp("app-api", "memory", undefined)],
   ["worker without restart policy", "container-restart-policy", setProp("app-worker", "restart", undefined)],
   ["admin runs as root", "container-non-root", setProp("app-admin", "user", "root")],
-  [
-    "API keeps capabilities",
-    "container-capabilities-dropped",
-    setProp("app-api", "capabilities", { drops: [] }),
-  ],
-  ["API privileged", "container-capabilities-dropped", setProp("app-api", "privileged", true)],
+  ["API keeps capabilities", "container-capabilities", setProp("app-api", "capabilities", { drops: [] })],
+  ["API privileged", "container-privileged", setProp("app-api", "privileged", true)],
   ["API image by tag", "images-pinned", setProp("app-api", "image", "ghcr.io/blazetv/api:1.4.0")],
   [
     "placeholder password in Postgres env",
@@ -241,7 +255,7 @@ const CASES: [string, string, Change][] = [
   ["API key as plain env", "checker/secret-inputs", appendEnv("postgres", "STRIPE_API_KEY=sk_live_51Habc")],
   [
     "sshd permits root login",
-    "ssh-hardened",
+    "host-step-effective",
     replaceIn("host-sshd", "stdin", /PermitRootLogin no/g, "PermitRootLogin yes"),
   ],
   [
@@ -294,6 +308,257 @@ const CASES: [string, string, Change][] = [
     "release-gate-first",
     edit("dns-blazetv-example-com", (_p, o) => ({ opts: { ...o, dependsOn: [] } })),
   ],
+  // --- issue 10: each kind of unsafe change (the issue's five examples first) ---
+  [
+    "app container on the host network",
+    "container-host-namespaces",
+    setProp("app-api", "networkMode", "host"),
+  ],
+  // Refused twice over: config validation (tls cloudflare-origin needs proxied records) stops the program.
+  ["DNS records not proxied", PROGRAM_ERROR, { config: () => ({ dns: { ...dnsConfig(), proxied: false } }) }],
+  [
+    "DATABASE_PASSWORD as a plain app env value",
+    "checker/secure-config",
+    {
+      config: () => ({
+        apps: appsWith(0, (a) => ({
+          ...a,
+          env: { ...(a.env as Props), DATABASE_PASSWORD: "s3cr3t-Value-42" },
+        })),
+      }),
+    },
+  ],
+  [
+    "appSecrets with one secure and one plain value",
+    "checker/secure-config",
+    {
+      config: () => ({
+        appSecrets: {
+          api: {
+            LEMON_SQUEEZY_API_KEY: { secure: "v1:x" },
+            PAYPAL_CLIENT_SECRET: "EHx8p2vL9mW4tR7yB3nK",
+            SENTRY_DSN: { secure: "v1:x" },
+          },
+          worker: { SENTRY_DSN: { secure: "v1:x" } },
+          admin: { ADMIN_SESSION_SECRET: { secure: "v1:x" } },
+        },
+      }),
+    },
+  ],
+  ["fail2ban step removed from HardenedHost", "host-hardening-present", dropRole("host-fail2ban")],
+  // containers (CIS Docker 1.6 §5)
+  [
+    "worker shares the host PID namespace",
+    "container-host-namespaces",
+    setProp("app-worker", "pidMode", "host"),
+  ],
+  [
+    "admin shares the host IPC namespace",
+    "container-host-namespaces",
+    setProp("app-admin", "ipcMode", "host"),
+  ],
+  ["API in the host user namespace", "container-host-namespaces", setProp("app-api", "usernsMode", "host")],
+  [
+    "Redis adds NET_ADMIN",
+    "container-capabilities",
+    setProp("redis-cache", "capabilities", { drops: ["ALL"], adds: ["NET_ADMIN"] }),
+  ],
+  [
+    "proxy adds SYS_ADMIN",
+    "container-capabilities",
+    setProp("proxy", "capabilities", { drops: ["ALL"], adds: ["NET_BIND_SERVICE", "SYS_ADMIN"] }),
+  ],
+  [
+    "worker without no-new-privileges",
+    "container-no-new-privileges",
+    setProp("app-worker", "securityOpts", []),
+  ],
+  [
+    "API seccomp unconfined",
+    "container-security-profiles",
+    setProp("app-api", "securityOpts", ["no-new-privileges:true", "seccomp=unconfined"]),
+  ],
+  [
+    "admin AppArmor unconfined",
+    "container-security-profiles",
+    setProp("app-admin", "securityOpts", ["no-new-privileges:true", "apparmor=unconfined"]),
+  ],
+  [
+    "API mounts the Docker socket",
+    "container-host-mounts",
+    setProp("app-api", "volumes", [
+      { hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" },
+    ]),
+  ],
+  [
+    "worker mounts /etc",
+    "container-host-mounts",
+    setProp("app-worker", "mounts", [{ type: "bind", source: "/etc", target: "/host/etc" }]),
+  ],
+  ["Postgres gets /dev/sda", "container-devices", setProp("postgres", "devices", [{ hostPath: "/dev/sda" }])],
+  ["API root filesystem writable", "container-read-only-root", setProp("app-api", "readOnly", false)],
+  ["PgBouncer without CPU limit", "container-cpu-limit", setProp("postgres-pgbouncer", "cpus", undefined)],
+  ["Redis with unlimited swap", "container-memory-limit", setProp("redis-queue", "memorySwap", -1)],
+  [
+    "API declares restart no to escape the healthcheck rule",
+    "container-restart-policy",
+    setProp("app-api", "restart", "no"),
+  ],
+  [
+    "migration job restarts always",
+    "container-restart-policy",
+    setProp("app-api-migrate", "restart", "always"),
+  ],
+  [
+    "API publishes 3000 on all interfaces",
+    "container-ports",
+    setProp("app-api", "ports", [{ internal: 3000, external: 3000 }]),
+  ],
+  [
+    "proxy publishes SSH",
+    "container-ports",
+    edit("proxy", (p) => ({
+      props: { ...p, ports: [...(p.ports as unknown[]), { internal: 22, external: 22 }] },
+    })),
+  ],
+  ["worker on the default bridge", "container-default-bridge", setProp("app-worker", "networksAdvanced", [])],
+  ["API with a cgroup parent", "container-cgroup", setProp("app-api", "cgroupParent", "/")],
+  [
+    "worker with raised ulimits",
+    "container-ulimits",
+    setProp("app-worker", "ulimits", [{ name: "nproc", soft: 65535, hard: 65535 }]),
+  ],
+  ["admin joins the docker group", "container-non-root", setProp("app-admin", "groupAdds", ["docker"])],
+  [
+    "unmarked API (marker removed) publishes a port",
+    "container-ports",
+    edit("app-api", (p) => ({
+      props: { ...p, labels: [], ports: [{ internal: 3000, external: 3000, ip: "127.0.0.1" }] },
+    })),
+  ],
+  // Cloudflare
+  ["SSL mode Full (not strict)", "cloudflare-zone-setting-safe", setProp("dns-ssl", "value", "full")],
+  ["minimum TLS 1.0", "cloudflare-zone-setting-safe", setProp("dns-min-tls-version", "value", "1.0")],
+  ["Always Use HTTPS off", "cloudflare-zone-setting-safe", setProp("dns-always-use-https", "value", "off")],
+  [
+    "Authenticated Origin Pulls off",
+    "cloudflare-zone-setting-safe",
+    setProp("dns-tls-client-auth", "value", "off"),
+  ],
+  [
+    "one record not proxied",
+    "cloudflare-records-proxied",
+    setProp("dns-api-blazetv-example-com", "proxied", false),
+  ],
+  // secrets
+  [
+    "Stripe key as a plain container label",
+    "no-plaintext-secrets",
+    edit("app-worker", (p) => ({
+      props: {
+        ...p,
+        labels: [...(p.labels as unknown[]), { label: "stripe", value: "sk_live_51HabcdefghijKLMNOP" }],
+      },
+    })),
+  ],
+  [
+    "GitHub token in a host step's command text",
+    "no-plaintext-secrets",
+    replaceIn("host-docker", "create", /^/, "GH=ghp_abcdefghijklmnopqrstuvwxyz0123456789 "),
+  ],
+  [
+    "generated-looking token as a plain env value",
+    "checker/secret-inputs",
+    appendEnv("postgres", "UPSTREAM=Zx8pQ2vL9mW4tR7yB3nKq"),
+  ],
+  [
+    "Redis without requirepass",
+    "datastore-authentication",
+    replaceIn("redis-queue", "command", /printf 'requirepass[^\n]*\n/, ""),
+  ],
+  [
+    "Postgres trusts every host",
+    "datastore-authentication",
+    appendEnv("postgres", "POSTGRES_HOST_AUTH_METHOD=trust"),
+  ],
+  [
+    "PgBouncer auth_type trust",
+    "datastore-authentication",
+    replaceIn("postgres-pgbouncer", "envs", /auth_type = scram-sha-256/, "auth_type = trust"),
+  ],
+  [
+    "plain secret-named config key",
+    "checker/secure-config",
+    { config: () => ({ smtpPassword: "hunter2-hunter2" }) },
+  ],
+  // host
+  [
+    "sshd MaxAuthTries 6",
+    "host-step-effective",
+    replaceIn("host-sshd", "stdin", /MaxAuthTries 2/g, "MaxAuthTries 6"),
+  ],
+  [
+    "sshd password auth on",
+    "host-step-effective",
+    replaceIn("host-sshd", "stdin", /PasswordAuthentication no/g, "PasswordAuthentication yes"),
+  ],
+  [
+    "UFW default allow incoming",
+    "host-step-effective",
+    replaceIn("host-firewall", "stdin", /set_default incoming deny/g, "set_default incoming allow"),
+  ],
+  [
+    "UFW never enabled",
+    "host-step-effective",
+    replaceIn("host-firewall", "stdin", /ufw --force enable/g, "true"),
+  ],
+  [
+    "fail2ban sshd jail disabled",
+    "host-step-effective",
+    replaceIn("host-fail2ban", "stdin", /enabled {2}= true/g, "enabled  = false"),
+  ],
+  [
+    "automatic security updates off",
+    "host-step-effective",
+    replaceIn("host-unattended-upgrades", "stdin", /Unattended-Upgrade "1"/g, 'Unattended-Upgrade "0"'),
+  ],
+  [
+    "deploy user may sudo as anyone",
+    "host-step-effective",
+    replaceIn("host-bootstrap", "stdin", /ALL=\(root\)/g, "ALL=(ALL:ALL)"),
+  ],
+  ["firewall step removed", "host-hardening-present", dropRole("host-firewall")],
+  ["sshd step removed", "host-hardening-present", dropRole("host-sshd")],
+  ["unattended-upgrades step removed", "host-hardening-present", dropRole("host-unattended-upgrades")],
+  // data
+  [
+    "app role with SUPERUSER",
+    "database-roles-least-privilege",
+    setProp("postgres-blazetv_app", "superuser", true),
+  ],
+  [
+    "app role with BYPASSRLS",
+    "database-roles-least-privilege",
+    setProp("postgres-blazetv_app", "bypassRowLevelSecurity", true),
+  ],
+  ["restore drill removed", "backups-present", dropRole("drill")],
+  ["backups removed", "backups-present", dropRole("backup")],
+  [
+    "backup timers removed",
+    "backups-present",
+    replaceIn("backups-install", "create", /^export LG_TIMERS='[^']*'/m, "export LG_TIMERS=''"),
+  ],
+  // command resources
+  [
+    "backups install replaced create-first",
+    "command-delete-replacement",
+    edit("backups-install", (_p, o) => ({ opts: { ...o, deleteBeforeReplace: false } })),
+  ],
+  [
+    "monitoring install replaced create-first",
+    "command-delete-replacement",
+    edit("monitoring-install", (_p, o) => ({ opts: { ...o, deleteBeforeReplace: false } })),
+  ],
 ];
 
 describe("unsafe production changes are refused", () => {
@@ -308,8 +573,9 @@ describe("unsafe production changes are refused", () => {
     assert.deepEqual(refusedBy(r), []);
   });
 
-  it(`has at least 30 distinct changes (${CASES.length})`, () => {
-    assert.ok(new Set(CASES.map(([what]) => what)).size >= 30);
+  it(`has at least 100 distinct changes (${CASES.length})`, () => {
+    assert.equal(new Set(CASES.map(([what]) => what)).size, CASES.length);
+    assert.ok(CASES.length >= 100);
   });
 
   for (const [what, policy, change] of CASES) {
@@ -319,6 +585,11 @@ describe("unsafe production changes are refused", () => {
         transform: "program" in change ? change.program : undefined,
         configOverrides: "config" in change ? change.config(fx.configOverrides().release as Props) : {},
       });
+      if (policy === PROGRAM_ERROR) {
+        assert.ok(r.programErrors.length > 0, "the program refuses the config");
+        assert.equal(r.passed, false);
+        return;
+      }
       assert.deepEqual(r.programErrors, [], "the changed program still runs");
       assert.ok(
         refusedBy(r).includes(policy),

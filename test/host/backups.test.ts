@@ -49,6 +49,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
   let storage: string;
   let backupDir: string;
   let install: string;
+  let drillInstall: string;
   let preMigration: string;
   const times: Record<string, string> = {};
 
@@ -176,6 +177,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     });
     await settle();
     install = rec.one(CMD, "backups-install").inputs.create;
+    drillInstall = rec.one(CMD, "backups-drill").inputs.create;
     preMigration = rec.one(CMD, "backups-pre-migration").inputs.create;
   });
 
@@ -189,6 +191,9 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
   test("install writes scripts and units, enables the timers; a second run changes nothing", () => {
     const first = ok(onHost(install), "install");
     assert.match(first.stdout, /timer launchgate-backup-full\.timer enabled/);
+    // The restore drill is its own install (role drill), after the backups'.
+    const firstDrill = ok(onHost(drillInstall), "drill install");
+    assert.match(firstDrill.stdout, /timer launchgate-restore-drill\.timer enabled/);
     for (const s of ["backup-postgres.sh", "restore-drill.sh", "backup-retention.sh"]) {
       const st = fs.statSync(path.join(tmp, "lib", "launchgate", s));
       assert.equal(st.mode & 0o777, 0o755, s);
@@ -199,6 +204,7 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     assert.match(calls, /^enable --now launchgate-restore-drill\.timer$/m);
     const second = ok(onHost(install), "install (again)");
     assert.equal(second.stdout.trim(), "unchanged");
+    assert.equal(ok(onHost(drillInstall), "drill install (again)").stdout.trim(), "unchanged");
     times["install: first / second run"] = `${first.ms} ms / ${second.ms} ms`;
   });
 

@@ -6,8 +6,12 @@ import { TYPES } from "../../policies/lib/resources";
 import { ResourceInput, StackResourceInput, runResourcePolicy, runStackPolicy } from "./harness";
 
 const DIGEST = `sha256:${"b".repeat(64)}`;
+const role = (r: string, engine?: string) => [
+  { label: "launchgate.role", value: r },
+  ...(engine ? [{ label: "launchgate.datastore", value: engine }] : []),
+];
 
-const volume = (name: string, kind: string | undefined, protect: boolean): ResourceInput => ({
+const volume = (name: string, kind: string | undefined, protect: boolean): StackResourceInput => ({
   type: TYPES.volume,
   name,
   protect,
@@ -23,6 +27,7 @@ function redis(args: string, name = "redis-queue", volumeName = "redis-queue-dat
       image: `redis@${DIGEST}`,
       command: [`exec redis-server /tmp/redis-auth.conf ${args}`],
       volumes: [{ volumeName, containerPath: "/data" }],
+      labels: role("datastore", "redis"),
     },
   };
 }
@@ -31,25 +36,28 @@ const SAFE_QUEUE = "'--appendonly' 'yes' '--save' '900' '1' '--maxmemory-policy'
 describe("data-volumes-protected", () => {
   it("passes protected data volumes and unprotected regenerable ones", async () => {
     assert.deepEqual(
-      await runResourcePolicy(data.dataVolumesProtected, volume("postgres-data", "postgres", true)),
+      await runStackPolicy(data.dataVolumesProtected, [volume("postgres-data", "postgres", true)]),
       [],
     );
     assert.deepEqual(
-      await runResourcePolicy(data.dataVolumesProtected, volume("proxy-conf", "proxy-config", false)),
+      await runStackPolicy(data.dataVolumesProtected, [volume("proxy-conf", "proxy-config", false)]),
       [],
     );
   });
-  it("refuses an unprotected data volume, labelled or named after a data store", async () => {
+  it("refuses an unprotected data volume: labelled, or mounted by a data store (whatever its name)", async () => {
     assert.deepEqual(
-      await runResourcePolicy(data.dataVolumesProtected, volume("postgres-data", "postgres", false)),
+      await runStackPolicy(data.dataVolumesProtected, [volume("postgres-data", "postgres", false)]),
       [
         "volume postgres-data holds postgres but is not protected; create it with { protect: true, retainOnDelete: true }.",
       ],
     );
     assert.deepEqual(
-      await runResourcePolicy(data.dataVolumesProtected, volume("redis-cache-data", undefined, false)),
+      await runStackPolicy(data.dataVolumesProtected, [
+        volume("vol-1", undefined, false),
+        redis(SAFE_QUEUE, "kv", "vol-1"),
+      ]),
       [
-        "volume redis-cache-data holds data but is not protected; create it with { protect: true, retainOnDelete: true }.",
+        "volume vol-1 holds data-store data but is not protected; create it with { protect: true, retainOnDelete: true }.",
       ],
     );
   });
@@ -68,6 +76,38 @@ describe("databases-protected", () => {
       "database blazetv is not protected; create it with { protect: true, retainOnDelete: true }.",
     ]);
   });
+});
+
+describe("database-roles-least-privilege", () => {
+  const ROLE = {
+    name: "app",
+    login: true,
+    superuser: false,
+    createDatabase: false,
+    createRole: false,
+    replication: false,
+    bypassRowLevelSecurity: false,
+  };
+  const r = (props: Record<string, unknown>): ResourceInput => ({
+    type: "postgresql:index/role:Role",
+    name: "pg-app",
+    props,
+  });
+  it("passes a LOGIN-only role", async () => {
+    assert.deepEqual(await runResourcePolicy(data.databaseRolesLeastPrivilege, r(ROLE)), []);
+  });
+  for (const [k, sql] of [
+    ["superuser", "SUPERUSER"],
+    ["createDatabase", "CREATEDB"],
+    ["createRole", "CREATEROLE"],
+    ["replication", "REPLICATION"],
+    ["bypassRowLevelSecurity", "BYPASSRLS"],
+  ])
+    it(`refuses ${sql}`, async () => {
+      assert.deepEqual(await runResourcePolicy(data.databaseRolesLeastPrivilege, r({ ...ROLE, [k]: true })), [
+        `role app has ${sql}; app roles get LOGIN only (set them false).`,
+      ]);
+    });
 });
 
 describe("redis-persistence", () => {
@@ -112,49 +152,93 @@ describe("redis-queue-noeviction", () => {
 describe("backups-present", () => {
   const pg: StackResourceInput = {
     type: TYPES.container,
-    name: "postgres",
-    props: { image: `postgres@${DIGEST}` },
+    name: "db",
+    props: { image: `postgres@${DIGEST}`, labels: role("datastore", "postgres") },
   };
-  const step = (create: string, name: string): StackResourceInput => ({
+  const cmd = (r: string, timers: string): StackResourceInput => ({
     type: TYPES.remoteCommand,
-    name,
-    props: { create },
+    name: `x-${r}`,
+    props: {
+      create: `#!/usr/bin/env bash\nexport LG_TIMERS='${timers}'\n`,
+      triggers: [`launchgate.role=${r}`],
+    },
   });
-  it("passes dumps plus a restore drill", async () => {
-    const steps = [
-      step("pg_dump -Fc app > /srv/backups/app.dump", "backups-install"),
-      step("pg_restore -d scratch app.dump", "backups-drill"),
-    ];
-    assert.deepEqual(await runStackPolicy(data.backupsPresent, [pg, ...steps]), []);
-  });
-  it("refuses Postgres without dumps or drill", async () => {
+  it("passes a backup install and a separate drill, each with timers", async () => {
     assert.deepEqual(
-      await runStackPolicy(data.backupsPresent, [pg, step("apt-get upgrade", "host-packages")]),
-      [
-        "Postgres runs but no host step schedules `pg_dump`; add the Backups component.",
-        "no restore drill (`pg_restore` into a scratch database); keep the Backups restore-drill step.",
-      ],
+      await runStackPolicy(data.backupsPresent, [
+        pg,
+        cmd("backup", "a.timer b.timer"),
+        cmd("drill", "d.timer"),
+      ]),
+      [],
     );
+  });
+  it("refuses Postgres without backups, without a drill, or a drill without timer", async () => {
+    assert.deepEqual(await runStackPolicy(data.backupsPresent, [pg, cmd("drill", "d.timer")]), [
+      "Postgres runs but no command installs scheduled Postgres backups (role backup); keep the Backups component.",
+    ]);
+    assert.deepEqual(await runStackPolicy(data.backupsPresent, [pg, cmd("backup", "a.timer")]), [
+      "Postgres runs but no command installs a scheduled restore drill (role drill); keep the Backups component.",
+    ]);
+    assert.deepEqual(
+      await runStackPolicy(data.backupsPresent, [pg, cmd("backup", "a.timer"), cmd("drill", "")]),
+      ["the drill install enables no systemd timer; a scheduled restore drill must run on a schedule."],
+    );
+  });
+  it("text such as pg_dump in an unmarked command does not count", async () => {
+    const text: StackResourceInput = {
+      type: TYPES.remoteCommand,
+      name: "backups-install",
+      props: { create: "pg_dump; pg_restore" },
+    };
+    assert.equal((await runStackPolicy(data.backupsPresent, [pg, text])).length, 2);
   });
 });
 
 describe("migrations-after-backup", () => {
-  const backup: StackResourceInput = { type: TYPES.remoteCommand, name: "backups-pre-migration", props: {} };
+  const backup: StackResourceInput = {
+    type: TYPES.remoteCommand,
+    name: "b",
+    props: { triggers: ["launchgate.role=pre-migration-backup"] },
+  };
   const migrate = (dependsOn: string[]): StackResourceInput => ({
     type: TYPES.container,
-    name: "app-api-migrate",
-    props: {},
+    name: "job-1",
+    props: { labels: role("migration") },
     dependsOn,
   });
   it("passes a migration that waits for the pre-migration backup", async () => {
+    assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, migrate(["b"])]), []);
+  });
+  it("refuses a migration (by role, whatever its name) that does not", async () => {
+    assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, migrate([])]), [
+      "migration job-1 can run without a fresh backup; make it depend on the Backups pre-migration backup.",
+    ]);
+  });
+});
+
+describe("command-delete-replacement", () => {
+  const cmd = (props: Record<string, unknown>): ResourceInput => ({
+    type: TYPES.remoteCommand,
+    name: "x-install",
+    props,
+  });
+  it("passes no delete, delete-first, or a delete scoped to its version", async () => {
+    assert.deepEqual(await runResourcePolicy(data.commandDeleteReplacement, cmd({ create: "install" })), []);
     assert.deepEqual(
-      await runStackPolicy(data.migrationsAfterBackup, [backup, migrate(["backups-pre-migration"])]),
+      await runResourcePolicy(
+        data.commandDeleteReplacement,
+        cmd({ create: "i", delete: "rm", triggers: ["launchgate.delete=own-version"] }),
+      ),
       [],
     );
   });
-  it("refuses a migration that does not", async () => {
-    assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, migrate([])]), [
-      "migration app-api-migrate can run without a fresh backup; make it depend on the Backups pre-migration backup.",
-    ]);
+  it("refuses a delete with create-first replacement", async () => {
+    assert.deepEqual(
+      await runResourcePolicy(data.commandDeleteReplacement, cmd({ create: "i", delete: "rm -f /x" })),
+      [
+        "has a delete script but replaces create-first: the old delete would undo the new create; set { deleteBeforeReplace: true } or scope the delete to its version.",
+      ],
+    );
   });
 });

@@ -18,6 +18,9 @@ export const urnOf = (type: string, name: string, stack = STACK) =>
 
 class NotApplicable extends Error {}
 
+/** The type token a provider class carries (what `isType` compares). */
+const typeOf = (cls: unknown) => (cls as { __pulumiType?: string } | undefined)?.__pulumiType;
+
 export type Outcome = string[] | "not-applicable" | "unknown-at-preview";
 
 /** Config as the engine passes it: the policy's schema defaults overlaid with `config`. */
@@ -76,16 +79,20 @@ export async function runResourcePolicy(
     notApplicable: (reason?: string) => {
       throw new NotApplicable(reason);
     },
-    isType: () => false,
-    asType: () => undefined,
+    isType: (cls: unknown) => typeOf(cls) === r.type,
+    asType: (cls: unknown) => (typeOf(cls) === r.type ? props : undefined),
     stackTags: new Map(),
   } as unknown as ResourceValidationArgs;
   const validations = Array.isArray(policy.validateResource)
     ? policy.validateResource
     : [policy.validateResource!];
-  return outcome(async () => {
-    for (const v of validations) await v(args, (m) => messages.push(m ?? ""));
-  }, messages);
+  // As the engine does: each validation on its own; not applicable only when none applied.
+  const outcomes: Outcome[] = [];
+  for (const v of validations)
+    outcomes.push(await outcome(() => v(args, (m) => messages.push(m ?? "")), messages));
+  if (outcomes.every((o) => o === "not-applicable")) return "not-applicable";
+  if (outcomes.includes("unknown-at-preview")) return "unknown-at-preview";
+  return messages;
 }
 
 export interface StackResourceInput extends ResourceInput {
@@ -113,7 +120,7 @@ export async function runStackPolicy(
     },
     dependencies: [],
     propertyDependencies: {},
-    isType: () => false,
+    isType: (cls: unknown) => typeOf(cls) === r.type,
     asType: () => undefined,
   })) as unknown as PolicyResource[];
   rs.forEach((r, i) => {

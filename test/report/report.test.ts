@@ -259,6 +259,7 @@ describe("report model and renderer (pure)", () => {
       enforcement: {},
       timingsMs: { program: 1, policies: 1, total: 2 },
       passed: false,
+      exceptions: [],
     };
     const html = renderHtml(buildReport(result, resources, new Date("2026-11-24T12:00:00Z")));
     selfContained(html);

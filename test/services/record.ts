@@ -24,10 +24,10 @@ import { readStackFile } from "../../stacks/stack-file";
 type Json = any;
 
 export interface ProgramRecording {
-  /** Docker + postgresql resources on the VPS, in registration order. */
+  /** Docker + postgresql resources on the VPS (+ any `keepTypes`), in registration order. */
   readonly resources: RecordedResource[];
-  /** Every registration (type, name, provider) for diagnostics. */
-  readonly all: { type: string; name: string; provider: string }[];
+  /** Every registration (type, name, provider, inputs with secrets unwrapped). */
+  readonly all: { type: string; name: string; provider: string; inputs: Json }[];
   /** The emulated InternalCa's CA certificate (what the test trusts). */
   readonly caCertPem?: string;
   /** Resource options the engine would get (deleteBeforeReplace, protect, …) by `type name`. */
@@ -84,6 +84,14 @@ function extensions(inputs: Json, sans: string[]): string {
   if (eku.length) lines.push(`extendedKeyUsage=${eku.join(",")}`);
   if (sans.length) lines.push(`subjectAltName=${sans.join(",")}`);
   return lines.join("\n") + "\n";
+}
+
+/** subjectAltName entries of a CertRequest's inputs (`DNS:…`, `IP:…`). */
+function sansOf(inputs: Json): string[] {
+  return [
+    ...(inputs.dnsNames ?? []).map((n: string) => `DNS:${n}`),
+    ...(inputs.ipAddresses ?? []).map((n: string) => `IP:${n}`),
+  ];
 }
 
 /** Emulated outputs for providers whose results the containers consume. */
@@ -166,10 +174,7 @@ export function emulateOutputs(
       const d = dir();
       try {
         fs.writeFileSync(path.join(d, "key.pem"), inputs.privateKeyPem);
-        const sans = [
-          ...(inputs.dnsNames ?? []).map((n: string) => `DNS:${n}`),
-          ...(inputs.ipAddresses ?? []).map((n: string) => `IP:${n}`),
-        ];
+        const sans = sansOf(inputs);
         openssl(d, [
           "req",
           "-new",
@@ -227,6 +232,29 @@ export function emulateOutputs(
   }
 }
 
+/**
+ * Generated keys and certificates stay what they were for the same seed, resource and inputs, as
+ * they would in a stack's state across updates (a second recording must not rotate the CA).
+ */
+const tlsState = new Map<string, Record<string, unknown>>();
+function statefulOutputs(
+  type: string,
+  name: string,
+  inputs: Json,
+  csrSans: Map<string, string[]>,
+  seed: string,
+): Record<string, unknown> {
+  if (!type.startsWith("tls:")) return emulateOutputs(type, name, inputs, csrSans, seed);
+  const key = `${seed}\0${type}\0${name}\0${JSON.stringify(inputs)}`;
+  let out = tlsState.get(key);
+  if (!out) {
+    out = emulateOutputs(type, name, inputs, csrSans, seed);
+    tlsState.set(key, out);
+  }
+  if (type === "tls:index/certRequest:CertRequest") csrSans.set(out.certRequestPem as string, sansOf(inputs));
+  return out;
+}
+
 /** Stack config as the CLI would hand it to the program (`launchgate:key` → string). */
 function stackConfig(stack: string, overrides: Record<string, unknown>): Record<string, string> {
   const file = readStackFile(REPO, stack);
@@ -242,12 +270,15 @@ function stackConfig(stack: string, overrides: Record<string, unknown>): Record<
  * Runs the program for `stack` (config overrides by key, e.g. `apps` or `flags`) and returns what
  * it declares on the VPS's docker engine plus the postgresql roles/databases/grants.
  * Can be called again with other overrides (the runtime is reset each time); random passwords
- * are stable for the same `seed`, as they would be in a stack's state.
+ * are stable for the same `seed`, as they would be in a stack's state. `keepTypes` keeps further
+ * resource types (e.g. `command:remote:Command` for the end-to-end test), with their inputs and
+ * dependencies, in `resources`.
  */
 export async function recordProgram(
   stack = "local",
   overrides: Record<string, unknown> = {},
   seed = "launchgate-services-test",
+  keepOpts: { readonly keepTypes?: readonly string[] } = {},
 ): Promise<ProgramRecording> {
   const all: { type: string; name: string; provider: string; inputs: Json; urn?: string }[] = [];
   const csrSans = new Map<string, string[]>();
@@ -256,7 +287,7 @@ export async function recordProgram(
     {
       newResource(args) {
         const inputs = unwrapSecrets(args.inputs);
-        const extra = emulateOutputs(args.type, args.name, inputs, csrSans, seed);
+        const extra = statefulOutputs(args.type, args.name, inputs, csrSans, seed);
         if (args.type === "tls:index/selfSignedCert:SelfSignedCert" && inputs.isCaCertificate)
           caCertPem = extra.certPem as string;
         all.push({ type: args.type, name: args.name, provider: args.provider ?? "", inputs });
@@ -286,18 +317,19 @@ export async function recordProgram(
   const { buildStack } = require("../../stacks/index") as typeof import("../../stacks/index");
   // Inside a root stack resource, as the language host runs the program (the release gate
   // reaches every resource through a stack transformation, which needs the stack).
-  const outputs = await runInPulumiStack(async () => buildStack());
+  await runInPulumiStack(async () => buildStack());
   // Wait until registrations stop arriving (every apply chain resolved).
   let last = -1;
   for (let i = 0; i < 200 && all.length !== last; i++) {
     last = all.length;
     await new Promise((r) => setTimeout(r, 50));
   }
-  void outputs;
   const onVps = (p: string) => p.includes("vps-docker");
   const keep = all.filter(
     (r) =>
-      (r.type.startsWith("docker:index/") && onVps(r.provider)) || r.type.startsWith("postgresql:index/"),
+      (r.type.startsWith("docker:index/") && onVps(r.provider)) ||
+      r.type.startsWith("postgresql:index/") ||
+      (keepOpts.keepTypes ?? []).includes(r.type),
   );
   // Dependencies as the engine orders them: each kept resource's dependency URNs, followed
   // through resources the harness does not run (providers, commands, random, tls) to the kept
@@ -333,7 +365,7 @@ export async function recordProgram(
       inputs: r.inputs,
       dependencies: closure(`${r.type} ${r.name}`),
     })),
-    all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider })),
+    all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: r.inputs })),
     caCertPem,
     options: new Map(opts.all.map((o) => [`${o.type} ${o.name}`, o])),
     commands: all

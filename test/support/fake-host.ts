@@ -40,6 +40,20 @@ export interface FakeHost {
 /** systemctl stand-in: records calls; a timer is enabled/active from `enable --now` until `disable --now`. */
 const FAKE_SYSTEMCTL = `#!/bin/bash\necho "$*" >>"$LG_T/systemctl.log"\nstate="$LG_T/systemctl.enabled"\ncase $1 in\n  is-enabled|is-active) grep -qx "$3" "$state" 2>/dev/null ;;\n  enable) echo "$3" >>"$state" ;;\n  disable) if [ -f "$state" ]; then grep -vx "$3" "$state" >"$state.new" || true; mv "$state.new" "$state"; fi ;;\nesac\n`;
 
+/**
+ * A systemd service unit as systemd runs it, as one bash script: its ExecStart lines in order,
+ * then its ExecStartPost lines if all passed (shared with the end-to-end test, which runs the
+ * units installed on the VPS).
+ */
+export function unitServiceScript(unitText: string): string {
+  const lines = (key: string) =>
+    unitText
+      .split("\n")
+      .filter((l) => l.startsWith(`${key}=`))
+      .map((l) => l.slice(key.length + 1));
+  return [...lines("ExecStart"), ...lines("ExecStartPost")].join(" && \\\n");
+}
+
 const MOUNTS = [
   'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$LG_T/etc,workdir=$LG_T/.work-etc" /etc',
   'mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$LG_T/varlib,workdir=$LG_T/.work-varlib" /var/lib',
@@ -64,11 +78,6 @@ export function makeFakeHost(prefix: string): FakeHost {
     fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.writeFileSync(path.join(dir, "fakebin", "systemctl"), FAKE_SYSTEMCTL, { mode: 0o755 });
   const unit = (name: string) => fs.readFileSync(path.join(dir, "units", name), "utf8");
-  const lines = (text: string, key: string) =>
-    text
-      .split("\n")
-      .filter((l) => l.startsWith(`${key}=`))
-      .map((l) => l.slice(key.length + 1));
   return {
     dir,
     storage,
@@ -86,6 +95,7 @@ export function makeFakeHost(prefix: string): FakeHost {
       return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
     },
     unit,
+    serviceScript: (name) => unitServiceScript(unit(name)),
     file(hostPath) {
       for (const [prefix, local] of [
         ["/usr/local/lib/", "lib"],
@@ -100,10 +110,6 @@ export function makeFakeHost(prefix: string): FakeHost {
     enabledTimers() {
       const state = path.join(dir, "systemctl.enabled");
       return fs.existsSync(state) ? fs.readFileSync(state, "utf8").split("\n").filter(Boolean).sort() : [];
-    },
-    serviceScript(name) {
-      const text = unit(name);
-      return [...lines(text, "ExecStart"), ...lines(text, "ExecStartPost")].join(" && \\\n");
     },
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };

@@ -23,7 +23,9 @@
  * Uploads are made exactly as the provider makes them: one tar per file, extracted at "/".
  *
  * Talks to the Engine API on /var/run/docker.sock (the CLI cannot express exec-form
- * healthchecks). Cleanup removes only objects labelled with this run's id, always: `cleanup()`
+ * healthchecks), or on another engine's socket (`engine`: the disposable VPS's nested engine over
+ * SSH, with "as-declared" placement: declared names, ports and host paths, no prefixes).
+ * `handlers` let further recorded types (the program's commands) take part in the dependency order. Cleanup removes only objects labelled with this run's id, always: `cleanup()`
  * in `finally`, `up()` on failure, synchronous process exit/signal hooks, and reaping of objects
  * whose creating process is gone. Runs that need the program's fixed subnets take a lock.
  */
@@ -93,13 +95,14 @@ function api(
   urlPath: string,
   body?: Json | Buffer,
   timeoutMs = 60_000,
+  socketPath = SOCKET,
 ): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     const isTar = Buffer.isBuffer(body);
     const payload = body === undefined ? undefined : isTar ? body : Buffer.from(JSON.stringify(body));
     const req = http.request(
       {
-        socketPath: SOCKET,
+        socketPath,
         method,
         path: `/v1.41${urlPath}`,
         headers: payload
@@ -132,8 +135,9 @@ async function apiJson(
   body?: Json,
   ok: number[] = [200, 201, 204],
   timeoutMs?: number,
+  socketPath = SOCKET,
 ): Promise<Json> {
-  const res = await api(method, urlPath, body, timeoutMs);
+  const res = await api(method, urlPath, body, timeoutMs, socketPath);
   if (!ok.includes(res.status)) {
     throw new Error(`docker API ${method} ${urlPath} → ${res.status}: ${res.body.toString().trim()}`);
   }
@@ -281,6 +285,39 @@ export interface HarnessOptions {
   readonly subnetLockTimeoutMs?: number;
   /** Leave what `up` created in place when it fails (debugging). @default false: clean up */
   readonly keepOnFailure?: boolean;
+  /**
+   * The engine to run on. @default this machine's (`DOCKER_SOCKET` or /var/run/docker.sock), and
+   * "isolated" placement. A disposable engine of its own (the VPS's nested one, reached over SSH:
+   * test/support/docker-over-ssh.ts) takes "as-declared" placement.
+   */
+  readonly engine?: HarnessEngine;
+  /**
+   * Applies one SQL statement of a recorded role/database/grant instead of `docker exec psql` in
+   * `postgresAdminContainer` (e.g. through the program's own admin tunnel). Throws on failure.
+   */
+  readonly postgresqlExec?: (sql: string) => void;
+  /**
+   * Further resource types the engine orders together with the docker ones (e.g. the program's
+   * `command:remote:Command` installs): type → how to create one. Used with recorded dependencies.
+   */
+  readonly handlers?: Readonly<Record<string, (r: RecordedResource) => Promise<void>>>;
+}
+
+/**
+ * Where the harness runs and how it places what it creates.
+ *   - "isolated" (default, a shared engine): names `<runId>-<declared>` (declared name kept as a
+ *     network alias), published ports on 127.0.0.1 at an ephemeral port, `hostPath` binds in a
+ *     per-run temp dir, the fixed-subnet lock, exit hooks that sweep the run.
+ *   - "as-declared" (an engine of its own, e.g. the disposable VPS's): declared names, declared
+ *     ports (`ip` as declared, else all addresses), declared host paths on the engine's host, no
+ *     lock; whoever owns the engine tears it down (no exit-hook sweep through a forwarded socket).
+ */
+export interface HarnessEngine {
+  /** Engine API unix socket. */
+  readonly socketPath: string;
+  /** Environment for the harness's docker CLI calls (`exec`, cleanup), e.g. `DOCKER_HOST=unix://…`. */
+  readonly cliEnv: NodeJS.ProcessEnv;
+  readonly placement: "isolated" | "as-declared";
 }
 
 /** A container as it was started: declared inputs, docker name, health budget. */
@@ -306,6 +343,7 @@ export interface UpResult {
   readonly healthyAfterMs: Record<string, number>;
 }
 
+/** Runs of this process on this machine's engine (swept by the exit hooks). */
 const liveRuns = new Set<string>();
 const heldLocks = new Set<string>();
 
@@ -407,10 +445,11 @@ export function reapDeadRuns(log: (l: string) => void = () => undefined): void {
   }
 }
 
-export function sweepSync(runId: string): void {
+export function sweepSync(runId: string, env: NodeJS.ProcessEnv = process.env): void {
   const docker = (args: string[]) => {
     try {
       return execFileSync("docker", args, {
+        env,
         encoding: "utf8",
         timeout: 60_000,
         stdio: ["ignore", "pipe", "ignore"],
@@ -455,6 +494,9 @@ export class Harness {
   private readonly hostDir: string;
   private holdsSubnetLock = false;
   private aborted = false;
+  private readonly socketPath: string;
+  private readonly cliEnv: NodeJS.ProcessEnv;
+  private readonly asDeclared: boolean;
   /** When the last `up` started creating (after any wait for the subnet lock); epoch ms. */
   upStartedAt = 0;
   private readonly firstHealthyMs = new Map<string, number>();
@@ -466,13 +508,26 @@ export class Harness {
     const t0 = Date.now();
     this.log = opts.log ?? ((l) => console.log(`[harness +${((Date.now() - t0) / 1000).toFixed(1)}s] ${l}`));
     this.hostDir = path.join(os.tmpdir(), this.runId);
-    liveRuns.add(this.runId);
-    installExitHooks();
+    this.socketPath = opts.engine?.socketPath ?? SOCKET;
+    this.cliEnv = opts.engine?.cliEnv ?? process.env;
+    this.asDeclared = opts.engine?.placement === "as-declared";
+    if (!this.asDeclared) {
+      liveRuns.add(this.runId);
+      installExitHooks();
+    }
+  }
+
+  private api(method: string, urlPath: string, body?: Json | Buffer, timeoutMs?: number) {
+    return api(method, urlPath, body, timeoutMs, this.socketPath);
+  }
+
+  private apiJson(method: string, urlPath: string, body?: Json, ok?: number[], timeoutMs?: number) {
+    return apiJson(method, urlPath, body, ok, timeoutMs, this.socketPath);
   }
 
   /** Docker name of a declared network/volume/container name. */
   dockerName(declared: string): string {
-    return `${this.runId}-${declared}`;
+    return this.asDeclared ? declared : `${this.runId}-${declared}`;
   }
 
   container(declared: string): RunningContainer {
@@ -527,12 +582,18 @@ export class Harness {
   }
 
   private async upInner(resources: readonly RecordedResource[]): Promise<UpResult> {
-    const relevant = resources.filter((r) => [NETWORK, VOLUME, CONTAINER, ...PG_TYPES].includes(r.type));
+    const handled = Object.keys(this.opts.handlers ?? {});
+    const relevant = resources.filter((r) =>
+      [NETWORK, VOLUME, CONTAINER, ...PG_TYPES, ...handled].includes(r.type),
+    );
     for (const r of relevant) this.validate(r);
     const pg = relevant.filter((x) => PG_TYPES.includes(x.type));
-    if (pg.length && !this.opts.postgresAdminContainer)
+    if (pg.length && !this.opts.postgresAdminContainer && !this.opts.postgresqlExec)
       throw new Error("postgresql resources recorded but no postgresAdminContainer given");
-    if (relevant.some((r) => r.type === NETWORK && (r.inputs.ipamConfigs ?? []).length > 0)) {
+    if (
+      !this.asDeclared &&
+      relevant.some((r) => r.type === NETWORK && (r.inputs.ipamConfigs ?? []).length > 0)
+    ) {
       await acquireSubnetLock(this.runId, this.log, this.opts.subnetLockTimeoutMs ?? 600_000);
       this.holdsSubnetLock = true;
       reapDeadRuns(this.log);
@@ -570,6 +631,7 @@ export class Harness {
         if (r.type === NETWORK) await this.createNetwork(r);
         else if (r.type === VOLUME) await this.createVolume(r);
         else if (PG_TYPES.includes(r.type)) await this.applyPostgresql([r]);
+        else if (this.opts.handlers?.[r.type]) await this.opts.handlers[r.type]!(r);
         else {
           const c = await this.startContainer(r);
           if (c.oneShot) await this.waitExit(c);
@@ -630,6 +692,7 @@ export class Harness {
     else if (r.type === VOLUME) this.volumeSpec(r);
     else if (r.type === CONTAINER) this.containerSpec(r, "validate");
     else if (PG_TYPES.includes(r.type)) this.postgresqlSql(r);
+    else if (this.opts.handlers?.[r.type]) return;
     else throw new Error(`harness does not run ${r.type} (${r.name})`);
   }
 
@@ -700,12 +763,16 @@ export class Harness {
 
   /** Applies recorded roles, then databases, then grants (the provider's dependency order). */
   async applyPostgresql(resources: readonly RecordedResource[]): Promise<void> {
-    const admin = this.opts.postgresAdminContainer!;
+    const admin = this.opts.postgresqlExec ? "the admin connection" : this.opts.postgresAdminContainer!;
     const order = [PG_ROLE, PG_DATABASE, PG_GRANT];
     const sorted = [...resources].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
     for (const r of sorted) {
       // CREATE DATABASE cannot run in a transaction block: one statement per psql call.
       for (const stmt of this.postgresqlSql(r).split("\n")) {
+        if (this.opts.postgresqlExec) {
+          this.opts.postgresqlExec(stmt);
+          continue;
+        }
         this.exec(admin, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-f", "-"], {
           input: stmt,
         });
@@ -784,7 +851,7 @@ export class Harness {
 
   async createNetwork(r: RecordedResource): Promise<void> {
     const spec = this.networkSpec(r);
-    await apiJson("POST", "/networks/create", spec);
+    await this.apiJson("POST", "/networks/create", spec);
     this.networks.set(this.declaredName(r), spec.Name);
     this.log(
       `network ${spec.Name}${spec.Internal ? " (internal)" : ""}${spec.IPAM.Config.length ? ` ${spec.IPAM.Config.map((c: Json) => c.Subnet).join(",")}` : ""}`,
@@ -793,7 +860,7 @@ export class Harness {
 
   async createVolume(r: RecordedResource): Promise<void> {
     const spec = this.volumeSpec(r);
-    await apiJson("POST", "/volumes/create", spec);
+    await this.apiJson("POST", "/volumes/create", spec);
     this.volumes.set(this.declaredName(r), spec.Name);
     this.log(`volume ${spec.Name}`);
   }
@@ -948,11 +1015,15 @@ export class Harness {
       ports.forEach((p, i) => {
         const g = fields(id, `ports[${i}].`, p);
         const key = `${g.take("internal")}/${g.take("protocol") ?? "tcp"}`;
-        g.take("external");
-        g.take("ip");
+        const external = g.take<number>("external");
+        const ip = g.take<string>("ip");
         g.done();
         body.ExposedPorts[key] = {};
-        hc.PortBindings[key] = [{ HostIp: "127.0.0.1", HostPort: "" }];
+        hc.PortBindings[key] = [
+          this.asDeclared
+            ? { HostIp: ip ?? "", HostPort: external === undefined ? "" : String(external) }
+            : { HostIp: "127.0.0.1", HostPort: "" },
+        ];
       });
     }
 
@@ -967,8 +1038,8 @@ export class Harness {
       g.done();
       if (vol) mounts.push({ Type: "volume", Source: name("volume", vol), Target: target, ReadOnly: ro });
       else if (hostPath) {
-        const src = path.join(this.hostDir, hostPath);
-        if (mode === "run") fs.mkdirSync(src, { recursive: true });
+        const src = this.asDeclared ? hostPath : path.join(this.hostDir, hostPath);
+        if (mode === "run" && !this.asDeclared) fs.mkdirSync(src, { recursive: true });
         mounts.push({ Type: "bind", Source: src, Target: target, ReadOnly: ro });
       } else throw new UnmappedFieldError(id, `volumes[${i}]`, v);
     });
@@ -1082,7 +1153,7 @@ export class Harness {
   async startContainer(r: RecordedResource): Promise<RunningContainer> {
     const spec = this.containerSpec(r, "run");
     const dockerName = this.dockerName(spec.declared);
-    const created = await apiJson(
+    const created = await this.apiJson(
       "POST",
       `/containers/create?name=${encodeURIComponent(dockerName)}`,
       spec.body,
@@ -1091,7 +1162,7 @@ export class Harness {
     for (const u of spec.uploads) {
       // Like the provider: full path in the archive, extracted at "/"; owner/group only when declared.
       const tar = tarOneFile(u.file, u.data, u.mode, u.uid, u.gid);
-      const res = await api(
+      const res = await this.api(
         "PUT",
         `/containers/${cid}/archive?path=%2F${u.owned ? "&copyUIDGID=1" : ""}`,
         tar,
@@ -1100,12 +1171,12 @@ export class Harness {
         throw new Error(`${dockerName}: upload ${u.file} → ${res.status}: ${res.body.toString().trim()}`);
     }
     for (const n of spec.extraNetworks) {
-      await apiJson("POST", `/networks/${encodeURIComponent(n.name)}/connect`, {
+      await this.apiJson("POST", `/networks/${encodeURIComponent(n.name)}/connect`, {
         Container: cid,
         EndpointConfig: n.config,
       });
     }
-    await apiJson("POST", `/containers/${cid}/start`);
+    await this.apiJson("POST", `/containers/${cid}/start`);
     const c: RunningContainer = {
       declaredName: spec.declared,
       dockerName,
@@ -1126,11 +1197,11 @@ export class Harness {
 
   async inspect(c: RunningContainer | string): Promise<Json> {
     const ident = typeof c === "string" ? c : c.id;
-    return apiJson("GET", `/containers/${encodeURIComponent(ident)}/json`);
+    return this.apiJson("GET", `/containers/${encodeURIComponent(ident)}/json`);
   }
 
   async logs(c: RunningContainer, tail = 40): Promise<string> {
-    const res = await api("GET", `/containers/${c.id}/logs?stdout=1&stderr=1&tail=${tail}`);
+    const res = await this.api("GET", `/containers/${c.id}/logs?stdout=1&stderr=1&tail=${tail}`);
     return demux(res.body);
   }
 
@@ -1178,7 +1249,7 @@ export class Harness {
   /** Waits for a one-shot container to exit 0 within its budget (waitTimeout or 120 s). */
   async waitExit(c: RunningContainer): Promise<void> {
     const budget = c.waitTimeoutMs ?? 120_000;
-    const res = await apiJson("POST", `/containers/${c.id}/wait`, undefined, [200], budget);
+    const res = await this.apiJson("POST", `/containers/${c.id}/wait`, undefined, [200], budget);
     const logs = await this.logs(c);
     if (res.StatusCode !== 0)
       throw new Error(`one-shot container ${c.dockerName} exited ${res.StatusCode}:\n${logs}`);
@@ -1191,8 +1262,13 @@ export class Harness {
   async removeContainer(declared: string): Promise<void> {
     const c = this.containers.get(declared);
     if (!c) return;
-    await api("POST", `/containers/${c.id}/stop?t=${c.stopSeconds}`, undefined, (c.stopSeconds + 20) * 1000);
-    await apiJson("DELETE", `/containers/${c.id}?force=1&v=1`, undefined, [204, 404]);
+    await this.api(
+      "POST",
+      `/containers/${c.id}/stop?t=${c.stopSeconds}`,
+      undefined,
+      (c.stopSeconds + 20) * 1000,
+    );
+    await this.apiJson("DELETE", `/containers/${c.id}?force=1&v=1`, undefined, [204, 404]);
     this.containers.delete(declared);
     this.log(`container ${c.dockerName} removed`);
   }
@@ -1229,6 +1305,7 @@ export class Harness {
     if (opts.user) args.push("-u", opts.user);
     for (const e of opts.env ?? []) args.push("-e", e);
     return execFileSync("docker", [...args, c.dockerName, ...cmd], {
+      env: this.cliEnv,
       encoding: "utf8",
       timeout: opts.timeoutMs ?? 20_000,
       input: opts.input,
@@ -1246,7 +1323,7 @@ export class Harness {
 
   /** Removes everything this run created; safe to call twice. */
   async cleanup(): Promise<void> {
-    sweepSync(this.runId);
+    sweepSync(this.runId, this.cliEnv);
     fs.rmSync(this.hostDir, { recursive: true, force: true });
     this.containers.clear();
     this.networks.clear();

@@ -88,6 +88,8 @@ export interface Vps {
   readonly ip: string;
   /** Scratch directory for keys; removed by stop(). */
   readonly dir: string;
+  /** Further published ports (`startVps` option `publish`): port inside the VPS → port on 127.0.0.1. */
+  readonly published: Readonly<Record<number, number>>;
   /** Reboots the VPS (docker restart) and waits for sshd; port and IP may change. */
   restart(): void;
   stop(): void;
@@ -204,9 +206,16 @@ export function waitForSsh(port: number, timeoutMs = 60_000): void {
 
 /**
  * Starts a VPS from `image` with LocalVps's flags, root's authorized key in place (as LocalVps's
- * upload does), SSH published on a free 127.0.0.1 port.
+ * upload does), SSH published on a free 127.0.0.1 port. `opts.publish`: further ports inside the
+ * VPS to publish on free 127.0.0.1 ports, as LocalVps's `publishedPorts` (e.g. its proxy's 443/80).
  */
-export function startVps(image: string, rootPublicKey: string, dir?: string, prefix = "lg-host-test"): Vps {
+export function startVps(
+  image: string,
+  rootPublicKey: string,
+  dir?: string,
+  prefix = "lg-host-test",
+  opts: { readonly publish?: readonly number[] } = {},
+): Vps {
   const reaped = reapStale();
   if (reaped.length > 0) console.log(`  removed leftovers of earlier runs: ${reaped.join(", ")}`);
   const id = `${prefix}-${process.pid}-${Date.now().toString(36)}`;
@@ -218,6 +227,7 @@ export function startVps(image: string, rootPublicKey: string, dir?: string, pre
     sshPort: 0,
     ip: "",
     dir: scratch,
+    published: {},
     restart() {
       must("docker", ["restart", "-t", "10", id], { timeoutMs: 120_000 });
       locate();
@@ -243,7 +253,15 @@ export function startVps(image: string, rootPublicKey: string, dir?: string, pre
       "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
       id,
     ]).stdout.trim();
-    Object.assign(vps, { sshPort: Number(port.split(":").pop()), ip });
+    const published: Record<number, number> = {};
+    for (const p of opts.publish ?? []) {
+      const bound =
+        must("docker", ["port", id, `${p}/tcp`])
+          .stdout.trim()
+          .split("\n")[0] ?? "";
+      published[p] = Number(bound.split(":").pop());
+    }
+    Object.assign(vps, { sshPort: Number(port.split(":").pop()), ip, published });
     waitForSsh(vps.sshPort);
   }
   live.add(vps);
@@ -265,6 +283,7 @@ export function startVps(image: string, rootPublicKey: string, dir?: string, pre
       `${vps.volume}:${VPS_RUN.dockerDataPath}`,
       "-p",
       `${VPS_RUN.bindAddress}::${VPS_RUN.sshInternalPort}`,
+      ...(opts.publish ?? []).flatMap((p) => ["-p", `${VPS_RUN.bindAddress}::${p}`]),
       image,
     ]);
     const keyFile = path.join(scratch, "root_authorized_keys");

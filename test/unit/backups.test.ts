@@ -46,6 +46,7 @@ describe("Backups", () => {
   let deps: ReturnType<typeof recordOptions>;
   let b: Backups;
   let install: string;
+  let drillInstall: string;
 
   before(async () => {
     rec = await installMocks("production");
@@ -58,6 +59,7 @@ describe("Backups", () => {
     });
     await settle();
     install = rec.one(CMD, "backups-install").inputs.create;
+    drillInstall = rec.one(CMD, "backups-drill").inputs.create;
   });
 
   test("daily full dump at dailyAt, incremental every 6 h, drill an hour after the full dump (UTC)", () => {
@@ -70,16 +72,22 @@ describe("Backups", () => {
       /^OnCalendar=\*-\*-\* 00,06,12,18:00:00 UTC$/m,
     );
     assert.match(
-      installedFile(install, "/etc/systemd/system/launchgate-restore-drill.timer"),
+      installedFile(drillInstall, "/etc/systemd/system/launchgate-restore-drill.timer"),
       /^OnCalendar=\*-\*-\* 03:00:00 UTC$/m,
     );
-    for (const t of ["backup-full", "backup-incremental", "restore-drill"]) {
+    for (const t of ["backup-full", "backup-incremental"]) {
       assert.match(installedFile(install, `/etc/systemd/system/launchgate-${t}.timer`), /^Persistent=true$/m);
     }
+    assert.match(
+      installedFile(drillInstall, "/etc/systemd/system/launchgate-restore-drill.timer"),
+      /^Persistent=true$/m,
+    );
     assert.equal(
       exported(install, "LG_TIMERS"),
-      "launchgate-backup-full.timer launchgate-backup-incremental.timer launchgate-restore-drill.timer",
+      "launchgate-backup-full.timer launchgate-backup-incremental.timer",
     );
+    // The drill is its own scheduled resource (role drill).
+    assert.equal(exported(drillInstall, "LG_TIMERS"), "launchgate-restore-drill.timer");
   });
 
   test("schedules follow config", () => {
@@ -130,7 +138,7 @@ describe("Backups", () => {
     const retention = installedFile(install, "/usr/local/lib/launchgate/backup-retention.sh");
     assert.equal(exported(retention, "LG_RETENTION_DAYS"), "30");
     assert.equal(exported(retention, "LG_BACKUP_DIR"), "/srv/launchgate/backups");
-    const drill = installedFile(install, "/usr/local/lib/launchgate/restore-drill.sh");
+    const drill = installedFile(drillInstall, "/usr/local/lib/launchgate/restore-drill.sh");
     assert.equal(exported(drill, "LG_DRILL_RESULT"), "/srv/launchgate/backups/restore-drill.json");
     assert.equal(exported(drill, "LG_DATABASES"), "app analytics");
     assert.equal(exported(drill, "LG_PG_CONTAINER"), "postgres");
@@ -147,13 +155,7 @@ describe("Backups", () => {
 
   test("triggers hold the sha256 of every script file", () => {
     const triggers: string[] = rec.one(CMD, "backups-install").inputs.triggers;
-    for (const f of [
-      "install-files.sh",
-      "uninstall-files.sh",
-      "backup-postgres.sh",
-      "restore-drill.sh",
-      "backup-retention.sh",
-    ]) {
+    for (const f of ["install-files.sh", "uninstall-files.sh", "backup-postgres.sh", "backup-retention.sh"]) {
       assert.ok(
         triggers.some((t) => t.startsWith(`${f}:sha256:`)),
         `${f} missing from triggers ${triggers.join(", ")}`,
@@ -202,7 +204,9 @@ describe("Backups", () => {
   test("delete stops the timers and removes the units, keeping data", () => {
     const del: string = rec.one(CMD, "backups-install").inputs.delete;
     assert.match(del, /systemctl disable --now/);
-    assert.equal(exported(del, "LG_TIMERS").split(" ").length, 3);
+    assert.equal(exported(del, "LG_TIMERS").split(" ").length, 2);
+    const drillDel: string = rec.one(CMD, "backups-drill").inputs.delete;
+    assert.equal(exported(drillDel, "LG_TIMERS"), "launchgate-restore-drill.timer");
     assert.doesNotMatch(exported(del, "LG_PATHS"), /\/srv\/launchgate\/backups/);
   });
 
@@ -227,12 +231,18 @@ describe("Backups", () => {
       install: inst.create,
       uninstall: inst.delete,
       "pre-migration": rec.one(CMD, "backups-pre-migration").inputs.create,
+      "drill install": drillInstall,
+      "drill uninstall": rec.one(CMD, "backups-drill").inputs.delete,
     };
     for (const line of exported(install, "LG_FILES").split("\n")) {
       const [, dest, v] = line.split(" ");
       if (dest!.endsWith(".sh")) texts[dest!] = exported(install, v!);
     }
-    assert.equal(Object.keys(texts).length, 9);
+    for (const line of exported(drillInstall, "LG_FILES").split("\n")) {
+      const [, dest, v] = line.split(" ");
+      if (dest!.endsWith(".sh")) texts[dest!] = exported(drillInstall, v!);
+    }
+    assert.equal(Object.keys(texts).length, 11);
     for (const [what, text] of Object.entries(texts)) {
       const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: text, encoding: "utf8" });
       assert.equal(r.status, 0, `${what}:\n${r.stdout}`);

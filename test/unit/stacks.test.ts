@@ -69,7 +69,7 @@ describe("every stack declares the full deployment", () => {
       assert.equal(count(stack, "launchgate:edge:Dns"), cloud ? 1 : 0);
       // domain + api + admin records; five zone TLS settings.
       assert.equal(count(stack, "cloudflare:index/dnsRecord:DnsRecord"), cloud ? 3 : 0);
-      assert.equal(count(stack, "cloudflare:index/zoneSetting:ZoneSetting"), cloud ? 5 : 0);
+      assert.equal(count(stack, "cloudflare:index/zoneSetting:ZoneSetting"), cloud ? 6 : 0);
     });
 
     test(`${stack}: every command with a delete script is replaced delete-first (DESIGN §2)`, () => {

@@ -54,6 +54,8 @@ export interface CheckResult {
   readonly gate: { readonly urn: string; readonly manifest: GateManifest } | null;
   readonly enforcement: Record<string, EnforcementLevel>;
   readonly timingsMs: { program: number; policies: number; total: number };
+  /** Documented exceptions from the pack config (`<policy>.exceptions`: resource → reason). */
+  readonly exceptions: { policy: string; resource: string; reason: string }[];
   /** No program error and no mandatory finding. */
   readonly passed: boolean;
 }
@@ -115,6 +117,18 @@ async function evaluatePack(
   const stackLevel = await server.analyzeStack(resources);
   const enforcement = Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, v.enforcementLevel]));
   return { info, diagnostics: [...perResource.flat(), ...stackLevel], enforcement, resolved };
+}
+
+/** Every `{ policy: { exceptions: { resource: reason } } }` entry of a pack config, sorted. */
+export function packExceptions(packConfig: Record<string, unknown>): CheckResult["exceptions"] {
+  return Object.entries(packConfig)
+    .flatMap(([policy, v]) => {
+      const ex = (v as { exceptions?: Record<string, unknown> } | null)?.exceptions;
+      return typeof ex === "object" && ex !== null
+        ? Object.entries(ex).map(([resource, reason]) => ({ policy, resource, reason: String(reason) }))
+        : [];
+    })
+    .sort((a, b) => a.policy.localeCompare(b.policy) || a.resource.localeCompare(b.resource));
 }
 
 /** Runs one check. Starts (and stops) a pack server unless `o.server` is given. */
@@ -188,6 +202,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckResult> {
         policies: Math.round(t1 - tProgram),
         total: Math.round(t1 - t0),
       },
+      exceptions: packExceptions(packConfig),
       passed: run.errors.length === 0 && !findings.some((f) => f.enforcementLevel === "mandatory"),
     };
   } finally {

@@ -6,7 +6,7 @@
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../contract/manifest";
 import { UNGATED_FIX } from "../../contract/release-rules";
-import { SECRET_NAME } from "../../policies/lib/patterns";
+import { SECRET_INPUT, looksGenerated, secretFormatIn } from "../../policies/lib/secret-values";
 import { configWithDefaults } from "../../policies/lib/config";
 import { dataVolumesProtected } from "../../policies/data";
 import type { RecordedResource } from "./record";
@@ -17,9 +17,6 @@ export interface ProgramFinding {
   readonly message: string;
   readonly urn: string;
 }
-
-/** Secret-named inputs plus connection URLs and webhooks (they embed credentials). */
-const SECRET_INPUT = new RegExp(`${SECRET_NAME.source}|(DATABASE_URL|REDIS(_[A-Z0-9]+)?_URL|WEBHOOK_URL)$`);
 
 function isSecretValue(v: unknown): boolean {
   return (
@@ -49,7 +46,13 @@ export function plaintextSecretInputs(resources: readonly RecordedResource[]): P
         (/^[A-Z][A-Z0-9_]*$/.test(key) && SECRET_INPUT.test(key) && s.length > 0)
       );
     });
-    for (const p of new Set([...leaked, ...envLike])) {
+    // By value: a known credential format anywhere, or a generated-looking token as an env value.
+    const byValue = plainHits(r.inputs, (s, key) => {
+      if (secretFormatIn(s)) return true;
+      const m = /^[A-Za-z_][A-Za-z0-9_]*=(.+)$/s.exec(s);
+      return (m !== null && looksGenerated(m[1]!)) || (/^[A-Z][A-Z0-9_]*$/.test(key) && looksGenerated(s));
+    });
+    for (const p of new Set([...leaked, ...envLike, ...byValue])) {
       out.push({
         policyName: "checker/secret-inputs",
         message: `${r.type} ${r.name}: input ${p} holds a secret as plain text; pass it as a Pulumi secret (pulumi.secret / config.requireSecret) so it is encrypted in state.`,
@@ -109,14 +112,44 @@ export function secureConfig(
   stack: string,
 ): ProgramFinding[] {
   const expected = new Set([...config.declaredSecret, ...secretReads]);
-  return [...expected]
-    .filter((k) => k in config.config && !config.secureKeys.includes(k))
-    .sort()
-    .map((k) => ({
-      policyName: "checker/secure-config",
-      message: `${k} is a secret but Pulumi.${stack}.yaml holds it in plain text; run \`pulumi config set --secret ${k} …\`.`,
-      urn: "",
-    }));
+  const out: ProgramFinding[] = [];
+  const finding = (message: string) => out.push({ policyName: "checker/secure-config", message, urn: "" });
+  for (const k of [...expected].sort()) {
+    if (!(k in config.config)) continue;
+    // `secure:` is per leaf: one plain value inside a secret object is stored in clear.
+    const plain = config.plainLeaves.filter((l) => l.key === k && l.value !== null && l.value !== "");
+    if (!config.secureKeys.includes(k))
+      finding(
+        `${k} is a secret but Pulumi.${stack}.yaml holds it in plain text; run \`pulumi config set --secret ${k} …\`.`,
+      );
+    else
+      for (const l of plain.filter((x) => x.path))
+        finding(
+          `${k}.${l.path} is plain text inside the secret ${k} in Pulumi.${stack}.yaml; every value must be secure: run \`pulumi config set --secret --path '${k}.${l.path}' …\`.`,
+        );
+  }
+  // Any other plain leaf that is a secret by name or by value.
+  for (const l of config.plainLeaves) {
+    if (expected.has(l.key) || typeof l.value !== "string" || l.value === "") continue;
+    const name =
+      l.path
+        .split(/[.[\]]/)
+        .filter((x) => x)
+        .pop() ?? l.key.split(":").pop()!;
+    const format = secretFormatIn(l.value);
+    const why = SECRET_INPUT.test(name)
+      ? `its name (${name}) says secret`
+      : format
+        ? `it holds a ${format}`
+        : /(^|\.)env\./.test(l.path) && looksGenerated(l.value)
+          ? "it looks like a generated credential"
+          : undefined;
+    if (why)
+      finding(
+        `${l.key}${l.path ? `.${l.path}` : ""} is plain text in Pulumi.${stack}.yaml but ${why}; move it to a secret (e.g. launchgate:appSecrets + apps[].secretEnv, \`pulumi config set --secret\`).`,
+      );
+  }
+  return out;
 }
 
 /** Data resources the engine's policies cannot see `retainOnDelete` on (it is not a policy option). */

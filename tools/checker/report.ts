@@ -131,6 +131,10 @@ export function renderText(r: CheckResult): string {
       lines.push(`    - ${f.resourceName}${f.resourceType ? ` (${f.resourceType})` : ""}: ${fix(f)}`);
   }
   if (r.findings.length === 0) lines.push("  none");
+  if (r.exceptions.length > 0) {
+    lines.push("", "Exceptions (pack config; not reported):");
+    for (const e of r.exceptions) lines.push(`  ${e.policy} / ${e.resource}: ${e.reason}`);
+  }
   lines.push("", summary(r));
   return lines.join("\n");
 }
@@ -146,5 +150,9 @@ export function renderMarkdown(r: CheckResult): string {
   for (const [policy, fs] of grouped(r))
     for (const f of fs)
       lines.push(`| \`${policy}\` | ${f.enforcementLevel} | ${esc(f.resourceName)} | ${esc(fix(f))} |`);
+  if (r.exceptions.length > 0) {
+    lines.push("", "## Exceptions (pack config)", "", "| policy | resource | reason |", "|---|---|---|");
+    for (const e of r.exceptions) lines.push(`| \`${e.policy}\` | ${esc(e.resource)} | ${esc(e.reason)} |`);
+  }
   return `${lines.join("\n")}\n`;
 }

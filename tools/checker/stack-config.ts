@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { readStackFile } from "../../stacks/stack-file";
+import { PlainLeaf, plainLeavesOf, readStackFile, stripSecure } from "../../stacks/stack-file";
 
 /**
  * Stands in for every secret value (only the CLI can decrypt them); finding it in a non-secret
@@ -23,6 +23,8 @@ export interface StackConfig {
   readonly secureKeys: string[];
   /** Keys Pulumi.yaml declares `secret: true`. */
   readonly declaredSecret: string[];
+  /** Plain (not `secure:`) leaves of the stack file and overrides, keys as `namespace:key`. */
+  readonly plainLeaves: PlainLeaf[];
 }
 
 interface ProjectFile {
@@ -57,16 +59,17 @@ export function loadStackConfig(
   for (const [key, value] of Object.entries(file.values)) config[`${ns}:${key}`] = encode(value);
   for (const [key, value] of Object.entries(file.foreign)) config[key] = encode(value);
   const secureKeys = new Set([...file.secureKeys].map((k) => `${ns}:${k}`));
+  const withNs = (k: string) => (k.includes(":") ? k : `${ns}:${k}`);
+  let plainLeaves = file.plainLeaves.map((l) => ({ ...l, key: withNs(l.key) }));
   for (const [key, value] of Object.entries(overrides)) {
     const full = key.includes(":") ? key : `${ns}:${key}`;
-    // An override is plain text unless written like the stack file's `{ secure: … }`.
-    const secure =
-      typeof value === "object" &&
-      value !== null &&
-      typeof (value as { secure?: unknown }).secure === "string";
-    config[full] = secure ? SECRET_MARKER : encode(value);
+    // An override is plain text except its `{ secure: … }` leaves, as in the stack file.
+    const stripped = stripSecure(value, SECRET_MARKER);
+    const secure = stripped.secure;
+    config[full] = encode(stripped.value);
     if (secure) secureKeys.add(full);
     else secureKeys.delete(full);
+    plainLeaves = [...plainLeaves.filter((l) => l.key !== full), ...plainLeavesOf(full, value)];
   }
-  return { project: project.name, config, secureKeys: [...secureKeys], declaredSecret };
+  return { project: project.name, config, secureKeys: [...secureKeys], declaredSecret, plainLeaves };
 }

@@ -3,7 +3,9 @@
 # (root on a fresh VPS) or, once that login is disabled, as the deploy user via sudo (see
 # bootstrap-runner.sh). Creates the user with the authorized key, docker group membership
 # (docker group = root-equivalent, by design: the deploy user runs the containers) and
-# passwordless sudo, which every later step uses (`sudo -n bash`).
+# passwordless sudo, which every later step uses (`sudo -n bash`). Least privilege (policy
+# host-step-effective): one rule, for the deploy user only, run-as root only; the docker group is
+# root-equivalent anyway, so a command list would not lower the privilege (policies/host.ts).
 # Needs: LG_DEPLOY_USER, LG_DEPLOY_PUBKEY
 set -euo pipefail
 : "${LG_DEPLOY_USER:?}" "${LG_DEPLOY_PUBKEY:?}"
@@ -27,7 +29,7 @@ printf '%s\n' "$LG_DEPLOY_PUBKEY" | install_file "$home/.ssh/authorized_keys" 06
 
 sudoers=/etc/sudoers.d/90-launchgate-$user
 tmp=$(mktemp)
-printf '# managed by launchgate: the deploy user runs the hardening steps non-interactively\n%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$user" >"$tmp"
+printf '# managed by launchgate: the deploy user runs the hardening steps non-interactively\n%s ALL=(root) NOPASSWD: ALL\n' "$user" >"$tmp"
 # A broken sudoers file would lock every later step out: validate before installing.
 visudo -cqf "$tmp"
 install_file "$sudoers" 0440 root:root <"$tmp" || true

@@ -55,6 +55,31 @@ if [ -n "${LG_STDIN_FILE:-}" ]; then
   if put 0600 "$LG_STDIN_FILE" >/dev/null; then echo "secret $LG_STDIN_FILE (0600, updated)"; fi
 fi
 
+# systemd runs this host: it is PID 1, else a systemctl that does not report being offline.
+systemd_running() {
+  [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && return 0
+  command -v systemctl >/dev/null 2>&1 || return 1
+  ! "${SUDO[@]}" systemctl is-system-running 2>&1 | grep -Eq 'offline|not been booted|Failed to connect to bus'
+}
+
+# A host not run by systemd (the local stack's container VPS: its init is a shell script, and
+# systemctl, when installed, cannot operate): the timers are enabled on disk as `systemctl enable`
+# does it (the WantedBy symlink), so the files and their enablement are in place; nothing
+# schedules them there.
+if ! systemd_running; then
+  for t in ${LG_TIMERS:-}; do
+    wants=/etc/systemd/system/timers.target.wants/$t
+    if [ "$("${SUDO[@]}" readlink "$wants" || true)" != "/etc/systemd/system/$t" ]; then
+      "${SUDO[@]}" install -d -m 0755 /etc/systemd/system/timers.target.wants
+      "${SUDO[@]}" ln -sfn "/etc/systemd/system/$t" "$wants"
+      echo "timer $t enabled (systemd not running on this host: linked, not started)"
+      changed=1
+    fi
+  done
+  [ "$changed" -eq 1 ] || echo "unchanged"
+  exit 0
+fi
+
 if [ "$units_changed" -eq 1 ]; then
   "${SUDO[@]}" systemctl daemon-reload
   echo "systemd daemon-reload"

@@ -5,6 +5,9 @@
 # Serialises every backup, retention and drill run on this host (systemd timers can overlap
 # with each other and with a pre-migration backup); waits up to LG_LOCK_WAIT_SECONDS.
 lock_backups() {
+  # /run/lock comes from systemd-tmpfiles on a systemd host; a host without it (the local stack's
+  # container VPS, /run a bare tmpfs) has to create it.
+  mkdir -p "$(dirname "$LG_LOCK_FILE")"
   exec 9>"$LG_LOCK_FILE"
   if ! flock -w "${LG_LOCK_WAIT_SECONDS:-3600}" 9; then
     log "another backup run still holds $LG_LOCK_FILE after ${LG_LOCK_WAIT_SECONDS:-3600}s"

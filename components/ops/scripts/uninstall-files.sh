@@ -7,6 +7,8 @@ SUDO=()
 if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo -n); fi
 for t in ${LG_TIMERS:-}; do
   "${SUDO[@]}" systemctl disable --now "$t" 2>/dev/null || true
+  # Hosts without systemctl (install-files.sh linked the timer itself).
+  "${SUDO[@]}" rm -f "/etc/systemd/system/timers.target.wants/$t"
 done
 for p in ${LG_PATHS:-}; do
   "${SUDO[@]}" rm -f -- "$p"

@@ -1,0 +1,528 @@
+/**
+ * Container runtime (CIS Docker Benchmark v1.6 §5): every item decidable from a container's
+ * declared inputs, one policy per control family, rules by the container's role marker (an
+ * unmarked container gets the strictest rules). Items not decidable from @pulumi/docker 5.2.0's
+ * `Container` inputs are listed in ./lib/coverage.ts with the reason.
+ */
+import { Container } from "@pulumi/docker/container";
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ContainerView, viewOfContainer } from "./lib/container-view";
+import { DIGEST_PINNED } from "./lib/patterns";
+import { TYPES, known, stackOfUrn } from "./lib/resources";
+import { ONE_SHOT_ROLES } from "../contract/roles";
+import { PolicyMeta, stackPolicy, typedPolicy } from "./lib/rule";
+
+type Config = Record<string, unknown>;
+
+/** A container policy: `check` yields one message per violation of the view. */
+function containerPolicy(
+  meta: PolicyMeta,
+  check: (c: ContainerView, config: Config, stack: string) => Iterable<string>,
+): ResourceValidationPolicy {
+  return typedPolicy(meta, Container, (props, args, config) =>
+    check(viewOfContainer(props), config, stackOfUrn(args.urn)),
+  );
+}
+
+const oneShot = (c: ContainerView) => (ONE_SHOT_ROLES as readonly string[]).includes(c.role);
+const who = (c: ContainerView) => (c.role === "unmarked" ? "unmarked container" : `${c.role} container`);
+
+export const containerPrivileged = containerPolicy(
+  {
+    name: "container-privileged",
+    description: "Checks whether a container runs privileged.",
+    protectsAgainst:
+      "a privileged container has every capability and device of the host: an escape is one mount away",
+    benchmark: "CIS Docker 1.6 §5.5",
+    fix: "remove `privileged: true`",
+  },
+  function* (c) {
+    if (c.privileged) yield "runs privileged; remove `privileged: true` (CIS 5.5).";
+  },
+);
+
+/** Never added back, whatever the role allow-list says: each is a known container escape. */
+const NEVER_ADDED = [
+  "ALL",
+  "SYS_ADMIN",
+  "SYS_MODULE",
+  "SYS_PTRACE",
+  "SYS_RAWIO",
+  "SYS_BOOT",
+  "SYS_TIME",
+  "NET_ADMIN",
+  "DAC_READ_SEARCH",
+  "MAC_ADMIN",
+  "MAC_OVERRIDE",
+  "BPF",
+  "PERFMON",
+  "SYSLOG",
+];
+
+export const DEFAULT_ALLOWED_CAPABILITIES: Record<string, string[]> = {
+  app: [],
+  datastore: [],
+  migration: [],
+  // nginx's master binds 80/443 and switches its workers to the nginx user.
+  proxy: ["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN"],
+  // the proxy's `nginx -t` job creates its temp dirs as the nginx user.
+  job: ["CHOWN"],
+  vps: [],
+  unmarked: [],
+};
+
+export const containerCapabilities = containerPolicy(
+  {
+    name: "container-capabilities",
+    description:
+      "Checks whether a container drops ALL Linux capabilities and adds back only its role's allow-list.",
+    protectsAgainst:
+      "default capabilities (NET_RAW, DAC_OVERRIDE, SETUID, …) widen what a compromised process can do",
+    benchmark: "CIS Docker 1.6 §5.4",
+    fix: 'set `capabilities.drops: ["ALL"]`; add back only what `allowedCapabilities[<role>]` lists',
+    config: { allowedCapabilities: { type: "object", default: DEFAULT_ALLOWED_CAPABILITIES } },
+  },
+  function* (c, config) {
+    if (!c.capDrop.includes("ALL"))
+      yield 'keeps the default capabilities; set `capabilities.drops: ["ALL"]` (CIS 5.4).';
+    // A role the allow-list does not name may add nothing.
+    const allowed = (config.allowedCapabilities as Record<string, string[]>)[c.role] ?? [];
+    const extra = c.capAdd.filter((cap) => NEVER_ADDED.includes(cap) || !allowed.includes(cap));
+    if (extra.length > 0)
+      yield `${who(c)} adds ${extra.join(", ")}; a ${c.role} may add only ${allowed.join(", ") || "nothing"} (CIS 5.4).`;
+  },
+);
+
+export const containerNoNewPrivileges = containerPolicy(
+  {
+    name: "container-no-new-privileges",
+    description: "Checks whether a container sets no-new-privileges.",
+    protectsAgainst: "setuid binaries in the image letting a process gain privileges after start",
+    benchmark: "CIS Docker 1.6 §5.26",
+    fix: 'add "no-new-privileges:true" to `securityOpts`',
+  },
+  function* (c) {
+    const opts = c.securityOpts.map((o) => o.replace(/=/, ":").toLowerCase());
+    if (
+      !opts.some((o) => o === "no-new-privileges" || o === "no-new-privileges:true") ||
+      opts.includes("no-new-privileges:false")
+    )
+      yield 'may gain privileges; add "no-new-privileges:true" to `securityOpts` (CIS 5.26).';
+  },
+);
+
+export const containerSecurityProfiles = containerPolicy(
+  {
+    name: "container-security-profiles",
+    description:
+      "Checks whether a container keeps the seccomp, AppArmor and SELinux confinement the daemon applies.",
+    protectsAgainst:
+      "an unconfined container reaching every syscall (seccomp) or file (AppArmor/SELinux) the kernel allows",
+    benchmark: "CIS Docker 1.6 §5.2, §5.3, §5.22",
+    fix: "remove `seccomp=unconfined`, `apparmor=unconfined` and `label=disable` from `securityOpts`",
+  },
+  function* (c) {
+    for (const o of c.securityOpts) {
+      const [k = "", v = ""] = o.toLowerCase().split(/[=:](.*)/s);
+      if (k === "seccomp" && v === "unconfined")
+        yield `securityOpts "${o}" disables the default seccomp profile; remove it (CIS 5.22).`;
+      if (k === "apparmor" && v === "unconfined")
+        yield `securityOpts "${o}" disables AppArmor; remove it (CIS 5.2).`;
+      if (k === "label" && v === "disable")
+        yield `securityOpts "${o}" disables SELinux labelling; remove it (CIS 5.3).`;
+      if (k === "systempaths" && v === "unconfined")
+        yield `securityOpts "${o}" unmasks /proc and /sys paths; remove it (CIS 5.22).`;
+    }
+  },
+);
+
+export const containerHostNamespaces = containerPolicy(
+  {
+    name: "container-host-namespaces",
+    description:
+      "Checks whether a container shares the host's (or another container's) network, PID, IPC, user or cgroup namespace.",
+    protectsAgainst:
+      "a container seeing and reaching the host's network stack, processes, shared memory or users",
+    benchmark: "CIS Docker 1.6 §5.10, §5.16, §5.17, §5.31",
+    fix: "leave `networkMode`, `pidMode`, `ipcMode`, `usernsMode`, `cgroupnsMode` unset (use `networksAdvanced`)",
+  },
+  function* (c) {
+    const shared = (v: string | undefined) => v !== undefined && (v === "host" || v.startsWith("container:"));
+    if (shared(c.networkMode))
+      yield `networkMode "${c.networkMode}" shares a network namespace; attach it with \`networksAdvanced\` instead (CIS 5.10).`;
+    if (shared(c.pidMode)) yield `pidMode "${c.pidMode}" shares a PID namespace; remove it (CIS 5.16).`;
+    if (shared(c.ipcMode) || c.ipcMode === "shareable")
+      yield `ipcMode "${c.ipcMode}" shares IPC; remove it or use "private" (CIS 5.17).`;
+    if (c.usernsMode === "host")
+      yield 'usernsMode "host" shares the host user namespace; remove it (CIS 5.31).';
+    if (c.cgroupnsMode === "host")
+      yield 'cgroupnsMode "host" shares the host cgroup namespace; use "private".';
+  },
+);
+
+export const containerDefaultBridge = containerPolicy(
+  {
+    name: "container-default-bridge",
+    description: "Checks whether a container uses Docker's default bridge (docker0).",
+    protectsAgainst: "every container on docker0 reaching every other one, with egress",
+    benchmark: "CIS Docker 1.6 §5.30",
+    fix: 'attach the container to a project network with `networksAdvanced` (or `networkMode: "none"`)',
+  },
+  function* (c) {
+    if (c.networkMode === "none") return;
+    if (c.networkMode === "bridge" || c.networkMode === "default")
+      yield `networkMode "${c.networkMode}" is the default bridge; attach it with \`networksAdvanced\` (CIS 5.30).`;
+    else if (c.networkMode === undefined && c.networks.length === 0)
+      yield "joins the default bridge (no `networksAdvanced`); attach it to a project network (CIS 5.30).";
+  },
+);
+
+export const containerDevices = containerPolicy(
+  {
+    name: "container-devices",
+    description: "Checks whether a container gets host devices, device cgroup rules or GPUs.",
+    protectsAgainst: "raw access to host block/character devices from inside a container",
+    benchmark: "CIS Docker 1.6 §5.18",
+    fix: "remove `devices`, `deviceCgroupRules`, `deviceRequests` and `gpus`",
+  },
+  function* (c) {
+    if (c.devices.length > 0)
+      yield `exposes host devices ${c.devices.join(", ")}; remove \`devices\` (CIS 5.18).`;
+    if (c.deviceCgroupRules.length > 0)
+      yield `allows devices by cgroup rule (${c.deviceCgroupRules.join(", ")}); remove \`deviceCgroupRules\` (CIS 5.18).`;
+    if (c.gpus) yield `exposes GPUs ("${c.gpus}"); remove \`gpus\` (CIS 5.18).`;
+    if (c.deviceRequests > 0) yield "requests devices (deviceRequests); remove them (CIS 5.18).";
+  },
+);
+
+/** Host paths never mounted into a container (prefix match on a normalised path). */
+const SENSITIVE_HOST_PATHS = [
+  "/",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib64",
+  "/proc",
+  "/sys",
+  "/usr",
+  "/bin",
+  "/sbin",
+  "/root",
+  "/home",
+  "/var/lib/docker",
+  "/var/run",
+  "/run",
+  "/var/log",
+  "/var/lib/containerd",
+];
+const DOCKER_SOCKET = /(^|\/)(docker|containerd)\.sock$/;
+
+export const containerHostMounts = containerPolicy(
+  {
+    name: "container-host-mounts",
+    description:
+      "Checks whether a container bind-mounts the Docker socket or a sensitive host directory, or shares mount propagation.",
+    protectsAgainst:
+      "a container controlling the Docker daemon (root on the host) or reading/writing host system files",
+    benchmark: "CIS Docker 1.6 §5.6, §5.20, §5.32",
+    fix: "use named volumes; never mount docker.sock, /, /etc, /proc, /sys, /dev, /var/lib/docker, …",
+  },
+  function* (c) {
+    for (const m of c.hostMounts) {
+      const p = m.source.replace(/\/+$/, "") || "/";
+      if (DOCKER_SOCKET.test(p))
+        yield `mounts the Docker socket ${m.source}; remove it — it is root on the host (CIS 5.32).`;
+      else if (SENSITIVE_HOST_PATHS.some((s) => p === s || (s !== "/" && p.startsWith(`${s}/`))))
+        yield `mounts host path ${m.source}; mount a named volume instead (CIS 5.6).`;
+      if (m.propagation && /^r?shared$/.test(m.propagation))
+        yield `mount ${m.target} uses ${m.propagation} propagation; use private (CIS 5.20).`;
+    }
+  },
+);
+
+export const containerReadOnlyRoot = containerPolicy(
+  {
+    name: "container-read-only-root",
+    description: "Checks whether a container's root filesystem is read-only.",
+    protectsAgainst: "an attacker persisting tools or changing binaries inside a running container",
+    benchmark: "CIS Docker 1.6 §5.13",
+    fix: "set `readOnly: true` with tmpfs for the paths the process writes, or document an exception",
+  },
+  function* (c) {
+    if (!c.readOnly)
+      yield "root filesystem is writable; set `readOnly: true` with tmpfs for writable paths (CIS 5.13).";
+  },
+);
+
+export const containerMemoryLimit = containerPolicy(
+  {
+    name: "container-memory-limit",
+    description: "Checks whether every container has a memory limit and no unlimited swap.",
+    protectsAgainst: "one container exhausting the host's memory and taking every service down",
+    benchmark: "CIS Docker 1.6 §5.11",
+    fix: "set `memory` (MiB) and `memorySwap` equal to it",
+  },
+  function* (c) {
+    if (!(typeof c.memory === "number" && c.memory > 0))
+      yield "no memory limit; set `memory` (MiB) from the app's `memoryMb` (CIS 5.11).";
+    else if (
+      c.memorySwap !== undefined &&
+      c.memorySwap !== 0 &&
+      (c.memorySwap < 0 || c.memorySwap < c.memory)
+    )
+      yield `memorySwap ${c.memorySwap} lifts the memory limit; set it equal to \`memory\` (CIS 5.11).`;
+  },
+);
+
+export const containerCpuLimit = containerPolicy(
+  {
+    name: "container-cpu-limit",
+    description: "Checks whether every container has a CPU limit.",
+    protectsAgainst: "one busy container starving the others (and sshd) of CPU",
+    benchmark: "CIS Docker 1.6 §5.12",
+    fix: 'set `cpus` (e.g. "0.5")',
+  },
+  function* (c) {
+    const cpus = Number(c.cpus);
+    if (!(c.cpus !== undefined && cpus > 0) && !((c.cpuQuota ?? 0) > 0) && !((c.cpuShares ?? 0) > 0))
+      yield "no CPU limit; set `cpus` (CIS 5.12).";
+  },
+);
+
+const LONG_RUNNING_RESTARTS = ["unless-stopped", "always", "on-failure"];
+
+export const containerRestartPolicy = containerPolicy(
+  {
+    name: "container-restart-policy",
+    description:
+      "Checks whether a container's restart policy fits its role: services restart, one-shot jobs never do, on-failure retries at most 5 times.",
+    protectsAgainst:
+      'a service that stays down after a crash, a job that loops forever, or a service escaping the healthcheck rule by declaring restart "no"',
+    benchmark: "CIS Docker 1.6 §5.15",
+    fix: 'services: `restart: "unless-stopped"`; job/migration role: `restart: "no"`',
+  },
+  function* (c) {
+    if (oneShot(c)) {
+      if (c.restart !== "no")
+        yield `one-shot ${c.role} container restarts (${c.restart ?? "unset"}); set \`restart: "no"\`.`;
+      return;
+    }
+    if (!c.restart || !LONG_RUNNING_RESTARTS.includes(c.restart))
+      yield `${who(c)} has restart policy "${c.restart ?? "unset"}"; set \`restart: "unless-stopped"\` (only the job and migration roles run once).`;
+    else if (
+      c.restart === "on-failure" &&
+      !(c.maxRetryCount !== undefined && c.maxRetryCount > 0 && c.maxRetryCount <= 5)
+    )
+      yield `on-failure restarts ${c.maxRetryCount ?? "without limit"} times; set \`maxRetryCount\` to 5 or less (CIS 5.15).`;
+  },
+);
+
+export const containerHealthcheck = containerPolicy(
+  {
+    name: "container-healthcheck",
+    description:
+      "Checks whether every long-running container (any role but job and migration) declares a healthcheck.",
+    protectsAgainst: "a broken release replacing a good one, and Docker reporting a hung service as running",
+    benchmark: "CIS Docker 1.6 §5.27",
+    fix: 'set `healthcheck.tests` (e.g. ["CMD", "curl", "-f", "http://127.0.0.1:<port>/health"])',
+  },
+  function* (c) {
+    if (oneShot(c)) return;
+    if (c.healthTests.length === 0 || c.healthTests[0]?.toUpperCase() === "NONE")
+      yield `${who(c)} has no healthcheck; set \`healthcheck.tests\` (e.g. ["CMD", "curl", "-f", "http://127.0.0.1:<port>/health"]) (CIS 5.27).`;
+  },
+);
+
+export const containerPorts = containerPolicy(
+  {
+    name: "container-ports",
+    description:
+      "Checks whether only the proxy publishes host ports, privileged ports only from the allowed list, bound to a specific address unless public.",
+    protectsAgainst:
+      "a data store or app reachable from the internet around the proxy (Docker's published ports bypass UFW)",
+    benchmark: "CIS Docker 1.6 §5.8, §5.9, §5.14",
+    fix: "remove `ports` (apps are reached through the proxy, data stores on the internal network)",
+    config: {
+      publishRoles: { type: "array", items: { type: "string" }, default: ["proxy", "vps"] },
+      publicRoles: { type: "array", items: { type: "string" }, default: ["proxy"] },
+      privilegedPorts: { type: "array", items: { type: "number" }, default: [80, 443] },
+    },
+  },
+  function* (c, config) {
+    const publish = config.publishRoles as string[];
+    const publicRoles = config.publicRoles as string[];
+    const privileged = config.privilegedPorts as number[];
+    if (c.publishAllPorts) yield "publishes every exposed port; remove `publishAllPorts` (CIS 5.9).";
+    if (c.ports.length === 0) return;
+    const list = c.ports.map((p) => p.external ?? p.internal).join(", ");
+    if (!publish.includes(c.role)) {
+      yield `${who(c)} publishes host port(s) ${list}; remove \`ports\` — only ${publish.join("/")} publish (CIS 5.9).`;
+      return;
+    }
+    for (const p of c.ports) {
+      const host = p.external ?? p.internal;
+      if (host !== undefined && host < 1024 && !privileged.includes(host))
+        yield `publishes privileged host port ${host}; only ${privileged.join(", ")} may be (CIS 5.8).`;
+      if ((!p.ip || p.ip === "0.0.0.0" || p.ip === "::") && !publicRoles.includes(c.role))
+        yield `host port ${host} listens on every interface; set \`ip\` (e.g. "127.0.0.1") (CIS 5.14).`;
+    }
+  },
+);
+
+export const containerCgroup = containerPolicy(
+  {
+    name: "container-cgroup",
+    description: "Checks whether a container stays in the cgroup Docker creates for it (no `cgroupParent`).",
+    protectsAgainst: "a container escaping its resource limits through another cgroup",
+    benchmark: "CIS Docker 1.6 §5.25",
+    fix: "remove `cgroupParent`",
+  },
+  function* (c) {
+    if (c.cgroupParent)
+      yield `cgroupParent "${c.cgroupParent}" moves the container out of its own cgroup; remove it (CIS 5.25).`;
+  },
+);
+
+export const containerUlimits = containerPolicy(
+  {
+    name: "container-ulimits",
+    description:
+      "Checks whether a container overrides the daemon's default ulimits without a documented exception.",
+    protectsAgainst: "raised ulimits (open files, processes, memlock) undoing the host's limits",
+    benchmark: "CIS Docker 1.6 §5.19",
+    fix: "remove `ulimits`, or document the need in `container-ulimits.exceptions`",
+  },
+  function* (c) {
+    if (c.ulimits.length > 0)
+      yield `overrides ulimits ${c.ulimits.join(", ")}; remove them or document why in the pack config (CIS 5.19).`;
+  },
+);
+
+export const containerNoSshd = containerPolicy(
+  {
+    name: "container-no-sshd",
+    description: "Checks whether a container's entrypoint or command runs sshd.",
+    protectsAgainst:
+      "an SSH server inside a container: another login path that bypasses the host's sshd hardening",
+    benchmark: "CIS Docker 1.6 §5.7",
+    fix: "use `docker exec` over the host's SSH instead",
+  },
+  function* (c) {
+    if (c.executable.some((w) => /(^|\/)sshd$/.test(w.split(/\s+/)[0] ?? "")))
+      yield "runs sshd; remove it — use `docker exec` over the host's SSH (CIS 5.7).";
+  },
+);
+
+export const containerNonRoot = containerPolicy(
+  {
+    name: "container-non-root",
+    description: "Checks whether every container runs as a non-root user and joins no root-equivalent group.",
+    protectsAgainst:
+      "a compromised process being root inside the container, one kernel bug away from root on the host",
+    benchmark: "CIS Docker 1.6 §4.1",
+    fix: 'set `user` to a non-root uid:gid (e.g. "10001:10001"), or document why in `container-non-root.exceptions`',
+  },
+  function* (c) {
+    if (!c.user || /^(root|0)(:|$)/.test(c.user))
+      yield `runs as ${c.user ? `"${c.user}"` : "the image's default user"}; set \`user\` to a non-root uid:gid (e.g. "10001:10001"), or document why in container-non-root.exceptions.`;
+    const rootish = c.groupAdds.filter((g) =>
+      ["0", "root", "docker", "disk", "sudo", "adm", "shadow"].includes(g),
+    );
+    if (rootish.length > 0) yield `joins group(s) ${rootish.join(", ")}; remove them from \`groupAdds\`.`;
+  },
+);
+
+export const imagesPinned = typedPolicy(
+  {
+    name: "images-pinned",
+    description:
+      "Checks whether container images are pinned by digest outside `local` and never use `:latest` or no tag.",
+    protectsAgainst: "a different image than the one staging verified running in production",
+    benchmark: "CIS Docker 1.6 §5.28, §4.x (image provenance)",
+    fix: "pin as repo@sha256:<digest> (the digest staging verified)",
+  },
+  Container,
+  function* (props, args) {
+    // Read directly: an image unknown at preview makes this "can't run" (advisory), as the engine does.
+    const image = (props.image as string | undefined) ?? "";
+    const lastPart = image.split("/").pop() ?? image;
+    if (/:latest(@|$)/.test(image) || (!lastPart.includes(":") && !lastPart.includes("@"))) {
+      yield `image "${image}" floats (:latest or no tag); pin it as repo@sha256:<digest>.`;
+    } else if (
+      stackOfUrn(args.urn) !== "local" &&
+      !DIGEST_PINNED.test(image) &&
+      !/^sha256:[a-f0-9]{64}$/.test(image)
+    ) {
+      yield `image "${image}" is pinned by tag only; on ${stackOfUrn(args.urn)} use repo@sha256:<digest> (the digest staging verified).`;
+    }
+  },
+);
+
+export const vpsLocalOnly = containerPolicy(
+  {
+    name: "vps-local-only",
+    description: "Checks whether the disposable VPS container (role vps) exists only on the local stack.",
+    protectsAgainst: "the local stack's broad-capability VPS container deployed to a real host",
+    benchmark: "launchgate DESIGN §1 (local stack)",
+    fix: "the LocalVps component belongs to the local stack only",
+  },
+  function* (c, _config, stack) {
+    if (c.role === "vps" && stack !== "local")
+      yield `a vps container on ${stack}; LocalVps is for the local stack only.`;
+  },
+);
+
+export const datastoresInternalOnly: StackValidationPolicy = stackPolicy(
+  {
+    name: "datastores-internal-only",
+    description:
+      "Checks whether data-store containers join only docker networks created with `internal: true`.",
+    protectsAgainst: "a data store with egress or reachable from the proxy's network",
+    benchmark: "seed 001 (data stores private); CIS Docker 1.6 §5.9",
+    fix: "attach data stores only to the internal network",
+  },
+  function* (args) {
+    const internal = new Set(
+      args.resources
+        .filter((r) => r.type === TYPES.network && known(() => r.props.internal) === true)
+        .map((r) => known(() => r.props.name) as string),
+    );
+    for (const r of args.resources.filter((x) => x.isType(Container))) {
+      const c = viewOfContainer(r.props);
+      if (c.role !== "datastore") continue;
+      const outside = c.networks.filter((n) => !internal.has(n));
+      if (c.networkMode && c.networkMode !== "none" && !internal.has(c.networkMode))
+        outside.push(c.networkMode);
+      if (outside.length > 0 || c.networks.length === 0)
+        yield [
+          `${c.datastore ?? "data store"} container ${r.name} joins ${outside.join(", ") || "the default bridge"}; attach it only to the internal network.`,
+          r,
+        ];
+    }
+  },
+);
+
+export const containerPolicies = [
+  containerPrivileged,
+  containerCapabilities,
+  containerNoNewPrivileges,
+  containerSecurityProfiles,
+  containerHostNamespaces,
+  containerDefaultBridge,
+  containerDevices,
+  containerHostMounts,
+  containerReadOnlyRoot,
+  containerMemoryLimit,
+  containerCpuLimit,
+  containerRestartPolicy,
+  containerHealthcheck,
+  containerPorts,
+  containerCgroup,
+  containerUlimits,
+  containerNoSshd,
+  containerNonRoot,
+  imagesPinned,
+  vpsLocalOnly,
+  datastoresInternalOnly,
+];

@@ -1,0 +1,176 @@
+/**
+ * One view of a container's declared runtime, whatever resource declares it, so each CIS Docker
+ * Benchmark §5 rule is written once. Reads go through `known()`: a value computed by another
+ * resource at preview counts as absent only where absence is the stricter reading.
+ */
+import {
+  CONTAINER_ROLES,
+  ContainerRole,
+  DATASTORE_LABEL,
+  DatastoreEngine,
+  ROLE_LABEL,
+} from "../../contract/roles";
+import { known } from "./resources";
+
+export interface PortView {
+  readonly internal?: number;
+  readonly external?: number;
+  readonly ip?: string;
+}
+export interface HostMountView {
+  /** Host path bind-mounted (volumes[].hostPath or mounts[type=bind].source). */
+  readonly source: string;
+  readonly target: string;
+  readonly propagation?: string;
+}
+
+export interface ContainerView {
+  /** The role marker, or "unmarked" (strictest rules) when absent or not a known role. */
+  readonly role: ContainerRole | "unmarked";
+  readonly datastore?: DatastoreEngine;
+  readonly image?: string;
+  readonly user?: string;
+  readonly privileged: boolean;
+  readonly capAdd: string[];
+  readonly capDrop: string[];
+  readonly securityOpts: string[];
+  readonly readOnly: boolean;
+  readonly memory?: number;
+  readonly memorySwap?: number;
+  readonly cpus?: string;
+  readonly cpuShares?: number;
+  readonly cpuQuota?: number;
+  readonly restart?: string;
+  readonly maxRetryCount?: number;
+  readonly healthTests: string[];
+  readonly ports: PortView[];
+  readonly publishAllPorts: boolean;
+  readonly networkMode?: string;
+  readonly networks: string[];
+  readonly pidMode?: string;
+  readonly ipcMode?: string;
+  readonly usernsMode?: string;
+  readonly cgroupnsMode?: string;
+  readonly cgroupParent?: string;
+  readonly devices: string[];
+  readonly deviceCgroupRules: string[];
+  readonly deviceRequests: number;
+  readonly gpus?: string;
+  readonly hostMounts: HostMountView[];
+  readonly ulimits: string[];
+  readonly groupAdds: string[];
+  readonly runtime?: string;
+  readonly executable: string[];
+  readonly labels: Record<string, string>;
+}
+
+type Props = Record<string, unknown>;
+
+function list<T = unknown>(read: () => unknown): T[] {
+  const arr = known(read) as unknown[] | undefined;
+  if (!Array.isArray(arr)) return [];
+  const out: T[] = [];
+  for (let i = 0; i < arr.length; i++) {
+    const x = known(() => arr[i]);
+    if (x !== undefined) out.push(x as T);
+  }
+  return out;
+}
+const str = (read: () => unknown): string | undefined => {
+  const v = known(read);
+  return typeof v === "string" ? v : undefined;
+};
+const num = (read: () => unknown): number | undefined => {
+  const v = known(read);
+  return typeof v === "number" ? v : undefined;
+};
+
+/** `{label, value}` list → map (values unknown at preview are left out). */
+export function labelMap(labels: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list<Props>(() => labels)) {
+    const k = str(() => l.label);
+    const v = str(() => l.value);
+    if (k !== undefined && v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+export function roleOf(labels: Record<string, string>): ContainerRole | "unmarked" {
+  const r = labels[ROLE_LABEL];
+  return (CONTAINER_ROLES as readonly string[]).includes(r ?? "") ? (r as ContainerRole) : "unmarked";
+}
+
+/** `CAP_NET_ADMIN`, `net_admin` → `NET_ADMIN`. */
+export function capName(c: string): string {
+  return c.toUpperCase().replace(/^CAP_/, "");
+}
+
+/** A `docker:index/container:Container`'s props as a view. */
+export function viewOfContainer(c: Props): ContainerView {
+  const labels = labelMap(c.labels);
+  const caps = (known(() => c.capabilities) ?? {}) as Props;
+  const health = (known(() => c.healthcheck) ?? {}) as Props;
+  const hostMounts: HostMountView[] = [
+    ...list<Props>(() => c.volumes).flatMap((v) => {
+      const source = str(() => v.hostPath);
+      return source ? [{ source, target: str(() => v.containerPath) ?? "" }] : [];
+    }),
+    ...list<Props>(() => c.mounts).flatMap((m) => {
+      if (str(() => m.type) !== "bind") return [];
+      const bind = (known(() => m.bindOptions) ?? {}) as Props;
+      return [
+        {
+          source: str(() => m.source) ?? "",
+          target: str(() => m.target) ?? "",
+          propagation: str(() => bind.propagation),
+        },
+      ];
+    }),
+  ];
+  const engine = labels[DATASTORE_LABEL];
+  return {
+    role: roleOf(labels),
+    datastore: ["postgres", "pgbouncer", "redis"].includes(engine ?? "")
+      ? (engine as DatastoreEngine)
+      : undefined,
+    image: str(() => c.image),
+    user: str(() => c.user),
+    privileged: known(() => c.privileged) === true,
+    capAdd: list<string>(() => caps.adds).map(capName),
+    capDrop: list<string>(() => caps.drops).map(capName),
+    securityOpts: list<string>(() => c.securityOpts),
+    readOnly: known(() => c.readOnly) === true,
+    memory: num(() => c.memory),
+    memorySwap: num(() => c.memorySwap),
+    cpus: str(() => c.cpus),
+    cpuShares: num(() => c.cpuShares),
+    cpuQuota: num(() => c.cpuQuota),
+    restart: str(() => c.restart),
+    maxRetryCount: num(() => c.maxRetryCount),
+    healthTests: list<string>(() => health.tests),
+    ports: list<Props>(() => c.ports).map((p) => ({
+      internal: num(() => p.internal),
+      external: num(() => p.external),
+      ip: str(() => p.ip),
+    })),
+    publishAllPorts: known(() => c.publishAllPorts) === true,
+    networkMode: str(() => c.networkMode),
+    networks: list<Props>(() => c.networksAdvanced).map((n) => str(() => n.name) ?? "(computed)"),
+    pidMode: str(() => c.pidMode),
+    ipcMode: str(() => c.ipcMode),
+    usernsMode: str(() => c.usernsMode),
+    cgroupnsMode: str(() => c.cgroupnsMode),
+    cgroupParent: str(() => c.cgroupParent),
+    devices: list<Props>(() => c.devices).map((d) => str(() => d.hostPath) ?? "(computed)"),
+    deviceCgroupRules: list<string>(() => c.deviceCgroupRules),
+    deviceRequests: list(() => c.deviceRequests).length,
+    gpus: str(() => c.gpus),
+    hostMounts,
+    ulimits: list<Props>(() => c.ulimits).map((u) => str(() => u.name) ?? "(computed)"),
+    groupAdds: list<string>(() => c.groupAdds),
+    runtime: str(() => c.runtime),
+    executable: [...list<string>(() => c.entrypoints), ...list<string>(() => c.command)],
+    labels,
+  };
+}

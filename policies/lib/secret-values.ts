@@ -1,0 +1,55 @@
+/**
+ * What a secret looks like, by name and by value (known token formats, entropy). No imports: the
+ * policies use it on text a secret must never be in (command text, labels), the checker on every
+ * plain (non-secret) input and on the stack file's plain leaves.
+ */
+import { SECRET_NAME } from "./patterns";
+
+/** Names that hold secrets, plus connection URLs and webhooks (they embed credentials). */
+export const SECRET_INPUT = new RegExp(
+  `${SECRET_NAME.source}|(DATABASE_URL|REDIS(_[A-Z0-9]+)?_URL|WEBHOOK_URL)$`,
+  "i",
+);
+
+/** Well-known credential formats (provider documentation / gitleaks rule families). */
+export const SECRET_FORMATS: readonly [string, RegExp][] = [
+  ["private key", /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/],
+  ["AWS access key id", /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
+  ["Stripe secret key", /\b(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{10,}\b/],
+  ["GitHub token", /\b(?:ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{30,}\b|\bgithub_pat_[0-9A-Za-z_]{40,}\b/],
+  ["Slack token", /\bxox[abposr]-[0-9A-Za-z-]{10,}\b/],
+  ["Slack webhook", /hooks\.slack\.com\/services\/T[0-9A-Z]+\/B[0-9A-Z]+\/[0-9A-Za-z]+/],
+  ["Google API key", /\bAIza[0-9A-Za-z_-]{35}\b/],
+  ["SendGrid key", /\bSG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}\b/],
+  ["JSON web token", /\beyJ[0-9A-Za-z_-]{10,}\.eyJ[0-9A-Za-z_-]{10,}\.[0-9A-Za-z_-]{10,}/],
+  ["URL with a password", /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:[^\s:/@]{3,}@/i],
+];
+
+/** The name of the first known credential format in `s`, if any. */
+export function secretFormatIn(s: string): string | undefined {
+  return SECRET_FORMATS.find(([, re]) => re.test(s))?.[0];
+}
+
+/** Shannon entropy of `s`, bits per character. */
+export function entropy(s: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) h -= (n / s.length) * Math.log2(n / s.length);
+  return h;
+}
+
+/**
+ * Whether a single value looks like a generated credential: one token of ≥ 20 characters with
+ * letters and digits and ≥ 4.0 bits of entropy per character (base64/alphanumeric keys), or ≥ 32
+ * hex characters with ≥ 3.5 bits. Content digests (`sha256:…`) and SSH public keys are not secrets.
+ */
+export function looksGenerated(value: string): boolean {
+  const v = value.trim();
+  // One token of key characters (base64/base64url/hex), not a path, URL, JSON or digest.
+  if (v.length < 20 || !/^[A-Za-z0-9+/=_.~-]+$/.test(v) || /^[/.]|\/\/|\/.*\/.*\//.test(v)) return false;
+  if (/(^|@)sha256:[a-f0-9]{64}$/.test(v)) return false;
+  if (!/[A-Za-z]/.test(v) || !/[0-9]/.test(v)) return false;
+  if (/^[a-f0-9]+$/i.test(v)) return v.length >= 32 && entropy(v) >= 3.5;
+  return entropy(v) >= 4.0;
+}

@@ -1,0 +1,69 @@
+/**
+ * A client of the proxy in its own process (so the test's synchronous work never delays it):
+ * `GET <path>` over HTTPS with the internal CA, one after another every 50 ms, each bounded by
+ * 15 s, until SIGTERM; then prints `{ seen: {version: count}, failures: [...], maxMs, slow }` as
+ * JSON on stdout (`slow`: requests over 1 s).
+ * Env: LG_PORT (127.0.0.1 port), LG_SERVERNAME, LG_CA_FILE, LG_PATH.
+ */
+import * as fs from "node:fs";
+import * as https from "node:https";
+
+const port = Number(process.env.LG_PORT);
+const servername = process.env.LG_SERVERNAME!;
+const ca = fs.readFileSync(process.env.LG_CA_FILE!, "utf8");
+const target = process.env.LG_PATH ?? "/version";
+const seen: Record<string, number> = {};
+const failures: string[] = [];
+let maxMs = 0;
+let slow = 0;
+let stop = false;
+process.on("SIGTERM", () => (stop = true));
+
+function once(): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const done = (failure?: string, version?: string) => {
+      const ms = Date.now() - t0;
+      maxMs = Math.max(maxMs, ms);
+      if (ms > 1000) slow++;
+      if (failure) failures.push(`${new Date(t0).toISOString()} ${failure}`);
+      else seen[version!] = (seen[version!] ?? 0) + 1;
+      resolve();
+    };
+    const req = https.get(
+      {
+        host: "127.0.0.1",
+        port,
+        servername,
+        ca,
+        path: target,
+        headers: { host: servername },
+        agent: false,
+        timeout: 15_000,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (body += c));
+        res.on("end", () => {
+          if (res.statusCode !== 200) return done(`${res.statusCode} ${body.slice(0, 80)}`);
+          try {
+            done(undefined, String(JSON.parse(body).version));
+          } catch {
+            done(`not JSON: ${body.slice(0, 80)}`);
+          }
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout 15 s")));
+    req.on("error", (e) => done(e.message));
+  });
+}
+
+void (async () => {
+  while (!stop) {
+    await once();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.stdout.write(JSON.stringify({ seen, failures, maxMs, slow }));
+})();

@@ -1,0 +1,377 @@
+/**
+ * Container runtime policies (CIS Docker Benchmark v1.6 §5): a compliant container per role,
+ * then one changed property per violation with the exact message (the pulumi-policy-aws pattern).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as c from "../../policies/containers";
+import { TYPES } from "../../policies/lib/resources";
+import { ResourceInput, runResourcePolicy, runStackPolicy } from "./harness";
+
+const DIGEST = `sha256:${"b".repeat(64)}`;
+type Props = Record<string, unknown>;
+
+/** An app container as AppService declares it. */
+const APP: Props = {
+  image: `ghcr.io/acme/api@${DIGEST}`,
+  user: "10001:10001",
+  privileged: false,
+  capabilities: { drops: ["ALL"] },
+  securityOpts: ["no-new-privileges:true"],
+  readOnly: true,
+  memory: 512,
+  memorySwap: 512,
+  cpus: "1",
+  restart: "unless-stopped",
+  healthcheck: { tests: ["CMD", "node", "-e", "…"] },
+  networksAdvanced: [{ name: "net-internal" }],
+  labels: [{ label: "launchgate.role", value: "app" }],
+};
+const container = (props: Props, name = "app-api"): ResourceInput => ({ type: TYPES.container, name, props });
+const withRole = (role: string | undefined, more: Props = {}) => ({
+  ...APP,
+  labels: role ? [{ label: "launchgate.role", value: role }] : [],
+  ...more,
+});
+
+const ALL = c.containerPolicies.filter((p) => "validateResource" in p);
+
+describe("container policies: compliant containers pass every policy", () => {
+  const compliant: [string, Props][] = [
+    ["app", APP],
+    ["migration job", withRole("migration", { restart: "no", healthcheck: undefined })],
+    [
+      "proxy",
+      withRole("proxy", {
+        capabilities: { drops: ["ALL"], adds: ["NET_BIND_SERVICE"] },
+        ports: [{ internal: 443, external: 443 }],
+      }),
+    ],
+    ["datastore", withRole("datastore")],
+  ];
+  for (const [what, props] of compliant) {
+    it(what, async () => {
+      for (const p of ALL)
+        assert.deepEqual(await runResourcePolicy(p as never, container(props)), [], p.name);
+    });
+  }
+});
+
+/** [policy, what changed, props, exact messages]. */
+const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
+  [
+    "containerPrivileged",
+    "privileged",
+    { ...APP, privileged: true },
+    ["runs privileged; remove `privileged: true` (CIS 5.5)."],
+  ],
+  [
+    "containerCapabilities",
+    "default caps kept",
+    { ...APP, capabilities: { drops: [] } },
+    ['keeps the default capabilities; set `capabilities.drops: ["ALL"]` (CIS 5.4).'],
+  ],
+  [
+    "containerCapabilities",
+    "app adds NET_ADMIN",
+    { ...APP, capabilities: { drops: ["ALL"], adds: ["CAP_NET_ADMIN"] } },
+    ["app container adds NET_ADMIN; a app may add only nothing (CIS 5.4)."],
+  ],
+  [
+    "containerCapabilities",
+    "proxy adds SYS_ADMIN",
+    withRole("proxy", { capabilities: { drops: ["ALL"], adds: ["SYS_ADMIN"] } }),
+    [
+      "proxy container adds SYS_ADMIN; a proxy may add only NET_BIND_SERVICE, SETUID, SETGID, CHOWN (CIS 5.4).",
+    ],
+  ],
+  [
+    "containerCapabilities",
+    "unmarked adds CHOWN",
+    withRole(undefined, { capabilities: { drops: ["ALL"], adds: ["CHOWN"] } }),
+    ["unmarked container adds CHOWN; a unmarked may add only nothing (CIS 5.4)."],
+  ],
+  [
+    "containerNoNewPrivileges",
+    "no-new-privileges missing",
+    { ...APP, securityOpts: [] },
+    ['may gain privileges; add "no-new-privileges:true" to `securityOpts` (CIS 5.26).'],
+  ],
+  [
+    "containerSecurityProfiles",
+    "seccomp unconfined",
+    { ...APP, securityOpts: ["no-new-privileges:true", "seccomp=unconfined"] },
+    ['securityOpts "seccomp=unconfined" disables the default seccomp profile; remove it (CIS 5.22).'],
+  ],
+  [
+    "containerSecurityProfiles",
+    "apparmor unconfined",
+    { ...APP, securityOpts: ["no-new-privileges:true", "apparmor:unconfined"] },
+    ['securityOpts "apparmor:unconfined" disables AppArmor; remove it (CIS 5.2).'],
+  ],
+  [
+    "containerSecurityProfiles",
+    "SELinux off",
+    { ...APP, securityOpts: ["no-new-privileges:true", "label=disable"] },
+    ['securityOpts "label=disable" disables SELinux labelling; remove it (CIS 5.3).'],
+  ],
+  [
+    "containerHostNamespaces",
+    "host network",
+    { ...APP, networkMode: "host" },
+    ['networkMode "host" shares a network namespace; attach it with `networksAdvanced` instead (CIS 5.10).'],
+  ],
+  [
+    "containerHostNamespaces",
+    "host pid",
+    { ...APP, pidMode: "host" },
+    ['pidMode "host" shares a PID namespace; remove it (CIS 5.16).'],
+  ],
+  [
+    "containerHostNamespaces",
+    "host ipc",
+    { ...APP, ipcMode: "host" },
+    ['ipcMode "host" shares IPC; remove it or use "private" (CIS 5.17).'],
+  ],
+  [
+    "containerHostNamespaces",
+    "host userns",
+    { ...APP, usernsMode: "host" },
+    ['usernsMode "host" shares the host user namespace; remove it (CIS 5.31).'],
+  ],
+  [
+    "containerHostNamespaces",
+    "host cgroupns",
+    { ...APP, cgroupnsMode: "host" },
+    ['cgroupnsMode "host" shares the host cgroup namespace; use "private".'],
+  ],
+  [
+    "containerDefaultBridge",
+    "no networks",
+    { ...APP, networksAdvanced: [] },
+    ["joins the default bridge (no `networksAdvanced`); attach it to a project network (CIS 5.30)."],
+  ],
+  [
+    "containerDefaultBridge",
+    "networkMode bridge",
+    { ...APP, networkMode: "bridge" },
+    ['networkMode "bridge" is the default bridge; attach it with `networksAdvanced` (CIS 5.30).'],
+  ],
+  [
+    "containerDevices",
+    "device",
+    { ...APP, devices: [{ hostPath: "/dev/sda" }] },
+    ["exposes host devices /dev/sda; remove `devices` (CIS 5.18)."],
+  ],
+  ["containerDevices", "gpus", { ...APP, gpus: "all" }, ['exposes GPUs ("all"); remove `gpus` (CIS 5.18).']],
+  [
+    "containerHostMounts",
+    "docker socket",
+    { ...APP, volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/s" }] },
+    ["mounts the Docker socket /var/run/docker.sock; remove it — it is root on the host (CIS 5.32)."],
+  ],
+  [
+    "containerHostMounts",
+    "/etc bind mount",
+    { ...APP, mounts: [{ type: "bind", source: "/etc", target: "/host-etc" }] },
+    ["mounts host path /etc; mount a named volume instead (CIS 5.6)."],
+  ],
+  [
+    "containerHostMounts",
+    "shared propagation",
+    {
+      ...APP,
+      mounts: [{ type: "bind", source: "/srv/x", target: "/x", bindOptions: { propagation: "rshared" } }],
+    },
+    ["mount /x uses rshared propagation; use private (CIS 5.20)."],
+  ],
+  [
+    "containerReadOnlyRoot",
+    "writable root",
+    { ...APP, readOnly: false },
+    ["root filesystem is writable; set `readOnly: true` with tmpfs for writable paths (CIS 5.13)."],
+  ],
+  [
+    "containerMemoryLimit",
+    "no memory",
+    { ...APP, memory: undefined },
+    ["no memory limit; set `memory` (MiB) from the app's `memoryMb` (CIS 5.11)."],
+  ],
+  [
+    "containerMemoryLimit",
+    "unlimited swap",
+    { ...APP, memorySwap: -1 },
+    ["memorySwap -1 lifts the memory limit; set it equal to `memory` (CIS 5.11)."],
+  ],
+  ["containerCpuLimit", "no cpus", { ...APP, cpus: undefined }, ["no CPU limit; set `cpus` (CIS 5.12)."]],
+  [
+    "containerRestartPolicy",
+    "service declares restart no",
+    { ...APP, restart: "no" },
+    [
+      'app container has restart policy "no"; set `restart: "unless-stopped"` (only the job and migration roles run once).',
+    ],
+  ],
+  [
+    "containerRestartPolicy",
+    "on-failure unbounded",
+    { ...APP, restart: "on-failure" },
+    ["on-failure restarts without limit times; set `maxRetryCount` to 5 or less (CIS 5.15)."],
+  ],
+  [
+    "containerRestartPolicy",
+    "job restarts",
+    withRole("job", { restart: "always" }),
+    ['one-shot job container restarts (always); set `restart: "no"`.'],
+  ],
+  [
+    "containerHealthcheck",
+    "no healthcheck",
+    { ...APP, healthcheck: undefined },
+    [
+      'app container has no healthcheck; set `healthcheck.tests` (e.g. ["CMD", "curl", "-f", "http://127.0.0.1:<port>/health"]) (CIS 5.27).',
+    ],
+  ],
+  [
+    "containerHealthcheck",
+    "healthcheck NONE",
+    { ...APP, healthcheck: { tests: ["NONE"] } },
+    [
+      'app container has no healthcheck; set `healthcheck.tests` (e.g. ["CMD", "curl", "-f", "http://127.0.0.1:<port>/health"]) (CIS 5.27).',
+    ],
+  ],
+  [
+    "containerPorts",
+    "app publishes",
+    { ...APP, ports: [{ internal: 3000, external: 3000 }] },
+    ["app container publishes host port(s) 3000; remove `ports` — only proxy/vps publish (CIS 5.9)."],
+  ],
+  [
+    "containerPorts",
+    "datastore publishes",
+    withRole("datastore", { ports: [{ internal: 5432, external: 5432, ip: "127.0.0.1" }] }),
+    ["datastore container publishes host port(s) 5432; remove `ports` — only proxy/vps publish (CIS 5.9)."],
+  ],
+  [
+    "containerPorts",
+    "proxy publishes 22",
+    withRole("proxy", { ports: [{ internal: 22, external: 22 }] }),
+    ["publishes privileged host port 22; only 80, 443 may be (CIS 5.8)."],
+  ],
+  [
+    "containerPorts",
+    "publishAllPorts",
+    { ...APP, publishAllPorts: true },
+    ["publishes every exposed port; remove `publishAllPorts` (CIS 5.9)."],
+  ],
+  [
+    "containerCgroup",
+    "cgroupParent",
+    { ...APP, cgroupParent: "/system.slice" },
+    ['cgroupParent "/system.slice" moves the container out of its own cgroup; remove it (CIS 5.25).'],
+  ],
+  [
+    "containerUlimits",
+    "ulimits",
+    { ...APP, ulimits: [{ name: "nofile", soft: 1, hard: 1 }] },
+    ["overrides ulimits nofile; remove them or document why in the pack config (CIS 5.19)."],
+  ],
+  [
+    "containerNoSshd",
+    "sshd",
+    { ...APP, command: ["/usr/sbin/sshd", "-D"] },
+    ["runs sshd; remove it — use `docker exec` over the host's SSH (CIS 5.7)."],
+  ],
+  [
+    "containerNonRoot",
+    "root",
+    { ...APP, user: "root" },
+    [
+      'runs as "root"; set `user` to a non-root uid:gid (e.g. "10001:10001"), or document why in container-non-root.exceptions.',
+    ],
+  ],
+  [
+    "containerNonRoot",
+    "docker group",
+    { ...APP, groupAdds: ["docker"] },
+    ["joins group(s) docker; remove them from `groupAdds`."],
+  ],
+  [
+    "imagesPinned",
+    "tag only",
+    { ...APP, image: "ghcr.io/acme/api:1.4.0" },
+    [
+      'image "ghcr.io/acme/api:1.4.0" is pinned by tag only; on production use repo@sha256:<digest> (the digest staging verified).',
+    ],
+  ],
+  [
+    "imagesPinned",
+    "latest",
+    { ...APP, image: "ghcr.io/acme/api:latest" },
+    ['image "ghcr.io/acme/api:latest" floats (:latest or no tag); pin it as repo@sha256:<digest>.'],
+  ],
+  [
+    "vpsLocalOnly",
+    "vps on production",
+    withRole("vps"),
+    ["a vps container on production; LocalVps is for the local stack only."],
+  ],
+];
+
+describe("container policies: one changed property per violation", () => {
+  for (const [policy, what, props, messages] of VIOLATIONS) {
+    it(`${String(policy)}: ${what}`, async () => {
+      assert.deepEqual(await runResourcePolicy(c[policy] as never, container(props)), messages);
+    });
+  }
+  it("a documented exception (pack config) skips the resource", async () => {
+    const props = { ...APP, readOnly: false };
+    assert.deepEqual(
+      await runResourcePolicy(c.containerReadOnlyRoot, container(props, "proxy"), {
+        exceptions: { proxy: "uploads" },
+      }),
+      [],
+    );
+    // An empty reason is no exception.
+    assert.equal(
+      (
+        await runResourcePolicy(c.containerReadOnlyRoot, container(props, "proxy"), {
+          exceptions: { proxy: " " },
+        })
+      ).length,
+      1,
+    );
+  });
+  it("roles come from the marker, never the name or image: an unmarked postgres image is unmarked", async () => {
+    const props = withRole(undefined, { image: `postgres@${DIGEST}`, restart: "no", healthcheck: undefined });
+    assert.deepEqual(await runResourcePolicy(c.containerHealthcheck, container(props, "postgres-migrate")), [
+      'unmarked container has no healthcheck; set `healthcheck.tests` (e.g. ["CMD", "curl", "-f", "http://127.0.0.1:<port>/health"]) (CIS 5.27).',
+    ]);
+  });
+});
+
+describe("datastores-internal-only", () => {
+  const net = (name: string, internal: boolean): ResourceInput => ({
+    type: TYPES.network,
+    name,
+    props: { name, internal },
+  });
+  const store = (networks: string[]) =>
+    container(withRole("datastore", { networksAdvanced: networks.map((name) => ({ name })) }), "redis");
+  it("passes a data store on internal networks only", async () => {
+    assert.deepEqual(
+      await runStackPolicy(c.datastoresInternalOnly, [net("net-internal", true), store(["net-internal"])]),
+      [],
+    );
+  });
+  it("refuses a data store on the edge network", async () => {
+    assert.deepEqual(
+      await runStackPolicy(c.datastoresInternalOnly, [
+        net("net-internal", true),
+        net("net-edge", false),
+        store(["net-internal", "net-edge"]),
+      ]),
+      ["data store container redis joins net-edge; attach it only to the internal network."],
+    );
+  });
+});

@@ -1,0 +1,283 @@
+/** Cloudflare, secrets and host policies: a compliant resource, then one change per violation (exact messages). */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import * as cf from "../../policies/cloudflare";
+import * as host from "../../policies/host";
+import * as sec from "../../policies/secrets";
+import { ResourceInput, runResourcePolicy, runStackPolicy } from "./harness";
+
+const RECORD = "cloudflare:index/dnsRecord:DnsRecord";
+const SETTING = "cloudflare:index/zoneSetting:ZoneSetting";
+const CONTAINER = "docker:index/container:Container";
+const REMOTE = "command:remote:Command";
+const LOCAL = "command:local:Command";
+const record = (proxied: boolean): ResourceInput => ({
+  type: RECORD,
+  name: "dns-a",
+  props: { name: "a.example.com", type: "A", proxied },
+});
+const setting = (settingId: string, value: string): ResourceInput => ({
+  type: SETTING,
+  name: `dns-${settingId}`,
+  props: { zoneId: "z", settingId, value },
+});
+const SAFE_SETTINGS = [
+  setting("ssl", "strict"),
+  setting("min_tls_version", "1.2"),
+  setting("always_use_https", "on"),
+  setting("tls_client_auth", "on"),
+];
+
+describe("cloudflare", () => {
+  it("proxied records pass; a DNS-only origin record is refused", async () => {
+    assert.deepEqual(await runResourcePolicy(cf.cloudflareRecordsProxied, record(true)), []);
+    assert.deepEqual(await runResourcePolicy(cf.cloudflareRecordsProxied, record(false)), [
+      "A a.example.com is DNS-only and exposes the origin's address; set launchgate:dns.proxied: true.",
+    ]);
+  });
+  it("zone settings: each unsafe value refused with its fix", async () => {
+    for (const s of SAFE_SETTINGS)
+      assert.deepEqual(await runResourcePolicy(cf.cloudflareZoneSettingSafe, s), []);
+    const cases: [string, string, string][] = [
+      ["ssl", "full", 'zone setting ssl is "full"; set SSL/TLS mode Full (strict): `ssl = "strict"`.'],
+      [
+        "min_tls_version",
+        "1.0",
+        'zone setting min_tls_version is "1.0"; set minimum TLS 1.2: `min_tls_version = "1.2"`.',
+      ],
+      [
+        "always_use_https",
+        "off",
+        'zone setting always_use_https is "off"; set Always Use HTTPS: `always_use_https = "on"`.',
+      ],
+      [
+        "tls_client_auth",
+        "off",
+        'zone setting tls_client_auth is "off"; set Authenticated Origin Pulls: `tls_client_auth = "on"`.',
+      ],
+    ];
+    for (const [id, v, msg] of cases)
+      assert.deepEqual(await runResourcePolicy(cf.cloudflareZoneSettingSafe, setting(id, v)), [msg]);
+  });
+  it("a stack served through Cloudflare must manage every zone setting", async () => {
+    assert.deepEqual(await runStackPolicy(cf.cloudflareZoneTls, [record(true), ...SAFE_SETTINGS]), []);
+    assert.deepEqual(
+      await runStackPolicy(cf.cloudflareZoneTls, [
+        record(true),
+        ...SAFE_SETTINGS.filter((s) => s.props.settingId !== "tls_client_auth"),
+      ]),
+      [
+        'the stack serves through Cloudflare but does not manage tls_client_auth; set Authenticated Origin Pulls: `tls_client_auth = "on"` (Dns component).',
+      ],
+    );
+    assert.deepEqual(await runStackPolicy(cf.cloudflareZoneTls, []), []);
+  });
+});
+
+describe("secrets", () => {
+  const app = (envs: string[], labels: unknown[] = []): ResourceInput => ({
+    type: CONTAINER,
+    name: "app-api",
+    props: { envs, labels },
+  });
+  it("placeholder values, weak URLs and credentials in labels or command text are refused", async () => {
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.noPlaintextSecrets,
+        app(["LOG_LEVEL=info", "API_TOKEN=Zx8pQ2vL9mW4tR7yB3nK"]),
+      ),
+      [],
+    );
+    assert.deepEqual(await runResourcePolicy(sec.noPlaintextSecrets, app(["DB_PASSWORD=changeme"])), [
+      "env DB_PASSWORD has a placeholder value; set it from a random password or a secret config key (pulumi config set --secret).",
+    ]);
+    assert.deepEqual(
+      await runResourcePolicy(sec.noPlaintextSecrets, app(["DATABASE_URL=postgres://app:password@db/app"])),
+      ["a connection URL embeds a well-known password; use a generated secret."],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.noPlaintextSecrets,
+        app([], [{ label: "x", value: "sk_live_abcdefghijklmnop" }]),
+      ),
+      ["a label holds a Stripe secret key; pass it on stdin or as a secret env entry, never in labels."],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(sec.noPlaintextSecrets, {
+        type: REMOTE,
+        name: "x",
+        props: { create: "curl -H 'Authorization: token ghp_abcdefghijklmnopqrstuvwxyz0123456789' …" },
+      }),
+      [
+        "the command text holds a GitHub token; pass it on stdin or as a secret env entry, never in command text (visible in ps).",
+      ],
+    );
+  });
+  const store = (engine: string, props: Record<string, unknown>): ResourceInput => ({
+    type: CONTAINER,
+    name: engine,
+    props: {
+      labels: [
+        { label: "launchgate.role", value: "datastore" },
+        { label: "launchgate.datastore", value: engine },
+      ],
+      ...props,
+    },
+  });
+  it("every data store requires authentication", async () => {
+    const redisOk = {
+      command: [
+        "printf 'requirepass \"%s\"' \"$REDIS_PASSWORD\" > f; exec redis-server f '--protected-mode' 'yes'",
+      ],
+    };
+    assert.deepEqual(await runResourcePolicy(sec.datastoreAuthentication, store("redis", redisOk)), []);
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.datastoreAuthentication,
+        store("redis", { command: ["exec redis-server '--protected-mode' 'no'"] }),
+      ),
+      [
+        "Redis has no requirepass; start it with the component's generated password.",
+        "Redis runs with protected mode off; keep `--protected-mode yes`.",
+      ],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.datastoreAuthentication,
+        store("postgres", { envs: ["POSTGRES_HOST_AUTH_METHOD=trust"] }),
+      ),
+      ["POSTGRES_HOST_AUTH_METHOD=trust lets clients in without SCRAM; remove it (default scram-sha-256)."],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.datastoreAuthentication,
+        store("pgbouncer", { envs: ["PGBOUNCER_INI=[pgbouncer]\nauth_type = trust\n"] }),
+      ),
+      ["PgBouncer auth_type = trust authenticates nobody; set `auth_type = scram-sha-256`."],
+    );
+  });
+});
+
+describe("host", () => {
+  const script = (f: string) =>
+    fs.readFileSync(path.join(__dirname, "../../components/host/scripts", f), "utf8");
+  const step = (role: string, stdin: string, type = REMOTE): ResourceInput => ({
+    type,
+    name: `host-${role}`,
+    props: { stdin, triggers: [`launchgate.role=host-${role}`] },
+  });
+  it("the shipped scripts pass", async () => {
+    for (const s of ["sshd", "firewall", "fail2ban", "unattended-upgrades"])
+      assert.deepEqual(await runResourcePolicy(host.hostStepEffective, step(s, script(`${s}.sh`))), [], s);
+    assert.deepEqual(
+      await runResourcePolicy(host.hostStepEffective, step("bootstrap", script("bootstrap.sh"), LOCAL)),
+      [],
+    );
+  });
+  const changed: [string, string, string, string[]][] = [
+    [
+      "sshd",
+      "PermitRootLogin no",
+      "PermitRootLogin prohibit-password",
+      [
+        "sshd step sets permitrootlogin prohibit-password; it must be no (sshd uses the first value it reads).",
+      ],
+    ],
+    [
+      "sshd",
+      "MaxAuthTries 2",
+      "MaxAuthTries 6",
+      ["sshd step sets maxauthtries 6; it must be 2 (at most 3) (sshd uses the first value it reads)."],
+    ],
+    [
+      "sshd",
+      "X11Forwarding no\n",
+      "",
+      ["sshd step does not set x11forwarding; declare it (no) in components/host/scripts/sshd.sh."],
+    ],
+    [
+      "firewall",
+      "set_default incoming deny",
+      "set_default incoming allow",
+      [
+        "firewall step allows incoming traffic by default or disables UFW; keep default deny incoming.",
+        "firewall step does not set default deny for incoming traffic; run `ufw default deny incoming`.",
+      ],
+    ],
+    [
+      "firewall",
+      "ufw --force enable >/dev/null",
+      "true",
+      ["firewall step never enables UFW; run `ufw --force enable`."],
+    ],
+    [
+      "fail2ban",
+      "enabled  = true",
+      "enabled  = false",
+      ["fail2ban's sshd jail is not enabled; set `enabled = true` in its [sshd] section."],
+    ],
+    [
+      "unattended-upgrades",
+      'APT::Periodic::Unattended-Upgrade "1"',
+      'APT::Periodic::Unattended-Upgrade "0"',
+      ['unattended-upgrades step does not turn APT::Periodic::Unattended-Upgrade on; set it to "1".'],
+    ],
+    [
+      "bootstrap",
+      "ALL=(root) NOPASSWD: ALL",
+      "ALL=(ALL:ALL) NOPASSWD: ALL",
+      ["the deploy user may sudo as any user (ALL); allow run-as root only: `ALL=(root) NOPASSWD: ALL`."],
+    ],
+  ];
+  for (const [s, from, to, messages] of changed) {
+    it(`${s}: "${from.trim()}" → "${to}"`, async () => {
+      const text = script(`${s}.sh`);
+      assert.ok(text.includes(from), `fixture: ${from}`);
+      assert.deepEqual(
+        await runResourcePolicy(
+          host.hostStepEffective,
+          step(s, text.replace(from, to), s === "bootstrap" ? LOCAL : REMOTE),
+        ),
+        messages,
+      );
+    });
+  }
+  it("every required step must be present", async () => {
+    const steps = ["sshd", "firewall", "fail2ban", "unattended-upgrades"].map((s) => step(s, ""));
+    assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, steps), []);
+    assert.deepEqual(
+      await runStackPolicy(
+        host.hostHardeningPresent,
+        steps.filter((s) => s.name !== "host-fail2ban"),
+      ),
+      ["the host has no fail2ban step (role host-fail2ban); keep it in HardenedHost."],
+    );
+    assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, []), []);
+  });
+  it("another step writing weak sshd settings is refused (sshd keeps the first value)", async () => {
+    const other = {
+      type: REMOTE,
+      name: "host-baseline",
+      props: {
+        stdin: "printf 'PermitRootLogin yes\\n' > /etc/ssh/sshd_config.d/01-x.conf\nPermitRootLogin yes",
+        triggers: ["launchgate.role=host-baseline"],
+      },
+    };
+    assert.deepEqual(await runResourcePolicy(host.hostStepEffective, other), [
+      'a host-baseline command sets sshd "PermitRootLogin yes"; PermitRootLogin must be no — only the sshd step configures sshd.',
+    ]);
+  });
+  it("firewall-ports", async () => {
+    const fw = (ports: string) => ({
+      type: REMOTE,
+      name: "host-firewall",
+      props: { stdin: `export LG_PUBLIC_TCP_PORTS='${ports}'`, triggers: ["launchgate.role=host-firewall"] },
+    });
+    assert.deepEqual(await runResourcePolicy(host.firewallPorts, fw("22 80 443")), []);
+    assert.deepEqual(await runResourcePolicy(host.firewallPorts, fw("22 80 443 5432")), [
+      "firewall opens 5432; open only 22/80/443 (HardenedHost publicTcpPorts).",
+    ]);
+  });
+});
