@@ -394,7 +394,7 @@ describe("promote (stand-in pulumi)", () => {
       assert.ok(e instanceof FlowError);
       assert.match(e.message, /^offline check of production failed \(exit 1\); nothing was deployed\./);
       // the checker's own report: the gates that refuse, with staging's outputs as handed over
-      assert.match(e.message, /REFUSED +backups tested/);
+      assert.match(e.message, /backups-tested \[mandatory\]/);
       assert.match(e.message, /REFUSED +sign-offs \(signed\)/);
       assert.match(e.message, /REFUSED: \d+ mandatory/);
       return true;
