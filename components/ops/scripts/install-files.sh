@@ -59,7 +59,14 @@ fi
 systemd_running() {
   [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && return 0
   command -v systemctl >/dev/null 2>&1 || return 1
-  ! "${SUDO[@]}" systemctl is-system-running 2>&1 | grep -Eq 'offline|not been booted|Failed to connect to bus'
+  # The state is read first: under pipefail a `systemctl … | grep` pipeline takes systemctl's own
+  # non-zero exit (it has one whenever the system is not "running"), whatever grep found.
+  local state
+  state=$("${SUDO[@]}" systemctl is-system-running 2>&1 || true)
+  case "$state" in
+    *offline* | *"not been booted"* | *"Failed to connect to bus"*) return 1 ;;
+  esac
+  return 0
 }
 
 # A host not run by systemd (the local stack's container VPS: its init is a shell script, and
