@@ -206,15 +206,14 @@ function runCommand(r: RecordedResource, which: "create" | "update" | "delete"):
 
 /** What the replay plays: the VPS's docker/postgresql resources and the commands after the host steps. */
 function played(rec: ProgramRecording): RecordedResource[] {
-  const commands = new Set([
-    "pg-admin-forward",
-    "backups-install",
-    "backups-pre-migration",
-    "monitoring-install",
-  ]);
+  // Every remote command but the host steps (played in their own phase, as the host test does),
+  // and the admin tunnel; not the LocalVps image build, the identity file or the release gate.
+  const hostStep = (r: RecordedResource) => r.name.startsWith("host-");
   return rec.resources.filter(
     (r) =>
-      [NETWORK, VOLUME, CONTAINER, PG_ROLE, PG_DATABASE, PG_GRANT].includes(r.type) || commands.has(r.name),
+      [NETWORK, VOLUME, CONTAINER, PG_ROLE, PG_DATABASE, PG_GRANT].includes(r.type) ||
+      (r.type === REMOTE && !hostStep(r)) ||
+      r.name === "pg-admin-forward",
   );
 }
 

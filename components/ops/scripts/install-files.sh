@@ -59,7 +59,10 @@ fi
 systemd_running() {
   [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && return 0
   command -v systemctl >/dev/null 2>&1 || return 1
-  ! "${SUDO[@]}" systemctl is-system-running 2>&1 | grep -Eq 'offline|not been booted|Failed to connect to bus'
+  # Its exit code is not the answer (non-zero also when "degraded"); under pipefail a pipe would be.
+  local state
+  state=$("${SUDO[@]}" systemctl is-system-running 2>&1 || true)
+  ! grep -Eq 'offline|not been booted|Failed to connect to bus' <<<"$state"
 }
 
 # A host not run by systemd (the local stack's container VPS: its init is a shell script, and
