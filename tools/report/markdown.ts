@@ -3,6 +3,7 @@
  * HTML page, compact (gates first, details folded). Pure.
  */
 import type { RolloutRecord, VerifyRecord } from "../promote/rollout";
+import { deliveryView, type TableView } from "./delivery";
 import type { ReleaseReport, Status } from "./model";
 
 const ICON: Record<Status, string> = {
@@ -99,58 +100,48 @@ export function renderMarkdown(r: ReleaseReport): string {
   return out.join("\n");
 }
 
-const VERDICT: Record<string, string> = { pass: "✅ pass", fail: "❌ fail", inconclusive: "❔ inconclusive" };
+const ICON_OF: Record<string, string> = { pass: "✅ pass", fail: "❌ fail", inconclusive: "❔ inconclusive" };
+
+function markdownTable(
+  t: TableView,
+  decorate: (cellText: string, col: number) => string = (c) => cell(c),
+): string[] {
+  return [
+    `| ${t.head.join(" | ")} |`,
+    `|${t.head.map(() => "---").join("|")}|`,
+    ...t.rows.map((r) => `| ${r.map((c, i) => decorate(c, i)).join(" | ")} |`),
+  ];
+}
 
 /**
- * The progressive-delivery section (seed 004): each rollout's steps with their analysis verdicts,
- * the post-deploy verification marks, and the ways back — the feature-flag killswitch first.
+ * The progressive-delivery section (seed 004), drawn from ./delivery.ts `deliveryView`: each
+ * rollout's steps with their analysis verdicts, the post-deploy verification marks, and the ways
+ * back — the feature-flag killswitch first.
  */
 export function renderRolloutMarkdown(
   rollouts: readonly (RolloutRecord & { abortSeconds?: number })[],
   verifications: readonly VerifyRecord[] = [],
   opts: { stack?: string; flags?: { name: string; enabled: boolean }[] } = {},
 ): string {
+  const view = deliveryView(rollouts, verifications, opts);
   const out: string[] = ["### Progressive delivery", ""];
-  const stack = opts.stack ?? rollouts[0]?.stack ?? "<stack>";
-  if (rollouts.length === 0) out.push("No rollout recorded for this release.", "");
-  for (const r of rollouts) {
+  if (view.rollouts.length === 0) out.push("No rollout recorded for this release.", "");
+  for (const r of view.rollouts) {
+    const [word, ...rest] = r.headline.split(" ");
+    out.push(`**${r.outcome === "promoted" ? "✅" : "❌"} ${word}** ${cell(rest.join(" "))}`, "");
+    out.push(...markdownTable(r.steps, (c, i) => (i === 1 ? (ICON_OF[c] ?? cell(c)) : cell(c))), "");
+  }
+  if (view.verifications)
     out.push(
-      `**${r.outcome === "promoted" ? "✅ promoted" : "❌ aborted"}** \`${r.commit.slice(0, 12)}\` (${cell(r.apps.join(", "))}) ` +
-        `${r.startedAt} → ${r.finishedAt}${r.reason ? ` — ${cell(r.reason)}` : ""}` +
-        `${r.abortSeconds !== undefined ? ` · canary weight 0 in ${r.abortSeconds.toFixed(1)} s` : ""}`,
+      ...markdownTable(view.verifications, (c, i) =>
+        i === 1 ? (c === "pass" ? "✅ pass" : `❌ ${cell(c)}`) : cell(c),
+      ),
       "",
-      "| weight | verdict | canary requests | canary errors | canary p95 | stable requests | stable errors | up | why |",
-      "|---|---|---|---|---|---|---|---|---|",
     );
-    for (const st of r.steps)
-      out.push(
-        `| ${st.weight} % | ${VERDICT[st.verdict] ?? st.verdict} | ${st.canary.requests} | ${st.canary.errorRatePercent.toFixed(2)} % | ` +
-          `${Math.round(st.canary.p95Ms)} ms | ${st.stable.requests} | ${st.stable.errorRatePercent.toFixed(2)} % | ${st.upSeconds.toFixed(1)} s | ` +
-          `${cell(st.reasons.join("; ")) || "—"} |`,
-      );
-    out.push("");
-  }
-  if (verifications.length) {
-    out.push(
-      "| verification mark | result | requests | errors | p95 | window |",
-      "|---|---|---|---|---|---|",
-    );
-    for (const v of verifications)
-      out.push(
-        `| ${v.after} (\`${v.commit.slice(0, 12)}\`) | ${v.passed ? "✅ pass" : `❌ fail: ${cell(v.reasons.join("; "))}`} | ${v.stats.requests} | ` +
-          `${v.stats.errorRatePercent.toFixed(2)} % | ${Math.round(v.stats.p95Ms)} ms | ${v.fromIso} → ${v.toIso} |`,
-      );
-    out.push("");
-  }
-  const flags = (opts.flags ?? []).filter((f) => f.enabled).map((f) => f.name);
-  out.push(
-    "Ways back, fastest first:",
-    "",
-    `1. **Feature-flag killswitch** (seed 004 option 1): \`launchgate:flags.<FLAG>.enabled: false\`, then \`npm run promote -- --to ${stack} --yes\` ` +
-      `— the apps restart with the flag off, nothing else changes${flags.length ? ` (on now: ${flags.map((f) => `\`${f}\``).join(", ")})` : ""}.`,
-    "2. **Canary abort** (automatic): a failed analysis window sets the canary's weight to 0 by an nginx reload; the stable version was never stopped.",
-    `3. **Deployment rollback** (seed 004 option 2): \`npm run rollback -- --stack ${stack} --yes\` re-deploys the recorded previous release.`,
-    "",
+  out.push("Ways back, fastest first:", "");
+  view.waysBack.forEach((w, i) =>
+    out.push(`${i + 1}. **${w.title}**: ${w.command ? `\`${w.command}\` — ` : ""}${cell(w.text)}`),
   );
+  out.push("");
   return out.join("\n");
 }
