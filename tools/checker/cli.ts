@@ -6,7 +6,7 @@
  *
  * Run by `npm run check` on plain node with tools/loader/register.cjs (TypeScript transpiled once
  * and cached by content hash; no tsx). Its last stderr line gives both speed figures:
- *   checker: work 0.62 s (checker start to verdict), wall 0.81 s (process start to verdict)
+ *   checker: work 0.62 s (checker start to verdict), wall 0.81 s (process start to verdict), cpu …
  * - work: from this module's start (node booted, loader installed) to the verdict:
  *   loading the checker, SDKs and program, running the program under mocks, waiting for the
  *   pack process, policy evaluation over the Analyzer protocol, program-side checks, report.
@@ -78,7 +78,8 @@ async function main(): Promise<number> {
   }
   server.close();
   console.log(v.json ? JSON.stringify(result, null, 2) : renderText(result));
-  console.error(speedLine(workStart, performance.now()));
+  const cpu = process.cpuUsage();
+  console.error(speedLine(workStart, performance.now(), (cpu.user + cpu.system) / 1000));
   return result.passed ? 0 : 1;
 }
 
