@@ -63,6 +63,13 @@ describe("tools/loader/register.cjs: the .ts cache", () => {
     assert.equal(run(main), "value 42", "the first content's (edited) entry is served again");
   });
 
+  test("a changed tsconfig.json is a new key too", () => {
+    const before = cached().length;
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), '{ "compilerOptions": { "strict": true } }\n');
+    assert.equal(run(main), "value 1");
+    assert.equal(cached().length, before + 2, "both files transpiled again under the new tsconfig");
+  });
+
   test("a concurrent writer leaves no partial entry", () => {
     assert.deepEqual(
       fs.readdirSync(cache).filter((f) => f.endsWith(".tmp")),
@@ -72,9 +79,10 @@ describe("tools/loader/register.cjs: the .ts cache", () => {
 });
 
 describe("tools/loader/register.cjs: TypeScript as the project writes it", () => {
-  test("extensionless requires, index files, await import(), __dirname, interop, enums", () => {
+  test("extensionless requires, index files, await import(), __dirname, interop, enums, strict", () => {
     const dir = path.join(tmp, "syntax-case");
     fs.mkdirSync(path.join(dir, "pkg"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), '{ "compilerOptions": { "strict": true } }\n');
     fs.writeFileSync(path.join(dir, "pkg", "index.ts"), "export enum Kind { A = 'a', B = 'b' }\n");
     fs.writeFileSync(
       path.join(dir, "late.ts"),
@@ -90,12 +98,13 @@ describe("tools/loader/register.cjs: TypeScript as the project writes it", () =>
         "async function main(): Promise<void> {",
         '  const { default: late } = await import("./late");',
         "  const u: Unused = { a: 1 };",
-        '  console.log([Kind.B, late(), path.basename(__dirname), YAML.stringify({ k: u.a }).trim()].join(" "));',
+        "  const strict = (function (this: unknown) { return this === undefined; })();",
+        '  console.log([Kind.B, late(), path.basename(__dirname), YAML.stringify({ k: u.a }).trim(), strict].join(" "));',
         "}",
         "void main();",
       ].join("\n"),
     );
-    assert.equal(run(path.join(dir, "main.ts"), ROOT), "b late syntax-case k: 1");
+    assert.equal(run(path.join(dir, "main.ts"), ROOT), "b late syntax-case k: 1 true");
   });
 });
 

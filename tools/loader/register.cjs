@@ -1,13 +1,14 @@
 /**
  * `node --require ./tools/loader/register.cjs <file>.ts`: runs the project's TypeScript on
  * plain Node without a general-purpose loader. It hooks only the `.ts` extension: each file is
- * transpiled once by esbuild (`transformSync`, CommonJS, the tsconfig's target) and the output is
- * cached in `node_modules/.cache/launchgate-ts/` under the SHA-256 of everything that decides it
- * (esbuild version, options, path and source text), so a changed file is a new key and a cache
- * entry is never stale. Modules keep their real filename (`__dirname`, `require.cache` and
- * relative requires behave as under tsx); node_modules `.js` files load untouched.
+ * transpiled once by esbuild (`transformSync` to CommonJS with the nearest tsconfig.json, as tsx
+ * does) and the output is cached in `node_modules/.cache/launchgate-ts/` under the SHA-256 of
+ * everything that decides it (esbuild version, options, tsconfig text, path and source text),
+ * so a changed file is a new key and a cache entry is never stale. Modules keep their real
+ * filename (`__dirname`, `require.cache` and relative requires behave as under tsx);
+ * node_modules `.js` files load untouched. `LAUNCHGATE_TS_CACHE` moves the cache (tests).
  *
- * It also makes two @pulumi/pulumi dependencies lazy (./lazy-sdk-deps.cjs): they cost ~0.6 s
+ * It also makes two @pulumi/pulumi dependencies lazy (./lazy-sdk-deps.cjs): they cost ~0.4 s
  * of CPU on every start and are only used for closure serialization.
  *
  * Why not tsx: tsx hooks every module resolution and `.js` load (an ESM-syntax scan per file)
@@ -38,15 +39,35 @@ const OPTIONS = {
 
 let esbuild; // loaded on the first cache miss only
 let optionsKey;
+/** Directory → text of the nearest tsconfig.json at or above it ("" when none), as tsx picks it. */
+const tsconfigs = new Map();
 
-/** Compiled JavaScript for `filename` (from the cache, or transpiled and stored). */
+function tsconfigFor(dir) {
+  if (!tsconfigs.has(dir)) {
+    const file = path.join(dir, "tsconfig.json");
+    const parent = path.dirname(dir);
+    tsconfigs.set(
+      dir,
+      fs.existsSync(file) ? fs.readFileSync(file, "utf8") : parent === dir ? "" : tsconfigFor(parent),
+    );
+  }
+  return tsconfigs.get(dir);
+}
+
+/**
+ * Compiled JavaScript for `filename` (from the cache, or transpiled and stored). The nearest
+ * tsconfig.json (its text: `strict` → "use strict", `target`, class fields …) is part of the key.
+ */
 function compile(source, filename) {
   if (!optionsKey) {
     const version = require(require.resolve("esbuild/package.json", { paths: [ROOT] })).version;
     optionsKey = JSON.stringify({ esbuild: version, OPTIONS });
   }
+  const tsconfigRaw = tsconfigFor(path.dirname(filename));
   const key = createHash("sha256")
     .update(optionsKey)
+    .update("\0")
+    .update(tsconfigRaw)
     .update("\0")
     .update(filename)
     .update("\0")
@@ -59,7 +80,11 @@ function compile(source, filename) {
     // not cached yet
   }
   esbuild ??= require(require.resolve("esbuild", { paths: [ROOT] }));
-  const { code } = esbuild.transformSync(source, { ...OPTIONS, sourcefile: filename });
+  const { code } = esbuild.transformSync(source, {
+    ...OPTIONS,
+    sourcefile: filename,
+    ...(tsconfigRaw ? { tsconfigRaw } : {}),
+  });
   fs.mkdirSync(CACHE_DIR, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, code);
