@@ -75,6 +75,22 @@ export const cloudflareZoneSettingSafe = typedPolicy(
   },
 );
 
+export const cloudflareOriginPullsEnabled = typedPolicy(
+  {
+    name: "cloudflare-origin-pulls-enabled",
+    description: "Checks whether a managed Authenticated Origin Pulls setting is enabled.",
+    protectsAgainst:
+      "an origin that accepts TLS from anyone, so Cloudflare's WAF and rate limits can be bypassed",
+    benchmark: "Cloudflare SSL/TLS: Authenticated Origin Pulls (zone-level)",
+    fix: "keep `enabled: true` on the Dns component's AuthenticatedOriginPullsSettings",
+  },
+  AuthenticatedOriginPullsSettings,
+  function* (props) {
+    if (known(() => props.enabled) === false)
+      yield "Authenticated Origin Pulls is disabled for the zone; set `enabled: true` (nginx requires Cloudflare's client certificate).";
+  },
+);
+
 const isCloudflareEdge = (r: PolicyResource) => r.isType(DnsRecord) || r.isType(OriginCaCertificate);
 
 export const cloudflareZoneTls = stackPolicy(
@@ -214,6 +230,7 @@ export const cloudflarePolicies = [
   cloudflareRecordsProxied,
   cloudflareZoneSettingSafe,
   cloudflareZoneTls,
+  cloudflareOriginPullsEnabled,
   originLockdown,
   proxyTls,
 ];

@@ -25,7 +25,12 @@ function containerPolicy(
   );
 }
 
-const oneShot = (c: ContainerView) => (ONE_SHOT_ROLES as readonly string[]).includes(c.role);
+/**
+ * A one-shot container: a job/migration role **and** declared as one (`attach: true`: the provider
+ * waits for it to exit). A long-running container relabelled `job` keeps the long-running rules,
+ * so a marker cannot be used to escape the healthcheck and restart rules.
+ */
+const oneShot = (c: ContainerView) => (ONE_SHOT_ROLES as readonly string[]).includes(c.role) && c.attach;
 const who = (c: ContainerView) => (c.role === "unmarked" ? "unmarked container" : `${c.role} container`);
 
 export const containerPrivileged = containerPolicy(
@@ -364,7 +369,10 @@ export const containerRestartPolicy = containerPolicy(
         yield `one-shot ${c.role} container restarts (${c.restart ?? "unset"}); set \`restart: "no"\`.`;
       return;
     }
-    if (!c.restart || !LONG_RUNNING_RESTARTS.includes(c.restart))
+    if ((ONE_SHOT_ROLES as readonly string[]).includes(c.role) && !c.attach) {
+      if (!c.restart || !LONG_RUNNING_RESTARTS.includes(c.restart))
+        yield `${c.role} container is not declared one-shot (\`attach: true\`), so it is a service: restart policy "${c.restart ?? "unset"}"; set \`restart: "unless-stopped"\`.`;
+    } else if (!c.restart || !LONG_RUNNING_RESTARTS.includes(c.restart))
       yield `${who(c)} has restart policy "${c.restart ?? "unset"}"; set \`restart: "unless-stopped"\` (only the job and migration roles run once).`;
     else if (
       c.restart === "on-failure" &&
@@ -418,6 +426,11 @@ export const containerPorts = containerPolicy(
     }
     for (const p of c.ports) {
       const host = p.external ?? p.internal;
+      const loopback = p.ip === "127.0.0.1" || p.ip === "::1";
+      // Public roles (the proxy) publish only the allowed ports to the world: a relabelled
+      // container cannot open another public port by claiming the proxy's marker.
+      if (publicRoles.includes(c.role) && !loopback && host !== undefined && !privileged.includes(host))
+        yield `${who(c)} publishes port ${host} on every interface; a public role publishes only ${privileged.join(", ")} (bind others to 127.0.0.1) (CIS 5.14).`;
       if (host !== undefined && host < 1024 && !privileged.includes(host))
         yield `publishes privileged host port ${host}; only ${privileged.join(", ")} may be (CIS 5.8).`;
       if ((!p.ip || p.ip === "0.0.0.0" || p.ip === "::") && !publicRoles.includes(c.role))

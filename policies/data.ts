@@ -11,7 +11,7 @@ import { Command as RemoteCommand } from "@pulumi/command/remote/command";
 import { Database } from "@pulumi/postgresql/database";
 import { Role } from "@pulumi/postgresql/role";
 import type { PolicyResource } from "@pulumi/policy";
-import { labelMap, viewOfContainer } from "./lib/container-view";
+import { labelMap, pgSetting, viewOfContainer } from "./lib/container-view";
 import { DATA_VOLUMES_PROTECTED_CONFIG } from "./lib/data-volumes";
 import { known, strings } from "./lib/resources";
 import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
@@ -97,9 +97,75 @@ export const databaseRolesLeastPrivilege = typedPolicy(
 /** The value following `flag` in a redis-server command line, or undefined. */
 function redisArg(command: readonly string[], flag: string): string | undefined {
   const joined = command.join(" ").replace(/'/g, "");
-  const m = new RegExp(`--${flag}\\s+("[^"]*"|\\S+)`).exec(joined);
-  return m?.[1]?.replace(/^"|"$/g, "");
+  // redis-server keeps the last value of a repeated option: judge that one.
+  let value: string | undefined;
+  for (const m of joined.matchAll(new RegExp(`--${flag}\\s+("[^"]*"|\\S+)`, "g"))) value = m[1];
+  return value?.replace(/^"|"$/g, "");
 }
+
+/** Postgres settings that trade durability for speed: setting → the value that loses data. */
+const PG_UNSAFE_SETTINGS: Readonly<Record<string, string[]>> = {
+  fsync: ["off", "false", "0", "no"],
+  full_page_writes: ["off", "false", "0", "no"],
+  synchronous_commit: ["off", "false", "0", "no"],
+};
+
+export const postgresDurability = typedPolicy(
+  {
+    name: "postgres-durability",
+    description:
+      "Checks whether the Postgres server runs with fsync, full_page_writes and synchronous_commit on.",
+    protectsAgainst:
+      "committed transactions lost or the cluster corrupted by a crash or power loss (fsync=off, torn pages), acknowledged payments gone",
+    benchmark: "PostgreSQL docs §20.5 (WAL settings: fsync, full_page_writes, synchronous_commit); seed 001",
+    fix: "remove the setting from the server command (the defaults are on)",
+  },
+  Container,
+  function* (props) {
+    const c = viewOfContainer(props);
+    if (c.datastore !== "postgres") return;
+    for (const [key, bad] of Object.entries(PG_UNSAFE_SETTINGS)) {
+      const v = pgSetting(c.executable, key);
+      if (v !== undefined && bad.includes(v))
+        yield `the server runs with ${key}=${v}; remove it — a crash can lose committed data.`;
+    }
+  },
+);
+
+export const dataVolumesPrivate = stackPolicy(
+  {
+    name: "data-volumes-private",
+    description:
+      "Checks whether a data store's volume is mounted only by data stores, and no container shares another's mounts (volumesFrom).",
+    protectsAgainst:
+      "an app (or a compromised one) reading or corrupting the database's files around its authentication and permissions",
+    benchmark: "CIS Docker 1.6 §5 (least privilege); PostgreSQL: the data directory is the server's alone",
+    fix: "reach data through the server (connection URL), never by mounting its volume",
+  },
+  function* (args) {
+    const containers = args.resources.filter((r) => r.isType(Container));
+    // A data store's volumes (the proxy's regenerable config volume is not data).
+    const dataVolumes = new Set<string>();
+    for (const r of containers) {
+      const c = viewOfContainer(r.props);
+      if (c.role === "datastore") for (const n of c.namedVolumes) dataVolumes.add(n);
+    }
+    for (const r of containers) {
+      const c = viewOfContainer(r.props);
+      for (const from of c.volumesFrom)
+        yield [
+          `${r.name} shares every mount of ${from} (volumes fromContainer); mount what it needs by name.`,
+          r,
+        ];
+      if (c.role === "datastore") continue;
+      for (const n of c.namedVolumes.filter((v) => dataVolumes.has(v)))
+        yield [
+          `${r.name} (${c.role}) mounts the data volume ${n}; only its data store may — use the server's connection instead.`,
+          r,
+        ];
+    }
+  },
+);
 
 export const redisPersistence = typedPolicy(
   {
@@ -165,6 +231,42 @@ export function scriptExport(text: string, name: string): string | undefined {
 const commandText = (r: PolicyResource) =>
   [...strings(known(() => r.props.create)), ...strings(known(() => r.props.stdin))].join("\n");
 
+/** The `OnCalendar=` values in a rendered install script. */
+function onCalendars(text: string): string[] {
+  return [...text.matchAll(/OnCalendar=([^\n'"]+)/g)].map((m) => m[1]!.trim());
+}
+
+/**
+ * Upper bound of the days between two runs of a systemd `OnCalendar` value: 1 for a daily or
+ * more frequent time spec (`*-*-* …`), N for a day step (`*-*-1/N`), 7 for a weekday list or
+ * `weekly`, 31/92/366 for monthly/quarterly/yearly shorthands; unknown forms count as yearly.
+ */
+export function calendarPeriodDays(value: string): number {
+  const v = value.trim().toLowerCase();
+  const named: Record<string, number> = {
+    minutely: 0,
+    hourly: 0,
+    daily: 1,
+    weekly: 7,
+    monthly: 31,
+    quarterly: 92,
+    semiannually: 183,
+    yearly: 366,
+    annually: 366,
+  };
+  if (v in named) return named[v]!;
+  const m =
+    /^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z,.]*\s+)?(\*|\d{4})-(\*|\d{1,2})-(\*|\d{1,2}(?:\/(\d+))?)\s/.exec(
+      `${v} `,
+    );
+  if (!m) return 366;
+  if (/^(mon|tue|wed|thu|fri|sat|sun)/.test(v)) return 7;
+  if (m[1] !== "*") return 366;
+  if (m[2] !== "*") return 366;
+  if (m[3] === "*") return 1;
+  return m[4] ? Number(m[4]) : 31;
+}
+
 export const backupsPresent = stackPolicy(
   {
     name: "backups-present",
@@ -173,8 +275,9 @@ export const backupsPresent = stackPolicy(
     protectsAgainst: "a database with no backup, or backups never proven restorable",
     benchmark: "seed 001 §backups (daily pg_dump, 30-day retention, restore drill); seed 003",
     fix: "keep the Backups component: its install (role backup) and drill (role drill) commands",
+    config: { minRetentionDays: { type: "number", default: 30 } },
   },
-  function* (args) {
+  function* (args, config) {
     const postgres = args.resources.find(
       (r) => r.isType(Container) && viewOfContainer(r.props).datastore === "postgres",
     );
@@ -200,7 +303,32 @@ export const backupsPresent = stackPolicy(
         .filter((t) => t.endsWith(".timer"));
       if (timers.length === 0)
         yield [`the ${role} install enables no systemd timer; ${what} must run on a schedule.`, found[0]];
+      // The schedules as installed: a dump at least daily, a drill at least weekly (seed 001).
+      const maxDays = role === "backup" ? 1 : 7;
+      for (const r of found)
+        for (const cal of onCalendars(commandText(r)))
+          if (calendarPeriodDays(cal) > maxDays)
+            yield [
+              `the ${role} timer runs "${cal}"; ${what} must run at least ${maxDays === 1 ? "daily" : "weekly"}.`,
+              r,
+            ];
     }
+    // Retention as installed, not only as configured: the backups-tested gate reads the config.
+    for (const r of byRole("backup")) {
+      const days = Number(scriptExport(commandText(r), "LG_RETENTION_DAYS"));
+      if (Number.isFinite(days) && days < (config.minRetentionDays as number))
+        yield [
+          `the backup install keeps dumps ${days} days; keep at least ${config.minRetentionDays as number} (launchgate:backups.retentionDays).`,
+          r,
+        ];
+    }
+    // The pre-migration backup must take a backup, not just exist as a dependency.
+    for (const r of byRole("pre-migration-backup"))
+      if (!/backup-postgres\.sh|pg_dump/.test(commandText(r)))
+        yield [
+          "the pre-migration backup command runs no backup (backup-postgres.sh / pg_dump); keep components/ops/scripts/pre-migration-backup.sh.",
+          r,
+        ];
   },
 );
 
@@ -272,6 +400,8 @@ export const dataPolicies = [
   databaseRolesLeastPrivilege,
   redisPersistence,
   redisQueueNoEviction,
+  postgresDurability,
+  dataVolumesPrivate,
   backupsPresent,
   migrationsAfterBackup,
   commandDeleteReplacement,

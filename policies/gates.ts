@@ -86,6 +86,10 @@ export const stagingVerified = gatePolicy<{ maxAgeHours: number }>(
     if (!v.smokeTests.passed) out.push(`staging smoke tests did not pass; fix the release on staging first.`);
     const age = ageHours(v.smokeTests.finishedAt, now);
     if (Number.isNaN(age)) out.push(`staging smoke tests have no finish time; ${fix}.`);
+    else if (age < -MAX_CLOCK_SKEW_HOURS)
+      out.push(
+        `staging smoke tests finished in the future (${v.smokeTests.finishedAt}); a verification cannot postdate the check — ${fix}.`,
+      );
     else if (age > config.maxAgeHours)
       out.push(
         `staging verification is ${age.toFixed(1)} h old (max ${config.maxAgeHours} h); re-run the staging smoke tests.`,
@@ -93,6 +97,13 @@ export const stagingVerified = gatePolicy<{ maxAgeHours: number }>(
     return out;
   },
 );
+
+/**
+ * Clock skew tolerated between the machine that wrote a record and the one checking it (hours).
+ * A record dated further ahead is refused: it could only be forged or from a broken clock, and
+ * as "the newest" it would hide real records after it.
+ */
+const MAX_CLOCK_SKEW_HOURS = 0.25;
 
 export const backupsTested = gatePolicy<{ maxDrillAgeDays: number; minRetentionDays: number }>(
   "backups-tested",
@@ -113,6 +124,10 @@ export const backupsTested = gatePolicy<{ maxDrillAgeDays: number; minRetentionD
       );
     else if (!d.ok)
       out.push(`the latest restore drill (${d.file}) failed; fix backups and re-run the drill.`);
+    else if (!(ageHours(d.finishedAt, now) >= -MAX_CLOCK_SKEW_HOURS))
+      out.push(
+        `the latest restore drill (${d.file}) is dated ${d.finishedAt}, in the future or unreadable; fetch the real record (npm run gate -- fetch-drill).`,
+      );
     else if (ageHours(d.finishedAt, now) > maxDays * 24) {
       out.push(
         `the latest restore drill (${d.file}) is ${(ageHours(d.finishedAt, now) / 24).toFixed(1)} days old (max ${maxDays}); re-run the drill.`,

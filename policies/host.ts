@@ -149,8 +149,54 @@ export function sshdDirectives(text: string): Map<string, string> {
   return out;
 }
 
+/**
+ * Settings a `Match` block may not loosen (sshd applies a matching block's values over the
+ * global ones): each keyword with the test its value must pass. Forwarding may be narrowed to
+ * `local` (the DB admin tunnel's block, with PermitOpen).
+ */
+const SSHD_MATCH_RULES: Record<string, (v: string) => boolean> = {
+  permitrootlogin: (v) => v === "no",
+  passwordauthentication: (v) => v === "no",
+  kbdinteractiveauthentication: (v) => v === "no",
+  challengeresponseauthentication: (v) => v === "no",
+  permitemptypasswords: (v) => v === "no",
+  hostbasedauthentication: (v) => v === "no",
+  pubkeyauthentication: (v) => v === "yes",
+  authenticationmethods: (v) => v === "publickey",
+  x11forwarding: (v) => v === "no",
+  allowagentforwarding: (v) => v === "no",
+  allowtcpforwarding: (v) => v === "no" || v === "local",
+  permittunnel: (v) => v === "no",
+  gatewayports: (v) => v === "no",
+  maxauthtries: (v) => Number(v) >= 1 && Number(v) <= 3,
+};
+
+/** `[keyword, value]` pairs set inside `Match` blocks (after the first `Match` line). */
+function sshdMatchSettings(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  let inMatch = false;
+  for (const line of text.split("\n")) {
+    const m = /^\s*([A-Za-z0-9]+)\s+(\S+)/.exec(line.replace(/^\s*printf\s+'/, ""));
+    if (!m) continue;
+    const key = m[1]!.toLowerCase();
+    if (key === "match") inMatch = true;
+    else if (inMatch) out.push([key, m[2]!.toLowerCase().replace(/^["']|["']$/g, "")]);
+  }
+  return out;
+}
+
 function* sshdProblems(text: string): Generator<string> {
-  const d = sshdDirectives(expandExports(text));
+  const expanded = expandExports(text);
+  for (const [key, value] of sshdMatchSettings(expanded)) {
+    const ok = SSHD_MATCH_RULES[key];
+    if (ok && !ok(value))
+      yield `sshd step's Match block sets ${key} ${value}; a Match block may not loosen it (sshd applies it over the global value).`;
+  }
+  if (!/^\s*(AllowUsers|AllowGroups)\s+\S/im.test(expanded))
+    yield "sshd step lets every account log in; declare `AllowUsers <deploy user>` (CIS Debian 12 §5.2.4).";
+  if (!/^\s*AuthenticationMethods\s+publickey\s*$/im.test(expanded))
+    yield "sshd step does not require `AuthenticationMethods publickey`; declare it.";
+  const d = sshdDirectives(expanded);
   for (const [key, [ok, want]] of Object.entries(SSHD_REQUIRED)) {
     const v = d.get(key);
     if (v === undefined)
@@ -166,12 +212,14 @@ function* sshdProblems(text: string): Generator<string> {
 
 function* firewallProblems(text: string): Generator<string> {
   const body = text.replace(/^\s*#.*$/gm, "");
-  if (/default\s+allow\s+incoming|set_default\s+incoming\s+allow|ufw\s+disable\b/.test(body))
+  if (/default\s+allow\s+incoming|set_default\s+incoming\s+allow|ufw\s+(--force\s+)?disable\b/.test(body))
     yield "firewall step allows incoming traffic by default or disables UFW; keep default deny incoming.";
   if (!/ufw\s+default\s+deny\s+incoming|set_default\s+incoming\s+deny/.test(body))
     yield "firewall step does not set default deny for incoming traffic; run `ufw default deny incoming`.";
   if (!/ufw\s+(--force\s+)?enable\b/.test(body))
     yield "firewall step never enables UFW; run `ufw --force enable`.";
+  if (/default\s+allow\s+routed|set_default\s+routed\s+allow/.test(body))
+    yield "firewall step forwards (routes) traffic by default; keep `ufw default deny routed` (CIS Debian 12 §4.2).";
 }
 
 /** The lines of an ini section `[name]` in a script (up to the next section or heredoc end). */
@@ -202,6 +250,15 @@ function* fail2banProblems(text: string): Generator<string> {
         : new RegExp(`^\\s*${key}\\s*=\\s*(\\S+)\\s*$`, "m").exec(section)?.[1];
     return read(jail) ?? read(iniSection(text, "DEFAULT"));
   };
+  const ignore = setting("ignoreip");
+  const everyone = (ignore ?? "")
+    .split(/[\s,]+/)
+    .filter((a) => /\/(\d+)$/.test(a) && Number(/\/(\d+)$/.exec(a)![1]) < (a.includes(":") ? 32 : 8));
+  if (everyone.length > 0 || /(^|\s)(any|all|\*)(\s|$)/.test(ignore ?? ""))
+    yield `fail2ban ignores ${everyone.join(", ") || ignore}; never exempt whole networks from bans (ignoreip only for this host).`;
+  const banaction = setting("banaction");
+  if (banaction !== undefined && !/^(iptables|nftables|ufw|firewallcmd)/.test(banaction))
+    yield `fail2ban's banaction ${banaction} blocks nothing; use iptables-multiport (or nftables/ufw).`;
   const maxretry = setting("maxretry");
   if (maxretry !== undefined && !(Number(maxretry) >= 1 && Number(maxretry) <= F2B_MAX_RETRY))
     yield `fail2ban's sshd jail allows maxretry ${maxretry}; ban after at most ${F2B_MAX_RETRY} failures.`;
@@ -309,6 +366,28 @@ function* dockerDaemonProblems(text: string): Generator<string> {
   for (const [re, why] of DAEMON_FORBIDDEN) if (re.test(text)) yield `docker step: ${why}.`;
 }
 
+/**
+ * Files the audit rules must watch for writes (CIS Debian 12 §6.3.3: identity, sudoers, sshd;
+ * CIS Docker 1.6 §1.1: the Docker daemon's files). A step whose rules were emptied still starts
+ * auditd but records nothing.
+ */
+const AUDIT_WATCHED = [
+  "/etc/passwd",
+  "/etc/group",
+  "/etc/shadow",
+  "/etc/sudoers",
+  "/etc/ssh/sshd_config",
+  "/etc/docker/",
+  "/usr/bin/dockerd",
+];
+
+function* auditdProblems(text: string): Generator<string> {
+  const watched = new Set([...text.matchAll(/^\s*-w\s+(\S+)\s+-p\s+[rwxa]+/gm)].map((m) => m[1]!));
+  const missing = AUDIT_WATCHED.filter((f) => !watched.has(f));
+  if (missing.length > 0)
+    yield `auditd step does not watch ${missing.join(", ")}; keep its rules (CIS Debian 12 §6.3.3, CIS Docker 1.6 §1.1).`;
+}
+
 function* sudoProblems(text: string): Generator<string> {
   const lines = text
     .split("\n")
@@ -342,6 +421,7 @@ const EFFECTIVE: Record<string, (text: string) => Generator<string>> = {
   "host-bootstrap": sudoProblems,
   "host-sysctl": sysctlProblems,
   "host-docker": dockerDaemonProblems,
+  "host-auditd": auditdProblems,
 };
 
 export const hostStepEffective = typedPolicies(

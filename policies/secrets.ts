@@ -9,7 +9,7 @@
 import { Container } from "@pulumi/docker/container";
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
-import { viewOfContainer } from "./lib/container-view";
+import { pgSetting, viewOfContainer } from "./lib/container-view";
 import { SECRET_NAME } from "./lib/patterns";
 import { known, strings } from "./lib/resources";
 import { secretFormatIn } from "./lib/secret-values";
@@ -83,7 +83,8 @@ export const datastoreAuthentication = typedPolicy(
   Container,
   function* (props) {
     const c = viewOfContainer(props);
-    if (c.role !== "datastore") return;
+    // The engine marker alone makes it a data store: relabelling the role does not lift the rule.
+    if (c.role !== "datastore" && c.datastore === undefined) return;
     const envs = [...strings(known(() => props.envs))];
     const env = (name: string) => envs.find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1);
     const command = c.executable.join("\n");
@@ -96,6 +97,9 @@ export const datastoreAuthentication = typedPolicy(
       for (const m of initdb.matchAll(weak))
         if (PG_NO_AUTH.test(m[1]!) && !/--auth-local[= ]/.test(m[0]))
           yield `POSTGRES_INITDB_ARGS sets ${m[0]}; use --auth-host=scram-sha-256.`;
+      const encryption = pgSetting(c.executable, "password_encryption");
+      if (encryption !== undefined && encryption !== "scram-sha-256")
+        yield `password_encryption=${encryption} stores passwords with a weak hash; use scram-sha-256 (CIS PostgreSQL 16 §5).`;
       if (/hba_file|\btrust\b/.test(command) && c.datastore === "postgres")
         yield "the server command changes client authentication (trust / hba_file); keep SCRAM for every host connection.";
     }
@@ -109,6 +113,11 @@ export const datastoreAuthentication = typedPolicy(
     if (c.datastore === "redis") {
       if (!/requirepass/.test(command))
         yield "Redis has no requirepass; start it with the component's generated password.";
+      else if (
+        /requirepass\s*(""|'')/.test(command) ||
+        /requirepass[^\n]*%s[^\n]*?\s(""|'')\s*(>|\||\)|;|$)/m.test(command)
+      )
+        yield 'Redis requirepass is empty (`requirepass ""` turns authentication off); pass the generated password.';
       if (/--protected-mode['"]?\s+['"]?no\b/.test(command))
         yield "Redis runs with protected mode off; keep `--protected-mode yes`.";
       if (/\bnopass\b/.test(command)) yield "a Redis ACL user has nopass; give every user a password.";

@@ -233,8 +233,8 @@ const backupsSchema = z
       .string()
       .regex(/^[a-z0-9_.-]+@[a-z0-9.-]+:\/[\w./-]*$/)
       .optional(),
-    /** How often the restore drill runs. */
-    drillEveryHours: z.number().int().min(1).default(24),
+    /** How often the restore drill runs, in hours (at most weekly, 168: the backups-tested gate wants a fresh drill). */
+    drillEveryHours: z.number().int().min(1).max(168).default(24),
   })
   .strict();
 
@@ -248,8 +248,8 @@ const monitoringSchema = z
     diskWarnPercent: z.number().min(1).max(100).default(80),
     errorRateWarnPercent: z.number().min(0).max(100).default(1),
     errorRateCritPercent: z.number().min(0).max(100).default(5),
-    /** Max age of the newest backup before an alert. */
-    backupMaxAgeHours: z.number().int().min(1).default(26),
+    /** Max age of the newest backup before an alert, in hours (at most 48: a missed daily dump must page someone). */
+    backupMaxAgeHours: z.number().int().min(1).max(48).default(26),
   })
   .strict()
   .refine((m) => m.cpuWarnPercent < m.cpuCritPercent, "cpuWarnPercent below cpuCritPercent")

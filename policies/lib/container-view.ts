@@ -65,6 +65,12 @@ export interface ContainerView {
   /** `logDriver` (absent: the daemon's default) and `logOpts`. */
   readonly logDriver?: string;
   readonly logOpts: Record<string, string>;
+  /** `attach: true`: the provider waits for the container to exit (a one-shot container). */
+  readonly attach: boolean;
+  /** `volumes[].fromContainer`: containers whose every mount this one shares. */
+  readonly volumesFrom: string[];
+  /** `volumes[].volumeName`: named volumes mounted. */
+  readonly namedVolumes: string[];
   /** `sysctls`: kernel parameter → value. */
   readonly sysctls: Record<string, string>;
 }
@@ -177,6 +183,9 @@ export function viewOfContainer(c: Props): ContainerView {
     runtime: str(() => c.runtime),
     executable: [...list<string>(() => c.entrypoints), ...list<string>(() => c.command)],
     labels,
+    attach: known(() => c.attach) === true,
+    volumesFrom: list<Props>(() => c.volumes).flatMap((v) => str(() => v.fromContainer) ?? []),
+    namedVolumes: list<Props>(() => c.volumes).flatMap((v) => str(() => v.volumeName) ?? []),
     logDriver: str(() => c.logDriver),
     logOpts: stringMap(c.logOpts),
     sysctls: stringMap(c.sysctls),
@@ -193,4 +202,15 @@ function stringMap(value: unknown): Record<string, string> {
     if (v !== undefined && v !== null) out[k] = String(v);
   }
   return out;
+}
+
+/**
+ * The value of a server setting passed as `-c key=value` (or `-ckey=value`, `--key=value`) on a
+ * postgres command line; the last one wins, as in postgres. Undefined when not set there.
+ */
+export function pgSetting(command: readonly string[], key: string): string | undefined {
+  let value: string | undefined;
+  const text = command.join("\n");
+  for (const m of text.matchAll(new RegExp(`(?:-c\\s*|--)${key}\\s*=\\s*'?([^'\\s]*)'?`, "g"))) value = m[1];
+  return value?.toLowerCase();
 }

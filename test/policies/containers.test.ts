@@ -39,7 +39,7 @@ const ALL = c.containerPolicies.filter((p) => "validateResource" in p);
 describe("container policies: compliant containers pass every policy", () => {
   const compliant: [string, Props][] = [
     ["app", APP],
-    ["migration job", withRole("migration", { restart: "no", healthcheck: undefined })],
+    ["migration job", withRole("migration", { restart: "no", healthcheck: undefined, attach: true })],
     [
       "proxy",
       withRole("proxy", {
@@ -261,8 +261,16 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
   [
     "containerRestartPolicy",
     "job restarts",
-    withRole("job", { restart: "always" }),
+    withRole("job", { restart: "always", attach: true }),
     ['one-shot job container restarts (always); set `restart: "no"`.'],
+  ],
+  [
+    "containerRestartPolicy",
+    "a long-running container relabelled job",
+    withRole("job", { restart: "no" }),
+    [
+      'job container is not declared one-shot (`attach: true`), so it is a service: restart policy "no"; set `restart: "unless-stopped"`.',
+    ],
   ],
   [
     "containerHealthcheck",
@@ -296,7 +304,10 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
     "containerPorts",
     "proxy publishes 22",
     withRole("proxy", { ports: [{ internal: 22, external: 22 }] }),
-    ["publishes privileged host port 22; only 80, 443 may be (CIS 5.8)."],
+    [
+      "proxy container publishes port 22 on every interface; a public role publishes only 80, 443 (bind others to 127.0.0.1) (CIS 5.14).",
+      "publishes privileged host port 22; only 80, 443 may be (CIS 5.8).",
+    ],
   ],
   [
     "containerPorts",

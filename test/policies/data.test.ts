@@ -242,3 +242,79 @@ describe("command-delete-replacement", () => {
     );
   });
 });
+
+describe("backup schedules as installed (calendarPeriodDays)", () => {
+  const table: [string, number][] = [
+    ["*-*-* 02:00:00 UTC", 1],
+    ["*-*-* 00/6:00:00 UTC", 1],
+    ["*-*-1/2 03:00:00 UTC", 2],
+    ["Mon *-*-* 03:00:00 UTC", 7],
+    ["weekly", 7],
+    ["daily", 1],
+    ["monthly", 31],
+    ["yearly", 366],
+    ["*-01-01 00:00:00", 366],
+    ["not a calendar", 366],
+  ];
+  for (const [value, days] of table)
+    it(`${value} → at most ${days} day(s) apart`, () => assert.equal(data.calendarPeriodDays(value), days));
+});
+
+describe("postgres-durability and data-volumes-private", () => {
+  const pg = (command: string[]): ResourceInput => ({
+    type: TYPES.container,
+    name: "postgres",
+    props: {
+      command,
+      labels: [
+        { label: "launchgate.role", value: "datastore" },
+        { label: "launchgate.datastore", value: "postgres" },
+      ],
+      volumes: [{ volumeName: "postgres-data", containerPath: "/var/lib/postgresql/data" }],
+    },
+  });
+  it("the shipped flags pass; fsync/full_page_writes/synchronous_commit off are refused (last value wins)", async () => {
+    assert.deepEqual(
+      await runResourcePolicy(data.postgresDurability, pg(["postgres", "-c", "max_connections=100"])),
+      [],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        data.postgresDurability,
+        pg([
+          "postgres",
+          "-c",
+          "fsync=on",
+          "-c",
+          "fsync=off",
+          "-c",
+          "full_page_writes=off",
+          "-csynchronous_commit=off",
+        ]),
+      ),
+      [
+        "the server runs with fsync=off; remove it — a crash can lose committed data.",
+        "the server runs with full_page_writes=off; remove it — a crash can lose committed data.",
+        "the server runs with synchronous_commit=off; remove it — a crash can lose committed data.",
+      ],
+    );
+  });
+  it("only data stores mount a data store's volume; nobody shares another container's mounts", async () => {
+    const app = (volumes: unknown[]): ResourceInput => ({
+      type: TYPES.container,
+      name: "app-api",
+      props: { labels: [{ label: "launchgate.role", value: "app" }], volumes },
+    });
+    assert.deepEqual(await runStackPolicy(data.dataVolumesPrivate, [pg(["postgres"]), app([])]), []);
+    assert.deepEqual(
+      await runStackPolicy(data.dataVolumesPrivate, [
+        pg(["postgres"]),
+        app([{ volumeName: "postgres-data", containerPath: "/pg" }, { fromContainer: "postgres" }]),
+      ]),
+      [
+        "app-api shares every mount of postgres (volumes fromContainer); mount what it needs by name.",
+        "app-api (app) mounts the data volume postgres-data; only its data store may — use the server's connection instead.",
+      ],
+    );
+  });
+});
