@@ -15,7 +15,7 @@ import { labelMap, pgSetting, viewOfContainer } from "./lib/container-view";
 import { DATA_VOLUMES_PROTECTED_CONFIG } from "./lib/data-volumes";
 import { known, strings } from "./lib/resources";
 import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
-import { roleOfCommand } from "./host";
+import { roleOfCommand, scriptExports } from "./host";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 /** Label the data components put on volumes holding data (`launchgate.data=postgres|redis-<role>|…`). */
@@ -96,11 +96,12 @@ export const databaseRolesLeastPrivilege = typedPolicy(
 
 /** The value following `flag` in a redis-server command line, or undefined. */
 function redisArg(command: readonly string[], flag: string): string | undefined {
-  const joined = command.join(" ").replace(/'/g, "");
-  // redis-server keeps the last value of a repeated option: judge that one.
+  // redis-server keeps the last value of a repeated option: judge that one. Arguments are shell
+  // words: '…', "…" (possibly empty) or bare.
   let value: string | undefined;
-  for (const m of joined.matchAll(new RegExp(`--${flag}\\s+("[^"]*"|\\S+)`, "g"))) value = m[1];
-  return value?.replace(/^"|"$/g, "");
+  const re = new RegExp(`['"]?--${flag}['"]?\\s+(?:'([^']*)'|"([^"]*)"|([^\\s'"]+))`, "g");
+  for (const m of command.join(" ").matchAll(re)) value = m[1] ?? m[2] ?? m[3];
+  return value;
 }
 
 /** Postgres settings that trade durability for speed: setting → the value that loses data. */
@@ -224,8 +225,7 @@ export const redisQueueNoEviction = stackPolicy(
 
 /** `export NAME='value'` of a rendered host script (components/ops/remote-script.ts), if present. */
 export function scriptExport(text: string, name: string): string | undefined {
-  const m = new RegExp(`^export ${name}='((?:[^']|'\\\\'')*)'`, "m").exec(text);
-  return m?.[1]?.replace(/'\\''/g, "'");
+  return scriptExports(text).get(name);
 }
 
 const commandText = (r: PolicyResource) =>
@@ -315,7 +315,9 @@ export const backupsPresent = stackPolicy(
     }
     // Retention as installed, not only as configured: the backups-tested gate reads the config.
     for (const r of byRole("backup")) {
-      const days = Number(scriptExport(commandText(r), "LG_RETENTION_DAYS"));
+      // Every assignment in the install (each installed script carries its own copy).
+      const all = [...commandText(r).matchAll(/LG_RETENTION_DAYS=['"]?(\d+)/g)].map((m) => Number(m[1]));
+      const days = all.length ? Math.min(...all) : NaN;
       if (Number.isFinite(days) && days < (config.minRetentionDays as number))
         yield [
           `the backup install keeps dumps ${days} days; keep at least ${config.minRetentionDays as number} (launchgate:backups.retentionDays).`,

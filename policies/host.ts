@@ -247,7 +247,7 @@ function* fail2banProblems(text: string): Generator<string> {
     const read = (section: string | undefined) =>
       section === undefined
         ? undefined
-        : new RegExp(`^\\s*${key}\\s*=\\s*(\\S+)\\s*$`, "m").exec(section)?.[1];
+        : new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "m").exec(section)?.[1];
     return read(jail) ?? read(iniSection(text, "DEFAULT"));
   };
   const ignore = setting("ignoreip");
