@@ -267,10 +267,11 @@ describe("placement and hosts (Swarm cluster shape)", () => {
     node("10.0.0.2", ["manager"], { "launchgate.redis": "true", "launchgate.edge": "true" }),
     node("10.0.0.3", ["manager"], { "launchgate.edge": "true" }),
   ];
-  const swarm = (hosts: unknown[]) =>
+  const swarm = (hosts: unknown[], keepMigrations = false) =>
     edited("staging", (r) => {
       r.placement = "swarm";
       r.hosts = hosts;
+      if (!keepMigrations) for (const a of r.apps) delete a.migrate;
     });
 
   test("single-host with no hosts is the default, for every shipped stack", () => {
@@ -305,6 +306,12 @@ describe("placement and hosts (Swarm cluster shape)", () => {
       name: "swarm without hosts",
       raw: () => swarm([]),
       message: 'launchgate:hosts: got []; expected at least one host with placement "swarm"',
+    },
+    {
+      name: "a migration job on a swarm",
+      raw: () => swarm(cluster(), true),
+      message:
+        'launchgate:apps[0].migrate: got ["node","dist/migrate.js"]; expected no migration job with placement "swarm" yet (a one-shot job cannot join the internal overlay and @pulumi/docker 5.2.0 has no replicated-job mode); migrate from a single-host release',
     },
     {
       name: "an unknown node role",
