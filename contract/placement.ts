@@ -25,3 +25,12 @@ export type PinnedWorkload = keyof typeof NODE_LABELS;
 export function labelConstraint(workload: PinnedWorkload): string {
   return `node.labels.${NODE_LABELS[workload]} == ${NODE_LABEL_ON}`;
 }
+
+/**
+ * Label on a Swarm service's task template saying its no-new-privileges comes from the engine's
+ * daemon default (`"no-new-privileges": true` in daemon.json, CIS Docker 2.18, set by the host's
+ * docker step): Swarm's ContainerSpec has no such field before Engine API 1.44 and @pulumi/docker
+ * 5.2.0 exposes none. The pack accepts it only on services (components/app/workload.ts).
+ */
+export const NNP_BY_DAEMON_LABEL = "launchgate.no-new-privileges";
+export const NNP_BY_DAEMON = "daemon";

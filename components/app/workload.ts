@@ -23,9 +23,7 @@ import type * as docker from "@pulumi/docker";
 import * as dockerNs from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { shortHash } from "./hardening";
-
-/** Label on a Service: no-new-privileges comes from the engine's daemon default (CIS 2.18). */
-export const NNP_BY_DAEMON_LABEL = "launchgate.no-new-privileges";
+import { NNP_BY_DAEMON, NNP_BY_DAEMON_LABEL } from "../../contract/placement";
 
 /** Where Swarm mounts secret files in a task container. */
 export const SECRETS_DIR = "/run/secrets";
@@ -236,9 +234,14 @@ export function toServiceArgs(
   const env = pulumi
     .output(rendering.env ?? {})
     .apply((e) => ({ ...e, ...secretFileEnv((rendering.secrets ?? []).map((s) => s.name)) }));
-  const labels = pulumi
-    .output(container.labels ?? [])
-    .apply((ls) => [...(ls ?? []), { label: NNP_BY_DAEMON_LABEL, value: "daemon" }]);
+  // Kept a plain list (not one Output): a label computed later (a release hash) must not hide the
+  // role marker from policies at preview.
+  const nnp = { label: NNP_BY_DAEMON_LABEL, value: NNP_BY_DAEMON };
+  const labels: pulumi.Input<pulumi.Input<docker.types.input.ContainerLabel>[]> = Array.isArray(
+    container.labels,
+  )
+    ? [...(container.labels as pulumi.Input<docker.types.input.ContainerLabel>[]), nnp]
+    : pulumi.output(container.labels ?? []).apply((ls) => [...(ls ?? []), nnp]);
   const health = container.healthcheck as docker.types.input.ContainerHealthcheck | undefined;
   const monitor = seconds(swarm.monitorSeconds ?? 30);
   const grace = (container.stopTimeout ?? container.destroyGraceSeconds) as number | undefined;

@@ -1,0 +1,91 @@
+/**
+ * The whole program with `placement: swarm` through the offline checker: the local and staging
+ * stacks as 3-node clusters run without program errors and pass the pack; every workload is a
+ * docker.Service (no app, data-store or proxy container), a HardenedHost per node, overlays
+ * encrypted on staging and clear on local (no IPsec in the sandbox kernel).
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { readStackFile } from "../../stacks/stack-file";
+import { REAL_PROGRAM, ROOT, check, refusedBy, stopPack } from "./support";
+
+after(stopPack);
+
+type Props = Record<string, unknown>;
+
+const HOSTS = [
+  {
+    address: "10.0.0.1",
+    roles: ["manager"],
+    labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
+  },
+  {
+    address: "10.0.0.2",
+    roles: ["manager"],
+    labels: { "launchgate.redis": "true", "launchgate.edge": "true" },
+  },
+  { address: "10.0.0.3", roles: ["manager"] },
+];
+
+/** Runs `stack` as a swarm, recording every custom resource's type, name and inputs. */
+async function runSwarm(stack: string) {
+  const seen: { type: string; name: string; props: Props }[] = [];
+  const record: pulumi.ResourceTransformation = (args) => {
+    if (!args.type.startsWith("launchgate:"))
+      seen.push({ type: args.type, name: args.name, props: args.props });
+    return undefined;
+  };
+  const apps = (readStackFile(ROOT, stack).values.apps as Props[]).map(({ migrate: _m, ...a }) => a);
+  const r = await check({
+    stack,
+    programPath: REAL_PROGRAM,
+    configOverrides: { placement: "swarm", hosts: HOSTS, apps },
+    transform: record,
+  });
+  return { r, seen };
+}
+
+describe("placement swarm: the whole program", () => {
+  for (const stack of ["local", "staging"]) {
+    it(`${stack}: runs, passes, and renders every workload as a docker.Service`, async () => {
+      const { r, seen } = await runSwarm(stack);
+      assert.deepEqual(r.programErrors, []);
+      assert.deepEqual(refusedBy(r), []);
+      const services = seen.filter((x) => x.type === "docker:index/service:Service").map((x) => x.name);
+      assert.deepEqual(services.sort(), [
+        "app-admin",
+        "app-api",
+        "app-worker",
+        "postgres",
+        "postgres-pgbouncer",
+        "proxy",
+        "redis-cache",
+        "redis-queue",
+      ]);
+      // Only the proxy's one-shot `nginx -t` job (and the local VPS containers) remain containers.
+      const containers = seen.filter((x) => x.type === "docker:index/container:Container").map((x) => x.name);
+      assert.deepEqual(
+        containers.sort(),
+        stack === "local"
+          ? ["proxy-config-check", "vps-0-container", "vps-1-container", "vps-2-container"]
+          : ["proxy-config-check"],
+      );
+      const hosts = new Set(
+        seen
+          .filter((x) => x.type === "command:remote:Command")
+          .map((x) => x.name.split("-")[0] + "-" + x.name.split("-")[1]),
+      );
+      for (const n of ["node-0", "node-1", "node-2"]) assert.ok(hosts.has(n), `HardenedHost steps on ${n}`);
+      const overlays = seen.filter((x) => x.type === "docker:index/network:Network");
+      assert.equal(overlays.length, 2);
+      for (const o of overlays) {
+        assert.equal(o.props.driver, "overlay");
+        assert.deepEqual(o.props.options, stack === "local" ? {} : { encrypted: "true" });
+      }
+      const secrets = seen.filter((x) => x.type === "docker:index/secret:Secret").map((x) => x.name);
+      assert.ok(secrets.includes("app-api-secret-database-url"), secrets.join(", "));
+      assert.ok(secrets.includes("postgres-secret-postgres-password"));
+    });
+  }
+});
