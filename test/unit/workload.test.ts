@@ -218,7 +218,11 @@ describe("data stores and the proxy as Swarm services", () => {
     assert.equal(c.readOnly, true);
     assert.deepEqual(
       c.configs.map((x: Record<string, unknown>) => x.fileName),
-      ["/etc/nginx/launchgate/nginx.conf", "/etc/nginx/launchgate/tls/cert.pem"],
+      [
+        "/etc/nginx/launchgate/nginx.conf",
+        "/etc/nginx/launchgate/weights.conf",
+        "/etc/nginx/launchgate/tls/cert.pem",
+      ],
     );
     assert.deepEqual(
       c.secrets.map((x: Record<string, unknown>) => [x.fileName, x.fileUid, x.fileMode]),
