@@ -15,8 +15,9 @@ import { Dns, recordNames } from "../components/edge/Dns";
 import { InternalCa } from "../components/edge/InternalCa";
 import { OriginCertificate } from "../components/edge/OriginCertificate";
 import { Proxy } from "../components/edge/Proxy";
-import { HardenedHost, SshConnection } from "../components/host/HardenedHost";
+import { HardenedHost, HardenedHostArgs, SshConnection } from "../components/host/HardenedHost";
 import { LocalVps } from "../components/host/LocalVps";
+import { SwarmCluster } from "../components/host/SwarmCluster";
 import { SshIdentityFile } from "../components/host/SshIdentityFile";
 import { Network } from "../components/network/Network";
 import { Backups } from "../components/ops/Backups";
@@ -50,6 +51,8 @@ export interface Deployment {
 
 /** Where the VPS is and how to log in first, per stack kind. */
 interface HostAccess {
+  /** Address other cluster members reach it on (a local VPS's container address). @default address */
+  readonly memberAddress?: pulumi.Output<string>;
   readonly address: pulumi.Output<string>;
   readonly sshPort: pulumi.Output<number>;
   readonly privateKey: pulumi.Output<string>;
@@ -78,6 +81,8 @@ function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
 
 /** The managing host (its engine receives every workload), the data host (Postgres' node) and access. */
 interface DeclaredHosts {
+  /** The Swarm cluster (placement swarm): services wait for its members. */
+  readonly cluster?: SwarmCluster;
   readonly access: HostAccess;
   readonly host: HardenedHost;
   readonly dataHost: HardenedHost;
@@ -91,6 +96,20 @@ function declareSingleHost(
 ): DeclaredHosts {
   const access = hostAccess(cfg, secrets);
   const host = new HardenedHost("host", {
+    ...hostArgs(cfg, access),
+    permitOpen: [`${POSTGRES_IP}:5432`],
+    webAllowFrom,
+    runsRedis: cfg.redis.instances.length > 0,
+  });
+  return { access, host, dataHost: host };
+}
+
+/** HardenedHost's login and settings for a host reached through `access`. */
+function hostArgs(
+  cfg: LaunchgateConfig,
+  access: HostAccess,
+): Pick<HardenedHostArgs, "bootstrap" | "host" | "deployerPublicKey" | "deployerPrivateKey"> {
+  return {
     bootstrap: {
       host: access.address,
       port: access.sshPort,
@@ -100,11 +119,7 @@ function declareSingleHost(
     host: cfg.host,
     deployerPublicKey: access.publicKey,
     deployerPrivateKey: access.privateKey,
-    permitOpen: [`${POSTGRES_IP}:5432`],
-    webAllowFrom,
-    runsRedis: cfg.redis.instances.length > 0,
-  });
-  return { access, host, dataHost: host };
+  };
 }
 
 /**
@@ -121,22 +136,25 @@ function declareCluster(
   const nodes = cfg.hosts.map((h, i) => {
     const access = nodeAccess(cfg, secrets, h, i === firstEdge);
     const host = new HardenedHost(`node-${i}`, {
-      bootstrap: {
-        host: access.address,
-        port: access.sshPort,
-        user: cfg.host.bootstrapUser,
-        privateKey: access.privateKey,
-      },
-      host: cfg.host,
-      deployerPublicKey: access.publicKey,
-      deployerPrivateKey: access.privateKey,
+      ...hostArgs(cfg, access),
       webAllowFrom,
       runsRedis: i === pinnedNode(cfg.hosts, "redis"),
     });
     return { access, host };
   });
   const manager = nodes[cfg.hosts.findIndex((h) => h.roles.includes("manager"))]!;
+  const cluster = new SwarmCluster("swarm", {
+    nodes: cfg.hosts.map((h, i) => ({
+      name: `node-${i}`,
+      connection: nodes[i]!.host.deployConnection,
+      address: nodes[i]!.access.memberAddress ?? pulumi.output(h.address),
+      roles: h.roles,
+      labels: h.labels,
+      ready: nodes[i]!.host.ready,
+    })),
+  });
   return {
+    cluster,
     access: manager.access,
     host: manager.host,
     dataHost: nodes[pinnedNode(cfg.hosts, "postgres")]!.host,
@@ -274,7 +292,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
   // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
   const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
-  const { access, host, dataHost } = swarm
+  const { access, host, dataHost, cluster } = swarm
     ? declareCluster(cfg, secrets, webAllowFrom)
     : declareSingleHost(cfg, secrets, webAllowFrom);
   const identity = new SshIdentityFile(
@@ -293,7 +311,8 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       host: host.dockerHost,
       sshOpts: ["-i", identity.path, "-o", "StrictHostKeyChecking=accept-new", "-o", "IdentitiesOnly=yes"],
     },
-    { dependsOn: [identity.written, host.ready] },
+    // On a swarm, services go to the first manager once every member has joined.
+    { dependsOn: [identity.written, host.ready, ...(cluster?.members ?? [])] },
   );
   const onVps: pulumi.ComponentResourceOptions = { providers: { docker: vpsDocker } };
 

@@ -109,6 +109,19 @@ export function capName(c: string): string {
   return c.toUpperCase().replace(/^CAP_/, "");
 }
 
+/** A `mounts[]` entry of type bind as a host mount (containers and service task templates alike). */
+function bindMount(m: Props): HostMountView[] {
+  if (str(() => m.type) !== "bind") return [];
+  const bind = (known(() => m.bindOptions) ?? {}) as Props;
+  return [
+    {
+      source: str(() => m.source) ?? "",
+      target: str(() => m.target) ?? "",
+      propagation: str(() => bind.propagation),
+    },
+  ];
+}
+
 /** A `docker:index/container:Container`'s props as a view. */
 export function viewOfContainer(c: Props): ContainerView {
   const labels = labelMap(c.labels);
@@ -119,17 +132,7 @@ export function viewOfContainer(c: Props): ContainerView {
       const source = str(() => v.hostPath);
       return source ? [{ source, target: str(() => v.containerPath) ?? "" }] : [];
     }),
-    ...list<Props>(() => c.mounts).flatMap((m) => {
-      if (str(() => m.type) !== "bind") return [];
-      const bind = (known(() => m.bindOptions) ?? {}) as Props;
-      return [
-        {
-          source: str(() => m.source) ?? "",
-          target: str(() => m.target) ?? "",
-          propagation: str(() => bind.propagation),
-        },
-      ];
-    }),
+    ...list<Props>(() => c.mounts).flatMap(bindMount),
   ];
   const engine = labels[DATASTORE_LABEL];
   return {
@@ -229,17 +232,7 @@ export function viewOfService(s: Props): ContainerView {
     devices: [],
     deviceCgroupRules: [],
     deviceRequests: 0,
-    hostMounts: list<Props>(() => spec.mounts).flatMap((m) => {
-      if (str(() => m.type) !== "bind") return [];
-      const bind = (known(() => m.bindOptions) ?? {}) as Props;
-      return [
-        {
-          source: str(() => m.source) ?? "",
-          target: str(() => m.target) ?? "",
-          propagation: str(() => bind.propagation),
-        },
-      ];
-    }),
+    hostMounts: list<Props>(() => spec.mounts).flatMap(bindMount),
     ulimits: [],
     groupAdds: list<string>(() => spec.groups),
     runtime: str(() => task.runtime),

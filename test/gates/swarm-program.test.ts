@@ -7,26 +7,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackFile } from "../../stacks/stack-file";
-import { REAL_PROGRAM, ROOT, check, refusedBy, stopPack } from "./support";
+import { REAL_PROGRAM, check, refusedBy, stopPack, swarmOverrides } from "./support";
 
 after(stopPack);
 
 type Props = Record<string, unknown>;
-
-const HOSTS = [
-  {
-    address: "10.0.0.1",
-    roles: ["manager"],
-    labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
-  },
-  {
-    address: "10.0.0.2",
-    roles: ["manager"],
-    labels: { "launchgate.redis": "true", "launchgate.edge": "true" },
-  },
-  { address: "10.0.0.3", roles: ["manager"] },
-];
 
 /** Runs `stack` as a swarm, recording every custom resource's type, name and inputs. */
 async function runSwarm(stack: string) {
@@ -36,11 +21,10 @@ async function runSwarm(stack: string) {
       seen.push({ type: args.type, name: args.name, props: args.props });
     return undefined;
   };
-  const apps = (readStackFile(ROOT, stack).values.apps as Props[]).map(({ migrate: _m, ...a }) => a);
   const r = await check({
     stack,
     programPath: REAL_PROGRAM,
-    configOverrides: { placement: "swarm", hosts: HOSTS, apps },
+    configOverrides: swarmOverrides(stack),
     transform: record,
   });
   return { r, seen };
@@ -77,6 +61,16 @@ describe("placement swarm: the whole program", () => {
           .map((x) => x.name.split("-")[0] + "-" + x.name.split("-")[1]),
       );
       for (const n of ["node-0", "node-1", "node-2"]) assert.ok(hosts.has(n), `HardenedHost steps on ${n}`);
+      // The cluster forms before any service: init, the token, joins and node settings.
+      const commands = seen.filter((x) => x.type === "command:remote:Command").map((x) => x.name);
+      for (const c of [
+        "swarm-init",
+        "swarm-join-token",
+        "swarm-node-1-join",
+        "swarm-node-2-join",
+        "swarm-node-2-node",
+      ])
+        assert.ok(commands.includes(c), c);
       const overlays = seen.filter((x) => x.type === "docker:index/network:Network");
       assert.equal(overlays.length, 2);
       for (const o of overlays) {

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../../stacks/stack-file";
 import type { Attestation } from "../../policies/lib/attestation";
 import { EvidenceSet, attest, hoursAgo, makeSigner } from "../fixtures/evidence";
-import { ProductionFixture, ROOT, refusedBy, stopPack } from "./support";
+import { ProductionFixture, ROOT, SWARM_HOSTS, refusedBy, stopPack, swarmOverrides } from "./support";
 
 after(stopPack);
 
@@ -561,24 +561,8 @@ const CASES: [string, string, Change][] = [
   ],
 ];
 
-/** Production as a 3-node Swarm cluster (no migration jobs: not supported on a swarm yet). */
-const SWARM: Props = {
-  placement: "swarm",
-  hosts: [
-    {
-      address: "10.0.0.1",
-      roles: ["manager"],
-      labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
-    },
-    {
-      address: "10.0.0.2",
-      roles: ["manager"],
-      labels: { "launchgate.redis": "true", "launchgate.edge": "true" },
-    },
-    { address: "10.0.0.3", roles: ["manager"] },
-  ],
-  apps: (readStackFile(ROOT, "production").values.apps as Props[]).map(({ migrate: _m, ...a }) => a),
-};
+/** Production as a 3-node Swarm cluster. */
+const SWARM: Props = swarmOverrides("production");
 
 /** A program change to a Swarm service's task template (`taskSpec`), or to its container spec. */
 const editTask = (name: string, f: (task: Props) => Props): Change =>
@@ -654,7 +638,7 @@ const SWARM_CASES: [string, string, Change][] = [
     PROGRAM_ERROR,
     {
       config: () => ({
-        hosts: (SWARM.hosts as Props[]).map((h, i) => (i === 2 ? { ...h, roles: ["worker"] } : h)),
+        hosts: (SWARM_HOSTS as Props[]).map((h, i) => (i === 2 ? { ...h, roles: ["worker"] } : h)),
       }),
     },
   ],

@@ -25,4 +25,11 @@ if [ "$(docker node inspect -f '{{.Spec.Role}}' "$LG_NODE_ID")" != "$LG_ROLE" ];
   if [ "$LG_ROLE" = manager ]; then docker node promote "$LG_NODE_ID" >/dev/null; else docker node demote "$LG_NODE_ID" >/dev/null; fi
   echo "[swarm-node] $LG_NODE_ID is now a $LG_ROLE" >&2
 fi
+# A promoted manager counts for the Raft quorum only once it is reachable: wait for it (bounded).
+if [ "$LG_ROLE" = manager ]; then
+  for _ in $(seq 60); do
+    [ "$(docker node inspect -f '{{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}' "$LG_NODE_ID")" = reachable ] && break
+    sleep 1
+  done
+fi
 echo "$LG_NODE_ID $LG_ROLE"
