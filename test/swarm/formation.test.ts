@@ -64,13 +64,7 @@ function swarmImage(): string {
       { timeoutMs: 10 * 60_000 },
     );
     const cfg = JSON.parse(must("docker", ["image", "inspect", base]).stdout)[0].Config;
-    must("docker", [
-      "commit",
-      "--change",
-      `CMD ${JSON.stringify(cfg.Cmd ?? [])}`,
-      name,
-      tag,
-    ]);
+    must("docker", ["commit", "--change", `CMD ${JSON.stringify(cfg.Cmd ?? [])}`, name, tag]);
     return tag;
   } finally {
     run("docker", ["rm", "-f", name], { timeoutMs: 60_000 });
