@@ -4,6 +4,9 @@
  * delete-first replacement of every command with a delete.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, isSecretInput, recordOptions, Recorder, reveal, settle } from "../support/mocks";
@@ -146,5 +149,15 @@ describe("SwarmCluster", () => {
         }),
       /a swarm needs a node with role manager/,
     );
+  });
+});
+
+describe("Swarm host scripts", () => {
+  test("pass shellcheck", () => {
+    const dir = path.join(__dirname, "../../components/host/swarm");
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sh"));
+    assert.ok(files.length >= 7, files.join(", "));
+    const r = spawnSync("shellcheck", ["-x", ...files.map((f) => path.join(dir, f))], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 });
