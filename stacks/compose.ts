@@ -59,16 +59,23 @@ interface HostAccess {
   readonly publicKey: pulumi.Output<string>;
 }
 
+/** Access to a disposable local VPS: loopback SSH with its generated key, its container address for peers. */
+function vpsAccess(vps: LocalVps): HostAccess {
+  return {
+    address: vps.address,
+    sshPort: vps.sshPort,
+    privateKey: vps.privateKey,
+    publicKey: vps.publicKey,
+    memberAddress: vps.networkAddress,
+  };
+}
+
 function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
   if (cfg.environment === "local") {
     // The local stack creates its own disposable VPS; one generated key serves root and deployer.
-    const vps = new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS });
-    return {
-      address: vps.address,
-      sshPort: vps.sshPort,
-      privateKey: vps.privateKey,
-      publicKey: vps.publicKey,
-    };
+    return vpsAccess(
+      new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS }),
+    );
   }
   // readSecrets has already refused a staging/production stack without these.
   return {
@@ -170,16 +177,12 @@ function nodeAccess(
 ): HostAccess {
   if (cfg.environment === "local") {
     // Only one VPS container can hold the loopback web ports; the others are reached by address.
-    const vps = new LocalVps(`vps-${cfg.hosts.indexOf(node)}`, {
-      sshPort: node.sshPort,
-      publishedPorts: publishesWeb ? LOCAL_PUBLISHED_PORTS : [],
-    });
-    return {
-      address: vps.address,
-      sshPort: vps.sshPort,
-      privateKey: vps.privateKey,
-      publicKey: vps.publicKey,
-    };
+    return vpsAccess(
+      new LocalVps(`vps-${cfg.hosts.indexOf(node)}`, {
+        sshPort: node.sshPort,
+        publishedPorts: publishesWeb ? LOCAL_PUBLISHED_PORTS : [],
+      }),
+    );
   }
   return {
     address: pulumi.output(node.address),

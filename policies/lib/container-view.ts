@@ -104,6 +104,12 @@ export function roleOf(labels: Record<string, string>): ContainerRole | "unmarke
   return (CONTAINER_ROLES as readonly string[]).includes(r ?? "") ? (r as ContainerRole) : "unmarked";
 }
 
+/** The data-store engine a `launchgate.datastore` label names, if a known one. */
+function datastoreOf(labels: Record<string, string>): DatastoreEngine | undefined {
+  const engine = labels[DATASTORE_LABEL];
+  return ["postgres", "pgbouncer", "redis"].includes(engine ?? "") ? (engine as DatastoreEngine) : undefined;
+}
+
 /** `CAP_NET_ADMIN`, `net_admin` → `NET_ADMIN`. */
 export function capName(c: string): string {
   return c.toUpperCase().replace(/^CAP_/, "");
@@ -134,12 +140,9 @@ export function viewOfContainer(c: Props): ContainerView {
     }),
     ...list<Props>(() => c.mounts).flatMap(bindMount),
   ];
-  const engine = labels[DATASTORE_LABEL];
   return {
     role: roleOf(labels),
-    datastore: ["postgres", "pgbouncer", "redis"].includes(engine ?? "")
-      ? (engine as DatastoreEngine)
-      : undefined,
+    datastore: datastoreOf(labels),
     image: str(() => c.image),
     user: str(() => c.user),
     privileged: known(() => c.privileged) === true,
@@ -202,12 +205,9 @@ export function viewOfService(s: Props): ContainerView {
   const bytes = num(() => limits.memoryBytes);
   const nano = num(() => limits.nanoCpus);
   const condition = str(() => restart.condition);
-  const engine = labels[DATASTORE_LABEL];
   return {
     role: roleOf(labels),
-    datastore: ["postgres", "pgbouncer", "redis"].includes(engine ?? "")
-      ? (engine as DatastoreEngine)
-      : undefined,
+    datastore: datastoreOf(labels),
     image: str(() => spec.image),
     user: str(() => spec.user),
     privileged: false,
