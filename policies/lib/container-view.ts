@@ -65,6 +65,11 @@ export interface ContainerView {
   readonly labels: Record<string, string>;
   /** What declares it: a container, or a Swarm service's task template. */
   readonly kind: "container" | "service";
+  /** `logDriver` (absent: the daemon's default) and `logOpts`. */
+  readonly logDriver?: string;
+  readonly logOpts: Record<string, string>;
+  /** `sysctls`: kernel parameter → value. */
+  readonly sysctls: Record<string, string>;
 }
 
 type Props = Record<string, unknown>;
@@ -181,6 +186,9 @@ export function viewOfContainer(c: Props): ContainerView {
     runtime: str(() => c.runtime),
     executable: [...list<string>(() => c.entrypoints), ...list<string>(() => c.command)],
     labels,
+    logDriver: str(() => c.logDriver),
+    logOpts: stringMap(c.logOpts),
+    sysctls: stringMap(c.sysctls),
     kind: "container",
   };
 }
@@ -238,6 +246,9 @@ export function viewOfService(s: Props): ContainerView {
     runtime: str(() => task.runtime),
     executable: [...list<string>(() => spec.commands), ...list<string>(() => spec.args)],
     labels,
+    logDriver: str(() => ((known(() => task.logDriver) ?? {}) as Props).name),
+    logOpts: stringMap(((known(() => task.logDriver) ?? {}) as Props).options),
+    sysctls: stringMap(spec.sysctl),
     kind: "service",
   };
 }
@@ -245,4 +256,16 @@ export function viewOfService(s: Props): ContainerView {
 /** The view of a container or a Swarm service, by resource type token. */
 export function viewOf(type: string, props: Props): ContainerView {
   return type === "docker:index/service:Service" ? viewOfService(props) : viewOfContainer(props);
+}
+
+/** A `{key: value}` input as strings (entries unknown at preview left out). */
+function stringMap(value: unknown): Record<string, string> {
+  const m = known(() => value);
+  if (!m || typeof m !== "object" || Array.isArray(m)) return {};
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(m)) {
+    const v = known(() => (m as Props)[k]);
+    if (v !== undefined && v !== null) out[k] = String(v);
+  }
+  return out;
 }

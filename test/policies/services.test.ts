@@ -35,6 +35,7 @@ function appService(spec: Props = {}, task: Props = {}, service: Props = {}): Pr
       },
       resources: { limits: { memoryBytes: 512 * 1024 ** 2, nanoCpus: 1e9 } },
       restartPolicy: { condition: "any", delay: "5s" },
+      logDriver: { name: "json-file", options: { "max-size": "10m", "max-file": "5" } },
       networksAdvanceds: [{ id: UNKNOWN, aliases: ["api"] }],
       placement: { constraints: [], maxReplicas: 1 },
       ...task,
@@ -183,6 +184,20 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
     "no network",
     appService({}, { networksAdvanceds: [] }),
     ["joins the default bridge (no `networksAdvanced`); attach it to a project network (CIS 5.30)."],
+  ],
+  [
+    "containerLogging",
+    "json-file logs without rotation",
+    appService({}, { logDriver: { name: "json-file", options: {} } }),
+    ['json-file log has no max-size; set logOpts max-size (e.g. "10m") and max-file (LOG_OPTS).'],
+  ],
+  [
+    "containerSysctls",
+    "an app setting a sysctl",
+    appService({ sysctl: { "net.ipv4.ip_forward": "1" } }),
+    [
+      "app container sets sysctls net.ipv4.ip_forward; remove them (no kernel parameter is allowed for this role).",
+    ],
   ],
   [
     "imagesPinned",
