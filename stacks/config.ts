@@ -9,6 +9,7 @@ import { z } from "zod";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
+import { NODE_LABELS, NODE_LABEL_ON } from "../contract/placement";
 
 /** The three kinds of stack this program knows; gates are mandatory only on `production`. */
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
@@ -22,7 +23,9 @@ export const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[a-f0-9]{64}$/;
 /** A full git commit id (40 lowercase hex digits). */
 export const COMMIT_SHA = /^[a-f0-9]{40}$/;
 const NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const NAME_EXPECTED = "a name: a-z first, then a-z, 0-9, - (at most 31 characters)";
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+const ENV_NAME_EXPECTED = "an environment variable name: A-Z first, then A-Z, 0-9, _ (e.g. SESSION_SECRET)";
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
 
@@ -77,6 +80,31 @@ const hostSchema = z
   })
   .strict();
 
+/** Swarm node roles: managers hold the Raft log and schedule; workers only run tasks. */
+export const NODE_ROLES = ["manager", "worker"] as const;
+/** How workloads are placed: one Docker engine, or a Docker Swarm cluster over `hosts`. */
+export const PLACEMENTS = ["single-host", "swarm"] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+/** A Docker node label key (`launchgate.postgres`, `zone`): lowercase, dots and dashes. */
+const NODE_LABEL_KEY = /^[a-z][a-z0-9.-]{0,62}$/;
+
+const clusterHostSchema = z
+  .object({
+    /** IP or DNS name of the node (reachable by the other members on the Swarm ports). */
+    address: hostAddress,
+    sshPort: port.default(22),
+    /** `manager` (Raft member, schedules) and/or `worker`; the first manager initialises the swarm. */
+    roles: z.array(z.enum(NODE_ROLES)).min(1).default(["worker"]),
+    /**
+     * Docker node labels placement constraints match (`node.labels.<key> == <value>`): the
+     * contract keys in contract/placement.ts pin Postgres, Redis and the proxy's edge nodes.
+     */
+    labels: z
+      .record(z.string().regex(NODE_LABEL_KEY, "a node label key such as launchgate.postgres"), z.string())
+      .default({}),
+  })
+  .strict();
+
 const postgresSchema = z
   .object({
     image: imageRef,
@@ -88,7 +116,17 @@ const postgresSchema = z
     /** Databases with their owning least-privilege role. */
     databases: z
       .array(
-        z.object({ name: z.string().regex(NAME), role: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/) }).strict(),
+        z
+          .object({
+            name: z.string().regex(NAME, NAME_EXPECTED),
+            role: z
+              .string()
+              .regex(
+                /^[a-z][a-z0-9_]{0,30}$/,
+                "a Postgres role name: a-z first, then a-z, 0-9, _ (at most 31 characters)",
+              ),
+          })
+          .strict(),
       )
       .min(1)
       .default([{ name: "app", role: "app" }]),
@@ -131,7 +169,7 @@ const redisSchema = z
       .array(
         z
           .object({
-            name: z.string().regex(NAME),
+            name: z.string().regex(NAME, NAME_EXPECTED),
             /** Eviction follows the role (components/data/Redis.ts `REDIS_ROLES`). */
             role: z.enum(REDIS_ROLES),
             maxMemoryMb: z.number().int().min(16).default(256),
@@ -144,7 +182,7 @@ const redisSchema = z
 
 const appSchema = z
   .object({
-    name: z.string().regex(NAME),
+    name: z.string().regex(NAME, NAME_EXPECTED),
     image: imageRef,
     /** Port the app listens on inside its container. */
     port: port,
@@ -166,17 +204,17 @@ const appSchema = z
      * always can (they sit on the edge network); the internal network alone has no egress.
      */
     egress: z.boolean().default(false),
-    env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
+    env: z.record(z.string().regex(ENV_NAME, ENV_NAME_EXPECTED), z.string()).default({}),
     /** Names of secret env vars; values come from the `appSecrets` secret config key. */
-    secretEnv: z.array(z.string().regex(ENV_NAME)).default([]),
-    database: z.string().regex(NAME).optional(),
+    secretEnv: z.array(z.string().regex(ENV_NAME, ENV_NAME_EXPECTED)).default([]),
+    database: z.string().regex(NAME, NAME_EXPECTED).optional(),
     /**
      * How the app reaches `database`: `pooled` through PgBouncer (transaction mode), or `direct`
      * to the server (session semantics: session advisory locks, LISTEN, SET). The migration job
      * always gets the direct URL.
      */
     databaseConnection: z.enum(["pooled", "direct"]).default("pooled"),
-    redis: z.array(z.string().regex(NAME)).default([]),
+    redis: z.array(z.string().regex(NAME, NAME_EXPECTED)).default([]),
     /** One-shot migration command, run after a pre-migration backup. */
     migrate: z.array(z.string()).min(1).optional(),
   })
@@ -323,7 +361,10 @@ const releaseSchema = z
     evidenceDir: z.string().default("evidence"),
     /** The release to roll back to: its commit and image per app. */
     previous: z
-      .object({ commit: z.string().regex(COMMIT_SHA), images: z.record(z.string(), imageRef) })
+      .object({
+        commit: z.string().regex(COMMIT_SHA, "a 40-hex-digit git commit"),
+        images: z.record(z.string(), imageRef),
+      })
       .strict()
       .optional(),
     rollout: rolloutSchema.optional(),
@@ -348,10 +389,17 @@ export const configSchema = z
     environment: z.enum(ENVIRONMENTS),
     domain: z.string().regex(HOSTNAME, "a DNS name such as app.example.com"),
     host: hostSchema,
+    /** Where workloads run: `single-host` (`host`, docker containers) or `swarm` (`hosts`, docker services). */
+    placement: z.enum(PLACEMENTS).default("single-host"),
+    /**
+     * The cluster's nodes for `placement: swarm` (the shared login settings come from `host`);
+     * empty for `single-host`.
+     */
+    hosts: z.array(clusterHostSchema).default([]),
     postgres: postgresSchema,
     redis: redisSchema,
     apps: z.array(appSchema).min(1),
-    flags: z.record(z.string().regex(ENV_NAME), flagSchema).default({}),
+    flags: z.record(z.string().regex(ENV_NAME, ENV_NAME_EXPECTED), flagSchema).default({}),
     proxy: proxySchema,
     tls: z.enum(["internal-ca", "cloudflare-origin"]),
     dns: dnsSchema.optional(),
@@ -375,6 +423,7 @@ export const configSchema = z
 
 export type LaunchgateConfig = z.infer<typeof configSchema>;
 export type HostConfig = LaunchgateConfig["host"];
+export type ClusterHostConfig = LaunchgateConfig["hosts"][number];
 export type PostgresConfig = LaunchgateConfig["postgres"];
 export type RedisConfig = LaunchgateConfig["redis"];
 export type RedisInstanceConfig = RedisConfig["instances"][number];
@@ -493,6 +542,23 @@ export function valueAt(raw: unknown, path: (string | number)[]): unknown {
   return v;
 }
 
+/**
+ * What an issue is about, as shown after "got": for an env/flag name that fails its pattern (zod
+ * reports a record key at the key's path), the key itself — `got key "session_secret"` names what
+ * to change; otherwise the value at the path.
+ */
+function received(input: unknown, issue: z.ZodIssue): string {
+  const last = issue.path[issue.path.length - 1];
+  if (
+    issue.code === "invalid_string" &&
+    issue.message === ENV_NAME_EXPECTED &&
+    typeof last === "string" &&
+    !ENV_NAME.test(last)
+  )
+    return `key ${JSON.stringify(last)}`;
+  return show(valueAt(input, issue.path));
+}
+
 function show(v: unknown): string {
   if (v === undefined) return "nothing";
   const s = JSON.stringify(v);
@@ -528,7 +594,7 @@ function problemsOf(error: z.ZodError, input: unknown): string[] {
           (k) =>
             `${keyName([...issue.path, k])}: got ${show(valueAt(input, [...issue.path, k]))}; expected no such key (a typo? known: ${knownKeys(issue.path).join(", ")})`,
         )
-      : [`${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`],
+      : [`${keyName(issue.path)}: got ${received(input, issue)}; expected ${expected(issue)}`],
   );
 }
 
@@ -574,6 +640,72 @@ function postgresPoolChecks(
   return out;
 }
 
+/**
+ * The cluster's shape (`placement`, `hosts`): a swarm needs hosts, an odd number of managers (Raft
+ * needs a majority; with three or more hosts, three managers survive the loss of one) and exactly
+ * one node labelled for each node-local data store plus at least one edge node. Pure.
+ */
+function clusterChecks(
+  cfg: LaunchgateConfig,
+): { path: (string | number)[]; value: unknown; expected: string }[] {
+  const out: { path: (string | number)[]; value: unknown; expected: string }[] = [];
+  if (cfg.placement === "single-host") {
+    if (cfg.hosts.length > 0)
+      out.push({
+        path: ["hosts"],
+        value: cfg.hosts.map((h) => h.address),
+        expected:
+          'no hosts with placement "single-host" (its one host is launchgate:host); set launchgate:placement to "swarm" for a cluster',
+      });
+    return out;
+  }
+  if (cfg.hosts.length === 0) {
+    out.push({ path: ["hosts"], value: [], expected: 'at least one host with placement "swarm"' });
+    return out;
+  }
+  const seen = new Set<string>();
+  cfg.hosts.forEach((h, i) => {
+    const key = `${h.address}:${h.sshPort}`;
+    if (seen.has(key))
+      out.push({
+        path: ["hosts", i, "address"],
+        value: h.address,
+        expected: "an address:sshPort unique among hosts",
+      });
+    seen.add(key);
+  });
+  cfg.apps.forEach((a, i) => {
+    if (a.migrate)
+      out.push({
+        path: ["apps", i, "migrate"],
+        value: a.migrate,
+        expected:
+          'no migration job with placement "swarm" yet (a one-shot job cannot join the internal overlay and @pulumi/docker 5.2.0 has no replicated-job mode); migrate from a single-host release',
+      });
+  });
+  const managers = cfg.hosts.filter((h) => h.roles.includes("manager")).length;
+  const wanted = cfg.hosts.length >= 3 ? "at least 3 managers" : "1 manager";
+  if (managers === 0 || managers % 2 === 0 || (cfg.hosts.length >= 3 && managers < 3))
+    out.push({
+      path: ["hosts"],
+      value: `${managers} manager(s) among ${cfg.hosts.length} host(s)`,
+      expected: `an odd number of hosts with role "manager" — ${wanted} for ${cfg.hosts.length} host(s) (Raft quorum)`,
+    });
+  for (const [workload, label] of Object.entries(NODE_LABELS)) {
+    const count = cfg.hosts.filter((h) => h.labels[label] === NODE_LABEL_ON).length;
+    const needOne = workload !== "edge";
+    if (needOne ? count !== 1 : count === 0)
+      out.push({
+        path: ["hosts"],
+        value: `${count} host(s) labelled ${label}=${NODE_LABEL_ON}`,
+        expected: needOne
+          ? `exactly one host with labels.${label}: "${NODE_LABEL_ON}" (its ${workload} volume lives on that node)`
+          : `at least one host with labels.${label}: "${NODE_LABEL_ON}" (the proxy's published ports)`,
+      });
+  }
+  return out;
+}
+
 /** Problems that only make sense across keys or per environment. */
 function crossChecks(
   cfg: LaunchgateConfig,
@@ -594,6 +726,7 @@ function crossChecks(
     }
   }
   out.push(...postgresPoolChecks(cfg));
+  out.push(...clusterChecks(cfg));
   const seen = new Set<string>();
   cfg.apps.forEach((a, i) => {
     if (seen.has(a.name))
