@@ -39,6 +39,7 @@ export type CommandRole =
   | "identity-file"
   | "db-admin-tunnel"
   | "image-build"
+  | "pids-limit"
   | "release-gate";
 
 /** The docker label list entry for a container role. */

@@ -21,7 +21,14 @@ import { SshIdentityFile } from "../components/host/SshIdentityFile";
 import { Network } from "../components/network/Network";
 import { Backups } from "../components/ops/Backups";
 import { Monitoring } from "../components/ops/Monitoring";
-import { pgbouncerMaxClientConn, type AppConfig, type LaunchgateConfig } from "./config";
+import type { EngineCli } from "../components/app/pids-limit";
+import {
+  datastorePidsLimit,
+  pgbouncerMaxClientConn,
+  postgresPidsLimit,
+  type AppConfig,
+  type LaunchgateConfig,
+} from "./config";
 import type { StackSecrets } from "./read";
 
 /** Fixed address of Postgres on the internal network: the only SSH-forwardable destination. */
@@ -52,7 +59,11 @@ interface HostAccess {
 function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
   if (cfg.environment === "local") {
     // The local stack creates its own disposable VPS; one generated key serves root and deployer.
-    const vps = new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS });
+    const vps = new LocalVps("vps", {
+      sshPort: cfg.host.sshPort,
+      publishedPorts: LOCAL_PUBLISHED_PORTS,
+      pidsLimit: cfg.pidsLimits.vps,
+    });
     return {
       address: vps.address,
       sshPort: vps.sshPort,
@@ -125,6 +136,8 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     { dependsOn: [identity.written, host.ready] },
   );
   const onVps: pulumi.ComponentResourceOptions = { providers: { docker: vpsDocker } };
+  // PIDs limits are applied with the Docker CLI on the same engine, over SSH as the deploy user.
+  const engine: EngineCli = { ssh: connection };
 
   const net = new Network("net", { internalSubnet: INTERNAL_SUBNET }, onVps);
 
@@ -148,6 +161,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       ipAddress: POSTGRES_IP,
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
       adminDependsOn: [tunnel.ready],
+      pids: { engine, server: postgresPidsLimit(cfg), pgbouncer: datastorePidsLimit(cfg) },
     },
     onVps,
   );
@@ -156,7 +170,12 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       instance.name,
       new Redis(
         `redis-${instance.name}`,
-        { image: cfg.redis.image, instance, internalNetwork: net.internalName },
+        {
+          image: cfg.redis.image,
+          instance,
+          internalNetwork: net.internalName,
+          pids: { engine, limit: datastorePidsLimit(cfg) },
+        },
         onVps,
       ),
     ]),
@@ -203,6 +222,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
         flags,
         migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
         preMigrationBackup: backups.preMigrationBackup,
+        pids: { engine, limit: cfg.pidsLimits.app },
       },
       // The app and its migration job start only once the servers in their URLs are up.
       {
@@ -259,6 +279,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
         })),
       certificatePem: certPem,
       privateKeyPem: keyPem,
+      pids: { engine, limit: cfg.pidsLimits.proxy },
     },
     // The zone sends its origin-pull certificate before the proxy starts requiring it.
     { ...onVps, dependsOn: dns ? [dns] : [] },

@@ -13,6 +13,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
 import { roleLabel } from "../../contract/roles";
+import { limitPids, type PidsLimitArgs } from "./pids-limit";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
 export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
@@ -75,6 +76,11 @@ export interface AppServiceArgs {
   readonly waitTimeoutSeconds?: number;
   /** Seconds the migration job may run before the update fails. @default 600 */
   readonly migrationTimeoutSeconds?: number;
+  /**
+   * PIDs cgroup limit (CIS 5.29) of the app container and the engine to apply it on
+   * (contract/pids-limits.ts; the one-shot migration job is exempt there).
+   */
+  readonly pids: PidsLimitArgs;
 }
 
 /** Docker healthcheck test for an HTTP GET that succeeds only on a 2xx answer. Pure; exported for tests. */
@@ -214,6 +220,7 @@ export class AppService extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: deps, deleteBeforeReplace: false },
     );
+    limitPids(name, service, args.pids, { parent: this });
 
     this.alias = pulumi.output(app.name);
     this.port = pulumi.output(app.port);

@@ -12,6 +12,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { limitPids, type EngineCli } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 
 /** Port PgBouncer listens on (inside the internal network only). */
@@ -102,6 +103,13 @@ export interface PostgresArgs {
   readonly pgbouncerHealthcheck?: string[];
   /** CPU ceiling of the server container. @default 1 */
   readonly cpus?: number;
+  /** PIDs cgroup limits (CIS 5.29) of the server and PgBouncer, and the engine to apply them on. */
+  readonly pids: {
+    readonly engine: EngineCli;
+    /** Server: at least max_connections + POSTGRES_AUX_TASKS (contract/pids-limits.ts). */
+    readonly server: number;
+    readonly pgbouncer: number;
+  };
 }
 
 /** `-c key=value` flags for the server from the tuning config. Pure; exported for tests. */
@@ -285,6 +293,7 @@ export class Postgres extends pulumi.ComponentResource {
       // volume): replace delete-first. The volume is protected and retained, so data survives.
       { parent: this, deleteBeforeReplace: true },
     );
+    limitPids(name, server, { engine: args.pids.engine, limit: args.pids.server }, { parent: this });
 
     // Role and database management goes through the admin endpoint, which exists only once the
     // server is healthy and the tunnel is open.
@@ -402,6 +411,12 @@ export class Postgres extends pulumi.ComponentResource {
       },
       // Fixed name (the apps' DATABASE_URL host): replace delete-first, like the server.
       { parent: this, dependsOn: [server], deleteBeforeReplace: true },
+    );
+    limitPids(
+      poolerAlias,
+      pooler,
+      { engine: args.pids.engine, limit: args.pids.pgbouncer },
+      { parent: this },
     );
 
     this.containers = [server, pooler];

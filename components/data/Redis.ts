@@ -10,6 +10,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { limitPids, type PidsLimitArgs } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 
 export const REDIS_PORT = 6379;
@@ -45,6 +46,8 @@ export interface RedisArgs {
   readonly user?: string;
   /** CPU ceiling (Redis executes commands on one thread). @default 0.5 */
   readonly cpus?: number;
+  /** PIDs cgroup limit (CIS 5.29) and the engine to apply it on (contract/pids-limits.ts). */
+  readonly pids: PidsLimitArgs;
 }
 
 /** Eviction policy for a role: queues and sessions must never lose keys; caches may. */
@@ -190,6 +193,7 @@ export class Redis extends pulumi.ComponentResource {
       // volume): replace delete-first. The volume is protected and retained, so data survives.
       { parent: this, deleteBeforeReplace: true },
     );
+    limitPids(name, server, args.pids, { parent: this });
 
     this.container = server;
     this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);

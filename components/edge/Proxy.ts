@@ -12,6 +12,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
+import { limitPids, type PidsLimitArgs } from "../app/pids-limit";
 import { roleLabel } from "../../contract/roles";
 import { renderNginxConfig } from "./nginx/render";
 
@@ -94,6 +95,8 @@ export interface ProxyArgs {
   readonly memoryMb?: number;
   /** CPU ceiling. @default 0.5 */
   readonly cpus?: number;
+  /** PIDs cgroup limit (CIS 5.29) and the engine to apply it on (contract/pids-limits.ts). */
+  readonly pids: PidsLimitArgs;
 }
 
 /** Start command: validate, then exec nginx in the foreground; refuse to start on a bad config. */
@@ -239,6 +242,7 @@ export class Proxy extends pulumi.ComponentResource {
       // downtime, after the config check has passed).
       { parent: this, dependsOn: [check], deleteBeforeReplace: true },
     );
+    limitPids(name, proxy, args.pids, { parent: this });
 
     this.url = pulumi.output(`https://${args.domain}`);
     this.nginxConfig = conf;

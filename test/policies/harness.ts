@@ -98,6 +98,8 @@ export async function runResourcePolicy(
 export interface StackResourceInput extends ResourceInput {
   /** Names of resources this one depends on. */
   readonly dependsOn?: string[];
+  /** Per input, names of the resources its value comes from (the engine's property dependencies). */
+  readonly propertyDependsOn?: Record<string, string[]>;
 }
 
 export async function runStackPolicy(
@@ -124,9 +126,10 @@ export async function runStackPolicy(
     asType: () => undefined,
   })) as unknown as PolicyResource[];
   rs.forEach((r, i) => {
-    (resources[i] as { dependencies: PolicyResource[] }).dependencies = (r.dependsOn ?? []).map(
-      (n) => resources[rs.findIndex((x) => x.name === n)]!,
-    );
+    const byName = (n: string) => resources[rs.findIndex((x) => x.name === n)]!;
+    (resources[i] as { dependencies: PolicyResource[] }).dependencies = (r.dependsOn ?? []).map(byName);
+    (resources[i] as { propertyDependencies: Record<string, PolicyResource[]> }).propertyDependencies =
+      Object.fromEntries(Object.entries(r.propertyDependsOn ?? {}).map(([k, ns]) => [k, ns.map(byName)]));
   });
   const args = {
     resources,

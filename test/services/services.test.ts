@@ -10,7 +10,7 @@
  * measure a cold image cache.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as https from "node:https";
 import * as http from "node:http";
 import * as tls from "node:tls";
@@ -31,6 +31,7 @@ import {
 } from "../support/harness";
 import type { RecordedResource } from "../support/mocks";
 import { readStackFile } from "../../stacks/stack-file";
+import { parsePidsLimitCommand } from "../../contract/pids-limits";
 import { recordProgram, type ProgramRecording } from "./record";
 import { ensureImages, type TestImages } from "./images";
 import { runSeedCompose, type ComposeTiming } from "./compose";
@@ -218,7 +219,8 @@ before(async () => {
       `${images.built.length > images.baseBuilt.length ? `, derived ${images.built.length - images.baseBuilt.length} app images` : ""} in ${secs(images.buildMs)}`,
   );
 
-  current = await recordProgram("local");
+  // With the PIDs-limit commands of the containers: the harness runs them on its engine.
+  current = await recordProgram("local", {}, undefined, { keepPidsLimits: true });
   const pg = (stackFile.values.postgres ?? {}) as Json;
   previous = await recordProgram("local", {
     apps: cfgApps.map((a) => (a === api ? { ...a, image: PREVIOUS_API_IMAGE } : a)),
@@ -236,7 +238,14 @@ before(async () => {
     `recorded ${current.resources.length} docker/postgresql resources from the program for the local stack`,
   );
 
-  harness = new Harness({ imageMap: images.map, postgresAdminContainer: "postgres" });
+  harness = new Harness({
+    imageMap: images.map,
+    postgresAdminContainer: "postgres",
+    handlers: {
+      "command:remote:Command": (r) => harness.applyPidsLimit(r),
+      "command:local:Command": (r) => harness.applyPidsLimit(r),
+    },
+  });
   // Measured like the compose baseline: when Postgres and the Redis servers first answer.
   const answering = pollAnswering(harness.runId, ["redis-queue", "redis-cache"]);
   up = await harness.up(runnable(current.resources));
@@ -508,6 +517,64 @@ describe("services declared for the local stack", () => {
     assert.match(asApp("SELECT current_user"), new RegExp(decodeURIComponent(url.username)));
     assert.throws(() => asApp("CREATE DATABASE lg_forbidden"), /permission denied to create database/);
     assert.throws(() => asApp("CREATE ROLE lg_forbidden"), /permission denied to create role/);
+  });
+
+  it("gives every long-running container its role's PIDs limit (CIS 5.29); a fork beyond it fails inside", async () => {
+    const appliers = current.resources.filter((r) => r.type.startsWith("command:"));
+    const limits = new Map(
+      appliers.map((r) => {
+        const p = parsePidsLimitCommand(String(r.inputs.create))!;
+        return [p.container, p.limit];
+      }),
+    );
+    for (const c of harness.running()) {
+      const want = limits.get(c.declaredName);
+      assert.ok(want !== undefined && want > 0, `${c.declaredName} has a PIDs-limit command`);
+      const st = await harness.inspect(c);
+      assert.equal(st.HostConfig.PidsLimit, want, `${c.dockerName} PidsLimit`);
+    }
+    note(
+      `PIDs limits (docker inspect): ${harness
+        .running()
+        .map((c) => `${c.declaredName}=${limits.get(c.declaredName)}`)
+        .join(", ")}`,
+    );
+    // A fork bomb, bounded: in Redis (limit from config), start more short-lived children than
+    // the limit allows; the shell must report that it cannot fork. They exit within 5 s.
+    const redis = harness.container("redis-queue");
+    const limit = limits.get("redis-queue")!;
+    const pids = () =>
+      Number(
+        docker([
+          "exec",
+          redis.dockerName,
+          "sh",
+          "-c",
+          "cat /sys/fs/cgroup/pids/pids.current 2>/dev/null || cat /sys/fs/cgroup/pids.current",
+        ]).trim(),
+      );
+    const out = spawnSync(
+      "docker",
+      [
+        "exec",
+        redis.dockerName,
+        "sh",
+        "-c",
+        `n=0; while [ $n -lt ${limit + 50} ]; do sleep 5 & n=$((n+1)); done; echo started $n`,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    const text = `${out.stdout}${out.stderr}`;
+    assert.doesNotMatch(text, /started/, `all ${limit + 50} children started: ${text.slice(-200)}`);
+    assert.match(text, /fork|Resource temporarily unavailable/i, `fork beyond ${limit}: ${text.slice(-300)}`);
+    const peak = pids();
+    note(
+      `fork beyond the limit in ${redis.dockerName}: refused ("${text.trim().split("\n").pop()}"); pids.current ${peak} ≤ ${limit}`,
+    );
+    assert.ok(peak <= limit, `pids.current ${peak} ≤ ${limit}`);
+    const t0 = Date.now();
+    while (pids() > 50 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await harness.inspect(redis)).State.Running, true, "Redis still running");
   });
 
   it("runs containers as non-root, with capabilities dropped and the declared memory limits", async () => {

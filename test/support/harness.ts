@@ -36,6 +36,8 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { RecordedResource } from "./mocks";
+import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
+import { commandRoleOf } from "../../contract/roles";
 
 export const NETWORK = "docker:index/network:Network";
 export const VOLUME = "docker:index/volume:Volume";
@@ -1256,6 +1258,32 @@ export class Harness {
     this.log(
       `one-shot ${c.dockerName} exited 0 after ${((Date.now() - c.startedAt) / 1000).toFixed(1)} s: ${logs.trim().split("\n").pop()}`,
     );
+  }
+
+  /**
+   * Runs a recorded PIDs-limit command (components/app/pids-limit.ts) on this engine: strictly
+   * `limitPids`'s text (anything else throws), its container's declared name mapped to this run's
+   * docker name, the same `docker update` + `docker inspect` check. Use it as the handler of the
+   * command types: `handlers: { "command:remote:Command": (r) => h.applyPidsLimit(r) }`.
+   * Any other command (no pids-limit role marker) throws: the harness runs nothing else.
+   */
+  async applyPidsLimit(r: RecordedResource): Promise<void> {
+    const f = fields(`${r.type} ${r.name}`, "", r.inputs);
+    const triggers = f.take<unknown[]>("triggers") ?? [];
+    if (commandRoleOf(triggers) !== PIDS_LIMIT_COMMAND_ROLE)
+      throw new Error(`harness does not run ${r.type} ${r.name}: only PIDs-limit commands`);
+    const parsed = parsePidsLimitCommand(String(f.take("create") ?? ""));
+    if (!parsed) throw new UnmappedFieldError(`${r.type} ${r.name}`, "create", r.inputs.create);
+    f.take("connection"); // the engine is this harness's, whatever host the program would SSH to
+    f.done();
+    const c = this.container(parsed.container);
+    const cli = (args: string[]) =>
+      execFileSync("docker", args, { env: this.cliEnv, encoding: "utf8", timeout: 60_000 }).trim();
+    cli(["update", "--pids-limit", String(parsed.limit), "--", c.dockerName]);
+    const got = cli(["inspect", "--format", "{{.HostConfig.PidsLimit}}", "--", c.dockerName]);
+    if (got !== String(parsed.limit))
+      throw new Error(`${c.dockerName}: PidsLimit ${got} after docker update, expected ${parsed.limit}`);
+    this.log(`container ${c.dockerName}: PIDs limit ${parsed.limit}`);
   }
 
   /** Removes a container (its named volumes stay, like a provider replace). */

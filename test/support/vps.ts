@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BUILD_IMAGE_SCRIPT, buildImageArgs, VPS_RUN } from "../../components/host/vps-image";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 
 /** Result of a bounded command. */
 export interface Run {
@@ -279,6 +280,9 @@ export function startVps(
       "-v",
       `${VPS_RUN.cgroupMount}:${VPS_RUN.cgroupMount}:rw`,
       ...VPS_RUN.tmpfs.flatMap((t) => ["--tmpfs", t]),
+      // LocalVps's PIDs limit (its applier runs `docker update` on the local engine; same value).
+      "--pids-limit",
+      String(DEFAULT_PIDS_LIMITS.vps),
       "-v",
       `${vps.volume}:${VPS_RUN.dockerDataPath}`,
       "-p",

@@ -58,6 +58,10 @@ before(async () => {
     ],
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
+    pids: {
+      engine: { ssh: { host: "203.0.113.10", port: 22, user: "deployer", privateKey: pulumi.secret("KEY") } },
+      limit: 128,
+    },
   });
   await settle();
 });
@@ -254,6 +258,10 @@ test("behind Cloudflare: the origin-pull CA is uploaded beside the certificate; 
     routes: [{ path: "/", upstream: "api:3000" }],
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
+    pids: {
+      engine: { ssh: { host: "203.0.113.10", port: 22, user: "deployer", privateKey: pulumi.secret("KEY") } },
+      limit: 128,
+    },
     origin: { trustedProxies: CLOUDFLARE_IP_RANGES, clientCaPem: ORIGIN_PULL_CA_PEM },
   });
   await settle();
