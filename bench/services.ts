@@ -45,18 +45,23 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
     { ref: previousImage, port: api.port, version: "1.3.0" },
   ]);
   log(`images ready in ${secs(images.buildMs)} (${images.built.length} built)`);
-  const current = await recordProgram("local");
+  // With the containers' PIDs-limit commands, which the harness runs on its engine.
+  const current = await recordProgram("local", {}, undefined, { keepPidsLimits: true });
   const previous = await recordProgram("local", {
     apps: apps.map((a) => (a === api ? { ...a, image: previousImage } : a)),
   });
   const apiOf = (rec: typeof current) =>
     rec.resources.find((r) => r.type === CONTAINER && r.name === `app-${api.name}`)!;
   const hex = crypto.randomBytes(3).toString("hex");
-  const harness = new Harness({
+  const harness: Harness = new Harness({
     imageMap: images.map,
     postgresAdminContainer: "postgres",
     runId: `lg-svc-bench-${hex}`,
     log: (l) => log(l),
+    handlers: {
+      "command:remote:Command": (r): Promise<void> => harness.applyPidsLimit(r),
+      "command:local:Command": (r): Promise<void> => harness.applyPidsLimit(r),
+    },
   });
   const rows: Row[] = [];
   try {
