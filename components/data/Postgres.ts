@@ -410,7 +410,11 @@ export class Postgres extends pulumi.ComponentResource {
         waitTimeout: 60,
       },
       // Fixed name (the apps' DATABASE_URL host): replace delete-first, like the server.
-      { parent: this, dependsOn: [server], deleteBeforeReplace: true },
+      // Started beside the server, not after it: PgBouncer connects to Postgres only when a client
+      // comes (retrying every serverLoginRetrySeconds), and its healthcheck asks PgBouncer itself,
+      // so waiting for the server first only added one health interval to every deploy (issue 12:
+      // all-healthy beside the compose baseline). Its clients (apps, migrations) wait for both.
+      { parent: this, deleteBeforeReplace: true },
     );
     limitPids(
       poolerAlias,

@@ -671,6 +671,9 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         `up: ${harness.running().length} services + ${harness.all().length - harness.running().length} one-shot jobs, all healthy in ${(up.allHealthyMs / 1000).toFixed(1)} s`,
       );
       for (const c of harness.running()) {
+        // Its PIDs limit, applied by its own command over SSH (components/app/pids-limit.ts).
+        const limit = (await harness.inspect(c)).HostConfig.PidsLimit;
+        assert.ok(limit > 0, `${c.dockerName}: PidsLimit ${limit}`);
         const st = (await harness.inspect(c)).State;
         assert.equal(
           st.Health?.Status ?? (st.Running ? "running" : st.Status),
