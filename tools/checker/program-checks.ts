@@ -8,7 +8,8 @@ import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../contract/manifest"
 import { UNGATED_FIX } from "../../contract/release-rules";
 import { SECRET_INPUT, looksGenerated, secretFormatIn } from "../../policies/lib/secret-values";
 import { configWithDefaults } from "../../policies/lib/config";
-import { dataVolumesProtected } from "../../policies/data";
+// Not ../../policies/data: that would load the pack's own copy of the SDKs into the checker.
+import { DATA_VOLUMES_PROTECTED_CONFIG } from "../../policies/lib/data-volumes";
 import type { RecordedResource } from "./record";
 import { SECRET_MARKER, StackConfig } from "./stack-config";
 
@@ -160,7 +161,7 @@ export function dataRetained(
   resources: readonly RecordedResource[],
   regenerableKinds: readonly string[] = configWithDefaults<{ regenerableKinds: string[] }>(
     {},
-    dataVolumesProtected.configSchema,
+    { properties: DATA_VOLUMES_PROTECTED_CONFIG },
   ).regenerableKinds,
 ): ProgramFinding[] {
   return resources
