@@ -92,8 +92,8 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
       spawnSync("sleep", ["1.1"]); // dump file names carry the second
     }
     // Format: directory with parallel jobs (-Fd -j) beside the custom format the component uses
-    // (-Fc), same compression, dumped and restored inside the same server (pg_dump/pg_restore of
-    // the server's own version), so only the format and its parallelism differ.
+    // (-Fc, restored with -j from a file as the drill does), same compression, dumped and restored
+    // inside the same server (its own pg_dump/pg_restore), so only the dump's parallelism differs.
     const jobs = Math.max(2, Math.min(4, os.cpus().length));
     const major = Number(/(\d+)/.exec(pg.psql("postgres", "SHOW server_version"))![1]);
     const z = major >= 16 ? "zstd:3" : "1";
@@ -118,7 +118,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
       inPg(reset);
       fmt.customDump.push(inPg(`pg_dump -U postgres -Fc -Z ${z} -f /tmp/lg-fmt/app.dump app`));
       fmt.customRestore.push(
-        inPg("pg_restore -U postgres --exit-on-error -d fmt_restore /tmp/lg-fmt/app.dump"),
+        inPg(`pg_restore -U postgres --exit-on-error -j ${jobs} -d fmt_restore /tmp/lg-fmt/app.dump`),
       );
       inPg(reset);
       fmt.dirDump.push(inPg(`pg_dump -U postgres -Fd -j ${jobs} -Z ${z} -f /tmp/lg-fmt/app.dir app`));
@@ -126,7 +126,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
         inPg(`pg_restore -U postgres --exit-on-error -j ${jobs} -d fmt_restore /tmp/lg-fmt/app.dir`),
       );
       log(
-        `format round ${i + 1}: -Fc dump ${fmt.customDump[i]} ms restore ${fmt.customRestore[i]} ms; -Fd -j${jobs} dump ${fmt.dirDump[i]} ms restore ${fmt.dirRestore[i]} ms`,
+        `format round ${i + 1}: -Fc dump ${fmt.customDump[i]} ms restore -j${jobs} ${fmt.customRestore[i]} ms; -Fd -j${jobs} dump ${fmt.dirDump[i]} ms restore ${fmt.dirRestore[i]} ms`,
       );
     }
     inPg("rm -rf /tmp/lg-fmt; dropdb -U postgres --if-exists fmt_restore");
@@ -163,7 +163,7 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
       {
         figure: `format: pg_dump -Fd -j ${jobs} + pg_restore -j ${jobs} (PG ${major}, -Z ${z}), ${db}`,
         ours: `dump ${secs(dd)} + restore ${secs(dr)} = ${secs(dd + dr)}`,
-        baselineWhat: `custom format as the component dumps (-Fc -Z ${z}), single restore`,
+        baselineWhat: `custom format as the component dumps (-Fc -Z ${z}), restored -j ${jobs} as the drill does`,
         baseline: `dump ${secs(cd)} + restore ${secs(cr)} = ${secs(cd + cr)}`,
         ratio: ratio(dd + dr, cd + cr),
       },

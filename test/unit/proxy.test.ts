@@ -69,42 +69,25 @@ before(async () => {
       limit: 128,
     },
   });
-  // A stack with a rollout: the weights step over SSH, the route split 10 % to the canary.
-  new Proxy("edge", {
+  // A stack with a rollout: the weights step over SSH, the route split to the canary.
+  const vpsSsh = { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") };
+  const withRollout = (canary: pulumi.Input<string>, weight: number) => ({
     config: cfg,
     domain: "app.example.com",
     edgeNetwork: "net-edge",
     routes: [
-      { path: "/", upstream: "api:3000", canary: { upstream: pulumi.output("api-canary:3000"), weight: 10 } },
+      { path: "/", upstream: "api:3000", canary: { upstream: canary, weight } },
       { path: "/admin", upstream: "admin:3001" },
     ],
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
     ports: { http: 8080, https: 8443 },
-    connection: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") },
-    pids: {
-      engine: { ssh: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") } },
-      limit: 128,
-    },
+    connection: vpsSsh,
+    pids: { engine: { ssh: vpsSsh }, limit: 128 },
   });
+  new Proxy("edge", withRollout(pulumi.output("api-canary:3000"), 10));
   // The same proxy at the next step (50 %): only the weights step may differ.
-  new Proxy("edge50", {
-    config: cfg,
-    domain: "app.example.com",
-    edgeNetwork: "net-edge",
-    routes: [
-      { path: "/", upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 50 } },
-      { path: "/admin", upstream: "admin:3001" },
-    ],
-    certificatePem: "CERT",
-    privateKeyPem: pulumi.secret("KEY"),
-    ports: { http: 8080, https: 8443 },
-    connection: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") },
-    pids: {
-      engine: { ssh: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") } },
-      limit: 128,
-    },
-  });
+  new Proxy("edge50", withRollout("api-canary:3000", 50));
   await settle();
 });
 
