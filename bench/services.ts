@@ -122,38 +122,58 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       (stackFile.values.postgres as { maxConnections?: number }).maxConnections ?? 100,
     );
     if (direct) {
-      const bench = (args: string[], ms: number) =>
-        runClient(
-          harness.runId,
-          harness.networkDockerName("net-internal"),
-          images.map.postgres!,
-          "pgbench",
-          args,
-          ms,
+      try {
+        const bench = (args: string[], ms: number) =>
+          runClient(
+            harness.runId,
+            harness.networkDockerName("net-internal"),
+            images.map.postgres!,
+            "pgbench",
+            args,
+            ms,
+          );
+        const init = await bench(["-i", "-q", "-s", "1", direct], 120_000);
+        if (init.code !== 0) throw new Error(`pgbench -i: ${init.stderr}`);
+        const pooledRun = await bench(
+          ["-n", "-N", "-c", String(10 * maxConnections), "-j", "16", "-T", "90", envOf("DATABASE_URL")],
+          210_000,
         );
-      const init = await bench(["-i", "-q", "-s", "1", direct], 120_000);
-      if (init.code !== 0) throw new Error(`pgbench -i: ${init.stderr}`);
-      const pooledRun = await bench(
-        ["-n", "-N", "-c", String(10 * maxConnections), "-j", "16", "-T", "90", envOf("DATABASE_URL")],
-        210_000,
-      );
-      const pooled = parsePgbench(pooledRun.stdout, pooledRun.stderr);
-      const directClients = maxConnections - 10;
-      const directRun = await bench(
-        ["-n", "-N", "-c", String(directClients), "-j", "16", "-T", "30", direct],
-        120_000,
-      );
-      const plain = parsePgbench(directRun.stdout, directRun.stderr);
-      log(
-        `pgbench: pooled ${pooled.tps.toFixed(0)} tps (${pooled.failed} failed), direct ${plain.tps.toFixed(0)} tps`,
-      );
-      rows.push({
-        figure: `PgBouncer: ${pooled.clients} clients (10x max_connections), ${pooled.failed} failed`,
-        ours: `${pooled.tps.toFixed(0)} tps`,
-        baselineWhat: `Postgres direct, ${plain.clients} clients (max_connections less reserved)`,
-        baseline: `${plain.tps.toFixed(0)} tps (${plain.failed} failed)`,
-        ratio: plain.tps > 0 ? `${(pooled.tps / plain.tps).toFixed(2)}x tps` : "",
-      });
+        const pooled = parsePgbench(pooledRun.stdout, pooledRun.stderr);
+        // Every slot a client may take right now: max_connections less the superuser-reserved
+        // ones and those already open (PgBouncer's pools, the apps' direct connections).
+        const free = Number(
+          harness
+            .exec("postgres", [
+              "psql",
+              "-U",
+              "postgres",
+              "-qAtX",
+              "-c",
+              "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+            ])
+            .trim(),
+        );
+        const directClients = Math.max(1, free - 2);
+        log(`direct baseline: ${directClients} clients (${free} free of max_connections ${maxConnections})`);
+        const directRun = await bench(
+          ["-n", "-N", "-c", String(directClients), "-j", "16", "-T", "30", direct],
+          120_000,
+        );
+        const plain = parsePgbench(directRun.stdout, directRun.stderr);
+        log(
+          `pgbench: pooled ${pooled.tps.toFixed(0)} tps (${pooled.failed} failed), direct ${plain.tps.toFixed(0)} tps`,
+        );
+        rows.push({
+          figure: `PgBouncer: ${pooled.clients} clients (10x max_connections), ${pooled.failed} failed`,
+          ours: `${pooled.tps.toFixed(0)} tps`,
+          baselineWhat: `Postgres direct, ${plain.clients} clients (every free slot of max_connections ${maxConnections})`,
+          baseline: `${plain.tps.toFixed(0)} tps (${plain.failed} failed)`,
+          ratio: plain.tps > 0 ? `${(pooled.tps / plain.tps).toFixed(2)}x tps` : "",
+        });
+      } catch (e) {
+        log(`pgbench failed: ${(e as Error).message}`);
+        rows.push(notMeasured("PgBouncer tps at 10x clients", "Postgres direct", (e as Error).message));
+      }
     } else {
       rows.push(
         notMeasured("PgBouncer tps at 10x clients", "Postgres direct", "no migration job with a direct URL"),
