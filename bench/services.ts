@@ -106,6 +106,21 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       });
     }
 
+    // Rollback (before the load test, so its clients' disconnects do not weigh on either side):
+    // the api to the previous image, create-before-delete and health-gated (ours)...
+    const cur = apiOf(current);
+    const prev = apiOf(previous);
+    const back = await harness.replace(String(cur.inputs.name), prev, false);
+    // ...beside delete-before-create of the same container back to the current image.
+    const fwd = await harness.replace(String(prev.inputs.name), cur, true);
+    rows.push({
+      figure: `services: app rollback ${api.image.split(":").pop()} -> 1.3.0 (create-before-delete, healthy)`,
+      ours: secs(back.healthyMs),
+      baselineWhat: "delete-before-create (compose-style recreate), healthy",
+      baseline: secs(fwd.healthyMs),
+      ratio: ratio(back.healthyMs, fwd.healthyMs),
+    });
+
     // PgBouncer at 10 × max_connections clients beside Postgres direct at max_connections (less
     // the reserved ones), same pgbench script (-N), same database, same engine.
     const envOf = (key: string) =>
@@ -179,20 +194,6 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
         notMeasured("PgBouncer tps at 10x clients", "Postgres direct", "no migration job with a direct URL"),
       );
     }
-
-    // Rollback: the api to the previous image, create-before-delete and health-gated (ours)...
-    const cur = apiOf(current);
-    const prev = apiOf(previous);
-    const back = await harness.replace(String(cur.inputs.name), prev, false);
-    // ...beside delete-before-create of the same container back to the current image.
-    const fwd = await harness.replace(String(prev.inputs.name), cur, true);
-    rows.push({
-      figure: `services: app rollback ${api.image.split(":").pop()} -> 1.3.0 (create-before-delete, healthy)`,
-      ours: secs(back.healthyMs),
-      baselineWhat: "delete-before-create (compose-style recreate), healthy",
-      baseline: secs(fwd.healthyMs),
-      ratio: ratio(back.healthyMs, fwd.healthyMs),
-    });
   } finally {
     await harness.cleanup();
   }
