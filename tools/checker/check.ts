@@ -35,8 +35,8 @@ export interface CheckOptions {
   readonly preview?: boolean;
   /** A program change applied to every resource (tests). */
   readonly transform?: pulumi.ResourceTransformation;
-  /** A running pack to reuse (tests run many checks). */
-  readonly server?: PackServer;
+  /** A running pack to reuse (tests run many checks), or one still starting (the CLI: the program runs meanwhile). */
+  readonly server?: PackServer | Promise<PackServer>;
 }
 
 export interface Finding extends Diagnostic {

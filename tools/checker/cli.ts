@@ -59,8 +59,9 @@ async function main(): Promise<number> {
   const { runCheck } = await import("./check");
   const { PackServer } = await import("./pack-server");
   const { renderMarkdown, renderText, speedLine } = await import("./report");
-  const { writeHtmlReport } = await import("../report"); // issue 6: HTML release report
-  const server = await PackServer.connect(pack);
+  // Not awaited: the program runs while the pack boots; its analyses queue until the pack is up.
+  const server = PackServer.connect(pack);
+  server.catch(() => undefined); // surfaced by runCheck
   const result = await runCheck({
     server,
     stack: v.stack,
@@ -70,13 +71,13 @@ async function main(): Promise<number> {
     configOverrides: configPairs(v.config ?? []),
   });
   // launchgate issue 6 (release report): `--report *.html` writes the self-contained HTML page (tools/report).
-  if (v.report?.endsWith(".html")) await writeHtmlReport(v.report, result);
+  if (v.report?.endsWith(".html")) await (await import("../report")).writeHtmlReport(v.report, result);
   else if (v.report) fs.writeFileSync(v.report, renderMarkdown(result));
   if (v["release-out"] && result.gate) {
     const { commit, images } = result.gate.manifest;
     fs.writeFileSync(v["release-out"], `${JSON.stringify({ commit, images }, null, 2)}\n`);
   }
-  server.close();
+  (await server).close();
   console.log(v.json ? JSON.stringify(result, null, 2) : renderText(result));
   const cpu = process.cpuUsage();
   console.error(speedLine(workStart, performance.now(), (cpu.user + cpu.system) / 1000));
