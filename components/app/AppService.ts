@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
 import { roleLabel } from "../../contract/roles";
 import { limitPids, type PidsLimitArgs } from "./pids-limit";
+import { SwarmPlacement, declareWorkload, swarmSecretFiles } from "./workload";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
 export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
@@ -80,7 +81,19 @@ export interface AppServiceArgs {
    * PIDs cgroup limit (CIS 5.29) of the app container and the engine to apply it on
    * (contract/pids-limits.ts; the one-shot migration job is exempt there).
    */
-  readonly pids: PidsLimitArgs;
+  readonly pids?: PidsLimitArgs;
+  /**
+   * Run as a Swarm service with this placement instead of a container on one host: the same spec,
+   * a stable service name (`<app>`), start-first rolling updates that roll back on a failed
+   * healthcheck, and `secretEnv` delivered as secret files (`<NAME>_FILE`), never in env.
+   * @default a container on the one host
+   */
+  readonly swarm?: SwarmPlacement;
+  /**
+   * The keys of `secretEnv` (each becomes a Swarm secret file). Required with `swarm`, as
+   * resources are declared per key before the values are known.
+   */
+  readonly secretNames?: readonly string[];
   /**
    * Network alias and container-name prefix. A canary runs beside the stable version under
    * `<app>-canary` (the proxy splits between the two); the stable keeps `<app>`.
@@ -117,6 +130,20 @@ export function flagEnv(flags: Record<string, boolean>): Record<string, string> 
   return Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, v ? "true" : "false"]));
 }
 
+/** The secret names a Swarm rendering needs. @throws Error when `swarm` is set without them. */
+function requireSecretNames(args: AppServiceArgs): readonly string[] {
+  if (!args.secretNames)
+    throw new Error(`app ${args.app.name}: a Swarm service needs \`secretNames\` (the keys of secretEnv)`);
+  return args.secretNames;
+}
+
+/** One secret env value by name. @throws Error when the name has no value (config was checked before). */
+function secretValue(env: Record<string, string>, name: string, app: string): string {
+  const v = env[name];
+  if (typeof v !== "string") throw new Error(`app ${app}: secret ${name} has no value`);
+  return v;
+}
+
 /** `KEY=value` list, sorted so the same env always renders (and hashes) the same. */
 function renderEnv(env: Record<string, string>): string[] {
   return Object.keys(env)
@@ -129,8 +156,10 @@ export class AppService extends pulumi.ComponentResource {
   public readonly alias: pulumi.Output<string>;
   /** Port the app listens on. */
   public readonly port: pulumi.Output<number>;
-  /** Name of the running container (changes per release for create-before-delete). */
+  /** Name of the running container (changes per release for create-before-delete), or of the Swarm service. */
   public readonly containerName: pulumi.Output<string>;
+  /** The container or Swarm service: what must start before dependents. */
+  public readonly workload: pulumi.Resource;
 
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("launchgate:app:AppService", name, {}, opts);
@@ -172,6 +201,10 @@ export class AppService extends pulumi.ComponentResource {
     ];
 
     const deps: pulumi.Resource[] = [];
+    // A one-shot job cannot join the non-attachable internal overlay as a container, and
+    // @pulumi/docker 5.2.0 has no replicated-job service mode: config refuses `migrate` on a swarm.
+    if (app.migrate && args.swarm)
+      throw new Error(`app ${app.name}: migrations are not supported with placement swarm yet`);
     if (app.migrate) {
       // One-shot: attach waits for the exit, mustRun false keeps Pulumi from restarting it on the
       // next run, restart "no" keeps Docker from doing so. It has no healthcheck (CIS 5.26
@@ -207,27 +240,43 @@ export class AppService extends pulumi.ComponentResource {
       deps.push(job);
     }
 
-    const service = new docker.Container(
-      name,
-      {
-        ...runtime,
-        name: pulumi.interpolate`${alias}-${release}`,
-        image: app.image,
-        user: app.user,
-        ...(app.command ? { command: app.command } : {}),
-        envs,
-        ...attachNetworks(networks),
-        labels: [roleLabel("app"), ...labels],
-        healthcheck: {
-          tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
-          interval: HEALTH_INTERVAL,
-          timeout: "5s",
-          retries: 5,
-          startPeriod: "20s",
-        },
-        wait: true,
-        waitTimeout: args.waitTimeoutSeconds ?? 120,
+    const spec: docker.ContainerArgs = {
+      ...runtime,
+      name: pulumi.interpolate`${alias}-${release}`,
+      image: app.image,
+      user: app.user,
+      ...(app.command ? { command: app.command } : {}),
+      envs,
+      ...attachNetworks(networks),
+      labels: [roleLabel("app"), ...labels],
+      healthcheck: {
+        tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
+        interval: HEALTH_INTERVAL,
+        timeout: "5s",
+        retries: 5,
+        startPeriod: "20s",
       },
+      wait: true,
+      waitTimeout: args.waitTimeoutSeconds ?? 120,
+    };
+    const service = declareWorkload(
+      name,
+      args.swarm ? { ...spec, name: alias, envs: undefined } : spec,
+      args.swarm
+        ? {
+            kind: "service",
+            swarm: args.swarm,
+            env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
+            secrets: swarmSecretFiles(
+              this,
+              name,
+              requireSecretNames(args).map((n) => ({
+                name: n,
+                value: pulumi.output(args.secretEnv).apply((e) => secretValue(e, n, app.name)),
+              })),
+            ),
+          }
+        : { kind: "container" },
       { parent: this, dependsOn: deps, deleteBeforeReplace: false },
     );
     limitPids(name, service, args.pids, { parent: this });
@@ -235,6 +284,7 @@ export class AppService extends pulumi.ComponentResource {
     this.alias = pulumi.output(alias);
     this.port = pulumi.output(app.port);
     this.containerName = service.name;
+    this.workload = service;
     this.registerOutputs({ alias: this.alias, port: this.port, containerName: this.containerName });
   }
 }

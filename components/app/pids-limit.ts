@@ -4,7 +4,7 @@
  * text and the one-shot exception: contract/pids-limits.ts.
  */
 import * as command from "@pulumi/command";
-import type * as docker from "@pulumi/docker";
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { PIDS_LIMIT_COMMAND_ROLE, PIDS_LIMIT_TRIGGER, pidsLimitCommand } from "../../contract/pids-limits";
 import { roleTrigger } from "../../contract/roles";
@@ -33,10 +33,13 @@ export interface PidsLimitArgs {
  */
 export function limitPids(
   containerResource: string,
-  container: docker.Container,
-  args: PidsLimitArgs,
+  container: docker.Container | docker.Service,
+  args: PidsLimitArgs | undefined,
   opts: pulumi.CustomResourceOptions,
-): command.remote.Command | command.local.Command {
+): command.remote.Command | command.local.Command | undefined {
+  // A Swarm service has no PIDs limit in Docker 20.10's service spec (a known gap), and a
+  // component declared without `pids` gets none: the container-pids-limit policy refuses that.
+  if (!args || !docker.Container.isInstance(container)) return undefined;
   if (!Number.isInteger(args.limit) || args.limit < 1)
     throw new Error(`PIDs limit must be a positive integer, got ${args.limit}`);
   const name = `${containerResource}-pids-limit`;

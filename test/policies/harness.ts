@@ -98,7 +98,7 @@ export async function runResourcePolicy(
 export interface StackResourceInput extends ResourceInput {
   /** Names of resources this one depends on. */
   readonly dependsOn?: string[];
-  /** Per input, names of the resources its value comes from (the engine's property dependencies). */
+  /** Per input property, names of the resources it depends on (as the engine records them). */
   readonly propertyDependsOn?: Record<string, string[]>;
 }
 
@@ -126,10 +126,16 @@ export async function runStackPolicy(
     asType: () => undefined,
   })) as unknown as PolicyResource[];
   rs.forEach((r, i) => {
-    const byName = (n: string) => resources[rs.findIndex((x) => x.name === n)]!;
-    (resources[i] as { dependencies: PolicyResource[] }).dependencies = (r.dependsOn ?? []).map(byName);
+    (resources[i] as { dependencies: PolicyResource[] }).dependencies = (r.dependsOn ?? []).map(
+      (n) => resources[rs.findIndex((x) => x.name === n)]!,
+    );
     (resources[i] as { propertyDependencies: Record<string, PolicyResource[]> }).propertyDependencies =
-      Object.fromEntries(Object.entries(r.propertyDependsOn ?? {}).map(([k, ns]) => [k, ns.map(byName)]));
+      Object.fromEntries(
+        Object.entries(r.propertyDependsOn ?? {}).map(([k, names]) => [
+          k,
+          names.map((n) => resources[rs.findIndex((x) => x.name === n)]!),
+        ]),
+      );
   });
   const args = {
     resources,
