@@ -24,29 +24,16 @@ import { hardened } from "../../components/app/hardening";
 import { parseConfig } from "../../stacks/config";
 import { appSecretNames, swarmPlacements } from "../../stacks/compose";
 import type { AppConfig } from "../../stacks/config";
+import { API_APP, API_DB_URL } from "../fixtures/apps";
 import { readStackFile } from "../../stacks/stack-file";
 import * as path from "node:path";
 
 const S = "docker:index/service:Service";
 const SECRET = "docker:index/secret:Secret";
 const CONTAINER = "docker:index/container:Container";
-const APP: AppConfig = {
-  name: "api",
-  image: "registry.example.com/api@sha256:" + "a".repeat(64),
-  port: 3000,
-  healthPath: "/health",
-  memoryMb: 512,
-  cpus: 1,
-  user: "10001:10001",
-  readOnlyRootFs: true,
-  route: "/",
-  egress: false,
-  env: { NODE_ENV: "production" },
-  secretEnv: ["JWT_SECRET"],
-  databaseConnection: "pooled",
-  redis: [],
-};
-const DB_URL = "postgres://app:s3cret@postgres-pgbouncer:6432/app";
+/** The API without its migration job (refused on a swarm). */
+const APP: AppConfig = { ...API_APP, migrate: undefined };
+const DB_URL = API_DB_URL;
 const PLACEMENT: SwarmPlacement = {
   replicas: 2,
   maxReplicasPerNode: 1,
