@@ -39,7 +39,9 @@ export type CommandRole =
   | "identity-file"
   | "db-admin-tunnel"
   | "image-build"
-  | "release-gate";
+  | "release-gate"
+  /** Waits, on delete, while a replaced app container drains (AppService). */
+  | "drain";
 
 /** The docker label list entry for a container role. */
 export function roleLabel(role: ContainerRole): { label: string; value: string } {

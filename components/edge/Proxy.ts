@@ -15,7 +15,12 @@ import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } 
 import { roleLabel } from "../../contract/roles";
 import { renderNginxConfig } from "./nginx/render";
 
-export { renderNginxConfig } from "./nginx/render";
+export {
+  renderNginxConfig,
+  RESOLVER_VALID_SECONDS,
+  UPSTREAM_CONNECT_TIMEOUT_SECONDS,
+  UPSTREAM_DRAIN_SECONDS,
+} from "./nginx/render";
 
 /** Directory holding nginx.conf, cert and key in the container (a small volume, see below). */
 export const CONF_DIR = "/etc/nginx/launchgate";

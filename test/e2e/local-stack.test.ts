@@ -33,6 +33,8 @@ import { after, before, describe, it } from "node:test";
 import { HardenedHostArgs } from "../../components/host/HardenedHost";
 import { CLOSE_SCRIPT } from "../../components/data/PostgresAdminTunnel";
 import { POSTGRES_IP } from "../../stacks/compose";
+import { RESOLVER_VALID_SECONDS } from "../../components/edge/Proxy";
+import { commandRoleOf } from "../../contract/roles";
 import { readStackFile } from "../../stacks/stack-file";
 import { planRollback, type ConfigMap } from "../../tools/promote/decisions";
 import { startDockerOverSsh, loadImages, type DockerOverSsh } from "../support/docker-over-ssh";
@@ -208,12 +210,14 @@ function runCommand(r: RecordedResource, which: "create" | "update" | "delete"):
 function played(rec: ProgramRecording): RecordedResource[] {
   // Every remote command but the host steps (played in their own phase, as the host test does),
   // and the admin tunnel; not the LocalVps image build, the identity file or the release gate.
+  // The apps' drain steps (local commands whose delete waits) take part like any command.
   const hostStep = (r: RecordedResource) => r.name.startsWith("host-");
   return rec.resources.filter(
     (r) =>
       [NETWORK, VOLUME, CONTAINER, PG_ROLE, PG_DATABASE, PG_GRANT].includes(r.type) ||
       (r.type === REMOTE && !hostStep(r)) ||
-      r.name === "pg-admin-forward",
+      r.name === "pg-admin-forward" ||
+      (r.type === LOCAL && commandRoleOf(r.inputs.triggers as unknown[]) === "drain"),
   );
 }
 
@@ -265,6 +269,10 @@ async function deploy(from: ProgramRecording, to: ProgramRecording): Promise<str
     done.push(`delete ${key(o)}`);
   }
   if (create.length) await harness.up(create);
+  // The engine deletes replaced and removed resources at the end, dependents first: the reverse
+  // of the registration order (a drain step before the container it drains).
+  const at = new Map(played(from).map((r, i) => [key(r), i]));
+  deleteAfter.sort((a, b) => at.get(key(b))! - at.get(key(a))!);
   for (const o of deleteAfter) await removeOld(o);
   return done;
 }
@@ -366,40 +374,42 @@ function backupsTestedFindings(overrides: Record<string, unknown>): string[] {
     .map((f) => String(f.message).split("\n")[0]!);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Fixes landing in parallel (issues 11 and 12)
-
-/**
- * Issue 11's fix exists: the HardenedHost firewall step governs Docker-published ports through
- * Docker's DOCKER-USER chain. Without it, Docker's DNAT bypasses UFW.
- */
-function firewallGovernsPublishedPorts(): boolean {
-  return /DOCKER-USER/.test(fs.readFileSync(path.join(REPO, "components/host/scripts/firewall.sh"), "utf8"));
-}
-
-/**
- * Issue 12's fix exists: the Backups install (a command with a delete script) replaces
- * delete-first, so the old version's delete cannot remove what its replacement just installed.
- */
-function installsReplaceDeleteFirst(rec: ProgramRecording): boolean {
-  return rec.options.get(`${REMOTE} backups-install`)?.deleteBeforeReplace === true;
-}
-
-/**
- * With the fix in the program (`fixed`), `ok` must hold. Without it, a failing `ok` is the known
- * defect: recorded as WAITING in the summary and JSON (not a pass, not hidden), so CI stays green
- * until the fix lands, and is enforced from then on.
- */
-function expectFixed(fixed: boolean, issue: string, ok: boolean, what: string): void {
-  if (fixed) assert.ok(ok, what);
-  else if (!ok) tl.note(`WAITING for ${issue}: not yet true: ${what}`);
-}
-
 interface ClientLoopResult {
   readonly seen: Record<string, number>;
   readonly failures: string[];
   readonly maxMs: number;
   readonly slow: number;
+}
+
+/**
+ * Runs `fn` (an update) while the client loop sends requests through the proxy; keeps the loop
+ * running past the proxy's resolver validity after `fn`, when a worker may still hold the
+ * replaced container's address.
+ */
+async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; loop: ClientLoopResult }> {
+  const client = startClientLoop();
+  await new Promise((r) => setTimeout(r, 2000)); // its first requests go to the current release
+  let result: T;
+  let loop: ClientLoopResult;
+  try {
+    result = await fn();
+    await new Promise((r) => setTimeout(r, (RESOLVER_VALID_SECONDS + 3) * 1000));
+  } finally {
+    loop = await client.stop();
+  }
+  return { result, loop };
+}
+
+/** Notes the loop's counts in the timeline and asserts: no failed request, both versions served. */
+function reportLoop(what: string, steps: string[], loop: ClientLoopResult, versions: string[]): void {
+  const { seen, failures } = loop;
+  const total = Object.values(seen).reduce((a, b) => a + b, 0) + failures.length;
+  tl.note(
+    `${what}: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, slowest ${loop.maxMs} ms (${loop.slow} over 1 s), versions ${JSON.stringify(seen)}`,
+  );
+  assert.ok(total >= 20, `${what}: client loop ran ${total} requests`);
+  assert.deepEqual(failures, [], `${what}: requests failed during the health-gated replacement`);
+  for (const v of versions) assert.ok(seen[v], `${what}: ${v} served: ${JSON.stringify(seen)}`);
 }
 
 /** test/e2e/client-loop.ts against the VPS's published 443, in its own process. */
@@ -772,11 +782,10 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         if (!open) await new Promise((r) => setTimeout(r, 1000));
       }
       must("docker", ["rm", "-f", "lg-e2e-published-probe"], { env: bridge!.env });
-      expectFixed(
-        firewallGovernsPublishedPorts(),
-        "issue 11 (branch issue-11: the firewall step owns DOCKER-USER)",
-        !open,
-        "a container published on 8088 (not allowed by UFW) is unreachable from outside the VPS",
+      assert.equal(
+        open,
+        false,
+        "a container published on 8088 (not allowed by UFW) is reachable from outside the VPS (issue 11: the firewall step owns DOCKER-USER)",
       );
     }));
 
@@ -787,32 +796,18 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         images: appImages(firstOverrides),
       });
       const second = await record(secondOverrides);
-      const client = startClientLoop();
-      await new Promise((r) => setTimeout(r, 2000)); // its first requests go to the current release
-      let steps: string[];
-      let loop: ClientLoopResult;
-      try {
-        steps = await deploy(current, second);
+      const { result: steps, loop } = await underLoad(async () => {
+        const done = await deploy(current, second);
         await eventually(
           "1.5.0 served",
           () => viaProxy("/version"),
           (r) => JSON.parse(r.body).version === "1.5.0",
           30_000,
         );
-        // Past the proxy's DNS cache (resolver valid=10s): requests still aimed at the old container.
-        await new Promise((r) => setTimeout(r, 12_000));
-      } finally {
-        loop = await client.stop();
-      }
+        return done;
+      });
       current = second;
-      const { seen, failures } = loop;
-      const total = Object.values(seen).reduce((a, b) => a + b, 0) + failures.length;
-      tl.note(
-        `second release: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, slowest ${loop.maxMs} ms (${loop.slow} over 1 s), versions ${JSON.stringify(seen)}`,
-      );
-      assert.ok(total >= 20, `client loop ran ${total} requests`);
-      assert.deepEqual(failures, [], "requests failed during the health-gated replacement");
-      assert.ok(seen["1.4.0"] && seen["1.5.0"], `both versions served: ${JSON.stringify(seen)}`);
+      reportLoop("second release", steps, loop, ["1.4.0", "1.5.0"]);
     });
     await tl.phase("rollback to release.previous", async () => {
       const targetConfig: ConfigMap = Object.fromEntries(
@@ -837,18 +832,22 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       for (const [k, v] of Object.entries(plan.value.config.set)) setPath(overrides, k, v);
       const back = await record(overrides);
       const t0 = Date.now();
-      await deploy(current, back);
+      const { result: steps, loop } = await underLoad(async () => {
+        const done = await deploy(current, back);
+        const res = await eventually(
+          "1.4.0 served again",
+          () => viaProxy("/version"),
+          (r) => JSON.parse(r.body).version === "1.4.0",
+          60_000,
+        );
+        assert.equal(res.status, 200);
+        return done;
+      });
       current = back;
-      const res = await eventually(
-        "1.4.0 served again",
-        () => viaProxy("/version"),
-        (r) => JSON.parse(r.body).version === "1.4.0",
-        60_000,
-      );
-      assert.equal(res.status, 200);
       tl.note(
         `rollback (${plan.value.summary.join("; ")}) served in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
+      reportLoop("rollback", steps, loop, ["1.5.0", "1.4.0"]);
     });
   });
 
@@ -881,13 +880,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       for (const t of ["backup-full", "backup-incremental", "restore-drill", "monitor"])
         files.push(`/etc/systemd/system/timers.target.wants/launchgate-${t}.timer`);
       const missing = files.filter((f) => exec(vps!, `test -f ${f}`).code !== 0);
-      expectFixed(
-        installsReplaceDeleteFirst(changed),
-        "issue 12 (branch issue-12: installs replace delete-first)",
-        missing.length === 0,
-        `scripts, units and timers present after the update${missing.length ? ` (missing: ${missing.join(", ")})` : ""}`,
-      );
-      if (missing.length) return; // the known defect: nothing left to check on
+      assert.deepEqual(missing, [], "scripts, units and timers present after the update (issue 12)");
       assert.match(
         exec(vps!, "cat /usr/local/lib/launchgate/backup-retention.sh").stdout,
         new RegExp(`\\b${retention}\\b`),
