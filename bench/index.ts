@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one table of figures, each beside a baseline measured in the same run.
- *   --only checker,host,backups,services   run a subset (default: all)
+ *   --only checker,host,backups,services,rollout   run a subset (default: all)
  * Progress goes to stderr; the table is the only thing on stdout. Not part of `npm test`.
  * Docker objects it creates are named lg-bench-* (the services harness insists on its own
  * lg-svc- prefix: those are lg-svc-bench-*), and are removed at the end, also on failure.
@@ -42,6 +42,19 @@ const SECTIONS: Section[] = [
       ["services: time to all healthy", "docker-compose up (seed 001)"],
       ["services: rollback of the app", "—"],
       ["PgBouncer tps at 10x max_connections clients", "Postgres direct at max_connections"],
+    ],
+  },
+  {
+    name: "rollout",
+    run: async (log) => (await load("./rollout", "measureRollout"))(log),
+    figures: [
+      ["rollout: 4 steps, 5 s windows (total)", "same release all at once"],
+      ["rollout: client-visible errors (healthy)", "same release all at once"],
+      [
+        "abort: client-visible errors (50 % failing)",
+        "same release all at once for one window, then redeploy stable",
+      ],
+      ["abort: back to stable", "redeploy the stable release"],
     ],
   },
 ];

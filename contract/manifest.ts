@@ -27,6 +27,16 @@ export interface RestoreDrillRecord {
   readonly file: string;
 }
 
+/** A post-deploy verification mark as recorded (`evidence/<stack>/verify/<commit>-<after>.json`). */
+export interface VerificationMark {
+  readonly commit: string;
+  /** The mark: `30m`, `1h`, `24h` (launchgate:release.verify). */
+  readonly after: string;
+  readonly passed: boolean;
+  readonly checkedAt: string;
+  readonly file: string;
+}
+
 /** An attestation file as found, before verification (verification needs the pack's allow-list). */
 export interface FoundAttestation {
   readonly file: string;
@@ -53,6 +63,11 @@ export interface GateManifest {
   readonly monitoring: { readonly alertTargetConfigured: boolean };
   readonly previous: { readonly commit: string; readonly images: Readonly<Record<string, string>> } | null;
   readonly attestations: readonly FoundAttestation[];
+  /**
+   * Verification marks recorded for the release running now (`previous`) and this one; absent in
+   * manifests written before progressive delivery (treated as none).
+   */
+  readonly verifications?: readonly VerificationMark[];
   /** Problems the loader met (unreadable files …), shown in reports. */
   readonly loadErrors: readonly string[];
 }

@@ -7,7 +7,12 @@
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { SignerAllowList, VerifyResult, verifyAttestation } from "./lib/attestation";
-import { ATTESTATION_DIR, RESTORE_DRILL_DIR, attestationFileName } from "../contract/evidence-files";
+import {
+  ATTESTATION_DIR,
+  RESTORE_DRILL_DIR,
+  VERIFY_DIR,
+  attestationFileName,
+} from "../contract/evidence-files";
 import { GATE_RESOURCE_NAME, GateManifest, ageHours, manifestOf } from "../contract/manifest";
 import { STAGING_MAX_AGE_HOURS, STAGING_VERIFIED_POLICY, UNGATED_FIX } from "../contract/release-rules";
 import { configWithDefaults } from "./lib/config";
@@ -164,6 +169,27 @@ export const rollbackReady = gatePolicy<Record<string, never>>(
   },
 );
 
+export const runningReleaseVerified = gatePolicy<{ mark: string }>(
+  "running-release-verified",
+  "Checks whether the release running now passed its post-deploy verification mark (seed 004: 30 minutes) before another goes out on top of it.",
+  { properties: { mark: { type: "string", default: "30m" } } },
+  ({ manifest: m, config, stack }) => {
+    const p = m.previous;
+    if (!p) return []; // nothing runs yet: the first release has nothing to build on
+    const mark = config.mark ?? "30m";
+    const marks = (m.verifications ?? []).filter((v) => v.commit === p.commit && v.after === mark);
+    if (marks.length === 0)
+      return [
+        `the running release ${p.commit.slice(0, 12)} has no ${mark} verification mark in ${m.evidenceDir}/${stack}/${VERIFY_DIR}/; run npm run verify -- --stack ${stack} once it is due, commit the record, then retry.`,
+      ];
+    if (!marks.some((v) => v.passed))
+      return [
+        `the running release ${p.commit.slice(0, 12)} failed its ${mark} verification mark (${marks.map((v) => v.file).join(", ")}); fix or roll it back (npm run rollback -- --stack ${stack} --yes) before releasing on top of it.`,
+      ];
+    return [];
+  },
+);
+
 interface AttestationConfig {
   readonly allowedSigners: SignerAllowList;
   readonly maxValidityDays: number;
@@ -294,6 +320,11 @@ export const gatePolicies = [
     protectsAgainst: "a bad release with nothing recorded to roll back to",
     benchmark: `${SEED_GATE}: rollback plan prepared`,
     fix: "record the running release in launchgate:release.previous",
+  }),
+  withRationale(runningReleaseVerified, {
+    protectsAgainst: "releasing over a running release whose post-deploy verification failed or never ran",
+    benchmark: "seed 004 post-deploy verification (30 min / 1 h / 24 h marks)",
+    fix: "run `npm run verify -- --stack <stack>` once the mark is due, or fix the running release first",
   }),
   withRationale(signOffsAttested, {
     protectsAgainst:

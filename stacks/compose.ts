@@ -86,6 +86,18 @@ export function flagValues(cfg: LaunchgateConfig): Record<string, boolean> {
 }
 
 /**
+ * The stable image of `app` while a rollout is in progress (`release.canaryWeight` set): the
+ * recorded previous release's image, when it differs from the one being rolled out; otherwise
+ * undefined (no canary for this app: not routed, unchanged, or no rollout).
+ */
+export function canaryStableImage(cfg: LaunchgateConfig, app: AppConfig): string | undefined {
+  if (!cfg.release.rollout || cfg.release.canaryWeight === undefined || app.route === undefined)
+    return undefined;
+  const prev = cfg.release.previous?.images[`app:${app.name}`];
+  return prev !== undefined && prev !== app.image ? prev : undefined;
+}
+
+/**
  * Declares every resource for `cfg`. Called after the release gate's stack transformation is
  * registered (stacks/index.ts), so every resource declared here waits for the gate.
  */
@@ -177,6 +189,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   );
 
   const flags = flagValues(cfg);
+  const canaries = new Map<string, AppService>();
   const apps = cfg.apps.map((app) => {
     const env: Record<string, pulumi.Input<string>> = {};
     const migrationEnv: Record<string, pulumi.Input<string>> = {};
@@ -188,33 +201,44 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       migrationEnv.DATABASE_URL = direct;
     }
     for (const r of app.redis) env[redisEnvName(app, r)] = redis.get(r)!.url;
-    return new AppService(
-      `app-${app.name}`,
-      {
-        app,
-        edgeNetwork: net.edgeName,
-        internalNetwork: net.internalName,
-        secretEnv: pulumi.secret(
-          pulumi.all([pulumi.output(env), secrets.appSecrets]).apply(([resolved, all]) => ({
-            ...resolved,
-            ...(all[app.name] ?? {}),
-          })),
-        ),
-        flags,
-        migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
-        preMigrationBackup: backups.preMigrationBackup,
-        // The proxy caches a routed app's addresses: a replaced container serves on until it moved.
-        drainSeconds: app.route !== undefined ? UPSTREAM_DRAIN_SECONDS : 0,
-      },
-      // The app and its migration job start only once the servers in their URLs are up.
-      {
-        ...onVps,
-        dependsOn: [
-          ...(app.database ? postgres.containers : []),
-          ...app.redis.map((r) => redis.get(r)!.container),
-        ],
-      },
+    const service = (name: string, appCfg: AppConfig, variant?: { alias: string; variant: "canary" }) =>
+      new AppService(
+        name,
+        {
+          app: appCfg,
+          ...variant,
+          edgeNetwork: net.edgeName,
+          internalNetwork: net.internalName,
+          secretEnv: pulumi.secret(
+            pulumi.all([pulumi.output(env), secrets.appSecrets]).apply(([resolved, all]) => ({
+              ...resolved,
+              ...(all[app.name] ?? {}),
+            })),
+          ),
+          flags,
+          migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
+          preMigrationBackup: backups.preMigrationBackup,
+          // The proxy caches a routed app's addresses: a replaced container serves on until it moved.
+          drainSeconds: app.route !== undefined ? UPSTREAM_DRAIN_SECONDS : 0,
+        },
+        // The app and its migration job start only once the servers in their URLs are up.
+        {
+          ...onVps,
+          dependsOn: [
+            ...(app.database ? postgres.containers : []),
+            ...app.redis.map((r) => redis.get(r)!.container),
+          ],
+        },
+      );
+    const stableImage = canaryStableImage(cfg, app);
+    if (stableImage === undefined) return service(`app-${app.name}`, app);
+    // Rollout in progress: the running release keeps its resource and alias; the canary runs
+    // beside it under `<app>-canary` and the proxy splits by `release.canaryWeight`.
+    canaries.set(
+      app.name,
+      service(`app-${app.name}-canary`, app, { alias: `${app.name}-canary`, variant: "canary" }),
     );
+    return service(`app-${app.name}`, { ...app, image: stableImage });
   });
 
   const hostnames = recordNames(cfg.domain, cfg.dns?.records ?? []);
@@ -255,12 +279,27 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       routes: cfg.apps
         .map((app, i) => ({ app, service: apps[i]! }))
         .filter(({ app }) => app.route !== undefined)
-        .map(({ app, service }) => ({
-          path: app.route!,
-          upstream: pulumi.interpolate`${service.alias}:${service.port}`,
-        })),
+        .map(({ app, service }) => {
+          const canary = canaries.get(app.name);
+          return {
+            path: app.route!,
+            upstream: pulumi.interpolate`${service.alias}:${service.port}`,
+            ...(canary
+              ? {
+                  canary: {
+                    // The canary's container name, unique per release: a canary replacing an
+                    // aborted one never shares a DNS name (and nginx's resolver cache) with it.
+                    upstream: pulumi.interpolate`${canary.containerName}:${canary.port}`,
+                    weight: cfg.release.canaryWeight!,
+                  },
+                }
+              : {}),
+          };
+        }),
       certificatePem: certPem,
       privateKeyPem: keyPem,
+      // Stacks with a rollout change weights by reload over SSH (seed 004), never by a new proxy.
+      ...(cfg.release.rollout ? { connection, weightsAfter: [...apps, ...canaries.values()] } : {}),
     },
     // The zone sends its origin-pull certificate before the proxy starts requiring it.
     { ...onVps, dependsOn: dns ? [dns] : [] },

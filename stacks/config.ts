@@ -247,6 +247,72 @@ const monitoringSchema = z
     "errorRateWarnPercent below errorRateCritPercent",
   );
 
+/** A duration as written in config: `90s`, `30m`, `1h`, `24h`, `7d`. */
+export const DURATION = /^([1-9]\d{0,5})(s|m|h|d)$/;
+const DURATION_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds of a DURATION string (`30m` → 1 800 000). @throws on anything else. */
+export function durationMs(text: string): number {
+  const m = DURATION.exec(text);
+  if (!m) throw new Error(`${JSON.stringify(text)} is not a duration such as 30m, 1h, 24h`);
+  return Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
+}
+
+const percent = z.number().min(0).max(100);
+
+/**
+ * Canary analysis of one step's window (seed 004 "When to Rollback": error rate > 5 %, p95 > 5 s).
+ * The canary fails a window when its error rate (5xx answers / requests, in percent) is
+ * **greater than** `maxErrorRatePercent` or its p95 latency is **greater than** `maxP95Ms`; a
+ * window with fewer than `minRequests` canary requests is inconclusive and is extended (at most
+ * `maxInconclusiveWindows` times) before it counts as failed.
+ */
+export const analysisSchema = z
+  .object({
+    maxErrorRatePercent: percent.default(5),
+    maxP95Ms: z.number().int().min(1).default(5000),
+    minRequests: z.number().int().min(1).default(20),
+    maxInconclusiveWindows: z.number().int().min(0).max(10).default(2),
+  })
+  .strict();
+
+/**
+ * Progressive delivery (seed 004 "Gradual Rollout Plan"): canary weights in percent, each held
+ * for `stepSeconds` and judged by `analysis`. The last step must be 100 (the canary becomes the
+ * only version). Absent: a release replaces the running one at once (health-gated).
+ */
+export const rolloutSchema = z
+  .object({
+    steps: z
+      .array(z.number().int().min(1).max(100))
+      .min(1)
+      .default([10, 25, 50, 100])
+      .refine((s) => s.every((w, i) => i === 0 || w > s[i - 1]!), "strictly increasing weights")
+      .refine((s) => s[s.length - 1] === 100, "weights ending at 100"),
+    stepSeconds: z.number().int().min(1).max(86_400).default(300),
+    analysis: analysisSchema.default({}),
+  })
+  .strict();
+
+/**
+ * One post-deploy verification mark (seed 004 "Post-Deployment Validation": 30 min, 1 h, 24 h,
+ * error rate < 1 %, p95 < 2 s). The mark passes only when the error rate is **below**
+ * `maxErrorRatePercent` and p95 **below** `maxP95Ms` over the window since the previous mark.
+ */
+export const verifyCheckSchema = z
+  .object({
+    after: z.string().regex(DURATION, "a duration such as 30m, 1h, 24h"),
+    maxErrorRatePercent: percent.default(1),
+    maxP95Ms: z.number().int().min(1).default(2000),
+  })
+  .strict();
+
+export const DEFAULT_VERIFY = [
+  { after: "30m", maxErrorRatePercent: 1, maxP95Ms: 2000 },
+  { after: "1h", maxErrorRatePercent: 1, maxP95Ms: 2000 },
+  { after: "24h", maxErrorRatePercent: 1, maxP95Ms: 2000 },
+];
+
 const releaseSchema = z
   .object({
     /** Git commit being released (40 hex). */
@@ -260,6 +326,19 @@ const releaseSchema = z
       .object({ commit: z.string().regex(COMMIT_SHA), images: z.record(z.string(), imageRef) })
       .strict()
       .optional(),
+    rollout: rolloutSchema.optional(),
+    verify: z
+      .array(verifyCheckSchema)
+      .default(DEFAULT_VERIFY)
+      .refine(
+        (v) => v.every((c, i) => i === 0 || durationMs(c.after) > durationMs(v[i - 1]!.after)),
+        "marks in increasing order of `after`",
+      ),
+    /**
+     * Weight (percent) of the canary during a rollout; written by `npm run promote` at each step,
+     * removed when the canary becomes the only version. Needs `rollout` and `previous`.
+     */
+    canaryWeight: z.number().int().min(0).max(100).optional(),
   })
   .strict();
 
@@ -306,6 +385,9 @@ export type DnsConfig = NonNullable<LaunchgateConfig["dns"]>;
 export type BackupsConfig = LaunchgateConfig["backups"];
 export type MonitoringConfig = LaunchgateConfig["monitoring"];
 export type ReleaseConfig = LaunchgateConfig["release"];
+export type RolloutConfig = z.infer<typeof rolloutSchema>;
+export type AnalysisConfig = RolloutConfig["analysis"];
+export type VerifyCheck = ReleaseConfig["verify"][number];
 export type VerificationConfig = NonNullable<LaunchgateConfig["verification"]>;
 
 /**
@@ -552,6 +634,20 @@ function crossChecks(
       out.push({ path: ["tls"], value: cfg.tls, expected: `"cloudflare-origin" on ${cfg.environment}` });
     if (!cfg.dns)
       out.push({ path: ["dns"], value: undefined, expected: `a Cloudflare zone on ${cfg.environment}` });
+  }
+  if (cfg.release.canaryWeight !== undefined) {
+    if (!cfg.release.rollout)
+      out.push({
+        path: ["release", "canaryWeight"],
+        value: cfg.release.canaryWeight,
+        expected: "no canaryWeight without launchgate:release.rollout",
+      });
+    if (!cfg.release.previous)
+      out.push({
+        path: ["release", "canaryWeight"],
+        value: cfg.release.canaryWeight,
+        expected: "no canaryWeight without launchgate:release.previous (the stable version)",
+      });
   }
   if (cfg.tls === "cloudflare-origin" && cfg.dns && !cfg.dns.proxied) {
     out.push({

@@ -91,6 +91,14 @@ export interface AppServiceArgs {
    * update. @default 0: no drain step (nothing caches this container's address)
    */
   readonly drainSeconds?: number;
+  /**
+   * Network alias and container-name prefix. A canary runs beside the stable version under
+   * `<app>-canary` (the proxy splits between the two); the stable keeps `<app>`.
+   * @default app.name
+   */
+  readonly alias?: string;
+  /** Which version of the app this is during a rollout, as the `launchgate.variant` label. @default "stable" */
+  readonly variant?: "stable" | "canary";
 }
 
 /**
@@ -144,6 +152,7 @@ export class AppService extends pulumi.ComponentResource {
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("launchgate:app:AppService", name, {}, opts);
     const app = args.app;
+    const alias = args.alias ?? app.name;
 
     // Everything that can force a new container, resolved: env (with secrets), flags, config.
     const env = pulumi.all([pulumi.output(args.secretEnv)]).apply(([secretEnv]) => ({
@@ -165,17 +174,18 @@ export class AppService extends pulumi.ComponentResource {
     const release = pulumi.unsecret(env.apply((e) => shortHash({ app, env: renderEnv(e) })));
 
     const networks: docker.types.input.ContainerNetworksAdvanced[] = [
-      { name: args.internalNetwork, aliases: [app.name] },
+      { name: args.internalNetwork, aliases: [alias] },
     ];
     // Only apps the proxy routes to, or that must call out (`egress`), join the edge network;
     // other workers stay on the egress-free internal network.
-    if (app.route !== undefined || app.egress)
-      networks.unshift({ name: args.edgeNetwork, aliases: [app.name] });
+    if (app.route !== undefined || app.egress) networks.unshift({ name: args.edgeNetwork, aliases: [alias] });
 
     const runtime = hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs });
     const labels: docker.types.input.ContainerLabel[] = [
       { label: "launchgate.app", value: app.name },
       { label: "launchgate.release", value: release },
+      // Only canaries carry the label, so a stable app's inputs stay as they were before rollouts.
+      ...(args.variant === "canary" ? [{ label: "launchgate.variant", value: "canary" }] : []),
     ];
 
     const deps: pulumi.Resource[] = [];
@@ -187,7 +197,7 @@ export class AppService extends pulumi.ComponentResource {
         `${name}-migrate`,
         {
           ...hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs, kind: "job" }),
-          name: pulumi.interpolate`${app.name}-migrate-${release}`,
+          name: pulumi.interpolate`${alias}-migrate-${release}`,
           image: app.image,
           user: app.user,
           command: app.migrate,
@@ -218,7 +228,7 @@ export class AppService extends pulumi.ComponentResource {
       name,
       {
         ...runtime,
-        name: pulumi.interpolate`${app.name}-${release}`,
+        name: pulumi.interpolate`${alias}-${release}`,
         image: app.image,
         user: app.user,
         ...(app.command ? { command: app.command } : {}),
@@ -259,7 +269,7 @@ export class AppService extends pulumi.ComponentResource {
       );
     }
 
-    this.alias = pulumi.output(app.name);
+    this.alias = pulumi.output(alias);
     this.port = pulumi.output(app.port);
     this.containerName = service.name;
     this.registerOutputs({ alias: this.alias, port: this.port, containerName: this.containerName });

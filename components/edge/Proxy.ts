@@ -9,14 +9,17 @@
  * ports 80/443, the only published ports in the program), and its start command runs `nginx -t`
  * again and refuses to start on failure.
  */
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
 import { roleLabel } from "../../contract/roles";
-import { renderNginxConfig } from "./nginx/render";
+import type { SshConnection } from "../host/HardenedHost";
+import { renderNginxConfig, renderSplitConfig } from "./nginx/render";
 
 export {
   renderNginxConfig,
+  renderSplitConfig,
   RESOLVER_VALID_SECONDS,
   UPSTREAM_CONNECT_TIMEOUT_SECONDS,
   UPSTREAM_DRAIN_SECONDS,
@@ -27,6 +30,8 @@ export const CONF_DIR = "/etc/nginx/launchgate";
 export const CONF_PATH = `${CONF_DIR}/nginx.conf`;
 export const CERT_PATH = `${CONF_DIR}/tls/cert.pem`;
 export const KEY_PATH = `${CONF_DIR}/tls/key.pem`;
+/** Rollout weights (renderSplitConfig); uploaded as "all stable", rewritten by the weights step. */
+export const WEIGHTS_PATH = `${CONF_DIR}/weights.conf`;
 /** CA whose client certificates the proxy requires (Authenticated Origin Pulls), when behind Cloudflare. */
 export const CLIENT_CA_PATH = `${CONF_DIR}/tls/origin-pull-ca.pem`;
 /** Loopback port of the healthcheck endpoint inside the container. */
@@ -44,6 +49,29 @@ export interface ProxyRoute {
   readonly path: string;
   /** Upstream `alias:port` on the edge network. */
   readonly upstream: pulumi.Input<string>;
+  /** During a rollout: the canary's `alias:port` and its weight in percent (0..100). */
+  readonly canary?: { readonly upstream: pulumi.Input<string>; readonly weight: number };
+}
+
+/**
+ * Runs inside the proxy container (`docker exec -i`), the new weights file on stdin: swap it in,
+ * `nginx -t`, then `nginx -s reload` (a HUP: workers finish in-flight requests, no restart). A
+ * file nginx rejects is swapped back and the step fails with the proxy untouched.
+ */
+export const WEIGHTS_SCRIPT = [
+  "set -eu",
+  `f=${WEIGHTS_PATH}`,
+  'cat > "$f.new"',
+  'cp "$f" "$f.old"',
+  'mv "$f.new" "$f"',
+  `if ! nginx -t -q -e stderr -c ${CONF_PATH}; then mv "$f.old" "$f"; echo "launchgate: weights rejected by nginx -t; previous weights kept" >&2; exit 1; fi`,
+  `nginx -s reload -e stderr -c ${CONF_PATH}`,
+  'echo "launchgate: weights reloaded"',
+].join("; ");
+
+/** The host command of the weights step: the script above in the proxy container. Pure. */
+export function weightsCommand(containerName: string): string {
+  return `docker exec -i ${containerName} /bin/sh -c '${WEIGHTS_SCRIPT}'`;
 }
 
 /** TLS protocol versions the proxy may set as its minimum. */
@@ -99,6 +127,14 @@ export interface ProxyArgs {
   readonly memoryMb?: number;
   /** CPU ceiling. @default 0.5 */
   readonly cpus?: number;
+  /**
+   * SSH connection (deploy user) for the weights step: with it, the routes' split is applied by
+   * rewriting `weights.conf` and reloading nginx over SSH, so rollout weights change without a
+   * new proxy container. @default none: no weights step, every route all-stable
+   */
+  readonly connection?: pulumi.Input<SshConnection>;
+  /** Resources the weights step waits for (the app services: a canary must be healthy first). */
+  readonly weightsAfter?: pulumi.Resource[];
 }
 
 /** Start command: validate, then exec nginx in the foreground; refuse to start on a bad config. */
@@ -130,15 +166,21 @@ export class Proxy extends pulumi.ComponentResource {
         keyPath: KEY_PATH,
         workerUser: args.workerUser ?? "nginx",
         healthPort: HEALTH_PORT,
+        weightsPath: WEIGHTS_PATH,
         extraServerNames: args.extraServerNames,
         origin: args.origin
           ? { trustedProxies: args.origin.trustedProxies, clientCaPath: CLIENT_CA_PATH }
           : undefined,
       }),
     );
+    // What the proxy starts with: every route all-stable (no canary); depends on the routes only.
+    const initialWeights = pulumi
+      .all(args.routes.map((r) => pulumi.output(r.upstream)))
+      .apply((upstreams) => renderSplitConfig(upstreams.map((upstream) => ({ upstream }))));
     const key = pulumi.secret(args.privateKeyPem);
     const uploads: docker.types.input.ContainerUpload[] = [
       { file: CONF_PATH, content: conf, permissions: "0644" },
+      { file: WEIGHTS_PATH, content: initialWeights, permissions: "0644" },
       { file: CERT_PATH, content: args.certificatePem, permissions: "0644" },
       // Read by the root master before workers start; workers never see it.
       { file: KEY_PATH, content: key, permissions: "0600" },
@@ -244,6 +286,33 @@ export class Proxy extends pulumi.ComponentResource {
       // downtime, after the config check has passed).
       { parent: this, dependsOn: [check], deleteBeforeReplace: true },
     );
+
+    if (args.connection) {
+      // The weights step: re-run whenever the weights or the proxy container change (a new proxy
+      // starts all-stable). No `delete`: removing the step leaves the proxy as it is.
+      const weights = pulumi
+        .all(
+          args.routes.map((r) =>
+            pulumi.all([r.upstream, r.canary?.upstream]).apply(([upstream, canary]) => ({
+              upstream,
+              ...(canary !== undefined && r.canary
+                ? { canary: { upstream: canary, weight: r.canary.weight } }
+                : {}),
+            })),
+          ),
+        )
+        .apply((routes) => renderSplitConfig(routes));
+      new command.remote.Command(
+        `${name}-weights`,
+        {
+          connection: args.connection,
+          create: proxy.name.apply(weightsCommand),
+          stdin: weights,
+          triggers: [proxy.id, weights],
+        },
+        { parent: this, dependsOn: [proxy, ...(args.weightsAfter ?? [])] },
+      );
+    }
 
     this.url = pulumi.output(`https://${args.domain}`);
     this.nginxConfig = conf;

@@ -104,6 +104,13 @@ export function buildManifest(
     monitoring: { alertTargetConfigured },
     previous: cfg.release.previous ?? null,
     attestations: evidence.attestations,
+    ...(evidence.verifications?.length
+      ? {
+          verifications: evidence.verifications.filter(
+            (v) => v.commit === cfg.release.commit || v.commit === cfg.release.previous?.commit,
+          ),
+        }
+      : {}),
     loadErrors: evidence.errors,
   };
 }

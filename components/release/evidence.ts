@@ -5,19 +5,27 @@
  * Layout under `<projectRoot>/<release.evidenceDir>/<stack>/` (see policies/lib/evidence-files.ts):
  *   attestations/<kind>.attestation.json   signed sign-offs (`npm run gate -- sign …`)
  *   restore-drill/*.json                   restore-drill records; the newest `finishedAt` counts
+ *   verify/<commit>-<after>.json           post-deploy verification marks (npm run verify)
  * Verification is NOT done here: the policy pack verifies with its own allow-list, so a
  * program change cannot vouch for itself.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ATTESTATION_DIR, ATTESTATION_SUFFIX, RESTORE_DRILL_DIR } from "../../contract/evidence-files";
-import type { FoundAttestation, RestoreDrillRecord } from "../../contract/manifest";
+import {
+  ATTESTATION_DIR,
+  ATTESTATION_SUFFIX,
+  RESTORE_DRILL_DIR,
+  VERIFY_DIR,
+} from "../../contract/evidence-files";
+import type { FoundAttestation, RestoreDrillRecord, VerificationMark } from "../../contract/manifest";
 
 export interface ReleaseEvidence {
   /** Folder the evidence was read from (absolute). */
   readonly dir: string;
   readonly attestations: readonly FoundAttestation[];
   readonly restoreDrill: RestoreDrillRecord | null;
+  /** Every verification mark recorded for the stack (the manifest keeps the relevant commits'). */
+  readonly verifications?: readonly VerificationMark[];
   /** Unreadable files and similar, for the report (never silently ignored). */
   readonly errors: readonly string[];
 }
@@ -79,6 +87,36 @@ function loadRestoreDrill(dir: string, errors: string[]): RestoreDrillRecord | n
   return best;
 }
 
+/** Verification marks; malformed records are reported, not used. */
+function loadVerifications(dir: string, errors: string[]): VerificationMark[] {
+  const out: VerificationMark[] = [];
+  for (const file of jsonFiles(path.join(dir, VERIFY_DIR), ".json")) {
+    const r = readJson(file);
+    if ("error" in r) {
+      errors.push(r.error);
+      continue;
+    }
+    const v = r.value as Partial<VerificationMark>;
+    if (
+      typeof v?.commit !== "string" ||
+      typeof v.after !== "string" ||
+      typeof v.passed !== "boolean" ||
+      typeof v.checkedAt !== "string"
+    ) {
+      errors.push(`${file}: a verification mark needs { "commit", "after", "passed": boolean, "checkedAt" }`);
+      continue;
+    }
+    out.push({
+      commit: v.commit,
+      after: v.after,
+      passed: v.passed,
+      checkedAt: v.checkedAt,
+      file: path.relative(process.cwd(), file) || file,
+    });
+  }
+  return out;
+}
+
 /**
  * Loads the evidence for `stack` from `<projectRoot>/<evidenceDir>/<stack>`.
  * @param projectRoot where Pulumi.yaml lives. @default process.cwd() (Pulumi runs programs there)
@@ -94,6 +132,7 @@ export function loadEvidence(
     dir,
     attestations: loadAttestations(dir, errors),
     restoreDrill: loadRestoreDrill(dir, errors),
+    verifications: loadVerifications(dir, errors),
     errors,
   };
 }

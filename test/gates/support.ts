@@ -3,6 +3,7 @@
  * program (index.ts), and a production release with valid evidence built in
  * a temp dir (fresh keys; the allow-list goes in through the pack config, as in production).
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { CheckOptions, CheckResult, runCheck } from "../../tools/checker/check";
 import { PackServer } from "../../tools/checker/pack-server";
@@ -89,6 +90,14 @@ export class ProductionFixture {
 
   write(e: EvidenceSet = this.validEvidence()): void {
     writeEvidence(this.dir, "production", e);
+    // The release running now (release.previous) passed its 30-minute mark (npm run verify).
+    const previous = (productionRelease().previous as { commit: string }).commit;
+    const dir = path.join(this.dir, "production", "verify");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, `${previous}-30m.json`),
+      JSON.stringify({ commit: previous, after: "30m", passed: true, checkedAt: hoursAgo(30) }),
+    );
   }
 
   configOverrides(release: Record<string, unknown> = {}): Record<string, unknown> {

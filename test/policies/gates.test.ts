@@ -52,10 +52,68 @@ function manifest(over: Partial<GateManifest> = {}): GateManifest {
     monitoring: { alertTargetConfigured: true },
     previous: { commit: PREVIOUS, images: { "app:api": `ghcr.io/blazetv/api@${d("3")}` } },
     attestations: REQUIRED_KINDS.map((k) => ({ file: file(k), content: attest(signer, k, BINDING) })),
+    verifications: [{ commit: PREVIOUS, after: "30m", passed: true, checkedAt: hoursAgo(30), file: MARK }],
     loadErrors: [],
     ...over,
   };
 }
+
+const MARK = `evidence/production/verify/${PREVIOUS}-30m.json`;
+
+describe("running-release-verified", () => {
+  const cases: [string, Partial<GateManifest>, Record<string, unknown>, string[]][] = [
+    ["no previous release (first release)", { previous: null, verifications: [] }, {}, []],
+    [
+      "a manifest from before progressive delivery, first release",
+      { previous: null, verifications: undefined },
+      {},
+      [],
+    ],
+    [
+      "no mark recorded",
+      { verifications: [] },
+      {},
+      [
+        "the running release 3e8b1a6d7c0f has no 30m verification mark in evidence/production/verify/; run npm run verify -- --stack production once it is due, commit the record, then retry.",
+      ],
+    ],
+    [
+      "only this release's mark, not the running one's",
+      { verifications: [{ commit: COMMIT, after: "30m", passed: true, checkedAt: hoursAgo(1), file: "x" }] },
+      {},
+      [
+        "the running release 3e8b1a6d7c0f has no 30m verification mark in evidence/production/verify/; run npm run verify -- --stack production once it is due, commit the record, then retry.",
+      ],
+    ],
+    [
+      "the mark failed",
+      {
+        verifications: [
+          { commit: PREVIOUS, after: "30m", passed: false, checkedAt: hoursAgo(30), file: MARK },
+        ],
+      },
+      {},
+      [
+        `the running release 3e8b1a6d7c0f failed its 30m verification mark (${MARK}); fix or roll it back (npm run rollback -- --stack production --yes) before releasing on top of it.`,
+      ],
+    ],
+    [
+      "the pack asks for the 1h mark",
+      {},
+      { mark: "1h" },
+      [
+        "the running release 3e8b1a6d7c0f has no 1h verification mark in evidence/production/verify/; run npm run verify -- --stack production once it is due, commit the record, then retry.",
+      ],
+    ],
+  ];
+  for (const [name, over, config, messages] of cases)
+    it(name, async () =>
+      assert.deepEqual(
+        await runResourcePolicy(gates.runningReleaseVerified, gate(manifest(over)), config),
+        messages,
+      ),
+    );
+});
 
 const gate = (m: GateManifest, stack = "production"): ResourceInput => ({
   type: TYPES.localCommand,
@@ -82,6 +140,7 @@ describe("every gate passes the compliant manifest", () => {
     [gates.backupsTested, {}],
     [gates.monitoringConfigured, {}],
     [gates.rollbackReady, {}],
+    [gates.runningReleaseVerified, {}],
     [gates.signOffsAttested, "signoffs"],
     [gates.flagsAttested, "flags"],
   ] as const) {

@@ -410,7 +410,7 @@ describe("target config is read through the program's schema", () => {
     [
       "decideSourceMatchesGate, a misspelt release key",
       () => decideSourceMatchesGate("staging", prodConfig({ release: { commit: OLD, stagingStak: "x" } })),
-      'launchgate:release.stagingStak: got "x"; expected no such key (a typo? known: commit, stagingStack, evidenceDir, previous)',
+      'launchgate:release.stagingStak: got "x"; expected no such key (a typo? known: commit, stagingStack, evidenceDir, previous, rollout, verify, canaryWeight)',
     ],
   ];
   for (const [name, run, line] of refusals) {

@@ -394,7 +394,7 @@ describe("promote (stand-in pulumi)", () => {
       assert.ok(e instanceof FlowError);
       assert.match(e.message, /^offline check of production failed \(exit 1\); nothing was deployed\./);
       // the checker's own report: the gates that refuse, with staging's outputs as handed over
-      assert.match(e.message, /REFUSED +backups tested/);
+      assert.match(e.message, /backups-tested \[mandatory\]/);
       assert.match(e.message, /REFUSED +sign-offs \(signed\)/);
       assert.match(e.message, /REFUSED: \d+ mandatory/);
       return true;
@@ -609,5 +609,119 @@ describe("cli (stand-in pulumi, `--check-command` plumbing)", () => {
     const r = await runCli(["promote", "--from", "staging"], env());
     assert.equal(r.code, 2);
     assert.match(r.stderr, /promote needs --to/);
+  });
+});
+
+describe("promote as a canary (release.rollout, stand-in pulumi)", () => {
+  const ROLLOUT = { steps: [10, 100], stepSeconds: 30, analysis: { minRequests: 5 } };
+  /** Production's config with a rollout; the stack file's other keys as in writeScenario. */
+  function withRollout() {
+    const s = JSON.parse(fs.readFileSync(scenarioFile, "utf8"));
+    const rel = JSON.parse(s.config.production["launchgate:release"].value);
+    s.config.production["launchgate:release"].value = JSON.stringify({ ...rel, rollout: ROLLOUT });
+    fs.writeFileSync(scenarioFile, JSON.stringify(s));
+  }
+  /** A clock that moves one second per reading, starting at NOW. */
+  function ticking() {
+    let t = NOW.getTime();
+    return () => new Date((t += 1000));
+  }
+  /** The proxy log for a window: 20 canary and 80 stable requests, canary answering `canaryStatus`. */
+  const proxyLog =
+    (canaryStatus: number, windows: [string, string][]) =>
+    async (stack: string, since: Date, until: Date) => {
+      windows.push([since.toISOString(), until.toISOString()]);
+      assert.equal(stack, "production");
+      const line = (i: number, variant: string, status: number) =>
+        JSON.stringify({
+          lg: 1,
+          msec: String((since.getTime() + i) / 1000),
+          app: "api",
+          variant,
+          status: String(status),
+          request_time: "0.020",
+        });
+      return [
+        ...Array.from({ length: 20 }, (_, i) => line(i, "canary", canaryStatus)),
+        ...Array.from({ length: 80 }, (_, i) => line(i, "stable", 200)),
+      ].join("\n");
+    };
+  const pulumiSteps = () =>
+    commands()
+      .filter((c) => /^(config (set-all|rm-all)|up )/.test(c))
+      .map((c) =>
+        c.startsWith("up ")
+          ? "up"
+          : c
+              .replace(/ --non-interactive$/, "")
+              .replace(/.* (--plaintext launchgate:release\.canaryWeight=\d+)$/, "set $1"),
+      );
+
+  test("a healthy canary: each weight one up, windows judged, then the only version, smoke-tested and recorded", async () => {
+    withRollout();
+    const windows: [string, string][] = [];
+    const alerts: unknown[] = [];
+    const { opts, lines } = flowOptions({
+      now: ticking(),
+      sleep: async () => undefined,
+      readProxyLog: proxyLog(200, windows),
+      alert: async (p: unknown) => void alerts.push(p),
+    });
+    const result = await promote({ ...opts, from: "staging", to: "production" });
+    assert.equal(result.status, "deployed");
+    assert.deepEqual(pulumiSteps().slice(0, 7), [
+      "config rm-all --stack production --path launchgate:release.previous",
+      "set --plaintext launchgate:release.canaryWeight=10",
+      "up",
+      "set --plaintext launchgate:release.canaryWeight=100",
+      "up",
+      "config rm-all --stack production --path launchgate:release.canaryWeight",
+      "up",
+    ]);
+    assert.equal(windows.length, 2);
+    assert.deepEqual(alerts, []);
+    const rec = JSON.parse(
+      fs.readFileSync(path.join(tmp, "evidence/production/rollout", `${NEW}.json`), "utf8"),
+    );
+    assert.equal(rec.outcome, "promoted");
+    assert.deepEqual(
+      rec.steps.map((s: { weight: number; verdict: string }) => [s.weight, s.verdict]),
+      [
+        [10, "pass"],
+        [100, "pass"],
+      ],
+    );
+    assert.ok(lines.some((l) => /rollout of 4f9c2b7e8a1d on production \(api\): promoted/.test(l)));
+  });
+
+  test("a failing canary: weight 0 by one more up, alert, verdict recorded, non-zero exit", async () => {
+    withRollout();
+    const alerts: { text: string }[] = [];
+    const { opts } = flowOptions({
+      now: ticking(),
+      sleep: async () => undefined,
+      readProxyLog: proxyLog(503, []),
+      alert: async (p: { text: string }) => void alerts.push(p),
+    });
+    await assert.rejects(promote({ ...opts, from: "staging", to: "production" }), (e: unknown) => {
+      assert.ok(e instanceof FlowError);
+      assert.equal(e.exitCode, 1);
+      assert.match(e.message, /^canary aborted: analysis at 10 %: error rate 100 % \(20\/20\) > 5 %/);
+      assert.match(e.message, /weight is 0/);
+      return true;
+    });
+    assert.deepEqual(pulumiSteps(), [
+      "config rm-all --stack production --path launchgate:release.previous",
+      "set --plaintext launchgate:release.canaryWeight=10",
+      "up",
+      "set --plaintext launchgate:release.canaryWeight=0",
+      "up",
+    ]);
+    assert.equal(alerts.length, 1);
+    assert.match(alerts[0]!.text, /aborted at 10 %/);
+    const rec = JSON.parse(
+      fs.readFileSync(path.join(tmp, "evidence/production/rollout", `${NEW}.json`), "utf8"),
+    );
+    assert.equal(rec.outcome, "aborted");
   });
 });

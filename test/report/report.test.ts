@@ -14,6 +14,7 @@ import { after, describe, test } from "node:test";
 import type { CheckResult } from "../../tools/checker/check";
 import { dependencySvg, esc, renderHtml } from "../../tools/report/html";
 import { collectResources, renderHtmlReport } from "../../tools/report";
+import { deliveryView } from "../../tools/report/delivery";
 import { cell, renderMarkdown } from "../../tools/report/markdown";
 import { ReportResource, buildReport, componentsOf } from "../../tools/report/model";
 import { ProductionFixture, stopPack } from "../gates/support";
@@ -178,6 +179,7 @@ describe(
         "monitoring-configured",
         "release-gate-first",
         "rollback-ready",
+        "running-release-verified",
         "sign-offs-attested",
         "staging-verified",
       ]);
@@ -273,6 +275,124 @@ describe("report model and renderer (pure)", () => {
       /\| `no-latest-tag` \| app-api \| image &lt;img src=x onerror=alert\(1\)&gt; uses :latest \|/,
     );
     assert.match(md, /- \*\*app-api\*\* `launchgate:app:AppService` · 1 resources · needs net/);
+  });
+
+  test("progressive delivery: HTML and markdown show the same steps, verdicts, marks and ways back", () => {
+    const stats = (requests: number, errors: number, p95Ms: number) => ({
+      requests,
+      errors,
+      errorRatePercent: requests ? (100 * errors) / requests : 0,
+      p95Ms,
+    });
+    const step = (
+      weight: number,
+      verdict: "pass" | "fail",
+      canary: ReturnType<typeof stats>,
+      reasons: string[] = [],
+    ) => ({
+      weight,
+      startedAt: "2026-11-24T11:00:00.000Z",
+      finishedAt: "2026-11-24T11:01:00.000Z",
+      upSeconds: 3.25,
+      canary,
+      stable: stats(400, 0, 12),
+      verdict,
+      reasons,
+    });
+    const aborted = {
+      stack: "production",
+      commit: "a".repeat(40),
+      previousCommit: "b".repeat(40),
+      apps: ["api"],
+      startedAt: "2026-11-24T11:00:00.000Z",
+      finishedAt: "2026-11-24T11:01:30.000Z",
+      outcome: "aborted" as const,
+      steps: [step(10, "fail", stats(50, 12, 30), ["error rate 24 % (12/50) > 5 % <b>|x</b>"])],
+      reason: "analysis at 10 %: error rate 24 % (12/50) > 5 % <b>|x</b>",
+      abortSeconds: 0.5,
+    };
+    const promoted = {
+      ...aborted,
+      commit: "c".repeat(40),
+      outcome: "promoted" as const,
+      steps: [step(10, "pass", stats(60, 0, 20)), step(100, "pass", stats(500, 1, 25))],
+      reason: undefined,
+      abortSeconds: undefined,
+    };
+    const mark = {
+      stack: "production",
+      commit: "c".repeat(40),
+      after: "30m",
+      passed: false,
+      reasons: ["p95 2100 ms is not below 2000 ms"],
+      fromIso: "2026-11-24T11:02:00.000Z",
+      toIso: "2026-11-24T11:32:00.000Z",
+      stats: stats(1000, 2, 2100),
+      checkedAt: "2026-11-24T11:33:00.000Z",
+    };
+    const view = deliveryView([aborted, promoted], [mark], {
+      stack: "production",
+      flags: [{ name: "REAL_MONEY_ENABLED", enabled: true }],
+    });
+    assert.deepEqual(
+      view.rollouts.map((r) => r.steps.rows.map((row) => [row[0], row[1], row[3]])),
+      [
+        [["10 %", "fail", "24.00 %"]],
+        [
+          ["10 %", "pass", "0.00 %"],
+          ["100 %", "pass", "0.20 %"],
+        ],
+      ],
+    );
+    assert.match(view.rollouts[0]!.headline, /^aborted a{12} \(api\) .* canary weight 0 in 0\.5 s$/);
+    assert.deepEqual(view.verifications?.rows[0]?.slice(0, 2), [
+      "30m (cccccccccccc)",
+      "fail: p95 2100 ms is not below 2000 ms",
+    ]);
+    assert.equal(
+      view.waysBack[0]!.title,
+      "Feature-flag killswitch (seed 004 option 1)",
+      "the killswitch comes first",
+    );
+    assert.match(view.waysBack[0]!.text, /on now: REAL_MONEY_ENABLED/);
+
+    const result: CheckResult = {
+      stack: "production",
+      pack: { name: "launchgate", version: "0.1.0" },
+      resourceCount: resources.length,
+      programErrors: [],
+      findings: [],
+      gate: null,
+      enforcement: {},
+      timingsMs: { program: 1, policies: 1, total: 2 },
+      passed: true,
+      exceptions: [],
+    };
+    const report = {
+      ...buildReport(result, resources, new Date("2026-11-24T12:00:00Z")),
+      delivery: { rollouts: [aborted, promoted], verifications: [mark] },
+    };
+    const html = renderHtml(report);
+    selfContained(html);
+    assert.match(html, /<h2>Progressive delivery<\/h2>/);
+    assert.match(html, /<table id="rollout-0">.*<td class="bad">fail<\/td>.*<\/table>/s);
+    assert.equal((html.match(/<td class="ok">pass<\/td>/g) ?? []).length, 2, "two passed steps");
+    assert.match(
+      html,
+      /<table id="verification-marks">.*<td class="bad">fail: p95 2100 ms is not below 2000 ms<\/td>/s,
+    );
+    assert.ok(!html.includes("<b>|x</b>"), "markup in a reason is escaped");
+    assert.match(html, /&lt;b&gt;\|x&lt;\/b&gt;/);
+    assert.match(html, /<ol id="ways-back"><li><strong>Feature-flag killswitch/);
+    assert.match(html, /<code>npm run rollback -- --stack production --yes<\/code>/);
+    const md = renderMarkdown(report);
+    assert.match(md, /\| 10 % \| ❌ fail \| 50 \| 24\.00 % \|/);
+    assert.match(md, /\| 100 % \| ✅ pass \| 500 \| 0\.20 % \|/);
+    assert.match(md, /\| 30m \(cccccccccccc\) \| ❌ fail: p95 2100 ms is not below 2000 ms \|/);
+    assert.match(md, /&lt;b&gt;\\\|x&lt;\/b&gt;/, "markdown escapes the pipe and the markup");
+    assert.match(md, /1\. \*\*Feature-flag killswitch/);
+    const noDelivery = renderHtml(buildReport(result, resources, new Date("2026-11-24T12:00:00Z")));
+    assert.ok(!noDelivery.includes("Progressive delivery"), "no section without delivery evidence");
   });
 
   test("markdown cells: pipes, newlines and markup cannot break the table", () => {

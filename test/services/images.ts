@@ -43,6 +43,8 @@ export interface AppImageSpec {
   readonly ref: string;
   readonly port: number;
   readonly version: string;
+  /** Extra env baked into the derived image (e.g. `FAIL_PERCENT` for a broken release). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -106,7 +108,9 @@ export function ensureImages(apps: readonly AppImageSpec[], opts: { cold?: boole
     const tag = `launchgate-test/app-${app}:${baseHash}-${a.version}`;
     if (!imageExists(tag)) {
       execFileSync("docker", ["build", "-q", "-t", tag, "-"], {
-        input: `FROM ${tags.app}\nENV PORT=${a.port} APP_VERSION=${a.version}\n`,
+        input: `FROM ${tags.app}\nENV PORT=${a.port} APP_VERSION=${a.version}${Object.entries(a.env ?? {})
+          .map(([k, v]) => ` ${k}=${v}`)
+          .join("")}\n`,
         stdio: ["pipe", "ignore", "pipe"],
         timeout: 120_000,
       });

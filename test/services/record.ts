@@ -32,6 +32,8 @@ export interface ProgramRecording {
   readonly caCertPem?: string;
   /** Resource options the engine would get (deleteBeforeReplace, protect, …) by `type name`. */
   readonly options: Map<string, RecordedOptions>;
+  /** `command:remote:Command` resources (host steps over SSH) with their inputs, e.g. the proxy's weights step. */
+  readonly commands: RecordedResource[];
 }
 
 const REPO = path.resolve(__dirname, "../..");
@@ -366,5 +368,8 @@ export async function recordProgram(
     all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: r.inputs })),
     caCertPem,
     options: new Map(opts.all.map((o) => [`${o.type} ${o.name}`, o])),
+    commands: all
+      .filter((r) => r.type === "command:remote:Command")
+      .map((r) => ({ type: r.type, name: r.name, inputs: r.inputs })),
   };
 }

@@ -19,7 +19,11 @@ import {
   KEY_PATH,
   NGINX_CAPS,
   Proxy,
+  WEIGHTS_PATH,
+  WEIGHTS_SCRIPT,
   renderNginxConfig,
+  renderSplitConfig,
+  weightsCommand,
 } from "../../components/edge/Proxy";
 import type { NginxConfigInput } from "../../components/edge/nginx/render";
 
@@ -37,11 +41,13 @@ const input: NginxConfigInput = {
   keyPath: "/k.pem",
   workerUser: "nginx",
   healthPort: 8081,
+  weightsPath: "/w.conf",
 };
 
 let rec: Recorder;
 let opts: ReturnType<typeof recordOptions>;
 let proxy: Proxy;
+const CMD = "command:remote:Command";
 
 before(async () => {
   rec = await installMocks("local", {
@@ -59,7 +65,115 @@ before(async () => {
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
   });
+  // A stack with a rollout: the weights step over SSH, the route split 10 % to the canary.
+  new Proxy("edge", {
+    config: cfg,
+    domain: "app.example.com",
+    edgeNetwork: "net-edge",
+    routes: [
+      { path: "/", upstream: "api:3000", canary: { upstream: pulumi.output("api-canary:3000"), weight: 10 } },
+      { path: "/admin", upstream: "admin:3001" },
+    ],
+    certificatePem: "CERT",
+    privateKeyPem: pulumi.secret("KEY"),
+    ports: { http: 8080, https: 8443 },
+    connection: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") },
+  });
+  // The same proxy at the next step (50 %): only the weights step may differ.
+  new Proxy("edge50", {
+    config: cfg,
+    domain: "app.example.com",
+    edgeNetwork: "net-edge",
+    routes: [
+      { path: "/", upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 50 } },
+      { path: "/admin", upstream: "admin:3001" },
+    ],
+    certificatePem: "CERT",
+    privateKeyPem: pulumi.secret("KEY"),
+    ports: { http: 8080, https: 8443 },
+    connection: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") },
+  });
   await settle();
+});
+
+test("split: weight 0 / none all stable, 100 all canary, else split_clients percent + map to the upstream", () => {
+  const none = renderSplitConfig([{ upstream: "api:3000" }]);
+  assert.match(none, /split_clients "\$\{request_id\}" \$lg_variant_0 \{\n {2}\* stable;\n\}/);
+  assert.match(none, /map \$lg_variant_0 \$lg_upstream_0 \{\n {2}default api:3000;\n\}/);
+  const zero = renderSplitConfig([
+    { upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 0 } },
+  ]);
+  assert.match(zero, /\{\n {2}\* stable;\n\}/);
+  assert.match(zero, /canary api-canary:3000;\n {2}default api:3000;/);
+  const ten = renderSplitConfig([
+    { upstream: "admin:3001" },
+    { upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 10 } },
+  ]);
+  assert.match(ten, /\$lg_variant_1 \{\n {2}10% canary;\n {2}\* stable;\n\}/);
+  const all = renderSplitConfig([
+    { upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 100 } },
+  ]);
+  assert.match(all, /\{\n {2}\* canary;\n\}/);
+  for (const weight of [-1, 101, 2.5, Number.NaN])
+    assert.throws(
+      () => renderSplitConfig([{ upstream: "api:3000", canary: { upstream: "api-canary:3000", weight } }]),
+      /canary weight .* is not an integer 0\.\.100/,
+    );
+  assert.throws(
+    () => renderSplitConfig([{ upstream: "api:3000", canary: { upstream: "x; return 200", weight: 5 } }]),
+    /canary upstream .* is not alias:port/,
+  );
+});
+
+test("config: JSON access log with app, variant, status and request time; the weights file included", () => {
+  const conf = renderNginxConfig(input);
+  assert.match(
+    conf,
+    /log_format launchgate escape=json '\{"lg":1,"msec":"\$msec","app":"\$lg_app","variant":"\$lg_variant","status":"\$status",'/,
+  );
+  assert.match(conf, /"request_time":"\$request_time"/);
+  assert.match(conf, /access_log \/dev\/stdout launchgate;/);
+});
+
+test("weights: a weight change touches only the weights step, never the proxy container (no restart)", () => {
+  const at10 = rec.one(C, "edge").inputs;
+  const at50 = rec.one(C, "edge50").inputs;
+  for (const field of ["uploads", "entrypoints", "command", "image", "healthcheck", "ports", "labels"])
+    assert.deepEqual(reveal(at50[field]), reveal(at10[field]), field);
+  assert.notEqual(rec.one(CMD, "edge50-weights").inputs.stdin, rec.one(CMD, "edge-weights").inputs.stdin);
+  assert.match(rec.one(CMD, "edge50-weights").inputs.stdin, /50% canary;/);
+});
+
+test("weights: uploaded all-stable, no step without a connection", () => {
+  const uploads = reveal<{ file: string; content: string }[]>(rec.one(C, "proxy").inputs.uploads);
+  const w = uploads.find((u) => u.file === WEIGHTS_PATH)!;
+  assert.equal(w.content, renderSplitConfig([{ upstream: "api:3000" }, { upstream: "admin:3001" }]));
+  assert.equal(rec.ofType(CMD).filter((r) => r.name === "proxy-weights").length, 0);
+});
+
+test("weights: with a connection, a reload step writes the split over SSH and re-runs on a new proxy", () => {
+  const step = rec.one(CMD, "edge-weights").inputs;
+  assert.equal(step.create, weightsCommand("edge"));
+  assert.equal(
+    step.stdin,
+    renderSplitConfig([
+      { upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 10 } },
+      { upstream: "admin:3001" },
+    ]),
+  );
+  assert.equal(step.delete, undefined);
+  assert.deepEqual(reveal<unknown[]>(step.triggers).length, 2);
+  // The proxy starts all-stable, whatever the weights: a weight change never replaces it.
+  const uploads = reveal<{ file: string; content: string }[]>(rec.one(C, "edge").inputs.uploads);
+  assert.equal(
+    uploads.find((u) => u.file === WEIGHTS_PATH)!.content,
+    renderSplitConfig([{ upstream: "api:3000" }, { upstream: "admin:3001" }]),
+  );
+  assert.ok(opts.of(CMD, "edge-weights").dependencies.some((d) => d.endsWith("::edge")));
+  // Reload, never restart; the rejected file is swapped back.
+  assert.match(WEIGHTS_SCRIPT, /nginx -t .*mv "\$f\.old" "\$f".*exit 1/);
+  assert.match(WEIGHTS_SCRIPT, /nginx -s reload/);
+  assert.doesNotMatch(WEIGHTS_SCRIPT, /'|restart|docker stop/);
 });
 
 test("config: 80 only redirects to https, for the served names only", () => {
@@ -145,9 +259,13 @@ test("config: HSTS with includeSubDomains and the security headers, on every res
 test("config: upstreams resolved per request through docker DNS", () => {
   const conf = renderNginxConfig(input);
   assert.match(conf, /resolver 127\.0\.0\.11 /);
-  assert.match(conf, /location \/ \{\n\s+set \$upstream_0 api:3000;\n\s+proxy_pass http:\/\/\$upstream_0;/);
+  assert.match(
+    conf,
+    /location \/ \{\n\s+set \$lg_app api;\n\s+set \$lg_variant \$lg_variant_0;\n\s+proxy_pass http:\/\/\$lg_upstream_0;/,
+  );
   assert.match(conf, /location = \/admin \{/);
-  assert.match(conf, /location \^~ \/admin\/ \{\n\s+set \$upstream_1 admin:3001;/);
+  assert.match(conf, /location \^~ \/admin\/ \{\n\s+set \$lg_app admin;/);
+  assert.match(conf, /include \/w\.conf;/);
   assert.match(conf, /ssl_certificate \/c\.pem;/);
   assert.match(conf, /ssl_certificate_key \/k\.pem;/);
   assert.match(conf, /pid \/tmp\/nginx\.pid;/);

@@ -36,6 +36,17 @@ const GATES: [string, string, (m: GateManifest, now: Date) => string][] = [
         : "no previous release",
   ],
   [
+    "running-release-verified",
+    "running release verified",
+    (m) => {
+      if (!m.previous) return "nothing running before this release";
+      const marks = (m.verifications ?? []).filter((v) => v.commit === m.previous!.commit);
+      return marks.length
+        ? `${m.previous.commit.slice(0, 12)}: ${marks.map((v) => `${v.after} ${v.passed ? "passed" : "FAILED"}`).join(", ")}`
+        : `${m.previous.commit.slice(0, 12)}: no verification mark recorded`;
+    },
+  ],
+  [
     "sign-offs-attested",
     "sign-offs (signed)",
     (m, now) => {

@@ -1,6 +1,7 @@
 /**
  * npm run promote -- --from staging --to production [--yes] [--base-url URL] [--max-age-hours N]
  * npm run promote -- --to staging [--yes]        (CI on main: deploy + verify the committed release)
+ * npm run verify -- --stack production          (post-deploy marks 30m/1h/24h due now: judged, recorded, alerted)
  * npm run rollback -- --stack production [--yes] [--disable-flag REAL_MONEY_ENABLED]
  *   (release-approval gates are advisory for a rollback; see ROLLBACK_ADVISORY_GATES)
  *
@@ -12,13 +13,14 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { FlowError, deployCommitted, promote, rollback } from "./flow";
+import { FlowError, deployCommitted, promote, rollback, verifyMarks } from "./flow";
 import { loadSmokeSpecFile } from "./smoke";
 
 const USAGE = `usage:
   npm run promote -- --to <stack> [--yes] ...          (deploy + verify the release in Pulumi.<stack>.yaml)
   npm run promote -- --from <stack> --to <stack> [--yes] [--base-url URL] [--max-age-hours N] [--smoke-spec FILE] [--check-command CMD]
-  npm run rollback -- --stack <stack> [--yes] [--disable-flag NAME ...] [--base-url URL] [--smoke-spec FILE]`;
+  npm run rollback -- --stack <stack> [--yes] [--disable-flag NAME ...] [--base-url URL] [--smoke-spec FILE]
+  npm run verify -- --stack <stack>                    (post-deploy verification marks that are due)`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -75,6 +77,14 @@ export async function main(argv: string[]): Promise<number> {
       }
       await promote({ ...common, from: String(values.from), to: String(values.to) });
       return 0;
+    }
+    if (command === "verify") {
+      if (!values.stack) {
+        console.error(`verify needs --stack\n${USAGE}`);
+        return 2;
+      }
+      const marks = await verifyMarks({ ...common, stack: String(values.stack) });
+      return marks.every((m) => m.passed) ? 0 : 1;
     }
     if (command === "rollback") {
       if (!values.stack) {

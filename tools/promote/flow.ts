@@ -3,7 +3,7 @@
  * config, carry out the plans from ./decisions.ts, run the offline checker, preview and update
  * with the policy pack, run the smoke tests, record the result. No decision is made here.
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -29,6 +29,21 @@ import {
   targetApps,
 } from "./decisions";
 import { SmokeSpec, loadSmokeSpec, planSmokeTests, runSmokeTests } from "./smoke";
+import { ROLLOUT_DIR, VERIFY_DIR, rolloutFileName, verifyFileName } from "../../contract/evidence-files";
+import { DEFAULT_VERIFY, NAMESPACE, RolloutConfig, verifyCheckSchema } from "../../stacks/config";
+import { RolloutEffects, runRollout } from "./canary";
+import {
+  FINAL_CONFIG,
+  VerifyRecord,
+  dueVerifications,
+  judgeVerification,
+  parseAccessLog,
+  planCanary,
+  proxyLogCommand,
+  rolloutLines,
+  stepConfig,
+  windowStats,
+} from "./rollout";
 
 /** A refusal or failure: message for the person, exit code for the shell. */
 export class FlowError extends Error {
@@ -63,6 +78,12 @@ export interface FlowOptions {
   readonly maxAgeHours?: number;
   readonly now?: () => Date;
   readonly log?: (line: string) => void;
+  /** Rollout windows wait with this (tests: no wait). @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** The proxy's log for [since, until). @default `docker logs` over SSH as the deploy user (proxyLogCommand) */
+  readonly readProxyLog?: (stack: string, since: Date, until: Date) => Promise<string>;
+  /** Sends an alert. @default POST JSON to `launchgate:alertWebhookUrl` when it is an https URL */
+  readonly alert?: (payload: Record<string, unknown>) => Promise<void>;
 }
 
 export interface FlowResult {
@@ -187,6 +208,156 @@ function writePackConfig(stack: string, config: Record<string, unknown>): string
   return file;
 }
 
+/** A structured config value (`pulumi config --json` holds objects as JSON strings), raw. */
+function configValue(config: ConfigMap, key: string): unknown {
+  const entry = config[`${NAMESPACE}:${key}`];
+  if (!entry) return undefined;
+  try {
+    return JSON.parse(entry.value);
+  } catch {
+    return entry.value;
+  }
+}
+
+/** A rollout to carry out instead of one `up` (./rollout.ts planCanary). */
+interface CanaryPlan {
+  readonly rollout: RolloutConfig;
+  readonly apps: string[];
+  readonly previousCommit: string | null;
+}
+
+/** `<workDir>/<evidenceDir>/<stack>/<kind>/<file>`, created; returns the path. */
+function writeEvidence(
+  workDir: string,
+  config: ConfigMap,
+  stack: string,
+  kind: string,
+  file: string,
+  value: unknown,
+): string {
+  const release = configValue(config, "release") as { evidenceDir?: string } | undefined;
+  const dir = path.join(workDir, release?.evidenceDir ?? "evidence", stack.split("/").pop()!, kind);
+  fs.mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, file);
+  fs.writeFileSync(out, `${JSON.stringify(value, null, 2)}\n`);
+  return out;
+}
+
+/** The proxy log over SSH as the deploy user: host from the stack's `host` output, key from `.launchgate/<stack>/`. */
+function sshProxyLog(opts: FlowOptions, config: ConfigMap, outputs: OutputMap) {
+  return (stack: string, since: Date, until: Date): Promise<string> => {
+    const host = outputs.host?.value as { address?: string; sshPort?: number } | undefined;
+    const hostCfg = configValue(config, "host") as { deployUser?: string } | undefined;
+    if (!host?.address) return Promise.reject(new Error(`stack ${stack} exports no host address`));
+    const [cmd, ...args] = proxyLogCommand({
+      host: host.address,
+      port: host.sshPort ?? 22,
+      user: hostCfg?.deployUser ?? "deployer",
+      identityFile: path.join(opts.workDir, ".launchgate", stack.split("/").pop()!, "id_deployer"),
+      container: "proxy",
+      since,
+      until,
+    });
+    return new Promise((resolve, reject) =>
+      execFile(cmd!, args, { timeout: 60_000, maxBuffer: 256 << 20 }, (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`${cmd} … docker logs: ${stderr || err.message}`))
+          : resolve(`${stdout}\n${stderr}`),
+      ),
+    );
+  };
+}
+
+/** POSTs the alert to the stack's webhook (secret config), bounded; no webhook: logged only. */
+function webhookAlert(opts: FlowOptions, config: ConfigMap) {
+  return async (payload: Record<string, unknown>): Promise<void> => {
+    const url = config[`${NAMESPACE}:alertWebhookUrl`]?.value;
+    if (!url || !/^https:\/\/\S+$/.test(url)) {
+      (opts.log ?? console.log)(`no https alert webhook configured; alert: ${String(payload.text)}`);
+      return;
+    }
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(payload),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`alert webhook answered ${res.status}`);
+  };
+}
+
+/**
+ * The canary steps (./canary.ts): each weight an `up` with `release.canaryWeight`, each window
+ * judged from the proxy's log; on a failed window weight 0 + alert; the verdicts recorded as
+ * evidence. Returns the last `up`'s outputs when the canary became the only version.
+ */
+async function rolloutSteps(
+  stack: Stack,
+  plan: ReleasePlan,
+  canary: CanaryPlan,
+  targetConfig: ConfigMap,
+  targetOutputs: OutputMap,
+  policy: ReturnType<typeof policyArgs>,
+  opts: FlowOptions,
+): Promise<OutputMap> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const name = stack.name;
+  let outputs: OutputMap = {};
+  let first = true;
+  const readLog = opts.readProxyLog ?? sshProxyLog(opts, targetConfig, targetOutputs);
+  const alert = opts.alert ?? webhookAlert(opts, targetConfig);
+  const fx: RolloutEffects = {
+    applyWeight: async (w) => {
+      // The first weight was set with the release's config (checked and previewed as such).
+      if (!(first && w === canary.rollout.steps[0]))
+        await applyConfig(stack, w === "final" ? FINAL_CONFIG : stepConfig(w));
+      first = false;
+      try {
+        outputs = (await stack.up({ ...policy })).outputs as OutputMap;
+      } catch (e) {
+        const text = errorText(e);
+        throw new FlowError(
+          `update of ${name} at canary weight ${w} failed.\n${text.split("\n").slice(-20).join("\n")}\n` +
+            `The proxy's weights change only after the apps are healthy. To go back: ${rollbackCommand(name)}`,
+        );
+      }
+    },
+    readLog: (since, until) => readLog(name, since, until),
+    alert: (p) => alert(p),
+    now: opts.now ?? (() => new Date()),
+    sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    log,
+  };
+  const run = await runRollout(
+    {
+      stack: name,
+      commit: plan.release.commit,
+      previousCommit: canary.previousCommit,
+      apps: canary.apps,
+      rollout: canary.rollout,
+    },
+    fx,
+  );
+  const file = writeEvidence(
+    opts.workDir,
+    targetConfig,
+    name,
+    ROLLOUT_DIR,
+    rolloutFileName(plan.release.commit),
+    run,
+  );
+  for (const l of rolloutLines(run)) log(l);
+  log(`rollout verdicts recorded in ${path.relative(opts.workDir, file)}`);
+  if (run.outcome === "aborted") {
+    throw new FlowError(
+      `canary aborted: ${run.reason}.\nThe canary's weight is 0 (the stable release ${canary.previousCommit ?? ""} serves every request), ` +
+        `the alert was sent and the verdict recorded in ${path.relative(opts.workDir, file)}.\n` +
+        `To remove the canary container too: ${rollbackCommand(name)}`,
+    );
+  }
+  return outputs;
+}
+
 /**
  * config apply → offline check → preview → (--yes) up → smoke tests → record verification.
  * `referenced` are the outputs of stacks the program reads by StackReference (staging), handed
@@ -200,6 +371,9 @@ async function deploy(
   referenced: Record<string, OutputMap> = {},
   /** A pack config replacing `policies/config/<stack>.json` for this deployment (rollback). */
   packConfig?: Record<string, unknown>,
+  /** Roll out as a canary (promote only); absent: one `up`. */
+  canary?: CanaryPlan,
+  targetOutputs: OutputMap = {},
 ): Promise<FlowResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const name = stack.name;
@@ -218,7 +392,17 @@ async function deploy(
     throw new FlowError(`smoke tests for ${name} cannot run: ${(e as Error).message}; nothing was changed`);
   }
   for (const line of plan.summary) log(`  ${line}`);
-  await applyConfig(stack, plan.config);
+  if (canary)
+    log(
+      `  canary: ${canary.apps.join(", ")} at ${canary.rollout.steps.join(" → ")} %, ${canary.rollout.stepSeconds} s windows`,
+    );
+  // A canary's first step is what is checked and previewed.
+  await applyConfig(
+    stack,
+    canary
+      ? { ...plan.config, set: { ...plan.config.set, ...stepConfig(canary.rollout.steps[0]!).set } }
+      : plan.config,
+  );
   log(`config of ${name} updated (Pulumi.${name}.yaml)`);
 
   const outputsDir = Object.keys(referenced).length > 0 ? writeStackOutputs(referenced) : undefined;
@@ -258,6 +442,11 @@ async function deploy(
   }
 
   let outputs: OutputMap;
+  if (canary) {
+    outputs = await rolloutSteps(stack, plan, canary, targetConfig, targetOutputs, policy, opts);
+    log(`rollout of ${name} done: ${canary.apps.join(", ")} at ${plan.release.commit}`);
+    return verifyAndRecord(stack, plan.release.commit, outputs, appList, spec, policy, opts);
+  }
   try {
     const up = await stack.up({ ...policy });
     outputs = up.outputs as OutputMap;
@@ -365,8 +554,28 @@ export async function promote(opts: FlowOptions & { from: string; to: string }):
   if (!plan.ok) throw new FlowError(`refusing to promote: ${plan.reason}`);
   if (plan.value.kind === "noop")
     return whenUnchanged(target, plan.value.release.commit, targetConfig, targetOutputs, opts);
-  log(`promoting ${plan.value.release.commit} from ${opts.from} to ${opts.to}`);
-  return deploy(target, plan.value, targetConfig, opts, { [opts.from]: sourceOutputs });
+  const release = configValue(targetConfig, "release") as { rollout?: unknown } | undefined;
+  const apps = configValue(targetConfig, "apps");
+  const canary = planCanary({
+    rawRollout: release?.rollout,
+    apps: Array.isArray(apps) ? (apps as { name: string; image: string; route?: string }[]) : [],
+    images: plan.value.release.images,
+    previous: plan.value.previous,
+  });
+  if (!canary.ok) throw new FlowError(`refusing to promote: ${canary.reason}`);
+  log(
+    `promoting ${plan.value.release.commit} from ${opts.from} to ${opts.to}${canary.value ? " as a canary" : ""}`,
+  );
+  return deploy(
+    target,
+    plan.value,
+    targetConfig,
+    opts,
+    { [opts.from]: sourceOutputs },
+    undefined,
+    canary.value ? { ...canary.value, previousCommit: plan.value.previous?.commit ?? null } : undefined,
+    targetOutputs,
+  );
 }
 
 /** `promote --to <stack>` without `--from`: deploy and verify the release the stack file holds (CI on main). */
@@ -414,4 +623,100 @@ export async function rollback(
       `(the previous release passed them when it shipped); every other policy keeps its level`,
   );
   return deploy(target, plan.value, targetConfig, opts, {}, packConfig);
+}
+
+/**
+ * `verify --stack <stack>`: the post-deploy verification marks (seed 004: 30 min, 1 h, 24 h;
+ * `launchgate:release.verify`) that are due for the running release and not yet recorded, each
+ * judged on the proxy's log for its window and recorded as evidence; a failed mark alerts.
+ * The deploy time is the rollout's finish (evidence/<stack>/rollout/<commit>.json), else the
+ * recorded smoke-test time. Run it on a schedule (CI cron) after a release.
+ */
+export async function verifyMarks(opts: FlowOptions & { stack: string }): Promise<VerifyRecord[]> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const now = (opts.now ?? (() => new Date()))();
+  const target = await openStack(opts.stack, opts);
+  const config = (await target.getAllConfig()) as ConfigMap;
+  const outputs = (await target.outputs()) as OutputMap;
+  const release = (configValue(config, "release") ?? {}) as {
+    commit?: string;
+    evidenceDir?: string;
+    verify?: unknown;
+  };
+  const commit = release.commit;
+  if (typeof commit !== "string")
+    throw new FlowError(`${NAMESPACE}:release.commit is not set on ${opts.stack}`);
+  const checks = verifyCheckSchema.array().safeParse(release.verify ?? DEFAULT_VERIFY);
+  if (!checks.success) throw new FlowError(`${NAMESPACE}:release.verify is invalid: ${checks.error.message}`);
+  const short = opts.stack.split("/").pop()!;
+  const dir = path.join(opts.workDir, release.evidenceDir ?? "evidence", short);
+  const rolloutFile = path.join(dir, ROLLOUT_DIR, rolloutFileName(commit));
+  const rolled = fs.existsSync(rolloutFile)
+    ? (JSON.parse(fs.readFileSync(rolloutFile, "utf8")) as { outcome?: string; finishedAt?: string })
+    : undefined;
+  const verification = configValue(config, "verification") as
+    { commit?: string; finishedAt?: string } | undefined;
+  const deployedIso =
+    rolled?.outcome === "promoted"
+      ? rolled.finishedAt
+      : verification?.commit === commit
+        ? verification.finishedAt
+        : undefined;
+  if (!deployedIso || Number.isNaN(Date.parse(deployedIso)))
+    throw new FlowError(
+      `no deploy time for ${commit} on ${opts.stack} (no promoted rollout, no verification recorded)`,
+    );
+  const verifyDir = path.join(dir, VERIFY_DIR);
+  const recorded = checks.data
+    .map((c) => c.after)
+    .filter((after) => fs.existsSync(path.join(verifyDir, verifyFileName(commit, after))));
+  const due = dueVerifications(new Date(deployedIso), checks.data, recorded, now);
+  if (due.length === 0)
+    log(
+      `no verification mark due for ${commit} on ${opts.stack} (recorded: ${recorded.join(", ") || "none"})`,
+    );
+  const readLog = opts.readProxyLog ?? sshProxyLog(opts, config, outputs);
+  const alert = opts.alert ?? webhookAlert(opts, config);
+  const out: VerifyRecord[] = [];
+  for (const d of due) {
+    const text = await readLog(opts.stack, new Date(d.fromMs), new Date(d.toMs));
+    const stats = windowStats(parseAccessLog(text), { fromMs: d.fromMs, toMs: d.toMs });
+    const v = judgeVerification(stats, d.check);
+    const rec: VerifyRecord = {
+      stack: short,
+      commit,
+      after: d.check.after,
+      passed: v.passed,
+      reasons: v.reasons,
+      fromIso: new Date(d.fromMs).toISOString(),
+      toIso: new Date(d.toMs).toISOString(),
+      stats,
+      checkedAt: now.toISOString(),
+    };
+    const file = writeEvidence(
+      opts.workDir,
+      config,
+      opts.stack,
+      VERIFY_DIR,
+      verifyFileName(commit, d.check.after),
+      rec,
+    );
+    log(
+      `${d.check.after} mark of ${commit.slice(0, 12)}: ${v.passed ? "passed" : `FAILED (${v.reasons.join("; ")})`} — ${path.relative(opts.workDir, file)}`,
+    );
+    if (!v.passed) {
+      try {
+        await alert({
+          event: "verification-failed",
+          stack: short,
+          commit,
+          text: `launchgate: ${commit.slice(0, 12)} on ${short} failed its ${d.check.after} mark: ${v.reasons.join("; ")}; consider ${rollbackCommand(short)}`,
+        });
+      } catch (e) {
+        log(`alert webhook failed: ${(e as Error).message}`);
+      }
+    }
+    out.push(rec);
+  }
+  return out;
 }

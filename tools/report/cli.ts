@@ -5,9 +5,11 @@
  * Exit 0 when the release may proceed, 1 when it is refused, 2 on a usage or program error.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { runCheck } from "../checker/check";
 import { collectResources } from ".";
+import { loadDelivery } from "./delivery";
 import { renderHtml } from "./html";
 import { renderMarkdown } from "./markdown";
 import { buildReport } from "./model";
@@ -33,7 +35,11 @@ async function main(): Promise<number> {
     stackOutputsDir: v["stack-outputs"],
     packConfigPath: v["pack-config"],
   });
-  const report = buildReport(result, await collectResources(v.stack), new Date());
+  const built = buildReport(result, await collectResources(v.stack), new Date());
+  const evidenceDir = result.gate?.manifest.evidenceDir ?? "evidence";
+  const report = built.release
+    ? { ...built, delivery: loadDelivery(path.resolve(evidenceDir), v.stack, built.release.commit) }
+    : built;
   if (v.html) fs.writeFileSync(v.html, renderHtml(report));
   if (v.md) fs.writeFileSync(v.md, renderMarkdown(report));
   console.log(

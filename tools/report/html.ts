@@ -3,6 +3,7 @@
  * verdict, release, gates, sign-offs, policy results by severity, planned resources by component
  * with a dependency picture. Pure: ReleaseReport in, string out.
  */
+import { deliveryView, type TableView } from "./delivery";
 import type { ComponentView, ReleaseReport, Status } from "./model";
 
 export function esc(s: string): string {
@@ -56,6 +57,7 @@ ul.tree li{margin:1px 0}
 .sev{margin-top:12px}
 .sev h3{font-size:15px;margin:12px 0 4px}
 .empty{color:var(--mute)}
+td.ok{color:var(--ok);font-weight:600}td.bad{color:var(--bad);font-weight:600}td.warn{color:var(--warn);font-weight:600}
 svg text{font:12px system-ui,"DejaVu Sans",sans-serif}
 `;
 
@@ -216,6 +218,53 @@ function resourcesSection(r: ReleaseReport): string {
 ${list}`;
 }
 
+function htmlTable(
+  t: TableView,
+  id: string,
+  cls: (cellText: string, col: number) => string = () => "",
+): string {
+  const head = t.head.map((h) => `<th>${esc(h)}</th>`).join("");
+  const rows = t.rows
+    .map(
+      (r) =>
+        `<tr>${r.map((c, i) => `<td${cls(c, i) ? ` class="${cls(c, i)}"` : ""}>${esc(c)}</td>`).join("")}</tr>`,
+    )
+    .join("");
+  return `<table id="${esc(id)}"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** Progressive delivery (seed 004): the same view as the markdown report (./delivery.ts). */
+function deliverySection(r: ReleaseReport): string {
+  if (!r.delivery) return "";
+  const view = deliveryView(r.delivery.rollouts, r.delivery.verifications, {
+    stack: r.stack,
+    flags: r.release?.flags,
+  });
+  const verdictClass = (c: string) => (c === "pass" ? "ok" : c.startsWith("fail") ? "bad" : "warn");
+  const rollouts = view.rollouts.length
+    ? view.rollouts
+        .map(
+          (ro, i) =>
+            `<p class="rollout ${ro.outcome}">${badge(ro.outcome === "promoted" ? "pass" : "refused")} ${esc(ro.headline)}</p>` +
+            htmlTable(ro.steps, `rollout-${i}`, (c, col) => (col === 1 ? verdictClass(c) : "")),
+        )
+        .join("\n")
+    : `<p class="empty">No rollout recorded for this release.</p>`;
+  const marks = view.verifications
+    ? htmlTable(view.verifications, "verification-marks", (c, col) => (col === 1 ? verdictClass(c) : ""))
+    : `<p class="empty">No verification mark recorded yet.</p>`;
+  const ways = view.waysBack
+    .map(
+      (w) =>
+        `<li><strong>${esc(w.title)}</strong>: ${w.command ? `<code>${esc(w.command)}</code> — ` : ""}${esc(w.text)}</li>`,
+    )
+    .join("");
+  return `<h2>Progressive delivery</h2>
+${rollouts}
+${marks}
+<p>Ways back, fastest first:</p><ol id="ways-back">${ways}</ol>`;
+}
+
 /** The whole page. */
 export function renderHtml(r: ReleaseReport): string {
   const status: Status = r.passed ? "pass" : "refused";
@@ -235,6 +284,7 @@ ${releaseSection(r)}
 ${gatesSection(r)}
 ${signOffSection(r)}
 ${findingsSection(r)}
+${deliverySection(r)}
 ${resourcesSection(r)}
 </main></body></html>
 `;

@@ -2,6 +2,8 @@
  * The release report as GitHub-flavoured Markdown for PR comments: the same ReleaseReport as the
  * HTML page, compact (gates first, details folded). Pure.
  */
+import type { RolloutRecord, VerifyRecord } from "../promote/rollout";
+import { deliveryView, type TableView } from "./delivery";
 import type { ReleaseReport, Status } from "./model";
 
 const ICON: Record<Status, string> = {
@@ -80,6 +82,13 @@ export function renderMarkdown(r: ReleaseReport): string {
     for (const f of g.items) out.push(`| \`${cell(f.policy)}\` | ${cell(f.resource)} | ${cell(f.message)} |`);
     out.push("", "</details>", "");
   }
+  if (r.delivery)
+    out.push(
+      renderRolloutMarkdown(r.delivery.rollouts, r.delivery.verifications, {
+        stack: r.stack,
+        flags: r.release?.flags,
+      }),
+    );
   out.push("<details><summary>Planned resources by component</summary>", "");
   for (const c of [...r.components].sort((a, b) => a.layer - b.layer)) {
     out.push(
@@ -88,5 +97,51 @@ export function renderMarkdown(r: ReleaseReport): string {
     for (const x of c.resources) out.push(`${"  ".repeat(x.depth + 1)}- ${cell(x.name)} \`${x.type}\``);
   }
   out.push("", `${r.gatedResources} resources depend directly on the release gate.`, "", "</details>", "");
+  return out.join("\n");
+}
+
+const ICON_OF: Record<string, string> = { pass: "✅ pass", fail: "❌ fail", inconclusive: "❔ inconclusive" };
+
+function markdownTable(
+  t: TableView,
+  decorate: (cellText: string, col: number) => string = (c) => cell(c),
+): string[] {
+  return [
+    `| ${t.head.join(" | ")} |`,
+    `|${t.head.map(() => "---").join("|")}|`,
+    ...t.rows.map((r) => `| ${r.map((c, i) => decorate(c, i)).join(" | ")} |`),
+  ];
+}
+
+/**
+ * The progressive-delivery section (seed 004), drawn from ./delivery.ts `deliveryView`: each
+ * rollout's steps with their analysis verdicts, the post-deploy verification marks, and the ways
+ * back — the feature-flag killswitch first.
+ */
+export function renderRolloutMarkdown(
+  rollouts: readonly (RolloutRecord & { abortSeconds?: number })[],
+  verifications: readonly VerifyRecord[] = [],
+  opts: { stack?: string; flags?: { name: string; enabled: boolean }[] } = {},
+): string {
+  const view = deliveryView(rollouts, verifications, opts);
+  const out: string[] = ["### Progressive delivery", ""];
+  if (view.rollouts.length === 0) out.push("No rollout recorded for this release.", "");
+  for (const r of view.rollouts) {
+    const [word, ...rest] = r.headline.split(" ");
+    out.push(`**${r.outcome === "promoted" ? "✅" : "❌"} ${word}** ${cell(rest.join(" "))}`, "");
+    out.push(...markdownTable(r.steps, (c, i) => (i === 1 ? (ICON_OF[c] ?? cell(c)) : cell(c))), "");
+  }
+  if (view.verifications)
+    out.push(
+      ...markdownTable(view.verifications, (c, i) =>
+        i === 1 ? (c === "pass" ? "✅ pass" : `❌ ${cell(c)}`) : cell(c),
+      ),
+      "",
+    );
+  out.push("Ways back, fastest first:", "");
+  view.waysBack.forEach((w, i) =>
+    out.push(`${i + 1}. **${w.title}**: ${w.command ? `\`${w.command}\` — ` : ""}${cell(w.text)}`),
+  );
+  out.push("");
   return out.join("\n");
 }

@@ -5,6 +5,7 @@
  */
 import type { CheckResult, Finding } from "../checker/check";
 import { fix, gateRows } from "../checker/report";
+import type { RolloutRecord, VerifyRecord } from "../promote/rollout";
 
 /** The part of a recorded resource the report needs (tools/checker/record.ts RecordedResource). */
 export interface ReportResource {
@@ -81,6 +82,8 @@ export interface ReleaseReport {
   readonly components: ComponentView[];
   /** Resources that depend directly on the release gate. */
   readonly gatedResources: number;
+  /** Progressive delivery (seed 004): this release's rollout and verification marks (./delivery.ts). */
+  readonly delivery?: { rollouts: RolloutRecord[]; verifications: VerifyRecord[] };
 }
 
 function statusOf(verdict: string): Status {

@@ -16,7 +16,13 @@
  *   (`proxy_next_upstream error timeout`: a failed connect for any method, a failure after the
  *   request was sent only for idempotent ones, nginx's rule since 1.9.13).
  * - Every writable path (pid, temp dirs) is under /tmp, a tmpfs: the root filesystem is read-only.
- * - Logs go to stdout/stderr (docker's bounded json-file log).
+ * - Logs go to stdout/stderr (docker's bounded json-file log). The access log is one JSON object
+ *   per request (`log_format launchgate`): app, variant (stable/canary), status, request time —
+ *   what the rollout analysis (tools/promote/rollout.ts) computes error rate and p95 from.
+ * - Progressive delivery (seed 004): each route's traffic is split between its stable and canary
+ *   upstream by `split_clients` in a separate file, `weights.conf` (see renderSplitConfig). The
+ *   proxy starts with "all stable"; a rollout rewrites only that file and reloads nginx (HUP), so
+ *   a weight change never restarts the proxy nor drops a connection.
  * - Only the declared host names are served. A default server on 80 closes the connection
  *   without a response (`return 444`) and the default server on 443 refuses the TLS handshake
  *   (`ssl_reject_handshake`, no certificate shown), so a scan of the origin's IP learns nothing.
@@ -51,6 +57,11 @@ export interface NginxConfigInput {
   readonly workerUser: string;
   /** Loopback-only port answering `/healthz` for the container healthcheck. */
   readonly healthPort: number;
+  /**
+   * Path of the weights file (renderSplitConfig) inside the container.
+   * @default none: every route all-stable, inline (no rollout possible without a reload of a new file)
+   */
+  readonly weightsPath?: string;
   /** More host names served besides `domain` (the certificate's other names). @default [] */
   readonly extraServerNames?: readonly string[];
   /**
@@ -61,6 +72,18 @@ export interface NginxConfigInput {
   readonly origin?: {
     readonly trustedProxies: readonly string[];
     readonly clientCaPath: string;
+  };
+}
+
+/** A route's split: its stable upstream and, during a rollout, the canary and its weight. */
+export interface SplitRoute {
+  /** `alias:port` of the stable version (the route's upstream). */
+  readonly upstream: string;
+  readonly canary?: {
+    /** `alias:port` of the canary version. */
+    readonly upstream: string;
+    /** Percent of requests sent to the canary, 0..100. */
+    readonly weight: number;
   };
 }
 
@@ -155,8 +178,57 @@ export function validateRoutes(routes: readonly NginxRoute[]): void {
   }
 }
 
+/** The app a route serves, as logged: the upstream's network alias. */
+export function routeApp(upstream: string): string {
+  return upstream.split(":")[0]!;
+}
+
+/**
+ * The weights file: per route, `split_clients` on `$request_id` (independent per request) picks
+ * the variant and a `map` its upstream. Weight 0 (or no canary) sends everything to stable, 100
+ * everything to the canary. Pure; the same text the rollout command writes and `nginx -t` checks.
+ */
+export function renderSplitConfig(routes: readonly SplitRoute[]): string {
+  const out = ["# Rendered by launchgate (components/edge/nginx/render.ts): rollout weights per route."];
+  routes.forEach((r, i) => {
+    if (!UPSTREAM.test(r.upstream))
+      throw new Error(`proxy: upstream ${JSON.stringify(r.upstream)} is not alias:port`);
+    const c = r.canary;
+    if (c && !UPSTREAM.test(c.upstream))
+      throw new Error(`proxy: canary upstream ${JSON.stringify(c.upstream)} is not alias:port`);
+    if (c && !(Number.isInteger(c.weight) && c.weight >= 0 && c.weight <= 100))
+      throw new Error(`proxy: canary weight ${JSON.stringify(c.weight)} is not an integer 0..100`);
+    const weight = c?.weight ?? 0;
+    const split =
+      weight === 0
+        ? ["  * stable;"]
+        : weight === 100
+          ? ["  * canary;"]
+          : [`  ${weight}% canary;`, "  * stable;"];
+    out.push(
+      `split_clients "\${request_id}" $lg_variant_${i} {`,
+      ...split,
+      "}",
+      `map $lg_variant_${i} $lg_upstream_${i} {`,
+      ...(c ? [`  canary ${c.upstream};`] : []),
+      `  default ${r.upstream};`,
+      "}",
+    );
+  });
+  return `${out.join("\n")}\n`;
+}
+
+/** JSON access log, one object per request (`"lg":1` marks it for the rollout analysis). */
+export const ACCESS_LOG_FORMAT =
+  `'{"lg":1,"msec":"$msec","app":"$lg_app","variant":"$lg_variant","status":"$status",' ` +
+  `'"request_time":"$request_time","upstream":"$upstream_addr","uri":"$uri"}'`;
+
 function locationBlocks(r: NginxRoute, i: number): string[] {
-  const body = [`    set $upstream_${i} ${r.upstream};`, `    proxy_pass http://$upstream_${i};`];
+  const body = [
+    `    set $lg_app ${routeApp(r.upstream)};`,
+    `    set $lg_variant $lg_variant_${i};`,
+    `    proxy_pass http://$lg_upstream_${i};`,
+  ];
   if (r.path === "/") return ["  location / {", ...body, "  }"];
   // `/admin` and `/admin/...` but not `/administrator`; ^~ so no regex location can take over.
   return [`  location = ${r.path} {`, ...body, "  }", `  location ^~ ${r.path}/ {`, ...body, "  }"];
@@ -215,7 +287,8 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "",
     "http {",
     "  server_tokens off;",
-    "  access_log /dev/stdout;",
+    `  log_format launchgate escape=json ${ACCESS_LOG_FORMAT};`,
+    "  access_log /dev/stdout launchgate;",
     "  default_type application/octet-stream;",
     "  client_max_body_size 10m;",
     "  client_body_temp_path /tmp/client_body;",
@@ -230,6 +303,13 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "  ignore_invalid_headers on;",
     "  underscores_in_headers off;",
     ...realIp,
+    "  # Rollout weights (stable/canary per route); rewritten + reloaded by a rollout step.",
+    ...(c.weightsPath
+      ? [`  include ${c.weightsPath};`]
+      : renderSplitConfig(c.routes.map((r) => ({ upstream: r.upstream })))
+          .trimEnd()
+          .split("\n")
+          .map((l) => `  ${l}`)),
     "",
     "  # Unknown host names get nothing: no response on 80, no TLS handshake on 443.",
     "  server {",
@@ -247,6 +327,8 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "  server {",
     "    listen 80;",
     `    server_name ${names};`,
+    '    set $lg_app "";',
+    '    set $lg_variant "";',
     "    location / {",
     "      return 301 https://$host$request_uri;",
     "    }",
@@ -264,6 +346,8 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "  server {",
     "    listen 443 ssl http2;",
     `    server_name ${names};`,
+    '    set $lg_app "";',
+    '    set $lg_variant "";',
     `    ssl_certificate ${c.certPath};`,
     `    ssl_certificate_key ${c.keyPath};`,
     `    ssl_protocols ${protocols};`,

@@ -12,6 +12,8 @@
  *   GET  /rows      {"count"}
  *   POST /payments  the killswitch: 200 only when REAL_MONEY_ENABLED=true, else 503
  *   GET  /version   {"version"} from APP_VERSION
+ *   FAIL_PERCENT=n  a broken release for the rollout test: n of every 100 requests other than
+ *                   /health answer 500, spread evenly by request count; the healthcheck passes
  *   node server.js migrate   creates the table (idempotent), exits 0
  *
  * Listens on PORT (default 3000).
@@ -130,12 +132,19 @@ function send(res, status, body) {
   res.end(text);
 }
 
+const FAIL_PERCENT = Math.min(100, Math.max(0, Number(process.env.FAIL_PERCENT || 0)));
+let served = 0;
+
 async function handle(req, res) {
   const path = new URL(req.url, "http://x").pathname;
   if (req.method === "GET" && path === "/health") {
     const h = await health();
     return send(res, h.ok ? 200 : 503, h.body);
   }
+  // Request k fails when floor((k+1)·n/100) steps up: exactly n % of every 100, evenly spread.
+  const k = served++;
+  if (Math.floor(((k + 1) * FAIL_PERCENT) / 100) > Math.floor((k * FAIL_PERCENT) / 100))
+    return send(res, 500, { error: "injected failure (FAIL_PERCENT)", version: version() });
   if (req.method === "GET" && path === "/version") return send(res, 200, { version: version() });
   if (req.method === "POST" && path === "/rows") {
     const note = (await readBody(req)) || "row";
