@@ -114,6 +114,8 @@ let imageMap: Record<string, string>;
 const pinned: Record<string, string> = {};
 let first: ProgramRecording;
 let current: ProgramRecording;
+/** The config overrides `current` was recorded from (the next update starts from them). */
+let currentOverrides: Json;
 let ca: string;
 let torn = false;
 
@@ -608,6 +610,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       firstOverrides = release(FIRST_COMMIT, api.image);
       first = await record(firstOverrides);
       current = first;
+      currentOverrides = firstOverrides;
       ca = first.caCertPem!;
       assert.ok(ca, "the local stack declares an internal CA");
       const provider = first.all.find((r) => r.type === DOCKER_PROVIDER && r.name === "vps-docker");
@@ -807,6 +810,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         return done;
       });
       current = second;
+      currentOverrides = secondOverrides;
       reportLoop("second release", steps, loop, ["1.4.0", "1.5.0"]);
     });
     await tl.phase("rollback to release.previous", async () => {
@@ -844,6 +848,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         return done;
       });
       current = back;
+      currentOverrides = overrides;
       tl.note(
         `rollback (${plan.value.summary.join("; ")}) served in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
@@ -853,11 +858,11 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
 
   it("applies a changed backup script as an update: backups, timers and monitor still present", () =>
     tl.phase("backup script update", async () => {
-      const base = (current === first ? firstOverrides : JSON.parse(JSON.stringify(secondOverrides))) as Json;
+      // On top of the release that runs now (after the rollback: the first one again).
+      const base = JSON.parse(JSON.stringify(currentOverrides)) as Json;
       const retention = ((stackFile.values.backups as Json)?.retentionDays ?? 30) + 1;
-      const changed = await withChangedScript("backup-postgres.sh", () =>
-        record({ ...base, backups: { ...(stackFile.values.backups as Json), retentionDays: retention } }),
-      );
+      const next = { ...base, backups: { ...(stackFile.values.backups as Json), retentionDays: retention } };
+      const changed = await withChangedScript("backup-postgres.sh", () => record(next));
       const install = (rec: ProgramRecording) => rec.resources.find((r) => r.name === "backups-install")!;
       assert.notDeepEqual(
         install(changed).inputs.triggers,
@@ -866,7 +871,14 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       );
       const steps = await deploy(current, changed);
       current = changed;
+      currentOverrides = next;
       tl.note(`backup script update: ${steps.join("; ")}`);
+      // A backup change touches the backup commands only: no app, data store or proxy container.
+      assert.deepEqual(
+        steps.filter((s) => s.includes(CONTAINER)),
+        [],
+        "the backup script update replaced containers",
+      );
       const files = [
         "/usr/local/lib/launchgate/backup-postgres.sh",
         "/usr/local/lib/launchgate/restore-drill.sh",
