@@ -26,13 +26,10 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { HardenedHostArgs } from "../../components/host/HardenedHost";
 import { CLOSE_SCRIPT } from "../../components/data/PostgresAdminTunnel";
-import { POSTGRES_IP } from "../../stacks/compose";
 import { RESOLVER_VALID_SECONDS } from "../../components/edge/Proxy";
 import { commandRoleOf } from "../../contract/roles";
 import { readStackFile } from "../../stacks/stack-file";
@@ -49,22 +46,19 @@ import {
   PG_GRANT,
   PG_ROLE,
 } from "../support/harness";
-import { captureSteps, localHostConfig, runAll } from "../support/host-steps";
-import type { RecordedResource } from "../support/mocks";
 import {
-  buildVpsImage,
-  exec,
-  makeKey,
-  must,
-  run,
-  scratchDir,
-  ssh,
-  startVps,
-  type KeyPair,
-  type Vps,
-} from "../support/vps";
+  captureSteps,
+  localHostArgs,
+  localHostConfig,
+  runAll,
+  startKeyedVps,
+  type KeyedVps,
+} from "../support/host-steps";
+import type { RecordedResource } from "../support/mocks";
+import { buildVpsImage, exec, must, run, ssh, type KeyPair, type Vps } from "../support/vps";
 import type { AppImageSpec, TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
+import { eventually, request, tcpOpen } from "../support/probes";
 import { Timeline } from "./timeline";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -104,7 +98,7 @@ const tl = new Timeline();
 const rewrites: string[] = [];
 let vps: Vps | undefined;
 let bridge: DockerOverSsh | undefined;
-let rootKey: KeyPair;
+let keyed: KeyedVps;
 let deployKey: KeyPair;
 let home: string;
 let evidence: string;
@@ -288,26 +282,6 @@ async function removeOld(r: RecordedResource): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Probes from outside the VPS
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-function request(mod: typeof http | typeof https, opts: https.RequestOptions): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = mod.request({ timeout: 5_000, ...opts }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`timeout ${opts.path}`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /** HTTPS through the VPS's published 443 (LocalVps's loopback port), trusting only the internal CA. */
 const viaProxy = (p: string, agent?: https.Agent) =>
   request(https, {
@@ -319,42 +293,6 @@ const viaProxy = (p: string, agent?: https.Agent) =>
     headers: { host: domain },
     agent,
   });
-
-function tcpOpen(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once("connect", () => done(true));
-    s.once("error", () => done(false));
-  });
-}
-
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T>,
-  ok: (v: T) => boolean,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last as T)) return last as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what}: not reached in ${ms} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-      );
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 /** `npm run check -- --stack local --json` with an evidence dir; the backups-tested findings. */
 function backupsTestedFindings(overrides: Record<string, unknown>): string[] {
@@ -551,15 +489,14 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
   it("starts LocalVps and hardens it with every HardenedHost step over SSH (images built alongside)", async () => {
     let images: Promise<TestImages> | undefined;
     await tl.phase("LocalVps", () => {
-      const vpsImage = buildVpsImage();
+      const vpsImage = buildVpsImage(); // first: the service images' debootstrap runs after it
       tl.note(`VPS image ${vpsImage.tag} ready in ${(vpsImage.ms / 1000).toFixed(1)} s`);
       // The service images build in their own process while the host steps run (apt vs debootstrap).
       images = ensureImagesAsync(APPS);
       images.catch(() => undefined); // awaited in the "images" phase
-      const dir = scratchDir();
-      rootKey = makeKey(dir, "root");
-      deployKey = makeKey(dir, "deployer");
-      vps = startVps(vpsImage.tag, rootKey.publicKey, dir, undefined, { publish: [443, 80] });
+      keyed = startKeyedVps({ publish: [443, 80] }); // the image is cached by now
+      ({ vps, deployKey } = keyed);
+      const dir = vps.dir;
       home = path.join(dir, "home");
       fs.mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 });
       evidence = fs.mkdtempSync(path.join(os.tmpdir(), `lg-e2e-evidence-${process.pid}-`));
@@ -570,18 +507,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
     });
     await tl.phase("HardenedHost steps", async () => {
       const hostCfg = localHostConfig();
-      const args: HardenedHostArgs = {
-        bootstrap: {
-          host: "127.0.0.1",
-          port: vps!.sshPort,
-          user: hostCfg.bootstrapUser,
-          privateKey: rootKey.privateKey,
-        },
-        host: hostCfg,
-        deployerPublicKey: deployKey.publicKey,
-        deployerPrivateKey: deployKey.privateKey,
-        permitOpen: [`${POSTGRES_IP}:5432`],
-      };
+      const args = localHostArgs(keyed, hostCfg);
       const steps = await captureSteps("host", args);
       const r = runAll(vps!, deployKey, hostCfg.deployUser, steps, "host");
       tl.note(`HardenedHost: ${steps.length} steps over SSH in ${(r.ms / 1000).toFixed(1)} s`);

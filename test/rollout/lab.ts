@@ -19,6 +19,7 @@ import { readStackFile } from "../../stacks/stack-file";
 import type { RolloutEffects } from "../../tools/promote/canary";
 import { proxyLogCommand } from "../../tools/promote/rollout";
 import { CONTAINER, Harness, sleep } from "../support/harness";
+import { request } from "../support/probes";
 import type { RecordedResource } from "../support/mocks";
 import { ensureImages, type TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
@@ -236,38 +237,24 @@ export class RolloutLab {
   }
 
   /** One GET through the proxy over HTTPS (a new connection each time), trusting the internal CA. */
-  get(pathname: string): Promise<Sample> {
-    return new Promise((resolve) => {
-      const req = https.request(
-        {
-          host: "127.0.0.1",
-          port: this.httpsPort,
-          servername: this.domain,
-          ca: this.ca,
-          path: pathname,
-          headers: { host: this.domain },
-          agent: false,
-          timeout: 10_000,
-        },
-        (res) => {
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (c) => (body += c));
-          res.on("end", () => {
-            let version = "";
-            try {
-              version = String((JSON.parse(body) as { version?: unknown }).version ?? "");
-            } catch {
-              /* not JSON: the proxy's own error page */
-            }
-            resolve({ t: Date.now(), status: res.statusCode ?? 0, version });
-          });
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", (e) => resolve({ t: Date.now(), status: 0, version: "", error: e.message }));
-      req.end();
-    });
+  async get(pathname: string): Promise<Sample> {
+    const res = await request(https, {
+      host: "127.0.0.1",
+      port: this.httpsPort,
+      servername: this.domain,
+      ca: this.ca,
+      path: pathname,
+      headers: { host: this.domain },
+      agent: false,
+    }).catch((e: Error) => e);
+    if (res instanceof Error) return { t: Date.now(), status: 0, version: "", error: res.message };
+    let version = "";
+    try {
+      version = String((JSON.parse(res.body) as { version?: unknown }).version ?? "");
+    } catch {
+      /* not JSON: the proxy's own error page */
+    }
+    return { t: Date.now(), status: res.status, version };
   }
 
   /** Client traffic: `workers` loops each sending GET /version every `everyMs`, until stopped. */

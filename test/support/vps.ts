@@ -170,7 +170,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
  * polling every second: the net under SIGKILL or a CI timeout, where no handler runs.
  */
 const WATCHDOG = [
-  'pid=$1 id=$2 dir=$3',
+  "pid=$1 id=$2 dir=$3",
   'while kill -0 "$pid" 2>/dev/null; do sleep 1; done',
   'docker rm -f -v "$id" >/dev/null 2>&1',
   'docker volume rm -f "$id-docker" >/dev/null 2>&1',
