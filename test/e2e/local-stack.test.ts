@@ -326,7 +326,10 @@ interface ClientLoopResult {
  * running past the proxy's resolver validity after `fn`, when a worker may still hold the
  * replaced container's address.
  */
-async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; loop: ClientLoopResult }> {
+async function underLoad<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; loop: ClientLoopResult; since: string }> {
+  const since = new Date(Date.now() - 1000).toISOString();
   const client = startClientLoop();
   await new Promise((r) => setTimeout(r, 2000)); // its first requests go to the current release
   let result: T;
@@ -337,12 +340,30 @@ async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; loop: Cl
   } finally {
     loop = await client.stop();
   }
-  return { result, loop };
+  return { result, loop, since };
 }
 
-/** Notes the loop's counts in the timeline and asserts: no failed request, both versions served. */
-function reportLoop(what: string, steps: string[], loop: ClientLoopResult, versions: string[]): void {
+/**
+ * Notes the loop's counts in the timeline and asserts: no failed request, both versions served.
+ * A failure comes with the proxy's own account since `since`: its error log and the access-log
+ * entries of failed requests (upstream addresses tried, status).
+ */
+function reportLoop(
+  what: string,
+  steps: string[],
+  { loop, since }: { loop: ClientLoopResult; since: string },
+  versions: string[],
+): void {
   const { seen, failures } = loop;
+  if (failures.length) {
+    const proxy = harness.container("proxy").dockerName;
+    const log = run("docker", ["logs", "--since", since, proxy], { env: bridge!.env });
+    const lines = `${log.stdout}\n${log.stderr}`
+      .split("\n")
+      .filter((l) => /\[(error|warn|crit)\]/.test(l) || /"status":"5\d\d"/.test(l));
+    console.log(`proxy log around the failed requests:\n${lines.join("\n")}`);
+    tl.note(`${what}: proxy log: ${lines.join(" | ").slice(0, 2000)}`);
+  }
   const total = Object.values(seen).reduce((a, b) => a + b, 0) + failures.length;
   tl.note(
     `${what}: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, slowest ${loop.maxMs} ms (${loop.slow} over 1 s), versions ${JSON.stringify(seen)}`,
@@ -725,7 +746,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         images: appImages(firstOverrides),
       });
       const second = await record(secondOverrides);
-      const { result: steps, loop } = await underLoad(async () => {
+      const { result: steps, ...load } = await underLoad(async () => {
         const done = await deploy(current, second);
         await eventually(
           "1.5.0 served",
@@ -737,7 +758,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       });
       current = second;
       currentOverrides = secondOverrides;
-      reportLoop("second release", steps, loop, ["1.4.0", "1.5.0"]);
+      reportLoop("second release", steps, load, ["1.4.0", "1.5.0"]);
     });
     await tl.phase("rollback to release.previous", async () => {
       const targetConfig: ConfigMap = Object.fromEntries(
@@ -762,7 +783,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       for (const [k, v] of Object.entries(plan.value.config.set)) setPath(overrides, k, v);
       const back = await record(overrides);
       const t0 = Date.now();
-      const { result: steps, loop } = await underLoad(async () => {
+      const { result: steps, ...load } = await underLoad(async () => {
         const done = await deploy(current, back);
         const res = await eventually(
           "1.4.0 served again",
@@ -778,7 +799,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       tl.note(
         `rollback (${plan.value.summary.join("; ")}) served in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
-      reportLoop("rollback", steps, loop, ["1.5.0", "1.4.0"]);
+      reportLoop("rollback", steps, load, ["1.5.0", "1.4.0"]);
     });
   });
 
