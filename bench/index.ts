@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one table of figures, each beside a baseline measured in the same run.
- *   --only checker,host,backups,services,rollout   run a subset (default: all)
+ *   --only checker,checker-cli,host,backups,services,rollout   run a subset (default: all)
  * Progress goes to stderr; the table is the only thing on stdout. Not part of `npm test`.
  * Docker objects it creates are named lg-bench-* (the services harness insists on its own
  * lg-svc- prefix: those are lg-svc-bench-*), and are removed at the end, also on failure.
@@ -22,6 +22,11 @@ async function load(modulePath: string, fn: string): Promise<(log: (l: string) =
 
 const SECTIONS: Section[] = [
   { name: "checker", run: measureChecker, figures: [["checker", "program alone"]] },
+  {
+    name: "checker-cli",
+    run: async (log) => (await load("./checker-cli", "measureCheckerCli"))(log),
+    figures: [["npm run check -- --stack production", "node -e '', a bare SDK require, tsx"]],
+  },
   {
     name: "host",
     run: async (log) => (await load("./host", "measureHost"))(log),

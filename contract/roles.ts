@@ -27,7 +27,19 @@ export const DATASTORE_ENGINES = ["postgres", "pgbouncer", "redis"] as const;
 export type DatastoreEngine = (typeof DATASTORE_ENGINES)[number];
 
 /** Host hardening steps a policy requires, by role (`host-<step>`). */
-export const REQUIRED_HOST_STEPS = ["sshd", "firewall", "fail2ban", "unattended-upgrades"] as const;
+export const REQUIRED_HOST_STEPS = [
+  "sshd",
+  "sysctl",
+  "kernel-modules",
+  "firewall",
+  "fail2ban",
+  "unattended-upgrades",
+  "auditd",
+  "docker",
+  "accounts",
+  "baseline",
+  "file-integrity",
+] as const;
 
 /** What a command resource is for. */
 export type CommandRole =

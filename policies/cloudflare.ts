@@ -10,8 +10,13 @@ import { OriginCaCertificate } from "@pulumi/cloudflare/originCaCertificate";
 import { ZoneSetting } from "@pulumi/cloudflare/zoneSetting";
 import type { PolicyResource } from "@pulumi/policy";
 import { Container } from "@pulumi/docker/container";
+import { Command as RemoteCommand } from "@pulumi/command/remote/command";
+import { CLOUDFLARE_IP_RANGES } from "../contract/cloudflare";
+import { ROLE_LABEL } from "../contract/roles";
+import { labelMap } from "./lib/container-view";
 import { known, strings } from "./lib/resources";
 import { stackPolicy, typedPolicy } from "./lib/rule";
+import { roleOfCommand, scriptExports, scriptOf } from "./host";
 
 /** Record types that point at the origin and so hide it only when proxied. */
 const ORIGIN_RECORD_TYPES = ["A", "AAAA", "CNAME"];
@@ -106,10 +111,69 @@ export const cloudflareZoneTls = stackPolicy(
   },
 );
 
+/**
+ * Behind Cloudflare the origin answers only Cloudflare (Cloudflare docs "Protect your origin
+ * server"): the firewall opens 80/443 only to Cloudflare's published ranges, nginx believes
+ * `CF-Connecting-IP` only from those ranges and requires Authenticated Origin Pulls' client
+ * certificate. The ranges are contract/cloudflare/ips-v*.txt, the same list the program uses.
+ */
+export const originLockdown = stackPolicy(
+  {
+    name: "origin-lockdown",
+    description:
+      "Checks whether a stack served through Cloudflare lets only Cloudflare's ranges reach 80/443, trusts CF-Connecting-IP only from them and requires origin-pull client certificates.",
+    protectsAgainst:
+      "clients reaching the origin around Cloudflare (its WAF, TLS and rate limits), and forged client addresses in logs, rate limits and fail2ban",
+    benchmark:
+      "Cloudflare docs: protect your origin server (allowlist Cloudflare IPs, Authenticated Origin Pulls, restore visitor IPs)",
+    fix: "keep HardenedHost webAllowFrom = Cloudflare's ranges and the proxy's `origin` settings on tls: cloudflare-origin stacks",
+  },
+  function* (args) {
+    const edge = args.resources.filter(isCloudflareEdge);
+    if (edge.length === 0) return;
+    const cloudflare = new Set(CLOUDFLARE_IP_RANGES);
+    for (const r of args.resources.filter((x) => x.isType(RemoteCommand))) {
+      if (roleOfCommand(r.props) !== "host-firewall") continue;
+      const from = scriptExports(scriptOf(r.props)).get("LG_WEB_ALLOW_FROM");
+      if (from === undefined) continue; // unknown at preview
+      const outside = from.split(/\s+/).filter((c) => c !== "" && !cloudflare.has(c));
+      if (outside.length > 0 || from.trim() === "")
+        yield [
+          `the firewall lets ${outside.join(", ") || "nobody"} reach 80/443 on a stack served through Cloudflare; allow only Cloudflare's ranges (HardenedHost webAllowFrom).`,
+          r,
+        ];
+    }
+    for (const r of args.resources.filter((x) => x.isType(Container))) {
+      if (labelMap(known(() => r.props.labels))[ROLE_LABEL] !== "proxy") continue;
+      for (const conf of strings(known(() => r.props.uploads))) {
+        if (!/\bssl_certificate\s/.test(conf)) continue; // not the nginx.conf
+        const trusted = [...conf.matchAll(/set_real_ip_from\s+([^;\s]+)\s*;/g)].map((m) => m[1]!);
+        const wrong = trusted.filter((c) => !cloudflare.has(c));
+        if (wrong.length > 0)
+          yield [
+            `nginx believes CF-Connecting-IP from ${wrong.join(", ")}; trust only Cloudflare's ranges.`,
+            r,
+          ];
+        if (!/^\s*real_ip_header\s+CF-Connecting-IP\s*;/m.test(conf))
+          yield [
+            "nginx does not restore the client address from CF-Connecting-IP; set the proxy's `origin` settings.",
+            r,
+          ];
+        if (!/^\s*ssl_verify_client\s+on\s*;/m.test(conf))
+          yield [
+            "nginx accepts TLS clients without Cloudflare's origin-pull certificate; set `ssl_verify_client on` (proxy `origin`).",
+            r,
+          ];
+      }
+    }
+  },
+);
+
 export const proxyTls = typedPolicy(
   {
     name: "proxy-tls",
-    description: "Checks whether the proxy's nginx config allows TLS below 1.2 or omits HSTS.",
+    description:
+      "Checks whether the proxy's nginx config allows TLS below 1.2 or TLS 1.2 suites without forward secrecy/AEAD, or omits HSTS.",
     protectsAgainst: "downgrade to broken TLS versions and first-request HTTP interception",
     benchmark: "Mozilla server-side TLS (intermediate); OWASP HSTS; seed 001",
     fix: "`ssl_protocols TLSv1.2 TLSv1.3;`, proxy.hstsMaxAgeSeconds > 0",
@@ -122,6 +186,24 @@ export const proxyTls = typedPolicy(
       const weak = protocols[1]!.split(/\s+/).filter((p) => /^(SSLv\d|TLSv1(\.[01])?)$/.test(p));
       if (weak.length > 0)
         yield `nginx allows ${weak.join(", ")}; set \`ssl_protocols TLSv1.2 TLSv1.3;\` (proxy.minTlsVersion).`;
+      // Mozilla intermediate: AEAD suites with forward secrecy only; no cipher list = OpenSSL's
+      // defaults, which still include CBC and RSA key exchange.
+      const ciphers = /ssl_ciphers\s+([^;]+);/
+        .exec(s)?.[1]
+        ?.trim()
+        .replace(/^["']|["']$/g, "");
+      const weakSuites = (ciphers ?? "")
+        .split(":")
+        .filter(
+          (c) =>
+            c !== "" &&
+            !c.startsWith("!") &&
+            !/^(ECDHE|DHE)-[A-Z0-9]+-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/.test(c),
+        );
+      if (ciphers === undefined)
+        yield "nginx sets no ssl_ciphers (OpenSSL's defaults include CBC and static-RSA suites); keep TLS12_CIPHERS (Mozilla intermediate).";
+      else if (weakSuites.length > 0)
+        yield `nginx offers ${weakSuites.join(", ")}; offer only forward-secret AEAD suites (Mozilla intermediate, TLS12_CIPHERS).`;
       if (!/add_header\s+Strict-Transport-Security\s+"?max-age=[1-9]/.test(s))
         yield 'nginx config has no HSTS header; add `add_header Strict-Transport-Security "max-age=31536000" always;`.';
     }
@@ -132,5 +214,6 @@ export const cloudflarePolicies = [
   cloudflareRecordsProxied,
   cloudflareZoneSettingSafe,
   cloudflareZoneTls,
+  originLockdown,
   proxyTls,
 ];

@@ -4,6 +4,7 @@
  * unmarked container gets the strictest rules). Items not decidable from @pulumi/docker 5.2.0's
  * `Container` inputs are listed in ./lib/coverage.ts with the reason.
  */
+import * as path from "node:path";
 import { Container } from "@pulumi/docker/container";
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { ContainerView, viewOfContainer } from "./lib/container-view";
@@ -230,7 +231,8 @@ export const containerHostMounts = containerPolicy(
   },
   function* (c) {
     for (const m of c.hostMounts) {
-      const p = m.source.replace(/\/+$/, "") || "/";
+      // Normalised as the engine resolves it: `//var/run/./docker.sock`, `/srv/../etc` → the real path.
+      const p = path.posix.normalize(`/${m.source}`).replace(/\/+$/, "") || "/";
       if (DOCKER_SOCKET.test(p))
         yield `mounts the Docker socket ${m.source}; remove it — it is root on the host (CIS 5.32).`;
       else if (SENSITIVE_HOST_PATHS.some((s) => p === s || (s !== "/" && p.startsWith(`${s}/`))))
@@ -272,6 +274,60 @@ export const containerMemoryLimit = containerPolicy(
       (c.memorySwap < 0 || c.memorySwap < c.memory)
     )
       yield `memorySwap ${c.memorySwap} lifts the memory limit; set it equal to \`memory\` (CIS 5.11).`;
+  },
+);
+
+/** Log drivers that keep `docker logs` working on the host, and how each is bounded. */
+const BOUNDED_LOG_DRIVERS: Readonly<Record<string, (opts: Record<string, string>) => boolean>> = {
+  // json-file grows without end unless max-size is set (Docker docs: JSON File logging driver).
+  "json-file": (o) => /^\d+[kmg]?$/.test(o["max-size"] ?? ""),
+  // local rotates by default (20 MB × 5); journald is bounded by journald's own limits.
+  local: () => true,
+  journald: () => true,
+};
+
+export const containerLogging = containerPolicy(
+  {
+    name: "container-logging",
+    description:
+      "Checks whether a container logs through a driver `docker logs` can read, with a size bound (json-file max-size, or local).",
+    protectsAgainst:
+      "a container filling the host's disk with its log, or its log lost (`none`) — the rollout analysis and incident work read `docker logs`",
+    benchmark:
+      "Docker docs: configure logging drivers (json-file max-size, local); CIS Docker 1.6 §2.13 (logging configured)",
+    fix: "keep components/app/hardening.ts LOG_OPTS (json-file, max-size 10m, max-file 5)",
+  },
+  function* (c) {
+    // Unset: the daemon's default driver and log-opts, which the docker host step bounds
+    // (host-step-effective checks its daemon.json max-size).
+    if (c.logDriver === undefined) return;
+    const driver = c.logDriver;
+    const bounded = BOUNDED_LOG_DRIVERS[driver];
+    if (!bounded)
+      yield `log driver "${driver}" ${driver === "none" ? "drops the container's log" : "is not readable with `docker logs` on the host"}; use json-file with max-size (LOG_OPTS) or local.`;
+    else if (!bounded(c.logOpts))
+      yield `${driver} log has no max-size; set logOpts max-size (e.g. "10m") and max-file (LOG_OPTS).`;
+  },
+);
+
+/** Namespaced sysctls a role may set (none by default): each widens what the container's kernel view allows. */
+export const DEFAULT_ALLOWED_SYSCTLS: Readonly<Record<string, readonly string[]>> = {};
+
+export const containerSysctls = containerPolicy(
+  {
+    name: "container-sysctls",
+    description:
+      "Checks whether a container sets kernel parameters (sysctls) outside its role's allow-list (default none).",
+    protectsAgainst:
+      "a container loosening its kernel view, e.g. `net.ipv4.ip_unprivileged_port_start=0`, `net.ipv4.conf.all.route_localnet=1` or shared-memory limits",
+    benchmark: "Docker docs: `--sysctl` (namespaced kernel parameters); CIS Docker 1.6 §5 least privilege",
+    fix: "drop `sysctls`, or add the key to the role's allow-list with a reason",
+  },
+  function* (c) {
+    const allowed = DEFAULT_ALLOWED_SYSCTLS[c.role] ?? [];
+    const extra = Object.keys(c.sysctls).filter((k) => !allowed.includes(k));
+    if (extra.length > 0)
+      yield `${who(c)} sets sysctls ${extra.join(", ")}; remove them (no kernel parameter is allowed for this role).`;
   },
 );
 
@@ -520,6 +576,8 @@ export const containerPolicies = [
   containerPorts,
   containerCgroup,
   containerUlimits,
+  containerLogging,
+  containerSysctls,
   containerNoSshd,
   containerNonRoot,
   imagesPinned,

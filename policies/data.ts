@@ -12,6 +12,7 @@ import { Database } from "@pulumi/postgresql/database";
 import { Role } from "@pulumi/postgresql/role";
 import type { PolicyResource } from "@pulumi/policy";
 import { labelMap, viewOfContainer } from "./lib/container-view";
+import { DATA_VOLUMES_PROTECTED_CONFIG } from "./lib/data-volumes";
 import { known, strings } from "./lib/resources";
 import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
 import { roleOfCommand } from "./host";
@@ -28,7 +29,7 @@ export const dataVolumesProtected = stackPolicy(
     protectsAgainst: "`pulumi destroy` or a replacement deleting the database's or queue's only copy",
     benchmark: "seed 001 (data outlives containers); Pulumi `protect`",
     fix: "create the volume with { protect: true, retainOnDelete: true }",
-    config: { regenerableKinds: { type: "array", items: { type: "string" }, default: ["proxy-config"] } },
+    config: DATA_VOLUMES_PROTECTED_CONFIG,
   },
   function* (args, config) {
     const regenerable = config.regenerableKinds as string[];

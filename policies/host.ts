@@ -25,8 +25,26 @@ export function roleOfCommand(props: Props): string | undefined {
 }
 
 /** The text a step runs: its stdin (HardenedHost steps) and create script. */
-function scriptOf(props: Props): string {
+export function scriptOf(props: Props): string {
   return [...strings(known(() => props.stdin)), ...strings(known(() => props.create))].join("\n");
+}
+
+/**
+ * The script's single-quoted exports (`export NAME='value'`, how components/ops/remote-script.ts
+ * renders a step's settings), so a directive written as `Ciphers $LG_SSH_CIPHERS` is judged by
+ * the value the host will see. Later assignments win, as in the shell.
+ */
+export function scriptExports(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(/^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=((?:'[^']*'|\\')+)/gm))
+    out.set(m[1]!, m[2]!.replace(/'\\''/g, "'").replace(/^'|'$/g, ""));
+  return out;
+}
+
+/** `text` with `$NAME` / `${NAME}` replaced by the script's exported values (others left as they are). */
+export function expandExports(text: string): string {
+  const env = scriptExports(text);
+  return text.replace(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g, (whole, name: string) => env.get(name) ?? whole);
 }
 
 const HOST_ROLES = /^(host-|backup$|drill$|monitoring$|pre-migration-backup$)/;
@@ -35,7 +53,7 @@ export const hostHardeningPresent = stackPolicy(
   {
     name: "host-hardening-present",
     description:
-      "Checks whether a stack that manages a host runs every required hardening step (sshd, firewall, fail2ban, unattended-upgrades).",
+      "Checks whether a stack that manages a host runs every required hardening step (REQUIRED_HOST_STEPS: sshd, sysctl, kernel modules, firewall, fail2ban, unattended-upgrades, auditd, docker daemon, accounts, baseline, file integrity).",
     protectsAgainst: "a host deployed with a hardening step silently dropped from HardenedHost",
     benchmark: "seed 001 §8.1.2–8.1.4; dev-sec os-baseline / ssh-baseline",
     fix: "keep every HardenedHost step (HOST_STEPS)",
@@ -70,7 +88,45 @@ const SSHD_REQUIRED: Record<string, [(v: string) => boolean, string]> = {
   allowtcpforwarding: [(v) => v === "no", "no (per user in a Match block)"],
   permituserenvironment: [(v) => v === "no", "no"],
   permittunnel: [(v) => v === "no", "no"],
+  loglevel: [(v) => v === "verbose" || v === "info", "VERBOSE (or INFO)"],
+  logingracetime: [
+    (v) => seconds(v) !== undefined && seconds(v)! >= 1 && seconds(v)! <= 60,
+    "30 (at most 60 s)",
+  ],
+  maxsessions: [(v) => Number(v) >= 1 && Number(v) <= 10, "2 (at most 10)"],
+  ciphers: [(v) => weakAlgorithms(v).length === 0, "AEAD/CTR ciphers only (no CBC, 3DES, arcfour, blowfish)"],
+  kexalgorithms: [
+    (v) => weakAlgorithms(v).length === 0,
+    "curve25519/ECDH/DH group ≥ 16 with SHA-2 only (no SHA-1 groups)",
+  ],
+  macs: [(v) => weakAlgorithms(v).length === 0, "encrypt-then-MAC SHA-2 only (no MD5, SHA-1, umac-64)"],
 };
+
+/**
+ * Algorithms the dev-sec ssh-baseline (sshd-15 ciphers, sshd-16 KEX, sshd-17 MACs) and Mozilla's
+ * OpenSSH guideline reject: CBC modes, 3DES, RC4 (arcfour), Blowfish, CAST, MD5, SHA-1 and 64-bit
+ * UMAC MACs, non-ETM MACs, and the SHA-1 / 1024-bit DH groups. A leading `+`/`-`/`^` (append to /
+ * remove from / prepend to the defaults) is refused too: the declared list must be the whole list.
+ */
+export function weakAlgorithms(list: string): string[] {
+  const weak =
+    /cbc|3des|arcfour|rc4|blowfish|cast128|rijndael|md5|^hmac-sha1|-sha1$|sha1-|umac-64|group1-|group14-sha1|group-exchange-sha1|^hmac-sha2-(256|512)$|^none$/;
+  if (/^[+\-^]/.test(list)) return [list];
+  return list
+    .split(",")
+    .map((a) => a.trim().toLowerCase())
+    .filter((a) => a === "" || weak.test(a));
+}
+
+/** sshd/fail2ban time values: `30`, `30s`, `10m`, `1h`, `1d`, `1w` → seconds (undefined if unreadable). */
+function seconds(v: string): number | undefined {
+  const m = /^(-?\d+)\s*(s|sec|m|min|h|d|w)?$/i.exec(v.trim());
+  if (!m) return undefined;
+  const unit = { s: 1, sec: 1, m: 60, min: 60, h: 3600, d: 86_400, w: 604_800 }[
+    (m[2] ?? "s").toLowerCase() as "s"
+  ];
+  return Number(m[1]) * unit;
+}
 /** Keywords that are bad whatever else is set. */
 const SSHD_FORBIDDEN: Record<string, [(v: string) => boolean, string]> = {
   challengeresponseauthentication: [(v) => v !== "no", "no"],
@@ -94,7 +150,7 @@ export function sshdDirectives(text: string): Map<string, string> {
 }
 
 function* sshdProblems(text: string): Generator<string> {
-  const d = sshdDirectives(text);
+  const d = sshdDirectives(expandExports(text));
   for (const [key, [ok, want]] of Object.entries(SSHD_REQUIRED)) {
     const v = d.get(key);
     if (v === undefined)
@@ -128,12 +184,37 @@ function iniSection(text: string, name: string): string | undefined {
   return (end < 0 ? rest : rest.slice(0, end)).join("\n");
 }
 
+/** fail2ban thresholds: ban after at most this many failures, for/over at least 10 minutes. */
+const F2B_MAX_RETRY = 5;
+const F2B_MIN_SECONDS = 600;
+
 function* fail2banProblems(text: string): Generator<string> {
   const jail = iniSection(text, "sshd");
   if (jail === undefined)
     yield "fail2ban step declares no [sshd] jail; keep the sshd jail in components/host/scripts/fail2ban.sh.";
   else if (!/^\s*enabled\s*=\s*true\s*$/m.test(jail) || /^\s*enabled\s*=\s*false\s*$/m.test(jail))
     yield "fail2ban's sshd jail is not enabled; set `enabled = true` in its [sshd] section.";
+  // The sshd jail's values win over [DEFAULT]'s; fail2ban's own default maxretry is 5, bantime 10m.
+  const setting = (key: string): string | undefined => {
+    const read = (section: string | undefined) =>
+      section === undefined
+        ? undefined
+        : new RegExp(`^\\s*${key}\\s*=\\s*(\\S+)\\s*$`, "m").exec(section)?.[1];
+    return read(jail) ?? read(iniSection(text, "DEFAULT"));
+  };
+  const maxretry = setting("maxretry");
+  if (maxretry !== undefined && !(Number(maxretry) >= 1 && Number(maxretry) <= F2B_MAX_RETRY))
+    yield `fail2ban's sshd jail allows maxretry ${maxretry}; ban after at most ${F2B_MAX_RETRY} failures.`;
+  for (const key of ["bantime", "findtime"]) {
+    const v = setting(key);
+    const secs = v === undefined ? undefined : seconds(v);
+    // bantime -1 bans for ever (stricter); any other value below the floor weakens the jail.
+    if (
+      v !== undefined &&
+      !(secs !== undefined && (secs >= F2B_MIN_SECONDS || (key === "bantime" && secs < 0)))
+    )
+      yield `fail2ban's sshd jail sets ${key} ${v}; keep it at least 10m (seed 001 §8.1.4; CIS Debian 12 §5.2 brute force).`;
+  }
   const body = text.replace(/^\s*#.*$/gm, "");
   if (
     !/service_up\s+fail2ban|systemctl\s+(enable|start|restart)[^\n]*fail2ban|fail2ban-client\s+(start|reload)/.test(
@@ -151,6 +232,81 @@ function* unattendedProblems(text: string): Generator<string> {
   }
   if (!/Debian-Security|-security/.test(text))
     yield "unattended-upgrades step selects no security origin; include the Debian-Security origin.";
+}
+
+/**
+ * Kernel parameters the sysctl step must set, and to what (dev-sec os-baseline sysctl-01…33; CIS
+ * Debian 12 §3.3 network parameters, §1.5 process hardening). A missing key or another value is
+ * refused: the step would no longer harden what it declares.
+ */
+export const SYSCTL_REQUIRED: Readonly<Record<string, string>> = {
+  "net.ipv4.conf.all.rp_filter": "1",
+  "net.ipv4.conf.default.rp_filter": "1",
+  "net.ipv4.conf.all.accept_redirects": "0",
+  "net.ipv4.conf.default.accept_redirects": "0",
+  "net.ipv4.conf.all.secure_redirects": "0",
+  "net.ipv4.conf.default.secure_redirects": "0",
+  "net.ipv4.conf.all.send_redirects": "0",
+  "net.ipv4.conf.default.send_redirects": "0",
+  "net.ipv4.conf.all.accept_source_route": "0",
+  "net.ipv4.conf.default.accept_source_route": "0",
+  "net.ipv4.conf.all.log_martians": "1",
+  "net.ipv4.icmp_echo_ignore_broadcasts": "1",
+  "net.ipv4.icmp_ignore_bogus_error_responses": "1",
+  "net.ipv4.tcp_syncookies": "1",
+  "net.ipv6.conf.all.accept_redirects": "0",
+  "net.ipv6.conf.default.accept_redirects": "0",
+  "net.ipv6.conf.all.accept_source_route": "0",
+  "net.ipv6.conf.all.accept_ra": "0",
+  "kernel.randomize_va_space": "2",
+  "kernel.kptr_restrict": "2",
+  "kernel.dmesg_restrict": "1",
+  "kernel.yama.ptrace_scope": "1",
+  "kernel.unprivileged_bpf_disabled": "1",
+  "fs.suid_dumpable": "0",
+  "fs.protected_hardlinks": "1",
+  "fs.protected_symlinks": "1",
+};
+
+function* sysctlProblems(text: string): Generator<string> {
+  const set = new Map<string, string>();
+  for (const m of text.matchAll(/^\s*([a-z][a-z0-9_.-]+)\s*=\s*(\S+)\s*$/gm))
+    if (!set.has(m[1]!)) set.set(m[1]!, m[2]!);
+  for (const [key, want] of Object.entries(SYSCTL_REQUIRED)) {
+    const got = set.get(key);
+    if (got === undefined)
+      yield `sysctl step does not set ${key}; set it to ${want} in components/host/scripts/sysctl.sh.`;
+    else if (got !== want) yield `sysctl step sets ${key} = ${got}; it must be ${want}.`;
+  }
+}
+
+/**
+ * The Docker daemon settings the docker step writes to /etc/docker/daemon.json (CIS Docker
+ * Benchmark v1.6 §2): inter-container traffic off on the default bridge (2.2), Docker's iptables
+ * rules on (2.4: the firewall's DOCKER-USER chain depends on them), no insecure registries (2.5),
+ * live restore (2.15), no-new-privileges by default (2.18), bounded json-file logs, and no daemon
+ * socket on TCP (2.7 without TLS).
+ */
+const DAEMON_REQUIRED: [string, RegExp, string][] = [
+  ["icc", /"icc"\s*:\s*false\b/, '"icc": false (CIS 2.2)'],
+  ["no-new-privileges", /"no-new-privileges"\s*:\s*true\b/, '"no-new-privileges": true (CIS 2.18)'],
+  ["live-restore", /"live-restore"\s*:\s*true\b/, '"live-restore": true (CIS 2.15)'],
+  ["log-opts max-size", /"max-size"\s*:\s*"\d+[kmg]?"/, '"log-opts": {"max-size": …} (bounded logs)'],
+];
+const DAEMON_FORBIDDEN: [RegExp, string][] = [
+  [
+    /"iptables"\s*:\s*false\b/,
+    '"iptables": false turns off the rules the firewall\'s DOCKER-USER chain relies on (CIS 2.4)',
+  ],
+  [/"insecure-registries"\s*:\s*\[\s*"/, "insecure registries are allowed (CIS 2.5)"],
+  [/tcp:\/\//, "the daemon listens on TCP (CIS 2.7); reach it over SSH instead"],
+  [/"log-driver"\s*:\s*"none"/, 'log-driver "none" drops every container log'],
+];
+
+function* dockerDaemonProblems(text: string): Generator<string> {
+  for (const [key, re, want] of DAEMON_REQUIRED)
+    if (!re.test(text)) yield `docker step's daemon.json does not set ${key}; set ${want}.`;
+  for (const [re, why] of DAEMON_FORBIDDEN) if (re.test(text)) yield `docker step: ${why}.`;
 }
 
 function* sudoProblems(text: string): Generator<string> {
@@ -184,17 +340,19 @@ const EFFECTIVE: Record<string, (text: string) => Generator<string>> = {
   "host-fail2ban": fail2banProblems,
   "host-unattended-upgrades": unattendedProblems,
   "host-bootstrap": sudoProblems,
+  "host-sysctl": sysctlProblems,
+  "host-docker": dockerDaemonProblems,
 };
 
 export const hostStepEffective = typedPolicies(
   {
     name: "host-step-effective",
     description:
-      "Checks whether each hardening step's script turns its control on: sshd settings, UFW default-deny and enabled, fail2ban's sshd jail enabled and running, security updates on, the deploy user's sudo least privilege.",
+      "Checks whether each hardening step's script turns its control on: sshd settings and algorithms, UFW default-deny and enabled, fail2ban's sshd jail enabled with brute-force thresholds, security updates on, kernel parameters, the Docker daemon's settings, the deploy user's sudo least privilege.",
     protectsAgainst:
       "a hardening step that runs but no longer hardens (a setting flipped, a service not started)",
     benchmark:
-      "dev-sec ssh-baseline (sshd-*), os-baseline; CIS Debian 12 §4 (UFW), §5.2 (sshd), §5.3 (sudo); seed 001 §8.1",
+      "dev-sec ssh-baseline (sshd-*), os-baseline (sysctl-*); CIS Debian 12 §3.3 (sysctl), §4 (UFW), §5.2 (sshd), §5.3 (sudo); CIS Docker 1.6 §2 (daemon); seed 001 §8.1",
     fix: "restore the step's script under components/host/scripts/",
   },
   [RemoteCommand, LocalCommand],

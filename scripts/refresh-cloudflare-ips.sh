@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Refreshes Cloudflare's published edge ranges kept in the repository
-# (components/edge/cloudflare/ips-v4.txt, ips-v6.txt). Run by hand, review `git diff`, commit:
+# (contract/cloudflare/ips-v4.txt, ips-v6.txt). Run by hand, review `git diff`, commit:
 # the deployment itself never fetches them (the firewall and nginx must not depend on
 # cloudflare.com answering during `pulumi up`).
 #   usage: bash scripts/refresh-cloudflare-ips.sh
 set -euo pipefail
-dir=$(cd "$(dirname "$0")/../components/edge/cloudflare" && pwd)
+dir=$(cd "$(dirname "$0")/../contract/cloudflare" && pwd)
 for family in v4 v6; do
   tmp=$(mktemp)
   curl -fsS --max-time 30 "https://www.cloudflare.com/ips-$family" >"$tmp"

@@ -22,7 +22,9 @@ export const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[a-f0-9]{64}$/;
 /** A full git commit id (40 lowercase hex digits). */
 export const COMMIT_SHA = /^[a-f0-9]{40}$/;
 const NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const NAME_EXPECTED = "a name: a-z first, then a-z, 0-9, - (at most 31 characters)";
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+const ENV_NAME_EXPECTED = "an environment variable name: A-Z first, then A-Z, 0-9, _ (e.g. SESSION_SECRET)";
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
 
@@ -88,7 +90,17 @@ const postgresSchema = z
     /** Databases with their owning least-privilege role. */
     databases: z
       .array(
-        z.object({ name: z.string().regex(NAME), role: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/) }).strict(),
+        z
+          .object({
+            name: z.string().regex(NAME, NAME_EXPECTED),
+            role: z
+              .string()
+              .regex(
+                /^[a-z][a-z0-9_]{0,30}$/,
+                "a Postgres role name: a-z first, then a-z, 0-9, _ (at most 31 characters)",
+              ),
+          })
+          .strict(),
       )
       .min(1)
       .default([{ name: "app", role: "app" }]),
@@ -131,7 +143,7 @@ const redisSchema = z
       .array(
         z
           .object({
-            name: z.string().regex(NAME),
+            name: z.string().regex(NAME, NAME_EXPECTED),
             /** Eviction follows the role (components/data/Redis.ts `REDIS_ROLES`). */
             role: z.enum(REDIS_ROLES),
             maxMemoryMb: z.number().int().min(16).default(256),
@@ -144,7 +156,7 @@ const redisSchema = z
 
 const appSchema = z
   .object({
-    name: z.string().regex(NAME),
+    name: z.string().regex(NAME, NAME_EXPECTED),
     image: imageRef,
     /** Port the app listens on inside its container. */
     port: port,
@@ -166,17 +178,17 @@ const appSchema = z
      * always can (they sit on the edge network); the internal network alone has no egress.
      */
     egress: z.boolean().default(false),
-    env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
+    env: z.record(z.string().regex(ENV_NAME, ENV_NAME_EXPECTED), z.string()).default({}),
     /** Names of secret env vars; values come from the `appSecrets` secret config key. */
-    secretEnv: z.array(z.string().regex(ENV_NAME)).default([]),
-    database: z.string().regex(NAME).optional(),
+    secretEnv: z.array(z.string().regex(ENV_NAME, ENV_NAME_EXPECTED)).default([]),
+    database: z.string().regex(NAME, NAME_EXPECTED).optional(),
     /**
      * How the app reaches `database`: `pooled` through PgBouncer (transaction mode), or `direct`
      * to the server (session semantics: session advisory locks, LISTEN, SET). The migration job
      * always gets the direct URL.
      */
     databaseConnection: z.enum(["pooled", "direct"]).default("pooled"),
-    redis: z.array(z.string().regex(NAME)).default([]),
+    redis: z.array(z.string().regex(NAME, NAME_EXPECTED)).default([]),
     /** One-shot migration command, run after a pre-migration backup. */
     migrate: z.array(z.string()).min(1).optional(),
   })
@@ -323,7 +335,10 @@ const releaseSchema = z
     evidenceDir: z.string().default("evidence"),
     /** The release to roll back to: its commit and image per app. */
     previous: z
-      .object({ commit: z.string().regex(COMMIT_SHA), images: z.record(z.string(), imageRef) })
+      .object({
+        commit: z.string().regex(COMMIT_SHA, "a 40-hex-digit git commit"),
+        images: z.record(z.string(), imageRef),
+      })
       .strict()
       .optional(),
     rollout: rolloutSchema.optional(),
@@ -351,7 +366,7 @@ export const configSchema = z
     postgres: postgresSchema,
     redis: redisSchema,
     apps: z.array(appSchema).min(1),
-    flags: z.record(z.string().regex(ENV_NAME), flagSchema).default({}),
+    flags: z.record(z.string().regex(ENV_NAME, ENV_NAME_EXPECTED), flagSchema).default({}),
     proxy: proxySchema,
     tls: z.enum(["internal-ca", "cloudflare-origin"]),
     dns: dnsSchema.optional(),
@@ -493,6 +508,23 @@ export function valueAt(raw: unknown, path: (string | number)[]): unknown {
   return v;
 }
 
+/**
+ * What an issue is about, as shown after "got": for an env/flag name that fails its pattern (zod
+ * reports a record key at the key's path), the key itself — `got key "session_secret"` names what
+ * to change; otherwise the value at the path.
+ */
+function received(input: unknown, issue: z.ZodIssue): string {
+  const last = issue.path[issue.path.length - 1];
+  if (
+    issue.code === "invalid_string" &&
+    issue.message === ENV_NAME_EXPECTED &&
+    typeof last === "string" &&
+    !ENV_NAME.test(last)
+  )
+    return `key ${JSON.stringify(last)}`;
+  return show(valueAt(input, issue.path));
+}
+
 function show(v: unknown): string {
   if (v === undefined) return "nothing";
   const s = JSON.stringify(v);
@@ -528,7 +560,7 @@ function problemsOf(error: z.ZodError, input: unknown): string[] {
           (k) =>
             `${keyName([...issue.path, k])}: got ${show(valueAt(input, [...issue.path, k]))}; expected no such key (a typo? known: ${knownKeys(issue.path).join(", ")})`,
         )
-      : [`${keyName(issue.path)}: got ${show(valueAt(input, issue.path))}; expected ${expected(issue)}`],
+      : [`${keyName(issue.path)}: got ${received(input, issue)}; expected ${expected(issue)}`],
   );
 }
 

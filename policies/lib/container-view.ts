@@ -62,6 +62,11 @@ export interface ContainerView {
   readonly runtime?: string;
   readonly executable: string[];
   readonly labels: Record<string, string>;
+  /** `logDriver` (absent: the daemon's default) and `logOpts`. */
+  readonly logDriver?: string;
+  readonly logOpts: Record<string, string>;
+  /** `sysctls`: kernel parameter → value. */
+  readonly sysctls: Record<string, string>;
 }
 
 type Props = Record<string, unknown>;
@@ -172,5 +177,20 @@ export function viewOfContainer(c: Props): ContainerView {
     runtime: str(() => c.runtime),
     executable: [...list<string>(() => c.entrypoints), ...list<string>(() => c.command)],
     labels,
+    logDriver: str(() => c.logDriver),
+    logOpts: stringMap(c.logOpts),
+    sysctls: stringMap(c.sysctls),
   };
+}
+
+/** A `{key: value}` input as strings (entries unknown at preview left out). */
+function stringMap(value: unknown): Record<string, string> {
+  const m = known(() => value);
+  if (!m || typeof m !== "object" || Array.isArray(m)) return {};
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(m)) {
+    const v = known(() => (m as Props)[k]);
+    if (v !== undefined && v !== null) out[k] = String(v);
+  }
+  return out;
 }

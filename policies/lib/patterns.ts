@@ -8,4 +8,4 @@ export const DIGEST_PINNED = /@sha256:[a-f0-9]{64}$/;
  * inputs that must be Pulumi secrets (it adds connection URLs, which embed credentials).
  */
 export const SECRET_NAME =
-  /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|DSN)$/;
+  /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|DSN)$/i;

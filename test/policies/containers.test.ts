@@ -60,6 +60,46 @@ describe("container policies: compliant containers pass every policy", () => {
 /** [policy, what changed, props, exact messages]. */
 const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
   [
+    "containerHostMounts",
+    "a sensitive path behind `..`",
+    { ...APP, volumes: [{ hostPath: "/srv/../etc", containerPath: "/x" }] },
+    ["mounts host path /srv/../etc; mount a named volume instead (CIS 5.6)."],
+  ],
+  [
+    "containerHostMounts",
+    "the Docker socket behind doubled slashes",
+    { ...APP, volumes: [{ hostPath: "//var/run//docker.sock", containerPath: "/d.sock" }] },
+    ["mounts the Docker socket //var/run//docker.sock; remove it — it is root on the host (CIS 5.32)."],
+  ],
+  [
+    "containerLogging",
+    "log driver none",
+    { ...APP, logDriver: "none" },
+    ['log driver "none" drops the container\'s log; use json-file with max-size (LOG_OPTS) or local.'],
+  ],
+  [
+    "containerLogging",
+    "log shipped off the host",
+    { ...APP, logDriver: "syslog" },
+    [
+      'log driver "syslog" is not readable with `docker logs` on the host; use json-file with max-size (LOG_OPTS) or local.',
+    ],
+  ],
+  [
+    "containerLogging",
+    "json-file without max-size",
+    { ...APP, logDriver: "json-file", logOpts: { "max-file": "5" } },
+    ['json-file log has no max-size; set logOpts max-size (e.g. "10m") and max-file (LOG_OPTS).'],
+  ],
+  [
+    "containerSysctls",
+    "a namespaced sysctl",
+    { ...APP, sysctls: { "net.ipv4.ip_unprivileged_port_start": "0" } },
+    [
+      "app container sets sysctls net.ipv4.ip_unprivileged_port_start; remove them (no kernel parameter is allowed for this role).",
+    ],
+  ],
+  [
     "containerPrivileged",
     "privileged",
     { ...APP, privileged: true },

@@ -6,6 +6,10 @@ import { describe, it } from "node:test";
 import * as cf from "../../policies/cloudflare";
 import * as host from "../../policies/host";
 import * as sec from "../../policies/secrets";
+import { DEFAULT_SSH_CIPHERS, DEFAULT_SSH_KEX, DEFAULT_SSH_MACS } from "../../components/host/HardenedHost";
+import { CLOUDFLARE_IPV4, CLOUDFLARE_IP_RANGES } from "../../contract/cloudflare";
+import { REQUIRED_HOST_STEPS } from "../../contract/roles";
+import { TLS12_CIPHERS } from "../../components/edge/nginx/render";
 import { ResourceInput, runResourcePolicy, runStackPolicy } from "./harness";
 
 const RECORD = "cloudflare:index/dnsRecord:DnsRecord";
@@ -73,6 +77,95 @@ describe("cloudflare", () => {
       ],
     );
     assert.deepEqual(await runStackPolicy(cf.cloudflareZoneTls, []), []);
+  });
+});
+
+describe("origin lockdown (behind Cloudflare)", () => {
+  const firewall = (from: string): ResourceInput => ({
+    type: REMOTE,
+    name: "host-firewall",
+    props: {
+      stdin: `export LG_WEB_ALLOW_FROM='${from}'\nufw --force enable`,
+      triggers: ["launchgate.role=host-firewall"],
+    },
+  });
+  const conf = (realIp: string[], verify = true) =>
+    [
+      "server {",
+      "  ssl_certificate /etc/nginx/tls/cert.pem;",
+      ...realIp.map((r) => `  set_real_ip_from ${r};`),
+      "  real_ip_header CF-Connecting-IP;",
+      ...(verify ? ["    ssl_verify_client on;"] : []),
+      "}",
+    ].join("\n");
+  const proxy = (text: string): ResourceInput => ({
+    type: CONTAINER,
+    name: "proxy",
+    props: {
+      labels: [{ label: "launchgate.role", value: "proxy" }],
+      uploads: [{ file: "/etc/nginx/nginx.conf", content: text }],
+    },
+  });
+  const all = CLOUDFLARE_IP_RANGES.join(" ");
+  it("Cloudflare's ranges only: passes", async () => {
+    assert.deepEqual(
+      await runStackPolicy(cf.originLockdown, [
+        record(true),
+        firewall(all),
+        proxy(conf([...CLOUDFLARE_IP_RANGES])),
+      ]),
+      [],
+    );
+  });
+  it("a stack not behind Cloudflare is not judged", async () => {
+    assert.deepEqual(
+      await runStackPolicy(cf.originLockdown, [firewall("any"), proxy(conf(["0.0.0.0/0"], false))]),
+      [],
+    );
+  });
+  it("the firewall open to everyone or another range, nginx trusting any address or no client certificate: refused", async () => {
+    assert.deepEqual(await runStackPolicy(cf.originLockdown, [record(true), firewall("any")]), [
+      "the firewall lets any reach 80/443 on a stack served through Cloudflare; allow only Cloudflare's ranges (HardenedHost webAllowFrom).",
+    ]);
+    assert.deepEqual(
+      await runStackPolicy(cf.originLockdown, [
+        record(true),
+        firewall(`${CLOUDFLARE_IPV4[0]} 198.51.100.0/24`),
+      ]),
+      [
+        "the firewall lets 198.51.100.0/24 reach 80/443 on a stack served through Cloudflare; allow only Cloudflare's ranges (HardenedHost webAllowFrom).",
+      ],
+    );
+    assert.deepEqual(
+      await runStackPolicy(cf.originLockdown, [record(true), proxy(conf(["0.0.0.0/0"], false))]),
+      [
+        "nginx believes CF-Connecting-IP from 0.0.0.0/0; trust only Cloudflare's ranges.",
+        "nginx accepts TLS clients without Cloudflare's origin-pull certificate; set `ssl_verify_client on` (proxy `origin`).",
+      ],
+    );
+  });
+  it("proxy TLS 1.2 suites: forward-secret AEAD only", async () => {
+    const nginx = (ciphers: string | undefined): ResourceInput => ({
+      type: CONTAINER,
+      name: "proxy",
+      props: {
+        uploads: [
+          {
+            content: `ssl_protocols TLSv1.2 TLSv1.3;\n${ciphers === undefined ? "" : `ssl_ciphers ${ciphers};\n`}add_header Strict-Transport-Security "max-age=31536000" always;`,
+          },
+        ],
+      },
+    });
+    assert.deepEqual(await runResourcePolicy(cf.proxyTls, nginx(TLS12_CIPHERS)), []);
+    assert.deepEqual(
+      await runResourcePolicy(cf.proxyTls, nginx(`${TLS12_CIPHERS}:AES128-SHA:ECDHE-RSA-AES128-SHA256`)),
+      [
+        "nginx offers AES128-SHA, ECDHE-RSA-AES128-SHA256; offer only forward-secret AEAD suites (Mozilla intermediate, TLS12_CIPHERS).",
+      ],
+    );
+    assert.deepEqual(await runResourcePolicy(cf.proxyTls, nginx(undefined)), [
+      "nginx sets no ssl_ciphers (OpenSSL's defaults include CBC and static-RSA suites); keep TLS12_CIPHERS (Mozilla intermediate).",
+    ]);
   });
 });
 
@@ -168,9 +261,14 @@ describe("host", () => {
     name: `host-${role}`,
     props: { stdin, triggers: [`launchgate.role=host-${role}`] },
   });
+  /** sshd.sh as HardenedHost renders it: the algorithm lists exported above the script. */
+  const sshdRendered = (kex = DEFAULT_SSH_KEX, ciphers = DEFAULT_SSH_CIPHERS, macs = DEFAULT_SSH_MACS) =>
+    `export LG_SSH_KEX='${kex.join(",")}'\nexport LG_SSH_CIPHERS='${ciphers.join(",")}'\n` +
+    `export LG_SSH_MACS='${macs.join(",")}'\n${script("sshd.sh")}`;
   it("the shipped scripts pass", async () => {
-    for (const s of ["sshd", "firewall", "fail2ban", "unattended-upgrades"])
+    for (const s of ["firewall", "fail2ban", "unattended-upgrades", "sysctl", "docker"])
       assert.deepEqual(await runResourcePolicy(host.hostStepEffective, step(s, script(`${s}.sh`))), [], s);
+    assert.deepEqual(await runResourcePolicy(host.hostStepEffective, step("sshd", sshdRendered())), []);
     assert.deepEqual(
       await runResourcePolicy(host.hostStepEffective, step("bootstrap", script("bootstrap.sh"), LOCAL)),
       [],
@@ -231,9 +329,97 @@ describe("host", () => {
       ["the deploy user may sudo as any user (ALL); allow run-as root only: `ALL=(root) NOPASSWD: ALL`."],
     ],
   ];
+  changed.push(
+    [
+      "sshd",
+      "LogLevel VERBOSE",
+      "LogLevel QUIET",
+      ["sshd step sets loglevel quiet; it must be VERBOSE (or INFO) (sshd uses the first value it reads)."],
+    ],
+    [
+      "fail2ban",
+      "maxretry = 5",
+      "maxretry = 100",
+      ["fail2ban's sshd jail allows maxretry 100; ban after at most 5 failures."],
+    ],
+    [
+      "fail2ban",
+      "bantime  = 1h",
+      "bantime  = 30s",
+      [
+        "fail2ban's sshd jail sets bantime 30s; keep it at least 10m (seed 001 §8.1.4; CIS Debian 12 §5.2 brute force).",
+      ],
+    ],
+    [
+      "fail2ban",
+      "findtime = 10m",
+      "findtime = 1m",
+      [
+        "fail2ban's sshd jail sets findtime 1m; keep it at least 10m (seed 001 §8.1.4; CIS Debian 12 §5.2 brute force).",
+      ],
+    ],
+    [
+      "sysctl",
+      "net.ipv4.conf.all.accept_redirects = 0",
+      "net.ipv4.conf.all.accept_redirects = 1",
+      ["sysctl step sets net.ipv4.conf.all.accept_redirects = 1; it must be 0."],
+    ],
+    [
+      "sysctl",
+      "kernel.randomize_va_space = 2\n",
+      "",
+      [
+        "sysctl step does not set kernel.randomize_va_space; set it to 2 in components/host/scripts/sysctl.sh.",
+      ],
+    ],
+    [
+      "docker",
+      '"icc": false',
+      '"icc": true',
+      ['docker step\'s daemon.json does not set icc; set "icc": false (CIS 2.2).'],
+    ],
+    [
+      "docker",
+      '"icc": false',
+      '"icc": false,\n  "iptables": false',
+      [
+        'docker step: "iptables": false turns off the rules the firewall\'s DOCKER-USER chain relies on (CIS 2.4).',
+      ],
+    ],
+    [
+      "docker",
+      '"no-new-privileges": true',
+      '"no-new-privileges": false',
+      [
+        'docker step\'s daemon.json does not set no-new-privileges; set "no-new-privileges": true (CIS 2.18).',
+      ],
+    ],
+  );
+  it("sshd algorithms are judged by the values the script exports", async () => {
+    const weak = sshdRendered(
+      ["curve25519-sha256", "diffie-hellman-group1-sha1"],
+      ["aes256-gcm@openssh.com", "aes128-cbc"],
+      ["hmac-sha2-256-etm@openssh.com", "hmac-md5"],
+    );
+    assert.deepEqual(await runResourcePolicy(host.hostStepEffective, step("sshd", weak)), [
+      "sshd step sets ciphers aes256-gcm@openssh.com,aes128-cbc; it must be AEAD/CTR ciphers only (no CBC, 3DES, arcfour, blowfish) (sshd uses the first value it reads).",
+      "sshd step sets kexalgorithms curve25519-sha256,diffie-hellman-group1-sha1; it must be curve25519/ECDH/DH group ≥ 16 with SHA-2 only (no SHA-1 groups) (sshd uses the first value it reads).",
+      "sshd step sets macs hmac-sha2-256-etm@openssh.com,hmac-md5; it must be encrypt-then-MAC SHA-2 only (no MD5, SHA-1, umac-64) (sshd uses the first value it reads).",
+    ]);
+    assert.deepEqual(
+      host.weakAlgorithms("+ssh-rsa"),
+      ["+ssh-rsa"],
+      "a list relative to the defaults is refused",
+    );
+    assert.deepEqual(host.weakAlgorithms("hmac-sha2-256,umac-64-etm@openssh.com,hmac-sha1"), [
+      "hmac-sha2-256",
+      "umac-64-etm@openssh.com",
+      "hmac-sha1",
+    ]);
+  });
   for (const [s, from, to, messages] of changed) {
     it(`${s}: "${from.trim()}" → "${to}"`, async () => {
-      const text = script(`${s}.sh`);
+      const text = s === "sshd" ? sshdRendered() : script(`${s}.sh`);
       assert.ok(text.includes(from), `fixture: ${from}`);
       assert.deepEqual(
         await runResourcePolicy(
@@ -245,7 +431,7 @@ describe("host", () => {
     });
   }
   it("every required step must be present", async () => {
-    const steps = ["sshd", "firewall", "fail2ban", "unattended-upgrades"].map((s) => step(s, ""));
+    const steps = REQUIRED_HOST_STEPS.map((s) => step(s, ""));
     assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, steps), []);
     assert.deepEqual(
       await runStackPolicy(

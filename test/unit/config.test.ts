@@ -70,6 +70,20 @@ const BAD: BadCase[] = [
     message: "launchgate:domain: got nothing; expected a value of type string (required)",
   },
   {
+    name: "env name in lower case (the key is what is wrong)",
+    stack: "local",
+    edit: (r) => (r.apps[0].env = { ...r.apps[0].env, session_secret: "x" }),
+    message:
+      'launchgate:apps[0].env.session_secret: got key "session_secret"; expected an environment variable name: A-Z first, then A-Z, 0-9, _ (e.g. SESSION_SECRET)',
+  },
+  {
+    name: "bad app name",
+    stack: "local",
+    edit: (r) => (r.apps[0].name = "API"),
+    message:
+      'launchgate:apps[0].name: got "API"; expected a name: a-z first, then a-z, 0-9, - (at most 31 characters)',
+  },
+  {
     name: "port out of range",
     stack: "local",
     edit: (r) => (r.host.sshPort = 70000),

@@ -41,8 +41,8 @@ export interface CheckOptions {
   readonly preview?: boolean;
   /** A program change applied to every resource (tests). */
   readonly transform?: pulumi.ResourceTransformation;
-  /** A running pack to reuse (tests run many checks). */
-  readonly server?: PackServer;
+  /** A running pack to reuse (tests run many checks), or one still starting (the CLI: the program runs meanwhile). */
+  readonly server?: PackServer | Promise<PackServer>;
 }
 
 export interface Finding extends Diagnostic {
@@ -107,22 +107,51 @@ function stackOutputsReader(dir: string): (name: string) => Record<string, unkno
   };
 }
 
-async function evaluatePack(
-  server: PackServer,
-  resources: RecordedResource[],
-  packConfig: Record<string, unknown>,
-) {
-  const info = await server.info();
-  const resolved = resolvePackConfig(packConfig, info.policies);
-  await server.configure(resolved);
-  // The engine analyzes each resource as it is registered, then the whole stack.
-  const analyzed = resources.filter(
-    (r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:"),
-  );
-  const perResource = await Promise.all(analyzed.map((r) => server.analyze(r)));
-  const stackLevel = await server.analyzeStack(resources);
-  const enforcement = Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, v.enforcementLevel]));
-  return { info, diagnostics: [...perResource.flat(), ...stackLevel], enforcement, resolved };
+/** Resources the engine sends to Analyze (all but the stack and provider resources). */
+function analyzedByEngine(r: RecordedResource): boolean {
+  return r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:");
+}
+
+/**
+ * The pack's side of a check, in the engine's order: GetAnalyzerInfo and Configure once the pack
+ * is up, Analyze for each resource as it registers (so the pack evaluates while the program is
+ * still running, as under `pulumi preview`), AnalyzeStack after the program finished.
+ */
+class PackEvaluation {
+  private readonly configured: Promise<{
+    server: PackServer;
+    info: Awaited<ReturnType<PackServer["info"]>>;
+    resolved: ReturnType<typeof resolvePackConfig>;
+  }>;
+  private readonly analyses: Promise<Diagnostic[]>[] = [];
+
+  constructor(server: Promise<PackServer>, packConfig: Record<string, unknown>) {
+    this.configured = server.then(async (s) => {
+      const info = await s.info();
+      const resolved = resolvePackConfig(packConfig, info.policies);
+      await s.configure(resolved);
+      return { server: s, info, resolved };
+    });
+    this.configured.catch(() => undefined); // surfaced by finish()
+  }
+
+  /** Analyze one registration (queued until the pack is configured). */
+  readonly onRecord = (r: RecordedResource): void => {
+    if (!analyzedByEngine(r)) return;
+    const analysis = this.configured.then(({ server }) => server.analyze(r));
+    // Awaited in finish(); until then a failure must not look like a program error (unhandled rejection).
+    analysis.catch(() => undefined);
+    this.analyses.push(analysis);
+  };
+
+  /** Every resource's diagnostics (registration order), then the stack policies'. */
+  async finish(resources: RecordedResource[]) {
+    const { server, info, resolved } = await this.configured;
+    const perResource = await Promise.all(this.analyses);
+    const stackLevel = await server.analyzeStack(resources);
+    const enforcement = Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, v.enforcementLevel]));
+    return { info, diagnostics: [...perResource.flat(), ...stackLevel], enforcement, resolved };
+  }
 }
 
 /** Every `{ policy: { exceptions: { resource: reason } } }` entry of a pack config, sorted. */
@@ -144,8 +173,9 @@ export async function runCheck(o: CheckOptions): Promise<CheckResult> {
   const packDir = path.resolve(o.packDir ?? path.join(projectDir, "policies"));
   const packConfigPath = o.packConfigPath ?? path.join(packDir, "config", `${o.stack}.json`);
   const packConfig = mergePackConfig(readJsonFile(packConfigPath), o.packConfigOverrides ?? {});
-  // Start the pack while the program runs: they are independent until evaluation.
+  // Start the pack while the program runs; it analyzes each resource as the program registers it.
   const serverPromise = o.server ? Promise.resolve(o.server) : PackServer.start(packDir);
+  const evaluation = new PackEvaluation(serverPromise, packConfig);
   try {
     const config = loadStackConfig(projectDir, o.stack, o.configOverrides);
     if (o.evidenceDir)
@@ -159,14 +189,10 @@ export async function runCheck(o: CheckOptions): Promise<CheckResult> {
       preview: o.preview ?? true,
       stackOutputs: stackOutputsReader(outputsDir),
       transform: o.transform,
+      onRecord: evaluation.onRecord,
     });
     const tProgram = performance.now();
-    const server = await serverPromise;
-    const { info, diagnostics, enforcement, resolved } = await evaluatePack(
-      server,
-      run.resources,
-      packConfig,
-    );
+    const { info, diagnostics, enforcement, resolved } = await evaluation.finish(run.resources);
     const checkerLevel: EnforcementLevel = packConfig.all === "mandatory" ? "mandatory" : "advisory";
     const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
     const programFindings = [

@@ -85,6 +85,9 @@ function toDiagnostics(res: analyzerpb.AnalyzeResponse, fallbackUrn: string): Di
 
 /** A running policy pack and a client to it. */
 export class PackServer {
+  /** Each resource's inputs as a Struct, built once for Analyze and reused by AnalyzeStack. */
+  private readonly structs = new WeakMap<RecordedResource, Struct>();
+
   private constructor(
     private readonly child: ChildProcess,
     private readonly client: analyzerrpc.AnalyzerClient,
@@ -142,7 +145,7 @@ export class PackServer {
     req.setType(r.type);
     req.setUrn(r.urn);
     req.setName(r.name);
-    req.setProperties(Struct.fromJavaScript(r.inputs as Record<string, never>));
+    req.setProperties(this.propertiesOf(r));
     req.setOptions(options(r));
     return toDiagnostics(await unary(this.client, "analyze", req), r.urn);
   }
@@ -156,7 +159,7 @@ export class PackServer {
         a.setType(r.type);
         a.setUrn(r.urn);
         a.setName(r.name);
-        a.setProperties(Struct.fromJavaScript(r.inputs as Record<string, never>));
+        a.setProperties(this.propertiesOf(r));
         a.setOptions(options(r));
         a.setParent(r.parent);
         a.setDependenciesList(r.dependencies);
@@ -169,6 +172,12 @@ export class PackServer {
       }),
     );
     return toDiagnostics(await unary(this.client, "analyzeStack", req), "");
+  }
+
+  private propertiesOf(r: RecordedResource): Struct {
+    let s = this.structs.get(r);
+    if (!s) this.structs.set(r, (s = Struct.fromJavaScript(r.inputs as Record<string, never>)));
+    return s;
   }
 
   close(): void {

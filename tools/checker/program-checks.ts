@@ -3,12 +3,13 @@
  * (policies see secrets unwrapped), registration order, and whether secret config is `secure:`.
  * Reported like policies, under `checker/…` names.
  */
-import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../contract/manifest";
 import { UNGATED_FIX } from "../../contract/release-rules";
 import { SECRET_INPUT, looksGenerated, secretFormatIn } from "../../policies/lib/secret-values";
 import { configWithDefaults } from "../../policies/lib/config";
-import { dataVolumesProtected } from "../../policies/data";
+// Not ../../policies/data: that would load the pack's own copy of the SDKs into the checker.
+import { DATA_VOLUMES_PROTECTED_CONFIG } from "../../policies/lib/data-volumes";
 import { ROLE_LABEL, commandRoleOf } from "../../contract/roles";
 import type { RecordedResource } from "./record";
 import { SECRET_MARKER, StackConfig } from "./stack-config";
@@ -28,6 +29,8 @@ function isSecretValue(v: unknown): boolean {
 /** Paths of plain (non-secret) strings inside `v` that satisfy `bad`. */
 function plainHits(v: unknown, bad: (s: string, key: string) => boolean, at = "", key = ""): string[] {
   if (isSecretValue(v)) return [];
+  // Unknown at preview (computed by another resource): nothing plain to judge yet.
+  if (v === unknownValue) return [];
   if (typeof v === "string") return bad(v, key) ? [at] : [];
   if (Array.isArray(v)) return v.flatMap((x, i) => plainHits(x, bad, `${at}[${i}]`, key));
   if (v !== null && typeof v === "object")
@@ -41,10 +44,11 @@ export function plaintextSecretInputs(resources: readonly RecordedResource[]): P
   for (const r of resources.filter((x) => x.custom && !x.read)) {
     const leaked = plainHits(r.inputs, (s) => s.includes(SECRET_MARKER));
     const envLike = plainHits(r.inputs, (s, key) => {
-      const m = /^([A-Z][A-Z0-9_]*)=(.+)$/.exec(s);
+      // Env entries and env-like keys, whatever their case (`db_password=…`, `{session_secret: …}`).
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(s);
       return (
         (m !== null && SECRET_INPUT.test(m[1]!) && key !== "") ||
-        (/^[A-Z][A-Z0-9_]*$/.test(key) && SECRET_INPUT.test(key) && s.length > 0)
+        (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) && SECRET_INPUT.test(key) && s.length > 0)
       );
     });
     // By value: a known credential format anywhere, or a generated-looking token as an env value.
@@ -161,7 +165,7 @@ export function dataRetained(
   resources: readonly RecordedResource[],
   regenerableKinds: readonly string[] = configWithDefaults<{ regenerableKinds: string[] }>(
     {},
-    dataVolumesProtected.configSchema,
+    { properties: DATA_VOLUMES_PROTECTED_CONFIG },
   ).regenerableKinds,
 ): ProgramFinding[] {
   return resources

@@ -56,6 +56,8 @@ export interface RunOptions {
   readonly stackOutputs?: StackOutputsLookup;
   /** Program changes for tests: a stack transformation applied to every resource, after the program's own. */
   readonly transform?: pulumi.ResourceTransformation;
+  /** Called with each registration as it is recorded (the engine analyzes resources as they register). */
+  readonly onRecord?: (r: RecordedResource) => void;
 }
 
 export interface RunResult {
@@ -96,8 +98,16 @@ function registerLastStackTransformation(t: pulumi.ResourceTransformation): void
 class RecordingMonitor extends MockMonitor {
   readonly recorded: RecordedResource[] = [];
 
-  constructor(mocks: pulumi.runtime.Mocks) {
+  constructor(
+    mocks: pulumi.runtime.Mocks,
+    private readonly onRecord: (r: RecordedResource) => void = () => undefined,
+  ) {
     super(mocks);
+  }
+
+  private record(r: RecordedResource): void {
+    this.recorded.push(r);
+    this.onRecord(r);
   }
 
   private urnOf(req: any): string {
@@ -110,7 +120,7 @@ class RecordingMonitor extends MockMonitor {
     req
       .getPropertydependenciesMap()
       .forEach((v: any, k: string) => (propertyDependencies[k] = v.getUrnsList()));
-    this.recorded.push({
+    this.record({
       urn: this.urnOf(req),
       type: req.getType(),
       name: req.getName(),
@@ -140,7 +150,7 @@ class RecordingMonitor extends MockMonitor {
   }
 
   override async readResource(req: any, callback: (err: any, resp?: any) => void): Promise<void> {
-    this.recorded.push({
+    this.record({
       urn: this.urnOf(req),
       type: req.getType(),
       name: req.getName(),
@@ -248,7 +258,7 @@ function routeRejections(): void {
 
 /** Runs the program once and returns every registration. */
 export async function runProgram(o: RunOptions): Promise<RunResult> {
-  const monitor = new RecordingMonitor(mocks(o));
+  const monitor = new RecordingMonitor(mocks(o), o.onRecord);
   runtimeSettings.setMockOptions(monitor, o.config.project, o.stack, o.preview ?? true);
   // The feature flags `setMocks` sets; with supportsSecrets the raw inputs keep secret signatures.
   const store = runtimeState.getStore();

@@ -156,3 +156,22 @@ export function renderMarkdown(r: CheckResult): string {
   }
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * The checker's speed line (tools/checker/cli.ts): `work` from the checker's start and `wall` from
+ * the process start, both to the verdict (ms since the process started); `cpu` is this process's
+ * user + system CPU time in ms (the policy pack's own process is not included).
+ */
+export function speedLine(workStartMs: number, verdictMs: number, cpuMs: number): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  return (
+    `checker: work ${s(verdictMs - workStartMs)} (checker start to verdict), ` +
+    `wall ${s(verdictMs)} (process start to verdict), cpu ${s(cpuMs)} (checker process)`
+  );
+}
+
+/** Parses a speedLine back into seconds (bench, tests); undefined when `text` has none. */
+export function parseSpeedLine(text: string): { workS: number; wallS: number; cpuS: number } | undefined {
+  const m = /^checker: work (\d+\.\d+) s .*, wall (\d+\.\d+) s .*, cpu (\d+\.\d+) s /m.exec(text);
+  return m ? { workS: Number(m[1]), wallS: Number(m[2]), cpuS: Number(m[3]) } : undefined;
+}

@@ -1,0 +1,160 @@
+/**
+ * How `npm run check` runs (issue 10, checker speed): plain node with tools/loader/register.cjs.
+ * - The `.ts` cache is keyed by content: a cached entry is what runs, and a changed source (or
+ *   a file it imports) is transpiled again, never served stale.
+ * - TypeScript as the project writes it runs as under tsx (extensionless relative requires,
+ *   `await import()`, `__dirname`, esModuleInterop default imports, enums).
+ * - @pulumi/pulumi's `typescript` and `@npmcli/arborist` load only when first used, and work then.
+ * - The CLI prints its speed figures.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, test } from "node:test";
+import { parseSpeedLine, speedLine } from "../../tools/checker/report";
+
+const ROOT = path.resolve(__dirname, "../..");
+const LOADER = path.join(ROOT, "tools", "loader", "register.cjs");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "launchgate-loader-"));
+const cache = path.join(tmp, "cache");
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs `file` with the loader and the scratch cache; returns stdout (asserts exit 0). */
+function run(file: string, cwd = tmp): string {
+  const r = spawnSync(process.execPath, ["--require", LOADER, file], {
+    cwd,
+    encoding: "utf8",
+    // Scratch files live outside the project: they find its packages through NODE_PATH.
+    env: { ...process.env, LAUNCHGATE_TS_CACHE: cache, NODE_PATH: path.join(ROOT, "node_modules") },
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+const cached = () => (fs.existsSync(cache) ? fs.readdirSync(cache).filter((f) => f.endsWith(".js")) : []);
+
+describe("tools/loader/register.cjs: the .ts cache", () => {
+  const dir = path.join(tmp, "cache-case");
+  fs.mkdirSync(path.join(dir, "lib"), { recursive: true });
+  const main = path.join(dir, "main.ts");
+  const dep = path.join(dir, "lib", "value.ts");
+
+  test("transpiles once, then runs the cached entry", () => {
+    fs.writeFileSync(dep, "export const value: number = 1;\n");
+    fs.writeFileSync(main, 'import { value } from "./lib/value";\nconsole.log(`value ${value}`);\n');
+    assert.equal(run(main), "value 1");
+    assert.equal(cached().length, 2);
+    // The cached output is what runs: edit the dependency's entry in place and run again.
+    const entries = cached().map((f) => path.join(cache, f));
+    const depEntry = entries.find((f) => fs.readFileSync(f, "utf8").includes("value = 1"))!;
+    fs.writeFileSync(depEntry, fs.readFileSync(depEntry, "utf8").replace("value = 1", "value = 42"));
+    assert.equal(run(main), "value 42");
+    assert.equal(cached().length, 2, "no new entry for unchanged sources");
+  });
+
+  test("a changed source file is transpiled again, never served stale", () => {
+    fs.writeFileSync(dep, "export const value: number = 2;\n");
+    assert.equal(run(main), "value 2");
+    assert.equal(cached().length, 3, "one new entry: the changed file's");
+    fs.writeFileSync(dep, "export const value: number = 1;\n"); // back to the first content: its entry
+    assert.equal(run(main), "value 42", "the first content's (edited) entry is served again");
+  });
+
+  test("a changed tsconfig.json is a new key too", () => {
+    const before = cached().length;
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), '{ "compilerOptions": { "strict": true } }\n');
+    assert.equal(run(main), "value 1");
+    assert.equal(cached().length, before + 2, "both files transpiled again under the new tsconfig");
+  });
+
+  test("a concurrent writer leaves no partial entry", () => {
+    assert.deepEqual(
+      fs.readdirSync(cache).filter((f) => f.endsWith(".tmp")),
+      [],
+    );
+  });
+});
+
+describe("tools/loader/register.cjs: TypeScript as the project writes it", () => {
+  test("extensionless requires, index files, await import(), __dirname, interop, enums, strict", () => {
+    const dir = path.join(tmp, "syntax-case");
+    fs.mkdirSync(path.join(dir, "pkg"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), '{ "compilerOptions": { "strict": true } }\n');
+    fs.writeFileSync(path.join(dir, "pkg", "index.ts"), "export enum Kind { A = 'a', B = 'b' }\n");
+    fs.writeFileSync(
+      path.join(dir, "late.ts"),
+      "export default function late(): string { return 'late'; }\n",
+    );
+    fs.writeFileSync(
+      path.join(dir, "main.ts"),
+      [
+        'import * as path from "node:path";',
+        'import YAML from "yaml";',
+        'import { Kind } from "./pkg";',
+        "type Unused = { a: number };",
+        "async function main(): Promise<void> {",
+        '  const { default: late } = await import("./late");',
+        "  const u: Unused = { a: 1 };",
+        "  const strict = (function (this: unknown) { return this === undefined; })();",
+        '  console.log([Kind.B, late(), path.basename(__dirname), YAML.stringify({ k: u.a }).trim(), strict].join(" "));',
+        "}",
+        "void main();",
+      ].join("\n"),
+    );
+    assert.equal(run(path.join(dir, "main.ts"), ROOT), "b late syntax-case k: 1 true");
+  });
+});
+
+describe("tools/loader/lazy-sdk-deps.cjs", () => {
+  test("typescript and @npmcli/arborist load on first use only, and work then", () => {
+    const script = path.join(tmp, "lazy.ts");
+    fs.writeFileSync(
+      script,
+      [
+        'import * as pulumi from "@pulumi/pulumi";',
+        "const loaded = (m: string) => Object.keys(require.cache).some((k) => k.includes(`/node_modules/${m}/`));",
+        "async function main(): Promise<void> {",
+        '  const before = ["typescript", "@npmcli/arborist"].map(loaded);',
+        "  const fn = await pulumi.runtime.serializeFunction(() => 40 + 2);",
+        "  const paths = await pulumi.runtime.computeCodePaths();",
+        '  const after = ["typescript", "@npmcli/arborist"].map(loaded);',
+        "  console.log(JSON.stringify({ before, after, fn: fn.text.includes('40 + 2'), paths: paths.size > 0 }));",
+        "}",
+        "void main();",
+      ].join("\n"),
+    );
+    assert.deepEqual(JSON.parse(run(script, ROOT)), {
+      before: [false, false],
+      after: [true, true],
+      fn: true,
+      paths: true,
+    });
+  });
+});
+
+describe("checker speed line", () => {
+  test("formats and parses back", () => {
+    const line = speedLine(120, 1450, 980);
+    assert.equal(
+      line,
+      "checker: work 1.33 s (checker start to verdict), wall 1.45 s (process start to verdict), cpu 0.98 s (checker process)",
+    );
+    assert.deepEqual(parseSpeedLine(`report…\n${line}\n`), { workS: 1.33, wallS: 1.45, cpuS: 0.98 });
+    assert.equal(parseSpeedLine("no figures here"), undefined);
+  });
+
+  test("`npm run check -- --stack local` passes and prints work and wall", () => {
+    const r = spawnSync("npm", ["run", "--silent", "check", "--", "--stack", "local"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 180_000,
+    });
+    assert.equal(r.status, 0, r.stderr.slice(-600));
+    const speed = parseSpeedLine(r.stderr);
+    assert.ok(speed, `speed line in stderr: ${r.stderr.slice(-300)}`);
+    assert.ok(speed.workS > 0 && speed.workS <= speed.wallS, JSON.stringify(speed));
+  });
+});
