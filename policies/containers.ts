@@ -6,23 +6,37 @@
  */
 import * as path from "node:path";
 import { Container } from "@pulumi/docker/container";
-import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ContainerView, viewOfContainer } from "./lib/container-view";
+import { Network } from "@pulumi/docker/network";
+import { Service } from "@pulumi/docker/service";
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ContainerView, viewOf } from "./lib/container-view";
 import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, known, stackOfUrn } from "./lib/resources";
 import { ONE_SHOT_ROLES } from "../contract/roles";
-import { PolicyMeta, stackPolicy, typedPolicy } from "./lib/rule";
+import { PolicyMeta, stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 type Config = Record<string, unknown>;
 
-/** A container policy: `check` yields one message per violation of the view. */
+/**
+ * A container policy: `check` yields one message per violation of the view. It applies to
+ * containers and to Swarm services' task templates alike (placement `swarm` renders the same spec
+ * as a `docker.Service`), each read through its own view.
+ */
 function containerPolicy(
   meta: PolicyMeta,
   check: (c: ContainerView, config: Config, stack: string) => Iterable<string>,
 ): ResourceValidationPolicy {
-  return typedPolicy(meta, Container, (props, args, config) =>
-    check(viewOfContainer(props), config, stackOfUrn(args.urn)),
+  return typedPolicies(meta, [Container, Service], (props, args, config) =>
+    check(viewOf(args.type, props), config, stackOfUrn(args.urn)),
   );
+}
+
+/** The image a container or a service's task template runs (read directly: unknown ⇒ can't run). */
+function imageOf(type: string, props: Record<string, unknown>): string {
+  if (type !== TYPES.service) return (props.image as string | undefined) ?? "";
+  const task = props.taskSpec as Record<string, unknown> | undefined;
+  const spec = task?.containerSpec as Record<string, unknown> | undefined;
+  return (spec?.image as string | undefined) ?? "";
 }
 
 const oneShot = (c: ContainerView) => (ONE_SHOT_ROLES as readonly string[]).includes(c.role);
@@ -489,7 +503,7 @@ export const containerNonRoot = containerPolicy(
   },
 );
 
-export const imagesPinned = typedPolicy(
+export const imagesPinned = typedPolicies(
   {
     name: "images-pinned",
     description:
@@ -498,10 +512,10 @@ export const imagesPinned = typedPolicy(
     benchmark: "CIS Docker 1.6 §5.28, §4.x (image provenance)",
     fix: "pin as repo@sha256:<digest> (the digest staging verified)",
   },
-  Container,
+  [Container, Service],
   function* (props, args) {
     // Read directly: an image unknown at preview makes this "can't run" (advisory), as the engine does.
-    const image = (props.image as string | undefined) ?? "";
+    const image = imageOf(args.type, props);
     const lastPart = image.split("/").pop() ?? image;
     if (/:latest(@|$)/.test(image) || (!lastPart.includes(":") && !lastPart.includes("@"))) {
       yield `image "${image}" floats (:latest or no tag); pin it as repo@sha256:<digest>.`;
@@ -533,20 +547,31 @@ export const datastoresInternalOnly: StackValidationPolicy = stackPolicy(
   {
     name: "datastores-internal-only",
     description:
-      "Checks whether data-store containers join only docker networks created with `internal: true`.",
+      "Checks whether data-store containers and Swarm services join only docker networks created with `internal: true`.",
     protectsAgainst: "a data store with egress or reachable from the proxy's network",
     benchmark: "seed 001 (data stores private); CIS Docker 1.6 §5.9",
     fix: "attach data stores only to the internal network",
   },
   function* (args) {
-    const internal = new Set(
-      args.resources
-        .filter((r) => r.type === TYPES.network && known(() => r.props.internal) === true)
-        .map((r) => known(() => r.props.name) as string),
-    );
-    for (const r of args.resources.filter((x) => x.isType(Container))) {
-      const c = viewOfContainer(r.props);
+    const networks = args.resources.filter((r) => r.type === TYPES.network);
+    const isInternal = (n: PolicyResource) => known(() => n.props.internal) === true;
+    const internal = new Set(networks.filter(isInternal).map((r) => known(() => r.props.name) as string));
+    for (const r of args.resources.filter((x) => x.isType(Container) || x.isType(Service))) {
+      const c = viewOf(r.type, r.props);
       if (c.role !== "datastore") continue;
+      const what = `${c.datastore ?? "data store"} ${c.kind} ${r.name}`;
+      if (c.kind === "service") {
+        // A service joins networks by id, unknown until they exist: the networks its task
+        // template depends on are the ones it joins.
+        const joined = (r.propertyDependencies?.taskSpec ?? []).filter((d) => d.type === TYPES.network);
+        const outside = joined.filter((n) => !isInternal(n)).map((n) => n.name);
+        if (outside.length > 0 || c.networks.length === 0)
+          yield [
+            `${what} joins ${outside.join(", ") || "no network"}; attach it only to the internal network.`,
+            r,
+          ];
+        continue;
+      }
       const outside = c.networks.filter((n) => !internal.has(n));
       if (c.networkMode && c.networkMode !== "none" && !internal.has(c.networkMode))
         outside.push(c.networkMode);
@@ -556,6 +581,33 @@ export const datastoresInternalOnly: StackValidationPolicy = stackPolicy(
           r,
         ];
     }
+  },
+);
+
+/** Stacks whose overlays must be encrypted (default of `encrypted-overlays`' `stacks`). */
+export const ENCRYPTED_OVERLAY_STACKS = ["staging", "production"];
+
+export const overlaysEncrypted = typedPolicy(
+  {
+    name: "encrypted-overlays",
+    description:
+      "Checks whether Swarm overlay networks encrypt traffic between nodes on staging and production.",
+    protectsAgainst:
+      "app, database and Redis traffic (passwords included) crossing the provider's network between nodes in clear VXLAN",
+    benchmark:
+      "Docker docs: overlay network encryption (IPsec ESP, `--opt encrypted`); seed 002 network isolation",
+    fix: 'set `options: { encrypted: "true" }` on every overlay network (components/network/Network.ts)',
+    config: {
+      stacks: { type: "array", items: { type: "string" }, default: ENCRYPTED_OVERLAY_STACKS },
+    },
+  },
+  Network,
+  function* (props, args, config) {
+    const stack = stackOfUrn(args.urn);
+    if (!(config.stacks as string[]).includes(stack) || props.driver !== "overlay") return;
+    const options = (props.options ?? {}) as Record<string, unknown>;
+    if (!["true", ""].includes(String(options.encrypted ?? "false")))
+      yield `overlay network ${String(props.name ?? args.name)} is not encrypted on ${stack}; set \`options: { encrypted: "true" }\`.`;
   },
 );
 
@@ -583,4 +635,5 @@ export const containerPolicies = [
   imagesPinned,
   vpsLocalOnly,
   datastoresInternalOnly,
+  overlaysEncrypted,
 ];

@@ -15,13 +15,21 @@ import { Dns, recordNames } from "../components/edge/Dns";
 import { InternalCa } from "../components/edge/InternalCa";
 import { OriginCertificate } from "../components/edge/OriginCertificate";
 import { Proxy, UPSTREAM_DRAIN_SECONDS } from "../components/edge/Proxy";
-import { HardenedHost, SshConnection } from "../components/host/HardenedHost";
+import { HardenedHost, HardenedHostArgs, SshConnection } from "../components/host/HardenedHost";
 import { LocalVps } from "../components/host/LocalVps";
+import { SwarmCluster } from "../components/host/SwarmCluster";
 import { SshIdentityFile } from "../components/host/SshIdentityFile";
 import { Network } from "../components/network/Network";
 import { Backups } from "../components/ops/Backups";
 import { Monitoring } from "../components/ops/Monitoring";
-import { pgbouncerMaxClientConn, type AppConfig, type LaunchgateConfig } from "./config";
+import type { SwarmPlacement } from "../components/app/workload";
+import { NODE_LABELS, NODE_LABEL_ON, labelConstraint } from "../contract/placement";
+import {
+  pgbouncerMaxClientConn,
+  type AppConfig,
+  type ClusterHostConfig,
+  type LaunchgateConfig,
+} from "./config";
 import type { StackSecrets } from "./read";
 
 /** Fixed address of Postgres on the internal network: the only SSH-forwardable destination. */
@@ -43,22 +51,31 @@ export interface Deployment {
 
 /** Where the VPS is and how to log in first, per stack kind. */
 interface HostAccess {
+  /** Address other cluster members reach it on (a local VPS's container address). @default address */
+  readonly memberAddress?: pulumi.Output<string>;
   readonly address: pulumi.Output<string>;
   readonly sshPort: pulumi.Output<number>;
   readonly privateKey: pulumi.Output<string>;
   readonly publicKey: pulumi.Output<string>;
 }
 
+/** Access to a disposable local VPS: loopback SSH with its generated key, its container address for peers. */
+function vpsAccess(vps: LocalVps): HostAccess {
+  return {
+    address: vps.address,
+    sshPort: vps.sshPort,
+    privateKey: vps.privateKey,
+    publicKey: vps.publicKey,
+    memberAddress: vps.networkAddress,
+  };
+}
+
 function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
   if (cfg.environment === "local") {
     // The local stack creates its own disposable VPS; one generated key serves root and deployer.
-    const vps = new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS });
-    return {
-      address: vps.address,
-      sshPort: vps.sshPort,
-      privateKey: vps.privateKey,
-      publicKey: vps.publicKey,
-    };
+    return vpsAccess(
+      new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS }),
+    );
   }
   // readSecrets has already refused a staging/production stack without these.
   return {
@@ -69,11 +86,183 @@ function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
   };
 }
 
+/** The managing host (its engine receives every workload), the data host (Postgres' node) and access. */
+interface DeclaredHosts {
+  /** The Swarm cluster (placement swarm): services wait for its members. */
+  readonly cluster?: SwarmCluster;
+  readonly access: HostAccess;
+  readonly host: HardenedHost;
+  readonly dataHost: HardenedHost;
+}
+
+/** Placement `single-host`: one HardenedHost (`host`) runs everything. */
+function declareSingleHost(
+  cfg: LaunchgateConfig,
+  secrets: StackSecrets,
+  webAllowFrom: readonly string[] | undefined,
+): DeclaredHosts {
+  const access = hostAccess(cfg, secrets);
+  const host = new HardenedHost("host", {
+    ...hostArgs(cfg, access),
+    permitOpen: [`${POSTGRES_IP}:5432`],
+    webAllowFrom,
+    runsRedis: cfg.redis.instances.length > 0,
+  });
+  return { access, host, dataHost: host };
+}
+
+/** HardenedHost's login and settings for a host reached through `access`. */
+function hostArgs(
+  cfg: LaunchgateConfig,
+  access: HostAccess,
+): Pick<HardenedHostArgs, "bootstrap" | "host" | "deployerPublicKey" | "deployerPrivateKey"> {
+  return {
+    bootstrap: {
+      host: access.address,
+      port: access.sshPort,
+      user: cfg.host.bootstrapUser,
+      privateKey: access.privateKey,
+    },
+    host: cfg.host,
+    deployerPublicKey: access.publicKey,
+    deployerPrivateKey: access.privateKey,
+  };
+}
+
+/**
+ * Placement `swarm`: one HardenedHost per `hosts` entry (`node-<i>`), with `host`'s login
+ * settings. The first manager's engine receives the services (Swarm schedules them); Postgres'
+ * node runs backups, the drill and monitoring.
+ */
+function declareCluster(
+  cfg: LaunchgateConfig,
+  secrets: StackSecrets,
+  webAllowFrom: readonly string[] | undefined,
+): DeclaredHosts {
+  const firstEdge = cfg.hosts.findIndex((h) => h.labels[NODE_LABELS.edge] === NODE_LABEL_ON);
+  const nodes = cfg.hosts.map((h, i) => {
+    const access = nodeAccess(cfg, secrets, h, i === firstEdge);
+    const host = new HardenedHost(`node-${i}`, {
+      ...hostArgs(cfg, access),
+      webAllowFrom,
+      runsRedis: i === pinnedNode(cfg.hosts, "redis"),
+    });
+    return { access, host };
+  });
+  const manager = nodes[cfg.hosts.findIndex((h) => h.roles.includes("manager"))]!;
+  const cluster = new SwarmCluster("swarm", {
+    nodes: cfg.hosts.map((h, i) => ({
+      name: `node-${i}`,
+      connection: nodes[i]!.host.deployConnection,
+      address: nodes[i]!.access.memberAddress ?? pulumi.output(h.address),
+      roles: h.roles,
+      labels: h.labels,
+      ready: nodes[i]!.host.ready,
+    })),
+  });
+  return {
+    cluster,
+    access: manager.access,
+    host: manager.host,
+    dataHost: nodes[pinnedNode(cfg.hosts, "postgres")]!.host,
+  };
+}
+
+/** SSH access to one cluster node: a disposable VPS container on `local`, else the configured address. */
+function nodeAccess(
+  cfg: LaunchgateConfig,
+  secrets: StackSecrets,
+  node: ClusterHostConfig,
+  publishesWeb: boolean,
+): HostAccess {
+  if (cfg.environment === "local") {
+    // Only one VPS container can hold the loopback web ports; the others are reached by address.
+    return vpsAccess(
+      new LocalVps(`vps-${cfg.hosts.indexOf(node)}`, {
+        sshPort: node.sshPort,
+        publishedPorts: publishesWeb ? LOCAL_PUBLISHED_PORTS : [],
+      }),
+    );
+  }
+  return {
+    address: pulumi.output(node.address),
+    sshPort: pulumi.output(node.sshPort),
+    privateKey: secrets.sshPrivateKey!,
+    publicKey: pulumi.output(cfg.host.deployerPublicKey!),
+  };
+}
+
 /** Host ports of the local VPS container: HTTPS/HTTP of its proxy on loopback only. */
 export const LOCAL_PUBLISHED_PORTS = [
   { internal: 443, external: 8443 },
   { internal: 80, external: 8080 },
 ];
+
+/** How each workload is placed on a Swarm cluster (placement `swarm`). */
+export interface SwarmPlacements {
+  readonly postgres: SwarmPlacement;
+  readonly pgbouncer: SwarmPlacement;
+  readonly redis: SwarmPlacement;
+  readonly app: SwarmPlacement;
+  readonly proxy: SwarmPlacement;
+  /** Overlays encrypted (IPsec) between nodes. */
+  readonly encrypted: boolean;
+}
+
+/**
+ * The placement of every workload on a cluster of `cfg.hosts`. Pure.
+ * - Postgres and Redis are pinned to their labelled node (their volumes are node-local) and
+ *   replaced stop-first (two servers must never share a data directory); PgBouncer runs beside
+ *   Postgres.
+ * - Apps run `hosts − 1` replicas (at least 1), at most one per node: when one node is lost, its
+ *   task has a free node to move to and the service is back to full replicas.
+ * - The proxy is global on the edge nodes with host-mode ports, replaced stop-first per node.
+ * - `local` uses `dnsrr` endpoints and unencrypted overlays because the sandbox kernel has no IPVS
+ *   (VIPs and the routing mesh don't route) and no IPsec (encrypted overlays carry nothing between
+ *   nodes); staging and production use VIPs and encrypted overlays (policy `encrypted-overlays`).
+ */
+export function swarmPlacements(cfg: LaunchgateConfig): SwarmPlacements {
+  const local = cfg.environment === "local";
+  const endpointMode = local ? "dnsrr" : "vip";
+  const pinned = (workload: "postgres" | "redis"): SwarmPlacement => ({
+    constraints: [labelConstraint(workload)],
+    replicas: 1,
+    order: "stop-first",
+    endpointMode,
+  });
+  return {
+    postgres: pinned("postgres"),
+    redis: pinned("redis"),
+    pgbouncer: {
+      constraints: [labelConstraint("postgres")],
+      replicas: 1,
+      order: "start-first",
+      endpointMode,
+    },
+    app: {
+      replicas: Math.max(1, cfg.hosts.length - 1),
+      maxReplicasPerNode: 1,
+      order: "start-first",
+      endpointMode,
+    },
+    proxy: { constraints: [labelConstraint("edge")], replicas: "global", order: "stop-first", endpointMode },
+    encrypted: !local,
+  };
+}
+
+/** The node holding a pinned workload's volume (config validation guarantees exactly one). */
+export function pinnedNode(hosts: readonly ClusterHostConfig[], workload: "postgres" | "redis"): number {
+  return hosts.findIndex((h) => h.labels[NODE_LABELS[workload]] === NODE_LABEL_ON);
+}
+
+/** The env names an app's secrets arrive under (DATABASE_URL, REDIS_*_URL, its `secretEnv`). */
+export function appSecretNames(app: AppConfig): string[] {
+  return [
+    ...(app.database ? ["DATABASE_URL"] : []),
+    ...app.redis.map((r) => redisEnvName(app, r)),
+    ...app.secretEnv,
+  ];
+}
 
 /** Name of the env var carrying a Redis instance's URL for an app. */
 export function redisEnvName(app: AppConfig, instance: string): string {
@@ -102,30 +291,21 @@ export function canaryStableImage(cfg: LaunchgateConfig, app: AppConfig): string
  * registered (stacks/index.ts), so every resource declared here waits for the gate.
  */
 export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets): Deployment {
-  const access = hostAccess(cfg, secrets);
   const stack = pulumi.getStack();
-
-  const host = new HardenedHost("host", {
-    bootstrap: {
-      host: access.address,
-      port: access.sshPort,
-      user: cfg.host.bootstrapUser,
-      privateKey: access.privateKey,
-    },
-    host: cfg.host,
-    deployerPublicKey: access.publicKey,
-    deployerPrivateKey: access.privateKey,
-    permitOpen: [`${POSTGRES_IP}:5432`],
-    // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
-    webAllowFrom: cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined,
-    runsRedis: cfg.redis.instances.length > 0,
-  });
+  const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
+  // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
+  const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
+  const { access, host, dataHost, cluster } = swarm
+    ? declareCluster(cfg, secrets, webAllowFrom)
+    : declareSingleHost(cfg, secrets, webAllowFrom);
   const identity = new SshIdentityFile(
     "deployer-identity",
     { privateKey: access.privateKey, path: `.launchgate/${stack}/id_deployer` },
     { dependsOn: [host.ready] },
   );
-  const connection: pulumi.Output<SshConnection> = host.deployConnection;
+  // Backups, the drill, monitoring and the DB admin tunnel run on the node holding Postgres (the
+  // one host on single-host).
+  const connection: pulumi.Output<SshConnection> = dataHost.deployConnection;
 
   // Every container goes to the VPS's own Docker engine over SSH as the deploy user.
   const vpsDocker = new docker.Provider(
@@ -134,11 +314,19 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       host: host.dockerHost,
       sshOpts: ["-i", identity.path, "-o", "StrictHostKeyChecking=accept-new", "-o", "IdentitiesOnly=yes"],
     },
-    { dependsOn: [identity.written, host.ready] },
+    // On a swarm, services go to the first manager once every member has joined.
+    { dependsOn: [identity.written, host.ready, ...(cluster?.members ?? [])] },
   );
   const onVps: pulumi.ComponentResourceOptions = { providers: { docker: vpsDocker } };
 
-  const net = new Network("net", { internalSubnet: INTERNAL_SUBNET }, onVps);
+  const net = new Network(
+    "net",
+    { internalSubnet: INTERNAL_SUBNET, ...(swarm ? { swarm: { encrypted: swarm.encrypted } } : {}) },
+    onVps,
+  );
+  // A Swarm service joins networks by id; a container by name.
+  const edgeNetwork = swarm ? net.edgeId : net.edgeName;
+  const internalNetwork = swarm ? net.internalId : net.internalName;
 
   const tunnel = new PostgresAdminTunnel(
     "pg-admin",
@@ -156,8 +344,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
         ...cfg.postgres,
         pgbouncer: { ...cfg.postgres.pgbouncer, maxClientConn: pgbouncerMaxClientConn(cfg.postgres) },
       },
-      internalNetwork: net.internalName,
+      internalNetwork,
       ipAddress: POSTGRES_IP,
+      ...(swarm ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer } } : {}),
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
       adminDependsOn: [tunnel.ready],
     },
@@ -168,7 +357,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       instance.name,
       new Redis(
         `redis-${instance.name}`,
-        { image: cfg.redis.image, instance, internalNetwork: net.internalName },
+        { image: cfg.redis.image, instance, internalNetwork, ...(swarm ? { swarm: swarm.redis } : {}) },
         onVps,
       ),
     ]),
@@ -179,13 +368,13 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     {
       config: cfg.backups,
       connection,
-      storagePath: host.storagePath,
+      storagePath: dataHost.storagePath,
       postgresContainer: postgres.containerName,
       databases: cfg.postgres.databases.map((d) => d.name),
       redisContainers: [...redis.values()].map((r) => r.containerName),
       releaseId: cfg.release.commit,
     },
-    { dependsOn: [host.ready] },
+    { dependsOn: [dataHost.ready] },
   );
 
   const flags = flagValues(cfg);
@@ -207,8 +396,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
         {
           app: appCfg,
           ...variant,
-          edgeNetwork: net.edgeName,
-          internalNetwork: net.internalName,
+          edgeNetwork,
+          internalNetwork,
+          ...(swarm ? { swarm: swarm.app, secretNames: appSecretNames(app) } : {}),
           secretEnv: pulumi.secret(
             pulumi.all([pulumi.output(env), secrets.appSecrets]).apply(([resolved, all]) => ({
               ...resolved,
@@ -275,7 +465,8 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       origin: behindCloudflare
         ? { trustedProxies: CLOUDFLARE_IP_RANGES, clientCaPem: ORIGIN_PULL_CA_PEM }
         : undefined,
-      edgeNetwork: net.edgeName,
+      edgeNetwork,
+      ...(swarm ? { swarm: swarm.proxy } : {}),
       routes: cfg.apps
         .map((app, i) => ({ app, service: apps[i]! }))
         .filter(({ app }) => app.route !== undefined)
@@ -318,12 +509,12 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       ],
       publicUrl: proxy.url,
       backupDir: backups.backupDir,
-      diskPath: host.storagePath,
+      diskPath: dataHost.storagePath,
       hostLabel: `${stack} (${cfg.domain})`,
       // The local stack's certificate comes from its own internal CA, unknown to the host's curl.
       insecureTls: cfg.tls === "internal-ca",
     },
-    { dependsOn: [host.ready] },
+    { dependsOn: [dataHost.ready] },
   );
 
   return {

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
+import { NODE_LABELS, NODE_LABEL_ON } from "../contract/placement";
 
 /** The three kinds of stack this program knows; gates are mandatory only on `production`. */
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
@@ -76,6 +77,31 @@ const hostSchema = z
     /** Source ranges allowed to reach SSH (UFW rule). */
     sshAllowFrom: z.array(cidr).min(1).default(["0.0.0.0/0"]),
     timezone: z.string().default("UTC"),
+  })
+  .strict();
+
+/** Swarm node roles: managers hold the Raft log and schedule; workers only run tasks. */
+export const NODE_ROLES = ["manager", "worker"] as const;
+/** How workloads are placed: one Docker engine, or a Docker Swarm cluster over `hosts`. */
+export const PLACEMENTS = ["single-host", "swarm"] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+/** A Docker node label key (`launchgate.postgres`, `zone`): lowercase, dots and dashes. */
+const NODE_LABEL_KEY = /^[a-z][a-z0-9.-]{0,62}$/;
+
+const clusterHostSchema = z
+  .object({
+    /** IP or DNS name of the node (reachable by the other members on the Swarm ports). */
+    address: hostAddress,
+    sshPort: port.default(22),
+    /** `manager` (Raft member, schedules) and/or `worker`; the first manager initialises the swarm. */
+    roles: z.array(z.enum(NODE_ROLES)).min(1).default(["worker"]),
+    /**
+     * Docker node labels placement constraints match (`node.labels.<key> == <value>`): the
+     * contract keys in contract/placement.ts pin Postgres, Redis and the proxy's edge nodes.
+     */
+    labels: z
+      .record(z.string().regex(NODE_LABEL_KEY, "a node label key such as launchgate.postgres"), z.string())
+      .default({}),
   })
   .strict();
 
@@ -363,6 +389,13 @@ export const configSchema = z
     environment: z.enum(ENVIRONMENTS),
     domain: z.string().regex(HOSTNAME, "a DNS name such as app.example.com"),
     host: hostSchema,
+    /** Where workloads run: `single-host` (`host`, docker containers) or `swarm` (`hosts`, docker services). */
+    placement: z.enum(PLACEMENTS).default("single-host"),
+    /**
+     * The cluster's nodes for `placement: swarm` (the shared login settings come from `host`);
+     * empty for `single-host`.
+     */
+    hosts: z.array(clusterHostSchema).default([]),
     postgres: postgresSchema,
     redis: redisSchema,
     apps: z.array(appSchema).min(1),
@@ -390,6 +423,7 @@ export const configSchema = z
 
 export type LaunchgateConfig = z.infer<typeof configSchema>;
 export type HostConfig = LaunchgateConfig["host"];
+export type ClusterHostConfig = LaunchgateConfig["hosts"][number];
 export type PostgresConfig = LaunchgateConfig["postgres"];
 export type RedisConfig = LaunchgateConfig["redis"];
 export type RedisInstanceConfig = RedisConfig["instances"][number];
@@ -606,6 +640,72 @@ function postgresPoolChecks(
   return out;
 }
 
+/**
+ * The cluster's shape (`placement`, `hosts`): a swarm needs hosts, an odd number of managers (Raft
+ * needs a majority; with three or more hosts, three managers survive the loss of one) and exactly
+ * one node labelled for each node-local data store plus at least one edge node. Pure.
+ */
+function clusterChecks(
+  cfg: LaunchgateConfig,
+): { path: (string | number)[]; value: unknown; expected: string }[] {
+  const out: { path: (string | number)[]; value: unknown; expected: string }[] = [];
+  if (cfg.placement === "single-host") {
+    if (cfg.hosts.length > 0)
+      out.push({
+        path: ["hosts"],
+        value: cfg.hosts.map((h) => h.address),
+        expected:
+          'no hosts with placement "single-host" (its one host is launchgate:host); set launchgate:placement to "swarm" for a cluster',
+      });
+    return out;
+  }
+  if (cfg.hosts.length === 0) {
+    out.push({ path: ["hosts"], value: [], expected: 'at least one host with placement "swarm"' });
+    return out;
+  }
+  const seen = new Set<string>();
+  cfg.hosts.forEach((h, i) => {
+    const key = `${h.address}:${h.sshPort}`;
+    if (seen.has(key))
+      out.push({
+        path: ["hosts", i, "address"],
+        value: h.address,
+        expected: "an address:sshPort unique among hosts",
+      });
+    seen.add(key);
+  });
+  cfg.apps.forEach((a, i) => {
+    if (a.migrate)
+      out.push({
+        path: ["apps", i, "migrate"],
+        value: a.migrate,
+        expected:
+          'no migration job with placement "swarm" yet (a one-shot job cannot join the internal overlay and @pulumi/docker 5.2.0 has no replicated-job mode); migrate from a single-host release',
+      });
+  });
+  const managers = cfg.hosts.filter((h) => h.roles.includes("manager")).length;
+  const wanted = cfg.hosts.length >= 3 ? "at least 3 managers" : "1 manager";
+  if (managers === 0 || managers % 2 === 0 || (cfg.hosts.length >= 3 && managers < 3))
+    out.push({
+      path: ["hosts"],
+      value: `${managers} manager(s) among ${cfg.hosts.length} host(s)`,
+      expected: `an odd number of hosts with role "manager" — ${wanted} for ${cfg.hosts.length} host(s) (Raft quorum)`,
+    });
+  for (const [workload, label] of Object.entries(NODE_LABELS)) {
+    const count = cfg.hosts.filter((h) => h.labels[label] === NODE_LABEL_ON).length;
+    const needOne = workload !== "edge";
+    if (needOne ? count !== 1 : count === 0)
+      out.push({
+        path: ["hosts"],
+        value: `${count} host(s) labelled ${label}=${NODE_LABEL_ON}`,
+        expected: needOne
+          ? `exactly one host with labels.${label}: "${NODE_LABEL_ON}" (its ${workload} volume lives on that node)`
+          : `at least one host with labels.${label}: "${NODE_LABEL_ON}" (the proxy's published ports)`,
+      });
+  }
+  return out;
+}
+
 /** Problems that only make sense across keys or per environment. */
 function crossChecks(
   cfg: LaunchgateConfig,
@@ -626,6 +726,7 @@ function crossChecks(
     }
   }
   out.push(...postgresPoolChecks(cfg));
+  out.push(...clusterChecks(cfg));
   const seen = new Set<string>();
   cfg.apps.forEach((a, i) => {
     if (seen.has(a.name))

@@ -21,6 +21,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
 import * as command from "@pulumi/command";
 import { DELETE_SCOPE_TRIGGER, roleLabel, roleTrigger } from "../../contract/roles";
+import { SwarmPlacement, declareWorkload, swarmSecretFiles } from "./workload";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
 export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
@@ -92,6 +93,18 @@ export interface AppServiceArgs {
    */
   readonly drainSeconds?: number;
   /**
+   * Run as a Swarm service with this placement instead of a container on one host: the same spec,
+   * a stable service name (`<app>`), start-first rolling updates that roll back on a failed
+   * healthcheck, and `secretEnv` delivered as secret files (`<NAME>_FILE`), never in env.
+   * @default a container on the one host
+   */
+  readonly swarm?: SwarmPlacement;
+  /**
+   * The keys of `secretEnv` (each becomes a Swarm secret file). Required with `swarm`, as
+   * resources are declared per key before the values are known.
+   */
+  readonly secretNames?: readonly string[];
+  /**
    * Network alias and container-name prefix. A canary runs beside the stable version under
    * `<app>-canary` (the proxy splits between the two); the stable keeps `<app>`.
    * @default app.name
@@ -134,6 +147,20 @@ export function flagEnv(flags: Record<string, boolean>): Record<string, string> 
   return Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, v ? "true" : "false"]));
 }
 
+/** The secret names a Swarm rendering needs. @throws Error when `swarm` is set without them. */
+function requireSecretNames(args: AppServiceArgs): readonly string[] {
+  if (!args.secretNames)
+    throw new Error(`app ${args.app.name}: a Swarm service needs \`secretNames\` (the keys of secretEnv)`);
+  return args.secretNames;
+}
+
+/** One secret env value by name. @throws Error when the name has no value (config was checked before). */
+function secretValue(env: Record<string, string>, name: string, app: string): string {
+  const v = env[name];
+  if (typeof v !== "string") throw new Error(`app ${app}: secret ${name} has no value`);
+  return v;
+}
+
 /** `KEY=value` list, sorted so the same env always renders (and hashes) the same. */
 function renderEnv(env: Record<string, string>): string[] {
   return Object.keys(env)
@@ -146,8 +173,10 @@ export class AppService extends pulumi.ComponentResource {
   public readonly alias: pulumi.Output<string>;
   /** Port the app listens on. */
   public readonly port: pulumi.Output<number>;
-  /** Name of the running container (changes per release for create-before-delete). */
+  /** Name of the running container (changes per release for create-before-delete), or of the Swarm service. */
   public readonly containerName: pulumi.Output<string>;
+  /** The container or Swarm service: what must start before dependents. */
+  public readonly workload: pulumi.Resource;
 
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("launchgate:app:AppService", name, {}, opts);
@@ -189,6 +218,10 @@ export class AppService extends pulumi.ComponentResource {
     ];
 
     const deps: pulumi.Resource[] = [];
+    // A one-shot job cannot join the non-attachable internal overlay as a container, and
+    // @pulumi/docker 5.2.0 has no replicated-job service mode: config refuses `migrate` on a swarm.
+    if (app.migrate && args.swarm)
+      throw new Error(`app ${app.name}: migrations are not supported with placement swarm yet`);
     if (app.migrate) {
       // One-shot: attach waits for the exit, mustRun false keeps Pulumi from restarting it on the
       // next run, restart "no" keeps Docker from doing so. It has no healthcheck (CIS 5.26
@@ -224,29 +257,45 @@ export class AppService extends pulumi.ComponentResource {
       deps.push(job);
     }
 
-    const service = new docker.Container(
-      name,
-      {
-        ...runtime,
-        name: pulumi.interpolate`${alias}-${release}`,
-        image: app.image,
-        user: app.user,
-        ...(app.command ? { command: app.command } : {}),
-        envs,
-        ...attachNetworks(networks),
-        labels: [roleLabel("app"), ...labels],
-        healthcheck: {
-          tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
-          interval: HEALTH_INTERVAL,
-          timeout: "5s",
-          retries: 5,
-          startPeriod: "20s",
-        },
-        wait: true,
-        waitTimeout: args.waitTimeoutSeconds ?? 120,
-        stopTimeout: STOP_GRACE_SECONDS,
-        destroyGraceSeconds: STOP_GRACE_SECONDS,
+    const spec: docker.ContainerArgs = {
+      ...runtime,
+      name: pulumi.interpolate`${alias}-${release}`,
+      image: app.image,
+      user: app.user,
+      ...(app.command ? { command: app.command } : {}),
+      envs,
+      ...attachNetworks(networks),
+      labels: [roleLabel("app"), ...labels],
+      healthcheck: {
+        tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
+        interval: HEALTH_INTERVAL,
+        timeout: "5s",
+        retries: 5,
+        startPeriod: "20s",
       },
+      wait: true,
+      waitTimeout: args.waitTimeoutSeconds ?? 120,
+    };
+    const service = declareWorkload(
+      name,
+      args.swarm
+        ? { ...spec, name: alias, envs: undefined }
+        : { ...spec, stopTimeout: STOP_GRACE_SECONDS, destroyGraceSeconds: STOP_GRACE_SECONDS },
+      args.swarm
+        ? {
+            kind: "service",
+            swarm: args.swarm,
+            env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
+            secrets: swarmSecretFiles(
+              this,
+              name,
+              requireSecretNames(args).map((n) => ({
+                name: n,
+                value: pulumi.output(args.secretEnv).apply((e) => secretValue(e, n, app.name)),
+              })),
+            ),
+          }
+        : { kind: "container" },
       { parent: this, dependsOn: deps, deleteBeforeReplace: false },
     );
 
@@ -255,7 +304,7 @@ export class AppService extends pulumi.ComponentResource {
       throw new Error(
         `app ${app.name}: drainSeconds ${JSON.stringify(drain)} is not a whole number of seconds ≥ 0`,
       );
-    if (drain > 0) {
+    if (drain > 0 && !args.swarm) {
       // Replaced with its container (the name is in `triggers`); the old one's delete runs first
       // among the old resources (it depends on the old container), so the wait comes between
       // "replacement healthy" and "old container stopped". Its delete only waits: scoped to itself.
@@ -272,6 +321,7 @@ export class AppService extends pulumi.ComponentResource {
     this.alias = pulumi.output(alias);
     this.port = pulumi.output(app.port);
     this.containerName = service.name;
+    this.workload = service;
     this.registerOutputs({ alias: this.alias, port: this.port, containerName: this.containerName });
   }
 }

@@ -13,6 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
 import { datastoreLabels } from "../../contract/roles";
+import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
 
 /** Port PgBouncer listens on (inside the internal network only). */
 export const PGBOUNCER_PORT = 6432;
@@ -102,6 +103,12 @@ export interface PostgresArgs {
   readonly pgbouncerHealthcheck?: string[];
   /** CPU ceiling of the server container. @default 1 */
   readonly cpus?: number;
+  /**
+   * Run the server and PgBouncer as Swarm services: the server pinned by `server` (its volume is
+   * node-local; no fixed address: PgBouncer reaches it by service name), PgBouncer by `pgbouncer`;
+   * passwords and the auth file as secret files, never in env. @default containers on the one host
+   */
+  readonly swarm?: { readonly server: SwarmPlacement; readonly pgbouncer: SwarmPlacement };
 }
 
 /** `-c key=value` flags for the server from the tuning config. Pure; exported for tests. */
@@ -190,13 +197,15 @@ function authLine(role: string, password: string): string {
  * Writes the ini and auth file to tmpfs from env and execs PgBouncer, so the read-only root
  * filesystem needs no upload and the passwords are never in the command line.
  */
-function pgbouncerScript(binary: string): string {
+function pgbouncerScript(binary: string, authFromSecretFile = false): string {
   return [
     "set -eu",
     "umask 077",
     'printf "%s" "$PGBOUNCER_INI" > /tmp/pgbouncer.ini',
-    'printf "%s\\n" "$PGBOUNCER_AUTH" > /tmp/userlist.txt',
-    "unset PGBOUNCER_AUTH",
+    // On Swarm the auth file is the secret file itself (auth_file points at it).
+    ...(authFromSecretFile
+      ? []
+      : ['printf "%s\\n" "$PGBOUNCER_AUTH" > /tmp/userlist.txt', "unset PGBOUNCER_AUTH"]),
     `exec ${binary} /tmp/pgbouncer.ini`,
   ].join("\n");
 }
@@ -240,47 +249,68 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this, protect: true, retainOnDelete: true },
     );
 
-    const server = new docker.Container(
+    const serverSpec: docker.ContainerArgs = {
+      ...hardened({
+        memoryMb: cfg.memoryMb,
+        cpus: args.cpus ?? 1,
+        // The server's unix socket and lock file; the official entrypoint's temporary
+        // init server also listens there.
+        tmpfs: { "/var/run/postgresql": "rw,noexec,nosuid,nodev,size=1m" },
+      }),
       name,
-      {
-        ...hardened({
-          memoryMb: cfg.memoryMb,
-          cpus: args.cpus ?? 1,
-          // The server's unix socket and lock file; the official entrypoint's temporary
-          // init server also listens there.
-          tmpfs: { "/var/run/postgresql": "rw,noexec,nosuid,nodev,size=1m" },
-        }),
-        name,
-        image: cfg.image,
-        user: args.serverUser ?? "postgres",
-        command: [...(args.serverCommand ?? ["postgres"]), ...tuningFlags(cfg)],
-        envs: [
-          // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
-          pulumi.secret(pulumi.interpolate`POSTGRES_PASSWORD=${superPassword.result}`),
-          "POSTGRES_USER=postgres",
-          `PGDATA=${PGDATA}`,
-          // Only the superuser may connect before roles exist; app roles come from the provider.
-          "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=peer",
-        ],
-        volumes: [{ volumeName: volume.name, containerPath: PGDATA }],
-        labels: datastoreLabels("postgres"),
-        // Parallel query workers use POSIX shared memory; docker's 64 MiB default is too small.
-        shmSize: 128,
-        ...attachNetworks([{ name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] }]),
-        healthcheck: {
-          tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"],
-          interval: HEALTH_INTERVAL,
-          timeout: "5s",
-          // ~10 s of failed probes before "unhealthy" (the monitor alerts on it), not 10 minutes.
-          retries: 10,
-          startPeriod: "60s",
-        },
-        wait: true,
-        waitTimeout: 180,
-        // Postgres flushes and checkpoints on SIGINT (fast shutdown) rather than aborting.
-        stopSignal: "SIGINT",
-        stopTimeout: 60,
+      image: cfg.image,
+      user: args.serverUser ?? "postgres",
+      command: [...(args.serverCommand ?? ["postgres"]), ...tuningFlags(cfg)],
+      envs: args.swarm
+        ? undefined
+        : [
+            // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
+            pulumi.secret(pulumi.interpolate`POSTGRES_PASSWORD=${superPassword.result}`),
+            "POSTGRES_USER=postgres",
+            `PGDATA=${PGDATA}`,
+            // Only the superuser may connect before roles exist; app roles come from the provider.
+            "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=peer",
+          ],
+      volumes: [{ volumeName: volume.name, containerPath: PGDATA }],
+      labels: datastoreLabels("postgres"),
+      // Parallel query workers use POSIX shared memory; docker's 64 MiB default is too small.
+      shmSize: 128,
+      ...attachNetworks([
+        args.swarm
+          ? { name: args.internalNetwork, aliases: [name] }
+          : { name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] },
+      ]),
+      healthcheck: {
+        tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"],
+        interval: HEALTH_INTERVAL,
+        timeout: "5s",
+        // ~10 s of failed probes before "unhealthy" (the monitor alerts on it), not 10 minutes.
+        retries: 10,
+        startPeriod: "60s",
       },
+      wait: true,
+      waitTimeout: 180,
+      // Postgres flushes and checkpoints on SIGINT (fast shutdown) rather than aborting.
+      stopSignal: "SIGINT",
+      stopTimeout: 60,
+    };
+    const server = declareWorkload(
+      name,
+      serverSpec,
+      args.swarm
+        ? {
+            kind: "service",
+            swarm: args.swarm.server,
+            env: {
+              POSTGRES_USER: "postgres",
+              PGDATA,
+              POSTGRES_INITDB_ARGS: "--auth-host=scram-sha-256 --auth-local=peer",
+            },
+            secrets: swarmSecretFiles(this, name, [
+              { name: "POSTGRES_PASSWORD", value: superPassword.result },
+            ]),
+          }
+        : { kind: "container" },
       // A fixed container name cannot exist twice (and two servers must never share the data
       // volume): replace delete-first. The volume is protected and retained, so data survives.
       { parent: this, deleteBeforeReplace: true },
@@ -371,35 +401,51 @@ export class Postgres extends pulumi.ComponentResource {
       "-p",
       String(PGBOUNCER_PORT),
     ];
-    const pooler = new docker.Container(
-      poolerAlias,
-      {
-        // PgBouncer is single-threaded and small; 128 MiB holds thousands of clients. One whole
-        // CPU: it is on every query's path, and a 0.5 quota throttles it for half of each CFS
-        // period — a burst of 1,000 logins then took over a minute (issue 12).
-        ...hardened({ memoryMb: 128, cpus: 1 }),
-        name: poolerAlias,
-        image: cfg.pgbouncer.image,
-        user: args.pgbouncerUser ?? "postgres",
-        // Same entrypoint for every image, so an image's own config generator never runs.
-        entrypoints: ["/bin/sh", "-c"],
-        command: [pgbouncerScript(args.pgbouncerBinary ?? "pgbouncer")],
-        envs: [
-          `PGBOUNCER_INI=${pgbouncerIni(cfg, args.ipAddress, "/tmp/userlist.txt")}`,
-          pulumi.secret(pulumi.all(roleSecrets).apply((lines) => `PGBOUNCER_AUTH=${lines.join("\n")}`)),
-        ],
-        ...attachNetworks([{ name: args.internalNetwork, aliases: [poolerAlias] }]),
-        labels: datastoreLabels("pgbouncer"),
-        healthcheck: {
-          tests: bouncerHealth,
-          interval: HEALTH_INTERVAL,
-          timeout: "5s",
-          retries: 10,
-          startPeriod: "10s",
-        },
-        wait: true,
-        waitTimeout: 60,
+    const authFile = args.swarm ? `${SECRETS_DIR}/PGBOUNCER_AUTH` : "/tmp/userlist.txt";
+    const authLines = pulumi.all(roleSecrets).apply((lines) => lines.join("\n"));
+    const poolerSpec: docker.ContainerArgs = {
+      // PgBouncer is single-threaded and small; 128 MiB holds thousands of clients. One whole
+      // CPU: it is on every query's path, and a 0.5 quota throttles it for half of each CFS
+      // period — a burst of 1,000 logins then took over a minute (issue 12).
+      ...hardened({ memoryMb: 128, cpus: 1 }),
+      name: poolerAlias,
+      image: cfg.pgbouncer.image,
+      user: args.pgbouncerUser ?? "postgres",
+      // Same entrypoint for every image, so an image's own config generator never runs.
+      entrypoints: ["/bin/sh", "-c"],
+      command: [pgbouncerScript(args.pgbouncerBinary ?? "pgbouncer", args.swarm !== undefined)],
+      envs: args.swarm
+        ? undefined
+        : [
+            `PGBOUNCER_INI=${pgbouncerIni(cfg, args.ipAddress, authFile)}`,
+            pulumi.secret(pulumi.all(roleSecrets).apply((lines) => `PGBOUNCER_AUTH=${lines.join("\n")}`)),
+          ],
+      ...attachNetworks([{ name: args.internalNetwork, aliases: [poolerAlias] }]),
+      labels: datastoreLabels("pgbouncer"),
+      healthcheck: {
+        tests: bouncerHealth,
+        interval: HEALTH_INTERVAL,
+        timeout: "5s",
+        retries: 10,
+        startPeriod: "10s",
       },
+      wait: true,
+      waitTimeout: 60,
+    };
+    const pooler = declareWorkload(
+      poolerAlias,
+      poolerSpec,
+      args.swarm
+        ? {
+            kind: "service",
+            swarm: args.swarm.pgbouncer,
+            // On the overlay the server is reached by its service name (no fixed address).
+            env: { PGBOUNCER_INI: pgbouncerIni(cfg, name, authFile) },
+            secrets: swarmSecretFiles(this, poolerAlias, [
+              { name: "PGBOUNCER_AUTH", value: authLines.apply((l) => `${l}\n`) },
+            ]),
+          }
+        : { kind: "container" },
       // Fixed name (the apps' DATABASE_URL host): replace delete-first, like the server.
       { parent: this, dependsOn: [server], deleteBeforeReplace: true },
     );

@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
 import { datastoreLabels } from "../../contract/roles";
+import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
 
 export const REDIS_PORT = 6379;
 
@@ -45,7 +46,15 @@ export interface RedisArgs {
   readonly user?: string;
   /** CPU ceiling (Redis executes commands on one thread). @default 0.5 */
   readonly cpus?: number;
+  /**
+   * Run as a Swarm service pinned by this placement (its volume is node-local), the password as
+   * the secret file `/run/secrets/REDIS_PASSWORD`. @default a container on the one host
+   */
+  readonly swarm?: SwarmPlacement;
 }
+
+/** Where the password file is in a Swarm task. */
+export const REDIS_PASSWORD_FILE = `${SECRETS_DIR}/REDIS_PASSWORD`;
 
 /** Eviction policy for a role: queues and sessions must never lose keys; caches may. */
 export function evictionPolicy(role: RedisRole): "noeviction" | "allkeys-lru" {
@@ -115,10 +124,12 @@ function shQuote(s: string): string {
  * Start script: writes `requirepass` from $REDIS_PASSWORD to a 0600 file on tmpfs, drops the var
  * from the server's environment and execs redis-server with that file plus the plain arguments.
  */
-export function redisStartScript(instance: RedisInstance, dataDir: string): string {
+export function redisStartScript(instance: RedisInstance, dataDir: string, passwordFile?: string): string {
   return [
     "set -eu",
     "umask 077",
+    // On Swarm the password is a secret file, never in env.
+    ...(passwordFile ? [`REDIS_PASSWORD="$(cat ${passwordFile})"`] : []),
     `printf 'requirepass "%s"\\n' "$REDIS_PASSWORD" > /tmp/redis-auth.conf`,
     "unset REDIS_PASSWORD",
     `exec redis-server /tmp/redis-auth.conf ${redisServerArgs(instance, dataDir).map(shQuote).join(" ")}`,
@@ -129,6 +140,12 @@ export function redisStartScript(instance: RedisInstance, dataDir: string): stri
 export const REDIS_HEALTHCHECK = [
   "CMD-SHELL",
   `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
+];
+
+/** The same healthcheck reading the password from its Swarm secret file. */
+export const REDIS_SWARM_HEALTHCHECK = [
+  "CMD-SHELL",
+  `REDISCLI_AUTH="$(cat ${REDIS_PASSWORD_FILE})" redis-cli -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
 ];
 
 export class Redis extends pulumi.ComponentResource {
@@ -159,33 +176,41 @@ export class Redis extends pulumi.ComponentResource {
       { parent: this, protect: true, retainOnDelete: true },
     );
 
-    const server = new docker.Container(
+    const spec: docker.ContainerArgs = {
+      // Container ceiling above maxmemory: AOF rewrite forks and copy-on-write needs headroom.
+      ...hardened({ memoryMb: redisContainerMemoryMb(args.instance.maxMemoryMb), cpus: args.cpus ?? 0.5 }),
       name,
-      {
-        // Container ceiling above maxmemory: AOF rewrite forks and copy-on-write needs headroom.
-        ...hardened({ memoryMb: redisContainerMemoryMb(args.instance.maxMemoryMb), cpus: args.cpus ?? 0.5 }),
-        name,
-        image: args.image,
-        user: args.user ?? "redis",
-        // Same entrypoint for the official and the Debian-built image: no entrypoint-side chown.
-        entrypoints: ["/bin/sh", "-c"],
-        command: [redisStartScript(args.instance, dataDir)],
-        // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
-        envs: [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${password.result}`)],
-        volumes: [{ volumeName: volume.name, containerPath: dataDir }],
-        labels: datastoreLabels("redis"),
-        ...attachNetworks([{ name: args.internalNetwork, aliases: [name] }]),
-        healthcheck: {
-          tests: REDIS_HEALTHCHECK,
-          interval: HEALTH_INTERVAL,
-          timeout: "3s",
-          retries: 10,
-          // Replaying a large AOF on start can take a while before PING answers.
-          startPeriod: "30s",
-        },
-        wait: true,
-        waitTimeout: 120,
+      image: args.image,
+      user: args.user ?? "redis",
+      // Same entrypoint for the official and the Debian-built image: no entrypoint-side chown.
+      entrypoints: ["/bin/sh", "-c"],
+      command: [redisStartScript(args.instance, dataDir, args.swarm ? REDIS_PASSWORD_FILE : undefined)],
+      // Explicitly secret: the env must stay encrypted in state whatever the provider marks.
+      envs: args.swarm ? undefined : [pulumi.secret(pulumi.interpolate`REDIS_PASSWORD=${password.result}`)],
+      volumes: [{ volumeName: volume.name, containerPath: dataDir }],
+      labels: datastoreLabels("redis"),
+      ...attachNetworks([{ name: args.internalNetwork, aliases: [name] }]),
+      healthcheck: {
+        tests: args.swarm ? REDIS_SWARM_HEALTHCHECK : REDIS_HEALTHCHECK,
+        interval: HEALTH_INTERVAL,
+        timeout: "3s",
+        retries: 10,
+        // Replaying a large AOF on start can take a while before PING answers.
+        startPeriod: "30s",
       },
+      wait: true,
+      waitTimeout: 120,
+    };
+    const server = declareWorkload(
+      name,
+      spec,
+      args.swarm
+        ? {
+            kind: "service",
+            swarm: args.swarm,
+            secrets: swarmSecretFiles(this, name, [{ name: "REDIS_PASSWORD", value: password.result }]),
+          }
+        : { kind: "container" },
       // A fixed container name cannot exist twice (and two servers must never share the data
       // volume): replace delete-first. The volume is protected and retained, so data survives.
       { parent: this, deleteBeforeReplace: true },

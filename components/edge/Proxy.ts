@@ -16,6 +16,7 @@ import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } 
 import { roleLabel } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import { renderNginxConfig, renderSplitConfig } from "./nginx/render";
+import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
 
 export {
   renderNginxConfig,
@@ -128,6 +129,13 @@ export interface ProxyArgs {
   /** CPU ceiling. @default 0.5 */
   readonly cpus?: number;
   /**
+   * Run as a Swarm service (typically `replicas: "global"` on the edge nodes, stop-first: host
+   * ports cannot be held twice), publishing `ports` in host mode on each node running it. Config,
+   * certificate and client CA become Swarm configs and the key a Swarm secret (content-hashed
+   * names), so the root filesystem stays read-only. @default a container on the one host
+   */
+  readonly swarm?: SwarmPlacement;
+  /**
    * SSH connection (deploy user) for the weights step: with it, the routes' split is applied by
    * rewriting `weights.conf` and reloading nginx over SSH, so rollout weights change without a
    * new proxy container. @default none: no weights step, every route all-stable
@@ -135,6 +143,27 @@ export interface ProxyArgs {
   readonly connection?: pulumi.Input<SshConnection>;
   /** Resources the weights step waits for (the app services: a canary must be healthy first). */
   readonly weightsAfter?: pulumi.Resource[];
+}
+
+/** Where the TLS key is in a Swarm task (a secret file). */
+export const SWARM_KEY_PATH = `${SECRETS_DIR}/TLS_KEY`;
+
+/** A Swarm config (immutable) named by its content hash, mounted read-only at `path`. */
+function swarmConfig(
+  parent: pulumi.Resource,
+  name: string,
+  path: string,
+  content: pulumi.Input<string>,
+): docker.types.input.ServiceTaskSpecContainerSpecConfig {
+  const config = new docker.ServiceConfig(
+    name,
+    {
+      name: pulumi.output(content).apply((c) => `${name}-${shortHash([name, c], 12)}`),
+      data: pulumi.output(content).apply((c) => Buffer.from(c, "utf8").toString("base64")),
+    },
+    { parent },
+  );
+  return { configId: config.id, configName: config.name, fileName: path, fileMode: 0o444 };
 }
 
 /** Start command: validate, then exec nginx in the foreground; refuse to start on a bad config. */
@@ -163,7 +192,7 @@ export class Proxy extends pulumi.ComponentResource {
         minTlsVersion: args.config.minTlsVersion,
         hstsMaxAgeSeconds: args.config.hstsMaxAgeSeconds,
         certPath: CERT_PATH,
-        keyPath: KEY_PATH,
+        keyPath: args.swarm ? SWARM_KEY_PATH : KEY_PATH,
         workerUser: args.workerUser ?? "nginx",
         healthPort: HEALTH_PORT,
         weightsPath: WEIGHTS_PATH,
@@ -183,7 +212,7 @@ export class Proxy extends pulumi.ComponentResource {
       { file: WEIGHTS_PATH, content: initialWeights, permissions: "0644" },
       { file: CERT_PATH, content: args.certificatePem, permissions: "0644" },
       // Read by the root master before workers start; workers never see it.
-      { file: KEY_PATH, content: key, permissions: "0600" },
+      { file: args.swarm ? SWARM_KEY_PATH : KEY_PATH, content: key, permissions: "0600" },
       ...(args.origin
         ? [{ file: CLIENT_CA_PATH, content: args.origin.clientCaPem, permissions: "0644" }]
         : []),
@@ -220,88 +249,116 @@ export class Proxy extends pulumi.ComponentResource {
 
     // Cert, key and config live in a small volume: uploads must land in a volume when the root
     // filesystem is read-only. It holds nothing that is not re-uploaded on every replacement.
-    const confVolume = new docker.Volume(
-      `${name}-conf`,
-      { name: `${name}-conf`, labels: [{ label: "launchgate.data", value: "proxy-config" }] },
-      { parent: this },
-    );
+    const confVolume = args.swarm
+      ? undefined
+      : new docker.Volume(
+          `${name}-conf`,
+          { name: `${name}-conf`, labels: [{ label: "launchgate.data", value: "proxy-config" }] },
+          { parent: this },
+        );
 
-    const proxy = new docker.Container(
-      name,
-      {
-        ...hardened({
-          memoryMb: args.memoryMb ?? 128,
-          cpus: args.cpus ?? 0.5,
-          capAdd: [...NGINX_CAPS],
-          // CIS 5.12 exception, found by the services test on a real engine: Docker refuses
-          // uploads into any container whose root filesystem is read-only ("container rootfs is
-          // marked read-only"), even into a volume path, and the provider delivers the config,
-          // certificate and key as uploads. The files are checked by the `nginx -t` job first;
-          // every capability but nginx's four is dropped and no-new-privileges is set.
-          readOnly: false,
-          // nginx writes only its pid and temp files, all under /tmp (see render.ts); these two are
-          // the compiled-in defaults of the official and Debian builds, kept writable in case a
-          // module falls back to them.
-          tmpfs: {
-            "/var/cache/nginx": "rw,noexec,nosuid,nodev,size=64m",
-            "/var/lib/nginx": "rw,noexec,nosuid,nodev,size=64m",
-          },
-        }),
-        name,
-        image: args.config.image,
-        entrypoints: ["/bin/sh", "-c"],
-        command: [START_SCRIPT],
-        volumes: [{ volumeName: confVolume.name, containerPath: CONF_DIR }],
-        uploads,
-        // The only published host ports in the program.
-        ports: [
-          { internal: 80, external: ports.http, protocol: "tcp" },
-          { internal: 443, external: ports.https, protocol: "tcp" },
-        ],
-        ...attachNetworks([{ name: args.edgeNetwork, aliases: [name] }]),
-        labels: [
-          roleLabel("proxy"),
-          { label: "launchgate.proxy", value: "true" },
-          { label: "launchgate.config-checked", value: requireSuccess(check, "nginx -t", revision) },
-        ],
-        healthcheck: {
-          tests: args.healthcheck ?? [
-            "CMD",
-            "curl",
-            "-fsS",
-            "-o",
-            "/dev/null",
-            `http://127.0.0.1:${HEALTH_PORT}/healthz`,
-          ],
-          interval: HEALTH_INTERVAL,
-          timeout: "3s",
-          retries: 5,
-          startPeriod: "5s",
+    // The split every route gets (all-stable unless a canary is in progress).
+    const weights = pulumi
+      .all(
+        args.routes.map((r) =>
+          pulumi.all([r.upstream, r.canary?.upstream]).apply(([upstream, canary]) => ({
+            upstream,
+            ...(canary !== undefined && r.canary
+              ? { canary: { upstream: canary, weight: r.canary.weight } }
+              : {}),
+          })),
+        ),
+      )
+      .apply((routes) => renderSplitConfig(routes));
+
+    const spec: docker.ContainerArgs = {
+      ...hardened({
+        memoryMb: args.memoryMb ?? 128,
+        cpus: args.cpus ?? 0.5,
+        capAdd: [...NGINX_CAPS],
+        // CIS 5.12 exception, found by the services test on a real engine: Docker refuses
+        // uploads into any container whose root filesystem is read-only ("container rootfs is
+        // marked read-only"), even into a volume path, and the provider delivers the config,
+        // certificate and key as uploads. The files are checked by the `nginx -t` job first;
+        // every capability but nginx's four is dropped and no-new-privileges is set.
+        // On Swarm the files are configs and a secret, not uploads: the root stays read-only.
+        readOnly: args.swarm !== undefined,
+        // nginx writes only its pid and temp files, all under /tmp (see render.ts); these two are
+        // the compiled-in defaults of the official and Debian builds, kept writable in case a
+        // module falls back to them.
+        tmpfs: {
+          "/var/cache/nginx": "rw,noexec,nosuid,nodev,size=64m",
+          "/var/lib/nginx": "rw,noexec,nosuid,nodev,size=64m",
         },
-        wait: true,
-        waitTimeout: 60,
-        stopSignal: "SIGQUIT", // graceful: finish in-flight requests
+      }),
+      name,
+      image: args.config.image,
+      entrypoints: ["/bin/sh", "-c"],
+      command: [START_SCRIPT],
+      ...(confVolume ? { volumes: [{ volumeName: confVolume.name, containerPath: CONF_DIR }], uploads } : {}),
+      // The only published host ports in the program.
+      ports: args.swarm
+        ? undefined
+        : [
+            { internal: 80, external: ports.http, protocol: "tcp" },
+            { internal: 443, external: ports.https, protocol: "tcp" },
+          ],
+      ...attachNetworks([{ name: args.edgeNetwork, aliases: [name] }]),
+      labels: [
+        roleLabel("proxy"),
+        { label: "launchgate.proxy", value: "true" },
+        { label: "launchgate.config-checked", value: requireSuccess(check, "nginx -t", revision) },
+      ],
+      healthcheck: {
+        tests: args.healthcheck ?? [
+          "CMD",
+          "curl",
+          "-fsS",
+          "-o",
+          "/dev/null",
+          `http://127.0.0.1:${HEALTH_PORT}/healthz`,
+        ],
+        interval: HEALTH_INTERVAL,
+        timeout: "3s",
+        retries: 5,
+        startPeriod: "5s",
       },
+      wait: true,
+      waitTimeout: 60,
+      stopSignal: "SIGQUIT", // graceful: finish in-flight requests
+    };
+    const proxy = declareWorkload(
+      name,
+      spec,
+      args.swarm
+        ? {
+            kind: "service",
+            swarm: args.swarm,
+            configs: [
+              swarmConfig(this, `${name}-nginx-conf`, CONF_PATH, conf),
+              swarmConfig(this, `${name}-weights`, WEIGHTS_PATH, weights),
+              swarmConfig(this, `${name}-cert`, CERT_PATH, args.certificatePem),
+              ...(args.origin
+                ? [swarmConfig(this, `${name}-client-ca`, CLIENT_CA_PATH, args.origin.clientCaPem)]
+                : []),
+            ],
+            secrets: swarmSecretFiles(this, name, [{ name: "TLS_KEY", value: key }]),
+            hostPorts: [
+              { target: 80, published: ports.http },
+              { target: 443, published: ports.https },
+            ],
+          }
+        : { kind: "container" },
       // Host ports 80/443 cannot be held by two containers: replace delete-first (seconds of
       // downtime, after the config check has passed).
       { parent: this, dependsOn: [check], deleteBeforeReplace: true },
     );
 
-    if (args.connection) {
+    // On Swarm a weight change is a new weights config and a rolling update of the proxy (its
+    // files are read-only configs there); on one host the weights step rewrites the file in place.
+    if (args.connection && !args.swarm) {
       // The weights step: re-run whenever the weights or the proxy container change (a new proxy
       // starts all-stable). No `delete`: removing the step leaves the proxy as it is.
-      const weights = pulumi
-        .all(
-          args.routes.map((r) =>
-            pulumi.all([r.upstream, r.canary?.upstream]).apply(([upstream, canary]) => ({
-              upstream,
-              ...(canary !== undefined && r.canary
-                ? { canary: { upstream: canary, weight: r.canary.weight } }
-                : {}),
-            })),
-          ),
-        )
-        .apply((routes) => renderSplitConfig(routes));
       new command.remote.Command(
         `${name}-weights`,
         {

@@ -48,6 +48,11 @@ export class LocalVps extends pulumi.ComponentResource {
   public readonly publicKey: pulumi.Output<string>;
   /** Name of the VPS container on the local engine. */
   public readonly containerName: pulumi.Output<string>;
+  /**
+   * The container's address on the local engine's network: what other VPS containers reach it on
+   * (a local Swarm cluster's advertise address). "" until the container runs.
+   */
+  public readonly networkAddress: pulumi.Output<string>;
 
   constructor(name: string, args: LocalVpsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const sshPort = args.sshPort ?? 2222;
@@ -134,7 +139,9 @@ export class LocalVps extends pulumi.ComponentResource {
     this.privateKey = pulumi.secret(key.privateKeyOpenssh);
     this.publicKey = key.publicKeyOpenssh;
     this.containerName = container.name;
+    this.networkAddress = container.networkDatas.apply((n) => n?.[0]?.ipAddress ?? "");
     this.registerOutputs({
+      networkAddress: this.networkAddress,
       address: this.address,
       sshPort: this.sshPort,
       bootstrapUser: this.bootstrapUser,

@@ -14,6 +14,18 @@ export interface NetworkArgs {
    * LAN when the daemon picks pools. @default "172.31.0.0/24"
    */
   readonly edgeSubnet?: string;
+  /**
+   * Swarm overlays instead of local bridges: `internal` is internal and not attachable (only
+   * services join it), `edge` is attachable. `encrypted` turns on IPsec between nodes (the
+   * `encrypted-overlays` policy requires it on staging/production); the sandbox kernel has no
+   * IPsec, so the local stack leaves it off. @default bridges on the one host
+   */
+  readonly swarm?: { readonly encrypted: boolean };
+}
+
+/** Driver options of an overlay: `encrypted` (IPsec ESP between nodes) when asked. */
+export function overlayOptions(encrypted: boolean): Record<string, string> {
+  return encrypted ? { encrypted: "true" } : {};
 }
 
 /** Labels marking the networks as managed by this program (visible in `docker network ls`). */
@@ -31,6 +43,9 @@ export class Network extends pulumi.ComponentResource {
   public readonly internalName: pulumi.Output<string>;
   /** Subnet of the internal network. */
   public readonly internalSubnet: string;
+  /** Network ids (what a Swarm service's `networksAdvanceds` takes). */
+  public readonly edgeId: pulumi.Output<string>;
+  public readonly internalId: pulumi.Output<string>;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("launchgate:network:Network", name, {}, opts);
@@ -40,7 +55,9 @@ export class Network extends pulumi.ComponentResource {
       `${name}-edge`,
       {
         name: `${name}-edge`,
-        driver: "bridge",
+        ...(args.swarm
+          ? { driver: "overlay", attachable: true, options: overlayOptions(args.swarm.encrypted) }
+          : { driver: "bridge" }),
         ipamConfigs: [{ subnet: args.edgeSubnet ?? "172.31.0.0/24" }],
         labels: labels("edge"),
       },
@@ -52,7 +69,9 @@ export class Network extends pulumi.ComponentResource {
       `${name}-internal`,
       {
         name: `${name}-internal`,
-        driver: "bridge",
+        ...(args.swarm
+          ? { driver: "overlay", attachable: false, options: overlayOptions(args.swarm.encrypted) }
+          : { driver: "bridge" }),
         internal: true,
         ipamConfigs: [{ subnet: this.internalSubnet }],
         labels: labels("internal"),
@@ -62,6 +81,8 @@ export class Network extends pulumi.ComponentResource {
 
     this.edgeName = edge.name;
     this.internalName = internal.name;
+    this.edgeId = edge.id;
+    this.internalId = internal.id;
     this.registerOutputs({
       edgeName: this.edgeName,
       internalName: this.internalName,

@@ -10,6 +10,7 @@ import {
   DatastoreEngine,
   ROLE_LABEL,
 } from "../../contract/roles";
+import { NNP_BY_DAEMON, NNP_BY_DAEMON_LABEL } from "../../contract/placement";
 import { known } from "./resources";
 
 export interface PortView {
@@ -62,6 +63,8 @@ export interface ContainerView {
   readonly runtime?: string;
   readonly executable: string[];
   readonly labels: Record<string, string>;
+  /** What declares it: a container, or a Swarm service's task template. */
+  readonly kind: "container" | "service";
   /** `logDriver` (absent: the daemon's default) and `logOpts`. */
   readonly logDriver?: string;
   readonly logOpts: Record<string, string>;
@@ -106,9 +109,28 @@ export function roleOf(labels: Record<string, string>): ContainerRole | "unmarke
   return (CONTAINER_ROLES as readonly string[]).includes(r ?? "") ? (r as ContainerRole) : "unmarked";
 }
 
+/** The data-store engine a `launchgate.datastore` label names, if a known one. */
+function datastoreOf(labels: Record<string, string>): DatastoreEngine | undefined {
+  const engine = labels[DATASTORE_LABEL];
+  return ["postgres", "pgbouncer", "redis"].includes(engine ?? "") ? (engine as DatastoreEngine) : undefined;
+}
+
 /** `CAP_NET_ADMIN`, `net_admin` → `NET_ADMIN`. */
 export function capName(c: string): string {
   return c.toUpperCase().replace(/^CAP_/, "");
+}
+
+/** A `mounts[]` entry of type bind as a host mount (containers and service task templates alike). */
+function bindMount(m: Props): HostMountView[] {
+  if (str(() => m.type) !== "bind") return [];
+  const bind = (known(() => m.bindOptions) ?? {}) as Props;
+  return [
+    {
+      source: str(() => m.source) ?? "",
+      target: str(() => m.target) ?? "",
+      propagation: str(() => bind.propagation),
+    },
+  ];
 }
 
 /** A `docker:index/container:Container`'s props as a view. */
@@ -121,24 +143,11 @@ export function viewOfContainer(c: Props): ContainerView {
       const source = str(() => v.hostPath);
       return source ? [{ source, target: str(() => v.containerPath) ?? "" }] : [];
     }),
-    ...list<Props>(() => c.mounts).flatMap((m) => {
-      if (str(() => m.type) !== "bind") return [];
-      const bind = (known(() => m.bindOptions) ?? {}) as Props;
-      return [
-        {
-          source: str(() => m.source) ?? "",
-          target: str(() => m.target) ?? "",
-          propagation: str(() => bind.propagation),
-        },
-      ];
-    }),
+    ...list<Props>(() => c.mounts).flatMap(bindMount),
   ];
-  const engine = labels[DATASTORE_LABEL];
   return {
     role: roleOf(labels),
-    datastore: ["postgres", "pgbouncer", "redis"].includes(engine ?? "")
-      ? (engine as DatastoreEngine)
-      : undefined,
+    datastore: datastoreOf(labels),
     image: str(() => c.image),
     user: str(() => c.user),
     privileged: known(() => c.privileged) === true,
@@ -180,7 +189,73 @@ export function viewOfContainer(c: Props): ContainerView {
     logDriver: str(() => c.logDriver),
     logOpts: stringMap(c.logOpts),
     sysctls: stringMap(c.sysctls),
+    kind: "container",
   };
+}
+
+/** Swarm restart conditions as the container restart policies they amount to. */
+const SWARM_RESTART: Record<string, string> = { any: "always", "on-failure": "on-failure", none: "no" };
+
+/**
+ * A `docker:index/service:Service`'s task template as a view, so every container rule reads it
+ * unchanged: the task's labels carry the role marker; limits come from `resources.limits` (bytes →
+ * MiB, nano-CPUs → CPUs); published ports from `endpointSpec.ports`; no-new-privileges only from
+ * the daemon-default marker (Swarm has no per-service field, see contract/placement.ts).
+ */
+export function viewOfService(s: Props): ContainerView {
+  const task = (known(() => s.taskSpec) ?? {}) as Props;
+  const spec = (known(() => task.containerSpec) ?? {}) as Props;
+  const labels = labelMap(spec.labels);
+  const limits = (known(() => ((known(() => task.resources) ?? {}) as Props).limits) ?? {}) as Props;
+  const restart = (known(() => task.restartPolicy) ?? {}) as Props;
+  const health = (known(() => spec.healthcheck) ?? {}) as Props;
+  const endpoint = (known(() => s.endpointSpec) ?? {}) as Props;
+  const bytes = num(() => limits.memoryBytes);
+  const nano = num(() => limits.nanoCpus);
+  const condition = str(() => restart.condition);
+  return {
+    role: roleOf(labels),
+    datastore: datastoreOf(labels),
+    image: str(() => spec.image),
+    user: str(() => spec.user),
+    privileged: false,
+    capAdd: list<string>(() => spec.capAdds).map(capName),
+    capDrop: list<string>(() => spec.capDrops).map(capName),
+    securityOpts: labels[NNP_BY_DAEMON_LABEL] === NNP_BY_DAEMON ? ["no-new-privileges:true"] : [],
+    readOnly: known(() => spec.readOnly) === true,
+    memory: bytes !== undefined ? bytes / 1024 ** 2 : undefined,
+    cpus: nano !== undefined ? String(nano / 1e9) : undefined,
+    // Swarm's default condition is `any`.
+    restart: condition === undefined ? "always" : (SWARM_RESTART[condition] ?? condition),
+    maxRetryCount: num(() => restart.maxAttempts),
+    healthTests: list<string>(() => health.tests),
+    ports: list<Props>(() => endpoint.ports).map((p) => ({
+      internal: num(() => p.targetPort),
+      external: num(() => p.publishedPort),
+    })),
+    publishAllPorts: false,
+    networks: list<Props>(() => task.networksAdvanceds).map(
+      (n) => str(() => n.id) ?? str(() => n.name) ?? "(computed)",
+    ),
+    devices: [],
+    deviceCgroupRules: [],
+    deviceRequests: 0,
+    hostMounts: list<Props>(() => spec.mounts).flatMap(bindMount),
+    ulimits: [],
+    groupAdds: list<string>(() => spec.groups),
+    runtime: str(() => task.runtime),
+    executable: [...list<string>(() => spec.commands), ...list<string>(() => spec.args)],
+    labels,
+    logDriver: str(() => ((known(() => task.logDriver) ?? {}) as Props).name),
+    logOpts: stringMap(((known(() => task.logDriver) ?? {}) as Props).options),
+    sysctls: stringMap(spec.sysctl),
+    kind: "service",
+  };
+}
+
+/** The view of a container or a Swarm service, by resource type token. */
+export function viewOf(type: string, props: Props): ContainerView {
+  return type === "docker:index/service:Service" ? viewOfService(props) : viewOfContainer(props);
 }
 
 /** A `{key: value}` input as strings (entries unknown at preview left out). */

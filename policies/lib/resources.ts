@@ -8,6 +8,7 @@ import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy 
 
 export const TYPES = {
   container: "docker:index/container:Container",
+  service: "docker:index/service:Service",
   volume: "docker:index/volume:Volume",
   network: "docker:index/network:Network",
   remoteImage: "docker:index/remoteImage:RemoteImage",

@@ -120,3 +120,29 @@ export class ProductionFixture {
     });
   }
 }
+
+/** A 3-node Swarm cluster: three managers, Postgres on node 0, Redis on node 1, edge on 0 and 1. */
+export const SWARM_HOSTS = [
+  {
+    address: "10.0.0.1",
+    roles: ["manager"],
+    labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
+  },
+  {
+    address: "10.0.0.2",
+    roles: ["manager"],
+    labels: { "launchgate.redis": "true", "launchgate.edge": "true" },
+  },
+  { address: "10.0.0.3", roles: ["manager"] },
+];
+
+/**
+ * Config overrides running `stack` as that cluster: `placement: swarm`, the hosts, and the apps
+ * without migration jobs (not supported on a swarm yet).
+ */
+export function swarmOverrides(stack: string): Record<string, unknown> {
+  const apps = (readStackFile(ROOT, stack).values.apps as Record<string, unknown>[]).map(
+    ({ migrate: _m, ...a }) => a,
+  );
+  return { placement: "swarm", hosts: SWARM_HOSTS, apps };
+}

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../../stacks/stack-file";
 import type { Attestation } from "../../policies/lib/attestation";
 import { EvidenceSet, attest, hoursAgo, makeSigner } from "../fixtures/evidence";
-import { ProductionFixture, ROOT, refusedBy, stopPack } from "./support";
+import { ProductionFixture, ROOT, SWARM_HOSTS, refusedBy, stopPack, swarmOverrides } from "./support";
 
 after(stopPack);
 
@@ -660,6 +660,123 @@ const CASES: [string, string, Change][] = [
     replaceIn("proxy", "uploads", /ssl_ciphers [^;]+;/g, "ssl_ciphers ECDHE-RSA-AES128-SHA:AES128-SHA;"),
   ],
 ];
+
+/** Production as a 3-node Swarm cluster. */
+const SWARM: Props = swarmOverrides("production");
+
+/** A program change to a Swarm service's task template (`taskSpec`), or to its container spec. */
+const editTask = (name: string, f: (task: Props) => Props): Change =>
+  edit(name, (p) => ({ props: { ...p, taskSpec: f(p.taskSpec as Props) } }));
+const editSpec = (name: string, f: (spec: Props) => Props): Change =>
+  editTask(name, (t) => ({ ...t, containerSpec: f(t.containerSpec as Props) }));
+
+/** Unsafe changes to a Swarm release's services and overlays, each refused by the named policy. */
+const SWARM_CASES: [string, string, Change][] = [
+  [
+    "app service with a writable root",
+    "container-read-only-root",
+    editSpec("app-api", (c) => ({ ...c, readOnly: false })),
+  ],
+  [
+    "app service adds SYS_ADMIN",
+    "container-capabilities",
+    editSpec("app-api", (c) => ({ ...c, capAdds: ["SYS_ADMIN"] })),
+  ],
+  [
+    "app service keeps the default capabilities",
+    "container-capabilities",
+    editSpec("app-api", (c) => ({ ...c, capDrops: [] })),
+  ],
+  [
+    "app service without the daemon no-new-privileges marker",
+    "container-no-new-privileges",
+    editSpec("app-api", (c) => ({
+      ...c,
+      labels: (c.labels as Props[]).filter((l) => l.label !== "launchgate.no-new-privileges"),
+    })),
+  ],
+  [
+    "app service without a memory limit",
+    "container-memory-limit",
+    editTask("app-api", (t) => ({ ...t, resources: { limits: { nanoCpus: 1e9 } } })),
+  ],
+  [
+    "app service without a healthcheck",
+    "container-healthcheck",
+    editSpec("app-api", (c) => ({ ...c, healthcheck: undefined })),
+  ],
+  [
+    "app service that never restarts",
+    "container-restart-policy",
+    editTask("app-api", (t) => ({ ...t, restartPolicy: { condition: "none" } })),
+  ],
+  [
+    "app service publishes a port around the proxy",
+    "container-ports",
+    edit("app-api", (p) => ({
+      props: { ...p, endpointSpec: { mode: "vip", ports: [{ targetPort: 3000, publishedPort: 3000 }] } },
+    })),
+  ],
+  ["redis service runs as root", "container-non-root", editSpec("redis-queue", (c) => ({ ...c, user: "0" }))],
+  [
+    "postgres service mounts the docker socket",
+    "container-host-mounts",
+    editSpec("postgres", (c) => ({
+      ...c,
+      mounts: [...(c.mounts as Props[]), { type: "bind", source: "/var/run/docker.sock", target: "/sock" }],
+    })),
+  ],
+  [
+    "app service image by tag",
+    "images-pinned",
+    editSpec("app-api", (c) => ({ ...c, image: "ghcr.io/blazetv/api:1.4.0" })),
+  ],
+  ["internal overlay unencrypted", "encrypted-overlays", setProp("net-internal", "options", {})],
+  ["edge overlay unencrypted", "encrypted-overlays", setProp("net-edge", "options", { encrypted: "false" })],
+  [
+    "two managers (no Raft majority after a loss)",
+    PROGRAM_ERROR,
+    {
+      config: () => ({
+        hosts: (SWARM_HOSTS as Props[]).map((h, i) => (i === 2 ? { ...h, roles: ["worker"] } : h)),
+      }),
+    },
+  ],
+];
+
+describe("unsafe production changes to a Swarm release are refused", () => {
+  let fx: ProductionFixture;
+  before(async () => {
+    fx = await new ProductionFixture().init();
+  });
+
+  it("the unchanged Swarm release passes (baseline), its services checked like containers", async () => {
+    fx.write();
+    const r = await fx.check({ configOverrides: SWARM });
+    assert.deepEqual(r.programErrors, []);
+    assert.deepEqual(refusedBy(r), []);
+  });
+
+  for (const [what, policy, change] of SWARM_CASES) {
+    it(`${what} → ${policy}`, async () => {
+      fx.write();
+      const r = await fx.check({
+        transform: "program" in change ? change.program : undefined,
+        configOverrides: {
+          ...SWARM,
+          ...("config" in change ? change.config(fx.configOverrides().release as Props) : {}),
+        },
+      });
+      if (policy === PROGRAM_ERROR) {
+        assert.ok(r.programErrors.length > 0, "the program refuses the config");
+        assert.equal(r.passed, false);
+        return;
+      }
+      assert.deepEqual(r.programErrors, [], "the changed program still runs");
+      assert.deepEqual(refusedBy(r), [policy]);
+    });
+  }
+});
 
 describe("unsafe production changes are refused", () => {
   let fx: ProductionFixture;

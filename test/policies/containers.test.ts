@@ -34,7 +34,8 @@ const withRole = (role: string | undefined, more: Props = {}) => ({
   ...more,
 });
 
-const ALL = c.containerPolicies.filter((p) => "validateResource" in p);
+// encrypted-overlays checks networks, not containers (test/policies/services.test.ts).
+const ALL = c.containerPolicies.filter((p) => "validateResource" in p && p !== c.overlaysEncrypted);
 
 describe("container policies: compliant containers pass every policy", () => {
   const compliant: [string, Props][] = [

@@ -98,6 +98,8 @@ export async function runResourcePolicy(
 export interface StackResourceInput extends ResourceInput {
   /** Names of resources this one depends on. */
   readonly dependsOn?: string[];
+  /** Per input property, names of the resources it depends on (as the engine records them). */
+  readonly propertyDependsOn?: Record<string, string[]>;
 }
 
 export async function runStackPolicy(
@@ -127,6 +129,13 @@ export async function runStackPolicy(
     (resources[i] as { dependencies: PolicyResource[] }).dependencies = (r.dependsOn ?? []).map(
       (n) => resources[rs.findIndex((x) => x.name === n)]!,
     );
+    (resources[i] as { propertyDependencies: Record<string, PolicyResource[]> }).propertyDependencies =
+      Object.fromEntries(
+        Object.entries(r.propertyDependsOn ?? {}).map(([k, names]) => [
+          k,
+          names.map((n) => resources[rs.findIndex((x) => x.name === n)]!),
+        ]),
+      );
   });
   const args = {
     resources,

@@ -395,6 +395,47 @@ describe("report model and renderer (pure)", () => {
     assert.ok(!noDelivery.includes("Progressive delivery"), "no section without delivery evidence");
   });
 
+  test("Swarm secrets are listed by name, never by value", () => {
+    const SECRET = "docker:index/secret:Secret";
+    const resources: ReportResource[] = [
+      {
+        urn: "urn:a",
+        type: SECRET,
+        name: "app-api-secret-jwt-secret",
+        parent: "",
+        dependencies: [],
+        secretName: "app-api-jwt-secret-0123456789ab",
+      },
+      { urn: "urn:b", type: SECRET, name: "redis-queue-secret-redis-password", parent: "", dependencies: [] },
+    ];
+    const result = {
+      stack: "staging",
+      pack: { name: "launchgate", version: "0.1.0" },
+      resourceCount: 2,
+      programErrors: [],
+      findings: [],
+      gate: null,
+      enforcement: {},
+      timingsMs: { program: 1, policies: 1, total: 2 },
+      passed: true,
+      exceptions: [],
+    } as unknown as CheckResult;
+    const report = buildReport(result, resources, new Date("2026-11-24T12:00:00Z"));
+    assert.deepEqual(report.secrets, [
+      { resource: "app-api-secret-jwt-secret", name: "app-api-jwt-secret-0123456789ab" },
+      { resource: "redis-queue-secret-redis-password", name: "" },
+    ]);
+    const html = renderHtml(report);
+    assert.match(
+      html,
+      /<table id="secrets">.*app-api-jwt-secret-0123456789ab.*content hash, computed at apply/s,
+    );
+    assert.match(
+      renderMarkdown(report),
+      /\| app-api-secret-jwt-secret \| `app-api-jwt-secret-0123456789ab` \|/,
+    );
+  });
+
   test("markdown cells: pipes, newlines and markup cannot break the table", () => {
     assert.equal(cell("a|b\nc <x>"), "a\\|b c &lt;x&gt;");
   });

@@ -14,26 +14,11 @@ import {
 import { AppService, flagEnv, httpHealthTest } from "../../components/app/AppService";
 import { assertExitedZero } from "../../components/app/hardening";
 import type { AppConfig } from "../../stacks/config";
+import { API_APP, API_DB_URL } from "../fixtures/apps";
 
 const C = "docker:index/container:Container";
-const base: AppConfig = {
-  name: "api",
-  image: "registry.example.com/api@sha256:" + "a".repeat(64),
-  port: 3000,
-  healthPath: "/health",
-  memoryMb: 512,
-  cpus: 1,
-  user: "10001:10001",
-  readOnlyRootFs: true,
-  route: "/",
-  egress: false,
-  env: { NODE_ENV: "production" },
-  secretEnv: ["JWT_SECRET"],
-  databaseConnection: "pooled",
-  redis: [],
-  migrate: ["node", "migrate.js"],
-};
-const DB_URL = "postgres://app:s3cret@postgres-pgbouncer:6432/app";
+const base: AppConfig = API_APP;
+const DB_URL = API_DB_URL;
 const DIRECT_URL = "postgres://app:s3cret@postgres:5432/app";
 
 let rec: Recorder;

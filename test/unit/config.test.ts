@@ -268,3 +268,119 @@ describe("bad config is refused with key, value and expectation", () => {
     assert.match(problems.join("\n"), /launchgate:redis\.instances\[0\]\.role/);
   });
 });
+
+describe("placement and hosts (Swarm cluster shape)", () => {
+  const node = (address: string, roles: string[], labels: Record<string, string> = {}) => ({
+    address,
+    roles,
+    labels,
+  });
+  /** Three managers; node 1 holds Postgres, node 2 Redis, every node is an edge node. */
+  const cluster = () => [
+    node("10.0.0.1", ["manager"], { "launchgate.postgres": "true", "launchgate.edge": "true" }),
+    node("10.0.0.2", ["manager"], { "launchgate.redis": "true", "launchgate.edge": "true" }),
+    node("10.0.0.3", ["manager"], { "launchgate.edge": "true" }),
+  ];
+  const swarm = (hosts: unknown[], keepMigrations = false) =>
+    edited("staging", (r) => {
+      r.placement = "swarm";
+      r.hosts = hosts;
+      if (!keepMigrations) for (const a of r.apps) delete a.migrate;
+    });
+
+  test("single-host with no hosts is the default, for every shipped stack", () => {
+    for (const stack of ["local", "staging", "production"]) {
+      const cfg = parseConfig(load(stack), stack);
+      assert.equal(cfg.placement, "single-host");
+      assert.deepEqual(cfg.hosts, []);
+    }
+  });
+  test("a valid cluster parses with defaults (sshPort 22, roles [worker], labels {})", () => {
+    const cfg = parseConfig(
+      swarm([...cluster(), { address: "10.0.0.4" }, { address: "10.0.0.5" }]),
+      "staging",
+    );
+    assert.equal(cfg.placement, "swarm");
+    assert.deepEqual(cfg.hosts[3], { address: "10.0.0.4", sshPort: 22, roles: ["worker"], labels: {} });
+  });
+
+  const CASES: { name: string; raw: () => Record<string, unknown>; message: string }[] = [
+    {
+      name: "an unknown placement",
+      raw: () => edited("staging", (r) => (r.placement = "kubernetes")),
+      message: 'launchgate:placement: got "kubernetes"; expected one of "single-host", "swarm"',
+    },
+    {
+      name: "hosts with single-host",
+      raw: () => edited("staging", (r) => (r.hosts = cluster())),
+      message:
+        'launchgate:hosts: got ["10.0.0.1","10.0.0.2","10.0.0.3"]; expected no hosts with placement "single-host" (its one host is launchgate:host); set launchgate:placement to "swarm" for a cluster',
+    },
+    {
+      name: "swarm without hosts",
+      raw: () => swarm([]),
+      message: 'launchgate:hosts: got []; expected at least one host with placement "swarm"',
+    },
+    {
+      name: "a migration job on a swarm",
+      raw: () => swarm(cluster(), true),
+      message:
+        'launchgate:apps[0].migrate: got ["node","dist/migrate.js"]; expected no migration job with placement "swarm" yet (a one-shot job cannot join the internal overlay and @pulumi/docker 5.2.0 has no replicated-job mode); migrate from a single-host release',
+    },
+    {
+      name: "an unknown node role",
+      raw: () => swarm([node("10.0.0.1", ["leader"])]),
+      message: 'launchgate:hosts[0].roles[0]: got "leader"; expected one of "manager", "worker"',
+    },
+    {
+      name: "a bad node label key",
+      raw: () => swarm([node("10.0.0.1", ["manager"], { "Bad Key": "x" })]),
+      message:
+        'launchgate:hosts[0].labels.Bad Key: got "x"; expected a node label key such as launchgate.postgres',
+    },
+    {
+      name: "two managers (no Raft majority after one loss)",
+      raw: () => swarm(cluster().map((h, i) => (i === 2 ? { ...h, roles: ["worker"] } : h))),
+      message:
+        'launchgate:hosts: got "2 manager(s) among 3 host(s)"; expected an odd number of hosts with role "manager" — at least 3 managers for 3 host(s) (Raft quorum)',
+    },
+    {
+      name: "no node holds Postgres",
+      raw: () =>
+        swarm(cluster().map((h, i) => (i === 0 ? { ...h, labels: { "launchgate.edge": "true" } } : h))),
+      message:
+        'launchgate:hosts: got "0 host(s) labelled launchgate.postgres=true"; expected exactly one host with labels.launchgate.postgres: "true" (its postgres volume lives on that node)',
+    },
+    {
+      name: "two nodes hold Redis",
+      raw: () =>
+        swarm(
+          cluster().map((h, i) =>
+            i === 2 ? { ...h, labels: { ...h.labels, "launchgate.redis": "true" } } : h,
+          ),
+        ),
+      message:
+        'launchgate:hosts: got "2 host(s) labelled launchgate.redis=true"; expected exactly one host with labels.launchgate.redis: "true" (its redis volume lives on that node)',
+    },
+    {
+      name: "no edge node",
+      raw: () =>
+        swarm(
+          cluster().map((h) => ({
+            ...h,
+            labels: Object.fromEntries(Object.entries(h.labels).filter(([k]) => k !== "launchgate.edge")),
+          })),
+        ),
+      message:
+        'launchgate:hosts: got "0 host(s) labelled launchgate.edge=true"; expected at least one host with labels.launchgate.edge: "true" (the proxy\'s published ports)',
+    },
+    {
+      name: "the same node twice",
+      raw: () => swarm([...cluster(), { ...node("10.0.0.1", ["worker"]) }, node("10.0.0.5", ["worker"])]),
+      message: 'launchgate:hosts[3].address: got "10.0.0.1"; expected an address:sshPort unique among hosts',
+    },
+  ];
+  for (const c of CASES) {
+    test(`refused: ${c.name}`, () => assert.deepEqual(problemsOf(c.raw(), "staging"), [c.message]));
+  }
+});

@@ -93,6 +93,19 @@ function releaseSection(r: ReleaseReport): string {
 </div><div>${prev}</div></div>`;
 }
 
+function secretsSection(r: ReleaseReport): string {
+  if (r.secrets.length === 0) return "";
+  const rows = r.secrets
+    .map(
+      (x) =>
+        `<tr><td class="mono">${esc(x.resource)}</td><td class="mono">${x.name ? esc(x.name) : '<span class="empty">content hash, computed at apply</span>'}</td></tr>`,
+    )
+    .join("");
+  return `<h2>Swarm secrets</h2>
+<p class="sub">Mounted as files (<code>/run/secrets/&lt;NAME&gt;</code>, <code>&lt;NAME&gt;_FILE</code> in env); names are content hashes, so a rotation is a new secret and a rolling update. Values are never shown.</p>
+<table id="secrets"><thead><tr><th>resource</th><th>Swarm secret name</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 function gatesSection(r: ReleaseReport): string {
   const rows = r.gates
     .map(
@@ -281,6 +294,7 @@ export function renderHtml(r: ReleaseReport): string {
 <div class="counts"><span class="count" id="count-mandatory">${r.counts.mandatory} mandatory</span><span class="count" id="count-advisory">${r.counts.advisory} advisory</span><span class="count">${r.counts.notRun} not run at preview</span></div></div>
 ${r.programErrors.map((e) => `<p class="msg">Program error: ${esc(e)}</p>`).join("")}
 ${releaseSection(r)}
+${secretsSection(r)}
 ${gatesSection(r)}
 ${signOffSection(r)}
 ${findingsSection(r)}

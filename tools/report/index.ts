@@ -10,7 +10,10 @@ import type { CheckResult } from "../checker/check";
 import { runProgram } from "../checker/record";
 import { loadStackConfig } from "../checker/stack-config";
 import { renderHtml } from "./html";
-import { ReportResource, buildReport } from "./model";
+import { ReportResource, SWARM_SECRET_TYPE, buildReport } from "./model";
+
+/** The SDK's preview sentinel for an unknown value. */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Records the program's resources for `stack` (preview semantics). */
 export async function collectResources(stack: string, dir = process.cwd()): Promise<ReportResource[]> {
@@ -30,6 +33,10 @@ export async function collectResources(stack: string, dir = process.cwd()): Prom
     name: r.name,
     parent: r.parent,
     dependencies: r.dependencies,
+    // Only a Swarm secret's name: its `data` never leaves the recorder.
+    ...(r.type === SWARM_SECRET_TYPE && typeof r.inputs.name === "string" && r.inputs.name !== UNKNOWN
+      ? { secretName: r.inputs.name }
+      : {}),
   }));
 }
 

@@ -50,6 +50,14 @@ export function renderMarkdown(r: ReleaseReport): string {
       "",
     );
   }
+  if (r.secrets.length > 0) {
+    out.push("### Swarm secrets (names only)", "", "| resource | Swarm secret name |", "|---|---|");
+    for (const x of r.secrets)
+      out.push(
+        `| ${cell(x.resource)} | ${x.name ? `\`${cell(x.name)}\`` : "content hash, computed at apply"} |`,
+      );
+    out.push("");
+  }
   out.push("### Gates", "", "| status | gate | evidence | signer | age |", "|---|---|---|---|---|");
   for (const g of r.gates) {
     const evidence = cell(g.evidence) + g.messages.map((m) => `<br>↳ ${cell(m)}`).join("");

@@ -14,6 +14,21 @@ export interface ReportResource {
   readonly name: string;
   readonly parent: string;
   readonly dependencies: readonly string[];
+  /**
+   * For a Swarm secret (`docker:index/secret:Secret`): its content-hashed name when known at
+   * preview (a hash of a generated value is known only at apply). Never its data.
+   */
+  readonly secretName?: string;
+}
+
+/** Type token of a Swarm secret. */
+export const SWARM_SECRET_TYPE = "docker:index/secret:Secret";
+
+/** A Swarm secret the release mounts: the resource and its name, never the value. */
+export interface SecretView {
+  readonly resource: string;
+  /** The content-hashed Swarm name, or "" when it is computed at apply. */
+  readonly name: string;
 }
 
 export type Status = "pass" | "refused" | "advisory" | "disabled" | "not-run";
@@ -82,6 +97,8 @@ export interface ReleaseReport {
   readonly components: ComponentView[];
   /** Resources that depend directly on the release gate. */
   readonly gatedResources: number;
+  /** Swarm secrets (placement swarm), by resource name; names only, never values. */
+  readonly secrets: SecretView[];
   /** Progressive delivery (seed 004): this release's rollout and verification marks (./delivery.ts). */
   readonly delivery?: { rollouts: RolloutRecord[]; verifications: VerifyRecord[] };
 }
@@ -293,5 +310,9 @@ export function buildReport(
     },
     components,
     gatedResources: gated,
+    secrets: resources
+      .filter((r) => r.type === SWARM_SECRET_TYPE)
+      .map((r) => ({ resource: r.name, name: r.secretName ?? "" }))
+      .sort((a, b) => a.resource.localeCompare(b.resource)),
   };
 }

@@ -1,0 +1,307 @@
+/**
+ * The container policies on Swarm services: a service's task template is checked like a container
+ * (placement `swarm` renders the same spec as a `docker.Service`), one changed property per
+ * violation with the exact message; plus `encrypted-overlays` and data-store networks by the
+ * service's recorded property dependencies.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as c from "../../policies/containers";
+import { TYPES } from "../../policies/lib/resources";
+import { ResourceInput, runResourcePolicy, runStackPolicy, UNKNOWN } from "./harness";
+
+const DIGEST = `sha256:${"b".repeat(64)}`;
+type Props = Record<string, unknown>;
+
+const ROLE = (role: string) => ({ label: "launchgate.role", value: role });
+const NNP = { label: "launchgate.no-new-privileges", value: "daemon" };
+
+/** An app service as components/app/workload.ts renders AppService's spec (inputs, resolved). */
+function appService(spec: Props = {}, task: Props = {}, service: Props = {}): Props {
+  return {
+    name: "api",
+    labels: [ROLE("app"), NNP],
+    taskSpec: {
+      containerSpec: {
+        image: `ghcr.io/acme/api@${DIGEST}`,
+        user: "10001:10001",
+        capDrops: ["ALL"],
+        readOnly: true,
+        env: { PORT: "3000", DATABASE_URL_FILE: "/run/secrets/DATABASE_URL" },
+        healthcheck: { tests: ["CMD", "node", "-e", "…"], interval: "1s" },
+        labels: [ROLE("app"), { label: "launchgate.release", value: UNKNOWN }, NNP],
+        secrets: [{ secretId: UNKNOWN, fileName: "DATABASE_URL", fileUid: "10001", fileMode: 0o400 }],
+        ...spec,
+      },
+      resources: { limits: { memoryBytes: 512 * 1024 ** 2, nanoCpus: 1e9 } },
+      restartPolicy: { condition: "any", delay: "5s" },
+      logDriver: { name: "json-file", options: { "max-size": "10m", "max-file": "5" } },
+      networksAdvanceds: [{ id: UNKNOWN, aliases: ["api"] }],
+      placement: { constraints: [], maxReplicas: 1 },
+      ...task,
+    },
+    mode: { replicated: { replicas: 2 } },
+    updateConfig: { order: "start-first", failureAction: "rollback", monitor: "30s" },
+    endpointSpec: { mode: "dnsrr" },
+    ...service,
+  };
+}
+const svc = (props: Props, name = "app-api", stack?: string): ResourceInput => ({
+  type: TYPES.service,
+  name,
+  props,
+  stack,
+});
+const SPEC = (appService().taskSpec as Props).containerSpec as Props;
+const TASK = appService().taskSpec as Props;
+
+const RESOURCE_POLICIES = c.containerPolicies.filter(
+  (p) => "validateResource" in p && p !== c.overlaysEncrypted,
+);
+
+describe("container policies on Swarm services: a compliant task template passes every policy", () => {
+  const compliant: [string, Props][] = [
+    ["app", appService()],
+    [
+      "proxy (global, host-mode ports, nginx's caps)",
+      appService(
+        {
+          user: undefined,
+          capAdds: ["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN"],
+          labels: [ROLE("proxy"), NNP],
+        },
+        {},
+        {
+          mode: { global: true },
+          endpointSpec: {
+            mode: "dnsrr",
+            ports: [{ targetPort: 443, publishedPort: 443, publishMode: "host", protocol: "tcp" }],
+          },
+        },
+      ),
+    ],
+    ["datastore", appService({ user: "postgres", labels: [ROLE("datastore"), NNP] })],
+  ];
+  for (const [what, props] of compliant) {
+    it(what, async () => {
+      for (const p of RESOURCE_POLICIES) {
+        const name = what.startsWith("proxy") ? "proxy" : "app-api";
+        const config = p.name === "container-non-root" ? { exceptions: { proxy: "nginx master" } } : {};
+        assert.deepEqual(await runResourcePolicy(p as never, svc(props, name), config), [], p.name);
+      }
+    });
+  }
+});
+
+/** [policy, what changed, props, exact messages]. */
+const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
+  [
+    "containerCapabilities",
+    "default caps kept",
+    appService({ capDrops: [] }),
+    ['keeps the default capabilities; set `capabilities.drops: ["ALL"]` (CIS 5.4).'],
+  ],
+  [
+    "containerCapabilities",
+    "app adds NET_ADMIN",
+    appService({ capAdds: ["CAP_NET_ADMIN"] }),
+    ["app container adds NET_ADMIN; a app may add only nothing (CIS 5.4)."],
+  ],
+  [
+    "containerNoNewPrivileges",
+    "no daemon-default marker",
+    appService({ labels: [ROLE("app")] }),
+    ['may gain privileges; add "no-new-privileges:true" to `securityOpts` (CIS 5.26).'],
+  ],
+  [
+    "containerReadOnlyRoot",
+    "writable root",
+    appService({ readOnly: false }),
+    ["root filesystem is writable; set `readOnly: true` with tmpfs for writable paths (CIS 5.13)."],
+  ],
+  [
+    "containerMemoryLimit",
+    "no memory limit",
+    appService({}, { resources: { limits: { nanoCpus: 1e9 } } }),
+    ["no memory limit; set `memory` (MiB) from the app's `memoryMb` (CIS 5.11)."],
+  ],
+  [
+    "containerCpuLimit",
+    "no CPU limit",
+    appService({}, { resources: { limits: { memoryBytes: 1024 ** 3 } } }),
+    ["no CPU limit; set `cpus` (CIS 5.12)."],
+  ],
+  [
+    "containerRestartPolicy",
+    "a long-running app that never restarts",
+    appService({}, { restartPolicy: { condition: "none" } }),
+    [
+      'app container has restart policy "no"; set `restart: "unless-stopped"` (only the job and migration roles run once).',
+    ],
+  ],
+  [
+    "containerRestartPolicy",
+    "on-failure without a cap",
+    appService({}, { restartPolicy: { condition: "on-failure" } }),
+    ["on-failure restarts without limit times; set `maxRetryCount` to 5 or less (CIS 5.15)."],
+  ],
+  [
+    "containerHealthcheck",
+    "no healthcheck",
+    appService({ healthcheck: undefined }),
+    [
+      'app container has no healthcheck; set `healthcheck.tests` (e.g. ["CMD", "curl", "-f", "http://127.0.0.1:<port>/health"]) (CIS 5.27).',
+    ],
+  ],
+  [
+    "containerPorts",
+    "an app publishing a port",
+    appService({}, {}, { endpointSpec: { ports: [{ targetPort: 3000, publishedPort: 3000 }] } }),
+    ["app container publishes host port(s) 3000; remove `ports` — only proxy/vps publish (CIS 5.9)."],
+  ],
+  [
+    "containerHostMounts",
+    "the docker socket bind-mounted",
+    appService({ mounts: [{ type: "bind", source: "/var/run/docker.sock", target: "/s" }] }),
+    ["mounts the Docker socket /var/run/docker.sock; remove it — it is root on the host (CIS 5.32)."],
+  ],
+  [
+    "containerNonRoot",
+    "root user",
+    appService({ user: "0:0" }),
+    [
+      'runs as "0:0"; set `user` to a non-root uid:gid (e.g. "10001:10001"), or document why in container-non-root.exceptions.',
+    ],
+  ],
+  [
+    "containerNoSshd",
+    "sshd as the command",
+    appService({ commands: ["/usr/sbin/sshd"], args: ["-D"] }),
+    ["runs sshd; remove it — use `docker exec` over the host's SSH (CIS 5.7)."],
+  ],
+  [
+    "containerDefaultBridge",
+    "no network",
+    appService({}, { networksAdvanceds: [] }),
+    ["joins the default bridge (no `networksAdvanced`); attach it to a project network (CIS 5.30)."],
+  ],
+  [
+    "containerLogging",
+    "json-file logs without rotation",
+    appService({}, { logDriver: { name: "json-file", options: {} } }),
+    ['json-file log has no max-size; set logOpts max-size (e.g. "10m") and max-file (LOG_OPTS).'],
+  ],
+  [
+    "containerSysctls",
+    "an app setting a sysctl",
+    appService({ sysctl: { "net.ipv4.ip_forward": "1" } }),
+    [
+      "app container sets sysctls net.ipv4.ip_forward; remove them (no kernel parameter is allowed for this role).",
+    ],
+  ],
+  [
+    "imagesPinned",
+    "a floating image",
+    appService({ image: "ghcr.io/acme/api:latest" }),
+    ['image "ghcr.io/acme/api:latest" floats (:latest or no tag); pin it as repo@sha256:<digest>.'],
+  ],
+  [
+    "imagesPinned",
+    "tag-only outside local",
+    appService({ image: "ghcr.io/acme/api:1.4.0" }),
+    [
+      'image "ghcr.io/acme/api:1.4.0" is pinned by tag only; on production use repo@sha256:<digest> (the digest staging verified).',
+    ],
+  ],
+];
+
+describe("container policies on Swarm services: one change, one exact message", () => {
+  for (const [policy, what, props, messages] of VIOLATIONS) {
+    it(`${String(policy)}: ${what}`, async () => {
+      assert.deepEqual(await runResourcePolicy(c[policy] as never, svc(props)), messages);
+    });
+  }
+  it("an unmarked task template gets the strictest rules (no capability allowed)", async () => {
+    assert.deepEqual(
+      await runResourcePolicy(
+        c.containerCapabilities,
+        svc(appService({ labels: [NNP], capAdds: ["CHOWN"] })),
+      ),
+      ["unmarked container adds CHOWN; a unmarked may add only nothing (CIS 5.4)."],
+    );
+  });
+  it("the fixtures above start from the compliant template", () => {
+    assert.equal(SPEC.readOnly, true);
+    assert.deepEqual(TASK.restartPolicy, { condition: "any", delay: "5s" });
+  });
+});
+
+describe("encrypted-overlays", () => {
+  const overlay = (options: Props | undefined, stack = "production"): ResourceInput => ({
+    type: TYPES.network,
+    name: "net-internal",
+    stack,
+    props: { name: "net-internal", driver: "overlay", internal: true, ...(options ? { options } : {}) },
+  });
+  it("passes an encrypted overlay on production", async () => {
+    assert.deepEqual(await runResourcePolicy(c.overlaysEncrypted, overlay({ encrypted: "true" })), []);
+  });
+  for (const stack of ["staging", "production"]) {
+    it(`refuses a clear overlay on ${stack}`, async () => {
+      assert.deepEqual(await runResourcePolicy(c.overlaysEncrypted, overlay(undefined, stack)), [
+        `overlay network net-internal is not encrypted on ${stack}; set \`options: { encrypted: "true" }\`.`,
+      ]);
+    });
+  }
+  it("allows a clear overlay on local (the sandbox kernel has no IPsec)", async () => {
+    assert.deepEqual(await runResourcePolicy(c.overlaysEncrypted, overlay(undefined, "local")), []);
+  });
+  it("ignores bridges", async () => {
+    assert.deepEqual(
+      await runResourcePolicy(c.overlaysEncrypted, {
+        type: TYPES.network,
+        name: "net-edge",
+        props: { name: "net-edge", driver: "bridge" },
+      }),
+      [],
+    );
+  });
+});
+
+describe("datastores-internal-only on services (networks by property dependency)", () => {
+  const net = (name: string, internal: boolean) => ({
+    type: TYPES.network,
+    name,
+    props: { name, driver: "overlay", internal },
+  });
+  const store = (networks: string[]) => ({
+    type: TYPES.service,
+    name: "redis-queue",
+    props: appService(
+      { labels: [ROLE("datastore"), { label: "launchgate.datastore", value: "redis" }, NNP] },
+      { networksAdvanceds: networks.map(() => ({ id: UNKNOWN })) },
+    ),
+    propertyDependsOn: { taskSpec: networks },
+  });
+  it("passes a data store on the internal overlay only", async () => {
+    assert.deepEqual(
+      await runStackPolicy(c.datastoresInternalOnly, [net("net-internal", true), store(["net-internal"])]),
+      [],
+    );
+  });
+  it("refuses a data store also on the edge overlay", async () => {
+    assert.deepEqual(
+      await runStackPolicy(c.datastoresInternalOnly, [
+        net("net-internal", true),
+        net("net-edge", false),
+        store(["net-internal", "net-edge"]),
+      ]),
+      ["redis service redis-queue joins net-edge; attach it only to the internal network."],
+    );
+  });
+  it("refuses a data store on no network", async () => {
+    assert.deepEqual(await runStackPolicy(c.datastoresInternalOnly, [net("net-internal", true), store([])]), [
+      "redis service redis-queue joins no network; attach it only to the internal network.",
+    ]);
+  });
+});

@@ -1,0 +1,285 @@
+/**
+ * One spec, two renderings: the same AppService / Redis / Postgres / Proxy spec as a Swarm
+ * `docker.Service` — same user, capabilities, read-only root, limits, healthcheck and role markers
+ * as the container — with placement, health-gated start-first updates that roll back, secrets as
+ * content-hashed `docker.Secret` files (never values in env), and overlays for the networks.
+ */
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, Recorder, settle, reveal } from "../support/mocks";
+import { AppService } from "../../components/app/AppService";
+import { Redis } from "../../components/data/Redis";
+import { Network } from "../../components/network/Network";
+import { Proxy } from "../../components/edge/Proxy";
+import {
+  SwarmPlacement,
+  secretFileEnv,
+  secretFileOwner,
+  secretName,
+  tmpfsSizeBytes,
+  toServiceArgs,
+} from "../../components/app/workload";
+import { hardened } from "../../components/app/hardening";
+import { parseConfig } from "../../stacks/config";
+import { appSecretNames, swarmPlacements } from "../../stacks/compose";
+import type { AppConfig } from "../../stacks/config";
+import { API_APP, API_DB_URL } from "../fixtures/apps";
+import { readStackFile } from "../../stacks/stack-file";
+import * as path from "node:path";
+
+const S = "docker:index/service:Service";
+const SECRET = "docker:index/secret:Secret";
+const CONTAINER = "docker:index/container:Container";
+/** The API without its migration job (refused on a swarm). */
+const APP: AppConfig = { ...API_APP, migrate: undefined };
+const DB_URL = API_DB_URL;
+const PLACEMENT: SwarmPlacement = {
+  replicas: 2,
+  maxReplicasPerNode: 1,
+  order: "start-first",
+  endpointMode: "dnsrr",
+};
+
+let rec: Recorder;
+
+before(async () => {
+  rec = await installMocks("local", {
+    state: (r) => (r.type === "random:index/randomPassword:RandomPassword" ? { result: "redis-pw" } : {}),
+  });
+  new AppService("app-api", {
+    app: APP,
+    edgeNetwork: "edge-id",
+    internalNetwork: "internal-id",
+    secretEnv: pulumi.secret({ DATABASE_URL: DB_URL, JWT_SECRET: "jwt-one" }),
+    flags: { REAL_MONEY_ENABLED: false },
+    swarm: PLACEMENT,
+    secretNames: ["DATABASE_URL", "JWT_SECRET"],
+  });
+  // The same app once more with a rotated JWT secret, to compare the secret names.
+  new AppService("app-rotated", {
+    app: { ...APP, name: "rotated" },
+    edgeNetwork: "edge-id",
+    internalNetwork: "internal-id",
+    secretEnv: pulumi.secret({ DATABASE_URL: DB_URL, JWT_SECRET: "jwt-two" }),
+    flags: {},
+    swarm: PLACEMENT,
+    secretNames: ["DATABASE_URL", "JWT_SECRET"],
+  });
+  new Redis("redis-queue", {
+    image: "redis:7.2.5-bookworm",
+    instance: { name: "queue", role: "queue", maxMemoryMb: 128 },
+    internalNetwork: "internal-id",
+    swarm: {
+      constraints: ["node.labels.launchgate.redis == true"],
+      order: "stop-first",
+      endpointMode: "vip",
+    },
+  });
+  new Network("net", { swarm: { encrypted: true } });
+  new Proxy("proxy", {
+    config: { image: "nginx:1.27.0-bookworm", hstsMaxAgeSeconds: 31536000, minTlsVersion: "TLSv1.2" },
+    domain: "example.com",
+    edgeNetwork: "edge-id",
+    routes: [{ path: "/", upstream: "api:3000" }],
+    certificatePem: "CERT",
+    privateKeyPem: pulumi.secret("KEY"),
+    swarm: {
+      constraints: ["node.labels.launchgate.edge == true"],
+      replicas: "global",
+      order: "stop-first",
+      endpointMode: "dnsrr",
+    },
+  });
+  await settle();
+});
+
+describe("AppService as a Swarm service", () => {
+  test("is a docker.Service (no container) named after the app", () => {
+    const s = rec.one(S, "app-api");
+    assert.equal(s.inputs.name, "api");
+    assert.ok(!rec.ofType(CONTAINER).some((c) => c.name === "app-api"));
+  });
+  test("keeps the container's user, capabilities, read-only root, limits, healthcheck and role marker", () => {
+    const spec = reveal(rec.one(S, "app-api").inputs).taskSpec;
+    const c = spec.containerSpec;
+    assert.equal(c.user, "10001:10001");
+    assert.deepEqual(c.capDrops, ["ALL"]);
+    assert.equal(c.readOnly, true);
+    assert.deepEqual(spec.resources.limits, { memoryBytes: 512 * 1024 ** 2, nanoCpus: 1e9 });
+    assert.equal(c.healthcheck.tests[1], "node");
+    assert.equal(c.healthcheck.interval, "1s");
+    const labels = Object.fromEntries(
+      c.labels.map((l: { label: string; value: string }) => [l.label, l.value]),
+    );
+    assert.equal(labels["launchgate.role"], "app");
+    assert.equal(labels["launchgate.no-new-privileges"], "daemon");
+    assert.deepEqual(
+      c.mounts.find((m: { target: string }) => m.target === "/tmp"),
+      { type: "tmpfs", target: "/tmp", tmpfsOptions: { sizeBytes: 64 * 1024 ** 2, mode: 0o1777 } },
+    );
+    assert.deepEqual(spec.restartPolicy, { condition: "any", delay: "5s", window: "60s" });
+  });
+  test("spreads replicas (maxReplicasPerNode) and rolls updates start-first with rollback", () => {
+    const s = reveal(rec.one(S, "app-api").inputs);
+    assert.deepEqual(s.mode, { replicated: { replicas: 2 } });
+    assert.equal(s.taskSpec.placement.maxReplicas, 1);
+    assert.deepEqual(s.updateConfig, {
+      parallelism: 1,
+      delay: "0s",
+      order: "start-first",
+      failureAction: "rollback",
+      monitor: "30s",
+      maxFailureRatio: "0",
+    });
+    assert.equal(s.rollbackConfig.order, "start-first");
+    assert.equal(s.rollbackConfig.monitor, "30s");
+    assert.equal(s.endpointSpec.mode, "dnsrr");
+  });
+  test("secrets are files: *_FILE names in env, never the values", () => {
+    const c = reveal(rec.one(S, "app-api").inputs).taskSpec.containerSpec;
+    assert.deepEqual(c.env, {
+      PORT: "3000",
+      NODE_ENV: "production",
+      REAL_MONEY_ENABLED: "false",
+      DATABASE_URL_FILE: "/run/secrets/DATABASE_URL",
+      JWT_SECRET_FILE: "/run/secrets/JWT_SECRET",
+    });
+    assert.ok(!JSON.stringify(c.env).includes("s3cret") && !JSON.stringify(c.env).includes("jwt-one"));
+    assert.deepEqual(
+      c.secrets.map((s: Record<string, unknown>) => [s.fileName, s.fileUid, s.fileGid, s.fileMode]),
+      [
+        ["DATABASE_URL", "10001", "10001", 0o400],
+        ["JWT_SECRET", "10001", "10001", 0o400],
+      ],
+    );
+  });
+  test("each secret is a docker.Secret with a content-hashed name and the value only in (secret) data", () => {
+    const s = rec.one(SECRET, "app-api-secret-jwt-secret");
+    assert.equal(s.inputs.name, secretName("app-api", "JWT_SECRET", "jwt-one"));
+    assert.match(s.inputs.name, /^app-api-jwt-secret-[0-9a-f]{12}$/);
+    assert.equal(Buffer.from(reveal(s.inputs.data), "base64").toString(), "jwt-one");
+    assert.ok(!s.inputs.name.includes("jwt-one"));
+  });
+  test("a rotated value gets a new secret name (a new secret + a rolling update)", () => {
+    assert.notEqual(
+      secretName("app-api", "JWT_SECRET", "jwt-one"),
+      secretName("app-api", "JWT_SECRET", "jwt-two"),
+    );
+    const rotated = rec.one(SECRET, "app-rotated-secret-jwt-secret");
+    assert.equal(rotated.inputs.name, secretName("app-rotated", "JWT_SECRET", "jwt-two"));
+  });
+});
+
+describe("data stores and the proxy as Swarm services", () => {
+  test("Redis: pinned, stop-first, password as a secret file read by its start script and healthcheck", () => {
+    const s = reveal(rec.one(S, "redis-queue").inputs);
+    assert.deepEqual(s.taskSpec.placement.constraints, ["node.labels.launchgate.redis == true"]);
+    assert.equal(s.updateConfig.order, "stop-first");
+    const c = s.taskSpec.containerSpec;
+    assert.deepEqual(c.env, { REDIS_PASSWORD_FILE: "/run/secrets/REDIS_PASSWORD" });
+    assert.match(c.args[0], /REDIS_PASSWORD="\$\(cat \/run\/secrets\/REDIS_PASSWORD\)"/);
+    assert.match(c.healthcheck.tests[1], /cat \/run\/secrets\/REDIS_PASSWORD/);
+    assert.deepEqual(c.mounts[0], { type: "volume", source: "redis-queue-data", target: "/data" });
+    assert.deepEqual(c.secrets[0].fileMode, 0o444, "named user: world-readable inside the task only");
+    const secret = rec.one(SECRET, "redis-queue-secret-redis-password");
+    assert.equal(Buffer.from(reveal(secret.inputs.data), "base64").toString(), "redis-pw");
+    assert.ok(!JSON.stringify(s).includes("redis-pw"), "the password is in no service input");
+  });
+  test("Proxy: global on edge nodes, host-mode 80/443, config as Swarm configs, key as a secret, read-only root", () => {
+    const s = reveal(rec.one(S, "proxy").inputs);
+    assert.deepEqual(s.mode, { global: true });
+    assert.deepEqual(s.taskSpec.placement.constraints, ["node.labels.launchgate.edge == true"]);
+    assert.deepEqual(
+      s.endpointSpec.ports.map((p: Record<string, unknown>) => [
+        p.targetPort,
+        p.publishedPort,
+        p.publishMode,
+      ]),
+      [
+        [80, 80, "host"],
+        [443, 443, "host"],
+      ],
+    );
+    const c = s.taskSpec.containerSpec;
+    assert.equal(c.readOnly, true);
+    assert.deepEqual(
+      c.configs.map((x: Record<string, unknown>) => x.fileName),
+      [
+        "/etc/nginx/launchgate/nginx.conf",
+        "/etc/nginx/launchgate/weights.conf",
+        "/etc/nginx/launchgate/tls/cert.pem",
+      ],
+    );
+    assert.deepEqual(
+      c.secrets.map((x: Record<string, unknown>) => [x.fileName, x.fileUid, x.fileMode]),
+      [["TLS_KEY", "0", 0o400]],
+    );
+    assert.ok(!rec.ofType("docker:index/volume:Volume").some((v) => v.name === "proxy-conf"));
+    assert.equal(rec.ofType(CONTAINER).filter((x) => x.name === "proxy-config-check").length, 1);
+  });
+  test("Network: encrypted overlays, internal not attachable", () => {
+    const internal = rec.one("docker:index/network:Network", "net-internal").inputs;
+    const edge = rec.one("docker:index/network:Network", "net-edge").inputs;
+    assert.deepEqual([internal.driver, internal.internal, internal.attachable], ["overlay", true, false]);
+    assert.deepEqual(internal.options, { encrypted: "true" });
+    assert.deepEqual([edge.driver, edge.attachable, edge.options], ["overlay", true, { encrypted: "true" }]);
+  });
+});
+
+describe("the rendering's rules (pure)", () => {
+  test("a container field without a Swarm rendering throws instead of being dropped", () => {
+    assert.throws(
+      () =>
+        toServiceArgs(
+          { ...hardened({ memoryMb: 64, cpus: 0.5 }), image: "x:1", uploads: [{ file: "/a", content: "b" }] },
+          { kind: "service", swarm: PLACEMENT },
+        ),
+      /container field "uploads" has no Swarm service rendering/,
+    );
+    assert.throws(
+      () => toServiceArgs({ image: "x:1", privileged: true }, { kind: "service", swarm: PLACEMENT }),
+      /privileged/,
+    );
+  });
+  test("tmpfs sizes, secret owners and *_FILE names", () => {
+    assert.equal(tmpfsSizeBytes("rw,noexec,size=64m"), 64 * 1024 ** 2);
+    assert.equal(tmpfsSizeBytes("rw,size=1k,nodev"), 1024);
+    assert.equal(tmpfsSizeBytes("rw"), undefined);
+    assert.deepEqual(secretFileOwner("10001:20002"), { uid: "10001", gid: "20002", mode: 0o400 });
+    assert.deepEqual(secretFileOwner(undefined), { uid: "0", gid: "0", mode: 0o400 });
+    assert.deepEqual(secretFileOwner("postgres"), { uid: "0", gid: "0", mode: 0o444 });
+    assert.deepEqual(secretFileEnv(["A_B"]), { A_B_FILE: "/run/secrets/A_B" });
+  });
+  test("placements from config: pinned data stores, hosts−1 app replicas one per node, global proxy; dnsrr and clear overlays only on local", () => {
+    const raw = readStackFile(path.resolve(__dirname, "../.."), "staging").values as Record<string, unknown>;
+    const hosts = [
+      {
+        address: "10.0.0.1",
+        roles: ["manager"],
+        labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
+      },
+      { address: "10.0.0.2", roles: ["manager"], labels: { "launchgate.redis": "true" } },
+      { address: "10.0.0.3", roles: ["manager"] },
+    ];
+    const apps = (raw.apps as Record<string, unknown>[]).map(({ migrate: _m, ...a }) => a);
+    const cfg = parseConfig({ ...raw, placement: "swarm", hosts, apps }, "staging");
+    const p = swarmPlacements(cfg);
+    assert.deepEqual(p.postgres.constraints, ["node.labels.launchgate.postgres == true"]);
+    assert.equal(p.postgres.order, "stop-first");
+    assert.deepEqual([p.app.replicas, p.app.maxReplicasPerNode, p.app.order], [2, 1, "start-first"]);
+    assert.deepEqual(
+      [p.proxy.replicas, p.proxy.constraints],
+      ["global", ["node.labels.launchgate.edge == true"]],
+    );
+    assert.deepEqual([p.app.endpointMode, p.encrypted], ["vip", true]);
+    const local = swarmPlacements({ ...cfg, environment: "local" });
+    assert.deepEqual([local.app.endpointMode, local.encrypted], ["dnsrr", false]);
+    assert.deepEqual(appSecretNames({ ...APP, database: "app", redis: ["queue", "cache"] }), [
+      "DATABASE_URL",
+      "REDIS_QUEUE_URL",
+      "REDIS_CACHE_URL",
+      "JWT_SECRET",
+    ]);
+  });
+});
