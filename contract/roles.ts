@@ -52,7 +52,9 @@ export type CommandRole =
   | "db-admin-tunnel"
   | "image-build"
   | "pids-limit"
-  | "release-gate";
+  | "release-gate"
+  /** Waits, on delete, while a replaced app container drains (AppService). */
+  | "drain";
 
 /** The docker label list entry for a container role. */
 export function roleLabel(role: ContainerRole): { label: string; value: string } {

@@ -14,7 +14,7 @@ import { CLOUDFLARE_IP_RANGES, ORIGIN_PULL_CA_PEM } from "../components/edge/clo
 import { Dns, recordNames } from "../components/edge/Dns";
 import { InternalCa } from "../components/edge/InternalCa";
 import { OriginCertificate } from "../components/edge/OriginCertificate";
-import { Proxy } from "../components/edge/Proxy";
+import { Proxy, UPSTREAM_DRAIN_SECONDS } from "../components/edge/Proxy";
 import { HardenedHost, HardenedHostArgs, SshConnection } from "../components/host/HardenedHost";
 import { LocalVps } from "../components/host/LocalVps";
 import { SwarmCluster } from "../components/host/SwarmCluster";
@@ -425,6 +425,8 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
           preMigrationBackup: backups.preMigrationBackup,
           pids: { engine, limit: cfg.pidsLimits.app },
+          // The proxy caches a routed app's addresses: a replaced container serves on until it moved.
+          drainSeconds: app.route !== undefined ? UPSTREAM_DRAIN_SECONDS : 0,
         },
         // The app and its migration job start only once the servers in their URLs are up.
         {

@@ -19,7 +19,13 @@ import type { SshConnection } from "../host/HardenedHost";
 import { renderNginxConfig, renderSplitConfig } from "./nginx/render";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
 
-export { renderNginxConfig, renderSplitConfig } from "./nginx/render";
+export {
+  renderNginxConfig,
+  renderSplitConfig,
+  RESOLVER_VALID_SECONDS,
+  UPSTREAM_CONNECT_TIMEOUT_SECONDS,
+  UPSTREAM_DRAIN_SECONDS,
+} from "./nginx/render";
 
 /** Directory holding nginx.conf, cert and key in the container (a small volume, see below). */
 export const CONF_DIR = "/etc/nginx/launchgate";

@@ -32,6 +32,7 @@ import {
 import type { RecordedResource } from "../support/mocks";
 import { readStackFile } from "../../stacks/stack-file";
 import { parsePidsLimitCommand } from "../../contract/pids-limits";
+import { eventually, request, type Res } from "../support/probes";
 import { recordProgram, type ProgramRecording } from "./record";
 import { ensureImages, type TestImages } from "./images";
 import { runSeedCompose, type ComposeTiming } from "./compose";
@@ -134,27 +135,6 @@ function containerOf(rec: ProgramRecording, resourceName: string): RecordedResou
 }
 const declaredName = (r: RecordedResource) => String(r.inputs.name);
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-function request(mod: typeof http | typeof https, opts: https.RequestOptions, body?: string): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = mod.request({ timeout: 10_000, ...opts }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`timeout ${opts.method ?? "GET"} ${opts.path}`)));
-    req.on("error", reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
-
 /** HTTPS through the proxy on its published (loopback) port, trusting only the internal CA. */
 function viaProxy(pathname: string, method = "GET", body?: string): Promise<Res> {
   return request(
@@ -170,29 +150,6 @@ function viaProxy(pathname: string, method = "GET", body?: string): Promise<Res>
     },
     body,
   );
-}
-
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last as T)) return last as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what}: not reached in ${timeoutMs} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-      );
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /** `timeout 3 bash -c '</dev/tcp/host/port'` from a probe container: true when a TCP connection opens. */

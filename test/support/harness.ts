@@ -334,8 +334,11 @@ export interface RunningContainer {
   readonly waitTimeoutMs?: number;
   readonly oneShot: boolean;
   readonly startedAt: number;
-  /** Seconds `docker stop` waits before SIGKILL on removal (destroyGraceSeconds, else stopTimeout, else 10). */
-  readonly stopSeconds: number;
+  /**
+   * `destroyGraceSeconds`: on removal the provider stops the container with this timeout (SIGTERM,
+   * SIGKILL after it) before removing it; undefined: removed by force (SIGKILL), as the provider does.
+   */
+  readonly stopSeconds?: number;
 }
 
 export interface UpResult {
@@ -1147,7 +1150,7 @@ export class Harness {
       healthBudgetMs,
       waitTimeoutMs: wait ? (waitTimeout ?? 60) * 1000 : undefined,
       oneShot: attach,
-      stopSeconds: grace ?? stopTimeout ?? 10,
+      stopSeconds: grace !== undefined && grace > 0 ? grace : undefined,
     };
   }
 
@@ -1290,12 +1293,13 @@ export class Harness {
   async removeContainer(declared: string): Promise<void> {
     const c = this.containers.get(declared);
     if (!c) return;
-    await this.api(
-      "POST",
-      `/containers/${c.id}/stop?t=${c.stopSeconds}`,
-      undefined,
-      (c.stopSeconds + 20) * 1000,
-    );
+    if (c.stopSeconds !== undefined)
+      await this.api(
+        "POST",
+        `/containers/${c.id}/stop?t=${c.stopSeconds}`,
+        undefined,
+        (c.stopSeconds + 20) * 1000,
+      );
     await this.apiJson("DELETE", `/containers/${c.id}?force=1&v=1`, undefined, [204, 404]);
     this.containers.delete(declared);
     this.log(`container ${c.dockerName} removed`);
