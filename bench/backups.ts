@@ -8,6 +8,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Backups } from "../components/ops/Backups";
@@ -90,6 +91,52 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
       );
       spawnSync("sleep", ["1.1"]); // dump file names carry the second
     }
+    // Format: directory with parallel jobs (-Fd -j) beside the custom format the component uses
+    // (-Fc, restored with -j from a file as the drill does), same compression, dumped and restored
+    // inside the same server (its own pg_dump/pg_restore), so only the dump's parallelism differs.
+    const jobs = Math.max(2, Math.min(4, os.cpus().length));
+    const major = Number(/(\d+)/.exec(pg.psql("postgres", "SHOW server_version"))![1]);
+    const z = major >= 16 ? "zstd:3" : "1";
+    const inPg = (cmd: string) => {
+      const t0 = Date.now();
+      const r = spawnSync("docker", ["exec", pg.name, "sh", "-c", cmd], {
+        encoding: "utf8",
+        timeout: 600_000,
+      });
+      if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr.slice(-300)}`);
+      return Date.now() - t0;
+    };
+    const fmt = {
+      customDump: [] as number[],
+      customRestore: [] as number[],
+      dirDump: [] as number[],
+      dirRestore: [] as number[],
+    };
+    for (let i = 0; i < REPEAT; i++) {
+      const reset =
+        "rm -rf /tmp/lg-fmt; mkdir -p /tmp/lg-fmt; dropdb -U postgres --if-exists fmt_restore; createdb -U postgres fmt_restore";
+      inPg(reset);
+      fmt.customDump.push(inPg(`pg_dump -U postgres -Fc -Z ${z} -f /tmp/lg-fmt/app.dump app`));
+      fmt.customRestore.push(
+        inPg(`pg_restore -U postgres --exit-on-error -j ${jobs} -d fmt_restore /tmp/lg-fmt/app.dump`),
+      );
+      inPg(reset);
+      fmt.dirDump.push(inPg(`pg_dump -U postgres -Fd -j ${jobs} -Z ${z} -f /tmp/lg-fmt/app.dir app`));
+      fmt.dirRestore.push(
+        inPg(`pg_restore -U postgres --exit-on-error -j ${jobs} -d fmt_restore /tmp/lg-fmt/app.dir`),
+      );
+      log(
+        `format round ${i + 1}: -Fc dump ${fmt.customDump[i]} ms restore -j${jobs} ${fmt.customRestore[i]} ms; -Fd -j${jobs} dump ${fmt.dirDump[i]} ms restore ${fmt.dirRestore[i]} ms`,
+      );
+    }
+    inPg("rm -rf /tmp/lg-fmt; dropdb -U postgres --if-exists fmt_restore");
+    const [cd, cr, dd, dr] = [fmt.customDump, fmt.customRestore, fmt.dirDump, fmt.dirRestore].map(median) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+
     const [dump, plainDump, drill, plainRestore] = [dumpMs, plainMs, drillMs, plainRestoreMs].map(median) as [
       number,
       number,
@@ -112,6 +159,13 @@ export async function measureBackups(log: (l: string) => void): Promise<Row[]> {
         baselineWhat: "seed: psql < file.sql (unverified)",
         baseline: `${secs(plainRestore)} = ${mbps(dbBytes, plainRestore)}`,
         ratio: ratio(drill, plainRestore),
+      },
+      {
+        figure: `format: pg_dump -Fd -j ${jobs} + pg_restore -j ${jobs} (PG ${major}, -Z ${z}), ${db}`,
+        ours: `dump ${secs(dd)} + restore ${secs(dr)} = ${secs(dd + dr)}`,
+        baselineWhat: `custom format as the component dumps (-Fc -Z ${z}), restored -j ${jobs} as the drill does`,
+        baseline: `dump ${secs(cd)} + restore ${secs(cr)} = ${secs(cd + cr)}`,
+        ratio: ratio(dd + dr, cd + cr),
       },
     ];
   } finally {

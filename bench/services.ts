@@ -45,18 +45,23 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
     { ref: previousImage, port: api.port, version: "1.3.0" },
   ]);
   log(`images ready in ${secs(images.buildMs)} (${images.built.length} built)`);
-  const current = await recordProgram("local");
+  // With the containers' PIDs-limit commands, which the harness runs on its engine.
+  const current = await recordProgram("local", {}, undefined, { keepPidsLimits: true });
   const previous = await recordProgram("local", {
     apps: apps.map((a) => (a === api ? { ...a, image: previousImage } : a)),
   });
   const apiOf = (rec: typeof current) =>
     rec.resources.find((r) => r.type === CONTAINER && r.name === `app-${api.name}`)!;
   const hex = crypto.randomBytes(3).toString("hex");
-  const harness = new Harness({
+  const harness: Harness = new Harness({
     imageMap: images.map,
     postgresAdminContainer: "postgres",
     runId: `lg-svc-bench-${hex}`,
     log: (l) => log(l),
+    handlers: {
+      "command:remote:Command": (r): Promise<void> => harness.applyPidsLimit(r),
+      "command:local:Command": (r): Promise<void> => harness.applyPidsLimit(r),
+    },
   });
   const rows: Row[] = [];
   try {
@@ -101,6 +106,21 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       });
     }
 
+    // Rollback (before the load test, so its clients' disconnects do not weigh on either side):
+    // the api to the previous image, create-before-delete and health-gated (ours)...
+    const cur = apiOf(current);
+    const prev = apiOf(previous);
+    const back = await harness.replace(String(cur.inputs.name), prev, false);
+    // ...beside delete-before-create of the same container back to the current image.
+    const fwd = await harness.replace(String(prev.inputs.name), cur, true);
+    rows.push({
+      figure: `services: app rollback ${api.image.split(":").pop()} -> 1.3.0 (create-before-delete, healthy)`,
+      ours: secs(back.healthyMs),
+      baselineWhat: "delete-before-create (compose-style recreate), healthy",
+      baseline: secs(fwd.healthyMs),
+      ratio: ratio(back.healthyMs, fwd.healthyMs),
+    });
+
     // PgBouncer at 10 × max_connections clients beside Postgres direct at max_connections (less
     // the reserved ones), same pgbench script (-N), same database, same engine.
     const envOf = (key: string) =>
@@ -117,57 +137,63 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       (stackFile.values.postgres as { maxConnections?: number }).maxConnections ?? 100,
     );
     if (direct) {
-      const bench = (args: string[], ms: number) =>
-        runClient(
-          harness.runId,
-          harness.networkDockerName("net-internal"),
-          images.map.postgres!,
-          "pgbench",
-          args,
-          ms,
+      try {
+        const bench = (args: string[], ms: number) =>
+          runClient(
+            harness.runId,
+            harness.networkDockerName("net-internal"),
+            images.map.postgres!,
+            "pgbench",
+            args,
+            ms,
+          );
+        const init = await bench(["-i", "-q", "-s", "1", direct], 120_000);
+        if (init.code !== 0) throw new Error(`pgbench -i: ${init.stderr}`);
+        const pooledRun = await bench(
+          ["-n", "-N", "-c", String(10 * maxConnections), "-j", "16", "-T", "90", envOf("DATABASE_URL")],
+          210_000,
         );
-      const init = await bench(["-i", "-q", "-s", "1", direct], 120_000);
-      if (init.code !== 0) throw new Error(`pgbench -i: ${init.stderr}`);
-      const pooledRun = await bench(
-        ["-n", "-N", "-c", String(10 * maxConnections), "-j", "16", "-T", "90", envOf("DATABASE_URL")],
-        210_000,
-      );
-      const pooled = parsePgbench(pooledRun.stdout, pooledRun.stderr);
-      const directClients = maxConnections - 10;
-      const directRun = await bench(
-        ["-n", "-N", "-c", String(directClients), "-j", "16", "-T", "30", direct],
-        120_000,
-      );
-      const plain = parsePgbench(directRun.stdout, directRun.stderr);
-      log(
-        `pgbench: pooled ${pooled.tps.toFixed(0)} tps (${pooled.failed} failed), direct ${plain.tps.toFixed(0)} tps`,
-      );
-      rows.push({
-        figure: `PgBouncer: ${pooled.clients} clients (10x max_connections), ${pooled.failed} failed`,
-        ours: `${pooled.tps.toFixed(0)} tps`,
-        baselineWhat: `Postgres direct, ${plain.clients} clients (max_connections less reserved)`,
-        baseline: `${plain.tps.toFixed(0)} tps (${plain.failed} failed)`,
-        ratio: plain.tps > 0 ? `${(pooled.tps / plain.tps).toFixed(2)}x tps` : "",
-      });
+        const pooled = parsePgbench(pooledRun.stdout, pooledRun.stderr);
+        // Every slot a client may take right now: max_connections less the superuser-reserved
+        // ones and those already open (PgBouncer's pools, the apps' direct connections).
+        const free = Number(
+          harness
+            .exec("postgres", [
+              "psql",
+              "-U",
+              "postgres",
+              "-qAtX",
+              "-c",
+              "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+            ])
+            .trim(),
+        );
+        const directClients = Math.max(1, free - 2);
+        log(`direct baseline: ${directClients} clients (${free} free of max_connections ${maxConnections})`);
+        const directRun = await bench(
+          ["-n", "-N", "-c", String(directClients), "-j", "16", "-T", "30", direct],
+          120_000,
+        );
+        const plain = parsePgbench(directRun.stdout, directRun.stderr);
+        log(
+          `pgbench: pooled ${pooled.tps.toFixed(0)} tps (${pooled.failed} failed), direct ${plain.tps.toFixed(0)} tps`,
+        );
+        rows.push({
+          figure: `PgBouncer: ${pooled.clients} clients (10x max_connections), ${pooled.failed} failed`,
+          ours: `${pooled.tps.toFixed(0)} tps`,
+          baselineWhat: `Postgres direct, ${plain.clients} clients (every free slot of max_connections ${maxConnections})`,
+          baseline: `${plain.tps.toFixed(0)} tps (${plain.failed} failed)`,
+          ratio: plain.tps > 0 ? `${(pooled.tps / plain.tps).toFixed(2)}x tps` : "",
+        });
+      } catch (e) {
+        log(`pgbench failed: ${(e as Error).message}`);
+        rows.push(notMeasured("PgBouncer tps at 10x clients", "Postgres direct", (e as Error).message));
+      }
     } else {
       rows.push(
         notMeasured("PgBouncer tps at 10x clients", "Postgres direct", "no migration job with a direct URL"),
       );
     }
-
-    // Rollback: the api to the previous image, create-before-delete and health-gated (ours)...
-    const cur = apiOf(current);
-    const prev = apiOf(previous);
-    const back = await harness.replace(String(cur.inputs.name), prev, false);
-    // ...beside delete-before-create of the same container back to the current image.
-    const fwd = await harness.replace(String(prev.inputs.name), cur, true);
-    rows.push({
-      figure: `services: app rollback ${api.image.split(":").pop()} -> 1.3.0 (create-before-delete, healthy)`,
-      ours: secs(back.healthyMs),
-      baselineWhat: "delete-before-create (compose-style recreate), healthy",
-      baseline: secs(fwd.healthyMs),
-      ratio: ratio(back.healthyMs, fwd.healthyMs),
-    });
   } finally {
     await harness.cleanup();
   }

@@ -51,7 +51,10 @@ export type CommandRole =
   | "identity-file"
   | "db-admin-tunnel"
   | "image-build"
-  | "release-gate";
+  | "pids-limit"
+  | "release-gate"
+  /** Waits, on delete, while a replaced app container drains (AppService). */
+  | "drain";
 
 /** The docker label list entry for a container role. */
 export function roleLabel(role: ContainerRole): { label: string; value: string } {

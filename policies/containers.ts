@@ -5,14 +5,23 @@
  * `Container` inputs are listed in ./lib/coverage.ts with the reason.
  */
 import * as path from "node:path";
+import { Command as LocalCommand } from "@pulumi/command/local/command";
+import { Command as RemoteCommand } from "@pulumi/command/remote/command";
 import { Container } from "@pulumi/docker/container";
 import { Network } from "@pulumi/docker/network";
 import { Service } from "@pulumi/docker/service";
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { ContainerView, viewOf } from "./lib/container-view";
 import { DIGEST_PINNED } from "./lib/patterns";
-import { TYPES, known, stackOfUrn } from "./lib/resources";
-import { ONE_SHOT_ROLES } from "../contract/roles";
+import { TYPES, known, stackOfUrn, strings } from "./lib/resources";
+import {
+  MAX_PIDS_LIMITS,
+  PIDS_LIMIT_COMMAND_ROLE,
+  PIDS_LIMIT_EXEMPT_ROLES,
+  parsePidsLimitCommand,
+  pidsLimitOfTriggers,
+} from "../contract/pids-limits";
+import { ONE_SHOT_ROLES, commandRoleOf } from "../contract/roles";
 import { PolicyMeta, stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 type Config = Record<string, unknown>;
@@ -597,6 +606,79 @@ export const datastoresInternalOnly: StackValidationPolicy = stackPolicy(
   },
 );
 
+export const containerPidsLimit: StackValidationPolicy = stackPolicy(
+  {
+    name: "container-pids-limit",
+    description:
+      "Checks whether every long-running container gets a PIDs cgroup limit (a `docker update --pids-limit` command that depends on it, as @pulumi/docker 5.2.0 has no `pidsLimit`), above 0 and at most its role's ceiling.",
+    protectsAgainst:
+      "a fork bomb or thread leak in one container exhausting the host's process table and taking every service (and sshd) down",
+    benchmark: "CIS Docker 1.6 §5.29",
+    fix: "give the container a PIDs limit with `limitPids` (components/app/pids-limit.ts) from `launchgate:pidsLimits`; one-shot job/migration containers are exempt (contract/pids-limits.ts)",
+    config: { maxPidsLimits: { type: "object", default: { ...MAX_PIDS_LIMITS } } },
+  },
+  function* (args, config) {
+    const ceilings = config.maxPidsLimits as Record<string, number>;
+    type R = (typeof args.resources)[number];
+    // Container → the limits stated by the PIDs-limit commands that depend on it.
+    const limits = new Map<R, number[]>();
+    for (const r of args.resources.filter((x) => x.isType(RemoteCommand) || x.isType(LocalCommand))) {
+      const triggers = [...strings(known(() => r.props.triggers))];
+      if (commandRoleOf(triggers) !== PIDS_LIMIT_COMMAND_ROLE) continue;
+      const stated = pidsLimitOfTriggers(triggers) ?? "";
+      // Its container: the one its command text and triggers are computed from (the container's
+      // name and id), not any container it merely waits for.
+      const fromProps = new Set(
+        [...(r.propertyDependencies.create ?? []), ...(r.propertyDependencies.triggers ?? [])].filter((d) =>
+          d.isType(Container),
+        ),
+      );
+      const target = fromProps.size === 1 ? [...fromProps][0] : undefined;
+      const create = known(() => r.props.create); // computed at preview with the container's name
+      const parsed = typeof create === "string" ? parsePidsLimitCommand(create) : undefined;
+      const name = target ? known(() => target.props.name) : undefined;
+      if (
+        !/^-?\d+$/.test(stated) ||
+        !target ||
+        (typeof create === "string" &&
+          (!parsed ||
+            String(parsed.limit) !== stated ||
+            (typeof name === "string" && parsed.container !== name)))
+      ) {
+        yield [
+          `pids-limit command ${r.name} is not \`limitPids\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` with its check, after the container); declare it with \`limitPids\`.`,
+          r,
+        ];
+        continue;
+      }
+      limits.set(target, [...(limits.get(target) ?? []), Number(stated)]);
+    }
+    for (const r of args.resources.filter((x) => x.isType(Container))) {
+      const c = viewOf(r.type, r.props);
+      if (c.role in PIDS_LIMIT_EXEMPT_ROLES) continue;
+      const ceiling = ceilings[c.role] ?? ceilings.unmarked ?? MAX_PIDS_LIMITS.unmarked;
+      const mine = limits.get(r) ?? [];
+      if (mine.length === 0)
+        yield [
+          `${who(c)} ${r.name} has no PIDs limit; apply one with \`limitPids\` (at most ${ceiling} for role ${c.role}) (CIS 5.29).`,
+          r,
+        ];
+      for (const limit of mine) {
+        if (limit <= 0)
+          yield [
+            `${who(c)} ${r.name} has PIDs limit ${limit}, which is unlimited; set 1–${ceiling} (CIS 5.29).`,
+            r,
+          ];
+        else if (limit > ceiling)
+          yield [
+            `${who(c)} ${r.name} has PIDs limit ${limit}, above the ${ceiling} allowed for role ${c.role}; lower it (CIS 5.29).`,
+            r,
+          ];
+      }
+    }
+  },
+);
+
 /** Stacks whose overlays must be encrypted (default of `encrypted-overlays`' `stacks`). */
 export const ENCRYPTED_OVERLAY_STACKS = ["staging", "production"];
 
@@ -648,5 +730,6 @@ export const containerPolicies = [
   imagesPinned,
   vpsLocalOnly,
   datastoresInternalOnly,
+  containerPidsLimit,
   overlaysEncrypted,
 ];

@@ -14,7 +14,7 @@ import { CLOUDFLARE_IP_RANGES, ORIGIN_PULL_CA_PEM } from "../components/edge/clo
 import { Dns, recordNames } from "../components/edge/Dns";
 import { InternalCa } from "../components/edge/InternalCa";
 import { OriginCertificate } from "../components/edge/OriginCertificate";
-import { Proxy } from "../components/edge/Proxy";
+import { Proxy, UPSTREAM_DRAIN_SECONDS } from "../components/edge/Proxy";
 import { HardenedHost, HardenedHostArgs, SshConnection } from "../components/host/HardenedHost";
 import { LocalVps } from "../components/host/LocalVps";
 import { SwarmCluster } from "../components/host/SwarmCluster";
@@ -22,10 +22,13 @@ import { SshIdentityFile } from "../components/host/SshIdentityFile";
 import { Network } from "../components/network/Network";
 import { Backups } from "../components/ops/Backups";
 import { Monitoring } from "../components/ops/Monitoring";
+import type { EngineCli } from "../components/app/pids-limit";
 import type { SwarmPlacement } from "../components/app/workload";
 import { NODE_LABELS, NODE_LABEL_ON, labelConstraint } from "../contract/placement";
 import {
+  datastorePidsLimit,
   pgbouncerMaxClientConn,
+  postgresPidsLimit,
   type AppConfig,
   type ClusterHostConfig,
   type LaunchgateConfig,
@@ -74,7 +77,11 @@ function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
   if (cfg.environment === "local") {
     // The local stack creates its own disposable VPS; one generated key serves root and deployer.
     return vpsAccess(
-      new LocalVps("vps", { sshPort: cfg.host.sshPort, publishedPorts: LOCAL_PUBLISHED_PORTS }),
+      new LocalVps("vps", {
+        sshPort: cfg.host.sshPort,
+        publishedPorts: LOCAL_PUBLISHED_PORTS,
+        pidsLimit: cfg.pidsLimits.vps,
+      }),
     );
   }
   // readSecrets has already refused a staging/production stack without these.
@@ -318,6 +325,8 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     { dependsOn: [identity.written, host.ready, ...(cluster?.members ?? [])] },
   );
   const onVps: pulumi.ComponentResourceOptions = { providers: { docker: vpsDocker } };
+  // PIDs limits are applied with the Docker CLI on the same engine, over SSH as the deploy user.
+  const engine: EngineCli = { ssh: connection };
 
   const net = new Network(
     "net",
@@ -349,6 +358,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       ...(swarm ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer } } : {}),
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
       adminDependsOn: [tunnel.ready],
+      pids: { engine, server: postgresPidsLimit(cfg), pgbouncer: datastorePidsLimit(cfg) },
     },
     onVps,
   );
@@ -357,7 +367,13 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       instance.name,
       new Redis(
         `redis-${instance.name}`,
-        { image: cfg.redis.image, instance, internalNetwork, ...(swarm ? { swarm: swarm.redis } : {}) },
+        {
+          image: cfg.redis.image,
+          instance,
+          internalNetwork,
+          pids: { engine, limit: datastorePidsLimit(cfg) },
+          ...(swarm ? { swarm: swarm.redis } : {}),
+        },
         onVps,
       ),
     ]),
@@ -408,6 +424,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           flags,
           migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
           preMigrationBackup: backups.preMigrationBackup,
+          pids: { engine, limit: cfg.pidsLimits.app },
+          // The proxy caches a routed app's addresses: a replaced container serves on until it moved.
+          drainSeconds: app.route !== undefined ? UPSTREAM_DRAIN_SECONDS : 0,
         },
         // The app and its migration job start only once the servers in their URLs are up.
         {
@@ -487,6 +506,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
         }),
       certificatePem: certPem,
       privateKeyPem: keyPem,
+      pids: { engine, limit: cfg.pidsLimits.proxy },
       // Stacks with a rollout change weights by reload over SSH (seed 004), never by a new proxy.
       ...(cfg.release.rollout ? { connection, weightsAfter: [...apps, ...canaries.values()] } : {}),
     },

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
+import { DEFAULT_PIDS_LIMITS, MAX_PIDS_LIMITS, POSTGRES_AUX_TASKS } from "../contract/pids-limits";
 import { NODE_LABELS, NODE_LABEL_ON } from "../contract/placement";
 
 /** The three kinds of stack this program knows; gates are mandatory only on `production`. */
@@ -240,6 +241,24 @@ const proxySchema = z
   })
   .strict();
 
+/** A role's PIDs cgroup limit: 1 (no unlimited 0/-1) up to the policy pack's ceiling. */
+const pidsLimit = (role: keyof typeof MAX_PIDS_LIMITS) => z.number().int().min(1).max(MAX_PIDS_LIMITS[role]);
+
+/** PIDs cgroup limits by container role, in tasks (CIS 5.29; defaults and ceilings: contract/pids-limits.ts). */
+const pidsLimitsSchema = z
+  .object({
+    app: pidsLimit("app").default(DEFAULT_PIDS_LIMITS.app),
+    /**
+     * Redis and PgBouncer get this (default 512); the Postgres server gets it too, and by default
+     * at least `postgres.maxConnections` + 64 (one process per connection plus its auxiliary ones).
+     */
+    datastore: pidsLimit("datastore").optional(),
+    proxy: pidsLimit("proxy").default(DEFAULT_PIDS_LIMITS.proxy),
+    /** The local stack's disposable VPS container (its nested containers have their own). */
+    vps: pidsLimit("vps").default(DEFAULT_PIDS_LIMITS.vps),
+  })
+  .strict();
+
 const dnsSchema = z
   .object({
     zoneId: z.string().regex(/^[a-f0-9]{32}$/, "a 32-hex-digit Cloudflare zone id"),
@@ -401,6 +420,7 @@ export const configSchema = z
     apps: z.array(appSchema).min(1),
     flags: z.record(z.string().regex(ENV_NAME, ENV_NAME_EXPECTED), flagSchema).default({}),
     proxy: proxySchema,
+    pidsLimits: pidsLimitsSchema.default({}),
     tls: z.enum(["internal-ca", "cloudflare-origin"]),
     dns: dnsSchema.optional(),
     backups: backupsSchema.default({}),
@@ -614,6 +634,26 @@ export function pgbouncerMaxClientConn(pg: PostgresConfig): number {
   return pg.pgbouncer.maxClientConn ?? 20 * pg.maxConnections;
 }
 
+/** PIDs limit of Redis and PgBouncer: `pidsLimits.datastore`, else the role default. */
+export function datastorePidsLimit(cfg: LaunchgateConfig): number {
+  return cfg.pidsLimits.datastore ?? DEFAULT_PIDS_LIMITS.datastore;
+}
+
+/** Tasks the Postgres server needs at `maxConnections`: a process per connection plus its own. */
+export function postgresMinPidsLimit(pg: PostgresConfig): number {
+  return pg.maxConnections + POSTGRES_AUX_TASKS;
+}
+
+/**
+ * PIDs limit of the Postgres server: `pidsLimits.datastore` when set (config validation refuses
+ * less than {@link postgresMinPidsLimit}), else the larger of the role default and that minimum.
+ */
+export function postgresPidsLimit(cfg: LaunchgateConfig): number {
+  return (
+    cfg.pidsLimits.datastore ?? Math.max(DEFAULT_PIDS_LIMITS.datastore, postgresMinPidsLimit(cfg.postgres))
+  );
+}
+
 /** PgBouncer sizing against the server's `max_connections`. Pure. */
 function postgresPoolChecks(
   cfg: LaunchgateConfig,
@@ -726,6 +766,14 @@ function crossChecks(
     }
   }
   out.push(...postgresPoolChecks(cfg));
+  const pids = cfg.pidsLimits.datastore;
+  if (pids !== undefined && pids < postgresMinPidsLimit(cfg.postgres)) {
+    out.push({
+      path: ["pidsLimits", "datastore"],
+      value: pids,
+      expected: `at least ${postgresMinPidsLimit(cfg.postgres)}: Postgres runs a process per connection (launchgate:postgres.maxConnections ${cfg.postgres.maxConnections}) plus ${POSTGRES_AUX_TASKS} of its own`,
+    });
+  }
   out.push(...clusterChecks(cfg));
   const seen = new Set<string>();
   cfg.apps.forEach((a, i) => {

@@ -8,11 +8,20 @@
  * (`deleteBeforeReplace: false`); `wait` makes the create succeed only once the new container is
  * healthy, so a bad image fails the update while the old container keeps serving. The proxy
  * finds whichever container is live through the stable network alias `<app>`.
+ *
+ * Retirement of the old container (zero downtime, also on rollback and canary promotion): the
+ * proxy caches the alias's addresses for a few seconds, so the old container keeps serving for
+ * `drainSeconds` after its replacement is healthy (a `drain` command depending on it, whose
+ * delete waits; Pulumi deletes replaced resources at the end of the update, dependents first),
+ * and is then stopped gracefully (`destroyGraceSeconds`: SIGTERM, in-flight requests finish,
+ * SIGKILL after STOP_GRACE_SECONDS) instead of being killed, the provider's default.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
-import { roleLabel } from "../../contract/roles";
+import * as command from "@pulumi/command";
+import { DELETE_SCOPE_TRIGGER, roleLabel, roleTrigger } from "../../contract/roles";
+import { limitPids, type PidsLimitArgs } from "./pids-limit";
 import { SwarmPlacement, declareWorkload, swarmSecretFiles } from "./workload";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
@@ -77,6 +86,19 @@ export interface AppServiceArgs {
   /** Seconds the migration job may run before the update fails. @default 600 */
   readonly migrationTimeoutSeconds?: number;
   /**
+   * PIDs cgroup limit (CIS 5.29) of the app container and the engine to apply it on
+   * (contract/pids-limits.ts; the one-shot migration job is exempt there).
+   */
+  readonly pids?: PidsLimitArgs;
+  /**
+   * Seconds a replaced container keeps serving after its replacement is healthy, before it is
+   * stopped: how long a client that caches the alias's addresses (the proxy:
+   * UPSTREAM_DRAIN_SECONDS) may still send it requests. Declared as a `drain` command whose
+   * delete waits (a `sleep` where Pulumi runs); each release pays it once, at the end of the
+   * update. @default 0: no drain step (nothing caches this container's address)
+   */
+  readonly drainSeconds?: number;
+  /**
    * Run as a Swarm service with this placement instead of a container on one host: the same spec,
    * a stable service name (`<app>`), start-first rolling updates that roll back on a failed
    * healthcheck, and `secretEnv` delivered as secret files (`<NAME>_FILE`), never in env.
@@ -97,6 +119,13 @@ export interface AppServiceArgs {
   /** Which version of the app this is during a rollout, as the `launchgate.variant` label. @default "stable" */
   readonly variant?: "stable" | "canary";
 }
+
+/**
+ * Seconds the provider's delete gives a container between SIGTERM and SIGKILL (`destroyGraceSeconds`,
+ * also `stopTimeout` for a `docker stop` on the host): requests already inside finish. Without it
+ * the provider removes the container by force (SIGKILL), cutting them off.
+ */
+export const STOP_GRACE_SECONDS = 10;
 
 /** Docker healthcheck test for an HTTP GET that succeeds only on a 2xx answer. Pure; exported for tests. */
 export function httpHealthTest(probe: HealthProbe, port: number, path: string): string[] {
@@ -255,7 +284,9 @@ export class AppService extends pulumi.ComponentResource {
     };
     const service = declareWorkload(
       name,
-      args.swarm ? { ...spec, name: alias, envs: undefined } : spec,
+      args.swarm
+        ? { ...spec, name: alias, envs: undefined }
+        : { ...spec, stopTimeout: STOP_GRACE_SECONDS, destroyGraceSeconds: STOP_GRACE_SECONDS },
       args.swarm
         ? {
             kind: "service",
@@ -273,6 +304,26 @@ export class AppService extends pulumi.ComponentResource {
         : { kind: "container" },
       { parent: this, dependsOn: deps, deleteBeforeReplace: false },
     );
+    limitPids(name, service, args.pids, { parent: this });
+
+    const drain = args.drainSeconds ?? 0;
+    if (!Number.isInteger(drain) || drain < 0)
+      throw new Error(
+        `app ${app.name}: drainSeconds ${JSON.stringify(drain)} is not a whole number of seconds ≥ 0`,
+      );
+    if (drain > 0 && !args.swarm) {
+      // Replaced with its container (the name is in `triggers`); the old one's delete runs first
+      // among the old resources (it depends on the old container), so the wait comes between
+      // "replacement healthy" and "old container stopped". Its delete only waits: scoped to itself.
+      new command.local.Command(
+        `${name}-drain`,
+        {
+          delete: `sleep ${drain}`,
+          triggers: [service.name, roleTrigger("drain"), DELETE_SCOPE_TRIGGER],
+        },
+        { parent: this, dependsOn: [service] },
+      );
+    }
 
     this.alias = pulumi.output(alias);
     this.port = pulumi.output(app.port);

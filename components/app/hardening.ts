@@ -15,10 +15,9 @@
  * - a healthcheck is required by the callers' types [5.26]
  * - bounded json-file logs so a chatty container cannot fill the disk
  *
- * Known exception: PIDs cgroup limit [5.28]. @pulumi/docker 5.2.0 exposes no `pidsLimit` on
- * `Container` (see node_modules/@pulumi/docker/container.d.ts), and `ulimits.nproc` is counted per
- * uid across the host, not per container, so it is not a safe substitute. The memory limit bounds
- * a fork bomb instead; revisit when the provider gains the field.
+ * PIDs cgroup limit [5.29]: @pulumi/docker 5.2.0 has no `pidsLimit` input, so ./pids-limit.ts
+ * applies it on the engine with a command per container (limits by role, and the one-shot
+ * exception: contract/pids-limits.ts).
  */
 import * as crypto from "crypto";
 import type * as docker from "@pulumi/docker";

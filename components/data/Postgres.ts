@@ -12,6 +12,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { limitPids, type EngineCli } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
 
@@ -103,6 +104,13 @@ export interface PostgresArgs {
   readonly pgbouncerHealthcheck?: string[];
   /** CPU ceiling of the server container. @default 1 */
   readonly cpus?: number;
+  /** PIDs cgroup limits (CIS 5.29) of the server and PgBouncer, and the engine to apply them on. */
+  readonly pids?: {
+    readonly engine: EngineCli;
+    /** Server: at least max_connections + POSTGRES_AUX_TASKS (contract/pids-limits.ts). */
+    readonly server: number;
+    readonly pgbouncer: number;
+  };
   /**
    * Run the server and PgBouncer as Swarm services: the server pinned by `server` (its volume is
    * node-local; no fixed address: PgBouncer reaches it by service name), PgBouncer by `pgbouncer`;
@@ -315,6 +323,9 @@ export class Postgres extends pulumi.ComponentResource {
       // volume): replace delete-first. The volume is protected and retained, so data survives.
       { parent: this, deleteBeforeReplace: true },
     );
+    limitPids(name, server, args.pids && { engine: args.pids.engine, limit: args.pids.server }, {
+      parent: this,
+    });
 
     // Role and database management goes through the admin endpoint, which exists only once the
     // server is healthy and the tunnel is open.
@@ -447,8 +458,15 @@ export class Postgres extends pulumi.ComponentResource {
           }
         : { kind: "container" },
       // Fixed name (the apps' DATABASE_URL host): replace delete-first, like the server.
-      { parent: this, dependsOn: [server], deleteBeforeReplace: true },
+      // Started beside the server, not after it: PgBouncer connects to Postgres only when a client
+      // comes (retrying every serverLoginRetrySeconds), and its healthcheck asks PgBouncer itself,
+      // so waiting for the server first only added one health interval to every deploy (issue 12:
+      // all-healthy beside the compose baseline). Its clients (apps, migrations) wait for both.
+      { parent: this, deleteBeforeReplace: true },
     );
+    limitPids(poolerAlias, pooler, args.pids && { engine: args.pids.engine, limit: args.pids.pgbouncer }, {
+      parent: this,
+    });
 
     this.containers = [server, pooler];
     this.containerName = server.name;

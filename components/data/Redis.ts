@@ -10,6 +10,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { limitPids, type PidsLimitArgs } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
 
@@ -46,6 +47,8 @@ export interface RedisArgs {
   readonly user?: string;
   /** CPU ceiling (Redis executes commands on one thread). @default 0.5 */
   readonly cpus?: number;
+  /** PIDs cgroup limit (CIS 5.29) and the engine to apply it on (contract/pids-limits.ts). */
+  readonly pids?: PidsLimitArgs;
   /**
    * Run as a Swarm service pinned by this placement (its volume is node-local), the password as
    * the secret file `/run/secrets/REDIS_PASSWORD`. @default a container on the one host
@@ -215,6 +218,7 @@ export class Redis extends pulumi.ComponentResource {
       // volume): replace delete-first. The volume is protected and retained, so data survives.
       { parent: this, deleteBeforeReplace: true },
     );
+    limitPids(name, server, args.pids, { parent: this });
 
     this.container = server;
     this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);

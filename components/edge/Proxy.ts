@@ -13,12 +13,19 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
+import { limitPids, type PidsLimitArgs } from "../app/pids-limit";
 import { roleLabel } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import { renderNginxConfig, renderSplitConfig } from "./nginx/render";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
 
-export { renderNginxConfig, renderSplitConfig } from "./nginx/render";
+export {
+  renderNginxConfig,
+  renderSplitConfig,
+  RESOLVER_VALID_SECONDS,
+  UPSTREAM_CONNECT_TIMEOUT_SECONDS,
+  UPSTREAM_DRAIN_SECONDS,
+} from "./nginx/render";
 
 /** Directory holding nginx.conf, cert and key in the container (a small volume, see below). */
 export const CONF_DIR = "/etc/nginx/launchgate";
@@ -122,6 +129,8 @@ export interface ProxyArgs {
   readonly memoryMb?: number;
   /** CPU ceiling. @default 0.5 */
   readonly cpus?: number;
+  /** PIDs cgroup limit (CIS 5.29) and the engine to apply it on (contract/pids-limits.ts). */
+  readonly pids?: PidsLimitArgs;
   /**
    * Run as a Swarm service (typically `replicas: "global"` on the edge nodes, stop-first: host
    * ports cannot be held twice), publishing `ports` in host mode on each node running it. Config,
@@ -347,6 +356,7 @@ export class Proxy extends pulumi.ComponentResource {
       // downtime, after the config check has passed).
       { parent: this, dependsOn: [check], deleteBeforeReplace: true },
     );
+    limitPids(name, proxy, args.pids, { parent: this });
 
     // On Swarm a weight change is a new weights config and a rolling update of the proxy (its
     // files are read-only configs there); on one host the weights step rewrites the file in place.

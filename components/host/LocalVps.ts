@@ -14,7 +14,9 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as fs from "fs";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 import { roleLabel, roleTrigger } from "../../contract/roles";
+import { limitPids } from "../app/pids-limit";
 import { sha256, shellQuote } from "../ops/remote-script";
 import { BUILD_IMAGE_SCRIPT, buildImageArgs, VPS_PACKAGES, VPS_RUN, VPS_SETUP_SCRIPT } from "./vps-image";
 
@@ -33,6 +35,11 @@ export interface LocalVpsArgs {
   readonly publishedPorts?: readonly LocalVpsPort[];
   /** Memory ceiling of the whole "VPS" (its nested containers included), like a VPS plan. @default 4096 */
   readonly memoryMb?: number;
+  /**
+   * PIDs cgroup limit of the "VPS" container (sshd, dockerd, containerd, shims; its nested
+   * containers have their own) (CIS 5.29), applied on the local engine. @default DEFAULT_PIDS_LIMITS.vps (contract/pids-limits.ts)
+   */
+  readonly pidsLimit?: number;
 }
 
 export class LocalVps extends pulumi.ComponentResource {
@@ -130,6 +137,12 @@ export class LocalVps extends pulumi.ComponentResource {
         },
       },
       { parent: this, deleteBeforeReplace: true },
+    );
+    limitPids(
+      `${name}-container`,
+      container,
+      { engine: { local: true }, limit: args.pidsLimit ?? DEFAULT_PIDS_LIMITS.vps },
+      { parent: this },
     );
 
     this.address = pulumi.output(VPS_RUN.bindAddress);

@@ -13,7 +13,10 @@
  * gzip level 1 before). The dump stays a single custom-format stream through `docker exec`:
  * directory format with `pg_dump -j` would need a dump directory inside the server container,
  * whose root is read-only and whose only volume is PGDATA; the drill restores in parallel from a
- * copy inside its own scratch container instead.
+ * copy inside its own scratch container instead. Measured (`npm run bench`, 78 MB database,
+ * PostgreSQL 15, 2 shared cores, medians of 3): `pg_dump -Fd -j 2` + `pg_restore -j 2` took
+ * 4.09 s against 4.30 s for `-Fc` restored with `-j 2` (0.95×: dump 1.38 s vs 1.55 s, restore
+ * equal), within the rounds' spread, so the custom format stays.
  *
  * Every script lives in `scripts/` and is rendered with its configuration (remote-script.ts);
  * one `install` command writes them and the units to the host (replaced delete-first, so an

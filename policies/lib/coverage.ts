@@ -3,8 +3,9 @@
  * why it needs none. A test walks the provider's ContainerArgs schema and fails when an input is
  * missing here (e.g. after a provider upgrade adds `pidsLimit`) or names a policy the pack lacks.
  * CIS Docker Benchmark v1.6 §5 items not decidable from these inputs: 5.1 (swarm mode: daemon),
- * 5.21 (UTS namespace: no `utsMode` input), 5.23/5.24 (docker exec: not declared), 5.29 (PIDs
- * limit: no `pidsLimit` input in 5.2.0; the memory limit bounds a fork bomb meanwhile).
+ * 5.21 (UTS namespace: no `utsMode` input), 5.23/5.24 (docker exec: not declared). 5.29 (PIDs
+ * limit) has no `pidsLimit` input in 5.2.0 either: the program applies it with a command per
+ * container, which `container-pids-limit` checks (contract/pids-limits.ts).
  */
 export const CONTAINER_INPUTS: Readonly<Record<string, { policy: string } | { none: string }>> = {
   attach: { none: "waits for a one-shot container's exit" },

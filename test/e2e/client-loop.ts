@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as https from "node:https";
+import { request, type Res } from "../support/probes";
 
 const port = Number(process.env.LG_PORT);
 const servername = process.env.LG_SERVERNAME!;
@@ -19,45 +20,36 @@ let slow = 0;
 let stop = false;
 process.on("SIGTERM", () => (stop = true));
 
-function once(): Promise<void> {
+async function once(): Promise<void> {
   const t0 = Date.now();
-  return new Promise((resolve) => {
-    const done = (failure?: string, version?: string) => {
-      const ms = Date.now() - t0;
-      maxMs = Math.max(maxMs, ms);
-      if (ms > 1000) slow++;
-      if (failure) failures.push(`${new Date(t0).toISOString()} ${failure}`);
-      else seen[version!] = (seen[version!] ?? 0) + 1;
-      resolve();
-    };
-    const req = https.get(
-      {
-        host: "127.0.0.1",
-        port,
-        servername,
-        ca,
-        path: target,
-        headers: { host: servername },
-        agent: false,
-        timeout: 15_000,
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => {
-          if (res.statusCode !== 200) return done(`${res.statusCode} ${body.slice(0, 80)}`);
-          try {
-            done(undefined, String(JSON.parse(body).version));
-          } catch {
-            done(`not JSON: ${body.slice(0, 80)}`);
-          }
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout 15 s")));
-    req.on("error", (e) => done(e.message));
-  });
+  const done = (failure?: string, version?: string) => {
+    const ms = Date.now() - t0;
+    maxMs = Math.max(maxMs, ms);
+    if (ms > 1000) slow++;
+    if (failure) failures.push(`${new Date(t0).toISOString()} ${failure}`);
+    else seen[version!] = (seen[version!] ?? 0) + 1;
+  };
+  let res: Res;
+  try {
+    res = await request(https, {
+      host: "127.0.0.1",
+      port,
+      servername,
+      ca,
+      path: target,
+      headers: { host: servername },
+      agent: false,
+      timeout: 15_000,
+    });
+  } catch (e) {
+    return done((e as Error).message);
+  }
+  if (res.status !== 200) return done(`${res.status} ${res.body.slice(0, 80)}`);
+  try {
+    done(undefined, String(JSON.parse(res.body).version));
+  } catch {
+    done(`not JSON: ${res.body.slice(0, 80)}`);
+  }
 }
 
 void (async () => {

@@ -26,13 +26,12 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { HardenedHostArgs } from "../../components/host/HardenedHost";
 import { CLOSE_SCRIPT } from "../../components/data/PostgresAdminTunnel";
-import { POSTGRES_IP } from "../../stacks/compose";
+import { RESOLVER_VALID_SECONDS } from "../../components/edge/Proxy";
+import { commandRoleOf } from "../../contract/roles";
 import { readStackFile } from "../../stacks/stack-file";
 import { planRollback, type ConfigMap } from "../../tools/promote/decisions";
 import { startDockerOverSsh, loadImages, type DockerOverSsh } from "../support/docker-over-ssh";
@@ -47,22 +46,19 @@ import {
   PG_GRANT,
   PG_ROLE,
 } from "../support/harness";
-import { captureSteps, localHostConfig, runAll } from "../support/host-steps";
-import type { RecordedResource } from "../support/mocks";
 import {
-  buildVpsImage,
-  exec,
-  makeKey,
-  must,
-  run,
-  scratchDir,
-  ssh,
-  startVps,
-  type KeyPair,
-  type Vps,
-} from "../support/vps";
+  captureSteps,
+  localHostArgs,
+  localHostConfig,
+  runAll,
+  startKeyedVps,
+  type KeyedVps,
+} from "../support/host-steps";
+import type { RecordedResource } from "../support/mocks";
+import { buildVpsImage, exec, must, run, ssh, type KeyPair, type Vps } from "../support/vps";
 import type { AppImageSpec, TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
+import { eventually, request, tcpOpen } from "../support/probes";
 import { Timeline } from "./timeline";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -102,7 +98,7 @@ const tl = new Timeline();
 const rewrites: string[] = [];
 let vps: Vps | undefined;
 let bridge: DockerOverSsh | undefined;
-let rootKey: KeyPair;
+let keyed: KeyedVps;
 let deployKey: KeyPair;
 let home: string;
 let evidence: string;
@@ -112,6 +108,8 @@ let imageMap: Record<string, string>;
 const pinned: Record<string, string> = {};
 let first: ProgramRecording;
 let current: ProgramRecording;
+/** The config overrides `current` was recorded from (the next update starts from them). */
+let currentOverrides: Json;
 let ca: string;
 let torn = false;
 
@@ -208,12 +206,14 @@ function runCommand(r: RecordedResource, which: "create" | "update" | "delete"):
 function played(rec: ProgramRecording): RecordedResource[] {
   // Every remote command but the host steps (played in their own phase, as the host test does),
   // and the admin tunnel; not the LocalVps image build, the identity file or the release gate.
+  // The apps' drain steps (local commands whose delete waits) take part like any command.
   const hostStep = (r: RecordedResource) => r.name.startsWith("host-");
   return rec.resources.filter(
     (r) =>
       [NETWORK, VOLUME, CONTAINER, PG_ROLE, PG_DATABASE, PG_GRANT].includes(r.type) ||
       (r.type === REMOTE && !hostStep(r)) ||
-      r.name === "pg-admin-forward",
+      r.name === "pg-admin-forward" ||
+      (r.type === LOCAL && commandRoleOf(r.inputs.triggers as unknown[]) === "drain"),
   );
 }
 
@@ -265,6 +265,10 @@ async function deploy(from: ProgramRecording, to: ProgramRecording): Promise<str
     done.push(`delete ${key(o)}`);
   }
   if (create.length) await harness.up(create);
+  // The engine deletes replaced and removed resources at the end, dependents first: the reverse
+  // of the registration order (a drain step before the container it drains).
+  const at = new Map(played(from).map((r, i) => [key(r), i]));
+  deleteAfter.sort((a, b) => at.get(key(b))! - at.get(key(a))!);
   for (const o of deleteAfter) await removeOld(o);
   return done;
 }
@@ -278,26 +282,6 @@ async function removeOld(r: RecordedResource): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Probes from outside the VPS
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-function request(mod: typeof http | typeof https, opts: https.RequestOptions): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = mod.request({ timeout: 5_000, ...opts }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`timeout ${opts.path}`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /** HTTPS through the VPS's published 443 (LocalVps's loopback port), trusting only the internal CA. */
 const viaProxy = (p: string, agent?: https.Agent) =>
   request(https, {
@@ -309,42 +293,6 @@ const viaProxy = (p: string, agent?: https.Agent) =>
     headers: { host: domain },
     agent,
   });
-
-function tcpOpen(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once("connect", () => done(true));
-    s.once("error", () => done(false));
-  });
-}
-
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T>,
-  ok: (v: T) => boolean,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last as T)) return last as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what}: not reached in ${ms} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-      );
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 /** `npm run check -- --stack local --json` with an evidence dir; the backups-tested findings. */
 function backupsTestedFindings(overrides: Record<string, unknown>): string[] {
@@ -366,40 +314,63 @@ function backupsTestedFindings(overrides: Record<string, unknown>): string[] {
     .map((f) => String(f.message).split("\n")[0]!);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Fixes landing in parallel (issues 11 and 12)
-
-/**
- * Issue 11's fix exists: the HardenedHost firewall step governs Docker-published ports through
- * Docker's DOCKER-USER chain. Without it, Docker's DNAT bypasses UFW.
- */
-function firewallGovernsPublishedPorts(): boolean {
-  return /DOCKER-USER/.test(fs.readFileSync(path.join(REPO, "components/host/scripts/firewall.sh"), "utf8"));
-}
-
-/**
- * Issue 12's fix exists: the Backups install (a command with a delete script) replaces
- * delete-first, so the old version's delete cannot remove what its replacement just installed.
- */
-function installsReplaceDeleteFirst(rec: ProgramRecording): boolean {
-  return rec.options.get(`${REMOTE} backups-install`)?.deleteBeforeReplace === true;
-}
-
-/**
- * With the fix in the program (`fixed`), `ok` must hold. Without it, a failing `ok` is the known
- * defect: recorded as WAITING in the summary and JSON (not a pass, not hidden), so CI stays green
- * until the fix lands, and is enforced from then on.
- */
-function expectFixed(fixed: boolean, issue: string, ok: boolean, what: string): void {
-  if (fixed) assert.ok(ok, what);
-  else if (!ok) tl.note(`WAITING for ${issue}: not yet true: ${what}`);
-}
-
 interface ClientLoopResult {
   readonly seen: Record<string, number>;
   readonly failures: string[];
   readonly maxMs: number;
   readonly slow: number;
+}
+
+/**
+ * Runs `fn` (an update) while the client loop sends requests through the proxy; keeps the loop
+ * running past the proxy's resolver validity after `fn`, when a worker may still hold the
+ * replaced container's address.
+ */
+async function underLoad<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; loop: ClientLoopResult; since: string }> {
+  const since = new Date(Date.now() - 1000).toISOString();
+  const client = startClientLoop();
+  await new Promise((r) => setTimeout(r, 2000)); // its first requests go to the current release
+  let result: T;
+  let loop: ClientLoopResult;
+  try {
+    result = await fn();
+    await new Promise((r) => setTimeout(r, (RESOLVER_VALID_SECONDS + 3) * 1000));
+  } finally {
+    loop = await client.stop();
+  }
+  return { result, loop, since };
+}
+
+/**
+ * Notes the loop's counts in the timeline and asserts: no failed request, both versions served.
+ * A failure comes with the proxy's own account since `since`: its error log and the access-log
+ * entries of failed requests (upstream addresses tried, status).
+ */
+function reportLoop(
+  what: string,
+  steps: string[],
+  { loop, since }: { loop: ClientLoopResult; since: string },
+  versions: string[],
+): void {
+  const { seen, failures } = loop;
+  if (failures.length) {
+    const proxy = harness.container("proxy").dockerName;
+    const log = run("docker", ["logs", "--since", since, proxy], { env: bridge!.env });
+    const lines = `${log.stdout}\n${log.stderr}`
+      .split("\n")
+      .filter((l) => /\[(error|warn|crit)\]/.test(l) || /"status":"5\d\d"/.test(l));
+    console.log(`proxy log around the failed requests:\n${lines.join("\n")}`);
+    tl.note(`${what}: proxy log: ${lines.join(" | ").slice(0, 2000)}`);
+  }
+  const total = Object.values(seen).reduce((a, b) => a + b, 0) + failures.length;
+  tl.note(
+    `${what}: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, slowest ${loop.maxMs} ms (${loop.slow} over 1 s), versions ${JSON.stringify(seen)}`,
+  );
+  assert.ok(total >= 20, `${what}: client loop ran ${total} requests`);
+  assert.deepEqual(failures, [], `${what}: requests failed during the health-gated replacement`);
+  for (const v of versions) assert.ok(seen[v], `${what}: ${v} served: ${JSON.stringify(seen)}`);
 }
 
 /** test/e2e/client-loop.ts against the VPS's published 443, in its own process. */
@@ -539,15 +510,14 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
   it("starts LocalVps and hardens it with every HardenedHost step over SSH (images built alongside)", async () => {
     let images: Promise<TestImages> | undefined;
     await tl.phase("LocalVps", () => {
-      const vpsImage = buildVpsImage();
+      const vpsImage = buildVpsImage(); // first: the service images' debootstrap runs after it
       tl.note(`VPS image ${vpsImage.tag} ready in ${(vpsImage.ms / 1000).toFixed(1)} s`);
       // The service images build in their own process while the host steps run (apt vs debootstrap).
       images = ensureImagesAsync(APPS);
       images.catch(() => undefined); // awaited in the "images" phase
-      const dir = scratchDir();
-      rootKey = makeKey(dir, "root");
-      deployKey = makeKey(dir, "deployer");
-      vps = startVps(vpsImage.tag, rootKey.publicKey, dir, undefined, { publish: [443, 80] });
+      keyed = startKeyedVps({ publish: [443, 80] }); // the image is cached by now
+      ({ vps, deployKey } = keyed);
+      const dir = vps.dir;
       home = path.join(dir, "home");
       fs.mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 });
       evidence = fs.mkdtempSync(path.join(os.tmpdir(), `lg-e2e-evidence-${process.pid}-`));
@@ -558,18 +528,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
     });
     await tl.phase("HardenedHost steps", async () => {
       const hostCfg = localHostConfig();
-      const args: HardenedHostArgs = {
-        bootstrap: {
-          host: "127.0.0.1",
-          port: vps!.sshPort,
-          user: hostCfg.bootstrapUser,
-          privateKey: rootKey.privateKey,
-        },
-        host: hostCfg,
-        deployerPublicKey: deployKey.publicKey,
-        deployerPrivateKey: deployKey.privateKey,
-        permitOpen: [`${POSTGRES_IP}:5432`],
-      };
+      const args = localHostArgs(keyed, hostCfg);
       const steps = await captureSteps("host", args);
       const r = runAll(vps!, deployKey, hostCfg.deployUser, steps, "host");
       tl.note(`HardenedHost: ${steps.length} steps over SSH in ${(r.ms / 1000).toFixed(1)} s`);
@@ -598,6 +557,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       firstOverrides = release(FIRST_COMMIT, api.image);
       first = await record(firstOverrides);
       current = first;
+      currentOverrides = firstOverrides;
       ca = first.caCertPem!;
       assert.ok(ca, "the local stack declares an internal CA");
       const provider = first.all.find((r) => r.type === DOCKER_PROVIDER && r.name === "vps-docker");
@@ -671,6 +631,9 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         `up: ${harness.running().length} services + ${harness.all().length - harness.running().length} one-shot jobs, all healthy in ${(up.allHealthyMs / 1000).toFixed(1)} s`,
       );
       for (const c of harness.running()) {
+        // Its PIDs limit, applied by its own command over SSH (components/app/pids-limit.ts).
+        const limit = (await harness.inspect(c)).HostConfig.PidsLimit;
+        assert.ok(limit > 0, `${c.dockerName}: PidsLimit ${limit}`);
         const st = (await harness.inspect(c)).State;
         assert.equal(
           st.Health?.Status ?? (st.Running ? "running" : st.Status),
@@ -772,11 +735,10 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         if (!open) await new Promise((r) => setTimeout(r, 1000));
       }
       must("docker", ["rm", "-f", "lg-e2e-published-probe"], { env: bridge!.env });
-      expectFixed(
-        firewallGovernsPublishedPorts(),
-        "issue 11 (branch issue-11: the firewall step owns DOCKER-USER)",
-        !open,
-        "a container published on 8088 (not allowed by UFW) is unreachable from outside the VPS",
+      assert.equal(
+        open,
+        false,
+        "a container published on 8088 (not allowed by UFW) is reachable from outside the VPS (issue 11: the firewall step owns DOCKER-USER)",
       );
     }));
 
@@ -787,32 +749,19 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
         images: appImages(firstOverrides),
       });
       const second = await record(secondOverrides);
-      const client = startClientLoop();
-      await new Promise((r) => setTimeout(r, 2000)); // its first requests go to the current release
-      let steps: string[];
-      let loop: ClientLoopResult;
-      try {
-        steps = await deploy(current, second);
+      const { result: steps, ...load } = await underLoad(async () => {
+        const done = await deploy(current, second);
         await eventually(
           "1.5.0 served",
           () => viaProxy("/version"),
           (r) => JSON.parse(r.body).version === "1.5.0",
           30_000,
         );
-        // Past the proxy's DNS cache (resolver valid=10s): requests still aimed at the old container.
-        await new Promise((r) => setTimeout(r, 12_000));
-      } finally {
-        loop = await client.stop();
-      }
+        return done;
+      });
       current = second;
-      const { seen, failures } = loop;
-      const total = Object.values(seen).reduce((a, b) => a + b, 0) + failures.length;
-      tl.note(
-        `second release: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, slowest ${loop.maxMs} ms (${loop.slow} over 1 s), versions ${JSON.stringify(seen)}`,
-      );
-      assert.ok(total >= 20, `client loop ran ${total} requests`);
-      assert.deepEqual(failures, [], "requests failed during the health-gated replacement");
-      assert.ok(seen["1.4.0"] && seen["1.5.0"], `both versions served: ${JSON.stringify(seen)}`);
+      currentOverrides = secondOverrides;
+      reportLoop("second release", steps, load, ["1.4.0", "1.5.0"]);
     });
     await tl.phase("rollback to release.previous", async () => {
       const targetConfig: ConfigMap = Object.fromEntries(
@@ -837,28 +786,33 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       for (const [k, v] of Object.entries(plan.value.config.set)) setPath(overrides, k, v);
       const back = await record(overrides);
       const t0 = Date.now();
-      await deploy(current, back);
+      const { result: steps, ...load } = await underLoad(async () => {
+        const done = await deploy(current, back);
+        const res = await eventually(
+          "1.4.0 served again",
+          () => viaProxy("/version"),
+          (r) => JSON.parse(r.body).version === "1.4.0",
+          60_000,
+        );
+        assert.equal(res.status, 200);
+        return done;
+      });
       current = back;
-      const res = await eventually(
-        "1.4.0 served again",
-        () => viaProxy("/version"),
-        (r) => JSON.parse(r.body).version === "1.4.0",
-        60_000,
-      );
-      assert.equal(res.status, 200);
+      currentOverrides = overrides;
       tl.note(
         `rollback (${plan.value.summary.join("; ")}) served in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
+      reportLoop("rollback", steps, load, ["1.5.0", "1.4.0"]);
     });
   });
 
   it("applies a changed backup script as an update: backups, timers and monitor still present", () =>
     tl.phase("backup script update", async () => {
-      const base = (current === first ? firstOverrides : JSON.parse(JSON.stringify(secondOverrides))) as Json;
+      // On top of the release that runs now (after the rollback: the first one again).
+      const base = JSON.parse(JSON.stringify(currentOverrides)) as Json;
       const retention = ((stackFile.values.backups as Json)?.retentionDays ?? 30) + 1;
-      const changed = await withChangedScript("backup-postgres.sh", () =>
-        record({ ...base, backups: { ...(stackFile.values.backups as Json), retentionDays: retention } }),
-      );
+      const next = { ...base, backups: { ...(stackFile.values.backups as Json), retentionDays: retention } };
+      const changed = await withChangedScript("backup-postgres.sh", () => record(next));
       const install = (rec: ProgramRecording) => rec.resources.find((r) => r.name === "backups-install")!;
       assert.notDeepEqual(
         install(changed).inputs.triggers,
@@ -867,7 +821,14 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       );
       const steps = await deploy(current, changed);
       current = changed;
+      currentOverrides = next;
       tl.note(`backup script update: ${steps.join("; ")}`);
+      // A backup change touches the backup commands only: no app, data store or proxy container.
+      assert.deepEqual(
+        steps.filter((s) => s.includes(CONTAINER)),
+        [],
+        "the backup script update replaced containers",
+      );
       const files = [
         "/usr/local/lib/launchgate/backup-postgres.sh",
         "/usr/local/lib/launchgate/restore-drill.sh",
@@ -881,13 +842,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       for (const t of ["backup-full", "backup-incremental", "restore-drill", "monitor"])
         files.push(`/etc/systemd/system/timers.target.wants/launchgate-${t}.timer`);
       const missing = files.filter((f) => exec(vps!, `test -f ${f}`).code !== 0);
-      expectFixed(
-        installsReplaceDeleteFirst(changed),
-        "issue 12 (branch issue-12: installs replace delete-first)",
-        missing.length === 0,
-        `scripts, units and timers present after the update${missing.length ? ` (missing: ${missing.join(", ")})` : ""}`,
-      );
-      if (missing.length) return; // the known defect: nothing left to check on
+      assert.deepEqual(missing, [], "scripts, units and timers present after the update (issue 12)");
       assert.match(
         exec(vps!, "cat /usr/local/lib/launchgate/backup-retention.sh").stdout,
         new RegExp(`\\b${retention}\\b`),

@@ -6,6 +6,7 @@ import {
   gateFirst,
   plaintextSecretInputs,
   secureConfig,
+  upstreamDrain,
 } from "../../tools/checker/program-checks";
 import type { RecordedResource } from "../../tools/checker/record";
 import { SECRET_MARKER } from "../../tools/checker/stack-config";
@@ -158,6 +159,51 @@ describe("dataRetained", () => {
         "docker:index/volume:Volume redis-queue-data holds data but is not retained on delete; add { retainOnDelete: true } so `pulumi destroy` or a replacement cannot drop it.",
         "postgresql:index/database:Database postgres-blazetv holds data but is not retained on delete; add { retainOnDelete: true } so `pulumi destroy` or a replacement cannot drop it.",
       ],
+    );
+  });
+});
+
+describe("upstreamDrain", () => {
+  const conf = (valid: string) =>
+    `resolver 127.0.0.11${valid} ipv6=off;\nlocation / { set $u api:3000; proxy_pass http://$u; }\nlisten 127.0.0.1:8081;`;
+  const proxy = (valid = " valid=2s") =>
+    res("proxy", {
+      inputs: {
+        labels: [{ label: "launchgate.role", value: "proxy" }],
+        uploads: [{ file: "/etc/nginx/nginx.conf", content: conf(valid) }, { content: SECRET("key") }],
+      },
+    });
+  const api = res("app-api", {
+    inputs: { name: "api-1a2b", networksAdvanced: [{ name: "edge", aliases: ["api"] }] },
+  });
+  const worker = res("app-worker", {
+    inputs: { name: "worker-9f", networksAdvanced: [{ name: "internal" }] },
+  });
+  const drain = (seconds: number, dependsOn = api.urn) =>
+    res("app-api-drain", {
+      type: "command:local:Command",
+      dependencies: [dependsOn],
+      inputs: { delete: `sleep ${seconds}`, triggers: ["api-1a2b", "launchgate.role=drain"] },
+    });
+  const messages = (rs: RecordedResource[]) => upstreamDrain(rs).map((f) => f.message);
+  it("passes when every upstream container drains longer than the resolver validity + 1 s", () => {
+    assert.deepEqual(messages([proxy(), api, worker, drain(4)]), []);
+  });
+  it("refuses an upstream without a drain, one too short, or one that waits for another container", () => {
+    const fix =
+      "give it a drain longer than 3 s (AppService drainSeconds) so requests never reach a container that is gone.";
+    assert.deepEqual(messages([proxy(), api, worker]), [
+      `docker:index/container:Container app-api: the proxy proxy keeps its address for 2 s (resolver valid=2s) but a replaced container is stopped without a drain; ${fix}`,
+    ]);
+    assert.deepEqual(messages([proxy(), api, drain(3)]), [
+      `docker:index/container:Container app-api: the proxy proxy keeps its address for 2 s (resolver valid=2s) but a replaced container drains only 3 s; ${fix}`,
+    ]);
+    assert.equal(messages([proxy(), api, drain(9, worker.urn)]).length, 1);
+  });
+  it("takes Docker's DNS TTL (600 s) when the resolver sets no validity", () => {
+    assert.match(
+      messages([proxy(""), api, drain(5)])[0]!,
+      /keeps its address for 600 s \(resolver valid=unset/,
     );
   });
 });

@@ -90,6 +90,17 @@ const labelsWith = (p: Props, role: string) =>
   (p.labels as { label: string; value: string }[]).map((l) =>
     l.label === "launchgate.role" ? { ...l, value: role } : l,
   );
+/** A PIDs-limit command stating and applying `to` instead of `from` (command text and trigger alike). */
+const pidsLimitTo = (name: string, from: number, to: string) =>
+  edit(name, (p) => ({
+    props: {
+      ...p,
+      create: mapStrings(p.create, (s) => s.replace(new RegExp(`(?<![\\w.-])${from}\\b`, "g"), to)),
+      triggers: mapStrings(p.triggers, (s) =>
+        s.replace(`launchgate.pids-limit=${from}`, `launchgate.pids-limit=${to}`),
+      ),
+    },
+  }));
 const dnsConfig = () => readStackFile(ROOT, "production").values.dns as Props;
 const appsWith = (i: number, f: (a: Props) => Props) =>
   (readStackFile(ROOT, "production").values.apps as Props[]).map((a, j) => (j === i ? f(a) : a));
@@ -552,6 +563,43 @@ const CASES: [string, string, Change][] = [
     "backup timers removed",
     "backups-present",
     replaceIn("backups-install", "create", /^export LG_TIMERS='[^']*'/m, "export LG_TIMERS=''"),
+  ],
+  // PIDs cgroup limit (CIS 5.29): applied by a command per long-running container
+  [
+    "API's PIDs-limit command unmarked (no limit applied)",
+    "container-pids-limit",
+    edit("app-api-pids-limit", (p) => ({
+      props: { ...p, triggers: (p.triggers as unknown[]).filter((t) => t !== "launchgate.role=pids-limit") },
+    })),
+  ],
+  ["Redis PIDs limit 0", "container-pids-limit", pidsLimitTo("redis-queue-pids-limit", 512, "0")],
+  ["Postgres PIDs limit -1", "container-pids-limit", pidsLimitTo("postgres-pids-limit", 512, "-1")],
+  ["proxy PIDs limit unlimited", "container-pids-limit", pidsLimitTo("proxy-pids-limit", 128, "unlimited")],
+  [
+    "PgBouncer PIDs limit above the data-store ceiling",
+    "container-pids-limit",
+    pidsLimitTo("postgres-pgbouncer-pids-limit", 512, "99999"),
+  ],
+  [
+    "admin PIDs limit above the app ceiling",
+    "container-pids-limit",
+    pidsLimitTo("app-admin-pids-limit", 256, "4096"),
+  ],
+  ["app PIDs limit 0 in config", PROGRAM_ERROR, { config: () => ({ pidsLimits: { app: 0 } }) }],
+  [
+    "app PIDs limit unlimited in config",
+    PROGRAM_ERROR,
+    { config: () => ({ pidsLimits: { app: "unlimited" } }) },
+  ],
+  [
+    "proxy PIDs limit above its ceiling in config",
+    PROGRAM_ERROR,
+    { config: () => ({ pidsLimits: { proxy: 4096 } }) },
+  ],
+  [
+    "data-store PIDs limit below Postgres's connections in config",
+    PROGRAM_ERROR,
+    { config: () => ({ pidsLimits: { datastore: 50 } }) },
   ],
   // command resources
   [

@@ -28,20 +28,17 @@ import {
 } from "../../components/host/HardenedHost";
 import { POSTGRES_IP } from "../../stacks/compose";
 import { HostConfig } from "../../stacks/config";
-import { captureSteps, localHostConfig, runAll, runStep, Step } from "../support/host-steps";
 import {
-  buildVpsImage,
-  exec,
-  KeyPair,
-  makeKey,
-  must,
-  run,
-  Run,
-  scratchDir,
-  ssh,
-  startVps,
-  Vps,
-} from "../support/vps";
+  captureSteps,
+  localHostArgs,
+  localHostConfig,
+  runAll,
+  runStep,
+  startKeyedVps,
+  Step,
+} from "../support/host-steps";
+import { tcpOpen } from "../support/probes";
+import { exec, KeyPair, must, run, Run, ssh, Vps } from "../support/vps";
 
 const t0 = Date.now();
 const execFileAsync = promisify(execFile);
@@ -84,20 +81,6 @@ function fingerprint(vps: Vps, storagePath: string): string {
   });
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
-}
-
-/** TCP connect with a timeout: true when the port accepted. */
-function reachable(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once("connect", () => done(true));
-    s.once("error", () => done(false));
-  });
 }
 
 /** A TCP listener inside the VPS (perl is in every Debian: perl-base is essential). */
@@ -154,27 +137,12 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
   let firstResults = new Map<string, Run>();
 
   before(async () => {
-    const built = buildVpsImage();
-    console.log(`  image ${built.tag} ready in ${built.ms} ms`);
-    const dir = scratchDir();
-    rootKey = makeKey(dir, "root");
-    deployKey = makeKey(dir, "deployer");
-    vps = startVps(built.tag, rootKey.publicKey, dir);
+    const keyed = startKeyedVps();
+    ({ vps, rootKey, deployKey } = keyed);
+    console.log(`  image ${keyed.image.tag} ready in ${keyed.image.ms} ms`);
     console.log(`  vps ${vps.container} ssh 127.0.0.1:${vps.sshPort} ip ${vps.ip}`);
     hostCfg = localHostConfig();
-    args = {
-      bootstrap: {
-        host: "127.0.0.1",
-        port: vps.sshPort,
-        user: hostCfg.bootstrapUser,
-        privateKey: rootKey.privateKey,
-      },
-      host: hostCfg,
-      deployerPublicKey: deployKey.publicKey,
-      deployerPrivateKey: deployKey.privateKey,
-      permitOpen: [`${POSTGRES_IP}:5432`], // as stacks/compose.ts declares it
-      runsRedis: true, // the local stack runs Redis
-    };
+    args = localHostArgs(keyed, hostCfg);
     steps = await captureSteps("host", args);
   });
 
@@ -364,9 +332,9 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
     assert.deepEqual([...open].sort(), ["22/tcp", "443/tcp", "80/tcp"]);
     listenInside(vps, 8080);
     listenInside(vps, 443);
-    assert.equal(await reachable(vps.ip, 443), true, "allowed port 443 with a listener must be reachable");
-    assert.equal(await reachable(vps.ip, 8080), false, "8080 must be filtered by the firewall");
-    assert.equal(await reachable(vps.ip, 22), true, "SSH must stay reachable");
+    assert.equal(await tcpOpen(vps.ip, 443), true, "allowed port 443 with a listener must be reachable");
+    assert.equal(await tcpOpen(vps.ip, 8080), false, "8080 must be filtered by the firewall");
+    assert.equal(await tcpOpen(vps.ip, 22), true, "SSH must stay reachable");
   });
 
   it("fail2ban runs with an sshd jail that sees the failed logins", async () => {
@@ -521,8 +489,8 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
     }
     listenInside(vps, 8080);
     listenInside(vps, 443);
-    assert.equal(await reachable(vps.ip, 443), true);
-    assert.equal(await reachable(vps.ip, 8080), false, "firewall rules must be back after reboot");
+    assert.equal(await tcpOpen(vps.ip, 443), true);
+    assert.equal(await tcpOpen(vps.ip, 8080), false, "firewall rules must be back after reboot");
     const dockerUser = exec(vps, "iptables -S DOCKER-USER").stdout;
     assert.match(dockerUser, /^-A DOCKER-USER -j DROP$/m, `DOCKER-USER after reboot:\n${dockerUser}`);
     const root = ssh(vps, "root", rootKey.file, "true");
@@ -546,7 +514,7 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
     assert.equal(exec(vps, "sha256sum /etc/ssh/sshd_config.d/00-launchgate.conf").stdout, before);
     const ok = ssh(vps, "deployer", deployKey.file, "sudo -n sshd -t && echo still-valid");
     assert.equal(ok.stdout.trim(), "still-valid", ok.stderr);
-    assert.equal(await reachable(vps.ip, 22), true);
+    assert.equal(await tcpOpen(vps.ip, 22), true);
   });
 
   it("sshd: conflicting drop-ins (the issue's 01-permitrootlogin.conf, one sorted before ours) are neutralised", async () => {
@@ -612,7 +580,7 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
       r.stderr,
       /EFFECTIVE sshd config differs for user=root,.*: permitrootlogin declared "no", effective "yes"/,
     );
-    assert.equal(await reachable(vps.ip, 22), true);
+    assert.equal(await tcpOpen(vps.ip, 22), true);
     assert.equal(ssh(vps, "deployer", deployKey.file, "true").code, 0, "the deploy user keeps SSH");
     // The real step repairs it.
     const fixed = runStep(
@@ -648,9 +616,9 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
     listen("lg-probe-denied", "8088:80");
     listen("lg-probe-allowed", "80:80");
     const check = async (when: string) => {
-      await waitFor(`allowed published port reachable ${when}`, () => reachable(vps.ip, 80));
-      assert.equal(await reachable(vps.ip, 8088), false, `published 8088 must be unreachable ${when}`);
-      assert.equal(await reachable(vps.ip, 22), true, `SSH ${when}`);
+      await waitFor(`allowed published port reachable ${when}`, () => tcpOpen(vps.ip, 80));
+      assert.equal(await tcpOpen(vps.ip, 8088), false, `published 8088 must be unreachable ${when}`);
+      assert.equal(await tcpOpen(vps.ip, 22), true, `SSH ${when}`);
     };
     await check("");
     // Egress: a container reaches a listener outside the VPS (this process, on the VPS's gateway).
@@ -716,8 +684,8 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
         ),
       );
     // This process is not Cloudflare: the published port 80 no longer answers it; SSH does.
-    assert.equal(await reachable(vps.ip, 80), false, "published 80 must refuse non-Cloudflare sources");
-    assert.equal(await reachable(vps.ip, 22), true);
+    assert.equal(await tcpOpen(vps.ip, 80), false, "published 80 must refuse non-Cloudflare sources");
+    assert.equal(await tcpOpen(vps.ip, 22), true);
     // The same rules admit a listed source (this process's address stands in for Cloudflare).
     const gateway = must("docker", [
       "inspect",
@@ -729,7 +697,7 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
       (s) => s.name === "firewall",
     )!;
     assert.equal(runStep(vps, deployKey, hostCfg.deployUser, mine).code, 0);
-    await waitFor("published 80 reachable from a listed source", () => reachable(vps.ip, 80));
+    await waitFor("published 80 reachable from a listed source", () => tcpOpen(vps.ip, 80));
     const back = runStep(
       vps,
       deployKey,
@@ -749,7 +717,7 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
     const r = runStep(vps, deployKey, hostCfg.deployUser, fw);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /removed rule: allow 80\/tcp/);
-    assert.equal(await reachable(vps.ip, 22), true);
+    assert.equal(await tcpOpen(vps.ip, 22), true);
     const back = runStep(
       vps,
       deployKey,

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as c from "../../policies/containers";
 import { TYPES } from "../../policies/lib/resources";
-import { ResourceInput, runResourcePolicy, runStackPolicy } from "./harness";
+import { pidsLimitCommand } from "../../contract/pids-limits";
+import { ResourceInput, StackResourceInput, UNKNOWN, runResourcePolicy, runStackPolicy } from "./harness";
 
 const DIGEST = `sha256:${"b".repeat(64)}`;
 type Props = Record<string, unknown>;
@@ -424,6 +425,124 @@ describe("datastores-internal-only", () => {
         store(["net-internal", "net-edge"]),
       ]),
       ["data store container redis joins net-edge; attach it only to the internal network."],
+    );
+  });
+});
+
+describe("container-pids-limit (CIS 5.29)", () => {
+  /** A PIDs-limit command for `container` (resource and docker name alike), as `limitPids` declares it. */
+  const applier = (
+    container: string,
+    limit: number | string,
+    more: { create?: unknown; name?: string; dependsOn?: string[] } = {},
+  ) => ({
+    type: TYPES.remoteCommand,
+    name: more.name ?? `${container}-pids-limit`,
+    props: {
+      create:
+        "create" in more
+          ? more.create
+          : typeof limit === "number"
+            ? pidsLimitCommand(limit, container)
+            : `docker update --pids-limit ${limit} -- ${container}`,
+      triggers: ["launchgate.role=pids-limit", `launchgate.pids-limit=${limit}`, `${container}-id`],
+    },
+    // As limitPids declares it: waits for other containers too (its component's dependsOn), but its
+    // text and id trigger come from its own container.
+    dependsOn: more.dependsOn ?? [container],
+    propertyDependsOn: (more.dependsOn ? {} : { create: [container], triggers: [container] }) as Record<
+      string,
+      string[]
+    >,
+  });
+  const named = (role: string | undefined, name: string, more: Props = {}) =>
+    container(withRole(role, { name, ...more }), name);
+  const run = (...rs: StackResourceInput[]) => runStackPolicy(c.containerPidsLimit, rs);
+
+  it("passes each long-running role at its limit, and exempts one-shot jobs", async () => {
+    assert.deepEqual(
+      await run(
+        named("app", "app-api"),
+        applier("app-api", 256),
+        named("datastore", "postgres"),
+        applier("postgres", 512),
+        named("proxy", "proxy"),
+        applier("proxy", 128),
+        named("migration", "app-api-migrate", { restart: "no" }),
+        named("job", "proxy-config-check", { restart: "no" }),
+      ),
+      [],
+    );
+  });
+  it("at preview: the stated limit and the dependency decide (the command text is computed)", async () => {
+    assert.deepEqual(await run(named("app", "app-api"), applier("app-api", 256, { create: UNKNOWN })), []);
+    assert.deepEqual(await run(named("app", "app-api"), applier("app-api", 4096, { create: UNKNOWN })), [
+      "app container app-api has PIDs limit 4096, above the 1024 allowed for role app; lower it (CIS 5.29).",
+    ]);
+  });
+  it("finds its container by property dependency, not by what it waits for", async () => {
+    const r = applier("app-api", 256);
+    assert.deepEqual(
+      await run(named("datastore", "postgres"), applier("postgres", 512), named("app", "app-api"), {
+        ...r,
+        dependsOn: ["postgres", "app-api"],
+      }),
+      [],
+    );
+  });
+  it("refuses a container without its limit (none, or a command for another container)", async () => {
+    assert.deepEqual(
+      await run(named("app", "app-api"), named("app", "app-admin"), applier("app-admin", 256)),
+      [
+        "app container app-api has no PIDs limit; apply one with `limitPids` (at most 1024 for role app) (CIS 5.29).",
+      ],
+    );
+    assert.deepEqual(await run(named(undefined, "mystery")), [
+      "unmarked container mystery has no PIDs limit; apply one with `limitPids` (at most 128 for role unmarked) (CIS 5.29).",
+    ]);
+  });
+  it("refuses 0 and -1 (unlimited)", async () => {
+    assert.deepEqual(await run(named("datastore", "redis-queue"), applier("redis-queue", 0)), [
+      "datastore container redis-queue has PIDs limit 0, which is unlimited; set 1–10240 (CIS 5.29).",
+    ]);
+    assert.deepEqual(await run(named("proxy", "proxy"), applier("proxy", -1)), [
+      "proxy container proxy has PIDs limit -1, which is unlimited; set 1–512 (CIS 5.29).",
+    ]);
+  });
+  it("refuses a command that is not limitPids's (a word for a limit, text and trigger disagreeing, no container, another container's name)", async () => {
+    const NOT_OURS = (n: string) =>
+      `pids-limit command ${n} is not \`limitPids\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` with its check, after the container); declare it with \`limitPids\`.`;
+    const NO_LIMIT =
+      "proxy container proxy has no PIDs limit; apply one with `limitPids` (at most 512 for role proxy) (CIS 5.29).";
+    assert.deepEqual(await run(named("proxy", "proxy"), applier("proxy", "unlimited")), [
+      NOT_OURS("proxy-pids-limit"),
+      NO_LIMIT,
+    ]);
+    assert.deepEqual(
+      await run(named("proxy", "proxy"), applier("proxy", 128, { create: pidsLimitCommand(0, "proxy") })),
+      [NOT_OURS("proxy-pids-limit"), NO_LIMIT],
+    );
+    assert.deepEqual(await run(named("proxy", "proxy"), applier("proxy", 128, { dependsOn: [] })), [
+      NOT_OURS("proxy-pids-limit"),
+      NO_LIMIT,
+    ]);
+    assert.deepEqual(
+      await run(named("proxy", "proxy"), applier("proxy", 128, { create: pidsLimitCommand(128, "other") })),
+      [NOT_OURS("proxy-pids-limit"), NO_LIMIT],
+    );
+  });
+  it("refuses a limit above the role's ceiling (pack config can lower it)", async () => {
+    assert.deepEqual(await run(named("app", "app-api"), applier("app-api", 4096)), [
+      "app container app-api has PIDs limit 4096, above the 1024 allowed for role app; lower it (CIS 5.29).",
+    ]);
+    assert.deepEqual(await run(named(undefined, "mystery"), applier("mystery", 256)), [
+      "unmarked container mystery has PIDs limit 256, above the 128 allowed for role unmarked; lower it (CIS 5.29).",
+    ]);
+    assert.deepEqual(
+      await runStackPolicy(c.containerPidsLimit, [named("app", "app-api"), applier("app-api", 256)], {
+        maxPidsLimits: { app: 100 },
+      }),
+      ["app container app-api has PIDs limit 256, above the 100 allowed for role app; lower it (CIS 5.29)."],
     );
   });
 });

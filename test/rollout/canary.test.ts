@@ -14,6 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { RESOLVER_VALID_SECONDS, UPSTREAM_DRAIN_SECONDS } from "../../components/edge/Proxy";
 import type { RolloutConfig } from "../../stacks/config";
 import { rolloutSchema } from "../../stacks/config";
 import { runRollout, type RolloutRun } from "../../tools/promote/canary";
@@ -146,8 +147,8 @@ describe("canary rollout on the real engine", () => {
       lab.effects(GOOD, (l) => console.log(`  ${l}`), []),
     );
     const total = Date.now() - t0;
-    // Past nginx's resolver cache (`valid=10s`, render.ts): the alias then names only the new container.
-    await new Promise((r) => setTimeout(r, 12_000));
+    // Past nginx's resolver cache (RESOLVER_VALID_SECONDS, render.ts): the alias then names only the new container.
+    await new Promise((r) => setTimeout(r, (RESOLVER_VALID_SECONDS + 2) * 1000));
     // The steady state: the answers from here on (a loaded machine answers slowly, so wait for at
     // least 6 of them, bounded, rather than counting a fixed stretch of time).
     const settledAt = Date.now() - 1_500;
@@ -178,7 +179,7 @@ describe("canary rollout on the real engine", () => {
     assert.deepEqual(seen, [GOOD.version], "only the new version answers");
     const oldAfter = load.samples.filter((s) => s.t > t0 + total && s.version !== GOOD.version).length;
     note(
-      `after the final up: ${oldAfter} answers from the previous version (nginx resolver cache, valid=10s)`,
+      `after the final up: ${oldAfter} answers from the previous version (the old container drains ${UPSTREAM_DRAIN_SECONDS} s, nginx's resolver keeps an address ${RESOLVER_VALID_SECONDS} s)`,
     );
     const names = lab.declared();
     assert.ok(!names.some((n) => n.includes("-canary-")), `no canary container left: ${names.join(", ")}`);

@@ -14,16 +14,30 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as https from "node:https";
 import * as path from "node:path";
 import { weightsCommand } from "../../components/edge/Proxy";
+import { commandRoleOf } from "../../contract/roles";
 import { readStackFile } from "../../stacks/stack-file";
 import type { RolloutEffects } from "../../tools/promote/canary";
 import { proxyLogCommand } from "../../tools/promote/rollout";
 import { CONTAINER, Harness, sleep } from "../support/harness";
+import { request } from "../support/probes";
 import type { RecordedResource } from "../support/mocks";
 import { ensureImages, type TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
 
 const REPO = path.resolve(__dirname, "../..");
 type Json = any;
+
+/** Seconds the drain steps of `containers` (their declared names) wait on delete, as recorded in `rec`. */
+function drainSeconds(rec: ProgramRecording, containers: readonly string[]): number[] {
+  return rec.all
+    .filter((r) => r.type === "command:local:Command")
+    .map((r) => r.inputs as { delete?: unknown; triggers?: unknown[] })
+    .filter(
+      (i) => commandRoleOf(i.triggers) === "drain" && containers.includes(String(i.triggers?.[0] ?? "")),
+    )
+    .map((i) => Number(/^sleep (\d+)$/.exec(String(i.delete))?.[1] ?? NaN))
+    .filter((n) => Number.isFinite(n));
+}
 
 export const STABLE_COMMIT = "1".repeat(40);
 export const CANARY_COMMIT = "2".repeat(40);
@@ -71,7 +85,11 @@ export class RolloutLab {
     this.harness = harness;
     this.images = images;
     this.ca = base.caCertPem!;
+    this.applied = base;
   }
+
+  /** The declaration the lab's containers were last brought to (what the engine's state would hold). */
+  private applied: ProgramRecording;
 
   /** Builds (or reuses) the images, records the stack with `rollout` on and brings it up. */
   static async start(o: {
@@ -178,7 +196,13 @@ export class RolloutLab {
     }
     await this.runWeights(rec);
     const keep = new Set(want.map((r) => String(r.inputs.name)));
-    for (const name of this.declared()) if (!keep.has(name)) await this.harness.removeContainer(name);
+    const gone = this.declared().filter((name) => !keep.has(name));
+    // The engine deletes what is gone at the end, dependents first: the drain steps of the
+    // removed app containers (their delete waits, in parallel), then the containers.
+    const waits = drainSeconds(this.applied, gone);
+    if (waits.length) await sleep(Math.max(...waits) * 1000);
+    for (const name of gone) await this.harness.removeContainer(name);
+    this.applied = rec;
   }
 
   /** Rollout effects on this lab: each weight a converge, the log from `docker logs`. */
@@ -213,38 +237,24 @@ export class RolloutLab {
   }
 
   /** One GET through the proxy over HTTPS (a new connection each time), trusting the internal CA. */
-  get(pathname: string): Promise<Sample> {
-    return new Promise((resolve) => {
-      const req = https.request(
-        {
-          host: "127.0.0.1",
-          port: this.httpsPort,
-          servername: this.domain,
-          ca: this.ca,
-          path: pathname,
-          headers: { host: this.domain },
-          agent: false,
-          timeout: 10_000,
-        },
-        (res) => {
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (c) => (body += c));
-          res.on("end", () => {
-            let version = "";
-            try {
-              version = String((JSON.parse(body) as { version?: unknown }).version ?? "");
-            } catch {
-              /* not JSON: the proxy's own error page */
-            }
-            resolve({ t: Date.now(), status: res.statusCode ?? 0, version });
-          });
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", (e) => resolve({ t: Date.now(), status: 0, version: "", error: e.message }));
-      req.end();
-    });
+  async get(pathname: string): Promise<Sample> {
+    const res = await request(https, {
+      host: "127.0.0.1",
+      port: this.httpsPort,
+      servername: this.domain,
+      ca: this.ca,
+      path: pathname,
+      headers: { host: this.domain },
+      agent: false,
+    }).catch((e: Error) => e);
+    if (res instanceof Error) return { t: Date.now(), status: 0, version: "", error: res.message };
+    let version = "";
+    try {
+      version = String((JSON.parse(res.body) as { version?: unknown }).version ?? "");
+    } catch {
+      /* not JSON: the proxy's own error page */
+    }
+    return { t: Date.now(), status: res.status, version };
   }
 
   /** Client traffic: `workers` loops each sending GET /version every `everyMs`, until stopped. */

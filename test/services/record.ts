@@ -20,6 +20,8 @@ import { setAllConfig } from "@pulumi/pulumi/runtime/config";
 import { recordOptions, type RecordedOptions, type RecordedResource } from "../support/mocks";
 import { urnKey } from "../support/harness";
 import { readStackFile } from "../../stacks/stack-file";
+import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
+import { commandRoleOf } from "../../contract/roles";
 
 type Json = any;
 
@@ -278,7 +280,11 @@ export async function recordProgram(
   stack = "local",
   overrides: Record<string, unknown> = {},
   seed = "launchgate-services-test",
-  keepOpts: { readonly keepTypes?: readonly string[] } = {},
+  keepOpts: {
+    readonly keepTypes?: readonly string[];
+    /** Keep the PIDs-limit commands of the kept containers (components/app/pids-limit.ts). */
+    readonly keepPidsLimits?: boolean;
+  } = {},
 ): Promise<ProgramRecording> {
   const all: { type: string; name: string; provider: string; inputs: Json; urn?: string }[] = [];
   const csrSans = new Map<string, string[]>();
@@ -291,7 +297,13 @@ export async function recordProgram(
         if (args.type === "tls:index/selfSignedCert:SelfSignedCert" && inputs.isCaCertificate)
           caCertPem = extra.certPem as string;
         all.push({ type: args.type, name: args.name, provider: args.provider ?? "", inputs });
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...extra } };
+        // A container's id changes with its inputs, as a replacement gives it a new one (so what
+        // is triggered by the id, e.g. its PIDs-limit command, is replaced with it).
+        const id =
+          args.type === "docker:index/container:Container"
+            ? `${args.name}-${crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 12)}`
+            : `${args.name}-id`;
+        return { id, state: { ...args.inputs, ...extra } };
       },
       call() {
         return {};
@@ -325,11 +337,22 @@ export async function recordProgram(
     await new Promise((r) => setTimeout(r, 50));
   }
   const onVps = (p: string) => p.includes("vps-docker");
+  const vpsContainers = new Set(
+    all
+      .filter((r) => r.type === "docker:index/container:Container" && onVps(r.provider))
+      .map((r) => r.inputs.name as string),
+  );
+  const pidsLimitOfKept = (r: { type: string; inputs: Json }) =>
+    keepOpts.keepPidsLimits === true &&
+    r.type.startsWith("command:") &&
+    commandRoleOf(r.inputs.triggers ?? []) === PIDS_LIMIT_COMMAND_ROLE &&
+    vpsContainers.has(parsePidsLimitCommand(String(r.inputs.create))?.container ?? "");
   const keep = all.filter(
     (r) =>
       (r.type.startsWith("docker:index/") && onVps(r.provider)) ||
       r.type.startsWith("postgresql:index/") ||
-      (keepOpts.keepTypes ?? []).includes(r.type),
+      (keepOpts.keepTypes ?? []).includes(r.type) ||
+      pidsLimitOfKept(r),
   );
   // Dependencies as the engine orders them: each kept resource's dependency URNs, followed
   // through resources the harness does not run (providers, commands, random, tls) to the kept

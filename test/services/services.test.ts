@@ -31,6 +31,8 @@ import {
 } from "../support/harness";
 import type { RecordedResource } from "../support/mocks";
 import { readStackFile } from "../../stacks/stack-file";
+import { parsePidsLimitCommand } from "../../contract/pids-limits";
+import { eventually, request, type Res } from "../support/probes";
 import { recordProgram, type ProgramRecording } from "./record";
 import { ensureImages, type TestImages } from "./images";
 import { runSeedCompose, type ComposeTiming } from "./compose";
@@ -133,27 +135,6 @@ function containerOf(rec: ProgramRecording, resourceName: string): RecordedResou
 }
 const declaredName = (r: RecordedResource) => String(r.inputs.name);
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-function request(mod: typeof http | typeof https, opts: https.RequestOptions, body?: string): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = mod.request({ timeout: 10_000, ...opts }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`timeout ${opts.method ?? "GET"} ${opts.path}`)));
-    req.on("error", reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
-
 /** HTTPS through the proxy on its published (loopback) port, trusting only the internal CA. */
 function viaProxy(pathname: string, method = "GET", body?: string): Promise<Res> {
   return request(
@@ -169,29 +150,6 @@ function viaProxy(pathname: string, method = "GET", body?: string): Promise<Res>
     },
     body,
   );
-}
-
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last as T)) return last as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what}: not reached in ${timeoutMs} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-      );
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /** `timeout 3 bash -c '</dev/tcp/host/port'` from a probe container: true when a TCP connection opens. */
@@ -218,7 +176,8 @@ before(async () => {
       `${images.built.length > images.baseBuilt.length ? `, derived ${images.built.length - images.baseBuilt.length} app images` : ""} in ${secs(images.buildMs)}`,
   );
 
-  current = await recordProgram("local");
+  // With the PIDs-limit commands of the containers: the harness runs them on its engine.
+  current = await recordProgram("local", {}, undefined, { keepPidsLimits: true });
   const pg = (stackFile.values.postgres ?? {}) as Json;
   previous = await recordProgram("local", {
     apps: cfgApps.map((a) => (a === api ? { ...a, image: PREVIOUS_API_IMAGE } : a)),
@@ -236,7 +195,14 @@ before(async () => {
     `recorded ${current.resources.length} docker/postgresql resources from the program for the local stack`,
   );
 
-  harness = new Harness({ imageMap: images.map, postgresAdminContainer: "postgres" });
+  harness = new Harness({
+    imageMap: images.map,
+    postgresAdminContainer: "postgres",
+    handlers: {
+      "command:remote:Command": (r) => harness.applyPidsLimit(r),
+      "command:local:Command": (r) => harness.applyPidsLimit(r),
+    },
+  });
   // Measured like the compose baseline: when Postgres and the Redis servers first answer.
   const answering = pollAnswering(harness.runId, ["redis-queue", "redis-cache"]);
   up = await harness.up(runnable(current.resources));
@@ -508,6 +474,56 @@ describe("services declared for the local stack", () => {
     assert.match(asApp("SELECT current_user"), new RegExp(decodeURIComponent(url.username)));
     assert.throws(() => asApp("CREATE DATABASE lg_forbidden"), /permission denied to create database/);
     assert.throws(() => asApp("CREATE ROLE lg_forbidden"), /permission denied to create role/);
+  });
+
+  it("gives every long-running container its role's PIDs limit (CIS 5.29); a fork beyond it fails inside", async () => {
+    const appliers = current.resources.filter((r) => r.type.startsWith("command:"));
+    const limits = new Map(
+      appliers.map((r) => {
+        const p = parsePidsLimitCommand(String(r.inputs.create))!;
+        return [p.container, p.limit];
+      }),
+    );
+    for (const c of harness.running()) {
+      const want = limits.get(c.declaredName);
+      assert.ok(want !== undefined && want > 0, `${c.declaredName} has a PIDs-limit command`);
+      const st = await harness.inspect(c);
+      assert.equal(st.HostConfig.PidsLimit, want, `${c.dockerName} PidsLimit`);
+    }
+    note(
+      `PIDs limits (docker inspect): ${harness
+        .running()
+        .map((c) => `${c.declaredName}=${limits.get(c.declaredName)}`)
+        .join(", ")}`,
+    );
+    // A fork bomb, bounded, inside the API container (app role): one Node process spawns 50 more
+    // short-lived children than the limit allows, counts the spawns the kernel refused, reaps the
+    // rest (they exit after 3 s) and exits. Node is the parent, so nothing is left behind.
+    const api = declaredName(containerOf(current, "app-api"));
+    const limit = limits.get(api)!;
+    const script = `
+      const { spawn } = require("child_process");
+      let ok = 0, refused = 0, other = "";
+      for (let i = 0; i < ${limit + 50}; i++) {
+        const c = spawn("sleep", ["3"], { stdio: "ignore" });
+        c.on("spawn", () => ok++);
+        c.on("error", (e) => (e.code === "EAGAIN" ? refused++ : (other = e.code)));
+      }
+      setTimeout(() => {
+        const cur = require("fs").readFileSync("/sys/fs/cgroup/pids/pids.current", "utf8").trim();
+        console.log(JSON.stringify({ ok, refused, other, current: Number(cur) }));
+      }, 1500);`;
+    const out = JSON.parse(
+      harness.exec(api, ["node", "-e", script], { timeoutMs: 60_000 }).trim().split("\n").pop()!,
+    ) as { ok: number; refused: number; other: string; current: number };
+    note(
+      `fork beyond the limit in ${api} (PidsLimit ${limit}): ${out.ok} of ${limit + 50} spawns started, ${out.refused} refused (EAGAIN); pids.current ${out.current}`,
+    );
+    assert.ok(out.refused > 0, `some spawns refused: ${JSON.stringify(out)}`);
+    assert.ok(out.current <= limit, `pids.current ${out.current} ≤ ${limit}`);
+    assert.equal(out.other, "", "no other spawn error");
+    // Healthy again once the children are gone (its healthcheck is a Node process too).
+    await harness.waitHealthy([harness.container(api)]);
   });
 
   it("runs containers as non-root, with capabilities dropped and the declared memory limits", async () => {
@@ -826,7 +842,14 @@ describe("data path under load and faults (issue 12)", () => {
         return false;
       }
     };
-    assert.ok(await probe(), "healthy before the kill");
+    // Steady state first (bounded): the load tests just before can leave the proxy or the pool busy.
+    const ready = Date.now() + 30_000;
+    let before = await probe();
+    while (!before && Date.now() < ready) {
+      await new Promise((r) => setTimeout(r, 500));
+      before = await probe();
+    }
+    assert.ok(before, "healthy before the kill (30 s)");
     // A crash, not a stop: SIGKILL to the server process from the host. (`docker kill` counts
     // as a manual stop, after which Docker's restart policy does not restart the container.)
     const pid = Number((await harness.inspect(pg)).State.Pid);

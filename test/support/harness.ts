@@ -36,6 +36,8 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { RecordedResource } from "./mocks";
+import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
+import { commandRoleOf } from "../../contract/roles";
 
 export const NETWORK = "docker:index/network:Network";
 export const VOLUME = "docker:index/volume:Volume";
@@ -332,8 +334,11 @@ export interface RunningContainer {
   readonly waitTimeoutMs?: number;
   readonly oneShot: boolean;
   readonly startedAt: number;
-  /** Seconds `docker stop` waits before SIGKILL on removal (destroyGraceSeconds, else stopTimeout, else 10). */
-  readonly stopSeconds: number;
+  /**
+   * `destroyGraceSeconds`: on removal the provider stops the container with this timeout (SIGTERM,
+   * SIGKILL after it) before removing it; undefined: removed by force (SIGKILL), as the provider does.
+   */
+  readonly stopSeconds?: number;
 }
 
 export interface UpResult {
@@ -1145,7 +1150,7 @@ export class Harness {
       healthBudgetMs,
       waitTimeoutMs: wait ? (waitTimeout ?? 60) * 1000 : undefined,
       oneShot: attach,
-      stopSeconds: grace ?? stopTimeout ?? 10,
+      stopSeconds: grace !== undefined && grace > 0 ? grace : undefined,
     };
   }
 
@@ -1258,16 +1263,43 @@ export class Harness {
     );
   }
 
+  /**
+   * Runs a recorded PIDs-limit command (components/app/pids-limit.ts) on this engine: strictly
+   * `limitPids`'s text (anything else throws), its container's declared name mapped to this run's
+   * docker name, the same `docker update` + `docker inspect` check. Use it as the handler of the
+   * command types: `handlers: { "command:remote:Command": (r) => h.applyPidsLimit(r) }`.
+   * Any other command (no pids-limit role marker) throws: the harness runs nothing else.
+   */
+  async applyPidsLimit(r: RecordedResource): Promise<void> {
+    const f = fields(`${r.type} ${r.name}`, "", r.inputs);
+    const triggers = f.take<unknown[]>("triggers") ?? [];
+    if (commandRoleOf(triggers) !== PIDS_LIMIT_COMMAND_ROLE)
+      throw new Error(`harness does not run ${r.type} ${r.name}: only PIDs-limit commands`);
+    const parsed = parsePidsLimitCommand(String(f.take("create") ?? ""));
+    if (!parsed) throw new UnmappedFieldError(`${r.type} ${r.name}`, "create", r.inputs.create);
+    f.take("connection"); // the engine is this harness's, whatever host the program would SSH to
+    f.done();
+    const c = this.container(parsed.container);
+    const cli = (args: string[]) =>
+      execFileSync("docker", args, { env: this.cliEnv, encoding: "utf8", timeout: 60_000 }).trim();
+    cli(["update", "--pids-limit", String(parsed.limit), "--", c.dockerName]);
+    const got = cli(["inspect", "--format", "{{.HostConfig.PidsLimit}}", "--", c.dockerName]);
+    if (got !== String(parsed.limit))
+      throw new Error(`${c.dockerName}: PidsLimit ${got} after docker update, expected ${parsed.limit}`);
+    this.log(`container ${c.dockerName}: PIDs limit ${parsed.limit}`);
+  }
+
   /** Removes a container (its named volumes stay, like a provider replace). */
   async removeContainer(declared: string): Promise<void> {
     const c = this.containers.get(declared);
     if (!c) return;
-    await this.api(
-      "POST",
-      `/containers/${c.id}/stop?t=${c.stopSeconds}`,
-      undefined,
-      (c.stopSeconds + 20) * 1000,
-    );
+    if (c.stopSeconds !== undefined)
+      await this.api(
+        "POST",
+        `/containers/${c.id}/stop?t=${c.stopSeconds}`,
+        undefined,
+        (c.stopSeconds + 20) * 1000,
+      );
     await this.apiJson("DELETE", `/containers/${c.id}?force=1&v=1`, undefined, [204, 404]);
     this.containers.delete(declared);
     this.log(`container ${c.dockerName} removed`);

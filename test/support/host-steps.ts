@@ -9,7 +9,8 @@ import { HardenedHost, HardenedHostArgs } from "../../components/host/HardenedHo
 import { HostConfig, parseConfig } from "../../stacks/config";
 import { readStackFile } from "../../stacks/stack-file";
 import { installMocks, reveal, settle } from "./mocks";
-import { KeyPair, must, run, Run, ssh, Vps } from "./vps";
+import { POSTGRES_IP } from "../../stacks/compose";
+import { buildVpsImage, KeyPair, makeKey, must, run, Run, scratchDir, ssh, startVps, Vps } from "./vps";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -27,6 +28,42 @@ export interface Step {
 export function localHostConfig(): HostConfig {
   const file = readStackFile(ROOT, "local");
   return parseConfig(file.values, "local").host;
+}
+
+/** A fresh VPS with root's key in place and a deployer key beside it, keys in the VPS's scratch dir. */
+export interface KeyedVps {
+  readonly vps: Vps;
+  readonly rootKey: KeyPair;
+  readonly deployKey: KeyPair;
+  /** The VPS image's tag and how long building (or finding) it took. */
+  readonly image: { readonly tag: string; readonly ms: number };
+}
+
+/** Builds (or finds) the VPS image and starts a VPS from it (`publish`: see startVps). */
+export function startKeyedVps(opts: { readonly publish?: readonly number[] } = {}): KeyedVps {
+  const image = buildVpsImage();
+  const dir = scratchDir();
+  const rootKey = makeKey(dir, "root");
+  const deployKey = makeKey(dir, "deployer");
+  const vps = startVps(image.tag, rootKey.publicKey, dir, undefined, opts);
+  return { vps, rootKey, deployKey, image };
+}
+
+/** HardenedHost's args for `v` as the local stack declares them (stacks/compose.ts). */
+export function localHostArgs(v: KeyedVps, host: HostConfig = localHostConfig()): HardenedHostArgs {
+  return {
+    bootstrap: {
+      host: "127.0.0.1",
+      port: v.vps.sshPort,
+      user: host.bootstrapUser,
+      privateKey: v.rootKey.privateKey,
+    },
+    host,
+    deployerPublicKey: v.deployKey.publicKey,
+    deployerPrivateKey: v.deployKey.privateKey,
+    permitOpen: [`${POSTGRES_IP}:5432`],
+    runsRedis: true, // the local stack runs Redis
+  };
 }
 
 /**

@@ -3,12 +3,19 @@
  * (components/host/vps-image), started with the docker CLI, reached over real SSH on a 127.0.0.1
  * port. Everything created is named `lg-host-test-*` and removed by `stop()`, which
  * `withVps` calls also when the test fails or the process is interrupted.
+ *
+ * Teardown holds on every way a run can end: a failed test or `after` hook calls `stop()`;
+ * SIGINT/SIGTERM (Ctrl-C, a runner stopping) run it from a signal handler, with further signals
+ * ignored meanwhile and the removal commands in their own process group (a terminal's Ctrl-C goes
+ * to the whole foreground group and would kill them mid-way); and a watchdog in its own session
+ * removes the VPS when this process is gone without cleaning up (SIGKILL, a CI timeout).
  */
-import { spawnSync, SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BUILD_IMAGE_SCRIPT, buildImageArgs, VPS_RUN } from "../../components/host/vps-image";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 
 /** Result of a bounded command. */
 export interface Run {
@@ -22,10 +29,20 @@ export interface Run {
 export function run(
   cmd: string,
   args: string[],
-  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    input?: string;
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    /**
+     * In its own session (`setsid -w`): a Ctrl-C meant for the test, sent to the terminal's
+     * foreground process group, does not reach it (cleanup commands).
+     */
+    detached?: boolean;
+  } = {},
 ): Run {
   const t0 = Date.now();
-  const r: SpawnSyncReturns<string> = spawnSync(cmd, args, {
+  const [file, argv] = opts.detached ? ["setsid", ["-w", cmd, ...args]] : [cmd, args];
+  const r: SpawnSyncReturns<string> = spawnSync(file, argv, {
     input: opts.input ?? "",
     encoding: "utf8",
     timeout: opts.timeoutMs ?? 60_000,
@@ -138,11 +155,43 @@ function stopAll(): void {
   for (const v of [...live]) v.stop();
 }
 process.once("exit", stopAll);
+let stopping = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
+  // `on`, not `once`: a second Ctrl-C while the removal runs must not kill the process mid-way.
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
     stopAll();
     process.exit(130);
   });
+}
+
+/**
+ * Removes the VPS `id` (container, its docker-data volume, `dir`) once process `pid` is gone, by
+ * polling every second: the net under SIGKILL or a CI timeout, where no handler runs.
+ */
+const WATCHDOG = [
+  "pid=$1 id=$2 dir=$3",
+  'while kill -0 "$pid" 2>/dev/null; do sleep 1; done',
+  'docker rm -f -v "$id" >/dev/null 2>&1',
+  'docker volume rm -f "$id-docker" >/dev/null 2>&1',
+  'rm -rf "$dir"',
+].join("\n");
+
+/** Starts the watchdog for one VPS in its own session; returns how to end it after a normal stop. */
+function startWatchdog(id: string, dir: string): () => void {
+  const child = spawn("sh", ["-c", WATCHDOG, "lg-vps-watchdog", String(process.pid), id, dir], {
+    detached: true,
+    stdio: "ignore",
+  });
+  child.unref();
+  return () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL"); // sh and its sleep
+    } catch {
+      // already gone
+    }
+  };
 }
 
 /**
@@ -236,11 +285,15 @@ export function startVps(
       if (stopped) return;
       stopped = true;
       live.delete(vps);
-      run("docker", ["rm", "-f", "-v", id], { timeoutMs: 60_000 });
-      run("docker", ["volume", "rm", "-f", `${id}-docker`], { timeoutMs: 60_000 });
+      run("docker", ["rm", "-f", "-v", id], { timeoutMs: 120_000, detached: true });
+      run("docker", ["volume", "rm", "-f", `${id}-docker`], { timeoutMs: 60_000, detached: true });
       fs.rmSync(scratch, { recursive: true, force: true });
+      // Still there (the engine refused, a timeout): the watchdog retries once this process is gone.
+      const left = run("docker", ["ps", "-a", "-q", "--filter", `name=^${id}$`], { detached: true });
+      if (left.code === 0 && left.stdout.trim() === "") endWatchdog();
     },
   };
+  const endWatchdog = startWatchdog(id, scratch);
   /** Reads the published SSH port and bridge IP, then waits until sshd answers. */
   function locate(): void {
     const port =
@@ -279,6 +332,9 @@ export function startVps(
       "-v",
       `${VPS_RUN.cgroupMount}:${VPS_RUN.cgroupMount}:rw`,
       ...VPS_RUN.tmpfs.flatMap((t) => ["--tmpfs", t]),
+      // LocalVps's PIDs limit (its applier runs `docker update` on the local engine; same value).
+      "--pids-limit",
+      String(DEFAULT_PIDS_LIMITS.vps),
       "-v",
       `${vps.volume}:${VPS_RUN.dockerDataPath}`,
       "-p",

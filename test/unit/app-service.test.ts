@@ -35,6 +35,10 @@ function make(app: AppConfig, flags: Record<string, boolean>, backup?: pulumi.Re
     flags,
     migrationEnv: pulumi.secret({ DATABASE_URL: DIRECT_URL }),
     preMigrationBackup: backup,
+    pids: {
+      engine: { ssh: { host: "203.0.113.10", port: 22, user: "deployer", privateKey: pulumi.secret("KEY") } },
+      limit: 256,
+    },
   });
 }
 

@@ -64,6 +64,11 @@ before(async () => {
     ipAddress: "172.30.0.10",
     adminEndpoint: { host: "127.0.0.1", port: 15432 },
     adminDependsOn: [tunnel],
+    pids: {
+      engine: { ssh: { host: "203.0.113.10", port: 22, user: "deployer", privateKey: "KEY" } },
+      server: 164,
+      pgbouncer: 512,
+    },
   });
   new Postgres("debpg", {
     config,
@@ -72,6 +77,7 @@ before(async () => {
     adminEndpoint: { host: "127.0.0.1", port: 15433 },
     serverCommand: ["/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/data"],
     pgbouncerBinary: "/usr/sbin/pgbouncer",
+    pids: { engine: { local: true }, server: 512, pgbouncer: 512 },
   });
   await settle();
 });

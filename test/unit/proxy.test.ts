@@ -64,35 +64,30 @@ before(async () => {
     ],
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
+    pids: {
+      engine: { ssh: { host: "203.0.113.10", port: 22, user: "deployer", privateKey: pulumi.secret("KEY") } },
+      limit: 128,
+    },
   });
-  // A stack with a rollout: the weights step over SSH, the route split 10 % to the canary.
-  new Proxy("edge", {
+  // A stack with a rollout: the weights step over SSH, the route split to the canary.
+  const vpsSsh = { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") };
+  const withRollout = (canary: pulumi.Input<string>, weight: number) => ({
     config: cfg,
     domain: "app.example.com",
     edgeNetwork: "net-edge",
     routes: [
-      { path: "/", upstream: "api:3000", canary: { upstream: pulumi.output("api-canary:3000"), weight: 10 } },
+      { path: "/", upstream: "api:3000", canary: { upstream: canary, weight } },
       { path: "/admin", upstream: "admin:3001" },
     ],
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
     ports: { http: 8080, https: 8443 },
-    connection: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") },
+    connection: vpsSsh,
+    pids: { engine: { ssh: vpsSsh }, limit: 128 },
   });
+  new Proxy("edge", withRollout(pulumi.output("api-canary:3000"), 10));
   // The same proxy at the next step (50 %): only the weights step may differ.
-  new Proxy("edge50", {
-    config: cfg,
-    domain: "app.example.com",
-    edgeNetwork: "net-edge",
-    routes: [
-      { path: "/", upstream: "api:3000", canary: { upstream: "api-canary:3000", weight: 50 } },
-      { path: "/admin", upstream: "admin:3001" },
-    ],
-    certificatePem: "CERT",
-    privateKeyPem: pulumi.secret("KEY"),
-    ports: { http: 8080, https: 8443 },
-    connection: { host: "vps", port: 22, user: "deployer", privateKey: pulumi.secret("K") },
-  });
+  new Proxy("edge50", withRollout("api-canary:3000", 50));
   await settle();
 });
 
@@ -372,6 +367,10 @@ test("behind Cloudflare: the origin-pull CA is uploaded beside the certificate; 
     routes: [{ path: "/", upstream: "api:3000" }],
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
+    pids: {
+      engine: { ssh: { host: "203.0.113.10", port: 22, user: "deployer", privateKey: pulumi.secret("KEY") } },
+      limit: 128,
+    },
     origin: { trustedProxies: CLOUDFLARE_IP_RANGES, clientCaPem: ORIGIN_PULL_CA_PEM },
   });
   await settle();

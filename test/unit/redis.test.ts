@@ -28,16 +28,19 @@ before(async () => {
     image: "redis:7.2",
     instance: { name: "queue", role: "queue", maxMemoryMb: 256 },
     internalNetwork: net,
+    pids: { engine: { local: true }, limit: 512 },
   });
   new Redis("redis-session", {
     image: "redis:7.2",
     instance: { name: "session", role: "session", maxMemoryMb: 64 },
     internalNetwork: net,
+    pids: { engine: { local: true }, limit: 512 },
   });
   new Redis("redis-cache", {
     image: "redis:7.2",
     instance: { name: "cache", role: "cache", maxMemoryMb: 512 },
     internalNetwork: net,
+    pids: { engine: { local: true }, limit: 512 },
     dataDir: "/var/lib/redis",
   });
   await settle();

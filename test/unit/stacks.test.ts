@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import * as path from "node:path";
-import { gateFirst } from "../../tools/checker/program-checks";
+import { gateFirst, upstreamDrain } from "../../tools/checker/program-checks";
+import { DELETE_SCOPE_TRIGGER, commandRoleOf } from "../../contract/roles";
+import { RESOLVER_VALID_SECONDS, UPSTREAM_DRAIN_SECONDS } from "../../components/edge/Proxy";
 import { RecordedResource, runProgram } from "../../tools/checker/record";
 import { loadStackConfig } from "../../tools/checker/stack-config";
 
@@ -72,15 +74,38 @@ describe("every stack declares the full deployment", () => {
       assert.equal(count(stack, "cloudflare:index/zoneSetting:ZoneSetting"), cloud ? 6 : 0);
     });
 
-    test(`${stack}: every command with a delete script is replaced delete-first (DESIGN §2)`, () => {
+    test(`${stack}: every command with a delete script is replaced delete-first or scoped to its version (DESIGN §2)`, () => {
       // Create-first replacement runs the old version's delete after the new create, which
       // removes what the new one just installed (issue 12: backups vanished on update).
       const withDelete = runs
         .get(stack)!
         .filter((r) => /^command:(local|remote):Command$/.test(r.type) && r.inputs.delete !== undefined);
       assert.ok(withDelete.length >= 3, `${stack}: commands with delete: ${withDelete.map((r) => r.name)}`);
-      const createFirst = withDelete.filter((r) => r.deleteBeforeReplace !== true).map((r) => r.name);
-      assert.deepEqual(createFirst, [], `${stack}: replaced create-first although they delete`);
+      const scoped = (r: RecordedResource) =>
+        (r.inputs.triggers as unknown[] | undefined)?.includes(DELETE_SCOPE_TRIGGER) === true;
+      const createFirst = withDelete.filter((r) => r.deleteBeforeReplace !== true && !scoped(r));
+      assert.deepEqual(
+        createFirst.map((r) => r.name),
+        [],
+        `${stack}: replaced create-first although they delete`,
+      );
+      // The scoped ones are the drain steps: their delete only waits.
+      for (const r of withDelete.filter(scoped))
+        assert.match(String(r.inputs.delete), /^sleep \d+$/, `${stack}: ${r.name} delete`);
+    });
+
+    test(`${stack}: every container the proxy forwards to drains longer than the proxy caches its address`, () => {
+      const run = runs.get(stack)!;
+      assert.ok(UPSTREAM_DRAIN_SECONDS > RESOLVER_VALID_SECONDS + 1);
+      assert.deepEqual(upstreamDrain(run), []);
+      // Not vacuous: without the drain steps, every routed app's container is reported.
+      const drains = run.filter((r) => commandRoleOf(r.inputs.triggers as unknown[]) === "drain");
+      assert.ok(drains.length >= 1, `${stack}: drain steps`);
+      const without = upstreamDrain(run.filter((r) => !drains.includes(r)));
+      assert.deepEqual(
+        without.map((f) => f.urn.split("::").pop()).sort(),
+        drains.map((d) => d.name.replace(/-drain$/, "")).sort(),
+      );
     });
 
     test(`${stack}: the release gate comes first and everything waits for it`, () => {

@@ -10,7 +10,13 @@ import { STACK_OUTPUTS_FILE, shortStackName } from "../../contract/evidence-file
 import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE, GateManifest, manifestOf } from "../../contract/manifest";
 import { Diagnostic, EnforcementLevel, PackServer } from "./pack-server";
 import { resolvePackConfig } from "./pack-config";
-import { dataRetained, gateFirst, plaintextSecretInputs, secureConfig } from "./program-checks";
+import {
+  dataRetained,
+  gateFirst,
+  plaintextSecretInputs,
+  secureConfig,
+  upstreamDrain,
+} from "./program-checks";
 import { RecordedResource, runProgram } from "./record";
 import { loadStackConfig } from "./stack-config";
 
@@ -191,6 +197,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckResult> {
     const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
     const programFindings = [
       ...gateFirst(run.resources),
+      ...upstreamDrain(run.resources),
       ...plaintextSecretInputs(run.resources),
       ...secureConfig(config, run.secretReads, o.stack),
       // The data-volumes-protected policy's regenerable kinds (its config, schema defaults filled).

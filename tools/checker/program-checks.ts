@@ -10,6 +10,7 @@ import { SECRET_INPUT, looksGenerated, secretFormatIn } from "../../policies/lib
 import { configWithDefaults } from "../../policies/lib/config";
 // Not ../../policies/data: that would load the pack's own copy of the SDKs into the checker.
 import { DATA_VOLUMES_PROTECTED_CONFIG } from "../../policies/lib/data-volumes";
+import { ROLE_LABEL, commandRoleOf } from "../../contract/roles";
 import type { RecordedResource } from "./record";
 import { SECRET_MARKER, StackConfig } from "./stack-config";
 
@@ -180,4 +181,63 @@ export function dataRetained(
       message: `${r.type} ${r.name} holds data but is not retained on delete; add { retainOnDelete: true } so \`pulumi destroy\` or a replacement cannot drop it.`,
       urn: r.urn,
     }));
+}
+
+const CONTAINER = "docker:index/container:Container";
+const COMMANDS = new Set(["command:local:Command", "command:remote:Command"]);
+/** Docker's embedded DNS answers with this TTL; nginx keeps it when `resolver` has no `valid=`. */
+const DOCKER_DNS_TTL_SECONDS = 600;
+
+const plainString = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const roleLabelOf = (r: RecordedResource): string | undefined =>
+  ((r.inputs.labels as { label?: unknown; value?: unknown }[] | undefined) ?? []).find(
+    (l) => l.label === ROLE_LABEL,
+  )?.value as string | undefined;
+
+/**
+ * Zero-downtime replacement of what the proxy forwards to (release, rollback, canary promotion):
+ * every container an nginx proxy names as an upstream (`alias:port` or `name:port` in its
+ * uploaded config) has a `drain` command depending on it whose delete waits (`sleep N`) longer
+ * than the proxy keeps a resolved address (`resolver … valid=`, + 1 s for nginx's whole-second
+ * clock). Otherwise the old container can go while a worker still holds only its address: 502s
+ * and 504s for up to that validity (found by the end-to-end test, issue 13).
+ */
+export function upstreamDrain(resources: readonly RecordedResource[]): ProgramFinding[] {
+  const live = resources.filter((r) => r.custom && !r.read);
+  const containers = live.filter((r) => r.type === CONTAINER);
+  const out: ProgramFinding[] = [];
+  for (const proxy of containers.filter((r) => roleLabelOf(r) === "proxy")) {
+    const uploads = (proxy.inputs.uploads as { content?: unknown }[] | undefined) ?? [];
+    const text = uploads.map((u) => plainString(u.content) ?? "").join("\n");
+    if (!/\bproxy_pass\b/.test(text)) continue; // not an nginx config the check can read
+    const resolver = /^\s*resolver\s[^;]*/m.exec(text)?.[0];
+    const validMatch = resolver === undefined ? null : /\bvalid=(\d+)s?\b/.exec(resolver);
+    const valid = validMatch ? Number(validMatch[1]) : DOCKER_DNS_TTL_SECONDS;
+    const hosts = new Set([...text.matchAll(/\b([a-z0-9][a-z0-9.-]*):\d{1,5}\b/g)].map((m) => m[1]!));
+    const upstreams = containers.filter((c) => {
+      if (c === proxy) return false;
+      const nets = (c.inputs.networksAdvanced as { aliases?: unknown[] }[] | undefined) ?? [];
+      const names = [plainString(c.inputs.name), ...nets.flatMap((n) => (n.aliases ?? []).map(plainString))];
+      return names.some((n) => n !== undefined && hosts.has(n));
+    });
+    for (const c of upstreams) {
+      const waits = live
+        .filter(
+          (d) =>
+            COMMANDS.has(d.type) &&
+            d.dependencies.includes(c.urn) &&
+            commandRoleOf(d.inputs.triggers as unknown[] | undefined) === "drain",
+        )
+        .map((d) => /^\s*sleep\s+(\d+)\s*$/.exec(plainString(d.inputs.delete) ?? "")?.[1])
+        .map((n) => (n === undefined ? 0 : Number(n)));
+      const longest = Math.max(0, ...waits);
+      if (longest > valid + 1) continue;
+      out.push({
+        policyName: "checker/upstream-drain",
+        message: `${c.type} ${c.name}: the proxy ${proxy.name} keeps its address for ${valid} s (resolver valid=${resolver === undefined || !validMatch ? `unset: Docker's DNS TTL ${DOCKER_DNS_TTL_SECONDS} s` : `${valid}s`}) but a replaced container ${waits.length ? `drains only ${longest} s` : "is stopped without a drain"}; give it a drain longer than ${valid + 1} s (AppService drainSeconds) so requests never reach a container that is gone.`,
+        urn: c.urn,
+      });
+    }
+  }
+  return out;
 }

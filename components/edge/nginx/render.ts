@@ -6,6 +6,15 @@
  * - Upstreams are resolved per request through Docker's embedded DNS (`resolver 127.0.0.11` and a
  *   variable in `proxy_pass`): an app replaced by a new container (new name, same alias) is found
  *   without reloading nginx. A literal `proxy_pass http://api:3000` would pin the IP at start.
+ * - Zero-downtime replacement of an upstream container (release, rollback, canary promotion):
+ *   nginx keeps a resolved alias for RESOLVER_VALID_SECONDS (Docker's DNS says 600 s), so a
+ *   worker may still hold only the old container's address for that long after the new one
+ *   joined the network. The old container therefore keeps serving UPSTREAM_DRAIN_SECONDS after
+ *   its replacement is healthy (AppService's drain step); by then every cached answer holds the
+ *   new address too, and a request the old one no longer takes (connection refused, or no answer
+ *   once it is gone: `proxy_connect_timeout`) moves on to the next address
+ *   (`proxy_next_upstream error timeout`: a failed connect for any method, a failure after the
+ *   request was sent only for idempotent ones, nginx's rule since 1.9.13).
  * - Every writable path (pid, temp dirs) is under /tmp, a tmpfs: the root filesystem is read-only.
  * - Logs go to stdout/stderr (docker's bounded json-file log). The access log is one JSON object
  *   per request (`log_format launchgate`): app, variant (stable/canary), status, request time —
@@ -104,6 +113,28 @@ export const CLIENT_IP_HEADERS = [
   "X-Original-URL",
   "X-Rewrite-URL",
 ] as const;
+
+/**
+ * Seconds nginx keeps a resolved upstream alias (`resolver … valid=`). Short, because it bounds
+ * how long a replaced container must keep serving; a lookup to Docker's embedded DNS is local.
+ */
+export const RESOLVER_VALID_SECONDS = 2;
+
+/**
+ * Seconds a replaced upstream container must keep serving after its replacement is healthy:
+ * the resolver validity, + 1 s because nginx expires cache entries on its whole-second clock,
+ * + 2 s margin. AppService's drain step waits this long before the old container is stopped;
+ * `checker/upstream-drain` refuses a program where that wait is not longer than the validity.
+ */
+export const UPSTREAM_DRAIN_SECONDS = RESOLVER_VALID_SECONDS + 3;
+
+/**
+ * Connect timeout to an upstream on the Docker network (`proxy_connect_timeout`), seconds. A
+ * container answers a connect within milliseconds; a removed one never answers (its address no
+ * longer exists), so this bounds what a request pays before it moves to the next address.
+ * 2 s leaves room for one SYN retransmission (1 s) to a busy but live container.
+ */
+export const UPSTREAM_CONNECT_TIMEOUT_SECONDS = 2;
 
 const UPSTREAM = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/;
 const ROUTE_PATH = /^\/([A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*)?$/;
@@ -266,7 +297,7 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "  uwsgi_temp_path /tmp/uwsgi;",
     "  scgi_temp_path /tmp/scgi;",
     "  # Docker's embedded DNS: re-resolve app aliases so a replaced container is found.",
-    "  resolver 127.0.0.11 valid=10s ipv6=off;",
+    `  resolver 127.0.0.11 valid=${RESOLVER_VALID_SECONDS}s ipv6=off;`,
     "  resolver_timeout 5s;",
     "  # Header names with underscores (X_Forwarded_For) are dropped, not passed on.",
     "  ignore_invalid_headers on;",
@@ -335,7 +366,10 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     "    proxy_set_header X-Forwarded-Proto https;",
     ...CLIENT_IP_HEADERS.map((h) => `    proxy_set_header ${h} "";`),
     '    proxy_set_header Connection "";',
-    "    proxy_connect_timeout 5s;",
+    `    proxy_connect_timeout ${UPSTREAM_CONNECT_TIMEOUT_SECONDS}s;`,
+    "    # A replaced container that refuses or no longer answers: try the alias's next address.",
+    "    proxy_next_upstream error timeout;",
+    "    proxy_next_upstream_tries 3;",
     "    proxy_read_timeout 60s;",
     ...locations.map((l) => `  ${l}`),
     "  }",

@@ -1,0 +1,186 @@
+/**
+ * PIDs cgroup limits (CIS Docker 5.29): the command text and its parser (contract/pids-limits.ts),
+ * the applier each long-running container gets (components/app/pids-limit.ts), the config by
+ * role with its validation, and the whole local stack: every long-running container has exactly
+ * one applier with its role's limit.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { before, describe, test } from "node:test";
+import * as docker from "@pulumi/docker";
+import { limitPids } from "../../components/app/pids-limit";
+import {
+  DEFAULT_PIDS_LIMITS,
+  PIDS_LIMIT_EXEMPT_ROLES,
+  parsePidsLimitCommand,
+  pidsLimitCommand,
+} from "../../contract/pids-limits";
+import { ConfigError, parseConfig, postgresPidsLimit } from "../../stacks/config";
+import { readStackFile } from "../../stacks/stack-file";
+import { installMocks, recordOptions, settle, type Recorder } from "../support/mocks";
+
+const ROOT = path.join(__dirname, "..", "..");
+const CMD =
+  "docker update --pids-limit 256 -- app-api-1a2b3c4d >/dev/null && " +
+  `test "$(docker inspect --format '{{.HostConfig.PidsLimit}}' -- app-api-1a2b3c4d)" = "256"`;
+
+describe("pidsLimitCommand / parsePidsLimitCommand", () => {
+  test("applies, then reads the limit back", () => {
+    assert.equal(pidsLimitCommand(256, "app-api-1a2b3c4d"), CMD);
+    assert.deepEqual(parsePidsLimitCommand(CMD), { limit: 256, container: "app-api-1a2b3c4d" });
+  });
+  test("parses 0 and -1 (so a policy can call them unlimited)", () => {
+    assert.deepEqual(parsePidsLimitCommand(pidsLimitCommand(-1, "redis-queue")), {
+      limit: -1,
+      container: "redis-queue",
+    });
+    assert.equal(parsePidsLimitCommand(pidsLimitCommand(0, "redis-queue"))?.limit, 0);
+  });
+  test("anything else is not an applier", () => {
+    for (const text of [
+      CMD.replace("-- app-api-1a2b3c4d)", "-- other)"),
+      CMD.replace('= "256"', '= "512"'),
+      `${CMD}; rm -rf /`,
+      "docker update --pids-limit unlimited -- redis-queue",
+      "true",
+    ])
+      assert.equal(parsePidsLimitCommand(text), undefined, text);
+  });
+  test("refuses a non-integer limit and a name Docker would not accept", () => {
+    assert.throws(() => pidsLimitCommand(1.5, "x"), /PIDs limit must be an integer, got 1.5/);
+    assert.throws(() => pidsLimitCommand(10, "a; reboot"), /not a container name: "a; reboot"/);
+  });
+});
+
+describe("limitPids", () => {
+  let rec: Recorder;
+  let opts: ReturnType<typeof recordOptions>;
+  before(async () => {
+    rec = await installMocks("local");
+    opts = recordOptions();
+    const c = new docker.Container("redis-queue", { name: "redis-queue", image: "redis:7.2" });
+    limitPids(
+      "redis-queue",
+      c,
+      { limit: 512, engine: { ssh: { host: "h", port: 22, user: "d", privateKey: "k" } } },
+      {},
+    );
+    const vps = new docker.Container("vps-container", { name: "launchgate-vps", image: "vps:1" });
+    limitPids("vps-container", vps, { limit: 8192, engine: { local: true } }, {});
+    await settle();
+  });
+  test("over SSH on the VPS's engine, triggered by the container id, after the container", () => {
+    const r = rec.one("command:remote:Command", "redis-queue-pids-limit");
+    assert.equal(r.inputs.create, pidsLimitCommand(512, "redis-queue"));
+    assert.deepEqual(r.inputs.triggers, [
+      "launchgate.role=pids-limit",
+      "launchgate.pids-limit=512",
+      "redis-queue-id",
+    ]);
+    assert.equal(r.inputs.delete, undefined, "nothing to delete: the limit goes with its container");
+    assert.ok(
+      opts
+        .of("command:remote:Command", "redis-queue-pids-limit")
+        .dependencies.some((u) => u.endsWith("docker:index/container:Container::redis-queue")),
+    );
+  });
+  test("locally for a container on the local engine", () => {
+    const r = rec.one("command:local:Command", "vps-container-pids-limit");
+    assert.equal(r.inputs.create, pidsLimitCommand(8192, "launchgate-vps"));
+  });
+  test("refuses 0, -1 and fractions", () => {
+    for (const limit of [0, -1, 2.5]) {
+      const c = new docker.Container(`c${limit}`, { image: "x:1" });
+      assert.throws(
+        () => limitPids(`c${limit}`, c, { limit, engine: { local: true } }, {}),
+        new RegExp(`PIDs limit must be a positive integer, got ${limit}`),
+      );
+    }
+  });
+});
+
+describe("config: pidsLimits by role", () => {
+  const local = () => structuredClone(readStackFile(ROOT, "local").values);
+  const problems = (raw: Record<string, unknown>): string[] => {
+    try {
+      parseConfig(raw, "local");
+      return [];
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.problems;
+    }
+  };
+  test("defaults by role; Postgres gets at least maxConnections + 64", () => {
+    const cfg = parseConfig(local(), "local");
+    assert.deepEqual(cfg.pidsLimits, {
+      app: DEFAULT_PIDS_LIMITS.app,
+      proxy: DEFAULT_PIDS_LIMITS.proxy,
+      vps: DEFAULT_PIDS_LIMITS.vps,
+    });
+    assert.equal(postgresPidsLimit(cfg), Math.max(512, cfg.postgres.maxConnections + 64));
+    const big = local();
+    (big.postgres as Record<string, unknown>).maxConnections = 1000;
+    (big.postgres as { pgbouncer: Record<string, unknown> }).pgbouncer.defaultPoolSize = 20;
+    assert.equal(postgresPidsLimit(parseConfig(big, "local")), 1064);
+  });
+  test("unlimited (0, -1, a word) and above the role's ceiling are refused, naming the key", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ app: 0 }, "launchgate:pidsLimits.app: got 0; expected a value >= 1"],
+      [{ proxy: -1 }, "launchgate:pidsLimits.proxy: got -1; expected a value >= 1"],
+      [{ app: "unlimited" }, 'launchgate:pidsLimits.app: got "unlimited"; expected a number'],
+      [{ app: 4096 }, "launchgate:pidsLimits.app: got 4096; expected a value <= 1024"],
+      [{ datastore: 100 }, "launchgate:pidsLimits.datastore: got 100; expected at least 164"],
+      [{ job: 64 }, "launchgate:pidsLimits.job: got 64; expected no such key"],
+    ];
+    for (const [pidsLimits, message] of cases) {
+      const p = problems({ ...local(), pidsLimits });
+      assert.equal(p.length, 1, JSON.stringify(p));
+      assert.ok(p[0]!.startsWith(message), `${p[0]} should start with ${message}`);
+    }
+  });
+  test("one-shot roles are exempt, with the reason", () => {
+    assert.deepEqual(Object.keys(PIDS_LIMIT_EXEMPT_ROLES).sort(), ["job", "migration"]);
+  });
+});
+
+describe("the local stack: every long-running container has one applier with its role's limit", () => {
+  test("recorded program", async () => {
+    const { recordProgram } = await import("../services/record");
+    const rec = await recordProgram("local");
+    const containers = rec.all.filter((r) => r.type === "docker:index/container:Container");
+    const appliers = rec.all
+      .filter(
+        (r) =>
+          r.type.startsWith("command:") && (r.inputs.triggers ?? []).includes("launchgate.role=pids-limit"),
+      )
+      .map((r) => parsePidsLimitCommand(r.inputs.create));
+    const cfg = parseConfig(readStackFile(ROOT, "local").values, "local");
+    const expected: Record<string, number> = {
+      app: cfg.pidsLimits.app,
+      proxy: cfg.pidsLimits.proxy,
+      vps: cfg.pidsLimits.vps,
+    };
+    let checked = 0;
+    for (const c of containers) {
+      const labels = Object.fromEntries(
+        (c.inputs.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]),
+      );
+      const role = labels["launchgate.role"]!;
+      const mine = appliers.filter((a) => a?.container === c.inputs.name);
+      if (role in PIDS_LIMIT_EXEMPT_ROLES) {
+        assert.equal(mine.length, 0, `${c.name}: one-shot`);
+        continue;
+      }
+      assert.equal(mine.length, 1, `${c.name} (${role}) has one applier`);
+      const want =
+        labels["launchgate.datastore"] === "postgres"
+          ? postgresPidsLimit(cfg)
+          : role === "datastore"
+            ? DEFAULT_PIDS_LIMITS.datastore
+            : expected[role];
+      assert.equal(mine[0]!.limit, want, c.name);
+      checked++;
+    }
+    assert.ok(checked >= 8, `checked ${checked} containers`);
+  });
+});
