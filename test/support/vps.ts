@@ -174,7 +174,7 @@ const WATCHDOG = [
   "pid=$1 id=$2 dir=$3",
   'while kill -0 "$pid" 2>/dev/null; do sleep 1; done',
   'docker rm -f -v "$id" >/dev/null 2>&1',
-  'docker volume rm -f "$id-docker" >/dev/null 2>&1',
+  'for i in 1 2 3 4 5 6 7 8 9 10; do docker volume rm -f "$id-docker" >/dev/null 2>&1; [ -z "$(docker volume ls -q --filter "name=^$id-docker$")" ] && break; sleep 1; done',
   'rm -rf "$dir"',
 ].join("\n");
 
@@ -286,11 +286,21 @@ export function startVps(
       stopped = true;
       live.delete(vps);
       run("docker", ["rm", "-f", "-v", id], { timeoutMs: 120_000, detached: true });
-      run("docker", ["volume", "rm", "-f", `${id}-docker`], { timeoutMs: 60_000, detached: true });
+      // The engine can still hold the volume for a moment after `rm -f` returns (seen in CI under
+      // load: "volume is in use"); retry, bounded, before leaving it to the watchdog.
+      const volumeLeft = () =>
+        run("docker", ["volume", "ls", "-q", "--filter", `name=^${id}-docker$`], {
+          detached: true,
+        }).stdout.trim() !== "";
+      for (let i = 0; i < 20; i++) {
+        run("docker", ["volume", "rm", "-f", `${id}-docker`], { timeoutMs: 60_000, detached: true });
+        if (!volumeLeft()) break;
+        run("sleep", ["0.5"], { detached: true });
+      }
       fs.rmSync(scratch, { recursive: true, force: true });
       // Still there (the engine refused, a timeout): the watchdog retries once this process is gone.
       const left = run("docker", ["ps", "-a", "-q", "--filter", `name=^${id}$`], { detached: true });
-      if (left.code === 0 && left.stdout.trim() === "") endWatchdog();
+      if (left.code === 0 && left.stdout.trim() === "" && !volumeLeft()) endWatchdog();
     },
   };
   const endWatchdog = startWatchdog(id, scratch);
