@@ -520,7 +520,11 @@ describe("services declared for the local stack", () => {
       `fork beyond the limit in ${api} (PidsLimit ${limit}): ${out.ok} of ${limit + 50} spawns started, ${out.refused} refused (EAGAIN); pids.current ${out.current}`,
     );
     assert.ok(out.refused > 0, `some spawns refused: ${JSON.stringify(out)}`);
-    assert.ok(out.current <= limit, `pids.current ${out.current} ≤ ${limit}`);
+    // Forks inside the container stop at the limit. pids.current can read a little higher: a
+    // `docker exec` (this script's own process, a healthcheck) is attached to the cgroup, and
+    // attaching is not limited — only fork/clone is.
+    assert.ok(out.ok <= limit, `${out.ok} spawns started ≤ ${limit}`);
+    assert.ok(out.current <= limit + 3, `pids.current ${out.current} ≤ ${limit} + attached execs`);
     assert.equal(out.other, "", "no other spawn error");
     // Healthy again once the children are gone (its healthcheck is a Node process too).
     await harness.waitHealthy([harness.container(api)]);
