@@ -395,7 +395,10 @@ export class Postgres extends pulumi.ComponentResource {
         { database: database.name, role: "public", objectType: "database", privileges: [] },
         { parent: this, provider: admin },
       );
-      roleSecrets.push(pulumi.all([role.name, verifier]).apply(([r, v]) => authLine(r, v)));
+      // The role's name from config, not `role.name`: PgBouncer only needs the name and verifier
+      // in its auth file (it logs in when a client comes), so it must not wait for the role to be
+      // created on a healthy server (that put it after Postgres + the roles on every deploy).
+      roleSecrets.push(verifier.apply((v) => authLine(db.role, v)));
       urls[db.name] = pulumi.secret(
         pulumi.interpolate`postgres://${role.name}:${password.result}@${poolerAlias}:${PGBOUNCER_PORT}/${database.name}`,
       );

@@ -29,7 +29,7 @@
  * in `finally`, `up()` on failure, synchronous process exit/signal hooks, and reaping of objects
  * whose creating process is gone. Runs that need the program's fixed subnets take a lock.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -38,6 +38,29 @@ import * as path from "node:path";
 import type { RecordedResource } from "./mocks";
 import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
 import { commandRoleOf } from "../../contract/roles";
+
+/**
+ * The Docker CLI without blocking the event loop (the engine runs a deployment's steps side by
+ * side: a synchronous CLI call here would stall every other branch of `up`, e.g. health polls and
+ * role creation, for its whole duration). Resolves with stdout; rejects on a non-zero exit.
+ */
+function dockerCli(
+  args: readonly string[],
+  o: { env: NodeJS.ProcessEnv; timeoutMs: number; input?: string },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      "docker",
+      [...args],
+      { env: o.env, encoding: "utf8", timeout: o.timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`docker ${args.slice(0, 3).join(" ")} …: ${err.message}\n${stderr}`))
+          : resolve(stdout),
+    );
+    child.stdin?.end(o.input ?? "");
+  });
+}
 
 export const NETWORK = "docker:index/network:Network";
 export const VOLUME = "docker:index/volume:Volume";
@@ -778,9 +801,13 @@ export class Harness {
           this.opts.postgresqlExec(stmt);
           continue;
         }
-        this.exec(admin, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-f", "-"], {
-          input: stmt,
-        });
+        await this.execAsync(
+          admin,
+          ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-f", "-"],
+          {
+            input: stmt,
+          },
+        );
       }
       this.log(`postgresql ${r.type.split(":").pop()} ${r.name} applied in ${admin}`);
     }
@@ -1280,10 +1307,10 @@ export class Harness {
     f.take("connection"); // the engine is this harness's, whatever host the program would SSH to
     f.done();
     const c = this.container(parsed.container);
-    const cli = (args: string[]) =>
-      execFileSync("docker", args, { env: this.cliEnv, encoding: "utf8", timeout: 60_000 }).trim();
-    cli(["update", "--pids-limit", String(parsed.limit), "--", c.dockerName]);
-    const got = cli(["inspect", "--format", "{{.HostConfig.PidsLimit}}", "--", c.dockerName]);
+    const cli = async (args: string[]) =>
+      (await dockerCli(args, { env: this.cliEnv, timeoutMs: 60_000 })).trim();
+    await cli(["update", "--pids-limit", String(parsed.limit), "--", c.dockerName]);
+    const got = await cli(["inspect", "--format", "{{.HostConfig.PidsLimit}}", "--", c.dockerName]);
     if (got !== String(parsed.limit))
       throw new Error(`${c.dockerName}: PidsLimit ${got} after docker update, expected ${parsed.limit}`);
     this.log(`container ${c.dockerName}: PIDs limit ${parsed.limit}`);
@@ -1332,16 +1359,38 @@ export class Harness {
     cmd: string[],
     opts: { user?: string; env?: string[]; timeoutMs?: number; input?: string } = {},
   ): string {
-    const c = this.container(declared);
-    const args = ["exec", ...(opts.input !== undefined ? ["-i"] : [])];
-    if (opts.user) args.push("-u", opts.user);
-    for (const e of opts.env ?? []) args.push("-e", e);
-    return execFileSync("docker", [...args, c.dockerName, ...cmd], {
+    return execFileSync("docker", this.execArgs(declared, cmd, opts), {
       env: this.cliEnv,
       encoding: "utf8",
       timeout: opts.timeoutMs ?? 20_000,
       input: opts.input,
       stdio: ["pipe", "pipe", "pipe"],
+    });
+  }
+
+  /** `docker exec` arguments for {@link exec} and {@link execAsync}. */
+  private execArgs(
+    declared: string,
+    cmd: string[],
+    opts: { user?: string; env?: string[]; input?: string },
+  ): string[] {
+    const c = this.container(declared);
+    const args = ["exec", ...(opts.input !== undefined ? ["-i"] : [])];
+    if (opts.user) args.push("-u", opts.user);
+    for (const e of opts.env ?? []) args.push("-e", e);
+    return [...args, c.dockerName, ...cmd];
+  }
+
+  /** {@link exec} without blocking the event loop (for steps that run beside others in `up`). */
+  execAsync(
+    declared: string,
+    cmd: string[],
+    opts: { user?: string; env?: string[]; timeoutMs?: number; input?: string } = {},
+  ): Promise<string> {
+    return dockerCli(this.execArgs(declared, cmd, opts), {
+      env: this.cliEnv,
+      timeoutMs: opts.timeoutMs ?? 20_000,
+      input: opts.input,
     });
   }
 
