@@ -18,7 +18,8 @@ let seq = 0;
 
 /**
  * Runs `entrypoint args…` from `image` on `network` with a hard timeout (the container is killed
- * when it passes). Never throws for a non-zero exit: the caller asserts.
+ * when it passes). Never throws for a non-zero exit: the caller asserts. `onStdout` sees the
+ * output as it comes (e.g. to act once a client reports it is ready).
  */
 export function runClient(
   runId: string,
@@ -27,6 +28,7 @@ export function runClient(
   entrypoint: string,
   args: string[],
   timeoutMs: number,
+  onStdout?: (soFar: string) => void,
 ): Promise<ClientRun> {
   const name = `${runId}-client-${process.pid}-${++seq}`;
   const t0 = Date.now();
@@ -49,7 +51,10 @@ export function runClient(
     ]);
     let stdout = "";
     let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
+    p.stdout.on("data", (d) => {
+      stdout += d;
+      onStdout?.(stdout);
+    });
     p.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => {
       stderr += `\n(killed after ${timeoutMs} ms)`;
