@@ -12,6 +12,16 @@
  * a replaced container gets it again. The limit holds from a few seconds after the container is
  * created (the command runs once the create, with its health wait, has finished).
  *
+ * Swarm services: @pulumi/docker 5.2.0's `Service` has no PIDs input either, but the engine's
+ * service spec has one since Engine API 1.41 (Docker 20.10: `TaskTemplate.Resources.Limits.Pids`,
+ * CLI `docker service update --limit-pids`). Each long-running service gets a command running
+ * {@link servicePidsLimitCommand} on a manager, which waits for the rolling update it starts and
+ * reads the limit back from the spec. The provider builds every update's spec from its own schema,
+ * which has no PIDs field, so each provider update of the service resets the limit to unlimited:
+ * the command is triggered by a digest of the service's whole declared spec as well as its id, so
+ * it runs again after every such update. The cost: the limit's own rolling update follows each one
+ * (one more task restart per changed service; for `stop-first` services, a second short stop).
+ *
  * Exception: one-shot containers (roles `job`, `migration`) have exited by the time such a
  * command can reach them, so an applier would be a check that cannot bite; they are bounded by
  * their memory and CPU limits and their run timeout until the provider gains `pidsLimit`.
@@ -99,6 +109,34 @@ export function pidsLimitCommand(limit: number, container: string): string {
     `docker update --pids-limit ${limit} -- ${container} >/dev/null && ` +
     `test "$(docker inspect --format '{{.HostConfig.PidsLimit}}' -- ${container})" = "${limit}"`
   );
+}
+
+/**
+ * The shell command that sets `limit` on the Swarm service named `service` (run on a manager),
+ * waits for the rolling update that follows (`--detach=false`: it fails when the update fails or
+ * rolls back), then reads the limit back from the service's spec and fails unless it is `limit`.
+ * @throws Error for a non-integer limit or a name Docker would not accept.
+ */
+export function servicePidsLimitCommand(limit: number, service: string): string {
+  if (!Number.isInteger(limit)) throw new Error(`PIDs limit must be an integer, got ${limit}`);
+  if (!CONTAINER_NAME.test(service)) throw new Error(`not a service name: ${JSON.stringify(service)}`);
+  return (
+    `docker service update --detach=false --limit-pids ${limit} -- ${service} >/dev/null && ` +
+    `test "$(docker service inspect --format '{{.Spec.TaskTemplate.Resources.Limits.Pids}}' -- ${service})" = "${limit}"`
+  );
+}
+
+/**
+ * The limit and service of a {@link servicePidsLimitCommand} text (any integer limit, so a policy
+ * can report 0 or -1 as unlimited), or undefined when the text is anything else.
+ */
+export function parseServicePidsLimitCommand(text: string): { limit: number; service: string } | undefined {
+  const m =
+    /^docker service update --detach=false --limit-pids (-?\d+) -- (\S+) >\/dev\/null && test "\$\(docker service inspect --format '\{\{\.Spec\.TaskTemplate\.Resources\.Limits\.Pids\}\}' -- (\S+)\)" = "(-?\d+)"$/.exec(
+      text,
+    );
+  if (!m || m[2] !== m[3] || m[1] !== m[4] || !CONTAINER_NAME.test(m[2]!)) return undefined;
+  return { limit: Number(m[1]), service: m[2]! };
 }
 
 /**

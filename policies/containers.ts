@@ -19,6 +19,7 @@ import {
   PIDS_LIMIT_COMMAND_ROLE,
   PIDS_LIMIT_EXEMPT_ROLES,
   parsePidsLimitCommand,
+  parseServicePidsLimitCommand,
   pidsLimitOfTriggers,
 } from "../contract/pids-limits";
 import { ONE_SHOT_ROLES, commandRoleOf } from "../contract/roles";
@@ -610,68 +611,75 @@ export const containerPidsLimit: StackValidationPolicy = stackPolicy(
   {
     name: "container-pids-limit",
     description:
-      "Checks whether every long-running container gets a PIDs cgroup limit (a `docker update --pids-limit` command that depends on it, as @pulumi/docker 5.2.0 has no `pidsLimit`), above 0 and at most its role's ceiling.",
+      "Checks whether every long-running container and Swarm service gets a PIDs cgroup limit (a `docker update --pids-limit` / `docker service update --limit-pids` command that depends on it, as @pulumi/docker 5.2.0 has no `pidsLimit`), above 0 and at most its role's ceiling.",
     protectsAgainst:
       "a fork bomb or thread leak in one container exhausting the host's process table and taking every service (and sshd) down",
     benchmark: "CIS Docker 1.6 §5.29",
-    fix: "give the container a PIDs limit with `limitPids` (components/app/pids-limit.ts) from `launchgate:pidsLimits`; one-shot job/migration containers are exempt (contract/pids-limits.ts)",
+    fix: "give the container or service a PIDs limit with `limitPids` (components/app/pids-limit.ts) from `launchgate:pidsLimits`; one-shot job/migration containers are exempt (contract/pids-limits.ts)",
     config: { maxPidsLimits: { type: "object", default: { ...MAX_PIDS_LIMITS } } },
   },
   function* (args, config) {
     const ceilings = config.maxPidsLimits as Record<string, number>;
     type R = (typeof args.resources)[number];
-    // Container → the limits stated by the PIDs-limit commands that depend on it.
+    const workload = (x: R) => x.isType(Container) || x.isType(Service);
+    // Container or service → the limits stated by the PIDs-limit commands that depend on it.
     const limits = new Map<R, number[]>();
     for (const r of args.resources.filter((x) => x.isType(RemoteCommand) || x.isType(LocalCommand))) {
       const triggers = [...strings(known(() => r.props.triggers))];
       if (commandRoleOf(triggers) !== PIDS_LIMIT_COMMAND_ROLE) continue;
       const stated = pidsLimitOfTriggers(triggers) ?? "";
-      // Its container: the one its command text and triggers are computed from (the container's
-      // name and id), not any container it merely waits for.
+      // Its target: the one its command text and triggers are computed from (the container's or
+      // service's name and id), not any resource it merely waits for.
       const fromProps = new Set(
-        [...(r.propertyDependencies.create ?? []), ...(r.propertyDependencies.triggers ?? [])].filter((d) =>
-          d.isType(Container),
+        [...(r.propertyDependencies.create ?? []), ...(r.propertyDependencies.triggers ?? [])].filter(
+          workload,
         ),
       );
       const target = fromProps.size === 1 ? [...fromProps][0] : undefined;
-      const create = known(() => r.props.create); // computed at preview with the container's name
-      const parsed = typeof create === "string" ? parsePidsLimitCommand(create) : undefined;
+      const create = known(() => r.props.create); // computed at preview with the target's name
+      const text = typeof create === "string" ? create : undefined;
+      const viaService =
+        text !== undefined && target?.isType(Service) ? parseServicePidsLimitCommand(text) : undefined;
+      const viaContainer =
+        text !== undefined && !target?.isType(Service) ? parsePidsLimitCommand(text) : undefined;
+      const parsed = viaService
+        ? { limit: viaService.limit, name: viaService.service }
+        : viaContainer && { limit: viaContainer.limit, name: viaContainer.container };
       const name = target ? known(() => target.props.name) : undefined;
       if (
         !/^-?\d+$/.test(stated) ||
         !target ||
         (typeof create === "string" &&
-          (!parsed ||
-            String(parsed.limit) !== stated ||
-            (typeof name === "string" && parsed.container !== name)))
+          (!parsed || String(parsed.limit) !== stated || (typeof name === "string" && parsed.name !== name)))
       ) {
         yield [
-          `pids-limit command ${r.name} is not \`limitPids\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` with its check, after the container); declare it with \`limitPids\`.`,
+          `pids-limit command ${r.name} is not \`limitPids\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` or \`docker service update --detach=false --limit-pids <n> -- <service>\` with its check, after its target); declare it with \`limitPids\`.`,
           r,
         ];
         continue;
       }
       limits.set(target, [...(limits.get(target) ?? []), Number(stated)]);
     }
-    for (const r of args.resources.filter((x) => x.isType(Container))) {
+    for (const r of args.resources.filter(workload)) {
       const c = viewOf(r.type, r.props);
-      if (c.role in PIDS_LIMIT_EXEMPT_ROLES) continue;
+      if (c.role in PIDS_LIMIT_EXEMPT_ROLES && c.attach) continue;
       const ceiling = ceilings[c.role] ?? ceilings.unmarked ?? MAX_PIDS_LIMITS.unmarked;
+      const what = r.isType(Service) ? `${c.role} Swarm service` : who(c);
       const mine = limits.get(r) ?? [];
       if (mine.length === 0)
         yield [
-          `${who(c)} ${r.name} has no PIDs limit; apply one with \`limitPids\` (at most ${ceiling} for role ${c.role}) (CIS 5.29).`,
+          `${what} ${r.name} has no PIDs limit; apply one with \`limitPids\` (at most ${ceiling} for role ${c.role}) (CIS 5.29).`,
           r,
         ];
       for (const limit of mine) {
         if (limit <= 0)
           yield [
-            `${who(c)} ${r.name} has PIDs limit ${limit}, which is unlimited; set 1–${ceiling} (CIS 5.29).`,
+            `${what} ${r.name} has PIDs limit ${limit}, which is unlimited; set 1–${ceiling} (CIS 5.29).`,
             r,
           ];
         else if (limit > ceiling)
           yield [
-            `${who(c)} ${r.name} has PIDs limit ${limit}, above the ${ceiling} allowed for role ${c.role}; lower it (CIS 5.29).`,
+            `${what} ${r.name} has PIDs limit ${limit}, above the ${ceiling} allowed for role ${c.role}; lower it (CIS 5.29).`,
             r,
           ];
       }

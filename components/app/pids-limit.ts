@@ -6,7 +6,13 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { PIDS_LIMIT_COMMAND_ROLE, PIDS_LIMIT_TRIGGER, pidsLimitCommand } from "../../contract/pids-limits";
+import * as crypto from "crypto";
+import {
+  PIDS_LIMIT_COMMAND_ROLE,
+  PIDS_LIMIT_TRIGGER,
+  pidsLimitCommand,
+  servicePidsLimitCommand,
+} from "../../contract/pids-limits";
 import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 
@@ -25,10 +31,32 @@ export interface PidsLimitArgs {
 }
 
 /**
- * Declares `<containerResource>-pids-limit`: runs `docker update --pids-limit` on the
- * container and checks it took, once the container is created (healthy, for `wait` containers).
- * Triggered by the container's id, so a replacement gets the limit again; a changed limit is
- * applied in place (the command runs again). Nothing to delete: the limit goes with its container.
+ * Digest of everything the provider sends when it updates a Swarm service (its whole spec but the
+ * registry `auth`, which holds a password and is left out rather than hashed into plain state):
+ * any change means the provider wrote a spec without a PIDs limit, so the limit is set again.
+ */
+function serviceSpecDigest(s: docker.Service): pulumi.Output<string> {
+  return pulumi
+    .jsonStringify({
+      name: s.name,
+      labels: s.labels,
+      taskSpec: s.taskSpec,
+      mode: s.mode,
+      updateConfig: s.updateConfig,
+      rollbackConfig: s.rollbackConfig,
+      endpointSpec: s.endpointSpec,
+    })
+    .apply((j) => `spec-sha256=${crypto.createHash("sha256").update(j).digest("hex")}`);
+}
+
+/**
+ * Declares `<containerResource>-pids-limit`: for a container, runs `docker update --pids-limit`
+ * on it and checks it took, once the container is created (healthy, for `wait` containers),
+ * triggered by the container's id so a replacement gets the limit again; for a Swarm service,
+ * runs `docker service update --limit-pids` on a manager (the engine given) once the service has
+ * converged, triggered by its id and a digest of its spec so the limit is set again after every
+ * provider update (which resets it: contract/pids-limits.ts). A changed limit is applied in place
+ * (the command runs again). Nothing to delete: the limit goes with its container or service.
  * @throws Error when `limit` is not a positive integer.
  */
 export function limitPids(
@@ -37,16 +65,24 @@ export function limitPids(
   args: PidsLimitArgs | undefined,
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command | command.local.Command | undefined {
-  // A Swarm service has no PIDs limit in Docker 20.10's service spec (a known gap), and a
-  // component declared without `pids` gets none: the container-pids-limit policy refuses that.
-  if (!args || !docker.Container.isInstance(container)) return undefined;
+  // A component declared without `pids` gets none: the container-pids-limit policy refuses that.
+  if (!args) return undefined;
   if (!Number.isInteger(args.limit) || args.limit < 1)
     throw new Error(`PIDs limit must be a positive integer, got ${args.limit}`);
   const name = `${containerResource}-pids-limit`;
+  const service = docker.Service.isInstance(container) ? container : undefined;
   const inputs = {
-    create: container.name.apply((n) => pidsLimitCommand(args.limit, n)),
-    // The role marker, the limit as a literal (policies read it at preview) and the container's id.
-    triggers: [roleTrigger(PIDS_LIMIT_COMMAND_ROLE), `${PIDS_LIMIT_TRIGGER}${args.limit}`, container.id],
+    create: service
+      ? service.name.apply((n) => servicePidsLimitCommand(args.limit, n))
+      : container.name.apply((n) => pidsLimitCommand(args.limit, n)),
+    // The role marker, the limit as a literal (policies read it at preview) and the container's
+    // id (a service's: and its spec digest).
+    triggers: [
+      roleTrigger(PIDS_LIMIT_COMMAND_ROLE),
+      `${PIDS_LIMIT_TRIGGER}${args.limit}`,
+      container.id,
+      ...(service ? [serviceSpecDigest(service)] : []),
+    ],
   };
   const options = { ...opts, dependsOn: [container] };
   return "ssh" in args.engine

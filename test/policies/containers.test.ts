@@ -468,11 +468,16 @@ describe("container-pids-limit (CIS 5.29)", () => {
         applier("postgres", 512),
         named("proxy", "proxy"),
         applier("proxy", 128),
-        named("migration", "app-api-migrate", { restart: "no" }),
-        named("job", "proxy-config-check", { restart: "no" }),
+        named("migration", "app-api-migrate", { restart: "no", attach: true }),
+        named("job", "proxy-config-check", { restart: "no", attach: true }),
       ),
       [],
     );
+  });
+  it("exempts a job only when it is declared one-shot (attach): otherwise it is long-running", async () => {
+    assert.deepEqual(await run(named("job", "sidecar", { restart: "unless-stopped" })), [
+      "job container sidecar has no PIDs limit; apply one with `limitPids` (at most 128 for role job) (CIS 5.29).",
+    ]);
   });
   it("at preview: the stated limit and the dependency decide (the command text is computed)", async () => {
     assert.deepEqual(await run(named("app", "app-api"), applier("app-api", 256, { create: UNKNOWN })), []);
@@ -511,7 +516,7 @@ describe("container-pids-limit (CIS 5.29)", () => {
   });
   it("refuses a command that is not limitPids's (a word for a limit, text and trigger disagreeing, no container, another container's name)", async () => {
     const NOT_OURS = (n: string) =>
-      `pids-limit command ${n} is not \`limitPids\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` with its check, after the container); declare it with \`limitPids\`.`;
+      `pids-limit command ${n} is not \`limitPids\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` or \`docker service update --detach=false --limit-pids <n> -- <service>\` with its check, after its target); declare it with \`limitPids\`.`;
     const NO_LIMIT =
       "proxy container proxy has no PIDs limit; apply one with `limitPids` (at most 512 for role proxy) (CIS 5.29).";
     assert.deepEqual(await run(named("proxy", "proxy"), applier("proxy", "unlimited")), [

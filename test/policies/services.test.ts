@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import * as c from "../../policies/containers";
 import { TYPES } from "../../policies/lib/resources";
 import { ResourceInput, runResourcePolicy, runStackPolicy, UNKNOWN } from "./harness";
+import { pidsLimitCommand, servicePidsLimitCommand } from "../../contract/pids-limits";
 
 const DIGEST = `sha256:${"b".repeat(64)}`;
 type Props = Record<string, unknown>;
@@ -302,6 +303,45 @@ describe("datastores-internal-only on services (networks by property dependency)
   it("refuses a data store on no network", async () => {
     assert.deepEqual(await runStackPolicy(c.datastoresInternalOnly, [net("net-internal", true), store([])]), [
       "redis service redis-queue joins no network; attach it only to the internal network.",
+    ]);
+  });
+});
+
+describe("container-pids-limit on Swarm services (CIS 5.29)", () => {
+  /** A service PIDs-limit command for `service` (resource and service name alike), as `limitPids` declares it. */
+  const applier = (
+    service: string,
+    limit: number,
+    create: unknown = servicePidsLimitCommand(limit, service),
+  ) => ({
+    type: TYPES.remoteCommand,
+    name: `${service}-pids-limit`,
+    props: {
+      create,
+      triggers: ["launchgate.role=pids-limit", `launchgate.pids-limit=${limit}`, `${service}-id`, UNKNOWN],
+    },
+    dependsOn: [service],
+    propertyDependsOn: { create: [service], triggers: [service] },
+  });
+  const api = () => svc(appService(), "api");
+  const run = (...rs: Parameters<typeof runStackPolicy>[1]) => runStackPolicy(c.containerPidsLimit, rs);
+
+  it("passes a service with its `docker service update --limit-pids` command, also at preview", async () => {
+    assert.deepEqual(await run(api(), applier("api", 256)), []);
+    assert.deepEqual(await run(api(), applier("api", 256, UNKNOWN)), []);
+  });
+  it("refuses a service without one, and one above its role's ceiling", async () => {
+    assert.deepEqual(await run(api()), [
+      "app Swarm service api has no PIDs limit; apply one with `limitPids` (at most 1024 for role app) (CIS 5.29).",
+    ]);
+    assert.deepEqual(await run(api(), applier("api", 4096)), [
+      "app Swarm service api has PIDs limit 4096, above the 1024 allowed for role app; lower it (CIS 5.29).",
+    ]);
+  });
+  it("refuses a container's `docker update` aimed at a service (it does not reach the service's tasks)", async () => {
+    assert.deepEqual(await run(api(), applier("api", 256, pidsLimitCommand(256, "api"))), [
+      "pids-limit command api-pids-limit is not `limitPids`'s (a stated limit, `docker update --pids-limit <n> -- <container>` or `docker service update --detach=false --limit-pids <n> -- <service>` with its check, after its target); declare it with `limitPids`.",
+      "app Swarm service api has no PIDs limit; apply one with `limitPids` (at most 1024 for role app) (CIS 5.29).",
     ]);
   });
 });

@@ -13,7 +13,9 @@ import {
   DEFAULT_PIDS_LIMITS,
   PIDS_LIMIT_EXEMPT_ROLES,
   parsePidsLimitCommand,
+  parseServicePidsLimitCommand,
   pidsLimitCommand,
+  servicePidsLimitCommand,
 } from "../../contract/pids-limits";
 import { ConfigError, parseConfig, postgresPidsLimit } from "../../stacks/config";
 import { readStackFile } from "../../stacks/stack-file";
@@ -52,6 +54,32 @@ describe("pidsLimitCommand / parsePidsLimitCommand", () => {
   });
 });
 
+describe("servicePidsLimitCommand / parseServicePidsLimitCommand (Swarm, Engine API 1.41)", () => {
+  const SVC =
+    "docker service update --detach=false --limit-pids 256 -- api >/dev/null && " +
+    `test "$(docker service inspect --format '{{.Spec.TaskTemplate.Resources.Limits.Pids}}' -- api)" = "256"`;
+  test("sets the limit, waits for the rolling update, then reads it back from the spec", () => {
+    assert.equal(servicePidsLimitCommand(256, "api"), SVC);
+    assert.deepEqual(parseServicePidsLimitCommand(SVC), { limit: 256, service: "api" });
+    assert.equal(parseServicePidsLimitCommand(servicePidsLimitCommand(-1, "api"))?.limit, -1);
+  });
+  test("a container's command is not a service's, nor the other way round; anything else is neither", () => {
+    assert.equal(parseServicePidsLimitCommand(pidsLimitCommand(256, "api")), undefined);
+    assert.equal(parsePidsLimitCommand(SVC), undefined);
+    for (const text of [
+      SVC.replace("-- api)", "-- other)"),
+      SVC.replace('= "256"', '= "512"'),
+      SVC.replace("--detach=false ", ""),
+      `${SVC}; rm -rf /`,
+    ])
+      assert.equal(parseServicePidsLimitCommand(text), undefined, text);
+  });
+  test("refuses a non-integer limit and a name Docker would not accept", () => {
+    assert.throws(() => servicePidsLimitCommand(1.5, "x"), /PIDs limit must be an integer, got 1.5/);
+    assert.throws(() => servicePidsLimitCommand(10, "a b"), /not a service name: "a b"/);
+  });
+});
+
 describe("limitPids", () => {
   let rec: Recorder;
   let opts: ReturnType<typeof recordOptions>;
@@ -67,6 +95,14 @@ describe("limitPids", () => {
     );
     const vps = new docker.Container("vps-container", { name: "launchgate-vps", image: "vps:1" });
     limitPids("vps-container", vps, { limit: 8192, engine: { local: true } }, {});
+    const service = (name: string, image: string) =>
+      new docker.Service(name, { name: "api", taskSpec: { containerSpec: { image } } });
+    for (const [name, image] of [
+      ["svc-a", "api:1"],
+      ["svc-b", "api:1"],
+      ["svc-c", "api:2"],
+    ] as const)
+      limitPids(name, service(name, image), { limit: 256, engine: { local: true } }, {});
     await settle();
   });
   test("over SSH on the VPS's engine, triggered by the container id, after the container", () => {
@@ -87,6 +123,27 @@ describe("limitPids", () => {
   test("locally for a container on the local engine", () => {
     const r = rec.one("command:local:Command", "vps-container-pids-limit");
     assert.equal(r.inputs.create, pidsLimitCommand(8192, "launchgate-vps"));
+  });
+  test("a Swarm service: docker service update on the manager, triggered by its id and its spec's digest", () => {
+    const r = rec.one("command:local:Command", "svc-a-pids-limit");
+    assert.equal(r.inputs.create, servicePidsLimitCommand(256, "api"));
+    const triggers = r.inputs.triggers as string[];
+    assert.deepEqual(triggers.slice(0, 3), [
+      "launchgate.role=pids-limit",
+      "launchgate.pids-limit=256",
+      "svc-a-id",
+    ]);
+    assert.match(triggers[3]!, /^spec-sha256=[0-9a-f]{64}$/);
+    assert.ok(
+      opts
+        .of("command:local:Command", "svc-a-pids-limit")
+        .dependencies.some((u) => u.endsWith("docker:index/service:Service::svc-a")),
+    );
+    // Every provider update writes a spec without the limit: a changed spec runs the command again.
+    const digest = (n: string) =>
+      (rec.one("command:local:Command", `${n}-pids-limit`).inputs.triggers as string[])[3];
+    assert.equal(digest("svc-a"), digest("svc-b"), "same spec, same digest");
+    assert.notEqual(digest("svc-a"), digest("svc-c"), "another image, another digest");
   });
   test("refuses 0, -1 and fractions", () => {
     for (const limit of [0, -1, 2.5]) {
@@ -182,5 +239,49 @@ describe("the local stack: every long-running container has one applier with its
       checked++;
     }
     assert.ok(checked >= 8, `checked ${checked} containers`);
+  });
+});
+
+describe("the local stack on Swarm: every long-running service has one applier with its role's limit", () => {
+  test("recorded program (placement swarm, three managers)", async () => {
+    const { recordProgram } = await import("../services/record");
+    const raw = readStackFile(ROOT, "local").values;
+    const hosts = [
+      {
+        address: "10.0.0.1",
+        roles: ["manager"],
+        labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
+      },
+      { address: "10.0.0.2", roles: ["manager"], labels: { "launchgate.redis": "true" } },
+      { address: "10.0.0.3", roles: ["manager"] },
+    ];
+    // @pulumi/docker 5.2.0 has no replicated-job mode: config refuses migrations on a swarm.
+    const apps = (raw.apps as Record<string, unknown>[]).map(({ migrate: _m, ...a }) => a);
+    const rec = await recordProgram("local", { placement: "swarm", hosts, apps });
+    const services = rec.all.filter((r) => r.type === "docker:index/service:Service");
+    const appliers = rec.all
+      .filter(
+        (r) =>
+          r.type.startsWith("command:") && (r.inputs.triggers ?? []).includes("launchgate.role=pids-limit"),
+      )
+      .map((r) => parseServicePidsLimitCommand(r.inputs.create))
+      .filter((a) => a !== undefined);
+    const cfg = parseConfig({ ...raw, placement: "swarm", hosts, apps }, "local");
+    for (const s of services) {
+      const labels = Object.fromEntries(
+        (s.inputs.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]),
+      );
+      const role = labels["launchgate.role"]!;
+      const mine = appliers.filter((a) => a.service === s.inputs.name);
+      assert.equal(mine.length, 1, `${s.name} (${role}) has one applier`);
+      const want =
+        labels["launchgate.datastore"] === "postgres"
+          ? postgresPidsLimit(cfg)
+          : role === "datastore"
+            ? DEFAULT_PIDS_LIMITS.datastore
+            : { app: cfg.pidsLimits.app, proxy: cfg.pidsLimits.proxy }[role as "app" | "proxy"];
+      assert.equal(mine[0]!.limit, want, s.name);
+    }
+    assert.ok(services.length >= 7, `checked ${services.length} services`);
   });
 });
