@@ -795,20 +795,18 @@ export class Harness {
     const order = [PG_ROLE, PG_DATABASE, PG_GRANT];
     const sorted = [...resources].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
     for (const r of sorted) {
-      // CREATE DATABASE cannot run in a transaction block: one statement per psql call.
-      for (const stmt of this.postgresqlSql(r).split("\n")) {
-        if (this.opts.postgresqlExec) {
-          this.opts.postgresqlExec(stmt);
-          continue;
-        }
+      const stmts = this.postgresqlSql(r).split("\n");
+      if (this.opts.postgresqlExec) for (const stmt of stmts) this.opts.postgresqlExec(stmt);
+      // One psql call per resource: `-f` runs each statement in its own implicit transaction
+      // (CREATE DATABASE refuses a transaction block, which `-c "a; b"` would make).
+      else
         await this.execAsync(
           admin,
           ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-f", "-"],
           {
-            input: stmt,
+            input: `${stmts.join("\n")}\n`,
           },
         );
-      }
       this.log(`postgresql ${r.type.split(":").pop()} ${r.name} applied in ${admin}`);
     }
   }
