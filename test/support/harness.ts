@@ -29,7 +29,7 @@
  * in `finally`, `up()` on failure, synchronous process exit/signal hooks, and reaping of objects
  * whose creating process is gone. Runs that need the program's fixed subnets take a lock.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -49,16 +49,25 @@ function dockerCli(
   o: { env: NodeJS.ProcessEnv; timeoutMs: number; input?: string },
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      "docker",
-      [...args],
-      { env: o.env, encoding: "utf8", timeout: o.timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        err
-          ? reject(new Error(`docker ${args.slice(0, 3).join(" ")} …: ${err.message}\n${stderr}`))
-          : resolve(stdout),
+    const child = spawn("docker", [...args], {
+      env: o.env,
+      timeout: o.timeoutMs,
+      // No stdin unless there is input: writing to a CLI that already exited is an EPIPE.
+      stdio: [o.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    // A CLI that exits before reading all its input: its exit status says what happened.
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(o.input);
+    child.on("error", reject);
+    child.on("close", (code, signal) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`docker ${args.slice(0, 3).join(" ")} …: exit ${code ?? signal}\n${stderr}`)),
     );
-    child.stdin?.end(o.input ?? "");
   });
 }
 
