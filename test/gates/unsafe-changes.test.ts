@@ -981,6 +981,17 @@ const CASES: [string, string, Change][] = [
   ],
   ["SSL mode managed on another zone", "cloudflare-zone-tls", setProp("dns-ssl", "zoneId", "f".repeat(32))],
   [
+    "Authenticated Origin Pulls (both settings) managed on another zone",
+    "cloudflare-zone-tls",
+    {
+      program: (args) =>
+        ["dns-authenticated-origin-pulls", "dns-tls-client-auth"].includes(args.name) &&
+        !args.type.startsWith("launchgate:")
+          ? { props: { ...args.props, zoneId: "f".repeat(32) }, opts: args.opts }
+          : undefined,
+    },
+  ],
+  [
     "password in the Postgres tunnel's update script",
     "no-plaintext-secrets",
     replaceIn("pg-admin-forward", "update", /^/, "PGPASSWORD='Zx9!qT4#vLm2@Wp8' "),

@@ -387,6 +387,25 @@ describe("host", () => {
     ],
     [
       "fail2ban",
+      "port     = $LG_SSHD_PORT",
+      "port     = 2222",
+      ["fail2ban's sshd jail watches port 2222, not sshd's 22; set `port = $LG_SSHD_PORT`."],
+    ],
+    [
+      "unattended-upgrades",
+      [
+        "Unattended-Upgrade::Origins-Pattern {",
+        '        "origin=Debian,codename=${distro_codename},label=Debian-Security";',
+        '        "origin=Debian,codename=${distro_codename}-security,label=Debian-Security";',
+        "};",
+      ].join("\n"),
+      "Unattended-Upgrade::Origins-Pattern {\n};\n# Debian-Security origins left out",
+      [
+        "unattended-upgrades step selects no security origin; include the Debian-Security origin in Unattended-Upgrade::Origins-Pattern.",
+      ],
+    ],
+    [
+      "fail2ban",
       "maxretry = 5",
       "maxretry = 100",
       ["fail2ban's sshd jail allows maxretry 100; ban after at most 5 failures."],
@@ -479,6 +498,32 @@ describe("host", () => {
       );
     });
   }
+  it("a host without monitors, or monitors without timers, is refused", async () => {
+    const monitoring = (create: string): ResourceInput => ({
+      type: REMOTE,
+      name: "monitoring-install",
+      props: { create, triggers: ["launchgate.role=monitoring"] },
+    });
+    const sshd = step("sshd", "");
+    assert.deepEqual(
+      await runStackPolicy(host.monitoringInstalled, [
+        sshd,
+        monitoring("export LG_FILES='0755 /l/m.sh LG_FILE_0'\nexport LG_TIMERS='m.timer'\n"),
+      ]),
+      [],
+    );
+    assert.deepEqual(await runStackPolicy(host.monitoringInstalled, [sshd]), [
+      "the host runs no monitors (no command with role monitoring); keep the Monitoring component.",
+    ]);
+    assert.deepEqual(
+      await runStackPolicy(host.monitoringInstalled, [
+        sshd,
+        monitoring("export LG_FILES='0755 /l/m.sh LG_FILE_0'\nexport LG_TIMERS=''\n"),
+      ]),
+      ["the monitoring install enables no systemd timer; monitors must run on a schedule."],
+    );
+    assert.deepEqual(await runStackPolicy(host.monitoringInstalled, []), []);
+  });
   it("every required step must be present", async () => {
     const steps = REQUIRED_HOST_STEPS.map((s) => step(s, ""));
     assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, steps), []);
