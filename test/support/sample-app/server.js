@@ -34,7 +34,13 @@ function run(cmd, args, env, input) {
         else resolve(stdout.trim());
       },
     );
-    child.stdin.end(input ?? "");
+    // A child may exit before it reads its stdin (redis-cli never reads it; psql exits when it
+    // cannot connect): the write then fails with EPIPE. Its exit status above reports the
+    // failure; an unhandled 'error' on the pipe would crash the whole app (and, as the only
+    // upstream right after a replacement, fail every request until it restarted).
+    child.stdin.on("error", () => undefined);
+    if (input) child.stdin.end(input);
+    else child.stdin.end();
   });
 }
 
