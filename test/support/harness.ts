@@ -131,7 +131,7 @@ function api(
   });
 }
 
-async function apiJson(
+export async function apiJson(
   method: string,
   urlPath: string,
   body?: Json,
@@ -229,7 +229,7 @@ export function imageRepo(ref: string): string {
  * null and empty-array/object values count as "not declared" and are accepted silently only
  * when explicitly listed as ignorable-when-empty by the caller (they carry no behaviour).
  */
-class Fields {
+export class Fields {
   private readonly taken = new Set<string>();
   constructor(
     private readonly resource: string,
@@ -249,7 +249,7 @@ class Fields {
   }
 }
 
-function fields(resource: string, prefix: string, obj: Json): Fields {
+export function fields(resource: string, prefix: string, obj: Json): Fields {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
     throw new Error(`${resource}: ${prefix || "inputs"} is not an object: ${JSON.stringify(obj)}`);
   }
