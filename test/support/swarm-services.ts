@@ -290,12 +290,19 @@ export class SwarmPlayer {
     const t0 = Date.now();
     await this.api("POST", `/services/${engineId}/update?version=${cur.Version.Index}`, spec);
     const state = await this.waitConverged(r.name, converge?.timeoutMs ?? 180_000, t0);
-    const message =
-      state === "completed"
-        ? ""
-        : ` (${(await this.api("GET", `/services/${engineId}`)).UpdateStatus?.Message})`;
+    const message = state === "completed" ? "" : ` (${await this.whyNot(engineId)})`;
     this.log(`service ${spec.Name} update ${state}${message} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return state;
+  }
+
+  /** The update status message and the errors of the service's failed tasks. */
+  private async whyNot(engineId: string): Promise<string> {
+    const svc = await this.api("GET", `/services/${engineId}`);
+    const filters = encodeURIComponent(JSON.stringify({ service: [engineId] }));
+    const failed = ((await this.api("GET", `/tasks?filters=${filters}`)) as Json[])
+      .filter((t) => t.Status.Err || ["failed", "rejected"].includes(t.Status.State))
+      .map((t) => `${t.ID.slice(0, 12)} ${t.Status.State}: ${t.Status.Err ?? t.Status.Message}`);
+    return [svc.UpdateStatus?.Message, ...failed].join("; ");
   }
 
   serviceId(recordedName: string): string {

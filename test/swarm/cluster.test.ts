@@ -16,8 +16,6 @@
  */
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
-import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -39,6 +37,7 @@ import {
   VOLUME,
 } from "../support/harness";
 import { eventually, request, tcpOpen } from "../support/probes";
+import { startClientLoop, type ClientLoopResult } from "../support/client-loop";
 import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "../support/swarm-services";
 import {
   KeyPair,
@@ -317,10 +316,7 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
     assert.ok(secrets.includes(newName) && !secrets.includes(oldName), `secrets now: ${secrets}`);
     for (const t of taskContainers("api"))
       assert.equal(
-        must("docker", ["exec", "-i", t.container, "cat", "/run/secrets/SESSION_KEY"], {
-          env: bridges[t.node]!.env,
-          input: "",
-        }).stdout,
+        inTask(t.node, t.container, ["cat", "/run/secrets/SESSION_KEY"]),
         "rotation-2",
         `api task on node-${t.node} reads the rotated file`,
       );
@@ -440,33 +436,24 @@ const played = (rec: ProgramRecording) => rec.resources.filter((r) => PLAYED.inc
 const secretOf = (rec: ProgramRecording, name: string) =>
   rec.resources.find((r) => r.type === SECRET && r.name === name)!;
 
-/** `psql` as the superuser inside the Postgres task (over its local socket), on node-0. */
+/**
+ * Runs `cmd` in a task container on node `node` (stdin `input`), through `docker exec` inside the
+ * VPS: reading state for assertions, as test/support/vps.ts's `exec` does (an exec's output
+ * stream is not reliably delivered through the docker-over-ssh bridge).
+ */
+function inTask(node: number, container: string, cmd: string[], input = ""): string {
+  return must("docker", ["exec", "-i", vps[node]!.container, "docker", "exec", "-i", container, ...cmd], {
+    input,
+    timeoutMs: 60_000,
+  }).stdout;
+}
+
+/** `psql` as the superuser inside the Postgres task (over its local socket). */
 function psql(sql: string, db = "postgres"): string {
   const [task] = taskContainers("postgres");
   assert.ok(task, "a running Postgres task");
-  return must(
-    "docker",
-    [
-      "exec",
-      "-i",
-      task.container,
-      "psql",
-      "-X",
-      "-q",
-      "-t",
-      "-A",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-d",
-      db,
-      "-f",
-      "-",
-    ],
-    {
-      env: bridges[task.node]!.env,
-      input: sql,
-    },
-  ).stdout.trim();
+  const cmd = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", "-"];
+  return inTask(task.node, task.container, cmd, sql).trim();
 }
 
 /** Hostnames of the nodes running `service`'s tasks (desired running, state running), sorted. */
@@ -610,50 +597,28 @@ const viaProxy = (v: Vps, p: string, method = "GET", body?: string) =>
     body,
   );
 
-interface Loop {
-  readonly seen: Record<string, number>;
-  readonly failures: string[];
-  readonly maxMs: number;
-}
-
-/** Runs `fn` while test/e2e/client-loop.ts sends GET /version through node-0's proxy in its own process. */
-async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; loop: Loop }> {
-  const caFile = path.join(dir, "ca.pem");
-  fs.writeFileSync(caFile, ca);
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "test/e2e/client-loop.ts")], {
-    env: {
-      ...process.env,
-      LG_HOST: vps[0]!.ip,
-      LG_PORT: "443",
-      LG_SERVERNAME: domain,
-      LG_CA_FILE: caFile,
-      LG_PATH: "/version",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
+/** Runs `fn` while the client loop sends GET /version through node-0's proxy in its own process. */
+async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; loop: ClientLoopResult }> {
+  const client = startClientLoop({
+    host: vps[0]!.ip,
+    port: 443,
+    servername: domain,
+    ca,
+    caFile: path.join(dir, "ca.pem"),
   });
-  let out = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
   await new Promise((r) => setTimeout(r, 2000));
   try {
     const result = await fn();
     await new Promise((r) => setTimeout(r, 3000));
-    return { result, loop: await stop() };
+    return { result, loop: await client.stop() };
   } catch (e) {
-    await stop();
+    await client.stop();
     throw e;
-  }
-  async function stop(): Promise<Loop> {
-    child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    await exited;
-    clearTimeout(t);
-    return JSON.parse(out) as Loop;
   }
 }
 
 /** Prints the loop's counts; asserts it ran and at most `maxFailed` (a ratio) of its requests failed. */
-function reportLoop(what: string, loop: Loop, maxFailed: number): void {
+function reportLoop(what: string, loop: ClientLoopResult, maxFailed: number): void {
   const total = Object.values(loop.seen).reduce((a, b) => a + b, 0) + loop.failures.length;
   console.log(
     `  ${what}: client loop ${total} requests, ${loop.failures.length} failed, slowest ${loop.maxMs} ms, versions ${JSON.stringify(loop.seen)}`,
