@@ -26,20 +26,39 @@ export const ONE_SHOT_ROLES: readonly ContainerRole[] = ["job", "migration"];
 export const DATASTORE_ENGINES = ["postgres", "pgbouncer", "redis"] as const;
 export type DatastoreEngine = (typeof DATASTORE_ENGINES)[number];
 
-/** Host hardening steps a policy requires, by role (`host-<step>`). */
-export const REQUIRED_HOST_STEPS = [
-  "sshd",
-  "sysctl",
-  "kernel-modules",
-  "firewall",
-  "fail2ban",
-  "unattended-upgrades",
-  "auditd",
-  "docker",
-  "accounts",
-  "baseline",
-  "file-integrity",
-] as const;
+/**
+ * Every HardenedHost step, in the order it runs them (each names its script under
+ * components/host/scripts), mapped to whether the pack requires it (policy `host-steps-present`,
+ * role `host-<step>`). One list for the component and the pack, so a step cannot be added to one
+ * and forgotten in the other.
+ */
+const HOST_STEP_REQUIRED = {
+  bootstrap: false,
+  packages: false,
+  timezone: false,
+  sshd: true,
+  sysctl: true,
+  "kernel-modules": true,
+  firewall: true,
+  fail2ban: true,
+  "unattended-upgrades": true,
+  needrestart: false,
+  auditd: true,
+  "process-accounting": false,
+  docker: true,
+  logrotate: false,
+  storage: false,
+  accounts: true,
+  baseline: true,
+  "file-integrity": true,
+} as const;
+export type HostStep = keyof typeof HOST_STEP_REQUIRED;
+
+/** The steps in the order HardenedHost runs them. */
+export const HOST_STEPS = Object.keys(HOST_STEP_REQUIRED) as readonly HostStep[];
+
+/** Host hardening steps a policy requires (`host-<step>` command roles). */
+export const REQUIRED_HOST_STEPS: readonly HostStep[] = HOST_STEPS.filter((s) => HOST_STEP_REQUIRED[s]);
 
 /** What a command resource is for. */
 export type CommandRole =

@@ -34,7 +34,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { isIpv4Cidr, isIpv6Cidr } from "../edge/cloudflare";
 import { renderScript, ScriptValue } from "../ops/remote-script";
-import { roleTrigger } from "../../contract/roles";
+import { HOST_STEPS, roleTrigger, type HostStep } from "../../contract/roles";
 
 export interface SshConnection {
   readonly host: pulumi.Input<string>;
@@ -98,28 +98,7 @@ export const DEFAULT_STORAGE_DIRS: readonly StorageDir[] = [
 export const DEFAULT_BANNER =
   "Authorized access only. Activity on this system is logged and monitored; disconnect now if you are not authorized.";
 
-/** The steps in the order they run; each names its script under ./scripts. */
-export const HOST_STEPS = [
-  "bootstrap",
-  "packages",
-  "timezone",
-  "sshd",
-  "sysctl",
-  "kernel-modules",
-  "firewall",
-  "fail2ban",
-  "unattended-upgrades",
-  "needrestart",
-  "auditd",
-  "process-accounting",
-  "docker",
-  "logrotate",
-  "storage",
-  "accounts",
-  "baseline",
-  "file-integrity",
-] as const;
-export type HostStep = (typeof HOST_STEPS)[number];
+export { HOST_STEPS, type HostStep };
 
 /**
  * lynis findings HardenedHost leaves on purpose, by lynis test id (suggestions, and tests that

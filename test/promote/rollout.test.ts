@@ -180,38 +180,36 @@ describe("the rest of the rollout decisions", () => {
     assert.deepEqual(canaryApps(apps, undefined), []);
   });
   it("the log is read over SSH as the deploy user, with since/until", () => {
-    assert.deepEqual(
-      proxyLogCommand({
-        host: "203.0.113.7",
-        port: 22,
-        user: "deployer",
-        identityFile: ".launchgate/production/id_deployer",
-        container: "proxy",
-        since: new Date(T0),
-        until: new Date(T0 + 60_000),
-      }),
-      [
-        "ssh",
-        "-i",
-        ".launchgate/production/id_deployer",
-        "-p",
-        "22",
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=accept-new",
-        "deployer@203.0.113.7",
-        "docker",
-        "logs",
-        "--since",
-        "2026-03-01T10:00:00.000Z",
-        "--until",
-        "2026-03-01T10:01:00.000Z",
-        "proxy",
-      ],
+    const argv = proxyLogCommand({
+      host: "203.0.113.7",
+      port: 2222,
+      user: "deployer",
+      identityFile: ".launchgate/production/id_deployer",
+      container: "proxy",
+      since: new Date(T0),
+      until: new Date(T0 + 60_000),
+    });
+    assert.equal(argv[0], "ssh");
+    const remoteAt = argv.indexOf("--");
+    assert.equal(
+      argv[remoteAt - 1],
+      "deployer@203.0.113.7",
+      "the target comes right before the remote command",
     );
+    assert.deepEqual(argv.slice(remoteAt + 1), [
+      "docker",
+      "logs",
+      "--since",
+      "2026-03-01T10:00:00.000Z",
+      "--until",
+      "2026-03-01T10:01:00.000Z",
+      "proxy",
+    ]);
+    const opts = argv.slice(1, remoteAt - 1).join(" ");
+    assert.match(opts, /-p 2222\b/);
+    assert.match(opts, /-i \.launchgate\/production\/id_deployer -o IdentitiesOnly=yes/);
+    assert.match(opts, /-o BatchMode=yes/, "never prompts in CI");
+    assert.match(opts, /-o StrictHostKeyChecking=accept-new/);
   });
   it("the abort alert names stack, commit, weight and reasons", () => {
     const a = abortAlert({

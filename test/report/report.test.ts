@@ -32,6 +32,22 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** A passed check of `stack` with `resourceCount` resources and no findings. */
+function passedCheck(stack: string, resourceCount: number): CheckResult {
+  return {
+    stack,
+    pack: { name: "launchgate", version: "0.1.0" },
+    resourceCount,
+    programErrors: [],
+    findings: [],
+    gate: null,
+    enforcement: {},
+    timingsMs: { program: 1, policies: 1, total: 2 },
+    passed: true,
+    exceptions: [],
+  };
+}
+
 function chromium(args: string[]): string {
   const profile = fs.mkdtempSync(path.join(tmp, "profile-"));
   const r = spawnSync(
@@ -356,18 +372,7 @@ describe("report model and renderer (pure)", () => {
     );
     assert.match(view.waysBack[0]!.text, /on now: REAL_MONEY_ENABLED/);
 
-    const result: CheckResult = {
-      stack: "production",
-      pack: { name: "launchgate", version: "0.1.0" },
-      resourceCount: resources.length,
-      programErrors: [],
-      findings: [],
-      gate: null,
-      enforcement: {},
-      timingsMs: { program: 1, policies: 1, total: 2 },
-      passed: true,
-      exceptions: [],
-    };
+    const result = passedCheck("production", resources.length);
     const report = {
       ...buildReport(result, resources, new Date("2026-11-24T12:00:00Z")),
       delivery: { rollouts: [aborted, promoted], verifications: [mark] },
@@ -408,18 +413,7 @@ describe("report model and renderer (pure)", () => {
       },
       { urn: "urn:b", type: SECRET, name: "redis-queue-secret-redis-password", parent: "", dependencies: [] },
     ];
-    const result = {
-      stack: "staging",
-      pack: { name: "launchgate", version: "0.1.0" },
-      resourceCount: 2,
-      programErrors: [],
-      findings: [],
-      gate: null,
-      enforcement: {},
-      timingsMs: { program: 1, policies: 1, total: 2 },
-      passed: true,
-      exceptions: [],
-    } as unknown as CheckResult;
+    const result = passedCheck("staging", 2);
     const report = buildReport(result, resources, new Date("2026-11-24T12:00:00Z"));
     assert.deepEqual(report.secrets, [
       { resource: "app-api-secret-jwt-secret", name: "app-api-jwt-secret-0123456789ab" },

@@ -239,13 +239,7 @@ export function emulateOutputs(
  * they would in a stack's state across updates (a second recording must not rotate the CA).
  */
 const tlsState = new Map<string, Record<string, unknown>>();
-function statefulOutputs(
-  type: string,
-  name: string,
-  inputs: Json,
-  csrSans: Map<string, string[]>,
-  seed: string,
-): Record<string, unknown> {
+const statefulOutputs: typeof emulateOutputs = (type, name, inputs, csrSans, seed) => {
   if (!type.startsWith("tls:")) return emulateOutputs(type, name, inputs, csrSans, seed);
   const key = `${seed}\0${type}\0${name}\0${JSON.stringify(inputs)}`;
   let out = tlsState.get(key);
@@ -255,7 +249,7 @@ function statefulOutputs(
   }
   if (type === "tls:index/certRequest:CertRequest") csrSans.set(out.certRequestPem as string, sansOf(inputs));
   return out;
-}
+};
 
 /** Stack config as the CLI would hand it to the program (`launchgate:key` → string). */
 function stackConfig(stack: string, overrides: Record<string, unknown>): Record<string, string> {

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { RESTORE_DRILL_DIR } from "../../contract/evidence-files";
 import { GateCliError, writeFile } from "./files";
+import { sshArgs } from "../ssh";
 
 /** Where the Backups component writes the drill result (`<storagePath>/backups/restore-drill.json`). */
 export const DEFAULT_DRILL_PATH = "/srv/launchgate/backups/restore-drill.json";
@@ -63,19 +64,10 @@ export interface FetchDrillOptions {
 
 /** Reads the drill result over SSH, validates it and writes it as evidence. Returns a summary. */
 export function fetchDrill(o: FetchDrillOptions): string {
-  const args = [
-    "-p",
-    String(o.port),
-    ...(o.identity ? ["-i", o.identity, "-o", "IdentitiesOnly=yes"] : []),
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "ConnectTimeout=15",
-    o.target,
-    "--",
+  const args = sshArgs({ target: o.target, port: o.port, ...(o.identity ? { identity: o.identity } : {}) }, [
     "cat",
     `'${o.remotePath.replace(/'/g, "'\\''")}'`,
-  ];
+  ]);
   const r = spawnSync(o.ssh ?? "ssh", args, { encoding: "utf8", timeout: 60_000 });
   if (r.error) throw new GateCliError(`could not run ${o.ssh ?? "ssh"}: ${r.error.message}`);
   if (r.status !== 0) {

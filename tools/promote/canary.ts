@@ -89,6 +89,18 @@ export async function runRollout(input: RolloutInput, fx: RolloutEffects): Promi
   const iso = (d: Date) => d.toISOString();
   const startedAt = fx.now();
   const steps: StepRecord[] = [];
+  const run = (
+    end: Pick<RolloutRun, "outcome" | "reason" | "abortSeconds" | "finalSeconds">,
+  ): RolloutRun => ({
+    stack: input.stack,
+    commit: input.commit,
+    previousCommit: input.previousCommit,
+    apps: [...input.apps],
+    startedAt: iso(startedAt),
+    finishedAt: iso(fx.now()),
+    steps,
+    ...end,
+  });
   for (const weight of rollout.steps) {
     const stepStart = fx.now();
     fx.log(`canary ${input.apps.join(", ")} → ${weight} %`);
@@ -136,18 +148,7 @@ export async function runRollout(input: RolloutInput, fx: RolloutEffects): Promi
         } catch (e) {
           fx.log(`alert webhook failed: ${(e as Error).message} (the rollback is done)`);
         }
-        return {
-          stack: input.stack,
-          commit: input.commit,
-          previousCommit: input.previousCommit,
-          apps: [...input.apps],
-          startedAt: iso(startedAt),
-          finishedAt: iso(fx.now()),
-          outcome: "aborted",
-          steps,
-          reason,
-          abortSeconds,
-        };
+        return run({ outcome: "aborted", reason, abortSeconds });
       }
       break;
     }
@@ -156,15 +157,5 @@ export async function runRollout(input: RolloutInput, fx: RolloutEffects): Promi
   await fx.applyWeight("final");
   const finalSeconds = (fx.now().getTime() - t.getTime()) / 1000;
   fx.log(`canary ${input.apps.join(", ")} is the only version (final up ${finalSeconds.toFixed(1)} s)`);
-  return {
-    stack: input.stack,
-    commit: input.commit,
-    previousCommit: input.previousCommit,
-    apps: [...input.apps],
-    startedAt: iso(startedAt),
-    finishedAt: iso(fx.now()),
-    outcome: "promoted",
-    steps,
-    finalSeconds,
-  };
+  return run({ outcome: "promoted", finalSeconds });
 }

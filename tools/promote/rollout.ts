@@ -15,6 +15,7 @@
  */
 import type { AnalysisConfig, RolloutConfig, VerifyCheck } from "../../stacks/config";
 import { durationMs, rolloutSchema } from "../../stacks/config";
+import { sshArgs } from "../ssh";
 
 /** Which version answered: the running release or the one being rolled out. */
 export type Variant = "stable" | "canary";
@@ -277,24 +278,10 @@ export function proxyLogCommand(o: {
 }): string[] {
   return [
     "ssh",
-    "-i",
-    o.identityFile,
-    "-p",
-    String(o.port),
-    "-o",
-    "IdentitiesOnly=yes",
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "StrictHostKeyChecking=accept-new",
-    `${o.user}@${o.host}`,
-    "docker",
-    "logs",
-    "--since",
-    o.since.toISOString(),
-    "--until",
-    o.until.toISOString(),
-    o.container,
+    ...sshArgs(
+      { target: `${o.user}@${o.host}`, port: o.port, identity: o.identityFile, hostKeys: "accept-new" },
+      ["docker", "logs", "--since", o.since.toISOString(), "--until", o.until.toISOString(), o.container],
+    ),
   ];
 }
 

@@ -1,0 +1,43 @@
+/**
+ * How launchgate's tools reach a host as the deploy user: one `ssh` argv for every caller
+ * (`npm run gate -- fetch-drill`, the rollout driver's proxy-log read), so their options cannot
+ * drift apart.
+ */
+
+export interface SshTarget {
+  /** `user@host` of the deploy user. */
+  readonly target: string;
+  /** sshd port. */
+  readonly port: number;
+  /** Private key file; when set, only this key is offered (`IdentitiesOnly=yes`). */
+  readonly identity?: string;
+  /**
+   * Host-key policy: `"known"` (default) accepts only keys already in known_hosts;
+   * `"accept-new"` records an unknown host's key on first contact and refuses a changed one
+   * (OpenSSH `StrictHostKeyChecking=accept-new`).
+   */
+  readonly hostKeys?: "known" | "accept-new";
+  /** Seconds allowed to connect (`ConnectTimeout`). @default 15 */
+  readonly connectTimeoutSeconds?: number;
+}
+
+/**
+ * The arguments after `ssh` that run `remote` on `t` without ever prompting (`BatchMode=yes`: a
+ * missing key or unknown host fails at once instead of hanging a CI job): options, the target,
+ * `--`, then the remote words (quoted by the caller where the remote shell must not split them).
+ */
+export function sshArgs(t: SshTarget, remote: readonly string[]): string[] {
+  return [
+    "-p",
+    String(t.port),
+    ...(t.identity ? ["-i", t.identity, "-o", "IdentitiesOnly=yes"] : []),
+    ...(t.hostKeys === "accept-new" ? ["-o", "StrictHostKeyChecking=accept-new"] : []),
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    `ConnectTimeout=${t.connectTimeoutSeconds ?? 15}`,
+    t.target,
+    "--",
+    ...remote,
+  ];
+}
