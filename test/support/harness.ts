@@ -92,7 +92,7 @@ interface ApiResponse {
 
 const SOCKET = process.env.DOCKER_SOCKET ?? "/var/run/docker.sock";
 
-function api(
+export function api(
   method: string,
   urlPath: string,
   body?: Json | Buffer,

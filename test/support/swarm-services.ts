@@ -9,7 +9,7 @@
  * Used by test/swarm/cluster.test.ts with the harness's `handlers`, so the engine's dependency
  * order is kept (a service after its secrets, configs and networks).
  */
-import { apiJson, durationNs, fields, imageRepo } from "./harness";
+import { api, apiJson, durationNs, fields, imageRepo } from "./harness";
 import type { RecordedResource } from "./mocks";
 
 type Json = any;
@@ -301,8 +301,25 @@ export class SwarmPlayer {
     const filters = encodeURIComponent(JSON.stringify({ service: [engineId] }));
     const failed = ((await this.api("GET", `/tasks?filters=${filters}`)) as Json[])
       .filter((t) => t.Status.Err || ["failed", "rejected"].includes(t.Status.State))
-      .map((t) => `${t.ID.slice(0, 12)} ${t.Status.State}: ${t.Status.Err ?? t.Status.Message}`);
-    return [svc.UpdateStatus?.Message, ...failed].join("; ");
+      .map((t) => t.ID as string);
+    const lines = await Promise.all(
+      failed.map(async (id) => {
+        const t = await this.api("GET", `/tasks/${id}`);
+        const logs = await api(
+          "GET",
+          `/tasks/${id}/logs?stdout=1&stderr=1&tail=5`,
+          undefined,
+          30_000,
+          this.opts.socketPath,
+        );
+        const text = logs.body
+          .toString("utf8")
+          .replace(/[\x00-\x08\x0e-\x1f]/g, "")
+          .trim();
+        return `${id.slice(0, 12)} ${t.Status.State}: ${t.Status.Err ?? t.Status.Message}; last log: ${text}`;
+      }),
+    );
+    return [svc.UpdateStatus?.Message, ...lines].join("; ");
   }
 
   serviceId(recordedName: string): string {

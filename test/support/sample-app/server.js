@@ -37,6 +37,9 @@ function run(cmd, args, env, input) {
         else resolve(stdout.trim());
       },
     );
+    // A child killed by the timeout (or gone early) makes the stdin write fail with EPIPE; its
+    // failure is reported by the callback above, so this must not crash the app (uncaught).
+    child.stdin.on("error", () => undefined);
     child.stdin.end(input ?? "");
   });
 }
