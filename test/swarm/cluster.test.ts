@@ -29,9 +29,13 @@ import { SECRET, SERVICE, SERVICE_CONFIG } from "../support/swarm-services";
 import { DEPLOY, SwarmLab, played, type Executed } from "../support/swarm-lab";
 import { Vps, exec, must, run, ssh } from "../support/vps";
 
+/**
+ * Postgres and Redis on node-0 (their volumes there), edges node-0 and node-1, node-2 plain: any
+ * node but node-0 can be lost while the data stays, and the client uses node-0's proxy.
+ */
 const LABELS: Record<string, string>[] = [
-  { "launchgate.postgres": "true", "launchgate.edge": "true" },
-  { "launchgate.redis": "true", "launchgate.edge": "true" },
+  { "launchgate.postgres": "true", "launchgate.redis": "true", "launchgate.edge": "true" },
+  { "launchgate.edge": "true" },
   { zone: "b" },
 ];
 
@@ -151,7 +155,7 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
     const where = (service: string) => lab.nodesOf(service);
     assert.deepEqual(where("postgres"), ["node-0"], "Postgres on the node labelled launchgate.postgres");
     for (const r of ["redis-queue", "redis-cache"])
-      assert.deepEqual(where(r), ["node-1"], `${r} on the node labelled launchgate.redis`);
+      assert.deepEqual(where(r), ["node-0"], `${r} on the node labelled launchgate.redis`);
     assert.deepEqual(where("proxy"), ["node-0", "node-1"], "the proxy on every edge node (global)");
     const api = where("api");
     assert.equal(api.length, 2, `api replicas on distinct nodes: ${api.join(",")}`);
@@ -189,9 +193,7 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
       }).stdout,
     );
     assert.equal(image, lab.imageMap[api.image], "the service spec is the previous one again");
-    // Measured: a few 502/504 from the proxy as the bad update starts (an upstream address that
-    // stops answering: the proxy does not retry another task yet); bounded like a lost node.
-    reportLoop("bad image", loop, 0.05);
+    reportLoop("bad image", loop, 0);
     assert.deepEqual(Object.keys(loop.seen), ["1.4.0"], "only the good release served");
   });
 
@@ -211,10 +213,12 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
       }
     };
     await write(10);
-    const victim = 2;
-    assert.ok(
-      lab.nodesOf("api").includes(`node-${victim}`),
-      `an api task runs on node-${victim} (the least loaded node)`,
+    // A node holding an api task and no data store (every api task is on its own node).
+    const victim = Number(
+      lab
+        .nodesOf("api")
+        .find((n) => n !== "node-0")!
+        .replace("node-", ""),
     );
     const { loop, result: recoveredMs } = await underLoad(async () => {
       const t0 = Date.now();
