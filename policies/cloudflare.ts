@@ -106,23 +106,35 @@ export const cloudflareZoneTls = stackPolicy(
   function* (args) {
     const edge = args.resources.filter(isCloudflareEdge);
     if (edge.length === 0) return;
-    const settings = new Map<string, string>();
-    for (const r of args.resources.filter((x) => x.isType(ZoneSetting))) {
-      const id = known(() => r.props.settingId) as string | undefined;
-      if (id) settings.set(id, settingValue(r));
-    }
-    const aop = args.resources.some(
-      (r) => r.isType(AuthenticatedOriginPullsSettings) && known(() => r.props.enabled) === true,
-    );
-    for (const [id, [ok, fix]] of Object.entries(REQUIRED_ZONE_SETTINGS)) {
-      if (id === "tls_client_auth" && aop) continue;
-      const v = settings.get(id);
-      if (v === undefined)
-        yield [
-          `the stack serves through Cloudflare but does not manage ${id}; set ${fix} (Dns component).`,
-          edge[0],
-        ];
-      else if (!ok(v)) yield [`zone setting ${id} is "${v}"; set ${fix}.`, edge[0]];
+    // Settings count for the zone the records are in: a setting managed on another zone leaves
+    // this one at Cloudflare's defaults. A zone id unknown at preview counts for every zone.
+    const zoneOf = (r: PolicyResource) => known(() => r.props.zoneId) as string | undefined;
+    const recordZones = [...new Set(edge.filter((r) => r.isType(DnsRecord)).flatMap((r) => zoneOf(r) ?? []))];
+    const forZone = (r: PolicyResource, zone: string | undefined) =>
+      zone === undefined || zoneOf(r) === undefined || zoneOf(r) === zone;
+    for (const zone of recordZones.length > 0 ? recordZones : [undefined]) {
+      const where = zone === undefined ? "" : ` of zone ${zone}`;
+      const settings = new Map<string, string>();
+      for (const r of args.resources.filter((x) => x.isType(ZoneSetting) && forZone(x, zone))) {
+        const id = known(() => r.props.settingId) as string | undefined;
+        if (id) settings.set(id, settingValue(r));
+      }
+      const aop = args.resources.some(
+        (r) =>
+          r.isType(AuthenticatedOriginPullsSettings) &&
+          forZone(r, zone) &&
+          known(() => r.props.enabled) === true,
+      );
+      for (const [id, [ok, fix]] of Object.entries(REQUIRED_ZONE_SETTINGS)) {
+        if (id === "tls_client_auth" && aop) continue;
+        const v = settings.get(id);
+        if (v === undefined)
+          yield [
+            `the stack serves through Cloudflare but does not manage ${id}${where}; set ${fix} (Dns component).`,
+            edge[0],
+          ];
+        else if (!ok(v)) yield [`zone setting ${id}${where} is "${v}"; set ${fix}.`, edge[0]];
+      }
     }
   },
 );

@@ -147,10 +147,15 @@ export const containerSecurityProfiles = containerPolicy(
       "Checks whether a container keeps the seccomp, AppArmor and SELinux confinement the daemon applies.",
     protectsAgainst:
       "an unconfined container reaching every syscall (seccomp) or file (AppArmor/SELinux) the kernel allows",
-    benchmark: "CIS Docker 1.6 §5.2, §5.3, §5.22",
-    fix: "remove `seccomp=unconfined`, `apparmor=unconfined` and `label=disable` from `securityOpts`",
+    benchmark: "CIS Docker 1.6 §5.2, §5.3, §5.22 (profiles the default runc runtime applies)",
+    fix: "remove `seccomp=unconfined`, `apparmor=unconfined` and `label=disable` from `securityOpts`; leave `runtime` unset (runc)",
+    config: { allowedRuntimes: { type: "array", items: { type: "string" }, default: ["runc", "runsc"] } },
   },
-  function* (c) {
+  function* (c, config) {
+    // The profiles are the runtime's to apply: another OCI runtime may apply none of them.
+    const runtimes = config.allowedRuntimes as string[];
+    if (c.runtime !== undefined && c.runtime !== "" && !runtimes.includes(c.runtime))
+      yield `runtime "${c.runtime}" is not one that applies the daemon's seccomp/AppArmor profiles (${runtimes.join(", ")}); remove it.`;
     for (const o of c.securityOpts) {
       const [k = "", v = ""] = o.toLowerCase().split(/[=:](.*)/s);
       if (k === "seccomp" && v === "unconfined")
@@ -276,12 +281,19 @@ export const containerReadOnlyRoot = containerPolicy(
     name: "container-read-only-root",
     description: "Checks whether a container's root filesystem is read-only.",
     protectsAgainst: "an attacker persisting tools or changing binaries inside a running container",
-    benchmark: "CIS Docker 1.6 §5.13",
-    fix: "set `readOnly: true` with tmpfs for the paths the process writes, or document an exception",
+    benchmark: "CIS Docker 1.6 §5.13 (read-only root; writable paths as noexec tmpfs)",
+    fix: "set `readOnly: true` with noexec tmpfs for the paths the process writes, or document an exception",
   },
   function* (c) {
     if (!c.readOnly)
       yield "root filesystem is writable; set `readOnly: true` with tmpfs for writable paths (CIS 5.13).";
+    // A writable mount that allows exec undoes the read-only root: tools written there can run.
+    // Docker mounts tmpfs noexec unless the options say `exec` (the last of exec/noexec wins).
+    for (const [target, options] of Object.entries(c.tmpfs)) {
+      const flags = options.split(",").map((o) => o.trim());
+      if (flags.lastIndexOf("exec") > flags.lastIndexOf("noexec"))
+        yield `tmpfs ${target} is writable and executable; mount it "noexec" (CIS 5.13).`;
+    }
   },
 );
 

@@ -9,12 +9,20 @@ import { Volume } from "@pulumi/docker/volume";
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
 import { Database } from "@pulumi/postgresql/database";
+import { Grant } from "@pulumi/postgresql/grant";
 import { Role } from "@pulumi/postgresql/role";
 import type { PolicyResource } from "@pulumi/policy";
 import { labelMap, pgSetting, viewOfContainer } from "./lib/container-view";
 import { DATA_VOLUMES_PROTECTED_CONFIG } from "./lib/data-volumes";
 import { known, strings } from "./lib/resources";
+
+/** The known entries of a list input (entries unknown at preview left out). */
+function list(read: () => unknown): unknown[] {
+  const arr = known(read);
+  return Array.isArray(arr) ? arr.flatMap((_, i) => known(() => arr[i]) ?? []) : [];
+}
 import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
+import { GATE_RESOURCE_NAME, manifestOf } from "../contract/manifest";
 import { roleOfCommand, scriptExports } from "./host";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
@@ -25,7 +33,7 @@ export const dataVolumesProtected = stackPolicy(
   {
     name: "data-volumes-protected",
     description:
-      "Checks whether docker volumes holding data (labelled launchgate.data, or mounted by a data store) are protected against deletion.",
+      "Checks whether docker volumes holding data (labelled launchgate.data, or mounted by a data store) are protected against deletion and kept on disk (not tmpfs, not shadowed by a tmpfs mount).",
     protectsAgainst: "`pulumi destroy` or a replacement deleting the database's or queue's only copy",
     benchmark: "seed 001 (data outlives containers); Pulumi `protect`",
     fix: "create the volume with { protect: true, retainOnDelete: true }",
@@ -39,6 +47,10 @@ export const dataVolumesProtected = stackPolicy(
       for (const v of [...((known(() => r.props.volumes) as Record<string, unknown>[] | undefined) ?? [])])
         mountedByStore.add(String(known(() => v.volumeName) ?? ""));
     }
+    const memoryBacked = (opts: Record<string, unknown>) =>
+      Object.entries(opts).some(
+        ([k, x]) => ["type", "device"].includes(k) && /^(tmpfs|ramfs)$/i.test(String(known(() => x) ?? "")),
+      );
     for (const v of args.resources.filter((x) => x.isType(Volume))) {
       const kind = labelMap(v.props.labels)[DATA_LABEL];
       const name = known(() => v.props.name) as string | undefined;
@@ -48,6 +60,31 @@ export const dataVolumesProtected = stackPolicy(
           `volume ${v.name} holds ${kind ?? "data-store data"} but is not protected; create it with { protect: true, retainOnDelete: true }.`,
           v,
         ];
+      // A volume backed by memory loses its data on every host restart, protected or not.
+      const driverOpts = (known(() => v.props.driverOpts) ?? {}) as Record<string, unknown>;
+      if (holdsData && memoryBacked(driverOpts))
+        yield [
+          `volume ${v.name} holds ${kind ?? "data-store data"} in memory (tmpfs); use the local disk driver.`,
+          v,
+        ];
+    }
+    // A tmpfs mounted over a data store's volume hides it: the data goes to memory.
+    for (const r of args.resources.filter((x) => x.isType(Container))) {
+      const c = viewOfContainer(r.props);
+      if (c.role !== "datastore" && c.datastore === undefined) continue;
+      const dataPaths = list(() => r.props.volumes).flatMap((v) =>
+        known(() => (v as Record<string, unknown>).volumeName) !== undefined
+          ? [String(known(() => (v as Record<string, unknown>).containerPath) ?? "")]
+          : [],
+      );
+      for (const target of Object.keys(c.tmpfs))
+        if (
+          dataPaths.some((d) => d !== "" && (target === d || d.startsWith(`${target.replace(/\/$/, "")}/`)))
+        )
+          yield [
+            `${r.name} mounts a tmpfs over its data directory ${target}; its data would live in memory.`,
+            r,
+          ];
     }
   },
 );
@@ -91,6 +128,26 @@ export const databaseRolesLeastPrivilege = typedPolicy(
     const bad = CLUSTER_PRIVILEGES.filter(([k]) => known(() => props[k]) === true).map(([, sql]) => sql);
     if (bad.length > 0)
       yield `role ${(known(() => props.name) as string | undefined) ?? ""} has ${bad.join(", ")}; app roles get LOGIN only (set them false).`;
+  },
+);
+
+export const databasePublicRevoked = typedPolicy(
+  {
+    name: "database-public-revoked",
+    description: "Checks whether no managed grant gives the PUBLIC pseudo-role privileges on a database.",
+    protectsAgainst:
+      "every role on the cluster (other apps, a compromised login) connecting to and creating temporary objects in the app's database",
+    benchmark:
+      "PostgreSQL docs: REVOKE ... FROM PUBLIC (secure schema usage pattern); CIS PostgreSQL 16 §4.x (least privilege)",
+    fix: "keep the Postgres component's revoke-public grant with `privileges: []`",
+  },
+  Grant,
+  function* (props) {
+    const role = known(() => props.role);
+    if (typeof role !== "string" || role.toLowerCase() !== "public") return;
+    const privileges = list(() => props.privileges).map(String);
+    if (privileges.length > 0)
+      yield `grants ${privileges.join(", ")} on ${(known(() => props.database) as string | undefined) ?? "the database"} to PUBLIC; grant to the app role only (privileges: []).`;
   },
 );
 
@@ -171,7 +228,8 @@ export const dataVolumesPrivate = stackPolicy(
 export const redisPersistence = typedPolicy(
   {
     name: "redis-persistence",
-    description: "Checks whether Redis keeps its data: AOF on and RDB snapshots not disabled.",
+    description:
+      "Checks whether Redis keeps its data: AOF on with fsync everysec/always and RDB snapshots not disabled.",
     protectsAgainst: "queued jobs and sessions lost on every Redis restart",
     benchmark: "Redis persistence guide; seed 001",
     fix: "`--appendonly yes`, keep the save points",
@@ -184,6 +242,10 @@ export const redisPersistence = typedPolicy(
       yield "Redis AOF is off; run redis-server with `--appendonly yes`.";
     if (redisArg(c.executable, "save") === "")
       yield 'Redis RDB snapshots are disabled (`--save ""`); keep the default save points.';
+    // `appendfsync no` leaves flushing to the kernel: up to ~30 s of acknowledged writes lost on a crash.
+    const fsync = redisArg(c.executable, "appendfsync");
+    if (fsync !== undefined && !["everysec", "always"].includes(fsync.toLowerCase()))
+      yield `Redis AOF fsync is "${fsync}"; use \`--appendfsync everysec\` (or always).`;
   },
 );
 
@@ -267,11 +329,130 @@ export function calendarPeriodDays(value: string): number {
   return m[4] ? Number(m[4]) : 31;
 }
 
+/**
+ * Files a rendered install puts on the host (components/ops/remote-script.ts `renderInstall`: the
+ * `LG_FILES` manifest of `<mode> <path> LG_FILE_<n>` lines, each file's text in `LG_FILE_<n>`):
+ * path → content.
+ */
+export function installedFiles(text: string): Map<string, string> {
+  const env = scriptExports(text);
+  const out = new Map<string, string>();
+  for (const line of (env.get("LG_FILES") ?? "").split("\n")) {
+    const [, path, key] = line.trim().split(/\s+/);
+    if (path && key) out.set(path, env.get(key) ?? "");
+  }
+  return out;
+}
+
+interface Declared {
+  /** The release manifest's launchgate:backups.retentionDays (undefined without a release gate). */
+  readonly retentionDays?: number;
+  readonly minRetentionDays: number;
+  /** The manifest's drillEveryHours, for the drill install. */
+  readonly drillEveryHours?: number;
+  /** Names of the postgresql Databases the stack manages. */
+  readonly databases: readonly string[];
+  /** The Postgres container's name, when known. */
+  readonly pgContainer?: string;
+}
+
+/**
+ * What a backup or drill install would actually run, against what the release declares: every
+ * installed script's retention (the same value as the manifest, ≥ the minimum; a script reading
+ * it must set it), the databases it dumps/restores (every managed one), the container it reads,
+ * each timer's service running an installed script, and the drill's schedule within the
+ * declared period.
+ */
+function* installedProblems(r: PolicyResource, d: Declared): Generator<[string, PolicyResource]> {
+  const files = installedFiles(commandText(r));
+  const role = roleOfCommand(r.props);
+  if (files.size === 0) {
+    yield [
+      `the ${role} install writes no files (no LG_FILES manifest); keep components/ops/Backups.ts's install.`,
+      r,
+    ];
+    return;
+  }
+  const scripts = [...files].filter(([, text]) => text.startsWith("#!"));
+  let retentionRead = false;
+  for (const [path, text] of scripts) {
+    const env = scriptExports(text);
+    const reads = (name: string) => new RegExp(`\\$\\{?${name}\\b`).test(text);
+    if (reads("LG_RETENTION_DAYS")) retentionRead = true;
+    const days = env.get("LG_RETENTION_DAYS");
+    if (days !== undefined || reads("LG_RETENTION_DAYS")) {
+      const n = /^\d+$/.test(days ?? "") ? Number(days) : NaN;
+      if (!Number.isFinite(n))
+        yield [
+          `${path} sets no retention (LG_RETENTION_DAYS=${JSON.stringify(days ?? null)}); install the declared launchgate:backups.retentionDays.`,
+          r,
+        ];
+      else if (n < d.minRetentionDays || (d.retentionDays !== undefined && n !== d.retentionDays))
+        yield [
+          `${path} keeps dumps ${n} days but the release declares ${d.retentionDays ?? `at least ${d.minRetentionDays}`} (launchgate:backups.retentionDays); install the declared retention.`,
+          r,
+        ];
+    }
+    const dbs = env.get("LG_DATABASES");
+    if (dbs !== undefined || reads("LG_DATABASES")) {
+      const listed = (dbs ?? "").split(/\s+/).filter(Boolean);
+      const missing = d.databases.filter((x) => !listed.includes(x));
+      if (missing.length > 0)
+        yield [
+          `${path} leaves out database(s) ${missing.join(", ")} (LG_DATABASES="${dbs ?? ""}"); it must cover every managed database.`,
+          r,
+        ];
+    }
+    const container = env.get("LG_PG_CONTAINER");
+    if (d.pgContainer !== undefined && container !== undefined && container !== d.pgContainer)
+      yield [
+        `${path} reads Postgres from container "${container}", not "${d.pgContainer}"; keep LG_PG_CONTAINER from the Postgres component.`,
+        r,
+      ];
+  }
+  if (role === "backup" && !retentionRead)
+    yield [
+      "the backup install applies no retention (no installed script reads LG_RETENTION_DAYS); keep backup-retention.sh.",
+      r,
+    ];
+  // Each timer starts its service: the service must run an installed script, and some timer
+  // must run the scripts that dump/restore the databases (those reading LG_DATABASES).
+  const executables = new Set(scripts.map(([path]) => path));
+  const databaseScripts = new Set(
+    scripts.filter(([, text]) => /\$\{?LG_DATABASES\b/.test(text)).map(([path]) => path),
+  );
+  let databasesRun = false;
+  for (const path of files.keys()) {
+    if (!path.endsWith(".timer")) continue;
+    const service = files.get(path.replace(/\.timer$/, ".service"));
+    const runs = [...(service ?? "").matchAll(/^ExecStart=[-@:+!]*(\S+)/gm)].map((m) => m[1]!);
+    if (runs.some((x) => databaseScripts.has(x))) databasesRun = true;
+    if (!runs.some((x) => executables.has(x)))
+      yield [
+        `${path} starts a service that runs none of the installed scripts (${runs.join(", ") || "no ExecStart"}); keep its ExecStart.`,
+        r,
+      ];
+  }
+  if (databaseScripts.size > 0 && !databasesRun)
+    yield [
+      `no timer of the ${role} install runs ${[...databaseScripts].join(", ")}; the databases would never be ${role === "drill" ? "restored" : "dumped"} on schedule.`,
+      r,
+    ];
+  // The drill's schedule within the declared period (calendar periods are known to the day).
+  if (d.drillEveryHours !== undefined)
+    for (const cal of onCalendars(commandText(r)))
+      if (calendarPeriodDays(cal) * 24 > Math.max(d.drillEveryHours, 24))
+        yield [
+          `the drill timer runs "${cal}" but the release declares a drill every ${d.drillEveryHours} h (launchgate:backups.drillEveryHours).`,
+          r,
+        ];
+}
+
 export const backupsPresent = stackPolicy(
   {
     name: "backups-present",
     description:
-      "Checks whether a stack running Postgres installs scheduled backups (role backup) and a separately scheduled restore drill (role drill), each with systemd timers.",
+      "Checks whether a stack running Postgres installs scheduled backups (role backup) and a separately scheduled restore drill (role drill), each with systemd timers, as declared: installed retention, databases, container, timers running the installed scripts, drill schedule.",
     protectsAgainst: "a database with no backup, or backups never proven restorable",
     benchmark: "seed 001 §backups (daily pg_dump, 30-day retention, restore drill); seed 003",
     fix: "keep the Backups component: its install (role backup) and drill (role drill) commands",
@@ -313,17 +494,22 @@ export const backupsPresent = stackPolicy(
               r,
             ];
     }
-    // Retention as installed, not only as configured: the backups-tested gate reads the config.
-    for (const r of byRole("backup")) {
-      // Every assignment in the install (each installed script carries its own copy).
-      const all = [...commandText(r).matchAll(/LG_RETENTION_DAYS=['"]?(\d+)/g)].map((m) => Number(m[1]));
-      const days = all.length ? Math.min(...all) : NaN;
-      if (Number.isFinite(days) && days < (config.minRetentionDays as number))
-        yield [
-          `the backup install keeps dumps ${days} days; keep at least ${config.minRetentionDays as number} (launchgate:backups.retentionDays).`,
-          r,
-        ];
-    }
+    // Settings as installed on the host, not only as configured: the gate reads the release
+    // manifest (launchgate:backups.*), the host runs what the install writes.
+    const gate = args.resources.find((r) => r.isType(LocalCommand) && r.name === GATE_RESOURCE_NAME);
+    const manifest = gate ? known(() => manifestOf(gate.props)) : undefined;
+    const databases = args.resources
+      .filter((r) => r.isType(Database))
+      .flatMap((r) => (known(() => r.props.name) as string | undefined) ?? []);
+    const pgContainer = known(() => postgres.props.name) as string | undefined;
+    for (const r of [...byRole("backup"), ...byRole("drill")])
+      yield* installedProblems(r, {
+        retentionDays: manifest?.backups.retentionDays,
+        minRetentionDays: config.minRetentionDays as number,
+        drillEveryHours: roleOfCommand(r.props) === "drill" ? manifest?.backups.drillEveryHours : undefined,
+        databases,
+        pgContainer,
+      });
     // The pre-migration backup must take a backup, not just exist as a dependency.
     for (const r of byRole("pre-migration-backup"))
       if (!/backup-postgres\.sh|pg_dump/.test(commandText(r)))
@@ -376,6 +562,10 @@ export const migrationsAfterBackup = stackPolicy(
   },
 );
 
+/** Commands in a delete script that remove or stop something on a host. */
+const DESTRUCTIVE =
+  /\b(rm|rmdir|unlink|shred|truncate|userdel|deluser|groupdel|dropdb|uninstall[\w.-]*|systemctl\s+(disable|stop|mask)|docker\s+(rm|rmi|kill|stop|(volume|network|container|service|secret|config)\s+rm)|ufw\s+delete|iptables\s+-D|find\b[^\n]*-delete)\b|\bDROP\s+(DATABASE|TABLE|ROLE|SCHEMA|USER)\b/i;
+
 export const commandDeleteReplacement = typedPolicies(
   {
     name: "command-delete-replacement",
@@ -391,7 +581,15 @@ export const commandDeleteReplacement = typedPolicies(
     const del = [...strings(known(() => props.delete))].join("");
     if (del.trim() === "") return;
     if (args.opts.deleteBeforeReplace === true) return;
-    if ([...strings(known(() => props.triggers))].includes(DELETE_SCOPE_TRIGGER)) return;
+    const triggers = [...strings(known(() => props.triggers))];
+    // The scope marker is a claim: honoured when the delete changes nothing on a host, or names
+    // its own version (a trigger value, e.g. a content hash) in what it removes.
+    if (triggers.includes(DELETE_SCOPE_TRIGGER)) {
+      const own = triggers.filter((t) => !t.startsWith("launchgate.") && t.length >= 8);
+      if (!DESTRUCTIVE.test(del) || own.some((t) => del.includes(t))) return;
+      yield `declares its delete scoped to its own version (${DELETE_SCOPE_TRIGGER}) but the delete removes things without naming its version; set { deleteBeforeReplace: true }.`;
+      return;
+    }
     yield `has a delete script but replaces create-first: the old delete would undo the new create; set { deleteBeforeReplace: true } or scope the delete to its version.`;
   },
 );
@@ -400,6 +598,7 @@ export const dataPolicies = [
   dataVolumesProtected,
   databasesProtected,
   databaseRolesLeastPrivilege,
+  databasePublicRevoked,
   redisPersistence,
   redisQueueNoEviction,
   postgresDurability,

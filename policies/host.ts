@@ -74,6 +74,45 @@ export const hostHardeningPresent = stackPolicy(
   },
 );
 
+export const monitoringInstalled = stackPolicy(
+  {
+    name: "monitoring-installed",
+    description:
+      "Checks whether a stack that manages a host installs the monitors (role monitoring) with their systemd timers.",
+    protectsAgainst:
+      "the monitoring-and-alerting gate passing on an alert target while nothing on the host watches or alerts",
+    benchmark:
+      "seed 000/001 prerequisite: monitoring and alerting configured (one definition for component and gate)",
+    fix: "keep the Monitoring component (its install command, role monitoring)",
+  },
+  function* (args) {
+    const commands = args.resources
+      .filter((r) => r.isType(RemoteCommand) || r.isType(LocalCommand))
+      .map((r) => [r, roleOfCommand(r.props)] as const);
+    const host = commands.find(([, role]) => role !== undefined && /^host-/.test(role));
+    if (!host) return;
+    const monitors = commands.filter(([, role]) => role === "monitoring");
+    if (monitors.length === 0) {
+      yield [
+        "the host runs no monitors (no command with role monitoring); keep the Monitoring component.",
+        host[0],
+      ];
+      return;
+    }
+    for (const [r] of monitors) {
+      // The install text is unknown at preview when it embeds a secret (the alert target):
+      // judged at `pulumi up`, when it is known.
+      const text = known(() => scriptOf(r.props));
+      if (text === undefined || !/LG_FILES=/.test(text)) continue;
+      if (
+        (scriptExports(text).get("LG_TIMERS") ?? "").split(/\s+/).filter((t) => t.endsWith(".timer"))
+          .length === 0
+      )
+        yield ["the monitoring install enables no systemd timer; monitors must run on a schedule.", r];
+    }
+  },
+);
+
 /** sshd keywords (lower-case) → [acceptable value test, required value for the message]. */
 const SSHD_REQUIRED: Record<string, [(v: string) => boolean, string]> = {
   permitrootlogin: [(v) => v === "no", "no"],
@@ -272,6 +311,15 @@ function* fail2banProblems(text: string): Generator<string> {
     )
       yield `fail2ban's sshd jail sets ${key} ${v}; keep it at least 10m (seed 001 §8.1.4; CIS Debian 12 §5.2 brute force).`;
   }
+  // The jail bans on the port sshd listens on (fail2ban's sshd default: "ssh"): a jail watching
+  // another port lets the brute force through.
+  const port = setting("port");
+  const sshdPort = scriptExports(text).get("LG_SSHD_PORT") ?? "22";
+  const watched = (port ?? "ssh").split(",").map((p) => p.trim());
+  const covers = (p: string) =>
+    p === "$LG_SSHD_PORT" || p === "${LG_SSHD_PORT}" || p === sshdPort || (p === "ssh" && sshdPort === "22");
+  if (!watched.some(covers))
+    yield `fail2ban's sshd jail watches port ${port}, not sshd's ${sshdPort}; set \`port = $LG_SSHD_PORT\`.`;
   const body = text.replace(/^\s*#.*$/gm, "");
   if (
     !/service_up\s+fail2ban|systemctl\s+(enable|start|restart)[^\n]*fail2ban|fail2ban-client\s+(start|reload)/.test(
@@ -287,8 +335,15 @@ function* unattendedProblems(text: string): Generator<string> {
     if (!m || m[1] === "0")
       yield `unattended-upgrades step does not turn APT::Periodic::${key} on; set it to "1".`;
   }
-  if (!/Debian-Security|-security/.test(text))
-    yield "unattended-upgrades step selects no security origin; include the Debian-Security origin.";
+  // The origins unattended-upgrades installs from: its Origins-Pattern / Allowed-Origins lists
+  // (comments aside), not a mention anywhere in the script.
+  const lists = [
+    ...text
+      .replace(/^\s*(#|\/\/).*$/gm, "")
+      .matchAll(/Unattended-Upgrade::(?:Origins-Pattern|Allowed-Origins)\s*\{([\s\S]*?)\};/g),
+  ].map((m) => m[1]!);
+  if (!lists.some((l) => /Debian-Security|-security/.test(l)))
+    yield "unattended-upgrades step selects no security origin; include the Debian-Security origin in Unattended-Upgrade::Origins-Pattern.";
 }
 
 /**
@@ -480,4 +535,4 @@ export const firewallPorts = typedPolicy(
   },
 );
 
-export const hostPolicies = [hostHardeningPresent, hostStepEffective, firewallPorts];
+export const hostPolicies = [hostHardeningPresent, hostStepEffective, firewallPorts, monitoringInstalled];

@@ -7,12 +7,13 @@
  * plain inputs, traced secret config and `secure:` per leaf are the checker's (`checker/…`).
  */
 import { Container } from "@pulumi/docker/container";
+import { Service } from "@pulumi/docker/service";
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
-import { pgSetting, viewOfContainer } from "./lib/container-view";
+import { pgSetting, viewOf, viewOfContainer } from "./lib/container-view";
 import { SECRET_NAME } from "./lib/patterns";
-import { known, strings } from "./lib/resources";
-import { secretFormatIn } from "./lib/secret-values";
+import { TYPES, known, strings } from "./lib/resources";
+import { credentialArgumentIn, secretFormatIn } from "./lib/secret-values";
 import { typedPolicies, typedPolicy } from "./lib/rule";
 
 const WEAK_VALUE =
@@ -20,25 +21,40 @@ const WEAK_VALUE =
 const URL_WITH_WEAK_PASSWORD =
   /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:(changeme|password|secret|admin|root|test|example)@/i;
 
+/** Env of a container (`NAME=value` list) or a Swarm task template (`{NAME: value}`), as pairs. */
+function envPairs(type: string, props: Record<string, unknown>): [string, string][] {
+  if (type === TYPES.container)
+    return [...strings(known(() => props.envs))].map((e) => {
+      const [key = "", ...rest] = e.split("=");
+      return [key, rest.join("=")];
+    });
+  const task = (known(() => props.taskSpec) ?? {}) as Record<string, unknown>;
+  const spec = (known(() => task.containerSpec) ?? {}) as Record<string, unknown>;
+  const env = (known(() => spec.env) ?? {}) as Record<string, unknown>;
+  return Object.keys(env).flatMap((k) => {
+    const v = known(() => env[k]);
+    return typeof v === "string" ? [[k, v] as [string, string]] : [];
+  });
+}
+
 export const noPlaintextSecrets = typedPolicies(
   {
     name: "no-plaintext-secrets",
     description:
-      "Checks whether container or command inputs hold a placeholder/well-known secret value, or a credential in command text or labels.",
+      "Checks whether container, service or command inputs hold a placeholder/well-known secret value, or a credential in command text, command lines, healthchecks or labels.",
     protectsAgainst:
       "guessable credentials, and credentials readable in `ps`, `docker inspect` or the state file",
-    benchmark: "OWASP ASVS 2.10 / 6.4 (secret management); seed 002",
-    fix: "generate the value (random.RandomPassword) or read it with config.requireSecret; pass it by env/stdin, never in command text or labels",
+    benchmark:
+      "OWASP ASVS 2.10 / 6.4 (secret management); CIS Docker 1.6 §4.10 (no secrets in image/run config); seed 002",
+    fix: "generate the value (random.RandomPassword) or read it with config.requireSecret; pass it by env/stdin or a secret file, never in command text, command lines or labels",
   },
-  [Container, LocalCommand, RemoteCommand],
+  [Container, Service, LocalCommand, RemoteCommand],
   function* (props, args) {
-    const isContainer = args.type === "docker:index/container:Container";
-    if (isContainer) {
-      for (const env of strings(known(() => props.envs))) {
-        const [key = "", ...rest] = env.split("=");
-        if (SECRET_NAME.test(key) && WEAK_VALUE.test(rest.join("=")))
+    const isCommand = args.type === TYPES.localCommand || args.type === TYPES.remoteCommand;
+    if (!isCommand) {
+      for (const [key, value] of envPairs(args.type, props))
+        if (SECRET_NAME.test(key) && WEAK_VALUE.test(value))
           yield `env ${key} has a placeholder value; set it from a random password or a secret config key (pulumi config set --secret).`;
-      }
     } else {
       const env = (known(() => props.environment) ?? {}) as Record<string, unknown>;
       for (const key of Object.keys(env)) {
@@ -53,16 +69,27 @@ export const noPlaintextSecrets = typedPolicies(
         break;
       }
     }
-    // Text that is visible whatever its secretness: command lines and labels.
-    const visible = isContainer
-      ? [...strings(known(() => props.labels))]
-      : ["create", "update", "delete"].flatMap((k) => [...strings(known(() => props[k]))]);
-    for (const s of visible) {
-      const format = secretFormatIn(s);
-      if (format) {
-        yield `${isContainer ? "a label" : "the command text"} holds a ${format}; pass it on stdin or as a secret env entry, never in ${isContainer ? "labels" : "command text (visible in ps)"}.`;
-        break;
-      }
+    // Text that is visible whatever its secretness: command text, command lines, healthchecks
+    // (`ps`, `docker inspect`) and labels.
+    const c = isCommand ? undefined : viewOf(args.type, props);
+    const visible: [string, string[]][] = c
+      ? [
+          ["a label", Object.values(c.labels)],
+          ["the command line", c.executable],
+          ["the healthcheck", c.healthTests],
+        ]
+      : [
+          [
+            "the command text",
+            ["create", "update", "delete"].flatMap((k) => [...strings(known(() => props[k]))]),
+          ],
+        ];
+    for (const [where, texts] of visible) {
+      // Exec-form arrays are one command line (words joined by spaces); scripts keep their lines.
+      const text = texts.join(isCommand ? "\n" : " ");
+      const found = secretFormatIn(text) ?? credentialArgumentIn(text);
+      if (found)
+        yield `${where} holds a credential (${found}); pass it on stdin, as a secret env entry or a secret file, never in ${where === "a label" ? "labels" : `${where} (visible in ps and docker inspect)`}.`;
     }
   },
 );

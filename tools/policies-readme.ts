@@ -1,7 +1,8 @@
 /**
  * `npm run policies:readme`: regenerates the policy table in policies/README.md from the pack
  * (name, enforcement per stack from policies/config/<stack>.json, what it checks, what it
- * protects against, benchmark item, fix). A test fails when the committed table drifts.
+ * protects against, benchmark item, fix, and the tests naming it: the coverage table kind →
+ * benchmark item → policy → test). A test fails when the committed table drifts.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -23,6 +24,40 @@ function level(config: Record<string, unknown>, policy: string): string {
   return l === "mandatory" ? "**M**" : l === "disabled" ? "-" : "a";
 }
 
+const TEST_DIRS = ["test/policies", "test/gates"];
+/** Whole-program table: each row names the policy that refuses its unsafe change. */
+const TABLE = "test/gates/unsafe-changes.test.ts";
+
+/**
+ * The tests naming `policy` (as a quoted string: a describe title, an expected policy; or its
+ * export): per-policy
+ * test files, and how many rows of the whole-program unsafe-changes table it refuses.
+ */
+function testsOf(policy: string, files: Map<string, string>): string {
+  const quoted = new RegExp(`["'\`]${policy.replace(/[-/]/g, "\\$&")}(?=["'\` (])`, "g");
+  // Per-policy tests also name the policy's export (kebab-case name in camelCase, e.g. `pack.containerPrivileged`).
+  const camel = policy.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  const exported = new RegExp(`["'\`.]${camel}\\b`);
+  const unit = [...files]
+    .filter(([f, text]) => f !== TABLE && (new RegExp(quoted.source).test(text) || exported.test(text)))
+    .map(([f]) => `\`${path.basename(f)}\``);
+  const rows = (files.get(TABLE)?.match(quoted) ?? []).length;
+  return (
+    [...unit, ...(rows > 0 ? [`${rows} row${rows > 1 ? "s" : ""} of \`${path.basename(TABLE)}\``] : [])].join(
+      ", ",
+    ) || "—"
+  );
+}
+
+function testFiles(): Map<string, string> {
+  const root = path.join(__dirname, "..");
+  const out = new Map<string, string>();
+  for (const dir of TEST_DIRS)
+    for (const f of fs.readdirSync(path.join(root, dir)).sort())
+      if (f.endsWith(".test.ts")) out.set(`${dir}/${f}`, fs.readFileSync(path.join(root, dir, f), "utf8"));
+  return out;
+}
+
 /** The generated table, markers included. */
 export function policyTable(): string {
   const configs = STACKS.map(
@@ -32,18 +67,19 @@ export function policyTable(): string {
       ) as Record<string, unknown>,
   );
   const esc = (s: string) => s.replace(/\|/g, "\\|");
+  const tests = testFiles();
   const rows = DOMAINS.flatMap(([domain, policies]) =>
     policies.map((p) => {
       const r = RATIONALE.get(p.name);
       if (!r) throw new Error(`policy ${p.name} has no rationale`);
-      return `| ${domain} | \`${p.name}\` | ${configs.map((c) => level(c, p.name)).join("/")} | ${esc(r.description.replace(/^Checks whether /, ""))} | ${esc(r.protectsAgainst)} | ${esc(r.benchmark)} | ${esc(r.fix)} |`;
+      return `| ${domain} | \`${p.name}\` | ${configs.map((c) => level(c, p.name)).join("/")} | ${esc(r.description.replace(/^Checks whether /, ""))} | ${esc(r.protectsAgainst)} | ${esc(r.benchmark)} | ${esc(r.fix)} | ${testsOf(p.name, tests)} |`;
     }),
   );
   return [
     START,
     "",
-    "| domain | policy | L/S/P | checks whether … | protects against | benchmark / source | fix |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| domain | policy | L/S/P | checks whether … | protects against | benchmark / source | fix | tests |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
     "",
     END,

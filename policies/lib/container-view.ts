@@ -76,6 +76,8 @@ export interface ContainerView {
   readonly namedVolumes: string[];
   /** `sysctls`: kernel parameter → value. */
   readonly sysctls: Record<string, string>;
+  /** `tmpfs` mounts: mount point → mount options (Docker mounts them noexec unless `exec` is given). */
+  readonly tmpfs: Record<string, string>;
 }
 
 type Props = Record<string, unknown>;
@@ -175,7 +177,7 @@ export function viewOfContainer(c: Props): ContainerView {
       ip: str(() => p.ip),
     })),
     publishAllPorts: known(() => c.publishAllPorts) === true,
-    networkMode: str(() => c.networkMode),
+    networkMode: str(() => c.networkMode) ?? hostNetwork(list<Props>(() => c.networksAdvanced)),
     networks: list<Props>(() => c.networksAdvanced).map((n) => str(() => n.name) ?? "(computed)"),
     pidMode: str(() => c.pidMode),
     ipcMode: str(() => c.ipcMode),
@@ -198,8 +200,29 @@ export function viewOfContainer(c: Props): ContainerView {
     logDriver: str(() => c.logDriver),
     logOpts: stringMap(c.logOpts),
     sysctls: stringMap(c.sysctls),
+    tmpfs: stringMap(c.tmpfs),
     kind: "container",
   };
+}
+
+/**
+ * "host" when a network attachment is Docker's `host` network (by name or id): attaching a
+ * container or a Swarm task to it is the host network namespace, as `networkMode: "host"` is.
+ */
+function hostNetwork(attachments: Props[]): "host" | undefined {
+  return attachments.some((n) => str(() => n.name) === "host" || str(() => n.id) === "host")
+    ? "host"
+    : undefined;
+}
+
+/**
+ * A task template's `privileges` as the `securityOpts` they amount to: SELinux labelling
+ * disabled is `label=disable` (CIS 5.3), the same for a container and a Swarm task.
+ */
+function privilegeOpts(spec: Props): string[] {
+  const priv = (known(() => spec.privileges) ?? {}) as Props;
+  const selinux = (known(() => priv.seLinuxContext) ?? {}) as Props;
+  return known(() => selinux.disable) === true ? ["label=disable"] : [];
 }
 
 /** Swarm restart conditions as the container restart policies they amount to. */
@@ -230,7 +253,10 @@ export function viewOfService(s: Props): ContainerView {
     privileged: false,
     capAdd: list<string>(() => spec.capAdds).map(capName),
     capDrop: list<string>(() => spec.capDrops).map(capName),
-    securityOpts: labels[NNP_BY_DAEMON_LABEL] === NNP_BY_DAEMON ? ["no-new-privileges:true"] : [],
+    securityOpts: [
+      ...(labels[NNP_BY_DAEMON_LABEL] === NNP_BY_DAEMON ? ["no-new-privileges:true"] : []),
+      ...privilegeOpts(spec),
+    ],
     readOnly: known(() => spec.readOnly) === true,
     memory: bytes !== undefined ? bytes / 1024 ** 2 : undefined,
     cpus: nano !== undefined ? String(nano / 1e9) : undefined,
@@ -243,6 +269,7 @@ export function viewOfService(s: Props): ContainerView {
       external: num(() => p.publishedPort),
     })),
     publishAllPorts: false,
+    networkMode: hostNetwork(list<Props>(() => task.networksAdvanceds)),
     networks: list<Props>(() => task.networksAdvanceds).map(
       (n) => str(() => n.id) ?? str(() => n.name) ?? "(computed)",
     ),
@@ -258,6 +285,8 @@ export function viewOfService(s: Props): ContainerView {
     logDriver: str(() => ((known(() => task.logDriver) ?? {}) as Props).name),
     logOpts: stringMap(((known(() => task.logDriver) ?? {}) as Props).options),
     sysctls: stringMap(spec.sysctl),
+    // Swarm tmpfs mounts take size and mode only (no `exec` flag in @pulumi/docker 5.2.0).
+    tmpfs: {},
     // A service is never one-shot (no job mode in @pulumi/docker 5.2.0) and has no volumesFrom.
     attach: false,
     volumesFrom: [],

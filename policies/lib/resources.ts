@@ -39,13 +39,21 @@ export function stackOfUrn(urn: string): string {
   return urn.split("::")[0]!.replace(/^urn:pulumi:/, "");
 }
 
-/** `read()`, or undefined when it touches a value unknown at preview. */
+/**
+ * `read()`, or undefined when it touches a value unknown at preview. Reads run without stack
+ * capture: the proxy's UnknownValueError is caught here (thousands per preview) and its stack
+ * never read; a property read's other errors keep their message.
+ */
 export function known<T>(read: () => T): T | undefined {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     return read();
   } catch (e) {
     if (e instanceof UnknownValueError) return undefined;
     throw e;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -94,7 +94,33 @@ export function typedPolicy<R extends Resource>(
   };
 }
 
-/** A resource policy over several provider classes (same check for each). */
+/** The engine's type token of a provider class (its `__pulumiType`), as `validateResourceOfType` reads it. */
+function pulumiTypeOf(resourceClass: unknown): string {
+  const t = (resourceClass as { __pulumiType?: unknown }).__pulumiType;
+  if (typeof t !== "string") throw new Error("a policy's resource class has no __pulumiType");
+  return t;
+}
+
+/**
+ * `args.notApplicable(reason)` without capturing a stack trace: the engine's NotApplicableError
+ * is thrown for every resource of another type (thousands per check) and its stack is never read.
+ */
+function notApplicable(args: ResourceValidationArgs, reason: string): void {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    args.notApplicable(reason);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * A resource policy over several provider classes (same check for each). One validation
+ * function, not one per class: the engine deserializes a resource's properties once per
+ * validation function, and answers "not applicable" for the other types as each
+ * `validateResourceOfType` would.
+ */
 export function typedPolicies(
   meta: PolicyMeta,
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -102,18 +128,18 @@ export function typedPolicies(
   check: Check<Record<string, unknown>>,
 ): ResourceValidationPolicy {
   register(meta);
-  const validators = resourceClasses.map((c) =>
-    validateResourceOfType(c, (props, args, report) => {
-      const config = configWithDefaults<Config>(args.getConfig<Config>(), schema(meta));
-      if (excepted(config, args.name)) return;
-      for (const m of check(props as unknown as Record<string, unknown>, args, config)) report(m);
-    }),
-  );
+  const types = new Set(resourceClasses.map(pulumiTypeOf));
+  const reason = `Policy only applies to resources of type ${[...types].map((t) => `'${t}'`).join(", ")}`;
   return {
     name: meta.name,
     description: meta.description,
     configSchema: schema(meta),
-    validateResource: validators,
+    validateResource: (args, report) => {
+      if (!types.has(args.type)) return notApplicable(args, reason);
+      const config = configWithDefaults<Config>(args.getConfig<Config>(), schema(meta));
+      if (excepted(config, args.name)) return;
+      for (const m of check(args.props as Record<string, unknown>, args, config)) report(m);
+    },
   };
 }
 

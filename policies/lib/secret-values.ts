@@ -25,6 +25,32 @@ export const SECRET_FORMATS: readonly [string, RegExp][] = [
   ["URL with a password", /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:[^\s:/@]{3,}@/i],
 ];
 
+/** Command-line flags that take a credential (redis-server/redis-cli, curl-style tools, CLIs). */
+const CREDENTIAL_FLAG =
+  /(?:^|[\s'"])(--(?:password|passwd|pass|token|secret|api-?key|access-?key|requirepass|masterauth|auth)|(?<=redis-cli\b[^\n;&|]*)-a)(?:=|['"]?\s+['"]?)([^\s'"]+)/gi;
+/** A shell assignment or `key=value` argument, for the names in SECRET_NAME. */
+const SECRET_ASSIGNMENT = /(?:^|[\s;&|('"])([A-Za-z_][A-Za-z0-9_]*)=(?:'([^']*)'|"([^"]*)"|([^\s;&|)'"]+))/g;
+
+/** A value written in the text itself, not a reference (`$VAR`, `${VAR}`, `$(…)`, `%s`, `-`, a file path). */
+function isLiteralValue(v: string): boolean {
+  const t = v.trim();
+  return t.length >= 4 && !/^[$%@<-]|^\/|^file:/.test(t) && !t.includes("$");
+}
+
+/**
+ * A credential written as a literal in command text (visible in `ps`, `docker inspect` and the
+ * state): `NAME=value` for a secret-looking NAME, or a credential flag (`--requirepass X`,
+ * `redis-cli -a X`, `--password=X`) with a literal value. Returns what was found, or undefined.
+ */
+export function credentialArgumentIn(text: string): string | undefined {
+  for (const m of text.matchAll(SECRET_ASSIGNMENT)) {
+    const value = m[2] ?? m[3] ?? m[4] ?? "";
+    if (SECRET_NAME.test(m[1]!) && isLiteralValue(value)) return `${m[1]}=…`;
+  }
+  for (const m of text.matchAll(CREDENTIAL_FLAG)) if (isLiteralValue(m[2]!)) return `${m[1]} …`;
+  return undefined;
+}
+
 /** The name of the first known credential format in `s`, if any. */
 export function secretFormatIn(s: string): string | undefined {
   return SECRET_FORMATS.find(([, re]) => re.test(s))?.[0];

@@ -109,28 +109,37 @@ describe("tools/loader/register.cjs: TypeScript as the project writes it", () =>
 });
 
 describe("tools/loader/lazy-sdk-deps.cjs", () => {
-  test("typescript and @npmcli/arborist load on first use only, and work then", () => {
+  test("typescript, @npmcli/arborist, normalize-package-data and the Automation API load on first use only, and work then", () => {
     const script = path.join(tmp, "lazy.ts");
+    const deferred = [
+      "typescript",
+      "@npmcli/arborist",
+      "normalize-package-data",
+      "@pulumi/pulumi/automation",
+    ];
     fs.writeFileSync(
       script,
       [
         'import * as pulumi from "@pulumi/pulumi";',
         "const loaded = (m: string) => Object.keys(require.cache).some((k) => k.includes(`/node_modules/${m}/`));",
+        `const deferred = ${JSON.stringify(deferred)};`,
         "async function main(): Promise<void> {",
-        '  const before = ["typescript", "@npmcli/arborist"].map(loaded);',
+        "  const before = deferred.map(loaded);",
         "  const fn = await pulumi.runtime.serializeFunction(() => 40 + 2);",
         "  const paths = await pulumi.runtime.computeCodePaths();",
-        '  const after = ["typescript", "@npmcli/arborist"].map(loaded);',
-        "  console.log(JSON.stringify({ before, after, fn: fn.text.includes('40 + 2'), paths: paths.size > 0 }));",
+        '  const ws = typeof pulumi.automation.LocalWorkspace.create === "function";',
+        "  const after = deferred.map(loaded);",
+        "  console.log(JSON.stringify({ before, after, fn: fn.text.includes('40 + 2'), paths: paths.size > 0, ws }));",
         "}",
         "void main();",
       ].join("\n"),
     );
     assert.deepEqual(JSON.parse(run(script, ROOT)), {
-      before: [false, false],
-      after: [true, true],
+      before: [false, false, false, false],
+      after: [true, true, true, true],
       fn: true,
       paths: true,
+      ws: true,
     });
   });
 });

@@ -882,6 +882,174 @@ const CASES: [string, string, Change][] = [
     "staging-verified",
     stagingWith((st) => ({ ...st, smokeTests: { passed: true, finishedAt: hoursAgo(-200) } })),
   ],
+  // Settings as installed on the host, against the release's declared ones (backups-present).
+  [
+    "backups installed with 7-day retention (config still 30)",
+    "backups-present",
+    replaceIn(
+      "backups-install",
+      "create",
+      /LG_RETENTION_DAYS='\\''30'\\''/g,
+      "LG_RETENTION_DAYS='\\''7'\\''",
+    ),
+  ],
+  [
+    "one installed backup script keeps 3 days",
+    "backups-present",
+    replaceIn("backups-install", "create", /LG_RETENTION_DAYS='\\''30'\\''/, "LG_RETENTION_DAYS='\\''3'\\''"),
+  ],
+  [
+    "installed retention longer than declared (35 of 30)",
+    "backups-present",
+    replaceIn(
+      "backups-install",
+      "create",
+      /LG_RETENTION_DAYS='\\''30'\\''/g,
+      "LG_RETENTION_DAYS='\\''35'\\''",
+    ),
+  ],
+  [
+    "installed retention computed on the host",
+    "backups-present",
+    replaceIn(
+      "backups-install",
+      "create",
+      /LG_RETENTION_DAYS='\\''30'\\''/g,
+      'LG_RETENTION_DAYS="$(cat /etc/keep)"',
+    ),
+  ],
+  [
+    "retention script ignores the setting",
+    "backups-present",
+    replaceIn("backups-install", "create", /\$\{LG_RETENTION_DAYS:\?\}/g, "7"),
+  ],
+  [
+    "backups cover no database",
+    "backups-present",
+    replaceIn("backups-install", "create", /LG_DATABASES='\\''blazetv'\\''/g, "LG_DATABASES='\\'''\\''"),
+  ],
+  [
+    "backups dump another container",
+    "backups-present",
+    replaceIn(
+      "backups-install",
+      "create",
+      /LG_PG_CONTAINER='\\''postgres'\\''/g,
+      "LG_PG_CONTAINER='\\''pg-old'\\''",
+    ),
+  ],
+  [
+    "backup services never dump Postgres",
+    "backups-present",
+    replaceIn(
+      "backups-install",
+      "create",
+      /ExecStart=\/usr\/local\/lib\/launchgate\/backup-postgres\.sh (full|incremental)/g,
+      "ExecStart=/bin/true",
+    ),
+  ],
+  [
+    "drill service runs nothing",
+    "backups-present",
+    replaceIn(
+      "backups-drill",
+      "create",
+      /ExecStart=\/usr\/local\/lib\/launchgate\/restore-drill\.sh/,
+      "ExecStart=/bin/true",
+    ),
+  ],
+  [
+    "drill restores no database",
+    "backups-present",
+    replaceIn("backups-drill", "create", /LG_DATABASES='\\''blazetv'\\''/g, "LG_DATABASES='\\'''\\''"),
+  ],
+  [
+    "drill installed weekly while the release declares daily",
+    "backups-present",
+    replaceIn("backups-drill", "create", /OnCalendar=[^\n']*/g, "OnCalendar=weekly"),
+  ],
+  // Newcomer red team (2026-11-30): kinds not yet named.
+  [
+    "API tmpfs mounted exec over its read-only root",
+    "container-read-only-root",
+    edit("app-api", (p) => ({ props: { ...p, tmpfs: { "/tmp": "rw,exec,size=64m" } } })),
+  ],
+  [
+    "API on a runtime that applies no profiles",
+    "container-security-profiles",
+    setProp("app-api", "runtime", "kata-unsafe"),
+  ],
+  ["SSL mode managed on another zone", "cloudflare-zone-tls", setProp("dns-ssl", "zoneId", "f".repeat(32))],
+  [
+    "Authenticated Origin Pulls (both settings) managed on another zone",
+    "cloudflare-zone-tls",
+    {
+      program: (args) =>
+        ["dns-authenticated-origin-pulls", "dns-tls-client-auth"].includes(args.name) &&
+        !args.type.startsWith("launchgate:")
+          ? { props: { ...args.props, zoneId: "f".repeat(32) }, opts: args.opts }
+          : undefined,
+    },
+  ],
+  [
+    "password in the Postgres tunnel's update script",
+    "no-plaintext-secrets",
+    replaceIn("pg-admin-forward", "update", /^/, "PGPASSWORD='Zx9!qT4#vLm2@Wp8' "),
+  ],
+  [
+    "Redis password on its command line",
+    "no-plaintext-secrets",
+    replaceIn("redis-queue", "command", "'--port'", "'--requirepass' 'Tq7#pW2zL9mK4vX8' '--port'"),
+  ],
+  [
+    "Redis password in its healthcheck",
+    "no-plaintext-secrets",
+    edit("redis-cache", (p) => ({
+      props: {
+        ...p,
+        healthcheck: {
+          ...(p.healthcheck as Props),
+          tests: ["CMD", "redis-cli", "-a", "Tq7pW2zL9mK4vX8nB3cD", "ping"],
+        },
+      },
+    })),
+  ],
+  [
+    "fail2ban's sshd jail watches another port",
+    "host-step-effective",
+    replaceIn("host-fail2ban", "stdin", "port     = $LG_SSHD_PORT", "port     = 2222"),
+  ],
+  [
+    "PUBLIC may connect to the app database",
+    "database-public-revoked",
+    setProp("postgres-blazetv-revoke-public", "privileges", ["CONNECT", "TEMPORARY"]),
+  ],
+  [
+    "queue Redis AOF never fsyncs",
+    "redis-persistence",
+    replaceIn("redis-queue", "command", "'--appendfsync' 'everysec'", "'--appendfsync' 'no'"),
+  ],
+  [
+    "Postgres data volume on tmpfs",
+    "data-volumes-protected",
+    setProp("postgres-data", "driverOpts", { type: "tmpfs", device: "tmpfs" }),
+  ],
+  [
+    "tmpfs over Postgres' data directory",
+    "data-volumes-protected",
+    edit("postgres", (p) => ({
+      props: { ...p, tmpfs: { ...(p.tmpfs as Props), "/var/lib/postgresql/data": "rw,noexec,size=1g" } },
+    })),
+  ],
+  ["monitoring install removed", "monitoring-installed", dropRole("monitoring")],
+  [
+    "backups claim a version-scoped delete they don't have",
+    "command-delete-replacement",
+    edit("backups-install", (p, o) => ({
+      props: { ...p, triggers: [...(p.triggers as unknown[]), "launchgate.delete=own-version"] },
+      opts: { ...o, deleteBeforeReplace: false },
+    })),
+  ],
 ];
 
 /** Production as a 3-node Swarm cluster. */
@@ -953,6 +1121,16 @@ const SWARM_CASES: [string, string, Change][] = [
     "app service image by tag",
     "images-pinned",
     editSpec("app-api", (c) => ({ ...c, image: "ghcr.io/blazetv/api:1.4.0" })),
+  ],
+  [
+    "app service on the host network",
+    "container-host-namespaces",
+    editTask("app-api", (t) => ({ ...t, networksAdvanceds: [{ name: "host" }] })),
+  ],
+  [
+    "app service with SELinux labelling disabled",
+    "container-security-profiles",
+    editSpec("app-api", (c) => ({ ...c, privileges: { seLinuxContext: { disable: true } } })),
   ],
   ["internal overlay unencrypted", "encrypted-overlays", setProp("net-internal", "options", {})],
   ["edge overlay unencrypted", "encrypted-overlays", setProp("net-edge", "options", { encrypted: "false" })],

@@ -102,6 +102,26 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
     ],
   ],
   [
+    "containerReadOnlyRoot",
+    "tmpfs mounted exec",
+    { ...APP, tmpfs: { "/tmp": "rw,noexec,exec,size=64m" } },
+    ['tmpfs /tmp is writable and executable; mount it "noexec" (CIS 5.13).'],
+  ],
+  [
+    "containerSecurityProfiles",
+    "another OCI runtime",
+    { ...APP, runtime: "kata-unsafe" },
+    [
+      'runtime "kata-unsafe" is not one that applies the daemon\'s seccomp/AppArmor profiles (runc, runsc); remove it.',
+    ],
+  ],
+  [
+    "containerHostNamespaces",
+    "attached to the host network",
+    { ...APP, networksAdvanced: [{ name: "host" }] },
+    ['networkMode "host" shares a network namespace; attach it with `networksAdvanced` instead (CIS 5.10).'],
+  ],
+  [
     "containerPrivileged",
     "privileged",
     { ...APP, privileged: true },

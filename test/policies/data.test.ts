@@ -153,37 +153,105 @@ describe("backups-present", () => {
   const pg: StackResourceInput = {
     type: TYPES.container,
     name: "db",
-    props: { image: `postgres@${DIGEST}`, labels: role("datastore", "postgres") },
+    props: { name: "db", image: `postgres@${DIGEST}`, labels: role("datastore", "postgres") },
   };
-  const cmd = (r: string, timers: string): StackResourceInput => ({
-    type: TYPES.remoteCommand,
-    name: `x-${r}`,
+  const database: StackResourceInput = { type: TYPES.pgDatabase, name: "app-db", props: { name: "app" } };
+  const gate = (retentionDays: number, drillEveryHours: number): StackResourceInput => ({
+    type: TYPES.localCommand,
+    name: "release-gate",
     props: {
-      create: `#!/usr/bin/env bash\nexport LG_TIMERS='${timers}'\n`,
-      triggers: [`launchgate.role=${r}`],
+      environment: {
+        LAUNCHGATE_GATE: JSON.stringify({ version: 1, backups: { retentionDays, drillEveryHours } }),
+      },
     },
   });
-  it("passes a backup install and a separate drill, each with timers", async () => {
-    assert.deepEqual(
-      await runStackPolicy(data.backupsPresent, [
-        pg,
-        cmd("backup", "a.timer b.timer"),
-        cmd("drill", "d.timer"),
-      ]),
-      [],
-    );
+  /** Single-quoted as components/ops/remote-script.ts renders values. */
+  const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  /** An install as renderInstall writes it: the LG_FILES manifest, each file in LG_FILE_<n>. */
+  const install = (files: [string, string][], timers: string) =>
+    [
+      "#!/usr/bin/env bash",
+      `export LG_FILES=${q(files.map(([p], i) => `0755 ${p} LG_FILE_${i}`).join("\n"))}`,
+      `export LG_TIMERS=${q(timers)}`,
+      ...files.map(([, c], i) => `export LG_FILE_${i}=${q(c)}`),
+    ].join("\n");
+  const script = (env: Record<string, string>, body: string) =>
+    ["#!/usr/bin/env bash", ...Object.entries(env).map(([k, v]) => `export ${k}=${q(v)}`), body].join("\n");
+  const ENV = { LG_PG_CONTAINER: "db", LG_DATABASES: "app", LG_RETENTION_DAYS: "30" };
+  const unit = (name: string, exec: string, calendar: string): [string, string][] => [
+    [`/etc/systemd/system/${name}.service`, `[Service]\nExecStart=${exec}\n`],
+    [`/etc/systemd/system/${name}.timer`, `[Timer]\nOnCalendar=${calendar}\n`],
+  ];
+  const backupFiles = (env = ENV, calendar = "*-*-* 02:00:00 UTC"): [string, string][] => [
+    ["/l/backup.sh", script(env, 'for d in $LG_DATABASES; do pg_dump "$d"; done')],
+    ["/l/retention.sh", script(env, "days=${LG_RETENTION_DAYS:?}")],
+    ...unit("b", "/l/backup.sh", calendar),
+  ];
+  const drillFiles = (env = ENV, calendar = "*-*-* 03:00:00 UTC"): [string, string][] => [
+    ["/l/drill.sh", script(env, "for d in $LG_DATABASES; do pg_restore; done")],
+    ...unit("d", "/l/drill.sh", calendar),
+  ];
+  const cmd = (r: string, files: [string, string][], timers: string): StackResourceInput => ({
+    type: TYPES.remoteCommand,
+    name: `x-${r}`,
+    props: { create: install(files, timers), triggers: [`launchgate.role=${r}`] },
+  });
+  const backup = (files = backupFiles()) => cmd("backup", files, "b.timer");
+  const drill = (files = drillFiles()) => cmd("drill", files, "d.timer");
+  const check = (...rs: StackResourceInput[]) =>
+    runStackPolicy(data.backupsPresent, [pg, database, gate(30, 24), ...rs]);
+
+  it("passes a backup install and a separate drill, each with timers, installed as declared", async () => {
+    assert.deepEqual(await check(backup(), drill()), []);
   });
   it("refuses Postgres without backups, without a drill, or a drill without timer", async () => {
-    assert.deepEqual(await runStackPolicy(data.backupsPresent, [pg, cmd("drill", "d.timer")]), [
+    assert.deepEqual(await check(drill()), [
       "Postgres runs but no command installs scheduled Postgres backups (role backup); keep the Backups component.",
     ]);
-    assert.deepEqual(await runStackPolicy(data.backupsPresent, [pg, cmd("backup", "a.timer")]), [
+    assert.deepEqual(await check(backup()), [
       "Postgres runs but no command installs a scheduled restore drill (role drill); keep the Backups component.",
     ]);
-    assert.deepEqual(
-      await runStackPolicy(data.backupsPresent, [pg, cmd("backup", "a.timer"), cmd("drill", "")]),
-      ["the drill install enables no systemd timer; a scheduled restore drill must run on a schedule."],
-    );
+    assert.deepEqual(await check(backup(), cmd("drill", drillFiles(), "")), [
+      "the drill install enables no systemd timer; a scheduled restore drill must run on a schedule.",
+    ]);
+  });
+  it("judges each setting as installed, one changed setting per violation", async () => {
+    assert.deepEqual(await check(backup(backupFiles({ ...ENV, LG_RETENTION_DAYS: "7" })), drill()), [
+      "/l/backup.sh keeps dumps 7 days but the release declares 30 (launchgate:backups.retentionDays); install the declared retention.",
+      "/l/retention.sh keeps dumps 7 days but the release declares 30 (launchgate:backups.retentionDays); install the declared retention.",
+    ]);
+    assert.deepEqual(await check(backup(backupFiles({ ...ENV, LG_RETENTION_DAYS: "x" })), drill()), [
+      '/l/backup.sh sets no retention (LG_RETENTION_DAYS="x"); install the declared launchgate:backups.retentionDays.',
+      '/l/retention.sh sets no retention (LG_RETENTION_DAYS="x"); install the declared launchgate:backups.retentionDays.',
+    ]);
+    const ignoring = backupFiles().map(([p, c]): [string, string] => [
+      p,
+      c.replace("${LG_RETENTION_DAYS:?}", "7"),
+    ]);
+    assert.deepEqual(await check(backup(ignoring), drill()), [
+      "the backup install applies no retention (no installed script reads LG_RETENTION_DAYS); keep backup-retention.sh.",
+    ]);
+    assert.deepEqual(await check(backup(), drill(drillFiles({ ...ENV, LG_DATABASES: "" }))), [
+      '/l/drill.sh leaves out database(s) app (LG_DATABASES=""); it must cover every managed database.',
+    ]);
+    assert.deepEqual(await check(backup(backupFiles({ ...ENV, LG_PG_CONTAINER: "old" })), drill()), [
+      '/l/backup.sh reads Postgres from container "old", not "db"; keep LG_PG_CONTAINER from the Postgres component.',
+      '/l/retention.sh reads Postgres from container "old", not "db"; keep LG_PG_CONTAINER from the Postgres component.',
+    ]);
+    const noop = drillFiles().map(([p, c]): [string, string] => [
+      p,
+      c.replace("ExecStart=/l/drill.sh", "ExecStart=/bin/true"),
+    ]);
+    assert.deepEqual(await check(backup(), drill(noop)), [
+      "/etc/systemd/system/d.timer starts a service that runs none of the installed scripts (/bin/true); keep its ExecStart.",
+      "no timer of the drill install runs /l/drill.sh; the databases would never be restored on schedule.",
+    ]);
+    assert.deepEqual(await check(backup(), drill(drillFiles(ENV, "weekly"))), [
+      'the drill timer runs "weekly" but the release declares a drill every 24 h (launchgate:backups.drillEveryHours).',
+    ]);
+    assert.deepEqual(await check(backup(), cmd("drill", [], "d.timer")), [
+      "the drill install writes no files (no LG_FILES manifest); keep components/ops/Backups.ts's install.",
+    ]);
   });
   it("text such as pg_dump in an unmarked command does not count", async () => {
     const text: StackResourceInput = {
@@ -192,6 +260,23 @@ describe("backups-present", () => {
       props: { create: "pg_dump; pg_restore" },
     };
     assert.equal((await runStackPolicy(data.backupsPresent, [pg, text])).length, 2);
+  });
+});
+
+describe("database-public-revoked", () => {
+  const grant = (role: string, privileges: string[]): ResourceInput => ({
+    type: "postgresql:index/grant:Grant",
+    name: "revoke-public",
+    props: { database: "app", role, objectType: "database", privileges },
+  });
+  it("passes a revoke from PUBLIC and grants to app roles", async () => {
+    assert.deepEqual(await runResourcePolicy(data.databasePublicRevoked, grant("public", [])), []);
+    assert.deepEqual(await runResourcePolicy(data.databasePublicRevoked, grant("app", ["CONNECT"])), []);
+  });
+  it("refuses privileges granted to PUBLIC", async () => {
+    assert.deepEqual(await runResourcePolicy(data.databasePublicRevoked, grant("PUBLIC", ["CONNECT"])), [
+      "grants CONNECT on app to PUBLIC; grant to the app role only (privileges: []).",
+    ]);
   });
 });
 
@@ -228,9 +313,31 @@ describe("command-delete-replacement", () => {
     assert.deepEqual(
       await runResourcePolicy(
         data.commandDeleteReplacement,
-        cmd({ create: "i", delete: "rm", triggers: ["launchgate.delete=own-version"] }),
+        cmd({ create: "i", delete: "sleep 10", triggers: ["launchgate.delete=own-version"] }),
       ),
       [],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        data.commandDeleteReplacement,
+        cmd({
+          create: "i",
+          delete: "rm -f /srv/x-3f9a2c71",
+          triggers: ["3f9a2c71", "launchgate.delete=own-version"],
+        }),
+      ),
+      [],
+    );
+  });
+  it("refuses a scope claim whose delete removes things without naming its version", async () => {
+    assert.deepEqual(
+      await runResourcePolicy(
+        data.commandDeleteReplacement,
+        cmd({ create: "i", delete: "rm -f /srv/x", triggers: ["3f9a2c71", "launchgate.delete=own-version"] }),
+      ),
+      [
+        "declares its delete scoped to its own version (launchgate.delete=own-version) but the delete removes things without naming its version; set { deleteBeforeReplace: true }.",
+      ],
     );
   });
   it("refuses a delete with create-first replacement", async () => {

@@ -195,7 +195,9 @@ describe("secrets", () => {
         sec.noPlaintextSecrets,
         app([], [{ label: "x", value: "sk_live_abcdefghijklmnop" }]),
       ),
-      ["a label holds a Stripe secret key; pass it on stdin or as a secret env entry, never in labels."],
+      [
+        "a label holds a credential (Stripe secret key); pass it on stdin, as a secret env entry or a secret file, never in labels.",
+      ],
     );
     assert.deepEqual(
       await runResourcePolicy(sec.noPlaintextSecrets, {
@@ -204,8 +206,55 @@ describe("secrets", () => {
         props: { create: "curl -H 'Authorization: token ghp_abcdefghijklmnopqrstuvwxyz0123456789' …" },
       }),
       [
-        "the command text holds a GitHub token; pass it on stdin or as a secret env entry, never in command text (visible in ps).",
+        "the command text holds a credential (GitHub token); pass it on stdin, as a secret env entry or a secret file, never in the command text (visible in ps and docker inspect).",
       ],
+    );
+  });
+  it("credentials written into command lines, healthchecks and command text are refused by name and flag", async () => {
+    const withRun = (props: Record<string, unknown>): ResourceInput => ({
+      type: CONTAINER,
+      name: "redis",
+      props,
+    });
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.noPlaintextSecrets,
+        withRun({
+          command: ["exec redis-server /tmp/auth.conf '--requirepass' 'Tq7pW2zL9mK4vX8' '--port' '6379'"],
+          healthcheck: { tests: ["CMD-SHELL", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping'] },
+        }),
+      ),
+      [
+        "the command line holds a credential (--requirepass …); pass it on stdin, as a secret env entry or a secret file, never in the command line (visible in ps and docker inspect).",
+      ],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.noPlaintextSecrets,
+        withRun({ healthcheck: { tests: ["CMD", "redis-cli", "-a", "Tq7pW2zL9mK4vX8", "ping"] } }),
+      ),
+      [
+        "the healthcheck holds a credential (-a …); pass it on stdin, as a secret env entry or a secret file, never in the healthcheck (visible in ps and docker inspect).",
+      ],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(sec.noPlaintextSecrets, {
+        type: REMOTE,
+        name: "x",
+        props: { create: "ssh -N …", update: "PGPASSWORD='Zx9!qT4#vLm2' psql -c 'select 1'" },
+      }),
+      [
+        "the command text holds a credential (PGPASSWORD=…); pass it on stdin, as a secret env entry or a secret file, never in the command text (visible in ps and docker inspect).",
+      ],
+    );
+    // References to the environment are how credentials should reach a command: not refused.
+    assert.deepEqual(
+      await runResourcePolicy(sec.noPlaintextSecrets, {
+        type: REMOTE,
+        name: "x",
+        props: { create: 'PGPASSWORD="$LG_PG_PASSWORD" psql; docker run -a stdout img' },
+      }),
+      [],
     );
   });
   const store = (engine: string, props: Record<string, unknown>): ResourceInput => ({
@@ -338,6 +387,25 @@ describe("host", () => {
     ],
     [
       "fail2ban",
+      "port     = $LG_SSHD_PORT",
+      "port     = 2222",
+      ["fail2ban's sshd jail watches port 2222, not sshd's 22; set `port = $LG_SSHD_PORT`."],
+    ],
+    [
+      "unattended-upgrades",
+      [
+        "Unattended-Upgrade::Origins-Pattern {",
+        '        "origin=Debian,codename=${distro_codename},label=Debian-Security";',
+        '        "origin=Debian,codename=${distro_codename}-security,label=Debian-Security";',
+        "};",
+      ].join("\n"),
+      "Unattended-Upgrade::Origins-Pattern {\n};\n# Debian-Security origins left out",
+      [
+        "unattended-upgrades step selects no security origin; include the Debian-Security origin in Unattended-Upgrade::Origins-Pattern.",
+      ],
+    ],
+    [
+      "fail2ban",
       "maxretry = 5",
       "maxretry = 100",
       ["fail2ban's sshd jail allows maxretry 100; ban after at most 5 failures."],
@@ -430,6 +498,32 @@ describe("host", () => {
       );
     });
   }
+  it("a host without monitors, or monitors without timers, is refused", async () => {
+    const monitoring = (create: string): ResourceInput => ({
+      type: REMOTE,
+      name: "monitoring-install",
+      props: { create, triggers: ["launchgate.role=monitoring"] },
+    });
+    const sshd = step("sshd", "");
+    assert.deepEqual(
+      await runStackPolicy(host.monitoringInstalled, [
+        sshd,
+        monitoring("export LG_FILES='0755 /l/m.sh LG_FILE_0'\nexport LG_TIMERS='m.timer'\n"),
+      ]),
+      [],
+    );
+    assert.deepEqual(await runStackPolicy(host.monitoringInstalled, [sshd]), [
+      "the host runs no monitors (no command with role monitoring); keep the Monitoring component.",
+    ]);
+    assert.deepEqual(
+      await runStackPolicy(host.monitoringInstalled, [
+        sshd,
+        monitoring("export LG_FILES='0755 /l/m.sh LG_FILE_0'\nexport LG_TIMERS=''\n"),
+      ]),
+      ["the monitoring install enables no systemd timer; monitors must run on a schedule."],
+    );
+    assert.deepEqual(await runStackPolicy(host.monitoringInstalled, []), []);
+  });
   it("every required step must be present", async () => {
     const steps = REQUIRED_HOST_STEPS.map((s) => step(s, ""));
     assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, steps), []);

@@ -146,6 +146,10 @@ class RecordingMonitor extends MockMonitor {
         : undefined,
       read: false,
     });
+    // Give the event loop an I/O turn: mocked registrations resolve as microtasks, which would
+    // otherwise starve I/O until the program ends (the policy pack's port, its Analyze replies),
+    // so the pack could only start analyzing after the program.
+    await new Promise((r) => setImmediate(r));
     return super.registerResource(req, callback);
   }
 
