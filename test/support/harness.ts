@@ -148,7 +148,7 @@ export async function apiJson(
 }
 
 /** Docker's multiplexed log stream (8-byte frame headers) → text. */
-function demux(buf: Buffer): string {
+export function demux(buf: Buffer): string {
   let out = "";
   let i = 0;
   while (i + 8 <= buf.length) {

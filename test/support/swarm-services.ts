@@ -9,7 +9,7 @@
  * Used by test/swarm/cluster.test.ts with the harness's `handlers`, so the engine's dependency
  * order is kept (a service after its secrets, configs and networks).
  */
-import { api, apiJson, durationNs, fields, imageRepo } from "./harness";
+import { api, apiJson, demux, durationNs, fields, imageRepo } from "./harness";
 import type { RecordedResource } from "./mocks";
 
 type Json = any;
@@ -312,10 +312,7 @@ export class SwarmPlayer {
           30_000,
           this.opts.socketPath,
         );
-        const text = logs.body
-          .toString("utf8")
-          .replace(/[\x00-\x08\x0e-\x1f]/g, "")
-          .trim();
+        const text = demux(logs.body).trim();
         return `${id.slice(0, 12)} ${t.Status.State}: ${t.Status.Err ?? t.Status.Message}; last log: ${text}`;
       }),
     );
