@@ -1205,6 +1205,29 @@ export class Harness {
     return this.apiJson("GET", `/containers/${encodeURIComponent(ident)}/json`);
   }
 
+  /** Docker's restart count of every running service container, by docker name. */
+  async restartCounts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const c of this.running()) out[c.dockerName] = Number((await this.inspect(c)).RestartCount ?? 0);
+    return out;
+  }
+
+  /**
+   * Service containers that restarted (crashed: `restart: unless-stopped` brought them back) since
+   * `before` (from `restartCounts`), each with the tail of its log, by docker name. A container
+   * created since counts from 0. An upstream that crashes fails requests whatever the proxy does:
+   * tests that count failed requests report this apart from the proxy's own failures.
+   */
+  async crashedSince(before: Record<string, number>, tail = 30): Promise<Record<string, string>> {
+    const now = await this.restartCounts();
+    const out: Record<string, string> = {};
+    for (const c of this.running())
+      if ((now[c.dockerName] ?? 0) > (before[c.dockerName] ?? 0))
+        out[c.dockerName] =
+          `restarted ${now[c.dockerName]! - (before[c.dockerName] ?? 0)}×; log:\n${await this.logs(c, tail)}`;
+    return out;
+  }
+
   async logs(c: RunningContainer, tail = 40): Promise<string> {
     const res = await this.api("GET", `/containers/${c.id}/logs?stdout=1&stderr=1&tail=${tail}`);
     return demux(res.body);

@@ -37,10 +37,13 @@ function run(cmd, args, env, input) {
         else resolve(stdout.trim());
       },
     );
-    // A child killed by the timeout (or gone early) makes the stdin write fail with EPIPE; its
-    // failure is reported by the callback above, so this must not crash the app (uncaught).
+    // A child may exit before it reads its stdin (redis-cli never reads it; psql exits when it
+    // cannot connect): the write then fails with EPIPE. Its exit status above reports the
+    // failure; an unhandled 'error' on the pipe would crash the whole app (and, as the only
+    // upstream right after a replacement, fail every request until it restarted).
     child.stdin.on("error", () => undefined);
-    child.stdin.end(input ?? "");
+    if (input) child.stdin.end(input);
+    else child.stdin.end();
   });
 }
 
