@@ -34,6 +34,8 @@ import { RESOLVER_VALID_SECONDS } from "../../components/edge/Proxy";
 import { commandRoleOf } from "../../contract/roles";
 import { readStackFile } from "../../stacks/stack-file";
 import { planRollback, type ConfigMap } from "../../tools/promote/decisions";
+import { sshProxyLog } from "../../tools/promote/flow";
+import { parseAccessLog, windowStats } from "../../tools/promote/rollout";
 import { startDockerOverSsh, loadImages, type DockerOverSsh } from "../support/docker-over-ssh";
 import { unitServiceScript } from "../support/fake-host";
 import {
@@ -59,6 +61,7 @@ import { buildVpsImage, exec, must, run, ssh, type KeyPair, type Vps } from "../
 import type { AppImageSpec, TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
 import { eventually, request, tcpOpen } from "../support/probes";
+import { startClientLoop as startLoop, type ClientLoopResult } from "../support/client-loop";
 import { Timeline } from "./timeline";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -314,13 +317,6 @@ function backupsTestedFindings(overrides: Record<string, unknown>): string[] {
     .map((f) => String(f.message).split("\n")[0]!);
 }
 
-interface ClientLoopResult {
-  readonly seen: Record<string, number>;
-  readonly failures: string[];
-  readonly maxMs: number;
-  readonly slow: number;
-}
-
 /**
  * Runs `fn` (an update) while the client loop sends requests through the proxy; keeps the loop
  * running past the proxy's resolver validity after `fn`, when a worker may still hold the
@@ -328,8 +324,9 @@ interface ClientLoopResult {
  */
 async function underLoad<T>(
   fn: () => Promise<T>,
-): Promise<{ result: T; loop: ClientLoopResult; since: string }> {
+): Promise<{ result: T; loop: ClientLoopResult; since: string; crashed: Record<string, string> }> {
   const since = new Date(Date.now() - 1000).toISOString();
+  const restarts = await harness.restartCounts();
   const client = startClientLoop();
   await new Promise((r) => setTimeout(r, 2000)); // its first requests go to the current release
   let result: T;
@@ -340,21 +337,22 @@ async function underLoad<T>(
   } finally {
     loop = await client.stop();
   }
-  return { result, loop, since };
+  return { result, loop, since, crashed: await harness.crashedSince(restarts) };
 }
 
 /**
- * Notes the loop's counts in the timeline and asserts: no failed request, both versions served.
- * A failure comes with the proxy's own account since `since`: its error log and the access-log
- * entries of failed requests (upstream addresses tried, status).
+ * Notes the loop's counts in the timeline and asserts: no container crashed, no failed request,
+ * both versions served. A failure comes with the proxy's own account since `since`: its error
+ * log and the access-log entries of failed requests (upstream addresses tried, status).
  */
 function reportLoop(
   what: string,
   steps: string[],
-  { loop, since }: { loop: ClientLoopResult; since: string },
+  { loop, since, crashed }: { loop: ClientLoopResult; since: string; crashed: Record<string, string> },
   versions: string[],
 ): void {
   const { seen, failures } = loop;
+  for (const [name, account] of Object.entries(crashed)) console.log(`${name} ${account}`);
   if (failures.length) {
     const proxy = harness.container("proxy").dockerName;
     const log = run("docker", ["logs", "--since", since, proxy], { env: bridge!.env });
@@ -366,39 +364,60 @@ function reportLoop(
   }
   const total = Object.values(seen).reduce((a, b) => a + b, 0) + failures.length;
   tl.note(
-    `${what}: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, slowest ${loop.maxMs} ms (${loop.slow} over 1 s), versions ${JSON.stringify(seen)}`,
+    `${what}: ${steps.length} changes (${steps.filter((s) => s.includes("replace")).length} replacements); client loop ${total} requests, ${failures.length} failed, slowest ${loop.maxMs} ms (${loop.slow} over 1 s), versions ${JSON.stringify(seen)}, containers restarted: ${Object.keys(crashed).length}`,
   );
   assert.ok(total >= 20, `${what}: client loop ran ${total} requests`);
+  // An app that crashes fails requests whatever the proxy does: said apart from the proxy's failures.
+  assert.deepEqual(Object.keys(crashed), [], `${what}: containers crashed (restarted) during the update`);
   assert.deepEqual(failures, [], `${what}: requests failed during the health-gated replacement`);
   for (const v of versions) assert.ok(seen[v], `${what}: ${v} served: ${JSON.stringify(seen)}`);
 }
 
+/**
+ * The promote driver's own proxy-log read (tools/promote/flow.ts `sshProxyLog`: `ssh … docker
+ * logs --since/--until proxy` as the deploy user, what each rollout window is judged from)
+ * against the VPS's real sshd and nested engine. Its work dir holds this run's deploy key where
+ * the driver looks for it; HOME is the scratch home (its known_hosts has the VPS's host key).
+ * Asserts the api's requests in [since, until) match the client loop's, and notes the figures.
+ */
+async function checkDriverLogRead(what: string, since: Date, until: Date, loop: ClientLoopResult) {
+  const workDir = path.join(vps!.dir, "promote");
+  const keyDir = path.join(workDir, ".launchgate", "local");
+  fs.mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(keyDir, "id_deployer"), deployKey.privateKey, { mode: 0o600 });
+  const read = sshProxyLog(
+    { workDir, envVars: { HOME: home } },
+    { "launchgate:host": { value: JSON.stringify({ deployUser: DEPLOYER }) } },
+    { host: { value: { address: "127.0.0.1", sshPort: vps!.sshPort } } },
+  );
+  const t0 = Date.now();
+  const text = await read("local", since, until);
+  const ms = Date.now() - t0;
+  const stats = windowStats(parseAccessLog(text), {
+    app: api.name,
+    fromMs: since.getTime(),
+    toMs: until.getTime(),
+  });
+  const sent = Object.values(loop.seen).reduce((a, b) => a + b, 0) + loop.failures.length;
+  tl.note(
+    `${what}: the driver's proxy-log read over SSH (ssh ${DEPLOYER}@VPS docker logs proxy) took ${ms} ms: ${stats.requests} ${api.name} requests, ${stats.errors} 5xx, p95 ${stats.p95Ms.toFixed(0)} ms (client loop sent ${sent})`,
+  );
+  // The log also holds the test's own probes (`eventually`), so at least the loop's requests.
+  assert.ok(
+    stats.requests >= sent,
+    `${what}: proxy log over SSH has ${stats.requests} requests, loop sent ${sent}`,
+  );
+  assert.equal(stats.errors, loop.failures.length, `${what}: 5xx in the proxy log vs failed requests`);
+}
+
 /** test/e2e/client-loop.ts against the VPS's published 443, in its own process. */
 function startClientLoop(): { stop(): Promise<ClientLoopResult> } {
-  const caFile = path.join(vps!.dir, "ca.pem");
-  fs.writeFileSync(caFile, ca);
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "client-loop.ts")], {
-    env: {
-      ...process.env,
-      LG_PORT: String(vps!.published[443]),
-      LG_SERVERNAME: domain,
-      LG_CA_FILE: caFile,
-      LG_PATH: "/version",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
+  return startLoop({
+    port: vps!.published[443]!,
+    servername: domain,
+    ca,
+    caFile: path.join(vps!.dir, "ca.pem"),
   });
-  let out = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  return {
-    async stop() {
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(t);
-      return JSON.parse(out) as ClientLoopResult;
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -762,6 +781,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       current = second;
       currentOverrides = secondOverrides;
       reportLoop("second release", steps, load, ["1.4.0", "1.5.0"]);
+      await checkDriverLogRead("second release", new Date(load.since), new Date(), load.loop);
     });
     await tl.phase("rollback to release.previous", async () => {
       const targetConfig: ConfigMap = Object.fromEntries(

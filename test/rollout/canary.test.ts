@@ -67,12 +67,19 @@ function stableName(): string {
 
 const failed = (s: Sample) => s.status === 0 || s.status >= 500;
 
+/** No container crashed (restarted): a crashed app fails requests whatever the proxy does. */
+function assertNoCrash(crashed: Record<string, string>): void {
+  for (const [name, account] of Object.entries(crashed)) console.log(`${name} ${account}`);
+  assert.deepEqual(Object.keys(crashed), [], "containers crashed (restarted) during the rollout");
+}
+
 describe("canary rollout on the real engine", () => {
   it("a canary failing a share of requests is stopped at its first step; stable untouched", async () => {
     const stable = stableName();
     const before = await identity(stable);
     const alerts: unknown[] = [];
     await lab.prepare(BAD, rollout.steps);
+    const restarts = await lab.harness.restartCounts();
     const load = lab.load();
     await new Promise((r) => setTimeout(r, 2_000));
     const t0 = Date.now();
@@ -91,6 +98,7 @@ describe("canary rollout on the real engine", () => {
     await new Promise((r) => setTimeout(r, 3_000));
     await load.stop();
     runs.push(run);
+    assertNoCrash(await lab.harness.crashedSince(restarts));
     const first = run.steps[0]!;
     console.log(`canary aborted at ${first.weight} %: ${run.reason}`);
     assert.equal(run.outcome, "aborted");
@@ -139,6 +147,7 @@ describe("canary rollout on the real engine", () => {
 
   it("a healthy canary reaches 100 % and becomes the only version; no client request fails", async () => {
     await lab.prepare(GOOD, rollout.steps);
+    const restarts = await lab.harness.restartCounts();
     const load = lab.load();
     await new Promise((r) => setTimeout(r, 1_000));
     const t0 = Date.now();
@@ -157,6 +166,7 @@ describe("canary rollout on the real engine", () => {
       await new Promise((r) => setTimeout(r, 200));
     await load.stop();
     runs.push(run);
+    assertNoCrash(await lab.harness.crashedSince(restarts));
     assert.equal(run.outcome, "promoted", run.reason);
     assert.deepEqual(
       run.steps.map((s) => [s.weight, s.verdict]),

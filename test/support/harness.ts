@@ -92,7 +92,7 @@ interface ApiResponse {
 
 const SOCKET = process.env.DOCKER_SOCKET ?? "/var/run/docker.sock";
 
-function api(
+export function api(
   method: string,
   urlPath: string,
   body?: Json | Buffer,
@@ -131,7 +131,7 @@ function api(
   });
 }
 
-async function apiJson(
+export async function apiJson(
   method: string,
   urlPath: string,
   body?: Json,
@@ -148,7 +148,7 @@ async function apiJson(
 }
 
 /** Docker's multiplexed log stream (8-byte frame headers) → text. */
-function demux(buf: Buffer): string {
+export function demux(buf: Buffer): string {
   let out = "";
   let i = 0;
   while (i + 8 <= buf.length) {
@@ -229,7 +229,7 @@ export function imageRepo(ref: string): string {
  * null and empty-array/object values count as "not declared" and are accepted silently only
  * when explicitly listed as ignorable-when-empty by the caller (they carry no behaviour).
  */
-class Fields {
+export class Fields {
   private readonly taken = new Set<string>();
   constructor(
     private readonly resource: string,
@@ -249,7 +249,7 @@ class Fields {
   }
 }
 
-function fields(resource: string, prefix: string, obj: Json): Fields {
+export function fields(resource: string, prefix: string, obj: Json): Fields {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
     throw new Error(`${resource}: ${prefix || "inputs"} is not an object: ${JSON.stringify(obj)}`);
   }
@@ -1203,6 +1203,29 @@ export class Harness {
   async inspect(c: RunningContainer | string): Promise<Json> {
     const ident = typeof c === "string" ? c : c.id;
     return this.apiJson("GET", `/containers/${encodeURIComponent(ident)}/json`);
+  }
+
+  /** Docker's restart count of every running service container, by docker name. */
+  async restartCounts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const c of this.running()) out[c.dockerName] = Number((await this.inspect(c)).RestartCount ?? 0);
+    return out;
+  }
+
+  /**
+   * Service containers that restarted (crashed: `restart: unless-stopped` brought them back) since
+   * `before` (from `restartCounts`), each with the tail of its log, by docker name. A container
+   * created since counts from 0. An upstream that crashes fails requests whatever the proxy does:
+   * tests that count failed requests report this apart from the proxy's own failures.
+   */
+  async crashedSince(before: Record<string, number>, tail = 30): Promise<Record<string, string>> {
+    const now = await this.restartCounts();
+    const out: Record<string, string> = {};
+    for (const c of this.running())
+      if ((now[c.dockerName] ?? 0) > (before[c.dockerName] ?? 0))
+        out[c.dockerName] =
+          `restarted ${now[c.dockerName]! - (before[c.dockerName] ?? 0)}×; log:\n${await this.logs(c, tail)}`;
+    return out;
   }
 
   async logs(c: RunningContainer, tail = 40): Promise<string> {

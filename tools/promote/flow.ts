@@ -243,8 +243,18 @@ function writeEvidence(
   return out;
 }
 
-/** The proxy log over SSH as the deploy user: host from the stack's `host` output, key from `.launchgate/<stack>/`. */
-function sshProxyLog(opts: FlowOptions, config: ConfigMap, outputs: OutputMap) {
+/**
+ * The proxy log over SSH as the deploy user (proxyLogCommand): host and port from the stack's
+ * `host` output, user from `launchgate:host.deployUser` (default `deployer`), key
+ * `<workDir>/.launchgate/<stack>/id_deployer`; `ssh` runs with `opts.envVars` on top of this
+ * process's environment (HOME: whose known_hosts). Rejects when the stack exports no host
+ * address, or with ssh's stderr when ssh or `docker logs` fails (60 s bound).
+ */
+export function sshProxyLog(
+  opts: Pick<FlowOptions, "workDir" | "envVars">,
+  config: ConfigMap,
+  outputs: OutputMap,
+): (stack: string, since: Date, until: Date) => Promise<string> {
   return (stack: string, since: Date, until: Date): Promise<string> => {
     const host = outputs.host?.value as { address?: string; sshPort?: number } | undefined;
     const hostCfg = configValue(config, "host") as { deployUser?: string } | undefined;
@@ -259,10 +269,14 @@ function sshProxyLog(opts: FlowOptions, config: ConfigMap, outputs: OutputMap) {
       until,
     });
     return new Promise((resolve, reject) =>
-      execFile(cmd!, args, { timeout: 60_000, maxBuffer: 256 << 20 }, (err, stdout, stderr) =>
-        err
-          ? reject(new Error(`${cmd} … docker logs: ${stderr || err.message}`))
-          : resolve(`${stdout}\n${stderr}`),
+      execFile(
+        cmd!,
+        args,
+        { timeout: 60_000, maxBuffer: 256 << 20, env: { ...process.env, ...opts.envVars } },
+        (err, stdout, stderr) =>
+          err
+            ? reject(new Error(`${cmd} … docker logs: ${stderr || err.message}`))
+            : resolve(`${stdout}\n${stderr}`),
       ),
     );
   };
