@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one table of figures, each beside a baseline measured in the same run.
- *   --only checker,checker-cli,host,backups,services,rollout   run a subset (default: all)
+ *   --only checker,checker-cli,host,backups,services,rollout,swarm   run a subset (default: all)
  * Progress goes to stderr; the table is the only thing on stdout. Not part of `npm test`.
  * Docker objects it creates are named lg-bench-* (the services harness insists on its own
  * lg-svc- prefix: those are lg-svc-bench-*), and are removed at the end, also on failure.
@@ -61,6 +61,11 @@ const SECTIONS: Section[] = [
       ],
       ["abort: back to stable", "redeploy the stable release"],
     ],
+  },
+  {
+    name: "swarm",
+    run: async (log) => (await load("./swarm", "measureSwarm"))(log),
+    figures: [["swarm: local stack converges on 3 nodes", "the same stack on 1 node"]],
   },
 ];
 

@@ -23,7 +23,7 @@ function list(read: () => unknown): unknown[] {
 }
 import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
 import { GATE_RESOURCE_NAME, manifestOf } from "../contract/manifest";
-import { roleOfCommand, scriptExports } from "./host";
+import { installedFiles, roleOfCommand, scriptExports } from "./host";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 /** Label the data components put on volumes holding data (`launchgate.data=postgres|redis-<role>|…`). */
@@ -327,21 +327,6 @@ export function calendarPeriodDays(value: string): number {
   if (m[2] !== "*") return 366;
   if (m[3] === "*") return 1;
   return m[4] ? Number(m[4]) : 31;
-}
-
-/**
- * Files a rendered install puts on the host (components/ops/remote-script.ts `renderInstall`: the
- * `LG_FILES` manifest of `<mode> <path> LG_FILE_<n>` lines, each file's text in `LG_FILE_<n>`):
- * path → content.
- */
-export function installedFiles(text: string): Map<string, string> {
-  const env = scriptExports(text);
-  const out = new Map<string, string>();
-  for (const line of (env.get("LG_FILES") ?? "").split("\n")) {
-    const [, path, key] = line.trim().split(/\s+/);
-    if (path && key) out.set(path, env.get(key) ?? "");
-  }
-  return out;
 }
 
 interface Declared {

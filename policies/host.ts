@@ -14,6 +14,7 @@ import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
 import type { PolicyResource } from "@pulumi/policy";
 import { known, strings } from "./lib/resources";
+import { MAX_BACKUP_AGE_HOURS, MONITOR_PERCENT_PAIRS } from "../contract/monitoring";
 import { REQUIRED_HOST_STEPS, commandRoleOf } from "../contract/roles";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
@@ -38,6 +39,21 @@ export function scriptExports(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of text.matchAll(/^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=((?:'[^']*'|\\')+)/gm))
     out.set(m[1]!, m[2]!.replace(/'\\''/g, "'").replace(/^'|'$/g, ""));
+  return out;
+}
+
+/**
+ * Files a rendered install puts on the host (components/ops/remote-script.ts `renderInstall`: the
+ * `LG_FILES` manifest of `<mode> <path> LG_FILE_<n>` lines, each file's text in `LG_FILE_<n>`):
+ * path → content.
+ */
+export function installedFiles(text: string): Map<string, string> {
+  const env = scriptExports(text);
+  const out = new Map<string, string>();
+  for (const line of (env.get("LG_FILES") ?? "").split("\n")) {
+    const [, path, key] = line.trim().split(/\s+/);
+    if (path && key) out.set(path, env.get(key) ?? "");
+  }
   return out;
 }
 
@@ -74,11 +90,37 @@ export const hostHardeningPresent = stackPolicy(
   },
 );
 
+/**
+ * The monitors' thresholds as installed, within the bounds the config accepts
+ * (contract/monitoring.ts): backup age at most MAX_BACKUP_AGE_HOURS, each warn/critical percent
+ * pair 0 ≤ warn < critical ≤ 100. A script reading a threshold it does not set alerts on nothing.
+ */
+function* thresholdProblems(files: Map<string, string>): Generator<string> {
+  for (const [path, text] of files) {
+    if (!text.startsWith("#!")) continue;
+    const env = scriptExports(text);
+    const used = (name: string) => env.has(name) || new RegExp(`\\$\\{?${name}\\b`).test(text);
+    const value = (name: string) => (/^\d+(\.\d+)?$/.test(env.get(name) ?? "") ? Number(env.get(name)) : NaN);
+    if (used("LG_BACKUP_MAX_AGE_HOURS")) {
+      const h = value("LG_BACKUP_MAX_AGE_HOURS");
+      if (!(h >= 1 && h <= MAX_BACKUP_AGE_HOURS))
+        yield `${path} alerts on backups older than ${env.get("LG_BACKUP_MAX_AGE_HOURS") ?? "(unset)"} h; keep it 1–${MAX_BACKUP_AGE_HOURS} (launchgate:monitoring.backupMaxAgeHours).`;
+    }
+    for (const [warn, crit] of MONITOR_PERCENT_PAIRS) {
+      if (!used(warn) && !used(crit)) continue;
+      const w = value(warn);
+      const c = value(crit);
+      if (!(w >= 0 && w < c && c <= 100))
+        yield `${path} installs ${warn}=${env.get(warn) ?? "(unset)"} and ${crit}=${env.get(crit) ?? "(unset)"}; a monitor alerts only with 0 ≤ warn < critical ≤ 100 (launchgate:monitoring).`;
+    }
+  }
+}
+
 export const monitoringInstalled = stackPolicy(
   {
     name: "monitoring-installed",
     description:
-      "Checks whether a stack that manages a host installs the monitors (role monitoring) with their systemd timers.",
+      "Checks whether a stack that manages a host installs the monitors (role monitoring) with their systemd timers and thresholds within the accepted bounds, as installed.",
     protectsAgainst:
       "the monitoring-and-alerting gate passing on an alert target while nothing on the host watches or alerts",
     benchmark:
@@ -109,6 +151,7 @@ export const monitoringInstalled = stackPolicy(
           .length === 0
       )
         yield ["the monitoring install enables no systemd timer; monitors must run on a schedule.", r];
+      for (const m of thresholdProblems(installedFiles(text))) yield [m, r];
     }
   },
 );

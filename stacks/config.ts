@@ -9,6 +9,7 @@ import { z } from "zod";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
+import { MAX_BACKUP_AGE_HOURS } from "../contract/monitoring";
 import { DEFAULT_PIDS_LIMITS, MAX_PIDS_LIMITS, POSTGRES_AUX_TASKS } from "../contract/pids-limits";
 import { NODE_LABELS, NODE_LABEL_ON } from "../contract/placement";
 
@@ -294,7 +295,7 @@ const monitoringSchema = z
     errorRateWarnPercent: z.number().min(0).max(100).default(1),
     errorRateCritPercent: z.number().min(0).max(100).default(5),
     /** Max age of the newest backup before an alert, in hours (at most 48: a missed daily dump must page someone). */
-    backupMaxAgeHours: z.number().int().min(1).max(48).default(26),
+    backupMaxAgeHours: z.number().int().min(1).max(MAX_BACKUP_AGE_HOURS).default(26),
   })
   .strict()
   .refine((m) => m.cpuWarnPercent < m.cpuCritPercent, "cpuWarnPercent below cpuCritPercent")

@@ -309,10 +309,14 @@ export function toServiceArgs(
       monitor,
       maxFailureRatio: "0",
     },
+    // A rollback stops the failed task first: it holds the one node a start-first replacement
+    // could use when `maxReplicasPerNode` spreads the replicas (moby/moby#40797: start-first
+    // cannot place the rolled-back task, and the restarted failing task pauses the rollback).
+    // The failed task serves nothing (not healthy), so stopping it first costs no capacity.
     rollbackConfig: {
       parallelism: 1,
       delay: "0s",
-      order: swarm.order,
+      order: "stop-first",
       failureAction: "pause",
       monitor,
       maxFailureRatio: "0",

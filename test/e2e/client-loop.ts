@@ -3,13 +3,14 @@
  * `GET <path>` over HTTPS with the internal CA, one after another every 50 ms, each bounded by
  * 15 s, until SIGTERM; then prints `{ seen: {version: count}, failures: [...], maxMs, slow }` as
  * JSON on stdout (`slow`: requests over 1 s).
- * Env: LG_PORT (127.0.0.1 port), LG_SERVERNAME, LG_CA_FILE, LG_PATH.
+ * Env: LG_PORT, LG_HOST (default 127.0.0.1), LG_SERVERNAME, LG_CA_FILE, LG_PATH.
  */
 import * as fs from "node:fs";
 import * as https from "node:https";
 import { request, type Res } from "../support/probes";
 
 const port = Number(process.env.LG_PORT);
+const host = process.env.LG_HOST ?? "127.0.0.1";
 const servername = process.env.LG_SERVERNAME!;
 const ca = fs.readFileSync(process.env.LG_CA_FILE!, "utf8");
 const target = process.env.LG_PATH ?? "/version";
@@ -32,7 +33,7 @@ async function once(): Promise<void> {
   let res: Res;
   try {
     res = await request(https, {
-      host: "127.0.0.1",
+      host,
       port,
       servername,
       ca,

@@ -61,6 +61,7 @@ import { buildVpsImage, exec, must, run, ssh, type KeyPair, type Vps } from "../
 import type { AppImageSpec, TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
 import { eventually, request, tcpOpen } from "../support/probes";
+import { startClientLoop as startLoop, type ClientLoopResult } from "../support/client-loop";
 import { Timeline } from "./timeline";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -316,13 +317,6 @@ function backupsTestedFindings(overrides: Record<string, unknown>): string[] {
     .map((f) => String(f.message).split("\n")[0]!);
 }
 
-interface ClientLoopResult {
-  readonly seen: Record<string, number>;
-  readonly failures: string[];
-  readonly maxMs: number;
-  readonly slow: number;
-}
-
 /**
  * Runs `fn` (an update) while the client loop sends requests through the proxy; keeps the loop
  * running past the proxy's resolver validity after `fn`, when a worker may still hold the
@@ -418,30 +412,12 @@ async function checkDriverLogRead(what: string, since: Date, until: Date, loop: 
 
 /** test/e2e/client-loop.ts against the VPS's published 443, in its own process. */
 function startClientLoop(): { stop(): Promise<ClientLoopResult> } {
-  const caFile = path.join(vps!.dir, "ca.pem");
-  fs.writeFileSync(caFile, ca);
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "client-loop.ts")], {
-    env: {
-      ...process.env,
-      LG_PORT: String(vps!.published[443]),
-      LG_SERVERNAME: domain,
-      LG_CA_FILE: caFile,
-      LG_PATH: "/version",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
+  return startLoop({
+    port: vps!.published[443]!,
+    servername: domain,
+    ca,
+    caFile: path.join(vps!.dir, "ca.pem"),
   });
-  let out = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  return {
-    async stop() {
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(t);
-      return JSON.parse(out) as ClientLoopResult;
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

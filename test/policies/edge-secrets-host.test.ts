@@ -524,6 +524,55 @@ describe("host", () => {
     );
     assert.deepEqual(await runStackPolicy(host.monitoringInstalled, []), []);
   });
+  it("monitor thresholds are judged as installed (monitor-evaluate.sh as rendered)", async () => {
+    const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+    const evaluate = (over: Record<string, string> = {}) => {
+      const env: Record<string, string> = {
+        LG_CPU_WARN: "70",
+        LG_CPU_CRIT: "90",
+        LG_MEM_WARN: "80",
+        LG_MEM_CRIT: "85",
+        LG_DISK_WARN: "80",
+        LG_DISK_CRIT: "90",
+        LG_ERR_WARN: "1",
+        LG_ERR_CRIT: "5",
+        LG_ERR_MIN_REQUESTS: "20",
+        LG_BACKUP_MAX_AGE_HOURS: "26",
+        ...over,
+      };
+      const text = [
+        "#!/usr/bin/env bash",
+        ...Object.entries(env).map(([k, v]) => `export ${k}=${q(v)}`),
+        fs.readFileSync(path.join(__dirname, "../../components/ops/scripts/monitor-evaluate.sh"), "utf8"),
+      ].join("\n");
+      return {
+        type: REMOTE,
+        name: "monitoring-install",
+        props: {
+          create: [
+            `export LG_FILES=${q("0755 /usr/local/lib/launchgate/monitor-evaluate.sh LG_FILE_0")}`,
+            "export LG_TIMERS='launchgate-monitor.timer'",
+            `export LG_FILE_0=${q(text)}`,
+          ].join("\n"),
+          triggers: ["launchgate.role=monitoring"],
+        },
+      };
+    };
+    const sshd = step("sshd", "");
+    assert.deepEqual(await runStackPolicy(host.monitoringInstalled, [sshd, evaluate()]), []);
+    assert.deepEqual(
+      await runStackPolicy(host.monitoringInstalled, [sshd, evaluate({ LG_BACKUP_MAX_AGE_HOURS: "720" })]),
+      [
+        "/usr/local/lib/launchgate/monitor-evaluate.sh alerts on backups older than 720 h; keep it 1–48 (launchgate:monitoring.backupMaxAgeHours).",
+      ],
+    );
+    assert.deepEqual(
+      await runStackPolicy(host.monitoringInstalled, [sshd, evaluate({ LG_DISK_CRIT: "101" })]),
+      [
+        "/usr/local/lib/launchgate/monitor-evaluate.sh installs LG_DISK_WARN=80 and LG_DISK_CRIT=101; a monitor alerts only with 0 ≤ warn < critical ≤ 100 (launchgate:monitoring).",
+      ],
+    );
+  });
   it("every required step must be present", async () => {
     const steps = REQUIRED_HOST_STEPS.map((s) => step(s, ""));
     assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, steps), []);

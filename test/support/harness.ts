@@ -124,7 +124,7 @@ interface ApiResponse {
 
 const SOCKET = process.env.DOCKER_SOCKET ?? "/var/run/docker.sock";
 
-function api(
+export function api(
   method: string,
   urlPath: string,
   body?: Json | Buffer,
@@ -163,7 +163,7 @@ function api(
   });
 }
 
-async function apiJson(
+export async function apiJson(
   method: string,
   urlPath: string,
   body?: Json,
@@ -180,7 +180,7 @@ async function apiJson(
 }
 
 /** Docker's multiplexed log stream (8-byte frame headers) → text. */
-function demux(buf: Buffer): string {
+export function demux(buf: Buffer): string {
   let out = "";
   let i = 0;
   while (i + 8 <= buf.length) {
@@ -261,7 +261,7 @@ export function imageRepo(ref: string): string {
  * null and empty-array/object values count as "not declared" and are accepted silently only
  * when explicitly listed as ignorable-when-empty by the caller (they carry no behaviour).
  */
-class Fields {
+export class Fields {
   private readonly taken = new Set<string>();
   constructor(
     private readonly resource: string,
@@ -281,7 +281,7 @@ class Fields {
   }
 }
 
-function fields(resource: string, prefix: string, obj: Json): Fields {
+export function fields(resource: string, prefix: string, obj: Json): Fields {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
     throw new Error(`${resource}: ${prefix || "inputs"} is not an object: ${JSON.stringify(obj)}`);
   }

@@ -16,8 +16,11 @@
  *                   /health answer 500, spread evenly by request count; the healthcheck passes
  *   node server.js migrate   creates the table (idempotent), exits 0
  *
- * Listens on PORT (default 3000).
+ * Listens on PORT (default 3000). A secret may arrive as a file (Swarm secrets): `<NAME>_FILE`
+ * names the file holding `<NAME>` (the convention of the official postgres/redis images), read
+ * at each use, so a rotated secret file is picked up by the task that mounts it.
  */
+const fs = require("node:fs");
 const http = require("node:http");
 const { execFile } = require("node:child_process");
 
@@ -44,8 +47,15 @@ function run(cmd, args, env, input) {
   });
 }
 
+/** `name` from the environment, or from the file `<name>_FILE` names; undefined when neither. */
+function secretEnv(name) {
+  const file = process.env[`${name}_FILE`];
+  if (process.env[name] === undefined && file) return fs.readFileSync(file, "utf8").trim();
+  return process.env[name];
+}
+
 function pgEnv() {
-  const raw = process.env.DATABASE_URL;
+  const raw = secretEnv("DATABASE_URL");
   if (!raw) throw new Error("DATABASE_URL is not set");
   const u = new URL(raw);
   return {
@@ -67,9 +77,10 @@ function sql(query, vars = {}) {
 }
 
 function redisUrls() {
-  return Object.entries(process.env)
-    .filter(([k, v]) => /^REDIS(_[A-Z0-9_]+)?_URL$/.test(k) && v)
-    .map(([k, v]) => [k, v]);
+  const names = Object.keys(process.env)
+    .map((k) => k.replace(/_FILE$/, ""))
+    .filter((k) => /^REDIS(_[A-Z0-9_]+)?_URL$/.test(k));
+  return [...new Set(names)].map((k) => [k, secretEnv(k)]).filter(([, v]) => v);
 }
 
 function redis(rawUrl, ...cmd) {

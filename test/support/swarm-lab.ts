@@ -1,0 +1,344 @@
+/**
+ * A Docker Swarm of disposable VPS containers and the `local` stack played on it, for the swarm
+ * test (test/swarm/cluster.test.ts) and the bench (bench/swarm.ts).
+ *
+ * Nodes: the LocalVps image with docker.io and ufw added (HardenedHost's packages and docker steps
+ * install them; test/host proves those steps), prepared with the deploy user and a default-deny UFW.
+ * Formation: every command SwarmCluster declares, captured from the component under mocks whose
+ * engine runs each command over SSH as it is registered, so real node ids and the real join token
+ * flow into the next commands exactly as outputs do.
+ * Stack: the program recorded with `placement: swarm` (test/services/record.ts) and played in the
+ * engine's dependency order: the strict harness for networks, volumes, one-shot containers and
+ * Postgres roles, test/support/swarm-services.ts for secrets, configs and services, through the
+ * first manager's Engine API over SSH. Rewrites: registry images → local test images loaded on the
+ * nodes that can run them; the admin tunnel → `psql` in the Postgres task.
+ * Containers are named `<prefix>-<pid>-*`; `stop()` removes them (and their volumes).
+ */
+import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { SwarmCluster, SwarmNode } from "../../components/host/SwarmCluster";
+import { recordProgram, type ProgramRecording } from "../services/record";
+import { ensureImages, type AppImageSpec } from "../services/images";
+import { loadImages, startDockerOverSsh, type DockerOverSsh } from "./docker-over-ssh";
+import { CONTAINER, Harness, imageRepo, NETWORK, PG_DATABASE, PG_GRANT, PG_ROLE, VOLUME } from "./harness";
+import { installMocks, reveal, settle } from "./mocks";
+import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "./swarm-services";
+import { KeyPair, Run, Vps, buildVpsImage, exec, makeKey, must, run, scratchDir, ssh, startVps } from "./vps";
+
+export const DEPLOY = "deployer";
+
+/** The LocalVps image with docker.io and ufw added, built once and cached by the base image's tag. */
+export function swarmImage(prefix: string): string {
+  const base = buildVpsImage().tag;
+  const tag = `launchgate-test/vps-swarm:${crypto.createHash("sha256").update(base).digest("hex").slice(0, 16)}`;
+  if (run("docker", ["image", "inspect", tag]).code === 0) return tag;
+  const name = `${prefix}-${process.pid}-image`;
+  try {
+    must("docker", ["run", "-d", "--name", name, base, "sleep", "infinity"]);
+    must(
+      "docker",
+      [
+        "exec",
+        name,
+        "sh",
+        "-c",
+        "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io ufw >/dev/null",
+      ],
+      { timeoutMs: 10 * 60_000 },
+    );
+    const cfg = JSON.parse(must("docker", ["image", "inspect", base]).stdout)[0].Config;
+    must("docker", ["commit", "--change", `CMD ${JSON.stringify(cfg.Cmd ?? [])}`, name, tag]);
+    return tag;
+  } finally {
+    run("docker", ["rm", "-f", name], { timeoutMs: 60_000 });
+  }
+}
+
+/** A SwarmCluster command as it ran over SSH. */
+export interface Executed {
+  readonly name: string;
+  readonly node: number;
+  readonly create: string;
+  readonly delete?: string;
+  readonly stdinWasSecret: boolean;
+  readonly result: Run;
+}
+
+/** What is played on the cluster: the docker and postgresql resources (the cluster is formed first). */
+const PLAYED = [NETWORK, VOLUME, CONTAINER, SECRET, SERVICE_CONFIG, SERVICE, PG_ROLE, PG_DATABASE, PG_GRANT];
+export const played = (rec: ProgramRecording) => rec.resources.filter((r) => PLAYED.includes(r.type));
+
+export class SwarmLab {
+  readonly vps: Vps[];
+  readonly key: KeyPair;
+  readonly dir: string;
+  bridges: DockerOverSsh[] = [];
+  imageMap: Record<string, string> = {};
+  harness!: Harness;
+  player!: SwarmPlayer;
+
+  /**
+   * Starts one VPS per entry of `labels` (hostnames node-0…), prepared (not under test): the
+   * deploy user with sudo and docker, UFW default-deny + SSH.
+   */
+  constructor(
+    readonly labels: readonly Record<string, string>[],
+    readonly prefix: string,
+  ) {
+    this.dir = scratchDir();
+    this.key = makeKey(this.dir, "deployer");
+    const image = swarmImage(prefix);
+    this.vps = [];
+    try {
+      for (const [i] of labels.entries()) {
+        const v = startVps(image, this.key.publicKey, undefined, prefix);
+        this.vps.push(v);
+        exec(v, `hostname node-${i}`); // distinct hostnames, so `docker node ls` names each node
+      }
+      this.vps.forEach((v) => this.prepare(v));
+    } catch (e) {
+      this.stop();
+      throw e;
+    }
+  }
+
+  private prepare(v: Vps): void {
+    const r = exec(
+      v,
+      [
+        "set -e",
+        `id ${DEPLOY} >/dev/null 2>&1 || useradd -m -s /bin/bash -G docker,sudo ${DEPLOY}`,
+        `echo '${DEPLOY} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/${DEPLOY}`,
+        `install -d -m 0700 -o ${DEPLOY} -g ${DEPLOY} /home/${DEPLOY}/.ssh`,
+        `echo '${this.key.publicKey}' > /home/${DEPLOY}/.ssh/authorized_keys`,
+        `chown ${DEPLOY}: /home/${DEPLOY}/.ssh/authorized_keys`,
+        "ufw default deny incoming >/dev/null && ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null",
+        "for i in $(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; echo dockerd not up >&2; exit 1",
+      ].join("\n"),
+      120_000,
+    );
+    assert.equal(r.code, 0, `prepare ${v.container}: ${r.stderr}`);
+  }
+
+  /** Removes the bridges, the VPS containers, their volumes and the scratch dir (idempotent). */
+  stop(): void {
+    for (const b of this.bridges) b.stop();
+    for (const v of this.vps) v.stop();
+    run("rm", ["-rf", this.dir]);
+  }
+
+  /**
+   * Declares SwarmCluster over `nodes` (indexes into `vps`, every one a manager) under mocks whose
+   * engine runs each command over SSH as it is registered (dependencies first, as Pulumi orders them).
+   */
+  async form(nodes: number[], log: (l: string) => void = console.log): Promise<Executed[]> {
+    const executed: Executed[] = [];
+    await installMocks("local", {
+      state: (r) => {
+        if (r.type !== "command:remote:Command") return {};
+        const conn = reveal(r.inputs.connection) as { host: string };
+        const node = Number(conn.host.replace("node-", ""));
+        const create = String(reveal(r.inputs.create));
+        const stdin = r.inputs.stdin === undefined ? "" : String(reveal(r.inputs.stdin));
+        const result = ssh(this.vps[node]!, DEPLOY, this.key.file, create, {
+          input: stdin,
+          timeoutMs: 180_000,
+        });
+        executed.push({
+          name: r.name,
+          node,
+          create,
+          delete: r.inputs.delete === undefined ? undefined : String(reveal(r.inputs.delete)),
+          stdinWasSecret: JSON.stringify(r.inputs.stdin ?? "").includes("4dabf18193072939515e22adb298388d"),
+          result,
+        });
+        log(`  ${r.name.padEnd(26)} node-${node} ${String(result.ms).padStart(6)} ms exit ${result.code}`);
+        assert.equal(result.code, 0, `${r.name} failed:\n${result.stdout}\n${result.stderr}`);
+        return { stdout: result.stdout, stderr: result.stderr };
+      },
+    });
+    const members: SwarmNode[] = nodes.map((i) => ({
+      name: `node-${i}`,
+      connection: pulumi.secret({
+        host: `node-${i}`,
+        port: 22,
+        user: DEPLOY,
+        privateKey: this.key.privateKey,
+      }),
+      address: this.vps[i]!.ip,
+      roles: ["manager"],
+      labels: this.labels[i]!,
+    }));
+    new SwarmCluster("swarm", { nodes: members, drainTimeoutSeconds: 30 });
+    // Registrations wait on real SSH commands: settle until every expected command ran (bounded).
+    // Per node: its firewall, its join (init on the first) and its settings; plus the token.
+    const expected = nodes.length * 3 + 1;
+    const deadline = Date.now() + 8 * 60_000;
+    while (executed.length < expected && Date.now() < deadline) await settle();
+    assert.equal(executed.length, expected, `ran ${executed.map((e) => e.name).join(", ")}`);
+    return executed;
+  }
+
+  /** `docker node ls` on node 0 as `hostname status availability manager-status` lines. */
+  nodeList(): string[] {
+    const r = exec(
+      this.vps[0]!,
+      "docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split("\n").sort();
+  }
+
+  /** The cluster as config: every VPS a manager with its labels, at its own address and SSH port. */
+  hostsConfig() {
+    return this.vps.map((v, i) => ({
+      address: v.ip,
+      sshPort: v.sshPort,
+      roles: ["manager"],
+      labels: this.labels[i]!,
+    }));
+  }
+
+  /** The `local` stack with `placement: swarm` on these nodes, with further config `overrides`. */
+  record(overrides: Record<string, unknown>): Promise<ProgramRecording> {
+    return recordProgram(
+      "local",
+      { placement: "swarm", hosts: this.hostsConfig(), ...overrides },
+      "launchgate-swarm-test",
+    );
+  }
+
+  /**
+   * Runs `cmd` in a task container on node `node` (stdin `input`), through `docker exec` inside
+   * the VPS: reading state, as test/support/vps.ts's `exec` does (an exec's output stream is not
+   * reliably delivered through the docker-over-ssh bridge).
+   */
+  inTask(node: number, container: string, cmd: string[], input = ""): string {
+    return must(
+      "docker",
+      ["exec", "-i", this.vps[node]!.container, "docker", "exec", "-i", container, ...cmd],
+      {
+        input,
+        timeoutMs: 60_000,
+      },
+    ).stdout;
+  }
+
+  /** `psql` as the superuser inside the Postgres task (over its local socket). */
+  psql(sql: string, db = "postgres"): string {
+    const [task] = this.taskContainers("postgres");
+    assert.ok(task, "a running Postgres task");
+    const cmd = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", "-"];
+    return this.inTask(task.node, task.container, cmd, sql).trim();
+  }
+
+  /** Hostnames of the nodes running `service`'s tasks (desired running, state running), sorted. */
+  nodesOf(service: string): string[] {
+    const format = "{{.Node}} {{.CurrentState}}";
+    const out = must(
+      "docker",
+      ["service", "ps", service, "--filter", "desired-state=running", "--format", format],
+      { env: this.bridges[0]!.env },
+    ).stdout;
+    return out
+      .split("\n")
+      .filter((l) => / Running /.test(l))
+      .map((l) => l.split(" ")[0]!)
+      .sort();
+  }
+
+  /** The running task containers of `service` on every reachable node. */
+  taskContainers(service: string): { node: number; container: string }[] {
+    const found: { node: number; container: string }[] = [];
+    this.bridges.forEach((b, node) => {
+      const filter = `label=com.docker.swarm.service.name=${service}`;
+      const r = run("docker", ["ps", "-q", "--filter", filter], { env: b.env, timeoutMs: 20_000 });
+      for (const id of r.stdout.split("\n").filter(Boolean)) found.push({ node, container: id });
+    });
+    return found;
+  }
+
+  /**
+   * The local images node `i` can need for `rec`: those of the services whose placement
+   * constraints its labels meet (the apps anywhere, Postgres only on its labelled node), and
+   * `extra`; the first manager also runs the one-shot containers (the proxy's config check).
+   */
+  private imagesFor(i: number, rec: ProgramRecording, extra: readonly string[]): string[] {
+    const meets = (c: string) => {
+      const m = /^node\.labels\.(\S+) == (\S+)$/.exec(c);
+      assert.ok(m, `constraint ${c} is not a node-label constraint`);
+      return this.labels[i]![m[1]!] === m[2];
+    };
+    const refs = played(rec)
+      .filter((r) =>
+        r.type === SERVICE
+          ? ((r.inputs.taskSpec.placement?.constraints ?? []) as string[]).every(meets)
+          : r.type === CONTAINER && i === 0,
+      )
+      .map((r) => String(r.type === SERVICE ? r.inputs.taskSpec.containerSpec.image : r.inputs.image));
+    return [
+      ...new Set([...refs, ...extra].map((ref) => this.imageMap[ref] ?? this.imageMap[imageRepo(ref)]!)),
+    ];
+  }
+
+  /**
+   * Builds (or reuses) the test images of `apps`, opens the bridges, loads on each node the images
+   * it can need for `rec` (plus the `extra` refs), then plays `rec`. Returns the milliseconds the
+   * images took and the milliseconds from the first create to every service converged.
+   */
+  async deploy(
+    rec: ProgramRecording,
+    apps: readonly AppImageSpec[],
+    extra: readonly string[] = [],
+    log: (l: string) => void = console.log,
+  ): Promise<{ imagesMs: number; upMs: number }> {
+    const t0 = Date.now();
+    const images = ensureImages(apps);
+    this.imageMap = images.map;
+    log(
+      `  images: ${images.built.length ? `built ${images.built.length}` : "all cached"} in ${(images.buildMs / 1000).toFixed(1)} s`,
+    );
+    this.bridges = this.vps.map((v) => startDockerOverSsh(v, DEPLOY, this.key.file));
+    this.vps.forEach((v, i) => {
+      const load = loadImages(v, DEPLOY, this.key.file, this.bridges[i]!, this.imagesFor(i, rec, extra));
+      log(
+        `  node-${i}: ${load.loaded.length} images loaded (${(load.bytes / 1e6).toFixed(0)} MB) in ${(load.ms / 1000).toFixed(1)} s`,
+      );
+    });
+    log(
+      "  rewrites: registry images → local test images on the nodes; admin tunnel → psql in the Postgres task",
+    );
+    const names = new Map(
+      rec.resources.filter((r) => r.type === NETWORK).map((r) => [r.name, String(r.inputs.name)]),
+    );
+    // The player finds networks through the harness (which creates them) when a service is created.
+    this.player = new SwarmPlayer({
+      socketPath: this.bridges[0]!.socketPath,
+      imageMap: this.imageMap,
+      networkId: (res) => this.harness.networkDockerName(names.get(res) ?? res),
+      log: (l) => log(`  [swarm] ${l}`),
+    });
+    this.harness = new Harness({
+      imageMap: this.imageMap,
+      runId: `lg-svc-${this.prefix}-${process.pid}`,
+      keepOnFailure: true, // stop() removes the VPS containers and everything in them
+      engine: {
+        socketPath: this.bridges[0]!.socketPath,
+        cliEnv: this.bridges[0]!.env,
+        placement: "as-declared",
+      },
+      postgresqlExec: (sql) => void this.psql(sql),
+      handlers: this.player.handlers(),
+      log: (l) => log(`  [harness] ${l}`),
+    });
+    const imagesMs = Date.now() - t0;
+    const t1 = Date.now();
+    await this.harness.up(played(rec));
+    const upMs = Date.now() - t1;
+    log(
+      `  stack up on ${this.vps.length} node(s) in ${(upMs / 1000).toFixed(1)} s (images before: ${(imagesMs / 1000).toFixed(1)} s)`,
+    );
+    return { imagesMs, upMs };
+  }
+}
