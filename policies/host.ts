@@ -12,8 +12,9 @@
  */
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
+import { Provider as DockerProvider } from "@pulumi/docker/provider";
 import type { PolicyResource } from "@pulumi/policy";
-import { known, strings } from "./lib/resources";
+import { TYPES, known, strings } from "./lib/resources";
 import { MAX_BACKUP_AGE_HOURS, MONITOR_PERCENT_PAIRS } from "../contract/monitoring";
 import { REQUIRED_HOST_STEPS, commandRoleOf } from "../contract/roles";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
@@ -578,4 +579,92 @@ export const firewallPorts = typedPolicy(
   },
 );
 
-export const hostPolicies = [hostHardeningPresent, hostStepEffective, firewallPorts, monitoringInstalled];
+/** The docker provider's type token (`pulumi:providers:docker`), from its class. */
+const DOCKER_PROVIDER = `pulumi:providers:${(DockerProvider as unknown as { __pulumiType: string }).__pulumiType}`;
+
+/** Local commands that open SSH connections themselves, and the env entry carrying their pinned key's known_hosts line. */
+const PINNED_LINE_ENV: Record<string, string> = {
+  "host-bootstrap": "LG_KNOWN_HOSTS",
+  "db-admin-tunnel": "KNOWN_HOSTS_LINE",
+};
+
+export const sshHostKeysPinned = typedPolicies(
+  {
+    name: "ssh-host-keys-pinned",
+    description:
+      "Checks whether every SSH connection the program's commands make verifies the host's key: remote commands carry `connection.hostKey`, the bootstrap and the DB admin tunnel a pinned known_hosts line.",
+    protectsAgainst:
+      "a man in the middle (or a re-used address) answering as the VPS and receiving every command, the secrets on their stdin and the deploy key's logins — the command provider accepts any host key unless `hostKey` is set",
+    benchmark:
+      "RFC 4251 §4.1 (the client must verify the host key); @pulumi/command remote.Connection.hostKey; OpenSSH ssh_config StrictHostKeyChecking",
+    fix: "set launchgate:host.hostKey (or hosts[].hostKey) to the VPS's key (ssh-keyscan -t ed25519 <address>, fingerprint checked out of band)",
+  },
+  [RemoteCommand, LocalCommand],
+  function* (props, args) {
+    if (args.type === TYPES.remoteCommand) {
+      const conn = known(() => props.connection) as Props | undefined;
+      if (conn === undefined) return; // computed: judged again at `up`
+      if (isUnset(() => conn.hostKey))
+        yield `connects to ${String(known(() => conn.host) ?? "its host")} without connection.hostKey: the command provider then accepts any host key.`;
+      return;
+    }
+    const role = roleOfCommand(props);
+    const name = role ? PINNED_LINE_ENV[role] : undefined;
+    if (!name) return;
+    const env = known(() => props.environment) as Props | undefined;
+    if (env !== undefined && isUnset(() => env[name]))
+      yield `the ${role} command's ssh gets no pinned host key (environment ${name} unset or empty): it would accept any host key.`;
+  },
+);
+
+/** Absent or empty (a value unknown at preview comes from another resource: set). */
+function isUnset(read: () => unknown): boolean {
+  let touchedUnknown = true;
+  const v = known(() => {
+    const x = read();
+    touchedUnknown = false;
+    return x;
+  });
+  return !touchedUnknown && (v === undefined || v === null || v === "");
+}
+
+export const dockerProviderHostKey = stackPolicy(
+  {
+    name: "docker-provider-host-key",
+    description:
+      "Checks whether the docker provider's ssh:// transport checks the host key: `StrictHostKeyChecking=yes` against a known_hosts file (the stack's, holding the pinned key), never /dev/null or the operator's ~/.ssh.",
+    protectsAgainst:
+      "the Docker engine API (root-equivalent) driven through a connection to whoever answers on the VPS's address",
+    benchmark: "RFC 4251 §4.1; OpenSSH ssh_config StrictHostKeyChecking, UserKnownHostsFile",
+    fix: "keep the provider's sshOpts from stacks/compose.ts (UserKnownHostsFile=.launchgate/<stack>/known_hosts, StrictHostKeyChecking=yes)",
+  },
+  function* (args) {
+    for (const r of args.resources.filter((x) => x.type === DOCKER_PROVIDER)) {
+      const host = known(() => r.props.host);
+      if (typeof host !== "string" || !host.startsWith("ssh://")) continue;
+      // Provider config arrives JSON-encoded (`["-o", "…"]`) or as a list, by engine version.
+      const opts = [...strings(known(() => r.props.sshOpts))].join(" ");
+      const strict = /StrictHostKeyChecking[= ]\s*([^\s",\]]+)/i.exec(opts)?.[1]?.toLowerCase();
+      const file = /UserKnownHostsFile[= ]\s*([^\s",\]]+)/i.exec(opts)?.[1];
+      if (strict !== "yes")
+        yield [
+          `docker provider ${r.name} reaches ${host} with StrictHostKeyChecking=${strict ?? "ask (unset)"}; set it to yes against a known_hosts file holding the pinned host key.`,
+          r,
+        ];
+      if (!file || file === "/dev/null")
+        yield [
+          `docker provider ${r.name} checks ${host}'s key against ${file ?? "the operator's ~/.ssh/known_hosts"}; point UserKnownHostsFile at the stack's known_hosts (.launchgate/<stack>/known_hosts).`,
+          r,
+        ];
+    }
+  },
+);
+
+export const hostPolicies = [
+  hostHardeningPresent,
+  hostStepEffective,
+  firewallPorts,
+  monitoringInstalled,
+  sshHostKeysPinned,
+  dockerProviderHostKey,
+];

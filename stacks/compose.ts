@@ -19,6 +19,7 @@ import { HardenedHost, HardenedHostArgs, SshConnection } from "../components/hos
 import { LocalVps } from "../components/host/LocalVps";
 import { SwarmCluster } from "../components/host/SwarmCluster";
 import { SshIdentityFile } from "../components/host/SshIdentityFile";
+import { knownHostsLine } from "../components/host/known-hosts";
 import { Network } from "../components/network/Network";
 import { Backups } from "../components/ops/Backups";
 import { Monitoring } from "../components/ops/Monitoring";
@@ -60,15 +61,19 @@ interface HostAccess {
   readonly sshPort: pulumi.Output<number>;
   readonly privateKey: pulumi.Output<string>;
   readonly publicKey: pulumi.Output<string>;
+  /** The host's SSH host public key, pinned (config `hostKey`, or the local VPS's generated one). */
+  readonly hostKey: pulumi.Output<string>;
 }
 
 /** Access to a disposable local VPS: loopback SSH with its generated key, its container address for peers. */
-function vpsAccess(vps: LocalVps): HostAccess {
+function vpsAccess(vps: LocalVps, hostKey: string | undefined): HostAccess {
   return {
     address: vps.address,
     sshPort: vps.sshPort,
     privateKey: vps.privateKey,
     publicKey: vps.publicKey,
+    // A key set in config wins (a VPS container made outside the program, as the e2e test's).
+    hostKey: hostKey ? pulumi.output(hostKey) : vps.hostKey,
     memberAddress: vps.networkAddress,
   };
 }
@@ -82,6 +87,7 @@ function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
         publishedPorts: LOCAL_PUBLISHED_PORTS,
         pidsLimit: cfg.pidsLimits.vps,
       }),
+      cfg.host.hostKey,
     );
   }
   // readSecrets has already refused a staging/production stack without these.
@@ -90,6 +96,8 @@ function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
     sshPort: pulumi.output(cfg.host.sshPort),
     privateKey: secrets.sshPrivateKey!,
     publicKey: pulumi.output(cfg.host.deployerPublicKey!),
+    // parseConfig has refused a staging/production host without it.
+    hostKey: pulumi.output(cfg.host.hostKey!),
   };
 }
 
@@ -100,8 +108,6 @@ interface DeclaredHosts {
   readonly access: HostAccess;
   readonly host: HardenedHost;
   readonly dataHost: HardenedHost;
-  /** The data host's pinned SSH host key (`hostKey` in config), when set. */
-  readonly dataHostKey?: string;
 }
 
 /** Placement `single-host`: one HardenedHost (`host`) runs everything. */
@@ -117,7 +123,7 @@ function declareSingleHost(
     webAllowFrom,
     runsRedis: cfg.redis.instances.length > 0,
   });
-  return { access, host, dataHost: host, dataHostKey: cfg.host.hostKey };
+  return { access, host, dataHost: host };
 }
 
 /** HardenedHost's login and settings for a host reached through `access`. */
@@ -131,6 +137,7 @@ function hostArgs(
       port: access.sshPort,
       user: cfg.host.bootstrapUser,
       privateKey: access.privateKey,
+      hostKey: access.hostKey,
     },
     host: cfg.host,
     deployerPublicKey: access.publicKey,
@@ -174,7 +181,6 @@ function declareCluster(
     access: manager.access,
     host: manager.host,
     dataHost: nodes[pinnedNode(cfg.hosts, "postgres")]!.host,
-    dataHostKey: cfg.hosts[pinnedNode(cfg.hosts, "postgres")]!.hostKey,
   };
 }
 
@@ -192,6 +198,7 @@ function nodeAccess(
         sshPort: node.sshPort,
         publishedPorts: publishesWeb ? LOCAL_PUBLISHED_PORTS : [],
       }),
+      node.hostKey,
     );
   }
   return {
@@ -199,6 +206,7 @@ function nodeAccess(
     sshPort: pulumi.output(node.sshPort),
     privateKey: secrets.sshPrivateKey!,
     publicKey: pulumi.output(cfg.host.deployerPublicKey!),
+    hostKey: pulumi.output(node.hostKey!),
   };
 }
 
@@ -305,12 +313,24 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
   // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
   const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
-  const { access, host, dataHost, dataHostKey, cluster } = swarm
+  const { access, host, dataHost, cluster } = swarm
     ? declareCluster(cfg, secrets, webAllowFrom)
     : declareSingleHost(cfg, secrets, webAllowFrom);
+  // The deploy user's key, and the managing host's pinned host key for the docker provider's ssh
+  // (the promote driver reads and checks the same per-stack files).
+  const knownHostsPath = `.launchgate/${stack}/known_hosts`;
   const identity = new SshIdentityFile(
     "deployer-identity",
-    { privateKey: access.privateKey, path: `.launchgate/${stack}/id_deployer` },
+    {
+      privateKey: access.privateKey,
+      path: `.launchgate/${stack}/id_deployer`,
+      knownHosts: {
+        path: knownHostsPath,
+        line: pulumi
+          .all([access.address, access.sshPort, access.hostKey])
+          .apply(([h, p, k]) => knownHostsLine(h, p, k)),
+      },
+    },
     { dependsOn: [host.ready] },
   );
   // Backups, the drill, monitoring and the DB admin tunnel run on the node holding Postgres (the
@@ -322,7 +342,16 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     "vps-docker",
     {
       host: host.dockerHost,
-      sshOpts: ["-i", identity.path, "-o", "StrictHostKeyChecking=accept-new", "-o", "IdentitiesOnly=yes"],
+      sshOpts: [
+        "-i",
+        identity.path,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHostsPath}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+      ],
     },
     // On a swarm, services go to the first manager once every member has joined.
     { dependsOn: [identity.written, host.ready, ...(cluster?.members ?? [])] },
@@ -346,7 +375,6 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       connection,
       remoteAddress: POSTGRES_IP,
       localPort: DB_TUNNEL_PORT,
-      ...(dataHostKey ? { hostKey: dataHostKey } : {}),
     },
     { dependsOn: [identity.written] },
   );

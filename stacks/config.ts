@@ -6,6 +6,7 @@
  * config key, the value received and what is expected.
  */
 import { z } from "zod";
+import { SSH_HOST_KEY } from "../components/host/known-hosts";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
@@ -53,7 +54,7 @@ const hostAddress = z
 const sshHostKey = z
   .string()
   .regex(
-    /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/,
+    SSH_HOST_KEY,
     "an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan's line without the host name)",
   );
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, "a container image reference");
@@ -65,9 +66,11 @@ const hostSchema = z
     sshPort: port.default(22),
     /**
      * The host's SSH host public key, pinned: `ssh-ed25519 AAAA…` (a line of `ssh-keyscan -t
-     * ed25519 <address>` without the host name; verify it out of band). When set, the DB admin
-     * tunnel accepts this key only. @default absent: trust on first use (OpenSSH
-     * `StrictHostKeyChecking=accept-new` against the operator's ~/.ssh/known_hosts).
+     * ed25519 <address>` without the host name; verify its fingerprint out of band, e.g. from the
+     * provider's console). Every SSH connection the program makes to the host checks it: the
+     * remote commands (the command provider's `connection.hostKey`), the bootstrap, the DB
+     * admin tunnel and the docker provider. Required on staging and production; on `local` the
+     * disposable VPS's generated key is pinned instead.
      */
     hostKey: sshHostKey.optional(),
     /** User the first connection uses (root on a fresh VPS) before hardening locks it out. */
@@ -111,9 +114,11 @@ const clusterHostSchema = z
     sshPort: port.default(22),
     /**
      * The host's SSH host public key, pinned: `ssh-ed25519 AAAA…` (a line of `ssh-keyscan -t
-     * ed25519 <address>` without the host name; verify it out of band). When set, the DB admin
-     * tunnel accepts this key only. @default absent: trust on first use (OpenSSH
-     * `StrictHostKeyChecking=accept-new` against the operator's ~/.ssh/known_hosts).
+     * ed25519 <address>` without the host name; verify its fingerprint out of band, e.g. from the
+     * provider's console). Every SSH connection the program makes to the host checks it: the
+     * remote commands (the command provider's `connection.hostKey`), the bootstrap, the DB
+     * admin tunnel and the docker provider. Required on staging and production; on `local` the
+     * disposable VPS's generated key is pinned instead.
      */
     hostKey: sshHostKey.optional(),
     /** `manager` (Raft member, schedules) and/or `worker`; the first manager initialises the swarm. */
@@ -833,6 +838,15 @@ function crossChecks(
   if (routes.length === 0)
     out.push({ path: ["apps"], value: "(no route)", expected: "at least one app with a `route`" });
   if (cfg.environment !== "local") {
+    // An unpinned host key lets whoever answers on the address receive every command and secret.
+    const hostKeyExpected = `the host's SSH host public key ("ssh-ed25519 AAAA…", from ssh-keyscan, verified out of band) on ${cfg.environment}`;
+    if (cfg.placement === "swarm")
+      cfg.hosts.forEach((h, i) => {
+        if (!h.hostKey)
+          out.push({ path: ["hosts", i, "hostKey"], value: undefined, expected: hostKeyExpected });
+      });
+    else if (!cfg.host.hostKey)
+      out.push({ path: ["host", "hostKey"], value: undefined, expected: hostKeyExpected });
     if (cfg.tls !== "cloudflare-origin")
       out.push({ path: ["tls"], value: cfg.tls, expected: `"cloudflare-origin" on ${cfg.environment}` });
     if (!cfg.dns)

@@ -125,15 +125,21 @@ export class ProductionFixture {
 export const SWARM_HOSTS = [
   {
     address: "10.0.0.1",
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMS1ob3N0LWtleS4uLi4uLi4uLi4u",
     roles: ["manager"],
     labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
   },
   {
     address: "10.0.0.2",
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMi1ob3N0LWtleS4uLi4uLi4uLi4u",
     roles: ["manager"],
     labels: { "launchgate.redis": "true", "launchgate.edge": "true" },
   },
-  { address: "10.0.0.3", roles: ["manager"] },
+  {
+    address: "10.0.0.3",
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMy1ob3N0LWtleS4uLi4uLi4uLi4u",
+    roles: ["manager"],
+  },
 ];
 
 /**

@@ -1042,6 +1042,80 @@ const CASES: [string, string, Change][] = [
     })),
   ],
   ["monitoring install removed", "monitoring-installed", dropRole("monitoring")],
+  // SSH host keys: every connection verifies the VPS's key (the command provider ignores it unless set).
+  ...["host-sshd", "backups-install", "monitoring-install"].map((name): [string, string, Change] => [
+    `${name} connects without the host's key`,
+    "ssh-host-keys-pinned",
+    edit(name, (p) => ({
+      props: { ...p, connection: pulumi.output(p.connection as Props).apply(({ hostKey: _k, ...c }) => c) },
+    })),
+  ]),
+  [
+    "a remote command with an empty host key",
+    "ssh-host-keys-pinned",
+    edit("host-firewall", (p) => ({
+      props: { ...p, connection: pulumi.output(p.connection as Props).apply((c) => ({ ...c, hostKey: "" })) },
+    })),
+  ],
+  [
+    "the bootstrap's ssh without the pinned known_hosts line",
+    "ssh-host-keys-pinned",
+    edit("host-bootstrap", (p) => ({
+      props: {
+        ...p,
+        environment: pulumi.output(p.environment as Props).apply(({ LG_KNOWN_HOSTS: _l, ...e }) => e),
+      },
+    })),
+  ],
+  [
+    "the DB admin tunnel back to trust on first use",
+    "ssh-host-keys-pinned",
+    edit("pg-admin-forward", (p) => ({
+      props: {
+        ...p,
+        environment: pulumi.output(p.environment as Props).apply((e) => ({ ...e, KNOWN_HOSTS_LINE: "" })),
+      },
+    })),
+  ],
+  [
+    "docker provider with StrictHostKeyChecking=no",
+    "docker-provider-host-key",
+    replaceIn("vps-docker", "sshOpts", "StrictHostKeyChecking=yes", "StrictHostKeyChecking=no"),
+  ],
+  [
+    "docker provider trusting on first use",
+    "docker-provider-host-key",
+    replaceIn("vps-docker", "sshOpts", "StrictHostKeyChecking=yes", "StrictHostKeyChecking=accept-new"),
+  ],
+  [
+    "docker provider checking against /dev/null",
+    "docker-provider-host-key",
+    replaceIn("vps-docker", "sshOpts", /UserKnownHostsFile=.*/, "UserKnownHostsFile=/dev/null"),
+  ],
+  [
+    "docker provider against the operator's ~/.ssh/known_hosts",
+    "docker-provider-host-key",
+    edit("vps-docker", (p) => ({
+      props: {
+        ...p,
+        sshOpts: pulumi
+          .output(p.sshOpts as string[])
+          .apply((o) =>
+            o.filter((x, i) => !/UserKnownHostsFile/.test(x) && !/UserKnownHostsFile/.test(o[i + 1] ?? "")),
+          ),
+      },
+    })),
+  ],
+  [
+    "the production host's key removed from the stack",
+    PROGRAM_ERROR,
+    {
+      config: () => {
+        const { hostKey: _k, ...host } = readStackFile(ROOT, "production").values.host as Props;
+        return { host };
+      },
+    },
+  ],
   [
     "backups claim a version-scoped delete they don't have",
     "command-delete-replacement",
@@ -1116,6 +1190,15 @@ const SWARM_CASES: [string, string, Change][] = [
       ...c,
       mounts: [...(c.mounts as Props[]), { type: "bind", source: "/var/run/docker.sock", target: "/sock" }],
     })),
+  ],
+  [
+    "a node's host key removed",
+    PROGRAM_ERROR,
+    {
+      config: () => ({
+        hosts: SWARM_HOSTS.map(({ hostKey: _k, ...h }, i) => (i === 2 ? h : { ...h, hostKey: _k })),
+      }),
+    },
   ],
   [
     "app service image by tag",

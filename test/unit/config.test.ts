@@ -102,6 +102,13 @@ const BAD: BadCase[] = [
     message: 'launchgate:host.address: got "300.1.2.3"; expected an IPv4 address or a DNS name',
   },
   {
+    name: "staging without the host's SSH host key",
+    stack: "staging",
+    edit: (r) => delete r.host.hostKey,
+    message:
+      'launchgate:host.hostKey: got nothing; expected the host\'s SSH host public key ("ssh-ed25519 AAAA…", from ssh-keyscan, verified out of band) on staging',
+  },
+  {
     name: "host key with the host name left in (ssh-keyscan's whole line)",
     stack: "staging",
     edit: (r) => (r.host.hostKey = "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk"),
@@ -277,8 +284,11 @@ describe("bad config is refused with key, value and expectation", () => {
 });
 
 describe("placement and hosts (Swarm cluster shape)", () => {
+  /** A placeholder ed25519 host key (staging requires each node's). */
+  const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMS1ob3N0LWtleS4uLi4uLi4uLi4u";
   const node = (address: string, roles: string[], labels: Record<string, string> = {}) => ({
     address,
+    hostKey: HOST_KEY,
     roles,
     labels,
   });
@@ -304,11 +314,21 @@ describe("placement and hosts (Swarm cluster shape)", () => {
   });
   test("a valid cluster parses with defaults (sshPort 22, roles [worker], labels {})", () => {
     const cfg = parseConfig(
-      swarm([...cluster(), { address: "10.0.0.4" }, { address: "10.0.0.5" }]),
+      swarm([
+        ...cluster(),
+        { address: "10.0.0.4", hostKey: HOST_KEY },
+        { address: "10.0.0.5", hostKey: HOST_KEY },
+      ]),
       "staging",
     );
     assert.equal(cfg.placement, "swarm");
-    assert.deepEqual(cfg.hosts[3], { address: "10.0.0.4", sshPort: 22, roles: ["worker"], labels: {} });
+    assert.deepEqual(cfg.hosts[3], {
+      address: "10.0.0.4",
+      hostKey: HOST_KEY,
+      sshPort: 22,
+      roles: ["worker"],
+      labels: {},
+    });
   });
 
   const CASES: { name: string; raw: () => Record<string, unknown>; message: string }[] = [

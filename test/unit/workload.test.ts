@@ -26,6 +26,7 @@ import { appSecretNames, swarmPlacements } from "../../stacks/compose";
 import type { AppConfig } from "../../stacks/config";
 import { API_APP, API_DB_URL } from "../fixtures/apps";
 import { readStackFile } from "../../stacks/stack-file";
+import { SWARM_HOSTS } from "../gates/support";
 import * as path from "node:path";
 
 const S = "docker:index/service:Service";
@@ -254,15 +255,7 @@ describe("the rendering's rules (pure)", () => {
   });
   test("placements from config: pinned data stores, hosts−1 app replicas one per node, global proxy; dnsrr and clear overlays only on local", () => {
     const raw = readStackFile(path.resolve(__dirname, "../.."), "staging").values as Record<string, unknown>;
-    const hosts = [
-      {
-        address: "10.0.0.1",
-        roles: ["manager"],
-        labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
-      },
-      { address: "10.0.0.2", roles: ["manager"], labels: { "launchgate.redis": "true" } },
-      { address: "10.0.0.3", roles: ["manager"] },
-    ];
+    const hosts = SWARM_HOSTS;
     const apps = (raw.apps as Record<string, unknown>[]).map(({ migrate: _m, ...a }) => a);
     const cfg = parseConfig({ ...raw, placement: "swarm", hosts, apps }, "staging");
     const p = swarmPlacements(cfg);
