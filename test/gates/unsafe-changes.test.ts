@@ -1095,16 +1095,7 @@ const CASES: [string, string, Change][] = [
   [
     "docker provider against the operator's ~/.ssh/known_hosts",
     "docker-provider-host-key",
-    edit("vps-docker", (p) => ({
-      props: {
-        ...p,
-        sshOpts: pulumi
-          .output(p.sshOpts as string[])
-          .apply((o) =>
-            o.filter((x, i) => !/UserKnownHostsFile/.test(x) && !/UserKnownHostsFile/.test(o[i + 1] ?? "")),
-          ),
-      },
-    })),
+    replaceIn("vps-docker", "sshOpts", /^UserKnownHostsFile=.*$/, "IdentitiesOnly=yes"),
   ],
   [
     "the production host's key removed from the stack",
