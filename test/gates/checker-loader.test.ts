@@ -10,7 +10,7 @@
  * - The CLI prints its speed figures.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -141,6 +141,32 @@ describe("tools/loader/code-cache.cjs: V8 code cache", () => {
       [],
       "no partial entry",
     );
+  });
+
+  test("a process stopped by SIGTERM (as the checker stops the pack) writes its entries first", async (t) => {
+    if (runStats().builtin) return t.skip("built-in cache");
+    const server = path.join(dir, "server.ts");
+    fs.writeFileSync(
+      server,
+      'import { parse } from "semver";\nconsole.log(parse("1.2.3")?.minor);\nsetInterval(() => undefined, 1000);\n',
+    );
+    const child = spawn(process.execPath, ["--require", LOADER, server], {
+      cwd: ROOT,
+      env: { ...process.env, LAUNCHGATE_TS_CACHE: cache, NODE_PATH: path.join(ROOT, "node_modules") },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const ready = await Promise.race([
+      new Promise<string>((resolve) =>
+        child.stdout.once("data", (b: Buffer) => resolve(b.toString().trim())),
+      ),
+      exited.then((code) => `exited ${code} before serving`),
+    ]);
+    assert.equal(ready, "2");
+    const before = entries().length;
+    child.kill("SIGTERM");
+    assert.equal(await exited, 143, "exits as a SIGTERM would");
+    assert.ok(entries().length > before, "entries written on SIGTERM");
   });
 
   test("LAUNCHGATE_CODE_CACHE=0 turns it off", () => {

@@ -6,9 +6,10 @@
  *
  * - Node ≥ 22.1 has this built in (`module.enableCompileCache`): used when present.
  * - On Node 20 (package.json `engines`), `Module.prototype._compile` compiles through
- *   `vm.Script` with the cached data of a previous run. The entry is written right after the
- *   module's top level ran, so the functions it called while loading are in it too (the pack is
- *   stopped by a signal, so nothing is deferred to process exit).
+ *   `vm.Script` with the cached data of a previous run. A module compiled afresh gets its entry
+ *   when the process ends (exit, or SIGTERM: how the checker stops the pack), so the functions
+ *   V8 compiled lazily during the run (policy evaluation, the program's applies) are in it too.
+ *   Only a process with such pending entries handles SIGTERM (it writes them, then exits 143).
  * Keyed by SHA-256 of the node version, architecture, file name and the exact source text: a
  * changed file is a new key; an entry V8 rejects (other flags) is recompiled and rewritten. It
  * caches compiled code only, never a module's results.
@@ -41,6 +42,14 @@ function install(dir) {
     return stats;
   }
   const original = Module.prototype._compile;
+  /** [entry file, script] compiled afresh in this process: written when it ends. */
+  const pending = [];
+  const flush = () => pending.splice(0).forEach(([file, script]) => store(dir, file, script));
+  process.on("exit", flush);
+  const onSigterm = () => {
+    flush();
+    process.exit(143);
+  };
   const prefix = `${process.version}\0${process.arch}\0`;
   Module.prototype._compile = function compileCached(content, filename) {
     // Left to Node: a hashbang (only valid at the very start of a script, not inside the
@@ -64,7 +73,8 @@ function install(dir) {
     const result = script
       .runInThisContext({ displayErrors: true })
       .call(this.exports, this.exports, requireFor(this), this, filename, path.dirname(filename));
-    if (!hit) store(dir, file, script);
+    if (!hit && pending.push([file, script]) === 1 && process.listenerCount("SIGTERM") === 0)
+      process.once("SIGTERM", onSigterm);
     return result;
   };
   return stats;
