@@ -102,6 +102,11 @@ const pidsLimitTo = (name: string, from: number, to: string) =>
     },
   }));
 const dnsConfig = () => readStackFile(ROOT, "production").values.dns as Props;
+/** Production's host config with `sshAllowFrom` replaced (undefined: left to the schema default). */
+const hostWith = (sshAllowFrom: string[] | undefined): Props => {
+  const { sshAllowFrom: _shipped, ...host } = readStackFile(ROOT, "production").values.host as Props;
+  return sshAllowFrom ? { ...host, sshAllowFrom } : host;
+};
 const appsWith = (i: number, f: (a: Props) => Props) =>
   (readStackFile(ROOT, "production").values.apps as Props[]).map((a, j) => (j === i ? f(a) : a));
 
@@ -329,6 +334,22 @@ const CASES: [string, string, Change][] = [
     "app container on the host network",
     "container-host-namespaces",
     setProp("app-api", "networkMode", "host"),
+  ],
+  // SSH reachable from the whole internet (issue 10's known gap: sshAllowFrom defaults to 0.0.0.0/0).
+  [
+    "SSH admitted from 0.0.0.0/0",
+    "ssh-source-restricted",
+    { config: () => ({ host: hostWith(["0.0.0.0/0"]) }) },
+  ],
+  [
+    "SSH admitted from a /8 beside the admins' /24",
+    "ssh-source-restricted",
+    { config: () => ({ host: hostWith(["198.51.100.0/24", "10.0.0.0/8"]) }) },
+  ],
+  [
+    "sshAllowFrom left to its default",
+    "ssh-source-restricted",
+    { config: () => ({ host: hostWith(undefined) }) },
   ],
   // Refused twice over: config validation (tls cloudflare-origin needs proxied records) stops the program.
   ["DNS records not proxied", PROGRAM_ERROR, { config: () => ({ dns: { ...dnsConfig(), proxied: false } }) }],
