@@ -329,6 +329,31 @@ export function calendarPeriodDays(value: string): number {
   return m[4] ? Number(m[4]) : 31;
 }
 
+/**
+ * Upper bound of the hours between two runs of a systemd `OnCalendar` value: for a daily spec
+ * with an hour list, step or `*` (`*-*-* 00,06,12,18:00:00`, `*-*-* 00/5:00`, `*-*-* *:30`) the
+ * largest gap between its hours, across midnight; `hourly`/`minutely` 1; otherwise
+ * {@link calendarPeriodDays} × 24.
+ */
+export function calendarPeriodHours(value: string): number {
+  const v = value.trim().toLowerCase();
+  if (v === "hourly" || v === "minutely") return 1;
+  const m = /^\*-\*-\*\s+([\d,/*]+):(?:\d{1,2}|\*)(?::\d{1,2})?(?:\s|$)/.exec(v);
+  if (!m) return calendarPeriodDays(value) * 24;
+  const hours = new Set<number>();
+  for (const part of m[1]!.split(",")) {
+    const step = /^(\*|\d{1,2})(?:\/(\d{1,2}))?$/.exec(part);
+    if (!step) return calendarPeriodDays(value) * 24;
+    const start = step[1] === "*" ? 0 : Number(step[1]);
+    const every = step[2] ? Number(step[2]) : step[1] === "*" ? 1 : 24;
+    if (every < 1) return calendarPeriodDays(value) * 24;
+    for (let h = start; h < 24; h += every) hours.add(h);
+  }
+  const sorted = [...hours].sort((a, b) => a - b);
+  if (sorted.length === 0) return calendarPeriodDays(value) * 24;
+  return Math.max(...sorted.map((h, i) => (sorted[i + 1] ?? sorted[0]! + 24) - h));
+}
+
 interface Declared {
   /** The release manifest's launchgate:backups.retentionDays (undefined without a release gate). */
   readonly retentionDays?: number;
@@ -487,6 +512,16 @@ export const backupsPresent = stackPolicy(
       .filter((r) => r.isType(Database))
       .flatMap((r) => (known(() => r.props.name) as string | undefined) ?? []);
     const pgContainer = known(() => postgres.props.name) as string | undefined;
+    // The dump period as installed against the declared launchgate:backups.incrementalEveryHours
+    // (manifests written before it was declared: only the daily rule above).
+    const every = manifest?.backups.incrementalEveryHours;
+    const backups = byRole("backup");
+    const periods = backups.flatMap((r) => onCalendars(commandText(r)).map(calendarPeriodHours));
+    if (every !== undefined && periods.length > 0 && Math.min(...periods) > every)
+      yield [
+        `the backup timers dump at best every ${Math.min(...periods)} h but the release declares a dump every ${every} h (launchgate:backups.incrementalEveryHours).`,
+        backups[0]!,
+      ];
     for (const r of [...byRole("backup"), ...byRole("drill")])
       yield* installedProblems(r, {
         retentionDays: manifest?.backups.retentionDays,

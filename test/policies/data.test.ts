@@ -253,6 +253,50 @@ describe("backups-present", () => {
       "the drill install writes no files (no LG_FILES manifest); keep components/ops/Backups.ts's install.",
     ]);
   });
+  it("holds the installed dump period to the declared launchgate:backups.incrementalEveryHours", async () => {
+    const declared: StackResourceInput = {
+      ...gate(30, 24),
+      props: {
+        environment: {
+          LAUNCHGATE_GATE: JSON.stringify({
+            version: 1,
+            backups: { retentionDays: 30, drillEveryHours: 24, incrementalEveryHours: 6 },
+          }),
+        },
+      },
+    };
+    const withTimers = (...calendars: string[]) =>
+      backup([...backupFiles(), ...calendars.flatMap((c, i) => unit(`i${i}`, "/l/backup.sh", c))]);
+    const run = (b: StackResourceInput) =>
+      runStackPolicy(data.backupsPresent, [pg, database, declared, b, drill()]);
+    assert.deepEqual(await run(withTimers("*-*-* 00,06,12,18:00:00 UTC")), []);
+    assert.deepEqual(await run(withTimers("*-*-* 00/6:00:00 UTC")), []);
+    assert.deepEqual(await run(withTimers("hourly")), []);
+    assert.deepEqual(await run(backup()), [
+      "the backup timers dump at best every 24 h but the release declares a dump every 6 h (launchgate:backups.incrementalEveryHours).",
+    ]);
+    assert.deepEqual(await run(withTimers("*-*-* 00,06,12:00:00 UTC")), [
+      "the backup timers dump at best every 12 h but the release declares a dump every 6 h (launchgate:backups.incrementalEveryHours).",
+    ]);
+    // A manifest written before the field existed: only the at-least-daily rule.
+    assert.deepEqual(await check(backup(), drill()), []);
+  });
+  it("calendarPeriodHours: the largest gap between runs, across midnight", () => {
+    const cases: [string, number][] = [
+      ["*-*-* 00,06,12,18:00:00 UTC", 6],
+      ["*-*-* 01,07,13,19:30:00 UTC", 6],
+      ["*-*-* 00/5:00:00 UTC", 5],
+      ["*-*-* 00,06,12:00:00 UTC", 12],
+      ["*-*-* 02:00:00 UTC", 24],
+      ["*-*-* *:15:00", 1],
+      ["hourly", 1],
+      ["daily", 24],
+      ["weekly", 168],
+      ["*-*-1/3 02:00:00 UTC", 72],
+      ["Mon *-*-* 02:00:00 UTC", 168],
+    ];
+    for (const [value, hours] of cases) assert.equal(data.calendarPeriodHours(value), hours, value);
+  });
   it("text such as pg_dump in an unmarked command does not count", async () => {
     const text: StackResourceInput = {
       type: TYPES.remoteCommand,
