@@ -462,7 +462,7 @@ export const backupsPresent = stackPolicy(
   {
     name: "backups-present",
     description:
-      "Checks whether a stack running Postgres installs scheduled backups (role backup) and a separately scheduled restore drill (role drill), each with systemd timers, as declared: installed retention, databases, container, timers running the installed scripts, drill schedule.",
+      "Checks whether a stack running Postgres installs scheduled backups (role backup) and a separately scheduled restore drill (role drill), each with systemd timers, as declared: installed retention, databases, container, timers running the installed scripts, drill schedule, dump period (launchgate:backups.incrementalEveryHours).",
     protectsAgainst: "a database with no backup, or backups never proven restorable",
     benchmark: "seed 001 §backups (daily pg_dump, 30-day retention, restore drill); seed 003",
     fix: "keep the Backups component: its install (role backup) and drill (role drill) commands",
