@@ -281,22 +281,6 @@ describe("backups-present", () => {
     // A manifest written before the field existed: only the at-least-daily rule.
     assert.deepEqual(await check(backup(), drill()), []);
   });
-  it("calendarPeriodHours: the largest gap between runs, across midnight", () => {
-    const cases: [string, number][] = [
-      ["*-*-* 00,06,12,18:00:00 UTC", 6],
-      ["*-*-* 01,07,13,19:30:00 UTC", 6],
-      ["*-*-* 00/5:00:00 UTC", 5],
-      ["*-*-* 00,06,12:00:00 UTC", 12],
-      ["*-*-* 02:00:00 UTC", 24],
-      ["*-*-* *:15:00", 1],
-      ["hourly", 1],
-      ["daily", 24],
-      ["weekly", 168],
-      ["*-*-1/3 02:00:00 UTC", 72],
-      ["Mon *-*-* 02:00:00 UTC", 168],
-    ];
-    for (const [value, hours] of cases) assert.equal(data.calendarPeriodHours(value), hours, value);
-  });
   it("text such as pg_dump in an unmarked command does not count", async () => {
     const text: StackResourceInput = {
       type: TYPES.remoteCommand,
@@ -394,21 +378,31 @@ describe("command-delete-replacement", () => {
   });
 });
 
-describe("backup schedules as installed (calendarPeriodDays)", () => {
-  const table: [string, number][] = [
-    ["*-*-* 02:00:00 UTC", 1],
-    ["*-*-* 00/6:00:00 UTC", 1],
-    ["*-*-1/2 03:00:00 UTC", 2],
-    ["Mon *-*-* 03:00:00 UTC", 7],
-    ["weekly", 7],
-    ["daily", 1],
-    ["monthly", 31],
-    ["yearly", 366],
-    ["*-01-01 00:00:00", 366],
-    ["not a calendar", 366],
+describe("backup schedules as installed (calendarPeriodDays, calendarPeriodHours)", () => {
+  /** OnCalendar value → most days apart, most hours apart (the largest gap, across midnight). */
+  const table: [string, number, number][] = [
+    ["*-*-* 02:00:00 UTC", 1, 24],
+    ["*-*-* 00/6:00:00 UTC", 1, 6],
+    ["*-*-* 00/5:00:00 UTC", 1, 5],
+    ["*-*-* 00,06,12,18:00:00 UTC", 1, 6],
+    ["*-*-* 01,07,13,19:30:00 UTC", 1, 6],
+    ["*-*-* 00,06,12:00:00 UTC", 1, 12],
+    ["*-*-* *:15:00", 1, 1],
+    ["hourly", 0, 1],
+    ["*-*-1/2 03:00:00 UTC", 2, 48],
+    ["Mon *-*-* 03:00:00 UTC", 7, 168],
+    ["weekly", 7, 168],
+    ["daily", 1, 24],
+    ["monthly", 31, 744],
+    ["yearly", 366, 8784],
+    ["*-01-01 00:00:00", 366, 8784],
+    ["not a calendar", 366, 8784],
   ];
-  for (const [value, days] of table)
-    it(`${value} → at most ${days} day(s) apart`, () => assert.equal(data.calendarPeriodDays(value), days));
+  for (const [value, days, hours] of table)
+    it(`${value} → at most ${days} day(s), ${hours} h apart`, () => {
+      assert.equal(data.calendarPeriodDays(value), days);
+      assert.equal(data.calendarPeriodHours(value), hours);
+    });
 });
 
 describe("postgres-durability and data-volumes-private", () => {
