@@ -100,6 +100,8 @@ interface DeclaredHosts {
   readonly access: HostAccess;
   readonly host: HardenedHost;
   readonly dataHost: HardenedHost;
+  /** The data host's pinned SSH host key (`hostKey` in config), when set. */
+  readonly dataHostKey?: string;
 }
 
 /** Placement `single-host`: one HardenedHost (`host`) runs everything. */
@@ -115,7 +117,7 @@ function declareSingleHost(
     webAllowFrom,
     runsRedis: cfg.redis.instances.length > 0,
   });
-  return { access, host, dataHost: host };
+  return { access, host, dataHost: host, dataHostKey: cfg.host.hostKey };
 }
 
 /** HardenedHost's login and settings for a host reached through `access`. */
@@ -172,6 +174,7 @@ function declareCluster(
     access: manager.access,
     host: manager.host,
     dataHost: nodes[pinnedNode(cfg.hosts, "postgres")]!.host,
+    dataHostKey: cfg.hosts[pinnedNode(cfg.hosts, "postgres")]!.hostKey,
   };
 }
 
@@ -302,7 +305,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
   // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
   const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
-  const { access, host, dataHost, cluster } = swarm
+  const { access, host, dataHost, dataHostKey, cluster } = swarm
     ? declareCluster(cfg, secrets, webAllowFrom)
     : declareSingleHost(cfg, secrets, webAllowFrom);
   const identity = new SshIdentityFile(
@@ -343,6 +346,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       connection,
       remoteAddress: POSTGRES_IP,
       localPort: DB_TUNNEL_PORT,
+      ...(dataHostKey ? { hostKey: dataHostKey } : {}),
     },
     { dependsOn: [identity.written] },
   );
