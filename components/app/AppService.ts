@@ -18,10 +18,11 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
+import { HEALTH_INTERVAL, afterSuccess, attachNetworks, hardened, shortHash } from "./hardening";
 import * as command from "@pulumi/command";
 import { DELETE_SCOPE_TRIGGER, roleLabel, roleTrigger } from "../../contract/roles";
-import { limitPids, type PidsLimitArgs } from "./pids-limit";
+import { limitPids, startOneShot, type PidsLimitArgs } from "./pids-limit";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 import { SwarmPlacement, declareWorkload, swarmSecretFiles } from "./workload";
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
@@ -86,10 +87,12 @@ export interface AppServiceArgs {
   /** Seconds the migration job may run before the update fails. @default 600 */
   readonly migrationTimeoutSeconds?: number;
   /**
-   * PIDs cgroup limit (CIS 5.29) of the app container and the engine to apply it on
-   * (contract/pids-limits.ts; the one-shot migration job is exempt there).
+   * PIDs cgroup limit (CIS 5.29) of the app container, the engine to apply it on, and the limit of
+   * the one-shot migration job (`migration`, @default DEFAULT_PIDS_LIMITS.migration), which that
+   * engine starts under it (contract/pids-limits.ts). Required with `app.migrate`: the job is
+   * created stopped and only its PIDs-limit command starts it.
    */
-  readonly pids?: PidsLimitArgs;
+  readonly pids?: PidsLimitArgs & { readonly migration?: number };
   /**
    * Seconds a replaced container keeps serving after its replacement is healthy, before it is
    * stopped: how long a client that caches the alias's addresses (the proxy:
@@ -229,9 +232,14 @@ export class AppService extends pulumi.ComponentResource {
     if (app.migrate && args.swarm)
       throw new Error(`app ${app.name}: migrations are not supported with placement swarm yet`);
     if (app.migrate) {
-      // One-shot: attach waits for the exit, mustRun false keeps Pulumi from restarting it on the
-      // next run, restart "no" keeps Docker from doing so. It has no healthcheck (CIS 5.26
-      // exception: it is not a service) and joins only the internal network (the database).
+      if (!args.pids)
+        throw new Error(
+          `app ${app.name}: \`pids\` is required with \`migrate\` (the migration job is started by its PIDs-limit command)`,
+        );
+      // One-shot: created stopped (hardened kind "job"), then started attached by its PIDs-limit
+      // command under the limit; restart "no" keeps Docker from running it again. It has no
+      // healthcheck (CIS 5.26 exception: it is not a service) and joins only the internal
+      // network (the database).
       const job = new docker.Container(
         `${name}-migrate`,
         {
@@ -242,25 +250,23 @@ export class AppService extends pulumi.ComponentResource {
           command: app.migrate,
           envs: migrationEnvs,
           ...attachNetworks([{ name: args.internalNetwork }]),
-          attach: true,
-          logs: true,
-          mustRun: false,
-          rm: false,
-          wait: false,
           labels: [...labels, roleLabel("migration"), { label: "launchgate.job", value: "migrate" }],
         },
-        {
-          parent: this,
-          dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [],
-          // attach blocks the create until the job exits; bound it so a hung migration fails.
-          customTimeouts: { create: `${args.migrationTimeoutSeconds ?? 600}s` },
-        },
+        { parent: this, dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [] },
       );
-      labels.push({
-        label: "launchgate.migrated",
-        value: requireSuccess(job, `migration of ${app.name}`, "true"),
-      });
-      deps.push(job);
+      // Bounded: a hung migration is killed and fails the update.
+      const migrated = startOneShot(
+        `${name}-migrate`,
+        job,
+        {
+          engine: args.pids.engine,
+          limit: args.pids.migration ?? DEFAULT_PIDS_LIMITS.migration,
+          timeoutSeconds: args.migrationTimeoutSeconds ?? 600,
+        },
+        { parent: this },
+      );
+      labels.push({ label: "launchgate.migrated", value: afterSuccess(migrated, "true") });
+      deps.push(migrated);
     }
 
     const spec: docker.ContainerArgs = {

@@ -84,6 +84,7 @@ before(async () => {
     routes: [{ path: "/", upstream: "api:3000" }],
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
+    pids: { engine: { local: true }, limit: 128 },
     swarm: {
       constraints: ["node.labels.launchgate.edge == true"],
       replicas: "global",
