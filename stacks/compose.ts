@@ -389,6 +389,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       databases: cfg.postgres.databases.map((d) => d.name),
       redisContainers: [...redis.values()].map((r) => r.containerName),
       releaseId: cfg.release.commit,
+      placement: cfg.placement,
     },
     { dependsOn: [dataHost.ready] },
   );
@@ -531,6 +532,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       hostLabel: `${stack} (${cfg.domain})`,
       // The local stack's certificate comes from its own internal CA, unknown to the host's curl.
       insecureTls: cfg.tls === "internal-ca",
+      placement: cfg.placement,
     },
     { dependsOn: [dataHost.ready] },
   );

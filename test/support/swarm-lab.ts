@@ -10,7 +10,8 @@
  * Stack: the program recorded with `placement: swarm` (test/services/record.ts) and played in the
  * engine's dependency order: the strict harness for networks, volumes, one-shot containers and
  * Postgres roles, test/support/swarm-services.ts for secrets, configs and services, through the
- * first manager's Engine API over SSH. Rewrites: registry images → local test images loaded on the
+ * first manager's Engine API over SSH, the ops commands (backups, drill, monitoring installs, the
+ * pre-migration backup) over SSH on the node they connect to. Rewrites: registry images → local test images loaded on the
  * nodes that can run them; the admin tunnel → `psql` in the Postgres task.
  * Containers are named `<prefix>-<pid>-*`; `stop()` removes them (and their volumes).
  */
@@ -22,7 +23,8 @@ import { recordProgram, type ProgramRecording } from "../services/record";
 import { ensureImages, type AppImageSpec } from "../services/images";
 import { loadImages, startDockerOverSsh, type DockerOverSsh } from "./docker-over-ssh";
 import { CONTAINER, Harness, imageRepo, NETWORK, PG_DATABASE, PG_GRANT, PG_ROLE, VOLUME } from "./harness";
-import { installMocks, reveal, settle } from "./mocks";
+import { installMocks, reveal, settle, type RecordedResource } from "./mocks";
+import { commandRoleOf } from "../../contract/roles";
 import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "./swarm-services";
 import { KeyPair, Run, Vps, buildVpsImage, exec, makeKey, must, run, scratchDir, ssh, startVps } from "./vps";
 
@@ -65,9 +67,21 @@ export interface Executed {
   readonly result: Run;
 }
 
+export const REMOTE = "command:remote:Command";
 /** What is played on the cluster: the docker and postgresql resources (the cluster is formed first). */
 const PLAYED = [NETWORK, VOLUME, CONTAINER, SECRET, SERVICE_CONFIG, SERVICE, PG_ROLE, PG_DATABASE, PG_GRANT];
-export const played = (rec: ProgramRecording) => rec.resources.filter((r) => PLAYED.includes(r.type));
+/**
+ * The program's remote commands played over SSH on the node they connect to (by role marker):
+ * the ops installs and the pre-migration backup on the Postgres node. Not played: host steps (a
+ * prepared image stands in), formation (played by `form`), PIDs limits.
+ */
+export const PLAYED_COMMANDS = ["backup", "drill", "pre-migration-backup", "monitoring"];
+export const played = (rec: ProgramRecording) =>
+  rec.resources.filter(
+    (r) =>
+      PLAYED.includes(r.type) ||
+      (r.type === REMOTE && PLAYED_COMMANDS.includes(commandRoleOf(r.inputs.triggers) ?? "")),
+  );
 
 export class SwarmLab {
   readonly vps: Vps[];
@@ -206,7 +220,41 @@ export class SwarmLab {
       "local",
       { placement: "swarm", hosts: this.hostsConfig(), ...overrides },
       "launchgate-swarm-test",
+      { keepTypes: [REMOTE] },
     );
+  }
+
+  /**
+   * The node a recorded remote command connects to, as the deploy user: the local stack reaches
+   * each node's VPS container on loopback at its configured SSH port (`hostsConfig`).
+   */
+  nodeOf(r: RecordedResource): number {
+    const c = r.inputs.connection as { host: string; port: number; user: string };
+    const node = this.vps.findIndex((v) => c.host === "127.0.0.1" && v.sshPort === c.port);
+    assert.ok(node >= 0, `${r.name}: connects to ${c.host}:${c.port}, no node of this cluster`);
+    assert.equal(c.user, DEPLOY, `${r.name}: connects as the deploy user`);
+    return node;
+  }
+
+  /**
+   * Runs a recorded remote command's `create` over SSH on its node as the deploy user, its stdin
+   * (a secret, e.g. the alert webhook) on stdin; throws with its output when it fails.
+   */
+  runCommand(r: RecordedResource, log: (l: string) => void = console.log): Run {
+    const node = this.nodeOf(r);
+    const res = ssh(this.vps[node]!, DEPLOY, this.key.file, String(r.inputs.create), {
+      input: r.inputs.stdin === undefined ? "" : String(r.inputs.stdin),
+      timeoutMs: 10 * 60_000,
+    });
+    if (res.code !== 0) throw new Error(`${r.name} failed on node-${node}:\n${res.stdout}\n${res.stderr}`);
+    const last = res.stdout.trim().split("\n").pop() ?? "";
+    log(`  [ssh] ${r.name} on node-${node}: ${(res.ms / 1000).toFixed(1)} s  ${last.slice(0, 100)}`);
+    return res;
+  }
+
+  /** Runs `script` as root (`sudo -n bash -s`) on node `node` over SSH as the deploy user. */
+  asRoot(node: number, script: string, timeoutMs = 10 * 60_000): Run {
+    return ssh(this.vps[node]!, DEPLOY, this.key.file, "sudo -n bash -s", { input: script, timeoutMs });
   }
 
   /**
@@ -329,7 +377,7 @@ export class SwarmLab {
         placement: "as-declared",
       },
       postgresqlExec: (sql) => void this.psql(sql),
-      handlers: this.player.handlers(),
+      handlers: { ...this.player.handlers(), [REMOTE]: async (r) => void this.runCommand(r, log) },
       log: (l) => log(`  [harness] ${l}`),
     });
     const imagesMs = Date.now() - t0;

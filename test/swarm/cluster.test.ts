@@ -26,7 +26,8 @@ import { PG_ROLE } from "../support/harness";
 import { eventually, request, tcpOpen } from "../support/probes";
 import { startClientLoop, type ClientLoopResult } from "../support/client-loop";
 import { SECRET, SERVICE, SERVICE_CONFIG } from "../support/swarm-services";
-import { DEPLOY, SwarmLab, played, type Executed } from "../support/swarm-lab";
+import { DEPLOY, REMOTE, SwarmLab, played, type Executed } from "../support/swarm-lab";
+import { unitServiceScript } from "../support/fake-host";
 import { Vps, exec, must, run, ssh } from "../support/vps";
 
 /**
@@ -162,6 +163,71 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
     assert.equal(new Set(api).size, 2, "at most one api task per node");
   });
 
+  test("backups, the restore drill and monitoring run on the Postgres node against its task container", async () => {
+    // Rows to back up, written through the app (the table its migration creates).
+    ensureRowsTable();
+    for (let i = 0; i < 5; i++) {
+      const r = await viaProxy(vps[0]!, "/rows", "POST", `ops-${i}`);
+      assert.equal(r.status, 201, r.body);
+    }
+    const pgNode = LABELS.findIndex((l) => l["launchgate.postgres"] === "true");
+    assert.deepEqual(lab.nodesOf("postgres"), [`node-${pgNode}`]);
+    for (const r of played(current).filter((x) => x.type === REMOTE))
+      assert.equal(lab.nodeOf(r), pgNode, `${r.name} runs on the Postgres node`);
+    // As the timers would start them: each unit's ExecStart lines (then ExecStartPost) as root.
+    for (const u of ["launchgate-backup-full.service", "launchgate-restore-drill.service"]) {
+      const unit = lab.asRoot(pgNode, `cat /etc/systemd/system/${u}`);
+      assert.equal(unit.code, 0, unit.stderr);
+      const r = lab.asRoot(pgNode, `set -e\n${unitServiceScript(unit.stdout)}\n`);
+      assert.equal(r.code, 0, `${u}: ${r.stdout}\n${r.stderr}`);
+      console.log(
+        `  ${u} on node-${pgNode}: ${(r.ms / 1000).toFixed(1)} s; ${r.stderr.trim().split("\n").pop()}`,
+      );
+    }
+    const storage = (stackFile.values.host as Json)?.storagePath ?? "/srv/launchgate";
+    const record = JSON.parse(lab.asRoot(pgNode, `cat ${storage}/backups/restore-drill.json`).stdout);
+    console.log(
+      `  drill record: ok ${record.ok}, ${record.tables} tables, rows ${JSON.stringify(record.rowCounts)}, app role ${record.appRole}, ${record.durationMs} ms`,
+    );
+    assert.equal(record.ok, true, JSON.stringify(record));
+    assert.equal(record.databases[0].database, "blazetv");
+    assert.ok(record.rowCounts["public.launchgate_rows"] >= 5, JSON.stringify(record.rowCounts));
+    assert.equal(record.appRole, String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name));
+    assert.match(
+      record.dump,
+      new RegExp(`^${storage}/backups/postgres/blazetv/blazetv-\\d{8}T\\d{6}Z-full\\.dump$`),
+    );
+    const rdb = lab.asRoot(pgNode, `ls ${storage}/backups/redis`).stdout;
+    for (const r of ["redis-queue", "redis-cache"])
+      assert.match(rdb, new RegExp(`^${r}-\\d{8}T\\d{6}Z\\.rdb$`, "m"), `an RDB copy of ${r}`);
+    // Monitoring's probe on the same node, printing what it measures and judges.
+    const probe = lab.asRoot(pgNode, "/usr/local/lib/launchgate/monitor-probe.sh --print", 120_000);
+    assert.equal(probe.code, 0, probe.stderr);
+    const [measured, judged] = probe.stdout.split("\n--\n");
+    console.log(`  monitor on node-${pgNode}: ${measured!.trim().split("\n").join(" ")}`);
+    const m = Object.fromEntries(
+      measured!
+        .trim()
+        .split("\n")
+        .map((l) => l.split("=") as [string, string]),
+    );
+    assert.equal(m["container.postgres"], "healthy", "Postgres' task container on this node");
+    assert.equal(m["service.postgres"], "1/1");
+    assert.equal(m["service.api"], "2/2");
+    assert.equal(m["service.proxy"], "2/2");
+    assert.equal(m["container.redis-queue"], "healthy");
+    assert.equal(m["drill.ok"], "true");
+    assert.ok(Number(m["backup.age_hours"]) < 1, `backup age ${m["backup.age_hours"]}`);
+    for (const check of [
+      "service.postgres",
+      "service.api",
+      "container.postgres",
+      "backup.drill",
+      "backup.freshness",
+    ])
+      assert.match(judged!, new RegExp(`^ok\\t${check.replace(".", "\\.")}\\t`, "m"), `${check} judged ok`);
+  });
+
   test("a secret is rotated while a client loop runs: new secret, rolling update, old one removed, 0 failed requests", async () => {
     const next = await record(ROTATED);
     const oldName = String(secretOf(current, "app-api-secret-session-key").inputs.name);
@@ -198,12 +264,7 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
   });
 
   test("a node is lost: the app keeps answering, full replicas again within 30 s, every committed row kept", async () => {
-    // The table the api's migration creates (not rendered on a swarm yet): the same DDL.
-    const owner = String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name);
-    lab.psql(
-      `CREATE TABLE IF NOT EXISTS launchgate_rows (id bigserial PRIMARY KEY, note text NOT NULL);\nALTER TABLE launchgate_rows OWNER TO "${owner}";`,
-      "blazetv",
-    );
+    ensureRowsTable();
     const committed: number[] = [];
     const write = async (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -269,6 +330,15 @@ const APPS: AppImageSpec[] = [
     env: { DATABASE_URL: "postgres://nobody:none@127.0.0.1:1/none" },
   },
 ];
+/** The table the api's migration creates (not rendered on a swarm yet): the same DDL. */
+function ensureRowsTable(): void {
+  const owner = String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name);
+  lab.psql(
+    `CREATE TABLE IF NOT EXISTS launchgate_rows (id bigserial PRIMARY KEY, note text NOT NULL);\nALTER TABLE launchgate_rows OWNER TO "${owner}";`,
+    "blazetv",
+  );
+}
+
 const FIRST = { appSecrets: { api: { SESSION_KEY: "rotation-1" } } };
 const ROTATED = { appSecrets: { api: { SESSION_KEY: "rotation-2" } } };
 
@@ -305,7 +375,11 @@ async function rollOut(
     const o = old.get(key(r));
     if (!o) throw new Error(`${key(r)}: new resources are not played by the swarm replay`);
     if (JSON.stringify(o.inputs) === JSON.stringify(r.inputs)) continue;
-    if (r.type === SECRET || r.type === SERVICE_CONFIG) {
+    if (r.type === REMOTE) {
+      // A changed command is replaced (its triggers changed) or updated: either runs its create.
+      lab.runCommand(r);
+      done.push(`run ${key(r)}`);
+    } else if (r.type === SECRET || r.type === SERVICE_CONFIG) {
       await lab.player.createData(r, r.type === SECRET ? "secrets" : "configs");
       replaced.push(o);
       done.push(`replace (create first) ${key(r)}`);
