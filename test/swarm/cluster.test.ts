@@ -28,7 +28,8 @@ import { startClientLoop, type ClientLoopResult } from "../support/client-loop";
 import { SECRET, SERVICE, SERVICE_CONFIG } from "../support/swarm-services";
 import { DEPLOY, REMOTE, SwarmLab, played, type Executed } from "../support/swarm-lab";
 import { unitServiceScript } from "../support/fake-host";
-import { Vps, exec, must, run, ssh } from "../support/vps";
+import { SSH_OPTS, Vps, exec, must, run, ssh } from "../support/vps";
+import { commandRoleOf } from "../../contract/roles";
 
 /**
  * Postgres and Redis on node-0 (their volumes there), edges node-0 and node-1, node-2 plain: any
@@ -153,6 +154,41 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
       console.log(`  node-${i} (${v.ip}:443): ${res.status} ${res.body.trim()}`);
     }
     assert.equal(await tcpOpen(vps[2]!.ip, 443), false, "node-2 is no edge node: no proxy on 443");
+    // The api's migration ran as a Swarm job (on the internal overlay, after the pre-migration
+    // backup) before the api started: its table exists, owned by the app role; the job is gone.
+    const owner = String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name);
+    assert.equal(
+      lab.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'launchgate_rows'", "blazetv"),
+      owner,
+      "the migration created launchgate_rows as the app role",
+    );
+    const services = must("docker", ["service", "ls", "--format", "{{.Name}}"], { env: lab.bridges[0]!.env });
+    assert.ok(!/migrate/.test(services.stdout), `the job service is removed: ${services.stdout}`);
+    const preMigration = lab.asRoot(0, "ls /srv/launchgate/backups/postgres/blazetv").stdout;
+    assert.match(
+      preMigration,
+      /-pre-migration-[0-9a-f]{1,40}\.dump$/m,
+      "a pre-migration dump before the job",
+    );
+    // Roles and databases came through the program's admin tunnel: an SSH forward to Postgres'
+    // one address on the DB admin network of its node (PermitOpen allows nothing else).
+    assert.equal(lab.tunnelEnv?.REMOTE_ADDRESS, "172.30.1.2");
+    assert.equal(lab.psqlViaTunnel(current, "SELECT inet_server_addr()"), "172.30.1.2");
+    const [pgTask] = lab.taskContainers("postgres");
+    const addrs = lab.inTask(pgTask!.node, pgTask!.container, ["hostname", "-i"]);
+    assert.match(addrs, /\b172\.30\.1\.2\b/, `the Postgres task's addresses: ${addrs}`);
+    const other = run(
+      "ssh",
+      [...SSH_OPTS, "-i", lab.key.file, "-p", String(vps[PG_NODE]!.sshPort), "-W", `${vps[1]!.ip}:22`].concat(
+        `${DEPLOY}@127.0.0.1`,
+      ),
+      { timeoutMs: 20_000 },
+    );
+    assert.notEqual(other.code, 0, "a forward anywhere else is refused");
+    assert.match(other.stderr, /administratively prohibited/);
+    console.log(
+      `  admin tunnel: 127.0.0.1:${lab.tunnelPort} → 172.30.1.2:5432 on node-${PG_NODE}; elsewhere: ${other.stderr.trim().split("\n").pop()}`,
+    );
     const where = (service: string) => lab.nodesOf(service);
     assert.deepEqual(where("postgres"), ["node-0"], "Postgres on the node labelled launchgate.postgres");
     for (const r of ["redis-queue", "redis-cache"])
@@ -164,15 +200,15 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
   });
 
   test("backups, the restore drill and monitoring run on the Postgres node against its task container", async () => {
-    // Rows to back up, written through the app (the table its migration creates).
-    ensureRowsTable();
+    // Rows to back up, written through the app (the table its migration created).
     for (let i = 0; i < 5; i++) {
       const r = await viaProxy(vps[0]!, "/rows", "POST", `ops-${i}`);
       assert.equal(r.status, 201, r.body);
     }
-    const pgNode = LABELS.findIndex((l) => l["launchgate.postgres"] === "true");
+    const pgNode = PG_NODE;
     assert.deepEqual(lab.nodesOf("postgres"), [`node-${pgNode}`]);
-    for (const r of played(current).filter((x) => x.type === REMOTE))
+    const ops = ["backup", "drill", "pre-migration-backup", "monitoring"];
+    for (const r of played(current).filter((x) => ops.includes(commandRoleOf(x.inputs.triggers) ?? "")))
       assert.equal(lab.nodeOf(r), pgNode, `${r.name} runs on the Postgres node`);
     // As the timers would start them: each unit's ExecStart lines (then ExecStartPost) as root.
     for (const u of ["launchgate-backup-full.service", "launchgate-restore-drill.service"]) {
@@ -214,7 +250,6 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
     assert.equal(m["container.postgres"], "healthy", "Postgres' task container on this node");
     assert.equal(m["service.postgres"], "1/1");
     assert.equal(m["service.api"], "2/2");
-    assert.equal(m["service.proxy"], "2/2");
     assert.equal(m["container.redis-queue"], "healthy");
     assert.equal(m["drill.ok"], "true");
     assert.ok(Number(m["backup.age_hours"]) < 1, `backup age ${m["backup.age_hours"]}`);
@@ -250,7 +285,7 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
   });
 
   test("a bad image's rolling update rolls back by itself (health-gated, failureAction rollback)", async () => {
-    const bad = await record({ ...ROTATED, apps: appsWith(BAD_API) });
+    const bad = await record({ ...ROTATED, apps: unmigrated(BAD_API) });
     const { result: steps, loop } = await underLoad(() => rollOut(current, bad, "rollback_completed"));
     console.log(`  bad image: ${steps.join("; ")}`);
     const image = JSON.parse(
@@ -264,7 +299,6 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
   });
 
   test("a node is lost: the app keeps answering, full replicas again within 30 s, every committed row kept", async () => {
-    ensureRowsTable();
     const committed: number[] = [];
     const write = async (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -313,13 +347,15 @@ const REPO = path.resolve(__dirname, "../..");
 const stackFile = readStackFile(REPO, "local");
 const domain = stackFile.values.domain as string;
 type Json = any;
-/** The stack's apps without migration jobs (not rendered on a swarm yet); the api has one secret to rotate. */
-const baseApps = (stackFile.values.apps as Json[]).map(({ migrate: _m, ...a }) =>
+/** The stack's apps (the api migrates: a Swarm job on the first manager); the api has one secret to rotate. */
+const baseApps = (stackFile.values.apps as Json[]).map((a) =>
   a.route === "/" ? { ...a, secretEnv: ["SESSION_KEY"] } : a,
 );
 const api = baseApps.find((a) => a.route === "/")!;
 const BAD_API = api.image.replace(/:[^:@/]+$/, ":1.5.0-unhealthy");
 const appsWith = (image: string) => baseApps.map((a) => (a === api ? { ...a, image } : a));
+/** A release of `image` without the api's migration (its update alone is what Swarm rolls back). */
+const unmigrated = (image: string) => appsWith(image).map(({ migrate: _m, ...a }) => a);
 /** An app image whose health never passes (its database unreachable): Swarm must not keep it. */
 const APPS: AppImageSpec[] = [
   ...baseApps.map((a) => ({ ref: a.image, port: a.port, version: a.image.split(":").pop()! })),
@@ -330,15 +366,6 @@ const APPS: AppImageSpec[] = [
     env: { DATABASE_URL: "postgres://nobody:none@127.0.0.1:1/none" },
   },
 ];
-/** The table the api's migration creates (not rendered on a swarm yet): the same DDL. */
-function ensureRowsTable(): void {
-  const owner = String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name);
-  lab.psql(
-    `CREATE TABLE IF NOT EXISTS launchgate_rows (id bigserial PRIMARY KEY, note text NOT NULL);\nALTER TABLE launchgate_rows OWNER TO "${owner}";`,
-    "blazetv",
-  );
-}
-
 const FIRST = { appSecrets: { api: { SESSION_KEY: "rotation-1" } } };
 const ROTATED = { appSecrets: { api: { SESSION_KEY: "rotation-2" } } };
 
@@ -350,9 +377,28 @@ const record = (overrides: Record<string, unknown>) =>
 const secretOf = (rec: ProgramRecording, name: string) =>
   rec.resources.find((r) => r.type === SECRET && r.name === name)!;
 
+/** The Postgres node (its label). */
+const PG_NODE = LABELS.findIndex((l) => l["launchgate.postgres"] === "true");
+
 async function deployStack(): Promise<void> {
   current = await record(FIRST);
   ca = current.caCertPem!;
+  // HardenedHost is not played on the nodes (a prepared image stands in); its sshd step's
+  // least-privilege forwarding rule for the deploy user is, as that step writes it, on the
+  // Postgres node: the tunnel below must get through it.
+  const sshd = current.resources.find((r) => r.type === REMOTE && r.name === `node-${PG_NODE}-sshd`)!;
+  const permitOpen = /^export LG_PERMIT_OPEN='([^']*)'$/m.exec(String(sshd.inputs.create))![1]!;
+  assert.equal(
+    permitOpen,
+    "172.30.1.2:5432",
+    "the Postgres node's sshd forwards only to its DB admin address",
+  );
+  const rule = `Match User ${DEPLOY}\n  AllowTcpForwarding local\n  PermitOpen ${permitOpen}\n`;
+  const w = lab.asRoot(
+    PG_NODE,
+    `printf '${rule}' >/etc/ssh/sshd_config.d/00-launchgate-permitopen.conf && sshd -t && kill -HUP "$(cat /run/sshd.pid)"`,
+  );
+  assert.equal(w.code, 0, w.stderr);
   await lab.deploy(current, APPS, [BAD_API]);
 }
 
