@@ -522,14 +522,16 @@ export const migrationsAfterBackup = stackPolicy(
   {
     name: "migrations-after-backup",
     description:
-      "Checks whether every migration job (role migration) depends on a pre-migration backup (role pre-migration-backup).",
+      "Checks whether every migration job (role migration: a one-shot container, or on a swarm the command running the Swarm job) depends on a pre-migration backup (role pre-migration-backup).",
     protectsAgainst: "a failed or destructive migration with no dump taken just before it",
     benchmark: "seed 003 (backup before migrate)",
     fix: "make the migration depend on Backups.preMigrationBackup",
   },
   function* (args) {
     for (const job of args.resources.filter(
-      (r) => r.isType(Container) && viewOfContainer(r.props).role === "migration",
+      (r) =>
+        (r.isType(Container) && viewOfContainer(r.props).role === "migration") ||
+        ((r.isType(RemoteCommand) || r.isType(LocalCommand)) && roleOfCommand(r.props) === "migration"),
     )) {
       const deps = [...transitiveDependencies(job)];
       if (

@@ -387,7 +387,7 @@ async function deployStack(): Promise<void> {
   // least-privilege forwarding rule for the deploy user is, as that step writes it, on the
   // Postgres node: the tunnel below must get through it.
   const sshd = current.resources.find((r) => r.type === REMOTE && r.name === `node-${PG_NODE}-sshd`)!;
-  const permitOpen = /^export LG_PERMIT_OPEN='([^']*)'$/m.exec(String(sshd.inputs.create))![1]!;
+  const permitOpen = /^export LG_PERMIT_OPEN='([^']*)'$/m.exec(String(sshd.inputs.stdin))![1]!;
   assert.equal(
     permitOpen,
     "172.30.1.2:5432",
