@@ -37,7 +37,8 @@ case $LG_MODE in
       fi
       echo "swarm network $LG_NAME: unchanged" >&2
     else
-      docker network create --driver bridge --scope swarm --internal --config-from "$config" "${labels[@]}" "$LG_NAME" >/dev/null
+      # No labels here: Docker refuses any setting of its own on a network built --config-from.
+      docker network create --driver bridge --scope swarm --internal --config-from "$config" "$LG_NAME" >/dev/null
       echo "swarm network $LG_NAME: created from $config" >&2
     fi
     docker network inspect -f '{{.Id}}' "$LG_NAME"
