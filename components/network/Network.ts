@@ -145,7 +145,7 @@ export class Network extends pulumi.ComponentResource {
       };
       const configs = dbAdmin.nodes.map((c, i) => step(`${net}-config-${i}`, c, "config", []));
       const swarmNet = step(net, dbAdmin.manager, "swarm", configs);
-      this.dbAdminId = swarmNet.stdout.apply((o) => o.trim());
+      this.dbAdminId = swarmNet.stdout.apply((o) => (o ?? "").trim());
     }
 
     this.edgeName = edge.name;

@@ -263,7 +263,7 @@ export class SwarmLab {
       "local",
       { placement: "swarm", hosts: this.hostsConfig(), ...overrides },
       "launchgate-swarm-test",
-      { keepTypes: [REMOTE] },
+      { keepTypes: [REMOTE, LOCAL] },
     );
   }
 

@@ -26,7 +26,7 @@ import { PG_ROLE } from "../support/harness";
 import { eventually, request, tcpOpen } from "../support/probes";
 import { startClientLoop, type ClientLoopResult } from "../support/client-loop";
 import { SECRET, SERVICE, SERVICE_CONFIG } from "../support/swarm-services";
-import { DEPLOY, REMOTE, SwarmLab, played, type Executed } from "../support/swarm-lab";
+import { DEPLOY, REMOTE, SwarmLab, isTunnel, played, type Executed } from "../support/swarm-lab";
 import { unitServiceScript } from "../support/fake-host";
 import { SSH_OPTS, Vps, exec, must, run, ssh } from "../support/vps";
 import { commandRoleOf } from "../../contract/roles";
@@ -421,7 +421,11 @@ async function rollOut(
     const o = old.get(key(r));
     if (!o) throw new Error(`${key(r)}: new resources are not played by the swarm replay`);
     if (JSON.stringify(o.inputs) === JSON.stringify(r.inputs)) continue;
-    if (r.type === REMOTE) {
+    if (isTunnel(r)) {
+      // The tunnel re-opens on every run (a new run id): its open script reuses the live forward.
+      lab.openTunnel(r);
+      continue;
+    } else if (r.type === REMOTE) {
       // A changed command is replaced (its triggers changed) or updated: either runs its create.
       lab.runCommand(r);
       done.push(`run ${key(r)}`);

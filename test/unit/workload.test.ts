@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { fakeResource, installMocks, recordOptions, Recorder, settle, reveal } from "../support/mocks";
 import { AppService } from "../../components/app/AppService";
 import { Redis } from "../../components/data/Redis";
-import { Network } from "../../components/network/Network";
+import { Network, subnetGateway } from "../../components/network/Network";
 import { Proxy } from "../../components/edge/Proxy";
 import {
   SwarmPlacement,
@@ -98,6 +98,16 @@ before(async () => {
     },
   });
   new Network("net", { swarm: { encrypted: true } });
+  new Network("admin", {
+    swarm: {
+      encrypted: false,
+      dbAdmin: {
+        nodes: [{ ...MANAGER, host: "203.0.113.11" }, MANAGER],
+        manager: MANAGER,
+        subnet: "172.30.1.0/30",
+      },
+    },
+  });
   new Proxy("proxy", {
     config: { image: "nginx:1.27.0-bookworm", hstsMaxAgeSeconds: 31536000, minTlsVersion: "TLSv1.2" },
     domain: "example.com",
@@ -273,6 +283,41 @@ describe("an app's migration on a swarm: a Swarm job on a manager", () => {
     );
     assert.throws(() => jobServiceCreateArgs({ ...job, privileged: true }, extras), /privileged/);
     assert.throws(() => jobServiceCreateArgs({ ...job, restart: "always" }, extras), /restart must be "no"/);
+  });
+});
+
+describe("the DB admin network of a swarm (where the tunnel reaches Postgres)", () => {
+  test("a config-only network per node, then the swarm-scoped internal bridge from it on a manager", () => {
+    const cfg0 = rec.one(CMD, "admin-db-admin-config-0").inputs;
+    const cfg1 = rec.one(CMD, "admin-db-admin-config-1").inputs;
+    const net = rec.one(CMD, "admin-db-admin").inputs;
+    assert.equal(reveal(cfg0.connection).host, "203.0.113.11");
+    assert.equal(reveal(cfg1.connection).host, MANAGER.host);
+    assert.equal(reveal(net.connection).host, MANAGER.host);
+    for (const [c, mode] of [
+      [cfg0, "config"],
+      [net, "swarm"],
+    ] as const) {
+      const text = String(reveal(c.create));
+      assert.match(text, new RegExp(`^export LG_MODE='${mode}'$`, "m"));
+      assert.match(text, /^export LG_SUBNET='172\.30\.1\.0\/30'$/m);
+      assert.match(text, /^export LG_GATEWAY='172\.30\.1\.1'$/m);
+      assert.match(String(reveal(c.delete)), new RegExp(`^export LG_MODE='remove-${mode}'$`, "m"));
+      assert.ok((c.triggers as string[]).includes("launchgate.role=db-admin-network"));
+    }
+    assert.match(String(reveal(net.create)), /--scope swarm --internal --config-from/);
+    for (const n of ["admin-db-admin-config-0", "admin-db-admin-config-1", "admin-db-admin"])
+      assert.equal(opts.of(CMD, n).deleteBeforeReplace, true, `${n}: fixed name, delete-first`);
+    const deps = opts.of(CMD, "admin-db-admin").dependencies;
+    assert.ok(
+      deps.some((u) => u.endsWith("::admin-db-admin-config-0")) &&
+        deps.some((u) => u.endsWith("::admin-db-admin-config-1")),
+    );
+  });
+  test("subnetGateway: the first address of the subnet; bad input names what is expected", () => {
+    assert.equal(subnetGateway("172.30.1.0/30"), "172.30.1.1");
+    assert.equal(subnetGateway("10.1.2.77/24"), "10.1.2.1");
+    assert.throws(() => subnetGateway("172.30.1.0"), /subnet: expected a\.b\.c\.d\/n, got "172\.30\.1\.0"/);
   });
 });
 
