@@ -108,6 +108,8 @@ interface DeclaredHosts {
   readonly dataHost: HardenedHost;
   /** Deploy connections of the nodes needing the DB admin network's config (swarm: Postgres' node, the manager). */
   readonly dbAdminNodes?: pulumi.Input<SshConnection>[];
+  /** The data host's pinned SSH host key (`hostKey` in config), when set. */
+  readonly dataHostKey?: string;
 }
 
 /** Placement `single-host`: one HardenedHost (`host`) runs everything. */
@@ -123,7 +125,7 @@ function declareSingleHost(
     webAllowFrom,
     runsRedis: cfg.redis.instances.length > 0,
   });
-  return { access, host, dataHost: host };
+  return { access, host, dataHost: host, dataHostKey: cfg.host.hostKey };
 }
 
 /** HardenedHost's login and settings for a host reached through `access`. */
@@ -185,6 +187,7 @@ function declareCluster(
     host: manager.host,
     dataHost: nodes[pg]!.host,
     dbAdminNodes: [...new Set([pg, managerIndex])].map((i) => nodes[i]!.host.deployConnection),
+    dataHostKey: cfg.hosts[pg]!.hostKey,
   };
 }
 
@@ -315,7 +318,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
   // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
   const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
-  const { access, host, dataHost, cluster, dbAdminNodes } = swarm
+  const { access, host, dataHost, dataHostKey, cluster, dbAdminNodes } = swarm
     ? declareCluster(cfg, secrets, webAllowFrom)
     : declareSingleHost(cfg, secrets, webAllowFrom);
   const identity = new SshIdentityFile(
@@ -370,6 +373,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       connection,
       remoteAddress: swarm ? POSTGRES_ADMIN_IP : POSTGRES_IP,
       localPort: DB_TUNNEL_PORT,
+      ...(dataHostKey ? { hostKey: dataHostKey } : {}),
     },
     { dependsOn: [identity.written] },
   );

@@ -49,6 +49,13 @@ const hostAddress = z
     (s) => (/^[\d.]+$/.test(s) ? ipv4.safeParse(s).success : HOSTNAME.test(s)),
     "an IPv4 address or a DNS name",
   );
+/** An OpenSSH host public key: key type, then base64 (no host name, no comment). */
+const sshHostKey = z
+  .string()
+  .regex(
+    /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/,
+    "an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan's line without the host name)",
+  );
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, "a container image reference");
 
 const hostSchema = z
@@ -56,6 +63,13 @@ const hostSchema = z
     /** IP or DNS name of the VPS; `127.0.0.1` for the local disposable VPS. */
     address: hostAddress,
     sshPort: port.default(22),
+    /**
+     * The host's SSH host public key, pinned: `ssh-ed25519 AAAA…` (a line of `ssh-keyscan -t
+     * ed25519 <address>` without the host name; verify it out of band). When set, the DB admin
+     * tunnel accepts this key only. @default absent: trust on first use (OpenSSH
+     * `StrictHostKeyChecking=accept-new` against the operator's ~/.ssh/known_hosts).
+     */
+    hostKey: sshHostKey.optional(),
     /** User the first connection uses (root on a fresh VPS) before hardening locks it out. */
     bootstrapUser: z
       .string()
@@ -95,6 +109,13 @@ const clusterHostSchema = z
     /** IP or DNS name of the node (reachable by the other members on the Swarm ports). */
     address: hostAddress,
     sshPort: port.default(22),
+    /**
+     * The host's SSH host public key, pinned: `ssh-ed25519 AAAA…` (a line of `ssh-keyscan -t
+     * ed25519 <address>` without the host name; verify it out of band). When set, the DB admin
+     * tunnel accepts this key only. @default absent: trust on first use (OpenSSH
+     * `StrictHostKeyChecking=accept-new` against the operator's ~/.ssh/known_hosts).
+     */
+    hostKey: sshHostKey.optional(),
     /** `manager` (Raft member, schedules) and/or `worker`; the first manager initialises the swarm. */
     roles: z.array(z.enum(NODE_ROLES)).min(1).default(["worker"]),
     /**

@@ -17,6 +17,13 @@ export interface SshTarget {
    * (OpenSSH `StrictHostKeyChecking=accept-new`).
    */
   readonly hostKeys?: "known" | "accept-new";
+  /**
+   * The known_hosts file to check the host key against (and, with `"accept-new"`, to record it
+   * in) instead of the user's `~/.ssh/known_hosts` (OpenSSH `UserKnownHostsFile`). Note that
+   * OpenSSH finds `~` from the password database, not `$HOME`: this option is the only way to
+   * keep a tool's host keys apart from the operator's. @default the user's known_hosts
+   */
+  readonly knownHostsFile?: string;
   /** Seconds allowed to connect (`ConnectTimeout`). @default 15 */
   readonly connectTimeoutSeconds?: number;
 }
@@ -32,6 +39,7 @@ export function sshArgs(t: SshTarget, remote: readonly string[]): string[] {
     String(t.port),
     ...(t.identity ? ["-i", t.identity, "-o", "IdentitiesOnly=yes"] : []),
     ...(t.hostKeys === "accept-new" ? ["-o", "StrictHostKeyChecking=accept-new"] : []),
+    ...(t.knownHostsFile ? ["-o", `UserKnownHostsFile=${t.knownHostsFile}`] : []),
     "-o",
     "BatchMode=yes",
     "-o",

@@ -51,6 +51,28 @@ export function credentialArgumentIn(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Public key material, never a secret whatever its name (`HOST_KEY`, `deployerPublicKey`): one
+ * OpenSSH public key (`ssh-ed25519 AAAA… [comment]`, sshd(8) AUTHORIZED_KEYS FILE FORMAT key
+ * types) or PEM blocks that are all `PUBLIC KEY` / `CERTIFICATE` (RFC 7468). A private key never
+ * matches.
+ */
+export function isPublicKeyMaterial(value: string): boolean {
+  const v = value.trim();
+  if (
+    /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) AAAA[A-Za-z0-9+/]+={0,3}( [^\n]*)?$/.test(
+      v,
+    )
+  )
+    return true;
+  const blocks = [...v.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[A-Za-z0-9+/=\s]+-----END \1-----/g)];
+  return (
+    blocks.length > 0 &&
+    blocks.every((b) => /^(PUBLIC KEY|CERTIFICATE)$/.test(b[1]!)) &&
+    v.replace(/-----BEGIN ([A-Z0-9 ]+)-----[A-Za-z0-9+/=\s]+-----END \1-----/g, "").trim() === ""
+  );
+}
+
 /** The name of the first known credential format in `s`, if any. */
 export function secretFormatIn(s: string): string | undefined {
   return SECRET_FORMATS.find(([, re]) => re.test(s))?.[0];

@@ -104,6 +104,10 @@ let bridge: DockerOverSsh | undefined;
 let keyed: KeyedVps;
 let deployKey: KeyPair;
 let home: string;
+/** The VPS's ed25519 host key (`ssh-ed25519 AAAA…`, scanned after hardening): config `host.hostKey`. */
+let hostKey: string;
+/** This run's known_hosts (the VPS's keys): OpenSSH reads ~/.ssh from the password database, not $HOME. */
+const knownHosts = () => path.join(home, ".ssh", "known_hosts");
 let evidence: string;
 let harness: Harness;
 let imageMap: Record<string, string>;
@@ -377,7 +381,7 @@ function reportLoop(
  * The promote driver's own proxy-log read (tools/promote/flow.ts `sshProxyLog`: `ssh … docker
  * logs --since/--until proxy` as the deploy user, what each rollout window is judged from)
  * against the VPS's real sshd and nested engine. Its work dir holds this run's deploy key where
- * the driver looks for it; HOME is the scratch home (its known_hosts has the VPS's host key).
+ * the driver looks for it, and the driver records the VPS's host key beside it (first use).
  * Asserts the api's requests in [since, until) match the client loop's, and notes the figures.
  */
 async function checkDriverLogRead(what: string, since: Date, until: Date, loop: ClientLoopResult) {
@@ -386,7 +390,7 @@ async function checkDriverLogRead(what: string, since: Date, until: Date, loop: 
   fs.mkdirSync(keyDir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(keyDir, "id_deployer"), deployKey.privateKey, { mode: 0o600 });
   const read = sshProxyLog(
-    { workDir, envVars: { HOME: home } },
+    { workDir, envVars: {} },
     { "launchgate:host": { value: JSON.stringify({ deployUser: DEPLOYER }) } },
     { host: { value: { address: "127.0.0.1", sshPort: vps!.sshPort } } },
   );
@@ -459,7 +463,7 @@ function release(
 ) {
   const apps = cfgApps.map((a) => ({ ...a, image: pinned[a === api ? apiRef : a.image]! }));
   return {
-    host: { ...(stackFile.values.host as Json), address: "127.0.0.1", sshPort: vps!.sshPort },
+    host: { ...(stackFile.values.host as Json), address: "127.0.0.1", sshPort: vps!.sshPort, hostKey },
     apps,
     release: { ...(stackFile.values.release as Json), commit, ...(previous ? { previous } : {}) },
   };
@@ -551,9 +555,13 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       const steps = await captureSteps("host", args);
       const r = runAll(vps!, deployKey, hostCfg.deployUser, steps, "host");
       tl.note(`HardenedHost: ${steps.length} steps over SSH in ${(r.ms / 1000).toFixed(1)} s`);
-      // The operator's known_hosts (fetch-drill and the tunnel check host keys).
+      // Host keys as an operator pins them: the tunnel through config `host.hostKey`, fetch-drill
+      // through `--known-hosts`; nothing reads or writes the real user's ~/.ssh/known_hosts.
       const scan = must("ssh-keyscan", ["-p", String(vps!.sshPort), "127.0.0.1"]).stdout;
-      fs.writeFileSync(path.join(home, ".ssh", "known_hosts"), scan, { mode: 0o600 });
+      fs.writeFileSync(knownHosts(), scan, { mode: 0o600 });
+      const ed25519 = /^\S+ (ssh-ed25519 \S+)$/m.exec(scan);
+      assert.ok(ed25519, `ssh-keyscan found no ed25519 host key:\n${scan}`);
+      hostKey = ed25519[1]!;
     });
     await tl.phase("images", async () => {
       const imgs = await images!;
@@ -695,6 +703,8 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
           String(vps!.sshPort),
           "--identity",
           deployKey.file,
+          "--known-hosts",
+          knownHosts(),
           "--evidence",
           evidence,
         ],

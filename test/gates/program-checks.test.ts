@@ -65,6 +65,44 @@ describe("plaintextSecretInputs", () => {
   });
 });
 
+describe("public key material is not a secret, whatever its name", () => {
+  const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMRIJUe0qd/LT6VoV3WpbcHsq/cBA4ZNNABax+EAQNLg";
+  const CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2\n-----END CERTIFICATE-----\n";
+  const PRIVATE =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+  const flagged = (inputs: Record<string, unknown>) =>
+    plaintextSecretInputs([res("t", { type: "command:local:Command", inputs })]).map(
+      (f) => /input (\S+)/.exec(f.message)![1],
+    );
+  it("SSH public keys and certificates pass under secret-looking names", () => {
+    assert.deepEqual(
+      flagged({
+        environment: {
+          HOST_KEY,
+          DEPLOY_KEY: `${HOST_KEY} deployer@ci`,
+          CA_CERT_KEY: CERT,
+          RSA: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7",
+        },
+        envs: [`SSH_PUBLIC_KEY=${HOST_KEY}`],
+      }),
+      [],
+    );
+  });
+  it("a private key, a key with text after its PEM block, or a token under the same names is still refused", () => {
+    assert.deepEqual(
+      flagged({
+        environment: {
+          HOST_KEY: PRIVATE,
+          CA_KEY: `${CERT}${PRIVATE}`,
+          API_KEY: "AAAAC3NzaC1lZDI1NTE5AAAAIMRIJUe0",
+        },
+        envs: [`SSH_KEY=${PRIVATE}`, "HOST_KEY=ssh-ed25519 notbase64!"],
+      }),
+      ["environment.HOST_KEY", "environment.CA_KEY", "environment.API_KEY", "envs[0]", "envs[1]"],
+    );
+  });
+});
+
 describe("gateFirst", () => {
   const gate = res("release-gate", { type: "command:local:Command", index: 2 });
   it("passes when the gate comes first and everything waits for it", () => {

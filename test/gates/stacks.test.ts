@@ -6,7 +6,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { REQUIRED_KINDS, attest, makeSigner, tempDir } from "../fixtures/evidence";
-import { ProductionFixture, REAL_PROGRAM, check, productionRelease, refusedBy, stopPack } from "./support";
+import { readStackFile } from "../../stacks/stack-file";
+import {
+  ProductionFixture,
+  REAL_PROGRAM,
+  ROOT,
+  check,
+  productionRelease,
+  refusedBy,
+  stopPack,
+} from "./support";
 
 after(stopPack);
 
@@ -68,6 +77,16 @@ describe("production with evidence", () => {
       ),
     );
     assert.equal(r.passed, true);
+  });
+
+  it("passes with a pinned host key: a public key is not a secret (host.hostKey → the tunnel's HOST_KEY)", async () => {
+    fx.write();
+    const host = readStackFile(ROOT, "production").values.host as Record<string, unknown>;
+    const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMRIJUe0qd/LT6VoV3WpbcHsq/cBA4ZNNABax+EAQNLg";
+    const r = await fx.check({ configOverrides: { host: { ...host, hostKey } } });
+    assert.deepEqual(r.programErrors, []);
+    // The key reaching the tunnel is test/unit/stacks.test.ts's; here: no policy mistakes it for a secret.
+    assert.deepEqual(refusedBy(r), [], JSON.stringify(r.findings, null, 1));
   });
 
   const refusals: [string, (f: ProductionFixture) => ReturnType<typeof attest>, RegExp][] = [

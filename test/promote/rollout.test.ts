@@ -185,6 +185,7 @@ describe("the rest of the rollout decisions", () => {
       port: 2222,
       user: "deployer",
       identityFile: ".launchgate/production/id_deployer",
+      knownHostsFile: ".launchgate/production/known_hosts",
       container: "proxy",
       since: new Date(T0),
       until: new Date(T0 + 60_000),
@@ -210,6 +211,11 @@ describe("the rest of the rollout decisions", () => {
     assert.match(opts, /-i \.launchgate\/production\/id_deployer -o IdentitiesOnly=yes/);
     assert.match(opts, /-o BatchMode=yes/, "never prompts in CI");
     assert.match(opts, /-o StrictHostKeyChecking=accept-new/);
+    assert.match(
+      opts,
+      /-o UserKnownHostsFile=\.launchgate\/production\/known_hosts/,
+      "host keys in the stack's own file, not the operator's ~/.ssh/known_hosts",
+    );
   });
   it("the abort alert names stack, commit, weight and reasons", () => {
     const a = abortAlert({

@@ -216,6 +216,7 @@ export class RolloutLab {
           port: 22,
           user: "-",
           identityFile: "-",
+          knownHostsFile: "-",
           container: this.harness.container("proxy").dockerName,
           since,
           until,

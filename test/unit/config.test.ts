@@ -102,6 +102,13 @@ const BAD: BadCase[] = [
     message: 'launchgate:host.address: got "300.1.2.3"; expected an IPv4 address or a DNS name',
   },
   {
+    name: "host key with the host name left in (ssh-keyscan's whole line)",
+    stack: "staging",
+    edit: (r) => (r.host.hostKey = "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk"),
+    message:
+      "launchgate:host.hostKey: got \"203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan's line without the host name)",
+  },
+  {
     name: "bad CIDR",
     stack: "staging",
     edit: (r) => (r.host.sshAllowFrom = ["198.51.100.0/33"]),

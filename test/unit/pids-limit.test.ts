@@ -19,6 +19,7 @@ import {
 } from "../../contract/pids-limits";
 import { ConfigError, parseConfig, postgresPidsLimit } from "../../stacks/config";
 import { readStackFile } from "../../stacks/stack-file";
+import { swarmOverrides } from "../gates/support";
 import { installMocks, recordOptions, settle, type Recorder } from "../support/mocks";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -246,18 +247,8 @@ describe("the local stack on Swarm: every long-running service has one applier w
   test("recorded program (placement swarm, three managers)", async () => {
     const { recordProgram } = await import("../services/record");
     const raw = readStackFile(ROOT, "local").values;
-    const hosts = [
-      {
-        address: "10.0.0.1",
-        roles: ["manager"],
-        labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
-      },
-      { address: "10.0.0.2", roles: ["manager"], labels: { "launchgate.redis": "true" } },
-      { address: "10.0.0.3", roles: ["manager"] },
-    ];
-    // @pulumi/docker 5.2.0 has no replicated-job mode: config refuses migrations on a swarm.
-    const apps = (raw.apps as Record<string, unknown>[]).map(({ migrate: _m, ...a }) => a);
-    const rec = await recordProgram("local", { placement: "swarm", hosts, apps });
+    const swarm = swarmOverrides();
+    const rec = await recordProgram("local", swarm);
     const services = rec.all.filter((r) => r.type === "docker:index/service:Service");
     const appliers = rec.all
       .filter(
@@ -266,7 +257,7 @@ describe("the local stack on Swarm: every long-running service has one applier w
       )
       .map((r) => parseServicePidsLimitCommand(r.inputs.create))
       .filter((a) => a !== undefined);
-    const cfg = parseConfig({ ...raw, placement: "swarm", hosts, apps }, "local");
+    const cfg = parseConfig({ ...raw, ...swarm }, "local");
     for (const s of services) {
       const labels = Object.fromEntries(
         (s.inputs.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]),

@@ -78,6 +78,10 @@ function runWithFakeSsh(script: string, env: Record<string, string>, stdin: stri
         '; echo "KEYPATH $a" >> ' +
         log +
         "; fi; prev=$a; done",
+      // A pinned host key: log the known_hosts file ssh is pointed at (it is gone after the script).
+      'for a in "$@"; do case "$a" in UserKnownHostsFile=*) echo "KNOWN $(cat "${a#UserKnownHostsFile=}")" >> ' +
+        log +
+        ";; esac; done",
       "exit 0",
     ].join("\n"),
     { mode: 0o755 },
@@ -124,6 +128,16 @@ test("open script: reuses a live tunnel; pinned host key switches to strict chec
   assert.ok(!reused.includes("ARGS -f"), "no second master when the socket answers");
   const pinned = runWithFakeSsh(OPEN_SCRIPT, { ...ENV, HOST_KEY: "ssh-ed25519 AAAAC3Nza" }, KEY, false);
   assert.match(pinned, /-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/);
+  assert.ok(!pinned.includes("accept-new"), pinned);
+  assert.match(pinned, /^KNOWN \[203\.0\.113\.7\]:2222 ssh-ed25519 AAAAC3Nza$/m);
+  // known_hosts names port 22 by the bare host: a "[host]:22" line would never match.
+  const port22 = runWithFakeSsh(
+    OPEN_SCRIPT,
+    { ...ENV, SSH_PORT: "22", HOST_KEY: "ssh-ed25519 AAAAC3Nza" },
+    KEY,
+    false,
+  );
+  assert.match(port22, /^KNOWN 203\.0\.113\.7 ssh-ed25519 AAAAC3Nza$/m);
 });
 
 test("close script: asks the master to exit through the control socket", () => {

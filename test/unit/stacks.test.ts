@@ -174,3 +174,27 @@ describe("every stack declares the full deployment", () => {
     );
   });
 });
+
+describe("a pinned host key (host.hostKey) reaches the DB admin tunnel", () => {
+  const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinnedHostKeyForTheTunnelTest0000000000";
+  const tunnelEnv = async (overrides: Record<string, unknown>) => {
+    const result = await runProgram({
+      programPath: path.join(ROOT, "index.ts"),
+      projectDir: ROOT,
+      stack: "staging",
+      config: loadStackConfig(ROOT, "staging", overrides),
+      preview: true,
+    });
+    assert.deepEqual(result.errors, [], "program errors");
+    const open = result.resources.find((r) => r.name === "pg-admin-forward");
+    assert.ok(open, "pg-admin-forward declared");
+    return open.inputs.environment as Record<string, string>;
+  };
+  test("set: HOST_KEY pins it (strict checking); absent: trust on first use", async () => {
+    const host = loadStackConfig(ROOT, "staging").config["launchgate:host"]!;
+    const pinned = await tunnelEnv({ host: { ...JSON.parse(host), hostKey: KEY } });
+    assert.equal(pinned.HOST_KEY, KEY);
+    const shipped = await tunnelEnv({});
+    assert.equal(shipped.HOST_KEY, undefined);
+  });
+});

@@ -6,7 +6,12 @@
 import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../contract/manifest";
 import { UNGATED_FIX } from "../../contract/release-rules";
-import { SECRET_INPUT, looksGenerated, secretFormatIn } from "../../policies/lib/secret-values";
+import {
+  SECRET_INPUT,
+  isPublicKeyMaterial,
+  looksGenerated,
+  secretFormatIn,
+} from "../../policies/lib/secret-values";
 import { configWithDefaults } from "../../policies/lib/config";
 // Not ../../policies/data: that would load the pack's own copy of the SDKs into the checker.
 import { DATA_VOLUMES_PROTECTED_CONFIG } from "../../policies/lib/data-volumes";
@@ -44,11 +49,15 @@ export function plaintextSecretInputs(resources: readonly RecordedResource[]): P
   for (const r of resources.filter((x) => x.custom && !x.read)) {
     const leaked = plainHits(r.inputs, (s) => s.includes(SECRET_MARKER));
     const envLike = plainHits(r.inputs, (s, key) => {
-      // Env entries and env-like keys, whatever their case (`db_password=…`, `{session_secret: …}`).
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(s);
+      // Env entries and env-like keys, whatever their case (`db_password=…`, `{session_secret: …}`);
+      // public key material is public whatever its name (`HOST_KEY=ssh-ed25519 AAAA…`).
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/s.exec(s);
       return (
-        (m !== null && SECRET_INPUT.test(m[1]!) && key !== "") ||
-        (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) && SECRET_INPUT.test(key) && s.length > 0)
+        (m !== null && SECRET_INPUT.test(m[1]!) && key !== "" && !isPublicKeyMaterial(m[2]!)) ||
+        (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) &&
+          SECRET_INPUT.test(key) &&
+          s.length > 0 &&
+          !isPublicKeyMaterial(s))
       );
     });
     // By value: a known credential format anywhere, or a generated-looking token as an env value.

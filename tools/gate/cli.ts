@@ -5,7 +5,8 @@
  *   sign   --kind KIND --signer NAME --key FILE --stack S (--release FILE | --commit C --image name=ref …) [--valid-for 7d] [--evidence DIR]
  *   verify FILE --pack-config FILE --stack S (--release FILE | --commit C --image name=ref …) [--at ISO]
  *   status --stack S --pack-config FILE (--release FILE | --commit C --image name=ref …) [--evidence DIR]
- *   fetch-drill --stack S --host USER@ADDR [--port 22] [--identity FILE] [--remote-path P] [--evidence DIR]
+ *   fetch-drill --stack S --host USER@ADDR [--port 22] [--identity FILE] [--known-hosts FILE]
+ *               [--remote-path P] [--evidence DIR]
  *
  * `--release FILE` is the `{ commit, images }` JSON `npm run check -- --stack S --release-out FILE` writes.
  */
@@ -34,6 +35,8 @@ const OPTIONS = {
   host: { type: "string" },
   port: { type: "string", default: "22" },
   identity: { type: "string" },
+  /** fetch-drill: known_hosts file with the host's key. @default the user's ~/.ssh/known_hosts */
+  "known-hosts": { type: "string" },
   "remote-path": { type: "string", default: DEFAULT_DRILL_PATH },
   ssh: { type: "string", default: "ssh" },
 } as const;
@@ -125,6 +128,7 @@ function run(argv: string[]): { text: string; ok: boolean } {
           target: need(v, "host"),
           port,
           identity: v.identity,
+          knownHostsFile: v["known-hosts"],
           remotePath: v["remote-path"] ?? DEFAULT_DRILL_PATH,
           evidenceRoot: v.evidence ?? "evidence",
           ssh: v.ssh,

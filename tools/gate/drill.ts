@@ -56,6 +56,8 @@ export interface FetchDrillOptions {
   readonly target: string;
   readonly port: number;
   readonly identity?: string;
+  /** known_hosts file holding the host's key (`--known-hosts`). @default the user's ~/.ssh/known_hosts */
+  readonly knownHostsFile?: string;
   readonly remotePath: string;
   readonly evidenceRoot: string;
   /** The ssh client to run (tests pass a stand-in). @default "ssh" */
@@ -64,10 +66,15 @@ export interface FetchDrillOptions {
 
 /** Reads the drill result over SSH, validates it and writes it as evidence. Returns a summary. */
 export function fetchDrill(o: FetchDrillOptions): string {
-  const args = sshArgs({ target: o.target, port: o.port, ...(o.identity ? { identity: o.identity } : {}) }, [
-    "cat",
-    `'${o.remotePath.replace(/'/g, "'\\''")}'`,
-  ]);
+  const args = sshArgs(
+    {
+      target: o.target,
+      port: o.port,
+      ...(o.identity ? { identity: o.identity } : {}),
+      ...(o.knownHostsFile ? { knownHostsFile: o.knownHostsFile } : {}),
+    },
+    ["cat", `'${o.remotePath.replace(/'/g, "'\\''")}'`],
+  );
   const r = spawnSync(o.ssh ?? "ssh", args, { encoding: "utf8", timeout: 60_000 });
   if (r.error) throw new GateCliError(`could not run ${o.ssh ?? "ssh"}: ${r.error.message}`);
   if (r.status !== 0) {

@@ -246,8 +246,9 @@ function writeEvidence(
 /**
  * The proxy log over SSH as the deploy user (proxyLogCommand): host and port from the stack's
  * `host` output, user from `launchgate:host.deployUser` (default `deployer`), key
- * `<workDir>/.launchgate/<stack>/id_deployer`; `ssh` runs with `opts.envVars` on top of this
- * process's environment (HOME: whose known_hosts). Rejects when the stack exports no host
+ * `<workDir>/.launchgate/<stack>/id_deployer`, host keys in `<workDir>/.launchgate/<stack>/known_hosts`
+ * (trust on first use; never the operator's ~/.ssh/known_hosts); `ssh` runs with `opts.envVars`
+ * on top of this process's environment. Rejects when the stack exports no host
  * address, or with ssh's stderr when ssh or `docker logs` fails (60 s bound).
  */
 export function sshProxyLog(
@@ -259,11 +260,13 @@ export function sshProxyLog(
     const host = outputs.host?.value as { address?: string; sshPort?: number } | undefined;
     const hostCfg = configValue(config, "host") as { deployUser?: string } | undefined;
     if (!host?.address) return Promise.reject(new Error(`stack ${stack} exports no host address`));
+    const stackDir = path.join(opts.workDir, ".launchgate", stack.split("/").pop()!);
     const [cmd, ...args] = proxyLogCommand({
       host: host.address,
       port: host.sshPort ?? 22,
       user: hostCfg?.deployUser ?? "deployer",
-      identityFile: path.join(opts.workDir, ".launchgate", stack.split("/").pop()!, "id_deployer"),
+      identityFile: path.join(stackDir, "id_deployer"),
+      knownHostsFile: path.join(stackDir, "known_hosts"),
       container: "proxy",
       since,
       until,

@@ -266,12 +266,16 @@ export function dueVerifications(
 /**
  * The `ssh` argv that prints the proxy's access log between two instants
  * (`docker logs --since/--until`, RFC 3339), as the deploy user with the stack's identity file.
+ * Host keys: trust on first use, recorded in `knownHostsFile` (the stack's own file, so a
+ * rebuilt host on a reused address fails loudly for that stack, never for the operator's other
+ * ssh use).
  */
 export function proxyLogCommand(o: {
   host: string;
   port: number;
   user: string;
   identityFile: string;
+  knownHostsFile: string;
   container: string;
   since: Date;
   until: Date;
@@ -279,7 +283,13 @@ export function proxyLogCommand(o: {
   return [
     "ssh",
     ...sshArgs(
-      { target: `${o.user}@${o.host}`, port: o.port, identity: o.identityFile, hostKeys: "accept-new" },
+      {
+        target: `${o.user}@${o.host}`,
+        port: o.port,
+        identity: o.identityFile,
+        hostKeys: "accept-new",
+        knownHostsFile: o.knownHostsFile,
+      },
       ["docker", "logs", "--since", o.since.toISOString(), "--until", o.until.toISOString(), o.container],
     ),
   ];

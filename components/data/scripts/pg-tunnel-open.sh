@@ -21,8 +21,13 @@ cat >"$work/id"
 chmod 600 "$work/id"
 
 if [ -n "${HOST_KEY:-}" ]; then
-  # Pinned host key: refuse anything else.
-  printf '[%s]:%s %s\n' "$SSH_HOST" "$SSH_PORT" "$HOST_KEY" >"$work/known_hosts"
+  # Pinned host key: refuse anything else. known_hosts names port 22 by the bare host and any
+  # other port as [host]:port (sshd(8) SSH_KNOWN_HOSTS FILE FORMAT).
+  if [ "$SSH_PORT" = 22 ]; then
+    printf '%s %s\n' "$SSH_HOST" "$HOST_KEY" >"$work/known_hosts"
+  else
+    printf '[%s]:%s %s\n' "$SSH_HOST" "$SSH_PORT" "$HOST_KEY" >"$work/known_hosts"
+  fi
   hostcheck="-o StrictHostKeyChecking=yes -o UserKnownHostsFile=$work/known_hosts"
 else
   hostcheck="-o StrictHostKeyChecking=accept-new"
