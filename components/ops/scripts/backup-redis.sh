@@ -50,5 +50,7 @@ for name in ${LG_REDIS_CONTAINERS:-}; do
     exit 1
   fi
   mv "$dest.partial" "$dest"
-  log "copied $name ($c):$src to $dest ($(stat -c %s "$dest") bytes)"
+  who=$c
+  [ "$c" = "$name" ] || who="$name (task $c)"
+  log "copied $who:$src to $dest ($(stat -c %s "$dest") bytes)"
 done
