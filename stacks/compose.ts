@@ -466,7 +466,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           flags,
           migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
           preMigrationBackup: backups.preMigrationBackup,
-          pids: { engine, limit: cfg.pidsLimits.app },
+          pids: { engine, limit: cfg.pidsLimits.app, migration: cfg.pidsLimits.migration },
           // The proxy caches a routed app's addresses: a replaced container serves on until it moved.
           drainSeconds: app.route !== undefined ? UPSTREAM_DRAIN_SECONDS : 0,
         },
@@ -548,7 +548,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
         }),
       certificatePem: certPem,
       privateKeyPem: keyPem,
-      pids: { engine, limit: cfg.pidsLimits.proxy },
+      pids: { engine, limit: cfg.pidsLimits.proxy, job: cfg.pidsLimits.job },
       // Stacks with a rollout change weights by reload over SSH (seed 004), never by a new proxy.
       ...(cfg.release.rollout ? { connection, weightsAfter: [...apps, ...canaries.values()] } : {}),
     },

@@ -276,6 +276,10 @@ const pidsLimitsSchema = z
      */
     datastore: pidsLimit("datastore").optional(),
     proxy: pidsLimit("proxy").default(DEFAULT_PIDS_LIMITS.proxy),
+    /** One-shot jobs (the proxy's `nginx -t` check), set before they start. */
+    job: pidsLimit("job").default(DEFAULT_PIDS_LIMITS.job),
+    /** One-shot migration jobs (the app's image running `migrate`), set before they start. */
+    migration: pidsLimit("migration").default(DEFAULT_PIDS_LIMITS.migration),
     /** The local stack's disposable VPS container (its nested containers have their own). */
     vps: pidsLimit("vps").default(DEFAULT_PIDS_LIMITS.vps),
   })

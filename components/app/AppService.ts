@@ -18,10 +18,11 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
+import { HEALTH_INTERVAL, afterSuccess, attachNetworks, hardened, shortHash } from "./hardening";
 import * as command from "@pulumi/command";
 import { DELETE_SCOPE_TRIGGER, roleLabel, roleTrigger } from "../../contract/roles";
-import { limitPids, type PidsLimitArgs } from "./pids-limit";
+import { limitPids, startOneShot, type PidsLimitArgs } from "./pids-limit";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 import * as path from "path";
 import type { SshConnection } from "../host/HardenedHost";
 import { renderScript, shellQuote } from "../ops/remote-script";
@@ -92,10 +93,12 @@ export interface AppServiceArgs {
   /** Seconds the migration job may run before the update fails. @default 600 */
   readonly migrationTimeoutSeconds?: number;
   /**
-   * PIDs cgroup limit (CIS 5.29) of the app container and the engine to apply it on
-   * (contract/pids-limits.ts; the one-shot migration job is exempt there).
+   * PIDs cgroup limit (CIS 5.29) of the app container, the engine to apply it on, and the limit of
+   * the one-shot migration job (`migration`, @default DEFAULT_PIDS_LIMITS.migration), which that
+   * engine starts under it (contract/pids-limits.ts). Required with `app.migrate`: the job is
+   * created stopped and only its PIDs-limit command starts it.
    */
-  readonly pids?: PidsLimitArgs;
+  readonly pids?: PidsLimitArgs & { readonly migration?: number };
   /**
    * Seconds a replaced container keeps serving after its replacement is healthy, before it is
    * stopped: how long a client that caches the alias's addresses (the proxy:
@@ -297,6 +300,7 @@ export class AppService extends pulumi.ComponentResource {
             env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
             secrets: jobSecrets.map((f, i) => ({ name: f.name, secretName: secretNames[i]! })),
             networks: [network],
+            pidsLimit: args.pids?.migration ?? DEFAULT_PIDS_LIMITS.migration,
           }),
         );
       const timeout = args.migrationTimeoutSeconds ?? 600;
@@ -325,9 +329,14 @@ export class AppService extends pulumi.ComponentResource {
       labels.push({ label: "launchgate.migrated", value: job.stdout.apply(() => "true") });
       deps.push(job);
     } else if (app.migrate) {
-      // One-shot: attach waits for the exit, mustRun false keeps Pulumi from restarting it on the
-      // next run, restart "no" keeps Docker from doing so. It has no healthcheck (CIS 5.26
-      // exception: it is not a service) and joins only the internal network (the database).
+      if (!args.pids)
+        throw new Error(
+          `app ${app.name}: \`pids\` is required with \`migrate\` (the migration job is started by its PIDs-limit command)`,
+        );
+      // One-shot: created stopped (hardened kind "job"), then started attached by its PIDs-limit
+      // command under the limit; restart "no" keeps Docker from running it again. It has no
+      // healthcheck (CIS 5.26 exception: it is not a service) and joins only the internal
+      // network (the database).
       const job = new docker.Container(
         `${name}-migrate`,
         {
@@ -338,25 +347,23 @@ export class AppService extends pulumi.ComponentResource {
           command: app.migrate,
           envs: migrationEnvs,
           ...attachNetworks([{ name: args.internalNetwork }]),
-          attach: true,
-          logs: true,
-          mustRun: false,
-          rm: false,
-          wait: false,
           labels: jobLabels(),
         },
-        {
-          parent: this,
-          dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [],
-          // attach blocks the create until the job exits; bound it so a hung migration fails.
-          customTimeouts: { create: `${args.migrationTimeoutSeconds ?? 600}s` },
-        },
+        { parent: this, dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [] },
       );
-      labels.push({
-        label: "launchgate.migrated",
-        value: requireSuccess(job, `migration of ${app.name}`, "true"),
-      });
-      deps.push(job);
+      // Bounded: a hung migration is killed and fails the update.
+      const migrated = startOneShot(
+        `${name}-migrate`,
+        job,
+        {
+          engine: args.pids.engine,
+          limit: args.pids.migration ?? DEFAULT_PIDS_LIMITS.migration,
+          timeoutSeconds: args.migrationTimeoutSeconds ?? 600,
+        },
+        { parent: this },
+      );
+      labels.push({ label: "launchgate.migrated", value: afterSuccess(migrated, "true") });
+      deps.push(migrated);
     }
 
     const spec: docker.ContainerArgs = {

@@ -359,6 +359,14 @@ const JOB_RENDERED = new Set([
   "destroyGraceSeconds",
   "labels",
   "networksAdvanced",
+  // A one-shot container's lifecycle on one engine (created stopped, started by its PIDs-limit
+  // command): a Swarm job is started by the swarm, with its PIDs limit in the spec.
+  "start",
+  "attach",
+  "logs",
+  "wait",
+  "mustRun",
+  "rm",
 ]);
 
 /** What a Swarm job gets besides its container spec (resolved values). */
@@ -369,13 +377,15 @@ export interface JobExtras {
   readonly secrets: readonly { readonly name: string; readonly secretName: string }[];
   /** Network ids the job joins (the internal overlay). */
   readonly networks: readonly string[];
+  /** PIDs cgroup limit of the job's task (CIS 5.29; `--limit-pids`, Docker 20.10+). */
+  readonly pidsLimit: number;
 }
 
 /**
  * A one-shot container spec (`hardened({ kind: "job" })`, resolved values) as the arguments of
  * `docker service create` for a Swarm job (`--mode replicated-job`, Engine API 1.41 / Docker 20.10;
  * @pulumi/docker 5.2.0's Service has no job mode, so a manager runs it: scripts/swarm-job.sh). The
- * same user, capabilities, read-only root, limits, tmpfs, logging and role labels as the container;
+ * same user, capabilities, read-only root, limits (memory, CPU, PIDs), tmpfs, logging and role labels as the container;
  * secrets as files (`<NAME>_FILE`), never in env. No-new-privileges and the swap cap stand in as in
  * {@link toServiceArgs}. Strict: a container field without a rendering throws. Pure; no `--name`.
  * @throws Error naming the field, or when the spec is not a one-shot (`restart: "no"`).
@@ -401,6 +411,9 @@ export function jobServiceCreateArgs(
   if (container.memory !== undefined)
     args.push("--limit-memory", String(Number(container.memory) * 1024 ** 2));
   if (container.cpus !== undefined) args.push("--limit-cpu", String(container.cpus));
+  if (!Number.isInteger(extras.pidsLimit) || extras.pidsLimit < 1)
+    throw new Error(`PIDs limit must be a positive integer, got ${extras.pidsLimit}`);
+  args.push("--limit-pids", String(extras.pidsLimit));
   for (const [target, options] of Object.entries((container.tmpfs ?? {}) as Record<string, string>)) {
     const size = tmpfsSizeBytes(options);
     args.push(

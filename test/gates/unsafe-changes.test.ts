@@ -585,6 +585,36 @@ const CASES: [string, string, Change][] = [
     "container-pids-limit",
     pidsLimitTo("app-admin-pids-limit", 256, "4096"),
   ],
+  // One-shot jobs: the limit before the start (created stopped, started by their PIDs-limit command)
+  [
+    "migration job started on create (its limit would come after it ran)",
+    "container-pids-limit",
+    edit("app-api-migrate", (p) => ({ props: { ...p, start: true, attach: true } })),
+  ],
+  [
+    "migration job's starter unmarked (no limit, never started under one)",
+    "container-pids-limit",
+    edit("app-api-migrate-pids-limit", (p) => ({
+      props: { ...p, triggers: (p.triggers as unknown[]).filter((t) => t !== "launchgate.role=pids-limit") },
+    })),
+  ],
+  [
+    "config check's command sets the limit but never starts it (limitPids instead of startOneShot)",
+    "container-pids-limit",
+    edit("proxy-config-check-pids-limit", (p) => ({
+      props: {
+        ...p,
+        create: mapStrings(p.create, (s) => s.replace(/ && \{ timeout .*$/, "")),
+        triggers: (p.triggers as unknown[]).filter((t) => t !== "launchgate.pids-limit-starts=true"),
+      },
+    })),
+  ],
+  ["migration PIDs limit 0", "container-pids-limit", pidsLimitTo("app-api-migrate-pids-limit", 256, "0")],
+  [
+    "migration PIDs limit above its ceiling in config",
+    PROGRAM_ERROR,
+    { config: () => ({ pidsLimits: { migration: 4096 } }) },
+  ],
   ["app PIDs limit 0 in config", PROGRAM_ERROR, { config: () => ({ pidsLimits: { app: 0 } }) }],
   [
     "app PIDs limit unlimited in config",

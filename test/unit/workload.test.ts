@@ -22,6 +22,7 @@ import {
   toServiceArgs,
 } from "../../components/app/workload";
 import { spawnSync } from "node:child_process";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 import { hardened } from "../../components/app/hardening";
 import { parseConfig } from "../../stacks/config";
 import { appSecretNames, swarmPlacements } from "../../stacks/compose";
@@ -115,6 +116,7 @@ before(async () => {
     routes: [{ path: "/", upstream: "api:3000" }],
     certificatePem: "CERT",
     privateKeyPem: pulumi.secret("KEY"),
+    pids: { engine: { local: true }, limit: 128 },
     swarm: {
       constraints: ["node.labels.launchgate.edge == true"],
       replicas: "global",
@@ -238,6 +240,7 @@ describe("an app's migration on a swarm: a Swarm job on a manager", () => {
     assert.ok(a.includes("--read-only"));
     assert.deepEqual(pairs("--cap-drop"), ["ALL"]);
     assert.deepEqual(pairs("--limit-memory"), [String(API_APP.memoryMb * 1024 ** 2)]);
+    assert.deepEqual(pairs("--limit-pids"), [String(DEFAULT_PIDS_LIMITS.migration)]);
     assert.deepEqual(pairs("--network"), ["internal-id"]);
     assert.ok(pairs("--label").includes("launchgate.role=migration"));
     assert.ok(pairs("--container-label").includes("launchgate.role=migration"));
@@ -276,7 +279,7 @@ describe("an app's migration on a swarm: a Swarm job on a manager", () => {
   });
   test("the job rendering is strict: unknown fields, privileged and restarting specs throw", () => {
     const job = { ...hardened({ memoryMb: 64, cpus: 1, kind: "job" }), image: "i" };
-    const extras = { env: {}, secrets: [], networks: [] };
+    const extras = { env: {}, secrets: [], networks: [], pidsLimit: 64 };
     assert.throws(
       () => jobServiceCreateArgs({ ...job, ports: [] }, extras),
       /"ports" has no Swarm job rendering/,
