@@ -29,6 +29,7 @@ import { loadImages, startDockerOverSsh, type DockerOverSsh } from "./docker-ove
 import { CONTAINER, Harness, imageRepo, NETWORK, PG_DATABASE, PG_GRANT, PG_ROLE, VOLUME } from "./harness";
 import { installMocks, reveal, settle, type RecordedResource } from "./mocks";
 import { commandRoleOf } from "../../contract/roles";
+import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
 import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "./swarm-services";
 import { KeyPair, Run, Vps, buildVpsImage, exec, makeKey, must, run, scratchDir, ssh, startVps } from "./vps";
 
@@ -105,11 +106,21 @@ export const LOCAL = "command:local:Command";
 /** The DB admin tunnel (a local command: ssh -L on this machine) is played too. */
 export const isTunnel = (r: RecordedResource) =>
   r.type === LOCAL && commandRoleOf(r.inputs.triggers) === "db-admin-tunnel";
+/**
+ * A one-shot container's starter (`startOneShot`: its PIDs-limit command sets the limit and starts
+ * it; the proxy's config check). The services' own PIDs-limit commands (rolling updates) are not
+ * played.
+ */
+export const isStarter = (r: RecordedResource) =>
+  r.type === REMOTE &&
+  commandRoleOf(r.inputs.triggers) === PIDS_LIMIT_COMMAND_ROLE &&
+  parsePidsLimitCommand(String(r.inputs.create))?.start !== undefined;
 export const played = (rec: ProgramRecording) =>
   rec.resources.filter(
     (r) =>
       PLAYED.includes(r.type) ||
       isTunnel(r) ||
+      isStarter(r) ||
       (r.type === REMOTE && PLAYED_COMMANDS.includes(commandRoleOf(r.inputs.triggers) ?? "")),
   );
 
@@ -489,7 +500,9 @@ export class SwarmLab {
       postgresqlExec: (sql) => void this.psqlViaTunnel(rec, sql),
       handlers: {
         ...this.player.handlers(),
-        [REMOTE]: async (r) => void this.runCommand(r, log),
+        // A starter runs as the harness runs it (on the engine it created the container on).
+        [REMOTE]: async (r) =>
+          void (isStarter(r) ? await this.harness.applyPidsLimit(r) : this.runCommand(r, log)),
         [LOCAL]: async (r) => this.openTunnel(r, log),
       },
       log: (l) => log(`  [harness] ${l}`),
