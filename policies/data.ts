@@ -22,6 +22,7 @@ function list(read: () => unknown): unknown[] {
   return Array.isArray(arr) ? arr.flatMap((_, i) => known(() => arr[i]) ?? []) : [];
 }
 import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
+import { PIDS_LIMIT_STARTS_TRIGGER } from "../contract/pids-limits";
 import { GATE_RESOURCE_NAME, manifestOf } from "../contract/manifest";
 import { installedFiles, roleOfCommand, scriptExports } from "./host";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
@@ -522,25 +523,32 @@ export const migrationsAfterBackup = stackPolicy(
   {
     name: "migrations-after-backup",
     description:
-      "Checks whether every migration job (role migration: a one-shot container, or on a swarm the command running the Swarm job) depends on a pre-migration backup (role pre-migration-backup).",
+      "Checks whether every migration job (role migration: a one-shot container, or on a swarm the command running the Swarm job) runs after a pre-migration backup (role pre-migration-backup): the job, or, for a job created stopped, the PIDs-limit command that starts it, depends on one.",
     protectsAgainst: "a failed or destructive migration with no dump taken just before it",
     benchmark: "seed 003 (backup before migrate)",
-    fix: "make the migration depend on Backups.preMigrationBackup",
+    fix: "make the migration (its `startOneShot` command) depend on Backups.preMigrationBackup",
   },
   function* (args) {
+    const isBackup = (d: PolicyResource) =>
+      (d.isType(RemoteCommand) || d.isType(LocalCommand)) &&
+      roleOfCommand(d.props) === "pre-migration-backup";
     for (const job of args.resources.filter(
       (r) =>
         (r.isType(Container) && viewOfContainer(r.props).role === "migration") ||
         ((r.isType(RemoteCommand) || r.isType(LocalCommand)) && roleOfCommand(r.props) === "migration"),
     )) {
-      const deps = [...transitiveDependencies(job)];
-      if (
-        !deps.some(
-          (d) =>
-            (d.isType(RemoteCommand) || d.isType(LocalCommand)) &&
-            roleOfCommand(d.props) === "pre-migration-backup",
-        )
-      )
+      // What runs it: the container itself when it starts on create; else the command(s) stated
+      // to start it (contract/pids-limits.ts), which depend on it.
+      const runners =
+        known(() => job.props.start) === false
+          ? args.resources.filter(
+              (r) =>
+                (r.isType(RemoteCommand) || r.isType(LocalCommand)) &&
+                [...strings(known(() => r.props.triggers))].includes(PIDS_LIMIT_STARTS_TRIGGER) &&
+                r.dependencies.includes(job),
+            )
+          : [job];
+      if (runners.length === 0 || !runners.every((r) => [...transitiveDependencies(r)].some(isBackup)))
         yield [
           `migration ${job.name} can run without a fresh backup; make it depend on the Backups pre-migration backup.`,
           job,

@@ -466,18 +466,18 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           flags,
           migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
           preMigrationBackup: backups.preMigrationBackup,
+          startAfter: [
+            ...(app.database ? [...postgres.containers, ...postgres.databaseResources[app.database]!] : []),
+            ...app.redis.map((r) => redis.get(r)!.container),
+          ],
           pids: { engine, limit: cfg.pidsLimits.app, migration: cfg.pidsLimits.migration },
           // The proxy caches a routed app's addresses: a replaced container serves on until it moved.
           drainSeconds: app.route !== undefined ? UPSTREAM_DRAIN_SECONDS : 0,
         },
-        // The app and its migration job start only once the servers in their URLs are up.
-        {
-          ...onVps,
-          dependsOn: [
-            ...(app.database ? postgres.containers : []),
-            ...app.redis.map((r) => redis.get(r)!.container),
-          ],
-        },
+        // The app and its migration run only once the servers in their URLs are up and its
+        // database exists (`startAfter`, not the component's dependsOn: the migration container,
+        // created stopped, need not wait to be created).
+        onVps,
       );
     const stableImage = canaryStableImage(cfg, app);
     if (stableImage === undefined) return service(`app-${app.name}`, app);

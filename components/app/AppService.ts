@@ -82,6 +82,14 @@ export interface AppServiceArgs {
   /** Resource that takes the pre-migration backup; the migration job runs after it. */
   readonly preMigrationBackup?: pulumi.Resource;
   /**
+   * What the app and its migration must run after (the servers in their URLs, the database's
+   * role, database and grants): the service container and the migration job's start wait for
+   * them; the migration container itself (created stopped) is created without waiting, so its
+   * create overlaps them. Use this rather than the component's `dependsOn`, which every child
+   * inherits. @default []
+   */
+  readonly startAfter?: pulumi.Resource[];
+  /**
    * How the healthcheck calls `http://127.0.0.1:<port><healthPath>` inside the container. Slim
    * and distroless images often lack curl: the app image must provide the chosen tool (`node`
    * for Node apps, busybox/GNU `wget`, `curl`) or a custom Docker healthcheck test.
@@ -319,7 +327,9 @@ export class AppService extends pulumi.ComponentResource {
         },
         {
           parent: this,
+          // After the servers, role and database it migrates (startAfter) and the backup.
           dependsOn: [
+            ...(args.startAfter ?? []),
             ...(args.preMigrationBackup ? [args.preMigrationBackup] : []),
             ...jobSecrets.map((f) => f.secret),
           ],
@@ -349,9 +359,10 @@ export class AppService extends pulumi.ComponentResource {
           ...attachNetworks([{ name: args.internalNetwork }]),
           labels: jobLabels(),
         },
-        { parent: this, dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [] },
+        { parent: this },
       );
-      // Bounded: a hung migration is killed and fails the update.
+      // Runs after the servers, the database and a fresh backup; bounded: a hung migration is
+      // killed and fails the update.
       const migrated = startOneShot(
         `${name}-migrate`,
         job,
@@ -360,7 +371,13 @@ export class AppService extends pulumi.ComponentResource {
           limit: args.pids.migration ?? DEFAULT_PIDS_LIMITS.migration,
           timeoutSeconds: args.migrationTimeoutSeconds ?? 600,
         },
-        { parent: this },
+        {
+          parent: this,
+          dependsOn: [
+            ...(args.startAfter ?? []),
+            ...(args.preMigrationBackup ? [args.preMigrationBackup] : []),
+          ],
+        },
       );
       labels.push({ label: "launchgate.migrated", value: afterSuccess(migrated, "true") });
       deps.push(migrated);
@@ -398,7 +415,7 @@ export class AppService extends pulumi.ComponentResource {
             secrets: secretFiles,
           }
         : { kind: "container" },
-      { parent: this, dependsOn: deps, deleteBeforeReplace: false },
+      { parent: this, dependsOn: [...(args.startAfter ?? []), ...deps], deleteBeforeReplace: false },
     );
     limitPids(name, service, args.pids, { parent: this });
 

@@ -109,7 +109,8 @@ function declareCommand(
  * it attached and waits for it (contract/pids-limits.ts `oneShotStartCommand`), so the job's first
  * process already runs under the limit. The command fails when the job exits non-zero or runs
  * longer than `timeoutSeconds` (then the container is killed): whatever must wait for the job
- * depends on this command, not on the container. Its stdout/stderr (the job's output) are secret
+ * depends on this command, not on the container; `opts.dependsOn` is what the job must run after
+ * (the container itself may be created before it). Its stdout/stderr (the job's output) are secret
  * outputs: a job runs with the app's secrets in its environment. Triggered by the container's id
  * (a new container runs once more) and the limit (a changed limit runs the job again); its
  * triggers say that it starts the container (PIDS_LIMIT_STARTS_TRIGGER) for policies at preview.
@@ -132,9 +133,10 @@ export function startOneShot(
       container.id,
     ],
   };
+  const after = opts.dependsOn ? (Array.isArray(opts.dependsOn) ? opts.dependsOn : [opts.dependsOn]) : [];
   return declareCommand(`${containerResource}-pids-limit`, inputs, args.engine, {
     ...opts,
-    dependsOn: [container],
+    dependsOn: [container, ...(after as pulumi.Input<pulumi.Resource>[])],
     additionalSecretOutputs: ["stdout", "stderr"],
   });
 }

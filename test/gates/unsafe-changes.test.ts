@@ -317,7 +317,7 @@ const CASES: [string, string, Change][] = [
   [
     "migration without pre-migration backup",
     "migrations-after-backup",
-    edit("app-api-migrate", (_p, o) => ({ opts: { ...o, dependsOn: [] } })),
+    edit("app-api-migrate-pids-limit", (_p, o) => ({ opts: { ...o, dependsOn: [] } })),
   ],
   [
     "DNS record not waiting for the gate",

@@ -315,6 +315,44 @@ describe("migrations-after-backup", () => {
       "migration swarm-job can run without a fresh backup; make it depend on the Backups pre-migration backup.",
     ]);
   });
+  describe("a job created stopped: what starts it must wait for the backup", () => {
+    const stopped = (dependsOn: string[]): StackResourceInput => ({
+      ...migrate(dependsOn),
+      props: { labels: role("migration"), start: false },
+    });
+    const starter = (dependsOn: string[]): StackResourceInput => ({
+      type: TYPES.remoteCommand,
+      name: "job-1-pids-limit",
+      props: {
+        triggers: [
+          "launchgate.role=pids-limit",
+          "launchgate.pids-limit=256",
+          "launchgate.pids-limit-starts=true",
+        ],
+      },
+      dependsOn: ["job-1", ...dependsOn],
+    });
+    const REFUSED = [
+      "migration job-1 can run without a fresh backup; make it depend on the Backups pre-migration backup.",
+    ];
+    it("passes when its starter waits for the backup (the container need not)", async () => {
+      assert.deepEqual(
+        await runStackPolicy(data.migrationsAfterBackup, [backup, stopped([]), starter(["b"])]),
+        [],
+      );
+    });
+    it("refuses when neither waits, or nothing starts it; a container that waits holds its starter back too", async () => {
+      assert.deepEqual(
+        await runStackPolicy(data.migrationsAfterBackup, [backup, stopped([]), starter([])]),
+        REFUSED,
+      );
+      assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, stopped(["b"])]), REFUSED);
+      assert.deepEqual(
+        await runStackPolicy(data.migrationsAfterBackup, [backup, stopped(["b"]), starter([])]),
+        [],
+      );
+    });
+  });
 });
 
 describe("command-delete-replacement", () => {

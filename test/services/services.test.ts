@@ -659,7 +659,15 @@ describe("lifecycle", () => {
     const jobs = current.resources.filter((x) => x.type === CONTAINER && x.inputs.restart === "no");
     assert.ok(jobs.length >= 2, "the migration and the config check");
     for (const job of jobs) {
-      const deps = new Set((job.dependencies ?? []).map(urnKey));
+      // A job created stopped runs when its PIDs-limit command starts it: that must wait.
+      const starter = current.resources.find(
+        (x) =>
+          x.type.startsWith("command:") &&
+          parsePidsLimitCommand(String(x.inputs.create))?.container === declaredName(job),
+      );
+      const runner = job.inputs.start === false ? starter : job;
+      assert.ok(runner, `${job.name}: what starts it`);
+      const deps = new Set((runner.dependencies ?? []).map(urnKey));
       for (const env of (job.inputs.envs ?? []) as string[]) {
         for (const m of env.matchAll(/:\/\/[^@\s]*@([a-z0-9.-]+):(\d+)/g)) {
           const target = byHost.get(m[1]!);

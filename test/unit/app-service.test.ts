@@ -174,7 +174,13 @@ test("migration: one-shot job after the pre-migration backup; the service waits 
   assert.deepEqual(j.capabilities, { drops: ["ALL"] });
   assert.equal(j.user, "10001:10001");
   assert.match(j.name, /^api-migrate-[0-9a-f]{8}$/);
-  assert.ok(opts.of(C, "app-api-migrate").dependencies.some((u) => u.endsWith("::pre-migration-backup")));
+  // Created without waiting; its start (the PIDs-limit command) waits for the backup.
+  assert.ok(!opts.of(C, "app-api-migrate").dependencies.some((u) => u.endsWith("::pre-migration-backup")));
+  assert.ok(
+    opts
+      .of("command:remote:Command", "app-api-migrate-pids-limit")
+      .dependencies.some((u) => u.endsWith("::pre-migration-backup")),
+  );
   assert.ok(opts.of(C, "app-api").dependencies.some((u) => u.endsWith("::app-api-migrate-pids-limit")));
   const labels = rec.one(C, "app-api").inputs.labels as { label: string; value: string }[];
   assert.ok(labels.some((l) => l.label === "launchgate.migrated" && l.value === "true"));
