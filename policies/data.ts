@@ -558,7 +558,7 @@ export const migrationsAfterBackup = stackPolicy(
   {
     name: "migrations-after-backup",
     description:
-      "Checks whether every migration job (role migration) runs after a pre-migration backup (role pre-migration-backup): the job, or, for a job created stopped, the PIDs-limit command that starts it, depends on one.",
+      "Checks whether every migration job (role migration: a one-shot container, or on a swarm the command running the Swarm job) runs after a pre-migration backup (role pre-migration-backup): the job, or, for a job created stopped, the PIDs-limit command that starts it, depends on one.",
     protectsAgainst: "a failed or destructive migration with no dump taken just before it",
     benchmark: "seed 003 (backup before migrate)",
     fix: "make the migration (its `startOneShot` command) depend on Backups.preMigrationBackup",
@@ -568,7 +568,9 @@ export const migrationsAfterBackup = stackPolicy(
       (d.isType(RemoteCommand) || d.isType(LocalCommand)) &&
       roleOfCommand(d.props) === "pre-migration-backup";
     for (const job of args.resources.filter(
-      (r) => r.isType(Container) && viewOfContainer(r.props).role === "migration",
+      (r) =>
+        (r.isType(Container) && viewOfContainer(r.props).role === "migration") ||
+        ((r.isType(RemoteCommand) || r.isType(LocalCommand)) && roleOfCommand(r.props) === "migration"),
     )) {
       // What runs it: the container itself when it starts on create; else the command(s) stated
       // to start it (contract/pids-limits.ts), which depend on it.

@@ -69,7 +69,7 @@ export const hostHardeningPresent = stackPolicy(
   {
     name: "host-hardening-present",
     description:
-      "Checks whether a stack that manages a host runs every required hardening step (REQUIRED_HOST_STEPS: sshd, sysctl, kernel modules, firewall, fail2ban, unattended-upgrades, auditd, docker daemon, accounts, baseline, file integrity).",
+      "Checks whether a stack that manages hosts runs every required hardening step on each of them (REQUIRED_HOST_STEPS: sshd, sysctl, kernel modules, firewall, fail2ban, unattended-upgrades, auditd, docker daemon, accounts, baseline, file integrity); hosts are told apart by the steps' SSH connection (host:port), so a cluster node missing a step is refused even when another node has it.",
     protectsAgainst: "a host deployed with a hardening step silently dropped from HardenedHost",
     benchmark: "seed 001 §8.1.2–8.1.4; dev-sec os-baseline / ssh-baseline",
     fix: "keep every HardenedHost step (HOST_STEPS)",
@@ -80,13 +80,30 @@ export const hostHardeningPresent = stackPolicy(
       .map((r) => [r, roleOfCommand(r.props)] as const)
       .filter(([, role]) => role !== undefined && HOST_ROLES.test(role));
     if (roles.length === 0) return;
-    const present = new Set(roles.map(([, role]) => role));
-    for (const step of REQUIRED_HOST_STEPS)
-      if (!present.has(`host-${step}`))
-        yield [
-          `the host has no ${step} step (role host-${step}); keep it in HardenedHost.`,
-          roles[0]![0] as PolicyResource,
-        ];
+    // Per host: the remote steps by the host:port they connect to. A connection unknown at
+    // preview (an address from another resource) cannot tell its host apart: those steps count
+    // together, as one host. Local steps (the bootstrap) are not required.
+    const hostOf = (r: PolicyResource): string | undefined => {
+      if (!r.isType(RemoteCommand)) return undefined;
+      const c = known(() => r.props.connection) as { host?: unknown; port?: unknown } | undefined;
+      return typeof c?.host === "string" ? `${c.host}:${typeof c.port === "number" ? c.port : 22}` : "";
+    };
+    const hosts = new Map<string, { present: Set<string>; first: PolicyResource }>();
+    for (const [r, role] of roles) {
+      const key = hostOf(r as PolicyResource);
+      if (key === undefined) continue;
+      const h = hosts.get(key) ?? { present: new Set<string>(), first: r as PolicyResource };
+      h.present.add(role!);
+      hosts.set(key, h);
+    }
+    if (hosts.size === 0) hosts.set("", { present: new Set(), first: roles[0]![0] as PolicyResource });
+    for (const [key, h] of hosts)
+      for (const step of REQUIRED_HOST_STEPS)
+        if (!h.present.has(`host-${step}`))
+          yield [
+            `the host${hosts.size > 1 && key ? ` ${key}` : ""} has no ${step} step (role host-${step}); keep it in HardenedHost.`,
+            h.first,
+          ];
   },
 );
 

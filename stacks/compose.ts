@@ -37,6 +37,12 @@ import type { StackSecrets } from "./read";
 
 /** Fixed address of Postgres on the internal network: the only SSH-forwardable destination. */
 export const POSTGRES_IP = "172.30.0.10";
+/**
+ * On a swarm: the DB admin network (a /30 swarm-scoped internal bridge, Network `dbAdmin`) and
+ * Postgres' one address on it, on its node: the only SSH-forwardable destination there.
+ */
+export const POSTGRES_ADMIN_SUBNET = "172.30.1.0/30";
+export const POSTGRES_ADMIN_IP = "172.30.1.2";
 export const INTERNAL_SUBNET = "172.30.0.0/24";
 /** Local end of the DB admin tunnel on the machine running Pulumi. */
 export const DB_TUNNEL_PORT = 15432;
@@ -100,6 +106,8 @@ interface DeclaredHosts {
   readonly access: HostAccess;
   readonly host: HardenedHost;
   readonly dataHost: HardenedHost;
+  /** Deploy connections of the nodes needing the DB admin network's config (swarm: Postgres' node, the manager). */
+  readonly dbAdminNodes?: pulumi.Input<SshConnection>[];
   /** The data host's pinned SSH host key (`hostKey` in config), when set. */
   readonly dataHostKey?: string;
 }
@@ -149,16 +157,20 @@ function declareCluster(
   webAllowFrom: readonly string[] | undefined,
 ): DeclaredHosts {
   const firstEdge = cfg.hosts.findIndex((h) => h.labels[NODE_LABELS.edge] === NODE_LABEL_ON);
+  const pg = pinnedNode(cfg.hosts, "postgres");
   const nodes = cfg.hosts.map((h, i) => {
     const access = nodeAccess(cfg, secrets, h, i === firstEdge);
     const host = new HardenedHost(`node-${i}`, {
       ...hostArgs(cfg, access),
       webAllowFrom,
       runsRedis: i === pinnedNode(cfg.hosts, "redis"),
+      // The DB admin tunnel forwards to Postgres' address on its node's DB admin network only.
+      ...(i === pg ? { permitOpen: [`${POSTGRES_ADMIN_IP}:5432`] } : {}),
     });
     return { access, host };
   });
-  const manager = nodes[cfg.hosts.findIndex((h) => h.roles.includes("manager"))]!;
+  const managerIndex = cfg.hosts.findIndex((h) => h.roles.includes("manager"));
+  const manager = nodes[managerIndex]!;
   const cluster = new SwarmCluster("swarm", {
     nodes: cfg.hosts.map((h, i) => ({
       name: `node-${i}`,
@@ -173,8 +185,9 @@ function declareCluster(
     cluster,
     access: manager.access,
     host: manager.host,
-    dataHost: nodes[pinnedNode(cfg.hosts, "postgres")]!.host,
-    dataHostKey: cfg.hosts[pinnedNode(cfg.hosts, "postgres")]!.hostKey,
+    dataHost: nodes[pg]!.host,
+    dbAdminNodes: [...new Set([pg, managerIndex])].map((i) => nodes[i]!.host.deployConnection),
+    dataHostKey: cfg.hosts[pg]!.hostKey,
   };
 }
 
@@ -305,7 +318,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
   // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
   const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
-  const { access, host, dataHost, dataHostKey, cluster } = swarm
+  const { access, host, dataHost, dataHostKey, cluster, dbAdminNodes } = swarm
     ? declareCluster(cfg, secrets, webAllowFrom)
     : declareSingleHost(cfg, secrets, webAllowFrom);
   const identity = new SshIdentityFile(
@@ -333,7 +346,21 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
 
   const net = new Network(
     "net",
-    { internalSubnet: INTERNAL_SUBNET, ...(swarm ? { swarm: { encrypted: swarm.encrypted } } : {}) },
+    {
+      internalSubnet: INTERNAL_SUBNET,
+      ...(swarm
+        ? {
+            swarm: {
+              encrypted: swarm.encrypted,
+              dbAdmin: {
+                nodes: dbAdminNodes!,
+                manager: host.deployConnection,
+                subnet: POSTGRES_ADMIN_SUBNET,
+              },
+            },
+          }
+        : {}),
+    },
     onVps,
   );
   // A Swarm service joins networks by id; a container by name.
@@ -344,7 +371,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     "pg-admin",
     {
       connection,
-      remoteAddress: POSTGRES_IP,
+      remoteAddress: swarm ? POSTGRES_ADMIN_IP : POSTGRES_IP,
       localPort: DB_TUNNEL_PORT,
       ...(dataHostKey ? { hostKey: dataHostKey } : {}),
     },
@@ -359,7 +386,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       },
       internalNetwork,
       ipAddress: POSTGRES_IP,
-      ...(swarm ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer } } : {}),
+      ...(swarm
+        ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer, adminNetwork: net.dbAdminId } }
+        : {}),
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
       adminDependsOn: [tunnel.ready],
       pids: { engine, server: postgresPidsLimit(cfg), pgbouncer: datastorePidsLimit(cfg) },
@@ -393,6 +422,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       databases: cfg.postgres.databases.map((d) => d.name),
       redisContainers: [...redis.values()].map((r) => r.containerName),
       releaseId: cfg.release.commit,
+      placement: cfg.placement,
     },
     { dependsOn: [dataHost.ready] },
   );
@@ -418,7 +448,15 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           ...variant,
           edgeNetwork,
           internalNetwork,
-          ...(swarm ? { swarm: swarm.app, secretNames: appSecretNames(app) } : {}),
+          ...(swarm
+            ? {
+                swarm: swarm.app,
+                secretNames: appSecretNames(app),
+                // The first manager runs the migration job; the job's DATABASE_URL is the direct one.
+                managerConnection: host.deployConnection,
+                migrationSecretNames: app.database ? ["DATABASE_URL"] : [],
+              }
+            : {}),
           secretEnv: pulumi.secret(
             pulumi.all([pulumi.output(env), secrets.appSecrets]).apply(([resolved, all]) => ({
               ...resolved,
@@ -535,6 +573,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       hostLabel: `${stack} (${cfg.domain})`,
       // The local stack's certificate comes from its own internal CA, unknown to the host's curl.
       insecureTls: cfg.tls === "internal-ca",
+      placement: cfg.placement,
     },
     { dependsOn: [dataHost.ready] },
   );

@@ -740,15 +740,6 @@ function clusterChecks(
       });
     seen.add(key);
   });
-  cfg.apps.forEach((a, i) => {
-    if (a.migrate)
-      out.push({
-        path: ["apps", i, "migrate"],
-        value: a.migrate,
-        expected:
-          'no migration job with placement "swarm" yet (a one-shot job cannot join the internal overlay and @pulumi/docker 5.2.0 has no replicated-job mode); migrate from a single-host release',
-      });
-  });
   const managers = cfg.hosts.filter((h) => h.roles.includes("manager")).length;
   const wanted = cfg.hosts.length >= 3 ? "at least 3 managers" : "1 manager";
   if (managers === 0 || managers % 2 === 0 || (cfg.hosts.length >= 3 && managers < 3))

@@ -1110,7 +1110,7 @@ const CASES: [string, string, Change][] = [
 ];
 
 /** Production as a 3-node Swarm cluster. */
-const SWARM: Props = swarmOverrides("production");
+const SWARM: Props = swarmOverrides();
 
 /** A program change to a Swarm service's task template (`taskSpec`), or to its container spec. */
 const editTask = (name: string, f: (task: Props) => Props): Change =>

@@ -328,6 +328,21 @@ describe("migrations-after-backup", () => {
       "migration job-1 can run without a fresh backup; make it depend on the Backups pre-migration backup.",
     ]);
   });
+  it("checks a swarm's migration command (a Swarm job run by a manager) the same way", async () => {
+    const job = (dependsOn: string[]): StackResourceInput => ({
+      type: TYPES.remoteCommand,
+      name: "swarm-job",
+      props: {
+        triggers: ["launchgate.role=migration"],
+        create: "docker service create --mode replicated-job",
+      },
+      dependsOn,
+    });
+    assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, job(["b"])]), []);
+    assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, job([])]), [
+      "migration swarm-job can run without a fresh backup; make it depend on the Backups pre-migration backup.",
+    ]);
+  });
   describe("a job created stopped: what starts it must wait for the backup", () => {
     const stopped = (dependsOn: string[]): StackResourceInput => ({
       ...migrate(dependsOn),

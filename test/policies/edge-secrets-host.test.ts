@@ -585,6 +585,27 @@ describe("host", () => {
     );
     assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, []), []);
   });
+  it("every required step must be present on each host (a cluster: by the steps' connection)", async () => {
+    const on = (address: string) =>
+      REQUIRED_HOST_STEPS.map((s) => {
+        const r = step(s, "");
+        return {
+          ...r,
+          name: `${address}-${s}`,
+          props: { ...r.props, connection: { host: address, port: 22, user: "deployer" } },
+        };
+      });
+    const cluster = [...on("10.0.0.1"), ...on("10.0.0.2")];
+    assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, cluster), []);
+    // node 2 lacks auditd; node 1 has it: still refused, naming node 2.
+    assert.deepEqual(
+      await runStackPolicy(
+        host.hostHardeningPresent,
+        cluster.filter((s) => s.name !== "10.0.0.2-auditd"),
+      ),
+      ["the host 10.0.0.2:22 has no auditd step (role host-auditd); keep it in HardenedHost."],
+    );
+  });
   it("another step writing weak sshd settings is refused (sshd keeps the first value)", async () => {
     const other = {
       type: REMOTE,
