@@ -63,8 +63,8 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       runId: `lg-svc-bench-${crypto.randomBytes(3).toString("hex")}`,
       log: (l) => log(l),
       handlers: {
-        "command:remote:Command": (r): Promise<void> => h.applyPidsLimit(r),
-        "command:local:Command": (r): Promise<void> => h.applyPidsLimit(r),
+        "command:remote:Command": async (r): Promise<void> => void (await h.applyPidsLimit(r)),
+        "command:local:Command": async (r): Promise<void> => void (await h.applyPidsLimit(r)),
       },
     });
     return h;

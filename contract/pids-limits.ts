@@ -22,21 +22,25 @@
  * it runs again after every such update. The cost: the limit's own rolling update follows each one
  * (one more task restart per changed service; for `stop-first` services, a second short stop).
  *
- * Exception: one-shot containers (roles `job`, `migration`) have exited by the time such a
- * command can reach them, so an applier would be a check that cannot bite; they are bounded by
- * their memory and CPU limits and their run timeout until the provider gains `pidsLimit`.
+ * One-shot containers (roles `job`, `migration`; restart "no") would exit before such a command
+ * reached them, so they are created stopped (`start: false`, set by `hardened({ kind: "job" })`)
+ * and their command applies the limit, checks it, and only then starts them attached
+ * ({@link oneShotStartCommand}): the limit is in the container's cgroup before its first process
+ * runs, and the command exits with the job's exit code, so a failed job fails the command and
+ * everything that depends on it.
  */
 import type { ContainerRole } from "./roles";
 
-/** Roles whose containers get a PIDs limit (every long-running role). */
-export const PIDS_LIMITED_ROLES = ["app", "datastore", "proxy", "vps"] as const;
+/** Roles whose containers get a PIDs limit: every role, one-shot ones included. */
+export const PIDS_LIMITED_ROLES = [
+  "app",
+  "datastore",
+  "proxy",
+  "job",
+  "migration",
+  "vps",
+] as const satisfies readonly ContainerRole[];
 export type PidsLimitedRole = (typeof PIDS_LIMITED_ROLES)[number];
-/** Roles exempt from §5.29 with the reason the policy reports (see the module comment). */
-export const PIDS_LIMIT_EXEMPT_ROLES: Readonly<Partial<Record<ContainerRole, string>>> = {
-  job: "a one-shot job has exited before a PIDs limit can be applied to it (no `pidsLimit` input in @pulumi/docker 5.2.0)",
-  migration:
-    "a one-shot migration has exited before a PIDs limit can be applied to it (no `pidsLimit` input in @pulumi/docker 5.2.0)",
-};
 
 /**
  * Default limit per role, in tasks. Sized from what each role runs, with room for the
@@ -47,6 +51,9 @@ export const PIDS_LIMIT_EXEMPT_ROLES: Readonly<Partial<Record<ContainerRole, str
  *   process per connection plus ~30 auxiliary ones, so the Postgres server's limit is at least
  *   `max_connections` + {@link POSTGRES_AUX_TASKS} (see `postgresPidsLimit` in stacks/config.ts).
  * - proxy: nginx master + one worker per CPU.
+ * - job: the program's one-shot checks (`nginx -t`: one process).
+ * - migration: the app's image running its migrate command (Node, or Prisma's migration engine,
+ *   which adds a thread per CPU): the app's budget.
  * - vps: the local stack's disposable VPS runs systemd-less sshd, dockerd, containerd and a shim
  *   per nested container (the nested containers get cgroups of their own, and their own limits,
  *   from the nested engine through the host's cgroup mount).
@@ -55,6 +62,8 @@ export const DEFAULT_PIDS_LIMITS: Readonly<Record<PidsLimitedRole, number>> = {
   app: 256,
   datastore: 512,
   proxy: 128,
+  job: 64,
+  migration: 256,
   vps: 8192,
 };
 
@@ -74,6 +83,8 @@ export const MAX_PIDS_LIMITS: Readonly<Record<PidsLimitedRole | "unmarked", numb
   // Postgres at the config's highest max_connections (10,000) plus its auxiliary processes.
   datastore: 10_240,
   proxy: 512,
+  job: 512,
+  migration: 1024,
   vps: 32_768,
   unmarked: 128,
 };
@@ -88,6 +99,13 @@ export const PIDS_LIMIT_COMMAND_ROLE = "pids-limit" as const;
  */
 export const PIDS_LIMIT_TRIGGER = "launchgate.pids-limit=";
 
+/**
+ * The `triggers` entry of a PIDs-limit command that also starts its one-shot container
+ * ({@link oneShotStartCommand}): a literal, so policies know at preview that the container is
+ * started under its limit; they check it against the command text once that is known.
+ */
+export const PIDS_LIMIT_STARTS_TRIGGER = "launchgate.pids-limit-starts=true";
+
 /** The limit a PIDs-limit command's `triggers` state (the raw text after the prefix), if any. */
 export function pidsLimitOfTriggers(triggers: readonly unknown[]): string | undefined {
   for (const t of triggers)
@@ -97,17 +115,43 @@ export function pidsLimitOfTriggers(triggers: readonly unknown[]): string | unde
 
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-/**
- * The shell command that applies `limit` to the container named `container` on the engine it
- * runs on, then reads the limit back from `docker inspect` and fails unless it is `limit`.
- * @throws Error for a non-integer limit or a name Docker would not accept.
- */
-export function pidsLimitCommand(limit: number, container: string): string {
+/** `docker update --pids-limit` on `container`, then the read-back check (shared by both forms). */
+function updateAndCheck(limit: number, container: string): string {
   if (!Number.isInteger(limit)) throw new Error(`PIDs limit must be an integer, got ${limit}`);
   if (!CONTAINER_NAME.test(container)) throw new Error(`not a container name: ${JSON.stringify(container)}`);
   return (
     `docker update --pids-limit ${limit} -- ${container} >/dev/null && ` +
     `test "$(docker inspect --format '{{.HostConfig.PidsLimit}}' -- ${container})" = "${limit}"`
+  );
+}
+
+/**
+ * The shell command that applies `limit` to the (running) container named `container` on the
+ * engine it runs on, then reads the limit back from `docker inspect` and fails unless it is `limit`.
+ * @throws Error for a non-integer limit or a name Docker would not accept.
+ */
+export function pidsLimitCommand(limit: number, container: string): string {
+  return updateAndCheck(limit, container);
+}
+
+/** Exit status of coreutils `timeout` when the time ran out. */
+const TIMED_OUT = 124;
+
+/**
+ * The shell command that starts a one-shot container created stopped (`start: false`) under
+ * `limit`: {@link pidsLimitCommand}'s update and check, then `docker start --attach` (the job's
+ * output on the command's stdout/stderr, its exit status as the command's), bounded by
+ * `timeoutSeconds` (coreutils `timeout`; on expiry the container is killed and the command exits
+ * 124). Run again (a changed limit), it runs the job again.
+ * @throws Error for a non-integer limit or timeout, or a name Docker would not accept.
+ */
+export function oneShotStartCommand(limit: number, container: string, timeoutSeconds: number): string {
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1)
+    throw new Error(`one-shot timeout must be a whole number of seconds ≥ 1, got ${timeoutSeconds}`);
+  return (
+    `${updateAndCheck(limit, container)} && ` +
+    `{ timeout ${timeoutSeconds} docker start --attach -- ${container}; rc=$?; ` +
+    `[ "$rc" -ne ${TIMED_OUT} ] || docker kill -- ${container} >/dev/null 2>&1; exit "$rc"; }`
   );
 }
 
@@ -139,15 +183,25 @@ export function parseServicePidsLimitCommand(text: string): { limit: number; ser
   return { limit: Number(m[1]), service: m[2]! };
 }
 
+const UPDATE_AND_CHECK =
+  /^docker update --pids-limit (-?\d+) -- (\S+) >\/dev\/null && test "\$\(docker inspect --format '\{\{\.HostConfig\.PidsLimit\}\}' -- (\S+)\)" = "(-?\d+)"/;
+const ONE_SHOT_START =
+  /^ && \{ timeout (\d+) docker start --attach -- (\S+); rc=\$\?; \[ "\$rc" -ne 124 \] \|\| docker kill -- (\S+) >\/dev\/null 2>&1; exit "\$rc"; \}$/;
+
 /**
- * The limit and container of a {@link pidsLimitCommand} text (any integer limit, so a policy can
- * report 0 or -1 as unlimited), or undefined when the text is anything else.
+ * The limit and container of a {@link pidsLimitCommand} or {@link oneShotStartCommand} text (any
+ * integer limit, so a policy can report 0 or -1 as unlimited), with `start` (its timeout) for the
+ * one-shot form, or undefined when the text is anything else.
  */
-export function parsePidsLimitCommand(text: string): { limit: number; container: string } | undefined {
-  const m =
-    /^docker update --pids-limit (-?\d+) -- (\S+) >\/dev\/null && test "\$\(docker inspect --format '\{\{\.HostConfig\.PidsLimit\}\}' -- (\S+)\)" = "(-?\d+)"$/.exec(
-      text,
-    );
+export function parsePidsLimitCommand(
+  text: string,
+): { limit: number; container: string; start?: { timeoutSeconds: number } } | undefined {
+  const m = UPDATE_AND_CHECK.exec(text);
   if (!m || m[2] !== m[3] || m[1] !== m[4] || !CONTAINER_NAME.test(m[2]!)) return undefined;
-  return { limit: Number(m[1]), container: m[2]! };
+  const parsed = { limit: Number(m[1]), container: m[2]! };
+  const rest = text.slice(m[0].length);
+  if (rest === "") return parsed;
+  const s = ONE_SHOT_START.exec(rest);
+  if (!s || s[2] !== parsed.container || s[3] !== parsed.container || Number(s[1]) < 1) return undefined;
+  return { ...parsed, start: { timeoutSeconds: Number(s[1]) } };
 }

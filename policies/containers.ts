@@ -17,7 +17,7 @@ import { TYPES, known, stackOfUrn, strings } from "./lib/resources";
 import {
   MAX_PIDS_LIMITS,
   PIDS_LIMIT_COMMAND_ROLE,
-  PIDS_LIMIT_EXEMPT_ROLES,
+  PIDS_LIMIT_STARTS_TRIGGER,
   parsePidsLimitCommand,
   parseServicePidsLimitCommand,
   pidsLimitOfTriggers,
@@ -50,11 +50,15 @@ function imageOf(type: string, props: Record<string, unknown>): string {
 }
 
 /**
- * A one-shot container: a job/migration role **and** declared as one (`attach: true`: the provider
- * waits for it to exit). A long-running container relabelled `job` keeps the long-running rules,
- * so a marker cannot be used to escape the healthcheck and restart rules.
+ * A one-shot container: a job/migration role **and** declared as one (created stopped, `start:
+ * false`, and started by its PIDs-limit command, which waits for its exit; or `attach: true`: the
+ * provider waits for it to exit). A long-running container relabelled `job` keeps the
+ * long-running rules, so a marker cannot be used to escape the healthcheck and restart rules.
  */
-const oneShot = (c: ContainerView) => (ONE_SHOT_ROLES as readonly string[]).includes(c.role) && c.attach;
+const oneShot = (c: ContainerView) =>
+  (ONE_SHOT_ROLES as readonly string[]).includes(c.role) && (c.attach || !c.startsOnCreate);
+/** Runs once (whatever its role): one-shot, restart "no", or waited for to exit (`attach`). */
+const runsOnce = (c: ContainerView) => oneShot(c) || c.attach || c.restart === "no";
 const who = (c: ContainerView) => (c.role === "unmarked" ? "unmarked container" : `${c.role} container`);
 
 export const containerPrivileged = containerPolicy(
@@ -405,9 +409,9 @@ export const containerRestartPolicy = containerPolicy(
         yield `one-shot ${c.role} container restarts (${c.restart ?? "unset"}); set \`restart: "no"\`.`;
       return;
     }
-    if ((ONE_SHOT_ROLES as readonly string[]).includes(c.role) && !c.attach) {
+    if ((ONE_SHOT_ROLES as readonly string[]).includes(c.role)) {
       if (!c.restart || !LONG_RUNNING_RESTARTS.includes(c.restart))
-        yield `${c.role} container is not declared one-shot (\`attach: true\`), so it is a service: restart policy "${c.restart ?? "unset"}"; set \`restart: "unless-stopped"\`.`;
+        yield `${c.role} container is not declared one-shot (\`start: false\`, started by its PIDs-limit command), so it is a service: restart policy "${c.restart ?? "unset"}"; set \`restart: "unless-stopped"\`.`;
     } else if (!c.restart || !LONG_RUNNING_RESTARTS.includes(c.restart))
       yield `${who(c)} has restart policy "${c.restart ?? "unset"}"; set \`restart: "unless-stopped"\` (only the job and migration roles run once).`;
     else if (
@@ -623,23 +627,25 @@ export const containerPidsLimit: StackValidationPolicy = stackPolicy(
   {
     name: "container-pids-limit",
     description:
-      "Checks whether every long-running container and Swarm service gets a PIDs cgroup limit (a `docker update --pids-limit` / `docker service update --limit-pids` command that depends on it, as @pulumi/docker 5.2.0 has no `pidsLimit`), above 0 and at most its role's ceiling.",
+      'Checks whether every container and Swarm service gets a PIDs cgroup limit (a `docker update --pids-limit` / `docker service update --limit-pids` command that depends on it, as @pulumi/docker 5.2.0 has no `pidsLimit`), above 0 and at most its role\'s ceiling, and whether a container that runs once (job, migration, restart "no") gets it before it starts: created `start: false` and started by that command.',
     protectsAgainst:
-      "a fork bomb or thread leak in one container exhausting the host's process table and taking every service (and sshd) down",
+      "a fork bomb or thread leak in one container (a long-running one, or a migration job running an image's code) exhausting the host's process table and taking every service (and sshd) down",
     benchmark: "CIS Docker 1.6 §5.29",
-    fix: "give the container or service a PIDs limit with `limitPids` (components/app/pids-limit.ts) from `launchgate:pidsLimits`; one-shot job/migration containers are exempt (contract/pids-limits.ts)",
+    fix: 'give the container or service a PIDs limit with `limitPids` (components/app/pids-limit.ts) from `launchgate:pidsLimits`; a one-shot container: `hardened({ kind: "job" })` (created stopped) and `startOneShot`',
     config: { maxPidsLimits: { type: "object", default: { ...MAX_PIDS_LIMITS } } },
   },
   function* (args, config) {
     const ceilings = config.maxPidsLimits as Record<string, number>;
     type R = (typeof args.resources)[number];
     const workload = (x: R) => x.isType(Container) || x.isType(Service);
-    // Container or service → the limits stated by the PIDs-limit commands that depend on it.
-    const limits = new Map<R, number[]>();
+    // Container or service → the limits stated by the PIDs-limit commands that depend on it, and
+    // whether each command starts it (stated in its triggers; its text must agree once known).
+    const limits = new Map<R, { limit: number; starts: boolean }[]>();
     for (const r of args.resources.filter((x) => x.isType(RemoteCommand) || x.isType(LocalCommand))) {
       const triggers = [...strings(known(() => r.props.triggers))];
       if (commandRoleOf(triggers) !== PIDS_LIMIT_COMMAND_ROLE) continue;
       const stated = pidsLimitOfTriggers(triggers) ?? "";
+      const starts = triggers.includes(PIDS_LIMIT_STARTS_TRIGGER);
       // Its target: the one its command text and triggers are computed from (the container's or
       // service's name and id), not any resource it merely waits for.
       const fromProps = new Set(
@@ -655,35 +661,61 @@ export const containerPidsLimit: StackValidationPolicy = stackPolicy(
       const viaContainer =
         text !== undefined && !target?.isType(Service) ? parsePidsLimitCommand(text) : undefined;
       const parsed = viaService
-        ? { limit: viaService.limit, name: viaService.service }
-        : viaContainer && { limit: viaContainer.limit, name: viaContainer.container };
+        ? { limit: viaService.limit, name: viaService.service, starts: false }
+        : viaContainer && {
+            limit: viaContainer.limit,
+            name: viaContainer.container,
+            starts: viaContainer.start !== undefined,
+          };
       const name = target ? known(() => target.props.name) : undefined;
       if (
         !/^-?\d+$/.test(stated) ||
         !target ||
         (typeof create === "string" &&
-          (!parsed || String(parsed.limit) !== stated || (typeof name === "string" && parsed.name !== name)))
+          (!parsed ||
+            String(parsed.limit) !== stated ||
+            parsed.starts !== starts ||
+            (typeof name === "string" && parsed.name !== name)))
       ) {
         yield [
-          `pids-limit command ${r.name} is not \`limitPids\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` or \`docker service update --detach=false --limit-pids <n> -- <service>\` with its check, after its target); declare it with \`limitPids\`.`,
+          `pids-limit command ${r.name} is not \`limitPids\`'s or \`startOneShot\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` with its check — and, for a one-shot stated as started, then \`docker start --attach\` under a timeout — or \`docker service update --detach=false --limit-pids <n> -- <service>\` with its check, after its target); declare it with \`limitPids\` or \`startOneShot\`.`,
           r,
         ];
         continue;
       }
-      limits.set(target, [...(limits.get(target) ?? []), Number(stated)]);
+      limits.set(target, [...(limits.get(target) ?? []), { limit: Number(stated), starts }]);
     }
     for (const r of args.resources.filter(workload)) {
       const c = viewOf(r.type, r.props);
-      if (c.role in PIDS_LIMIT_EXEMPT_ROLES && c.attach) continue;
       const ceiling = ceilings[c.role] ?? ceilings.unmarked ?? MAX_PIDS_LIMITS.unmarked;
       const what = r.isType(Service) ? `${c.role} Swarm service` : who(c);
       const mine = limits.get(r) ?? [];
       if (mine.length === 0)
         yield [
-          `${what} ${r.name} has no PIDs limit; apply one with \`limitPids\` (at most ${ceiling} for role ${c.role}) (CIS 5.29).`,
+          `${what} ${r.name} has no PIDs limit; apply one with \`${runsOnce(c) ? "startOneShot" : "limitPids"}\` (at most ${ceiling} for role ${c.role}) (CIS 5.29).`,
           r,
         ];
-      for (const limit of mine) {
+      if (r.isType(Container) && runsOnce(c) && c.startsOnCreate)
+        yield [
+          `${what} ${r.name} runs once and starts when created, before a PIDs limit can reach it; create it stopped (\`start: false\`: \`hardened({ kind: "job" })\`) and start it with \`startOneShot\` (CIS 5.29).`,
+          r,
+        ];
+      else if (r.isType(Container) && !c.startsOnCreate && !runsOnce(c))
+        yield [
+          `${what} ${r.name} is created stopped (\`start: false\`) but is not a one-shot (restart "${c.restart ?? "unset"}"); only one-shot containers are started by their PIDs-limit command.`,
+          r,
+        ];
+      if (r.isType(Container) && !c.startsOnCreate && mine.length > 0 && !mine.some((m) => m.starts))
+        yield [
+          `${what} ${r.name} is created stopped (\`start: false\`) and none of its PIDs-limit commands starts it; declare the command with \`startOneShot\`.`,
+          r,
+        ];
+      if (r.isType(Container) && c.startsOnCreate && mine.some((m) => m.starts))
+        yield [
+          `${what} ${r.name} starts when created, and its PIDs-limit command starts it again (\`docker start --attach\`); use \`limitPids\` for a container that starts on create.`,
+          r,
+        ];
+      for (const { limit } of mine) {
         if (limit <= 0)
           yield [
             `${what} ${r.name} has PIDs limit ${limit}, which is unlimited; set 1–${ceiling} (CIS 5.29).`,

@@ -70,7 +70,7 @@ export const hostHardeningPresent = stackPolicy(
   {
     name: "host-hardening-present",
     description:
-      "Checks whether a stack that manages a host runs every required hardening step (REQUIRED_HOST_STEPS: sshd, sysctl, kernel modules, firewall, fail2ban, unattended-upgrades, auditd, docker daemon, accounts, baseline, file integrity).",
+      "Checks whether a stack that manages hosts runs every required hardening step on each of them (REQUIRED_HOST_STEPS: sshd, sysctl, kernel modules, firewall, fail2ban, unattended-upgrades, auditd, docker daemon, accounts, baseline, file integrity); hosts are told apart by the steps' SSH connection (host:port), so a cluster node missing a step is refused even when another node has it.",
     protectsAgainst: "a host deployed with a hardening step silently dropped from HardenedHost",
     benchmark: "seed 001 §8.1.2–8.1.4; dev-sec os-baseline / ssh-baseline",
     fix: "keep every HardenedHost step (HOST_STEPS)",
@@ -81,13 +81,30 @@ export const hostHardeningPresent = stackPolicy(
       .map((r) => [r, roleOfCommand(r.props)] as const)
       .filter(([, role]) => role !== undefined && HOST_ROLES.test(role));
     if (roles.length === 0) return;
-    const present = new Set(roles.map(([, role]) => role));
-    for (const step of REQUIRED_HOST_STEPS)
-      if (!present.has(`host-${step}`))
-        yield [
-          `the host has no ${step} step (role host-${step}); keep it in HardenedHost.`,
-          roles[0]![0] as PolicyResource,
-        ];
+    // Per host: the remote steps by the host:port they connect to. A connection unknown at
+    // preview (an address from another resource) cannot tell its host apart: those steps count
+    // together, as one host. Local steps (the bootstrap) are not required.
+    const hostOf = (r: PolicyResource): string | undefined => {
+      if (!r.isType(RemoteCommand)) return undefined;
+      const c = known(() => r.props.connection) as { host?: unknown; port?: unknown } | undefined;
+      return typeof c?.host === "string" ? `${c.host}:${typeof c.port === "number" ? c.port : 22}` : "";
+    };
+    const hosts = new Map<string, { present: Set<string>; first: PolicyResource }>();
+    for (const [r, role] of roles) {
+      const key = hostOf(r as PolicyResource);
+      if (key === undefined) continue;
+      const h = hosts.get(key) ?? { present: new Set<string>(), first: r as PolicyResource };
+      h.present.add(role!);
+      hosts.set(key, h);
+    }
+    if (hosts.size === 0) hosts.set("", { present: new Set(), first: roles[0]![0] as PolicyResource });
+    for (const [key, h] of hosts)
+      for (const step of REQUIRED_HOST_STEPS)
+        if (!h.present.has(`host-${step}`))
+          yield [
+            `the host${hosts.size > 1 && key ? ` ${key}` : ""} has no ${step} step (role host-${step}); keep it in HardenedHost.`,
+            h.first,
+          ];
   },
 );
 
@@ -660,10 +677,70 @@ export const dockerProviderHostKey = stackPolicy(
   },
 );
 
+/**
+ * Addresses a source range admits, as a power of two: `0.0.0.0/0` and `any` → 32 (IPv4) or 128
+ * (IPv6 `::/0`), a /24 → 8, a bare address → 0; undefined when `source` is not a range.
+ */
+function sourceWidthBits(source: string): { bits: number; v6: boolean } | undefined {
+  if (source === "any") return { bits: 32, v6: false };
+  const m = /^([0-9a-fA-F.:]+)(?:\/(\d{1,3}))?$/.exec(source);
+  if (!m) return undefined;
+  const v6 = m[1]!.includes(":");
+  const max = v6 ? 128 : 32;
+  const prefix = m[2] === undefined ? max : Number(m[2]);
+  return prefix > max ? undefined : { bits: max - prefix, v6 };
+}
+
+/** `ufw allow` rules in `text` for TCP port `port` (any `from`; none given means anywhere). */
+function* ufwSshSources(text: string, ports: ReadonlySet<string>): Generator<string> {
+  for (const m of text.matchAll(
+    /ufw\s+allow\s+(?:in\s+)?(?:on\s+\S+\s+)?(?:proto\s+\w+\s+)?(?:from\s+(\S+)\s+)?(?:to\s+\S+\s+)?(?:port\s+)?(\d+)(?:\/tcp)?\b/g,
+  ))
+    if (ports.has(m[2]!)) yield m[1] ?? "any";
+}
+
+export const sshSourceRestricted = typedPolicy(
+  {
+    name: "ssh-source-restricted",
+    description:
+      "Checks whether SSH is admitted only from narrow source ranges: the firewall step's LG_SSH_ALLOW_FROM (launchgate:host.sshAllowFrom) and any `ufw allow` of the SSH port in a host command, each no wider than minPrefixLength (IPv4) / minPrefixLengthV6.",
+    protectsAgainst:
+      "SSH — the deploy user's root path — reachable from the whole internet (0.0.0.0/0, the schema default) or a range as good as it, so every scanner can probe sshd",
+    benchmark:
+      "CIS Debian 12 §4.2.x (UFW: allow a service only from the sources that need it); seed 001 §8.1.3 (SSH from the admins' addresses)",
+    fix: "set launchgate:host.sshAllowFrom to the admins' ranges; to accept world-open SSH on a stack, add the firewall step to this policy's `exceptions` with the reason (shown in the report)",
+    config: {
+      minPrefixLength: { type: "number", default: 16 },
+      minPrefixLengthV6: { type: "number", default: 48 },
+    },
+  },
+  RemoteCommand,
+  function* (props, _args, config) {
+    const text = scriptOf(props);
+    const env = scriptExports(text);
+    const sources =
+      roleOfCommand(props) === "host-firewall"
+        ? (env.get("LG_SSH_ALLOW_FROM") ?? "").split(/\s+/).filter((s) => s !== "")
+        : [];
+    const ports = new Set(["22", env.get("LG_SSHD_PORT") ?? "22"]);
+    sources.push(...ufwSshSources(text, ports));
+    for (const source of new Set(sources)) {
+      const width = sourceWidthBits(source);
+      const min = width?.v6 ? (config.minPrefixLengthV6 as number) : (config.minPrefixLength as number);
+      const max = width?.v6 ? 128 : 32;
+      if (!width)
+        yield `SSH is admitted from "${source}", which is not an address range; give CIDRs such as 203.0.113.0/24.`;
+      else if (max - width.bits < min)
+        yield `SSH is admitted from ${source} (2^${width.bits} addresses${width.bits === max ? ": the whole internet" : ""}); admit only ranges of /${min} or narrower (launchgate:host.sshAllowFrom), or record the exception with its reason in the pack config.`;
+    }
+  },
+);
+
 export const hostPolicies = [
   hostHardeningPresent,
   hostStepEffective,
   firewallPorts,
+  sshSourceRestricted,
   monitoringInstalled,
   sshHostKeysPinned,
   dockerProviderHostKey,

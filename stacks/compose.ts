@@ -38,6 +38,12 @@ import type { StackSecrets } from "./read";
 
 /** Fixed address of Postgres on the internal network: the only SSH-forwardable destination. */
 export const POSTGRES_IP = "172.30.0.10";
+/**
+ * On a swarm: the DB admin network (a /30 swarm-scoped internal bridge, Network `dbAdmin`) and
+ * Postgres' one address on it, on its node: the only SSH-forwardable destination there.
+ */
+export const POSTGRES_ADMIN_SUBNET = "172.30.1.0/30";
+export const POSTGRES_ADMIN_IP = "172.30.1.2";
 export const INTERNAL_SUBNET = "172.30.0.0/24";
 /** Local end of the DB admin tunnel on the machine running Pulumi. */
 export const DB_TUNNEL_PORT = 15432;
@@ -108,6 +114,8 @@ interface DeclaredHosts {
   readonly access: HostAccess;
   readonly host: HardenedHost;
   readonly dataHost: HardenedHost;
+  /** Deploy connections of the nodes needing the DB admin network's config (swarm: Postgres' node, the manager). */
+  readonly dbAdminNodes?: pulumi.Input<SshConnection>[];
 }
 
 /** Placement `single-host`: one HardenedHost (`host`) runs everything. */
@@ -156,16 +164,20 @@ function declareCluster(
   webAllowFrom: readonly string[] | undefined,
 ): DeclaredHosts {
   const firstEdge = cfg.hosts.findIndex((h) => h.labels[NODE_LABELS.edge] === NODE_LABEL_ON);
+  const pg = pinnedNode(cfg.hosts, "postgres");
   const nodes = cfg.hosts.map((h, i) => {
     const access = nodeAccess(cfg, secrets, h, i === firstEdge);
     const host = new HardenedHost(`node-${i}`, {
       ...hostArgs(cfg, access),
       webAllowFrom,
       runsRedis: i === pinnedNode(cfg.hosts, "redis"),
+      // The DB admin tunnel forwards to Postgres' address on its node's DB admin network only.
+      ...(i === pg ? { permitOpen: [`${POSTGRES_ADMIN_IP}:5432`] } : {}),
     });
     return { access, host };
   });
-  const manager = nodes[cfg.hosts.findIndex((h) => h.roles.includes("manager"))]!;
+  const managerIndex = cfg.hosts.findIndex((h) => h.roles.includes("manager"));
+  const manager = nodes[managerIndex]!;
   const cluster = new SwarmCluster("swarm", {
     nodes: cfg.hosts.map((h, i) => ({
       name: `node-${i}`,
@@ -180,7 +192,8 @@ function declareCluster(
     cluster,
     access: manager.access,
     host: manager.host,
-    dataHost: nodes[pinnedNode(cfg.hosts, "postgres")]!.host,
+    dataHost: nodes[pg]!.host,
+    dbAdminNodes: [...new Set([pg, managerIndex])].map((i) => nodes[i]!.host.deployConnection),
   };
 }
 
@@ -313,7 +326,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
   // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
   const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
-  const { access, host, dataHost, cluster } = swarm
+  const { access, host, dataHost, cluster, dbAdminNodes } = swarm
     ? declareCluster(cfg, secrets, webAllowFrom)
     : declareSingleHost(cfg, secrets, webAllowFrom);
   // The deploy user's key, and the managing host's pinned host key for the docker provider's ssh
@@ -362,7 +375,21 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
 
   const net = new Network(
     "net",
-    { internalSubnet: INTERNAL_SUBNET, ...(swarm ? { swarm: { encrypted: swarm.encrypted } } : {}) },
+    {
+      internalSubnet: INTERNAL_SUBNET,
+      ...(swarm
+        ? {
+            swarm: {
+              encrypted: swarm.encrypted,
+              dbAdmin: {
+                nodes: dbAdminNodes!,
+                manager: host.deployConnection,
+                subnet: POSTGRES_ADMIN_SUBNET,
+              },
+            },
+          }
+        : {}),
+    },
     onVps,
   );
   // A Swarm service joins networks by id; a container by name.
@@ -373,7 +400,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     "pg-admin",
     {
       connection,
-      remoteAddress: POSTGRES_IP,
+      remoteAddress: swarm ? POSTGRES_ADMIN_IP : POSTGRES_IP,
       localPort: DB_TUNNEL_PORT,
     },
     { dependsOn: [identity.written] },
@@ -387,7 +414,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       },
       internalNetwork,
       ipAddress: POSTGRES_IP,
-      ...(swarm ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer } } : {}),
+      ...(swarm
+        ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer, adminNetwork: net.dbAdminId } }
+        : {}),
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
       adminDependsOn: [tunnel.ready],
       pids: { engine, server: postgresPidsLimit(cfg), pgbouncer: datastorePidsLimit(cfg) },
@@ -421,6 +450,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       databases: cfg.postgres.databases.map((d) => d.name),
       redisContainers: [...redis.values()].map((r) => r.containerName),
       releaseId: cfg.release.commit,
+      placement: cfg.placement,
     },
     { dependsOn: [dataHost.ready] },
   );
@@ -446,7 +476,15 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           ...variant,
           edgeNetwork,
           internalNetwork,
-          ...(swarm ? { swarm: swarm.app, secretNames: appSecretNames(app) } : {}),
+          ...(swarm
+            ? {
+                swarm: swarm.app,
+                secretNames: appSecretNames(app),
+                // The first manager runs the migration job; the job's DATABASE_URL is the direct one.
+                managerConnection: host.deployConnection,
+                migrationSecretNames: app.database ? ["DATABASE_URL"] : [],
+              }
+            : {}),
           secretEnv: pulumi.secret(
             pulumi.all([pulumi.output(env), secrets.appSecrets]).apply(([resolved, all]) => ({
               ...resolved,
@@ -456,18 +494,18 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           flags,
           migrationEnv: pulumi.secret(pulumi.output(migrationEnv)),
           preMigrationBackup: backups.preMigrationBackup,
-          pids: { engine, limit: cfg.pidsLimits.app },
+          startAfter: [
+            ...(app.database ? [...postgres.containers, ...postgres.databaseResources[app.database]!] : []),
+            ...app.redis.map((r) => redis.get(r)!.container),
+          ],
+          pids: { engine, limit: cfg.pidsLimits.app, migration: cfg.pidsLimits.migration },
           // The proxy caches a routed app's addresses: a replaced container serves on until it moved.
           drainSeconds: app.route !== undefined ? UPSTREAM_DRAIN_SECONDS : 0,
         },
-        // The app and its migration job start only once the servers in their URLs are up.
-        {
-          ...onVps,
-          dependsOn: [
-            ...(app.database ? postgres.containers : []),
-            ...app.redis.map((r) => redis.get(r)!.container),
-          ],
-        },
+        // The app and its migration run only once the servers in their URLs are up and its
+        // database exists (`startAfter`, not the component's dependsOn: the migration container,
+        // created stopped, need not wait to be created).
+        onVps,
       );
     const stableImage = canaryStableImage(cfg, app);
     if (stableImage === undefined) return service(`app-${app.name}`, app);
@@ -538,7 +576,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
         }),
       certificatePem: certPem,
       privateKeyPem: keyPem,
-      pids: { engine, limit: cfg.pidsLimits.proxy },
+      pids: { engine, limit: cfg.pidsLimits.proxy, job: cfg.pidsLimits.job },
       // Stacks with a rollout change weights by reload over SSH (seed 004), never by a new proxy.
       ...(cfg.release.rollout ? { connection, weightsAfter: [...apps, ...canaries.values()] } : {}),
     },
@@ -563,6 +601,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       hostLabel: `${stack} (${cfg.domain})`,
       // The local stack's certificate comes from its own internal CA, unknown to the host's curl.
       insecureTls: cfg.tls === "internal-ca",
+      placement: cfg.placement,
     },
     { dependsOn: [dataHost.ready] },
   );

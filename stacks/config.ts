@@ -281,6 +281,10 @@ const pidsLimitsSchema = z
      */
     datastore: pidsLimit("datastore").optional(),
     proxy: pidsLimit("proxy").default(DEFAULT_PIDS_LIMITS.proxy),
+    /** One-shot jobs (the proxy's `nginx -t` check), set before they start. */
+    job: pidsLimit("job").default(DEFAULT_PIDS_LIMITS.job),
+    /** One-shot migration jobs (the app's image running `migrate`), set before they start. */
+    migration: pidsLimit("migration").default(DEFAULT_PIDS_LIMITS.migration),
     /** The local stack's disposable VPS container (its nested containers have their own). */
     vps: pidsLimit("vps").default(DEFAULT_PIDS_LIMITS.vps),
   })
@@ -740,15 +744,6 @@ function clusterChecks(
         expected: "an address:sshPort unique among hosts",
       });
     seen.add(key);
-  });
-  cfg.apps.forEach((a, i) => {
-    if (a.migrate)
-      out.push({
-        path: ["apps", i, "migrate"],
-        value: a.migrate,
-        expected:
-          'no migration job with placement "swarm" yet (a one-shot job cannot join the internal overlay and @pulumi/docker 5.2.0 has no replicated-job mode); migrate from a single-host release',
-      });
   });
   const managers = cfg.hosts.filter((h) => h.roles.includes("manager")).length;
   const wanted = cfg.hosts.length >= 3 ? "at least 3 managers" : "1 manager";

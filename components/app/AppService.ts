@@ -18,11 +18,18 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "./hardening";
+import { HEALTH_INTERVAL, afterSuccess, attachNetworks, hardened, shortHash } from "./hardening";
 import * as command from "@pulumi/command";
 import { DELETE_SCOPE_TRIGGER, roleLabel, roleTrigger } from "../../contract/roles";
-import { limitPids, type PidsLimitArgs } from "./pids-limit";
-import { SwarmPlacement, declareWorkload, swarmSecretFiles } from "./workload";
+import { limitPids, startOneShot, type PidsLimitArgs } from "./pids-limit";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
+import * as path from "path";
+import type { SshConnection } from "../host/HardenedHost";
+import { renderScript, shellQuote } from "../ops/remote-script";
+import { SwarmPlacement, declareWorkload, jobServiceCreateArgs, swarmSecretFiles } from "./workload";
+
+/** The Swarm job runner (a manager runs it over SSH). */
+const SWARM_JOB_SCRIPT = path.join(__dirname, "scripts", "swarm-job.sh");
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
 export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
@@ -75,6 +82,14 @@ export interface AppServiceArgs {
   /** Resource that takes the pre-migration backup; the migration job runs after it. */
   readonly preMigrationBackup?: pulumi.Resource;
   /**
+   * What the app and its migration must run after (the servers in their URLs, the database's
+   * role, database and grants): the service container and the migration job's start wait for
+   * them; the migration container itself (created stopped) is created without waiting, so its
+   * create overlaps them. Use this rather than the component's `dependsOn`, which every child
+   * inherits. @default []
+   */
+  readonly startAfter?: pulumi.Resource[];
+  /**
    * How the healthcheck calls `http://127.0.0.1:<port><healthPath>` inside the container. Slim
    * and distroless images often lack curl: the app image must provide the chosen tool (`node`
    * for Node apps, busybox/GNU `wget`, `curl`) or a custom Docker healthcheck test.
@@ -86,10 +101,12 @@ export interface AppServiceArgs {
   /** Seconds the migration job may run before the update fails. @default 600 */
   readonly migrationTimeoutSeconds?: number;
   /**
-   * PIDs cgroup limit (CIS 5.29) of the app container and the engine to apply it on
-   * (contract/pids-limits.ts; the one-shot migration job is exempt there).
+   * PIDs cgroup limit (CIS 5.29) of the app container, the engine to apply it on, and the limit of
+   * the one-shot migration job (`migration`, @default DEFAULT_PIDS_LIMITS.migration), which that
+   * engine starts under it (contract/pids-limits.ts). Required with `app.migrate`: the job is
+   * created stopped and only its PIDs-limit command starts it.
    */
-  readonly pids?: PidsLimitArgs;
+  readonly pids?: PidsLimitArgs & { readonly migration?: number };
   /**
    * Seconds a replaced container keeps serving after its replacement is healthy, before it is
    * stopped: how long a client that caches the alias's addresses (the proxy:
@@ -118,6 +135,17 @@ export interface AppServiceArgs {
   readonly alias?: string;
   /** Which version of the app this is during a rollout, as the `launchgate.variant` label. @default "stable" */
   readonly variant?: "stable" | "canary";
+  /**
+   * With `swarm` and `app.migrate`: a manager's deploy-user SSH connection. The migration runs
+   * there as a Swarm job (`docker service create --mode replicated-job`, scripts/swarm-job.sh) on
+   * the internal overlay, after the pre-migration backup; the service waits for it to succeed.
+   */
+  readonly managerConnection?: pulumi.Input<SshConnection>;
+  /**
+   * The keys of `migrationEnv` (each a secret file of the Swarm migration job instead of the app's
+   * secret of the same name). Required with `swarm` when `migrationEnv` is set. @default []
+   */
+  readonly migrationSecretNames?: readonly string[];
 }
 
 /**
@@ -224,43 +252,135 @@ export class AppService extends pulumi.ComponentResource {
     ];
 
     const deps: pulumi.Resource[] = [];
-    // A one-shot job cannot join the non-attachable internal overlay as a container, and
-    // @pulumi/docker 5.2.0 has no replicated-job service mode: config refuses `migrate` on a swarm.
-    if (app.migrate && args.swarm)
-      throw new Error(`app ${app.name}: migrations are not supported with placement swarm yet`);
-    if (app.migrate) {
-      // One-shot: attach waits for the exit, mustRun false keeps Pulumi from restarting it on the
-      // next run, restart "no" keeps Docker from doing so. It has no healthcheck (CIS 5.26
-      // exception: it is not a service) and joins only the internal network (the database).
+    const secretFiles = args.swarm
+      ? swarmSecretFiles(
+          this,
+          name,
+          requireSecretNames(args).map((n) => ({
+            name: n,
+            value: pulumi.output(args.secretEnv).apply((e) => secretValue(e, n, app.name)),
+          })),
+        )
+      : [];
+    const jobLabels = () => [
+      ...labels,
+      roleLabel("migration"),
+      { label: "launchgate.job", value: "migrate" },
+    ];
+    const jobRuntime = () =>
+      hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs, kind: "job" });
+    if (app.migrate && args.swarm) {
+      // A one-shot container cannot join the non-attachable internal overlay, and @pulumi/docker
+      // 5.2.0 has no job mode: a manager runs the same spec as a Swarm job over SSH.
+      if (!args.managerConnection)
+        throw new Error(
+          `app ${app.name}: a migration on a swarm needs \`managerConnection\` (a manager runs the job)`,
+        );
+      const overridden = args.migrationSecretNames ?? [];
+      const jobSecrets = [
+        ...secretFiles.filter((f) => !overridden.includes(f.name)),
+        ...swarmSecretFiles(
+          this,
+          `${name}-migrate`,
+          overridden.map((n) => ({
+            name: n,
+            value: pulumi
+              .output(args.migrationEnv ?? {})
+              .apply((e) => secretValue(e as Record<string, string>, n, app.name)),
+          })),
+        ),
+      ];
+      const jobName = pulumi.interpolate`${alias}-migrate-${release}`;
+      const createArgs = pulumi
+        .all([
+          pulumi.output({
+            ...jobRuntime(),
+            image: app.image,
+            user: app.user,
+            command: app.migrate,
+            labels: jobLabels(),
+          }),
+          pulumi.output(args.internalNetwork),
+          pulumi.all(jobSecrets.map((f) => f.secret.name)),
+        ])
+        .apply(([spec, network, secretNames]) =>
+          jobServiceCreateArgs(spec as Record<string, unknown>, {
+            env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
+            secrets: jobSecrets.map((f, i) => ({ name: f.name, secretName: secretNames[i]! })),
+            networks: [network],
+            pidsLimit: args.pids?.migration ?? DEFAULT_PIDS_LIMITS.migration,
+          }),
+        );
+      const timeout = args.migrationTimeoutSeconds ?? 600;
+      const script = renderScript(SWARM_JOB_SCRIPT, {
+        LG_JOB_NAME: jobName,
+        LG_JOB_ARGS: createArgs.apply((a) => a.map(shellQuote).join(" ")),
+        LG_JOB_TIMEOUT: timeout,
+      });
+      const job = new command.remote.Command(
+        `${name}-migrate`,
+        {
+          connection: args.managerConnection,
+          create: script.text,
+          // Per release (the job's name carries the release hash): a new release migrates again.
+          triggers: [roleTrigger("migration"), script.trigger, jobName],
+        },
+        {
+          parent: this,
+          // After the servers, role and database it migrates (startAfter) and the backup.
+          dependsOn: [
+            ...(args.startAfter ?? []),
+            ...(args.preMigrationBackup ? [args.preMigrationBackup] : []),
+            ...jobSecrets.map((f) => f.secret),
+          ],
+          customTimeouts: { create: `${timeout + 60}s` },
+        },
+      );
+      labels.push({ label: "launchgate.migrated", value: job.stdout.apply(() => "true") });
+      deps.push(job);
+    } else if (app.migrate) {
+      if (!args.pids)
+        throw new Error(
+          `app ${app.name}: \`pids\` is required with \`migrate\` (the migration job is started by its PIDs-limit command)`,
+        );
+      // One-shot: created stopped (hardened kind "job"), then started attached by its PIDs-limit
+      // command under the limit; restart "no" keeps Docker from running it again. It has no
+      // healthcheck (CIS 5.26 exception: it is not a service) and joins only the internal
+      // network (the database).
       const job = new docker.Container(
         `${name}-migrate`,
         {
-          ...hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs, kind: "job" }),
+          ...jobRuntime(),
           name: pulumi.interpolate`${alias}-migrate-${release}`,
           image: app.image,
           user: app.user,
           command: app.migrate,
           envs: migrationEnvs,
           ...attachNetworks([{ name: args.internalNetwork }]),
-          attach: true,
-          logs: true,
-          mustRun: false,
-          rm: false,
-          wait: false,
-          labels: [...labels, roleLabel("migration"), { label: "launchgate.job", value: "migrate" }],
+          labels: jobLabels(),
+        },
+        { parent: this },
+      );
+      // Runs after the servers, the database and a fresh backup; bounded: a hung migration is
+      // killed and fails the update.
+      const migrated = startOneShot(
+        `${name}-migrate`,
+        job,
+        {
+          engine: args.pids.engine,
+          limit: args.pids.migration ?? DEFAULT_PIDS_LIMITS.migration,
+          timeoutSeconds: args.migrationTimeoutSeconds ?? 600,
         },
         {
           parent: this,
-          dependsOn: args.preMigrationBackup ? [args.preMigrationBackup] : [],
-          // attach blocks the create until the job exits; bound it so a hung migration fails.
-          customTimeouts: { create: `${args.migrationTimeoutSeconds ?? 600}s` },
+          dependsOn: [
+            ...(args.startAfter ?? []),
+            ...(args.preMigrationBackup ? [args.preMigrationBackup] : []),
+          ],
         },
       );
-      labels.push({
-        label: "launchgate.migrated",
-        value: requireSuccess(job, `migration of ${app.name}`, "true"),
-      });
-      deps.push(job);
+      labels.push({ label: "launchgate.migrated", value: afterSuccess(migrated, "true") });
+      deps.push(migrated);
     }
 
     const spec: docker.ContainerArgs = {
@@ -292,17 +412,10 @@ export class AppService extends pulumi.ComponentResource {
             kind: "service",
             swarm: args.swarm,
             env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
-            secrets: swarmSecretFiles(
-              this,
-              name,
-              requireSecretNames(args).map((n) => ({
-                name: n,
-                value: pulumi.output(args.secretEnv).apply((e) => secretValue(e, n, app.name)),
-              })),
-            ),
+            secrets: secretFiles,
           }
         : { kind: "container" },
-      { parent: this, dependsOn: deps, deleteBeforeReplace: false },
+      { parent: this, dependsOn: [...(args.startAfter ?? []), ...deps], deleteBeforeReplace: false },
     );
     limitPids(name, service, args.pids, { parent: this });
 

@@ -16,8 +16,8 @@
  * - bounded json-file logs so a chatty container cannot fill the disk
  *
  * PIDs cgroup limit [5.29]: @pulumi/docker 5.2.0 has no `pidsLimit` input, so ./pids-limit.ts
- * applies it on the engine with a command per container (limits by role, and the one-shot
- * exception: contract/pids-limits.ts).
+ * applies it on the engine with a command per container; one-shot jobs are created stopped here
+ * (`kind: "job"`) and started by that command once their limit is set (contract/pids-limits.ts).
  */
 import * as crypto from "crypto";
 import type * as docker from "@pulumi/docker";
@@ -53,7 +53,11 @@ export interface HardeningOptions {
   readonly tmpfs?: Readonly<Record<string, string>>;
   /** Capabilities added back after dropping ALL; each must be justified at the call site. @default [] */
   readonly capAdd?: readonly string[];
-  /** `service` restarts unless stopped; `job` (one-shot) never restarts. @default "service" */
+  /**
+   * `service` restarts unless stopped; `job` (one-shot) never restarts and is created stopped
+   * (`start: false`), to be started by `startOneShot` (./pids-limit.ts) under its PIDs limit.
+   * @default "service"
+   */
   readonly kind?: "service" | "job";
 }
 
@@ -81,8 +85,24 @@ export function hardened(o: HardeningOptions): Partial<docker.ContainerArgs> {
     logOpts: { ...LOG_OPTS },
     // Give processes time to flush (Postgres checkpoint, Redis AOF fsync) before SIGKILL.
     destroyGraceSeconds: 30,
+    ...(job ? ONE_SHOT_LIFECYCLE : {}),
   };
 }
+
+/**
+ * How the provider handles a one-shot container: created, not started (its PIDs-limit command
+ * starts it, attached, and reports its exit); `attach`/`logs`/`wait` off, as the provider's attach
+ * would return at once for a container that never started; `mustRun` off so a refresh keeps the
+ * exited container; kept after exit (`rm` off) for `docker logs`.
+ */
+const ONE_SHOT_LIFECYCLE = {
+  start: false,
+  attach: false,
+  logs: false,
+  wait: false,
+  mustRun: false,
+  rm: false,
+} as const satisfies Partial<docker.ContainerArgs>;
 
 /**
  * Networks for a container. `networkMode` is deliberately left unset: with `networksAdvanced`
@@ -102,28 +122,15 @@ export function shortHash(value: unknown, length = 8): string {
   return crypto.createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, length);
 }
 
-/** Throws unless a one-shot container's exit code is 0 (unknown, at preview, passes). Pure. */
-export function assertExitedZero(code: number | undefined | null, jobName: string, what: string): void {
-  if (code !== undefined && code !== null && code !== 0) {
-    throw new Error(
-      `${what} failed: container ${jobName} exited with ${code}; see \`docker logs ${jobName}\``,
-    );
-  }
-}
-
 /**
- * An Output that resolves to `value` only when a one-shot container exited 0, and fails the
- * update otherwise. Feed it into an input of the resource that must wait (e.g. a label), so a
- * failed migration or config check stops the update before anything is swapped.
- * At preview the exit code is unknown and so is the result, which is fine.
+ * `value`, once the one-shot job that `starter` (its `startOneShot` command) runs has exited 0: the
+ * Output resolves only after the command succeeded, and a failed job fails the command, so a
+ * resource fed this (e.g. a label) is not created or updated after a failed migration or check.
+ * Unknown at preview, which is fine.
  */
-export function requireSuccess(
-  job: docker.Container,
-  what: string,
+export function afterSuccess(
+  starter: pulumi.CustomResource,
   value: pulumi.Input<string>,
 ): pulumi.Output<string> {
-  return pulumi.all([job.exitCode, job.name, value]).apply(([code, jobName, v]) => {
-    assertExitedZero(code, jobName, what);
-    return v;
-  });
+  return pulumi.all([starter.id, value]).apply(([, v]) => v);
 }

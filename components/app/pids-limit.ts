@@ -1,7 +1,9 @@
 /**
  * Applies a container's PIDs cgroup limit (CIS Docker Benchmark v1.6 §5.29) on its own engine,
- * since @pulumi/docker 5.2.0's `Container` has no `pidsLimit` input. Limits by role, the command
- * text and the one-shot exception: contract/pids-limits.ts.
+ * since @pulumi/docker 5.2.0's `Container` has no `pidsLimit` input: after the create for a
+ * long-running container or Swarm service ({@link limitPids}), before the start for a one-shot
+ * container created stopped ({@link startOneShot}). Limits by role and the command texts:
+ * contract/pids-limits.ts.
  */
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
@@ -9,7 +11,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import {
   PIDS_LIMIT_COMMAND_ROLE,
+  PIDS_LIMIT_STARTS_TRIGGER,
   PIDS_LIMIT_TRIGGER,
+  oneShotStartCommand,
   pidsLimitCommand,
   servicePidsLimitCommand,
 } from "../../contract/pids-limits";
@@ -84,8 +88,55 @@ export function limitPids(
       ...(service ? [serviceSpecDigest(service)] : []),
     ],
   };
-  const options = { ...opts, dependsOn: [container] };
-  return "ssh" in args.engine
-    ? new command.remote.Command(name, { connection: args.engine.ssh, ...inputs }, options)
-    : new command.local.Command(name, inputs, options);
+  return declareCommand(name, inputs, args.engine, { ...opts, dependsOn: [container] });
+}
+
+/** A command resource on `engine`: remote over SSH, or local. */
+function declareCommand(
+  name: string,
+  inputs: { create: pulumi.Input<string>; triggers: pulumi.Input<unknown>[] },
+  engine: EngineCli,
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command | command.local.Command {
+  return "ssh" in engine
+    ? new command.remote.Command(name, { connection: engine.ssh, ...inputs }, opts)
+    : new command.local.Command(name, inputs, opts);
+}
+
+/**
+ * Declares `<containerResource>-pids-limit` for a one-shot container created stopped (`start:
+ * false`: `hardened({ kind: "job" })`): it sets and checks the container's PIDs limit, then starts
+ * it attached and waits for it (contract/pids-limits.ts `oneShotStartCommand`), so the job's first
+ * process already runs under the limit. The command fails when the job exits non-zero or runs
+ * longer than `timeoutSeconds` (then the container is killed): whatever must wait for the job
+ * depends on this command, not on the container; `opts.dependsOn` is what the job must run after
+ * (the container itself may be created before it). Its stdout/stderr (the job's output) are secret
+ * outputs: a job runs with the app's secrets in its environment. Triggered by the container's id
+ * (a new container runs once more) and the limit (a changed limit runs the job again); its
+ * triggers say that it starts the container (PIDS_LIMIT_STARTS_TRIGGER) for policies at preview.
+ * @throws Error when `limit` is not a positive integer or `timeoutSeconds` not a whole number ≥ 1.
+ */
+export function startOneShot(
+  containerResource: string,
+  container: docker.Container,
+  args: PidsLimitArgs & { readonly timeoutSeconds: number },
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command | command.local.Command {
+  if (!Number.isInteger(args.limit) || args.limit < 1)
+    throw new Error(`PIDs limit must be a positive integer, got ${args.limit}`);
+  const inputs = {
+    create: container.name.apply((n) => oneShotStartCommand(args.limit, n, args.timeoutSeconds)),
+    triggers: [
+      roleTrigger(PIDS_LIMIT_COMMAND_ROLE),
+      `${PIDS_LIMIT_TRIGGER}${args.limit}`,
+      PIDS_LIMIT_STARTS_TRIGGER,
+      container.id,
+    ],
+  };
+  const after = opts.dependsOn ? (Array.isArray(opts.dependsOn) ? opts.dependsOn : [opts.dependsOn]) : [];
+  return declareCommand(`${containerResource}-pids-limit`, inputs, args.engine, {
+    ...opts,
+    dependsOn: [container, ...(after as pulumi.Input<pulumi.Resource>[])],
+    additionalSecretOutputs: ["stdout", "stderr"],
+  });
 }

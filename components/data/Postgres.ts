@@ -116,7 +116,15 @@ export interface PostgresArgs {
    * node-local; no fixed address: PgBouncer reaches it by service name), PgBouncer by `pgbouncer`;
    * passwords and the auth file as secret files, never in env. @default containers on the one host
    */
-  readonly swarm?: { readonly server: SwarmPlacement; readonly pgbouncer: SwarmPlacement };
+  readonly swarm?: {
+    readonly server: SwarmPlacement;
+    readonly pgbouncer: SwarmPlacement;
+    /**
+     * Id of the DB admin network (Network's `dbAdminId`) the server also joins: its one address
+     * there is what the admin tunnel forwards to from the server's node. @default none
+     */
+    readonly adminNetwork?: pulumi.Input<string>;
+  };
 }
 
 /** `-c key=value` flags for the server from the tuning config. Pure; exported for tests. */
@@ -235,6 +243,13 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly directUrls: pulumi.Output<Record<string, string>>;
   /** The server and PgBouncer containers: what a client (app, migration job) must start after. */
   public readonly containers: pulumi.Resource[];
+  /**
+   * Per database: its role and the database, which a client must also start after: the URLs name
+   * them from config (they do not depend on them), so a client that only needs to exist early (a
+   * one-shot job created stopped) is not held back by them. Not the PUBLIC revoke: no client
+   * needs it, so it is applied beside the clients' start rather than before it.
+   */
+  public readonly databaseResources: Record<string, pulumi.Resource[]>;
   /** Network alias apps use to reach PgBouncer. */
   public readonly poolerHost: pulumi.Output<string>;
 
@@ -283,11 +298,14 @@ export class Postgres extends pulumi.ComponentResource {
       labels: datastoreLabels("postgres"),
       // Parallel query workers use POSIX shared memory; docker's 64 MiB default is too small.
       shmSize: 128,
-      ...attachNetworks([
+      ...attachNetworks(
         args.swarm
-          ? { name: args.internalNetwork, aliases: [name] }
-          : { name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] },
-      ]),
+          ? [
+              { name: args.internalNetwork, aliases: [name] },
+              ...(args.swarm.adminNetwork ? [{ name: args.swarm.adminNetwork }] : []),
+            ]
+          : [{ name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] }],
+      ),
       healthcheck: {
         tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"],
         interval: HEALTH_INTERVAL,
@@ -349,6 +367,7 @@ export class Postgres extends pulumi.ComponentResource {
     const roleSecrets: pulumi.Output<string>[] = [];
     const urls: Record<string, pulumi.Output<string>> = {};
     const direct: Record<string, pulumi.Output<string>> = {};
+    const databaseResources: Record<string, pulumi.Resource[]> = {};
     for (const db of cfg.databases) {
       const password = new random.RandomPassword(
         `${name}-${db.role}-password`,
@@ -399,12 +418,15 @@ export class Postgres extends pulumi.ComponentResource {
       // in its auth file (it logs in when a client comes), so it must not wait for the role to be
       // created on a healthy server (that put it after Postgres + the roles on every deploy).
       roleSecrets.push(verifier.apply((v) => authLine(db.role, v)));
+      // The URLs too (issue 12): a client waits for `databaseResources` explicitly, so a migration
+      // job can be created while the server and its roles come up, and only run after them.
       urls[db.name] = pulumi.secret(
-        pulumi.interpolate`postgres://${role.name}:${password.result}@${poolerAlias}:${PGBOUNCER_PORT}/${database.name}`,
+        pulumi.interpolate`postgres://${db.role}:${password.result}@${poolerAlias}:${PGBOUNCER_PORT}/${db.name}`,
       );
       direct[db.name] = pulumi.secret(
-        pulumi.interpolate`postgres://${role.name}:${password.result}@${name}:5432/${database.name}`,
+        pulumi.interpolate`postgres://${db.role}:${password.result}@${name}:5432/${db.name}`,
       );
+      databaseResources[db.name] = [role, database];
     }
 
     const bouncerHealth = args.pgbouncerHealthcheck ?? [
@@ -472,6 +494,7 @@ export class Postgres extends pulumi.ComponentResource {
     });
 
     this.containers = [server, pooler];
+    this.databaseResources = databaseResources;
     this.containerName = server.name;
     this.volumeName = volume.name;
     this.superuserPassword = pulumi.secret(superPassword.result);

@@ -12,8 +12,9 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_INTERVAL, attachNetworks, hardened, requireSuccess, shortHash } from "../app/hardening";
-import { limitPids, type PidsLimitArgs } from "../app/pids-limit";
+import { HEALTH_INTERVAL, afterSuccess, attachNetworks, hardened, shortHash } from "../app/hardening";
+import { limitPids, startOneShot, type PidsLimitArgs } from "../app/pids-limit";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 import { roleLabel } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
 import { renderNginxConfig, renderSplitConfig } from "./nginx/render";
@@ -129,8 +130,13 @@ export interface ProxyArgs {
   readonly memoryMb?: number;
   /** CPU ceiling. @default 0.5 */
   readonly cpus?: number;
-  /** PIDs cgroup limit (CIS 5.29) and the engine to apply it on (contract/pids-limits.ts). */
-  readonly pids?: PidsLimitArgs;
+  /**
+   * PIDs cgroup limit (CIS 5.29) of the proxy, the engine to apply it on, and the limit of the
+   * one-shot `nginx -t` check (`job`, @default DEFAULT_PIDS_LIMITS.job), which that engine starts
+   * under it (contract/pids-limits.ts). Required: the check is created stopped and only its
+   * PIDs-limit command starts it.
+   */
+  readonly pids: PidsLimitArgs & { readonly job?: number };
   /**
    * Run as a Swarm service (typically `replicas: "global"` on the edge nodes, stop-first: host
    * ports cannot be held twice), publishing `ports` in host mode on each node running it. Config,
@@ -240,13 +246,15 @@ export class Proxy extends pulumi.ComponentResource {
         entrypoints: ["nginx"],
         command: ["-t", "-e", "stderr", "-c", CONF_PATH],
         uploads,
-        attach: true,
-        logs: true,
-        mustRun: false,
-        rm: false,
-        wait: false,
         labels: [roleLabel("job"), { label: "launchgate.job", value: "nginx-config-check" }],
       },
+      { parent: this },
+    );
+    // Created stopped; runs here, under its PIDs limit, and fails the update when `nginx -t` does.
+    const checked = startOneShot(
+      `${name}-config-check`,
+      check,
+      { engine: args.pids.engine, limit: args.pids.job ?? DEFAULT_PIDS_LIMITS.job, timeoutSeconds: 120 },
       { parent: this },
     );
 
@@ -310,7 +318,7 @@ export class Proxy extends pulumi.ComponentResource {
       labels: [
         roleLabel("proxy"),
         { label: "launchgate.proxy", value: "true" },
-        { label: "launchgate.config-checked", value: requireSuccess(check, "nginx -t", revision) },
+        { label: "launchgate.config-checked", value: afterSuccess(checked, revision) },
       ],
       healthcheck: {
         tests: args.healthcheck ?? [
@@ -354,7 +362,7 @@ export class Proxy extends pulumi.ComponentResource {
         : { kind: "container" },
       // Host ports 80/443 cannot be held by two containers: replace delete-first (seconds of
       // downtime, after the config check has passed).
-      { parent: this, dependsOn: [check], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [checked], deleteBeforeReplace: true },
     );
     limitPids(name, proxy, args.pids, { parent: this });
 

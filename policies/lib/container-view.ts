@@ -70,6 +70,11 @@ export interface ContainerView {
   readonly logOpts: Record<string, string>;
   /** `attach: true`: the provider waits for the container to exit (a one-shot container). */
   readonly attach: boolean;
+  /**
+   * `start: false`: created stopped, started by its PIDs-limit command (a one-shot container,
+   * contract/pids-limits.ts). Unknown or unset: true (the provider's default).
+   */
+  readonly startsOnCreate: boolean;
   /** `volumes[].fromContainer`: containers whose every mount this one shares. */
   readonly volumesFrom: string[];
   /** `volumes[].volumeName`: named volumes mounted. */
@@ -195,6 +200,7 @@ export function viewOfContainer(c: Props): ContainerView {
     executable: [...list<string>(() => c.entrypoints), ...list<string>(() => c.command)],
     labels,
     attach: known(() => c.attach) === true,
+    startsOnCreate: known(() => c.start) !== false,
     volumesFrom: list<Props>(() => c.volumes).flatMap((v) => str(() => v.fromContainer) ?? []),
     namedVolumes: list<Props>(() => c.volumes).flatMap((v) => str(() => v.volumeName) ?? []),
     logDriver: str(() => c.logDriver),
@@ -289,6 +295,7 @@ export function viewOfService(s: Props): ContainerView {
     tmpfs: {},
     // A service is never one-shot (no job mode in @pulumi/docker 5.2.0) and has no volumesFrom.
     attach: false,
+    startsOnCreate: true,
     volumesFrom: [],
     namedVolumes: list<Props>(() => spec.mounts).flatMap((m) =>
       str(() => m.type) === "volume" ? (str(() => m.source) ?? []) : [],

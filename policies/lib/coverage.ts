@@ -5,7 +5,8 @@
  * CIS Docker Benchmark v1.6 §5 items not decidable from these inputs: 5.1 (swarm mode: daemon),
  * 5.21 (UTS namespace: no `utsMode` input), 5.23/5.24 (docker exec: not declared). 5.29 (PIDs
  * limit) has no `pidsLimit` input in 5.2.0 either: the program applies it with a command per
- * container, which `container-pids-limit` checks (contract/pids-limits.ts).
+ * container (for one-shot containers, created `start: false`, the command also starts them), which
+ * `container-pids-limit` checks (contract/pids-limits.ts).
  */
 export const CONTAINER_INPUTS: Readonly<Record<string, { policy: string } | { none: string }>> = {
   attach: { none: "waits for a one-shot container's exit" },
@@ -66,7 +67,7 @@ export const CONTAINER_INPUTS: Readonly<Record<string, { policy: string } | { no
   runtime: { policy: "container-security-profiles" },
   securityOpts: { policy: "container-security-profiles" },
   shmSize: { none: "bounded shared memory inside the container's IPC namespace" },
-  start: { none: "provider lifecycle" },
+  start: { policy: "container-pids-limit" },
   stdinOpen: { none: "interactive stdin" },
   stopSignal: { none: "shutdown" },
   stopTimeout: { none: "shutdown" },

@@ -57,7 +57,7 @@ import {
   type KeyedVps,
 } from "../support/host-steps";
 import type { RecordedResource } from "../support/mocks";
-import { buildVpsImage, exec, must, run, ssh, type KeyPair, type Vps } from "../support/vps";
+import { buildVpsImage, exec, hostKeyOf, must, run, ssh, type KeyPair, type Vps } from "../support/vps";
 import type { AppImageSpec, TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
 import { eventually, request, tcpOpen } from "../support/probes";
@@ -559,9 +559,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       // through `--known-hosts`; nothing reads or writes the real user's ~/.ssh/known_hosts.
       const scan = must("ssh-keyscan", ["-p", String(vps!.sshPort), "127.0.0.1"]).stdout;
       fs.writeFileSync(knownHosts(), scan, { mode: 0o600 });
-      const ed25519 = /^\S+ (ssh-ed25519 \S+)$/m.exec(scan);
-      assert.ok(ed25519, `ssh-keyscan found no ed25519 host key:\n${scan}`);
-      hostKey = ed25519[1]!;
+      hostKey = hostKeyOf(vps!);
     });
     await tl.phase("images", async () => {
       const imgs = await images!;

@@ -142,13 +142,7 @@ export const SWARM_HOSTS = [
   },
 ];
 
-/**
- * Config overrides running `stack` as that cluster: `placement: swarm`, the hosts, and the apps
- * without migration jobs (not supported on a swarm yet).
- */
-export function swarmOverrides(stack: string): Record<string, unknown> {
-  const apps = (readStackFile(ROOT, stack).values.apps as Record<string, unknown>[]).map(
-    ({ migrate: _m, ...a }) => a,
-  );
-  return { placement: "swarm", hosts: SWARM_HOSTS, apps };
+/** Config overrides running a stack as that cluster: `placement: swarm` and the hosts. */
+export function swarmOverrides(): Record<string, unknown> {
+  return { placement: "swarm", hosts: SWARM_HOSTS };
 }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as c from "../../policies/containers";
 import { TYPES } from "../../policies/lib/resources";
-import { pidsLimitCommand } from "../../contract/pids-limits";
+import { PIDS_LIMIT_STARTS_TRIGGER, oneShotStartCommand, pidsLimitCommand } from "../../contract/pids-limits";
 import { ResourceInput, StackResourceInput, UNKNOWN, runResourcePolicy, runStackPolicy } from "./harness";
 
 const DIGEST = `sha256:${"b".repeat(64)}`;
@@ -41,7 +41,7 @@ const ALL = c.containerPolicies.filter((p) => "validateResource" in p && p !== c
 describe("container policies: compliant containers pass every policy", () => {
   const compliant: [string, Props][] = [
     ["app", APP],
-    ["migration job", withRole("migration", { restart: "no", healthcheck: undefined, attach: true })],
+    ["migration job", withRole("migration", { restart: "no", healthcheck: undefined, start: false })],
     [
       "proxy",
       withRole("proxy", {
@@ -283,7 +283,7 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
   [
     "containerRestartPolicy",
     "job restarts",
-    withRole("job", { restart: "always", attach: true }),
+    withRole("job", { restart: "always", start: false }),
     ['one-shot job container restarts (always); set `restart: "no"`.'],
   ],
   [
@@ -291,7 +291,7 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
     "a long-running container relabelled job",
     withRole("job", { restart: "no" }),
     [
-      'job container is not declared one-shot (`attach: true`), so it is a service: restart policy "no"; set `restart: "unless-stopped"`.',
+      'job container is not declared one-shot (`start: false`, started by its PIDs-limit command), so it is a service: restart policy "no"; set `restart: "unless-stopped"`.',
     ],
   ],
   [
@@ -479,7 +479,15 @@ describe("container-pids-limit (CIS 5.29)", () => {
     container(withRole(role, { name, ...more }), name);
   const run = (...rs: StackResourceInput[]) => runStackPolicy(c.containerPidsLimit, rs);
 
-  it("passes each long-running role at its limit, and exempts one-shot jobs", async () => {
+  /** The starter `startOneShot` declares for a one-shot container created stopped. */
+  const starter = (container: string, limit: number) => {
+    const a = applier(container, limit, { create: oneShotStartCommand(limit, container, 600) });
+    return { ...a, props: { ...a.props, triggers: [...a.props.triggers, PIDS_LIMIT_STARTS_TRIGGER] } };
+  };
+  const job = (role: string, name: string, more: Props = {}) =>
+    named(role, name, { restart: "no", start: false, ...more });
+
+  it("passes each role at its limit, one-shot jobs started by their command under theirs", async () => {
     assert.deepEqual(
       await run(
         named("app", "app-api"),
@@ -488,15 +496,77 @@ describe("container-pids-limit (CIS 5.29)", () => {
         applier("postgres", 512),
         named("proxy", "proxy"),
         applier("proxy", 128),
-        named("migration", "app-api-migrate", { restart: "no", attach: true }),
-        named("job", "proxy-config-check", { restart: "no", attach: true }),
+        job("migration", "app-api-migrate"),
+        starter("app-api-migrate", 256),
+        job("job", "proxy-config-check"),
+        starter("proxy-config-check", 64),
       ),
       [],
     );
   });
-  it("exempts a job only when it is declared one-shot (attach): otherwise it is long-running", async () => {
+  it("refuses a one-shot job without its limit, or whose limit comes after it started", async () => {
+    assert.deepEqual(await run(job("migration", "app-api-migrate")), [
+      "migration container app-api-migrate has no PIDs limit; apply one with `startOneShot` (at most 1024 for role migration) (CIS 5.29).",
+    ]);
+    const STARTS_FIRST = (role: string, n: string) =>
+      `${role} container ${n} runs once and starts when created, before a PIDs limit can reach it; create it stopped (\`start: false\`: \`hardened({ kind: "job" })\`) and start it with \`startOneShot\` (CIS 5.29).`;
+    // Started on create (attached, as the provider runs it) with a limit applied afterwards.
+    assert.deepEqual(
+      await run(
+        named("job", "proxy-config-check", { restart: "no", attach: true }),
+        applier("proxy-config-check", 64),
+      ),
+      [STARTS_FIRST("job", "proxy-config-check")],
+    );
+    // Any role that runs once: an unmarked restart-"no" container, an attached app container.
+    assert.deepEqual(await run(named(undefined, "seed", { restart: "no" }), applier("seed", 64)), [
+      STARTS_FIRST("unmarked", "seed"),
+    ]);
+    assert.deepEqual(await run(named("app", "warmup", { attach: true }), applier("warmup", 64)), [
+      STARTS_FIRST("app", "warmup"),
+    ]);
+  });
+  it("refuses a stopped container its command never starts, and a start form on a started one", async () => {
+    assert.deepEqual(await run(job("job", "check"), applier("check", 64)), [
+      "job container check is created stopped (`start: false`) and none of its PIDs-limit commands starts it; declare the command with `startOneShot`.",
+    ]);
+    assert.deepEqual(await run(named("app", "app-api"), starter("app-api", 256)), [
+      "app container app-api starts when created, and its PIDs-limit command starts it again (`docker start --attach`); use `limitPids` for a container that starts on create.",
+    ]);
+    assert.deepEqual(await run(named("app", "app-api", { start: false }), starter("app-api", 256)), [
+      'app container app-api is created stopped (`start: false`) but is not a one-shot (restart "unless-stopped"); only one-shot containers are started by their PIDs-limit command.',
+    ]);
+  });
+  it("refuses a starter whose text and triggers disagree on starting the container", async () => {
+    const s = starter("check", 64);
+    const NOT_OURS_CHECK =
+      "pids-limit command check-pids-limit is not `limitPids`'s or `startOneShot`'s (a stated limit, `docker update --pids-limit <n> -- <container>` with its check — and, for a one-shot stated as started, then `docker start --attach` under a timeout — or `docker service update --detach=false --limit-pids <n> -- <service>` with its check, after its target); declare it with `limitPids` or `startOneShot`.";
+    const NONE =
+      "job container check has no PIDs limit; apply one with `startOneShot` (at most 512 for role job) (CIS 5.29).";
+    // Stated as starting, but the text only sets the limit.
+    assert.deepEqual(
+      await run(job("job", "check"), { ...s, props: { ...s.props, create: pidsLimitCommand(64, "check") } }),
+      [NOT_OURS_CHECK, NONE],
+    );
+    // Starting text without the stated marker.
+    assert.deepEqual(await run(job("job", "check"), applier("check", 64, { create: s.props.create })), [
+      NOT_OURS_CHECK,
+      NONE,
+    ]);
+    // At preview (text computed) the marker decides.
+    assert.deepEqual(await run(job("job", "check"), { ...s, props: { ...s.props, create: UNKNOWN } }), []);
+    assert.deepEqual(await run(job("job", "check"), applier("check", 64, { create: UNKNOWN })), [
+      "job container check is created stopped (`start: false`) and none of its PIDs-limit commands starts it; declare the command with `startOneShot`.",
+    ]);
+  });
+  it("a job above its role's ceiling is refused like any container", async () => {
+    assert.deepEqual(await run(job("job", "check"), starter("check", 4096)), [
+      "job container check has PIDs limit 4096, above the 512 allowed for role job; lower it (CIS 5.29).",
+    ]);
+  });
+  it("a job role without one-shot declaration is long-running: it needs its limit too", async () => {
     assert.deepEqual(await run(named("job", "sidecar", { restart: "unless-stopped" })), [
-      "job container sidecar has no PIDs limit; apply one with `limitPids` (at most 128 for role job) (CIS 5.29).",
+      "job container sidecar has no PIDs limit; apply one with `limitPids` (at most 512 for role job) (CIS 5.29).",
     ]);
   });
   it("at preview: the stated limit and the dependency decide (the command text is computed)", async () => {
@@ -536,7 +606,7 @@ describe("container-pids-limit (CIS 5.29)", () => {
   });
   it("refuses a command that is not limitPids's (a word for a limit, text and trigger disagreeing, no container, another container's name)", async () => {
     const NOT_OURS = (n: string) =>
-      `pids-limit command ${n} is not \`limitPids\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` or \`docker service update --detach=false --limit-pids <n> -- <service>\` with its check, after its target); declare it with \`limitPids\`.`;
+      `pids-limit command ${n} is not \`limitPids\`'s or \`startOneShot\`'s (a stated limit, \`docker update --pids-limit <n> -- <container>\` with its check — and, for a one-shot stated as started, then \`docker start --attach\` under a timeout — or \`docker service update --detach=false --limit-pids <n> -- <service>\` with its check, after its target); declare it with \`limitPids\` or \`startOneShot\`.`;
     const NO_LIMIT =
       "proxy container proxy has no PIDs limit; apply one with `limitPids` (at most 512 for role proxy) (CIS 5.29).";
     assert.deepEqual(await run(named("proxy", "proxy"), applier("proxy", "unlimited")), [

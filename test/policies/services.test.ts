@@ -340,7 +340,7 @@ describe("container-pids-limit on Swarm services (CIS 5.29)", () => {
   });
   it("refuses a container's `docker update` aimed at a service (it does not reach the service's tasks)", async () => {
     assert.deepEqual(await run(api(), applier("api", 256, pidsLimitCommand(256, "api"))), [
-      "pids-limit command api-pids-limit is not `limitPids`'s (a stated limit, `docker update --pids-limit <n> -- <container>` or `docker service update --detach=false --limit-pids <n> -- <service>` with its check, after its target); declare it with `limitPids`.",
+      "pids-limit command api-pids-limit is not `limitPids`'s or `startOneShot`'s (a stated limit, `docker update --pids-limit <n> -- <container>` with its check — and, for a one-shot stated as started, then `docker start --attach` under a timeout — or `docker service update --detach=false --limit-pids <n> -- <service>` with its check, after its target); declare it with `limitPids` or `startOneShot`.",
       "app Swarm service api has no PIDs limit; apply one with `limitPids` (at most 1024 for role app) (CIS 5.29).",
     ]);
   });

@@ -14,6 +14,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as https from "node:https";
 import * as path from "node:path";
 import { weightsCommand } from "../../components/edge/Proxy";
+import { parsePidsLimitCommand } from "../../contract/pids-limits";
 import { commandRoleOf } from "../../contract/roles";
 import { readStackFile } from "../../stacks/stack-file";
 import type { RolloutEffects } from "../../tools/promote/canary";
@@ -191,7 +192,16 @@ export class RolloutLab {
     for (const r of want) {
       if (running.has(String(r.inputs.name))) continue;
       const c = await this.harness.startContainer(r as RecordedResource);
-      if (c.oneShot) await this.harness.waitExit(c);
+      if (c.startedByCommand) {
+        // Created stopped: its PIDs-limit command (kept in the recording) sets the limit and runs it.
+        const starter = rec.resources.find(
+          (x) =>
+            x.type.startsWith("command:") &&
+            parsePidsLimitCommand(String(x.inputs.create))?.container === r.inputs.name,
+        );
+        if (!starter) throw new Error(`no PIDs-limit command starts ${String(r.inputs.name)}`);
+        await this.harness.applyPidsLimit(starter);
+      } else if (c.oneShot) await this.harness.waitExit(c);
       else await this.harness.waitHealthy([c]);
     }
     await this.runWeights(rec);

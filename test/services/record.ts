@@ -276,7 +276,10 @@ export async function recordProgram(
   seed = "launchgate-services-test",
   keepOpts: {
     readonly keepTypes?: readonly string[];
-    /** Keep the PIDs-limit commands of the kept containers (components/app/pids-limit.ts). */
+    /**
+     * Keep the PIDs-limit commands of the kept containers (components/app/pids-limit.ts). The
+     * starters of one-shot containers (`startOneShot`) are always kept: they run the job.
+     */
     readonly keepPidsLimits?: boolean;
   } = {},
 ): Promise<ProgramRecording> {
@@ -336,11 +339,15 @@ export async function recordProgram(
       .filter((r) => r.type === "docker:index/container:Container" && onVps(r.provider))
       .map((r) => r.inputs.name as string),
   );
-  const pidsLimitOfKept = (r: { type: string; inputs: Json }) =>
-    keepOpts.keepPidsLimits === true &&
-    r.type.startsWith("command:") &&
-    commandRoleOf(r.inputs.triggers ?? []) === PIDS_LIMIT_COMMAND_ROLE &&
-    vpsContainers.has(parsePidsLimitCommand(String(r.inputs.create))?.container ?? "");
+  const pidsLimitOfKept = (r: { type: string; inputs: Json }) => {
+    if (!r.type.startsWith("command:") || commandRoleOf(r.inputs.triggers ?? []) !== PIDS_LIMIT_COMMAND_ROLE)
+      return false;
+    const parsed = parsePidsLimitCommand(String(r.inputs.create));
+    return (
+      (keepOpts.keepPidsLimits === true || parsed?.start !== undefined) &&
+      vpsContainers.has(parsed?.container ?? "")
+    );
+  };
   const keep = all.filter(
     (r) =>
       (r.type.startsWith("docker:index/") && onVps(r.provider)) ||

@@ -31,7 +31,7 @@ import {
 } from "../support/harness";
 import type { RecordedResource } from "../support/mocks";
 import { readStackFile } from "../../stacks/stack-file";
-import { parsePidsLimitCommand } from "../../contract/pids-limits";
+import { oneShotStartCommand, parsePidsLimitCommand } from "../../contract/pids-limits";
 import { eventually, request, type Res } from "../support/probes";
 import { recordProgram, type ProgramRecording } from "./record";
 import { ensureImages, type TestImages } from "./images";
@@ -200,8 +200,8 @@ before(async () => {
     imageMap: images.map,
     postgresAdminContainer: "postgres",
     handlers: {
-      "command:remote:Command": (r) => harness.applyPidsLimit(r),
-      "command:local:Command": (r) => harness.applyPidsLimit(r),
+      "command:remote:Command": async (r) => void (await harness.applyPidsLimit(r)),
+      "command:local:Command": async (r) => void (await harness.applyPidsLimit(r)),
     },
   });
   // Measured like the compose baseline: when Postgres and the Redis servers first answer.
@@ -531,6 +531,59 @@ describe("services declared for the local stack", () => {
     await harness.waitHealthy([harness.container(api)]);
   });
 
+  it("starts every one-shot job under its PIDs limit (pids.max inside the job); a failing or hung job fails its command", async () => {
+    const starters = new Map(
+      current.resources
+        .map((r) => ({
+          r,
+          p: r.type.startsWith("command:") ? parsePidsLimitCommand(String(r.inputs.create)) : undefined,
+        }))
+        .filter((x) => x.p?.start !== undefined)
+        .map((x) => [x.p!.container, x]),
+    );
+    const oneShots = harness.all().filter((c) => c.oneShot);
+    assert.ok(oneShots.length >= 2, `one-shot jobs: ${oneShots.map((c) => c.declaredName).join(", ")}`);
+    for (const c of oneShots) {
+      const s = starters.get(c.declaredName);
+      assert.ok(s && c.startedByCommand, `${c.declaredName} is created stopped and started by its command`);
+      const st = await harness.inspect(c);
+      assert.equal(st.HostConfig.PidsLimit, s.p!.limit, `${c.dockerName} PidsLimit`);
+      assert.equal(st.State.ExitCode, 0, `${c.dockerName} ran and exited 0`);
+      assert.ok(Date.parse(st.State.StartedAt) > 0, `${c.dockerName} started`);
+    }
+    note(
+      `one-shot jobs started under their PIDs limit: ${oneShots.map((c) => `${c.declaredName}=${starters.get(c.declaredName)!.p!.limit}`).join(", ")}`,
+    );
+    // The migration job as declared, with only its command swapped, played as the engine would:
+    // created stopped, then the starter's text (the contract's) run against this engine.
+    const job = containerOf(current, "app-api-migrate");
+    const { r: starter, p } = starters.get(declaredName(job))!;
+    const probe = async (suffix: string, command: string[], timeoutSeconds = p!.start!.timeoutSeconds) => {
+      const name = `${declaredName(job)}-${suffix}`;
+      await harness.startContainer({ ...job, inputs: { ...job.inputs, name, command } });
+      try {
+        return await harness.applyPidsLimit({
+          ...starter,
+          inputs: { ...starter.inputs, create: oneShotStartCommand(p!.limit, name, timeoutSeconds) },
+        });
+      } finally {
+        await harness.removeContainer(name);
+      }
+    };
+    const readMax =
+      "const fs=require('fs');for(const f of ['/sys/fs/cgroup/pids/pids.max','/sys/fs/cgroup/pids.max'])" +
+      "{try{console.log('pids.max='+fs.readFileSync(f,'utf8').trim());process.exit(0)}catch(e){}}process.exit(9)";
+    const out = await probe("pids", ["node", "-e", readMax]);
+    assert.match(out, new RegExp(`^pids\\.max=${p!.limit}$`, "m"), out);
+    note(`migration job's own cgroup while it ran: ${out.trim()}`);
+    await assert.rejects(probe("fails", ["node", "-e", "process.exit(3)"]), /exited 3\b/);
+    const t0 = Date.now();
+    await assert.rejects(probe("hangs", ["node", "-e", "setTimeout(() => {}, 120000)"], 2), /exited 124\b/);
+    note(
+      `a failing job fails its command (exit 3); a hung one is killed at its timeout (exit 124 after ${secs(Date.now() - t0)})`,
+    );
+  });
+
   it("runs containers as non-root, with capabilities dropped and the declared memory limits", async () => {
     // Documented exception (components/edge/Proxy.ts NGINX_CAPS): nginx's master starts as root
     // with four capabilities to bind 80/443 and drop its workers; `nginx -t` reads the root-only key.
@@ -585,7 +638,7 @@ describe("lifecycle", () => {
     // the update with a name conflict; for Postgres it would also start a second server on the
     // same PGDATA. Per-release names (apps, jobs) are free to create first.
     const fixed = current.resources.filter(
-      (r) => r.type === CONTAINER && !r.inputs.attach && declaredName(r) === r.name,
+      (r) => r.type === CONTAINER && r.inputs.restart !== "no" && declaredName(r) === r.name,
     );
     assert.ok(fixed.length > 0);
     const missing = fixed
@@ -603,8 +656,18 @@ describe("lifecycle", () => {
       for (const n of r.inputs.networksAdvanced ?? []) for (const a of n.aliases ?? []) byHost.set(a, r);
     }
     const problems: string[] = [];
-    for (const job of current.resources.filter((x) => x.type === CONTAINER && x.inputs.attach)) {
-      const deps = new Set((job.dependencies ?? []).map(urnKey));
+    const jobs = current.resources.filter((x) => x.type === CONTAINER && x.inputs.restart === "no");
+    assert.ok(jobs.length >= 2, "the migration and the config check");
+    for (const job of jobs) {
+      // A job created stopped runs when its PIDs-limit command starts it: that must wait.
+      const starter = current.resources.find(
+        (x) =>
+          x.type.startsWith("command:") &&
+          parsePidsLimitCommand(String(x.inputs.create))?.container === declaredName(job),
+      );
+      const runner = job.inputs.start === false ? starter : job;
+      assert.ok(runner, `${job.name}: what starts it`);
+      const deps = new Set((runner.dependencies ?? []).map(urnKey));
       for (const env of (job.inputs.envs ?? []) as string[]) {
         for (const m of env.matchAll(/:\/\/[^@\s]*@([a-z0-9.-]+):(\d+)/g)) {
           const target = byHost.get(m[1]!);

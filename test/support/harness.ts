@@ -18,7 +18,9 @@
  *
  * Order: with recorded `dependencies` (URNs, as the engine gets them) each resource is created
  * once its dependencies are, all others in parallel — `wait` containers count when healthy,
- * `attach` jobs when exited 0, as the docker provider reports them. @pulumi/postgresql roles,
+ * `attach` jobs when exited 0, as the docker provider reports them; a `start: false` container
+ * is only created, and its PIDs-limit command (components/app/pids-limit.ts `startOneShot`, run
+ * by the harness unless a handler takes its type) sets the limit, starts it and waits for exit 0. @pulumi/postgresql roles,
  * databases and grants are applied as SQL in the Postgres container (`postgresAdminContainer`).
  * Uploads are made exactly as the provider makes them: one tar per file, extracted at "/".
  *
@@ -36,7 +38,12 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { RecordedResource } from "./mocks";
-import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
+import {
+  PIDS_LIMIT_COMMAND_ROLE,
+  oneShotStartCommand,
+  parsePidsLimitCommand,
+  pidsLimitCommand,
+} from "../../contract/pids-limits";
 import { commandRoleOf } from "../../contract/roles";
 
 /**
@@ -69,6 +76,30 @@ function dockerCli(
         : reject(new Error(`docker ${args.slice(0, 3).join(" ")} …: exit ${code ?? signal}\n${stderr}`)),
     );
   });
+}
+
+/** `sh -c text` (the docker CLI in `env`), bounded: exit status and stdout+stderr as they came. */
+function runShell(
+  text: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | string; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", text], { env, timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code: code ?? signal ?? "killed", output }));
+  });
+}
+
+/** A recorded command resource with the PIDs-limit role marker (`limitPids` / `startOneShot`). */
+function isPidsLimitCommand(r: RecordedResource): boolean {
+  return (
+    r.type.startsWith("command:") &&
+    commandRoleOf((r.inputs.triggers ?? []) as unknown[]) === PIDS_LIMIT_COMMAND_ROLE
+  );
 }
 
 export const NETWORK = "docker:index/network:Network";
@@ -365,7 +396,10 @@ export interface RunningContainer {
   /** `wait: true` → waitTimeout (provider default 60 s), else undefined. */
   readonly waitTimeoutMs?: number;
   readonly oneShot: boolean;
-  readonly startedAt: number;
+  /** Declared `start: false`: created stopped, started by its PIDs-limit command (`startOneShot`). */
+  readonly startedByCommand: boolean;
+  /** When it started (created, for one started by its command until that runs). */
+  startedAt: number;
   /**
    * `destroyGraceSeconds`: on removal the provider stops the container with this timeout (SIGTERM,
    * SIGKILL after it) before removing it; undefined: removed by force (SIGKILL), as the provider does.
@@ -620,8 +654,8 @@ export class Harness {
 
   private async upInner(resources: readonly RecordedResource[]): Promise<UpResult> {
     const handled = Object.keys(this.opts.handlers ?? {});
-    const relevant = resources.filter((r) =>
-      [NETWORK, VOLUME, CONTAINER, ...PG_TYPES, ...handled].includes(r.type),
+    const relevant = resources.filter(
+      (r) => [NETWORK, VOLUME, CONTAINER, ...PG_TYPES, ...handled].includes(r.type) || isPidsLimitCommand(r),
     );
     for (const r of relevant) this.validate(r);
     const pg = relevant.filter((x) => PG_TYPES.includes(x.type));
@@ -669,8 +703,11 @@ export class Harness {
         else if (r.type === VOLUME) await this.createVolume(r);
         else if (PG_TYPES.includes(r.type)) await this.applyPostgresql([r]);
         else if (this.opts.handlers?.[r.type]) await this.opts.handlers[r.type]!(r);
+        else if (isPidsLimitCommand(r)) void (await this.applyPidsLimit(r));
         else {
           const c = await this.startContainer(r);
+          // Started by its PIDs-limit command, which depends on it and waits for its exit.
+          if (c.startedByCommand) return;
           if (c.oneShot) await this.waitExit(c);
           else {
             started.push(c);
@@ -706,6 +743,10 @@ export class Harness {
     let roles: Promise<void> = Promise.resolve();
     const rolesDone = () => roles;
     for (const r of relevant.filter((x) => x.type === CONTAINER)) {
+      if (r.inputs.start === false)
+        throw new Error(
+          `${r.name} is created stopped (start: false): play it with recorded dependencies, so its PIDs-limit command starts it`,
+        );
       const oneShot = Boolean(r.inputs.attach);
       if (oneShot) {
         await rolesDone();
@@ -730,6 +771,7 @@ export class Harness {
     else if (r.type === CONTAINER) this.containerSpec(r, "validate");
     else if (PG_TYPES.includes(r.type)) this.postgresqlSql(r);
     else if (this.opts.handlers?.[r.type]) return;
+    else if (isPidsLimitCommand(r)) return;
     else throw new Error(`harness does not run ${r.type} (${r.name})`);
   }
 
@@ -1169,7 +1211,12 @@ export class Harness {
     const attach = Boolean(f.take("attach"));
     f.take("logs"); // provider reads logs of attached containers; the harness always can
     f.take("mustRun"); // provider: keep it running; the harness checks health/exit instead
-    unsupportedIfSet(f, "start", (v) => v === true, id);
+    // `start: false`: created only; its PIDs-limit command starts it (see `applyPidsLimit`).
+    const start = f.take("start");
+    if (start !== undefined && typeof start !== "boolean") throw new UnmappedFieldError(id, "start", start);
+    const startedByCommand = start === false;
+    if (startedByCommand && (attach || wait))
+      throw new UnmappedFieldError(id, attach ? "attach" : "wait", true);
     unsupportedIfSet(f, "rm", (v) => v === false, id);
     const removeVolumes = f.take("removeVolumes");
     void removeVolumes; // anonymous volumes are always removed by cleanup; named ones survive replace
@@ -1183,7 +1230,8 @@ export class Harness {
       uploads,
       healthBudgetMs,
       waitTimeoutMs: wait ? (waitTimeout ?? 60) * 1000 : undefined,
-      oneShot: attach,
+      oneShot: attach || startedByCommand,
+      startedByCommand,
       stopSeconds: grace !== undefined && grace > 0 ? grace : undefined,
     };
   }
@@ -1215,7 +1263,7 @@ export class Harness {
         EndpointConfig: n.config,
       });
     }
-    await this.apiJson("POST", `/containers/${cid}/start`);
+    if (!spec.startedByCommand) await this.apiJson("POST", `/containers/${cid}/start`);
     const c: RunningContainer = {
       declaredName: spec.declared,
       dockerName,
@@ -1224,12 +1272,13 @@ export class Harness {
       healthBudgetMs: spec.healthBudgetMs,
       waitTimeoutMs: spec.waitTimeoutMs,
       oneShot: spec.oneShot,
+      startedByCommand: spec.startedByCommand,
       startedAt: Date.now(),
       stopSeconds: spec.stopSeconds,
     };
     this.containers.set(spec.declared, c);
     this.log(
-      `container ${dockerName} started (${spec.body.Image}${spec.uploads.length ? `, ${spec.uploads.length} uploads` : ""})`,
+      `container ${dockerName} ${spec.startedByCommand ? "created (start: false)" : "started"} (${spec.body.Image}${spec.uploads.length ? `, ${spec.uploads.length} uploads` : ""})`,
     );
     return c;
   }
@@ -1322,12 +1371,16 @@ export class Harness {
 
   /**
    * Runs a recorded PIDs-limit command (components/app/pids-limit.ts) on this engine: strictly
-   * `limitPids`'s text (anything else throws), its container's declared name mapped to this run's
-   * docker name, the same `docker update` + `docker inspect` check. Use it as the handler of the
-   * command types: `handlers: { "command:remote:Command": (r) => h.applyPidsLimit(r) }`.
+   * `limitPids`'s or `startOneShot`'s text (anything else throws), rebuilt by the same contract
+   * function with its container's declared name mapped to this run's docker name, and run with
+   * `sh -c` against this engine: `docker update` + the `docker inspect` check, and for a one-shot
+   * then `docker start --attach` under its timeout. A one-shot that exits non-zero (or times out)
+   * throws with its exit status and output. Runs by default for recorded PIDs-limit commands; as a
+   * handler: `handlers: { "command:remote:Command": (r) => h.applyPidsLimit(r) }`. Resolves with
+   * the command's output (a one-shot's: the job's stdout and stderr).
    * Any other command (no pids-limit role marker) throws: the harness runs nothing else.
    */
-  async applyPidsLimit(r: RecordedResource): Promise<void> {
+  async applyPidsLimit(r: RecordedResource): Promise<string> {
     const f = fields(`${r.type} ${r.name}`, "", r.inputs);
     const triggers = f.take<unknown[]>("triggers") ?? [];
     if (commandRoleOf(triggers) !== PIDS_LIMIT_COMMAND_ROLE)
@@ -1337,13 +1390,24 @@ export class Harness {
     f.take("connection"); // the engine is this harness's, whatever host the program would SSH to
     f.done();
     const c = this.container(parsed.container);
-    const cli = async (args: string[]) =>
-      (await dockerCli(args, { env: this.cliEnv, timeoutMs: 60_000 })).trim();
-    await cli(["update", "--pids-limit", String(parsed.limit), "--", c.dockerName]);
-    const got = await cli(["inspect", "--format", "{{.HostConfig.PidsLimit}}", "--", c.dockerName]);
-    if (got !== String(parsed.limit))
-      throw new Error(`${c.dockerName}: PidsLimit ${got} after docker update, expected ${parsed.limit}`);
-    this.log(`container ${c.dockerName}: PIDs limit ${parsed.limit}`);
+    const text = parsed.start
+      ? oneShotStartCommand(parsed.limit, c.dockerName, parsed.start.timeoutSeconds)
+      : pidsLimitCommand(parsed.limit, c.dockerName);
+    if (parsed.start) c.startedAt = Date.now();
+    const budgetMs = ((parsed.start?.timeoutSeconds ?? 0) + 60) * 1000;
+    const res = await runShell(text, this.cliEnv, budgetMs);
+    if (res.code !== 0)
+      throw new Error(
+        parsed.start
+          ? `one-shot ${c.dockerName} (started by ${r.name} under PIDs limit ${parsed.limit}) exited ${res.code}:\n${res.output}`
+          : `${c.dockerName}: PIDs limit ${parsed.limit} not applied (exit ${res.code}): ${res.output}`,
+      );
+    if (parsed.start)
+      this.log(
+        `one-shot ${c.dockerName} ran under PIDs limit ${parsed.limit}, exited 0 after ${((Date.now() - c.startedAt) / 1000).toFixed(1)} s: ${res.output.trim().split("\n").pop()}`,
+      );
+    else this.log(`container ${c.dockerName}: PIDs limit ${parsed.limit}`);
+    return res.output;
   }
 
   /** Removes a container (its named volumes stay, like a provider replace). */

@@ -144,6 +144,8 @@ export interface RecordedOptions {
   readonly deleteBeforeReplace: boolean | undefined;
   /** URNs of explicit dependencies (dependsOn, including the release gate). */
   readonly dependencies: string[];
+  /** `additionalSecretOutputs`: outputs the engine stores as secrets. */
+  readonly additionalSecretOutputs: string[];
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the monitor's gRPC requests are untyped JS */
@@ -159,6 +161,7 @@ export function recordOptions(): { of(type: string, name: string): RecordedOptio
       retainOnDelete: req.hasRetainondelete() ? req.getRetainondelete() : undefined,
       deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
       dependencies: req.getDependenciesList(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
     });
     return original(req, cb);
   };

@@ -12,7 +12,7 @@ import {
   reveal,
 } from "../support/mocks";
 import { AppService, flagEnv, httpHealthTest } from "../../components/app/AppService";
-import { assertExitedZero } from "../../components/app/hardening";
+import { oneShotStartCommand } from "../../contract/pids-limits";
 import type { AppConfig } from "../../stacks/config";
 import { API_APP, API_DB_URL } from "../fixtures/apps";
 
@@ -38,6 +38,7 @@ function make(app: AppConfig, flags: Record<string, boolean>, backup?: pulumi.Re
     pids: {
       engine: { ssh: { host: "203.0.113.10", port: 22, user: "deployer", privateKey: pulumi.secret("KEY") } },
       limit: 256,
+      migration: 200,
     },
   });
 }
@@ -162,7 +163,9 @@ test("create-before-delete: release-specific name, deleteBeforeReplace false", a
 test("migration: one-shot job after the pre-migration backup; the service waits for it", () => {
   const j = rec.one(C, "app-api-migrate").inputs;
   assert.deepEqual(j.command, ["node", "migrate.js"]);
-  assert.equal(j.attach, true);
+  // Created stopped: its PIDs-limit command starts it (below), attached.
+  assert.equal(j.start, false);
+  assert.equal(j.attach, false);
   assert.equal(j.mustRun, false);
   assert.equal(j.restart, "no");
   assert.equal(j.rm, false);
@@ -171,8 +174,14 @@ test("migration: one-shot job after the pre-migration backup; the service waits 
   assert.deepEqual(j.capabilities, { drops: ["ALL"] });
   assert.equal(j.user, "10001:10001");
   assert.match(j.name, /^api-migrate-[0-9a-f]{8}$/);
-  assert.ok(opts.of(C, "app-api-migrate").dependencies.some((u) => u.endsWith("::pre-migration-backup")));
-  assert.ok(opts.of(C, "app-api").dependencies.some((u) => u.endsWith("::app-api-migrate")));
+  // Created without waiting; its start (the PIDs-limit command) waits for the backup.
+  assert.ok(!opts.of(C, "app-api-migrate").dependencies.some((u) => u.endsWith("::pre-migration-backup")));
+  assert.ok(
+    opts
+      .of("command:remote:Command", "app-api-migrate-pids-limit")
+      .dependencies.some((u) => u.endsWith("::pre-migration-backup")),
+  );
+  assert.ok(opts.of(C, "app-api").dependencies.some((u) => u.endsWith("::app-api-migrate-pids-limit")));
   const labels = rec.one(C, "app-api").inputs.labels as { label: string; value: string }[];
   assert.ok(labels.some((l) => l.label === "launchgate.migrated" && l.value === "true"));
   assert.equal(rec.ofType(C).filter((c) => c.name === "app-worker-migrate").length, 0);
@@ -188,10 +197,29 @@ test("migration: the job's DATABASE_URL is the direct one (secret); the service 
 });
 
 test("a migration that exits non-zero fails the update before the service is touched", () => {
-  assert.throws(
-    () => assertExitedZero(3, "api-migrate-x", "migration of api"),
-    /migration of api failed: container api-migrate-x exited with 3/,
+  // The job runs inside its starter command, which exits with the job's status (the real engine
+  // proves that: test/services); the service depends on the command, not the container.
+  const starter = rec.one("command:remote:Command", "app-api-migrate-pids-limit").inputs;
+  const name = rec.one(C, "app-api-migrate").inputs.name as string;
+  assert.equal(starter.create, oneShotStartCommand(200, name, 600));
+  assert.ok(
+    opts
+      .of("command:remote:Command", "app-api-migrate-pids-limit")
+      .dependencies.some((u) => u.endsWith("docker:index/container:Container::app-api-migrate")),
   );
-  assert.doesNotThrow(() => assertExitedZero(0, "j", "m"));
-  assert.doesNotThrow(() => assertExitedZero(undefined, "j", "m"), "unknown at preview");
+  assert.ok(opts.of(C, "app-api").dependencies.some((u) => u.endsWith("::app-api-migrate-pids-limit")));
+});
+
+test("a migration without `pids` is refused (nothing would start it)", () => {
+  assert.throws(
+    () =>
+      new AppService("app-nopids", {
+        app: { ...base, name: "nopids" },
+        edgeNetwork: "net-edge",
+        internalNetwork: "net-internal",
+        secretEnv: pulumi.secret({}),
+        flags: {},
+      }),
+    /app nopids: `pids` is required with `migrate`/,
+  );
 });

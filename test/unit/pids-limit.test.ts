@@ -1,17 +1,18 @@
 /**
  * PIDs cgroup limits (CIS Docker 5.29): the command text and its parser (contract/pids-limits.ts),
- * the applier each long-running container gets (components/app/pids-limit.ts), the config by
- * role with its validation, and the whole local stack: every long-running container has exactly
- * one applier with its role's limit.
+ * the applier each long-running container gets and the starter of each one-shot container
+ * (components/app/pids-limit.ts), the config by role with its validation, and the whole local
+ * stack: every container has exactly one applier with its role's limit, one-shots a starter.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import * as docker from "@pulumi/docker";
-import { limitPids } from "../../components/app/pids-limit";
+import { hardened } from "../../components/app/hardening";
+import { limitPids, startOneShot } from "../../components/app/pids-limit";
 import {
   DEFAULT_PIDS_LIMITS,
-  PIDS_LIMIT_EXEMPT_ROLES,
+  oneShotStartCommand,
   parsePidsLimitCommand,
   parseServicePidsLimitCommand,
   pidsLimitCommand,
@@ -81,6 +82,36 @@ describe("servicePidsLimitCommand / parseServicePidsLimitCommand (Swarm, Engine 
   });
 });
 
+describe("oneShotStartCommand: limit, check, then start attached under a timeout", () => {
+  const ONE =
+    `${CMD} && { timeout 600 docker start --attach -- app-api-1a2b3c4d; rc=$?; ` +
+    `[ "$rc" -ne 124 ] || docker kill -- app-api-1a2b3c4d >/dev/null 2>&1; exit "$rc"; }`;
+  test("the update and check first, then the start; parsed back with its timeout", () => {
+    assert.equal(oneShotStartCommand(256, "app-api-1a2b3c4d", 600), ONE);
+    assert.deepEqual(parsePidsLimitCommand(ONE), {
+      limit: 256,
+      container: "app-api-1a2b3c4d",
+      start: { timeoutSeconds: 600 },
+    });
+    assert.equal(parsePidsLimitCommand(CMD)?.start, undefined, "the plain form starts nothing");
+  });
+  test("anything else after the check is not the one-shot form", () => {
+    for (const text of [
+      ONE.replace("--attach -- app-api-1a2b3c4d", "--attach -- other"),
+      ONE.replace("docker kill -- app-api-1a2b3c4d", "docker kill -- other"),
+      ONE.replace("timeout 600", "timeout 0"),
+      `${ONE}; reboot`,
+      `${CMD} && docker start -- app-api-1a2b3c4d`,
+      `${CMD}; docker start --attach -- app-api-1a2b3c4d`,
+    ])
+      assert.equal(parsePidsLimitCommand(text), undefined, text);
+  });
+  test("refuses a timeout that is not a whole number of seconds ≥ 1", () => {
+    for (const t of [0, -5, 1.5])
+      assert.throws(() => oneShotStartCommand(64, "x", t), /one-shot timeout must be a whole number/);
+  });
+});
+
 describe("limitPids", () => {
   let rec: Recorder;
   let opts: ReturnType<typeof recordOptions>;
@@ -98,6 +129,17 @@ describe("limitPids", () => {
     limitPids("vps-container", vps, { limit: 8192, engine: { local: true } }, {});
     const service = (name: string, image: string) =>
       new docker.Service(name, { name: "api", taskSpec: { containerSpec: { image } } });
+    const job = new docker.Container("migrate", {
+      ...hardened({ memoryMb: 64, cpus: 0.5, kind: "job" }),
+      name: "api-migrate-1",
+      image: "api:1",
+    });
+    startOneShot(
+      "migrate",
+      job,
+      { limit: 64, timeoutSeconds: 30, engine: { ssh: { host: "h", port: 22, user: "d", privateKey: "k" } } },
+      {},
+    );
     for (const [name, image] of [
       ["svc-a", "api:1"],
       ["svc-b", "api:1"],
@@ -146,6 +188,24 @@ describe("limitPids", () => {
     assert.equal(digest("svc-a"), digest("svc-b"), "same spec, same digest");
     assert.notEqual(digest("svc-a"), digest("svc-c"), "another image, another digest");
   });
+  test("a one-shot: created stopped, started by its command after the limit, job output secret", () => {
+    const c = rec.one("docker:index/container:Container", "migrate").inputs;
+    assert.deepEqual(
+      [c.start, c.attach, c.logs, c.wait, c.mustRun, c.rm, c.restart],
+      [false, false, false, false, false, false, "no"],
+    );
+    const r = rec.one("command:remote:Command", "migrate-pids-limit");
+    assert.equal(r.inputs.create, oneShotStartCommand(64, "api-migrate-1", 30));
+    assert.deepEqual(r.inputs.triggers, [
+      "launchgate.role=pids-limit",
+      "launchgate.pids-limit=64",
+      "launchgate.pids-limit-starts=true",
+      "migrate-id",
+    ]);
+    const o = opts.of("command:remote:Command", "migrate-pids-limit");
+    assert.ok(o.dependencies.some((u) => u.endsWith("docker:index/container:Container::migrate")));
+    for (const out of ["stdout", "stderr"]) assert.ok(o.additionalSecretOutputs.includes(out), out);
+  });
   test("refuses 0, -1 and fractions", () => {
     for (const limit of [0, -1, 2.5]) {
       const c = new docker.Container(`c${limit}`, { image: "x:1" });
@@ -173,6 +233,8 @@ describe("config: pidsLimits by role", () => {
     assert.deepEqual(cfg.pidsLimits, {
       app: DEFAULT_PIDS_LIMITS.app,
       proxy: DEFAULT_PIDS_LIMITS.proxy,
+      job: DEFAULT_PIDS_LIMITS.job,
+      migration: DEFAULT_PIDS_LIMITS.migration,
       vps: DEFAULT_PIDS_LIMITS.vps,
     });
     assert.equal(postgresPidsLimit(cfg), Math.max(512, cfg.postgres.maxConnections + 64));
@@ -188,7 +250,9 @@ describe("config: pidsLimits by role", () => {
       [{ app: "unlimited" }, 'launchgate:pidsLimits.app: got "unlimited"; expected a number'],
       [{ app: 4096 }, "launchgate:pidsLimits.app: got 4096; expected a value <= 1024"],
       [{ datastore: 100 }, "launchgate:pidsLimits.datastore: got 100; expected at least 164"],
-      [{ job: 64 }, "launchgate:pidsLimits.job: got 64; expected no such key"],
+      [{ job: 0 }, "launchgate:pidsLimits.job: got 0; expected a value >= 1"],
+      [{ migration: 2048 }, "launchgate:pidsLimits.migration: got 2048; expected a value <= 1024"],
+      [{ jobs: 64 }, "launchgate:pidsLimits.jobs: got 64; expected no such key"],
     ];
     for (const [pidsLimits, message] of cases) {
       const p = problems({ ...local(), pidsLimits });
@@ -196,12 +260,9 @@ describe("config: pidsLimits by role", () => {
       assert.ok(p[0]!.startsWith(message), `${p[0]} should start with ${message}`);
     }
   });
-  test("one-shot roles are exempt, with the reason", () => {
-    assert.deepEqual(Object.keys(PIDS_LIMIT_EXEMPT_ROLES).sort(), ["job", "migration"]);
-  });
 });
 
-describe("the local stack: every long-running container has one applier with its role's limit", () => {
+describe("the local stack: every container has one applier with its role's limit (one-shots: a starter)", () => {
   test("recorded program", async () => {
     const { recordProgram } = await import("../services/record");
     const rec = await recordProgram("local");
@@ -216,20 +277,24 @@ describe("the local stack: every long-running container has one applier with its
     const expected: Record<string, number> = {
       app: cfg.pidsLimits.app,
       proxy: cfg.pidsLimits.proxy,
+      job: cfg.pidsLimits.job,
+      migration: cfg.pidsLimits.migration,
       vps: cfg.pidsLimits.vps,
     };
     let checked = 0;
+    let oneShots = 0;
     for (const c of containers) {
       const labels = Object.fromEntries(
         (c.inputs.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]),
       );
       const role = labels["launchgate.role"]!;
       const mine = appliers.filter((a) => a?.container === c.inputs.name);
-      if (role in PIDS_LIMIT_EXEMPT_ROLES) {
-        assert.equal(mine.length, 0, `${c.name}: one-shot`);
-        continue;
-      }
       assert.equal(mine.length, 1, `${c.name} (${role}) has one applier`);
+      // A one-shot is created stopped and its applier starts it; a service starts on create.
+      const once = c.inputs.restart === "no";
+      assert.equal(c.inputs.start === false, once, `${c.name}: start ${c.inputs.start}`);
+      assert.equal(mine[0]!.start !== undefined, once, `${c.name}: its applier starts it`);
+      if (once) oneShots++;
       const want =
         labels["launchgate.datastore"] === "postgres"
           ? postgresPidsLimit(cfg)
@@ -239,7 +304,8 @@ describe("the local stack: every long-running container has one applier with its
       assert.equal(mine[0]!.limit, want, c.name);
       checked++;
     }
-    assert.ok(checked >= 8, `checked ${checked} containers`);
+    assert.ok(checked >= 10, `checked ${checked} containers`);
+    assert.ok(oneShots >= 2, `the migration and the config check: ${oneShots}`);
   });
 });
 
@@ -247,7 +313,7 @@ describe("the local stack on Swarm: every long-running service has one applier w
   test("recorded program (placement swarm, three managers)", async () => {
     const { recordProgram } = await import("../services/record");
     const raw = readStackFile(ROOT, "local").values;
-    const swarm = swarmOverrides("local");
+    const swarm = swarmOverrides();
     const rec = await recordProgram("local", swarm);
     const services = rec.all.filter((r) => r.type === "docker:index/service:Service");
     const appliers = rec.all
@@ -274,5 +340,22 @@ describe("the local stack on Swarm: every long-running service has one applier w
       assert.equal(mine[0]!.limit, want, s.name);
     }
     assert.ok(services.length >= 7, `checked ${services.length} services`);
+    // The one-shot container left on a swarm, the proxy's config check: started by its starter.
+    const starters = rec.all
+      .filter((r) => r.type.startsWith("command:"))
+      .map((r) => parsePidsLimitCommand(r.inputs.create))
+      .filter((a) => a?.start !== undefined);
+    const containers = rec.all.filter(
+      (r) => r.type === "docker:index/container:Container" && r.inputs.restart === "no",
+    );
+    assert.ok(containers.length >= 1);
+    for (const c of containers) {
+      assert.equal(c.inputs.start, false, c.name);
+      assert.deepEqual(
+        starters.filter((a) => a!.container === c.inputs.name).map((a) => a!.limit),
+        [cfg.pidsLimits.job],
+        c.name,
+      );
+    }
   });
 });

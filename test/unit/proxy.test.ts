@@ -10,6 +10,7 @@ import {
   recordOptions,
   reveal,
 } from "../support/mocks";
+import { oneShotStartCommand } from "../../contract/pids-limits";
 import { CLOUDFLARE_IP_RANGES, ORIGIN_PULL_CA_PEM } from "../../components/edge/cloudflare";
 import { CLIENT_IP_HEADERS } from "../../components/edge/nginx/render";
 import {
@@ -50,9 +51,7 @@ let proxy: Proxy;
 const CMD = "command:remote:Command";
 
 before(async () => {
-  rec = await installMocks("local", {
-    state: (r) => (r.type === C && r.name.endsWith("proxy-config-check") ? { exitCode: 0 } : {}),
-  });
+  rec = await installMocks("local");
   opts = recordOptions();
   proxy = new Proxy("proxy", {
     config: cfg,
@@ -329,11 +328,16 @@ test("validation: a no-network one-shot nginx -t on the same files gates the swa
   assert.equal(j.networkMode, "none");
   assert.deepEqual(j.entrypoints, ["nginx"]);
   assert.deepEqual(j.command, ["-t", "-e", "stderr", "-c", CONF_PATH]);
-  assert.equal(j.attach, true);
+  // Created stopped, started by its PIDs-limit command (job role limit) once the limit is set.
+  assert.equal(j.start, false);
   assert.equal(j.mustRun, false);
   assert.equal(j.ports, undefined);
+  assert.equal(
+    rec.one(CMD, "proxy-config-check-pids-limit").inputs.create,
+    oneShotStartCommand(64, j.name, 120),
+  );
+  assert.ok(opts.of(C, "proxy").dependencies.some((u) => u.endsWith("::proxy-config-check-pids-limit")));
   assert.deepEqual(reveal(j.uploads), reveal(rec.one(C, "proxy").inputs.uploads));
-  assert.ok(opts.of(C, "proxy").dependencies.some((u) => u.endsWith("::proxy-config-check")));
   const labels = rec.one(C, "proxy").inputs.labels as { label: string; value: string }[];
   assert.ok(labels.some((l) => l.label === "launchgate.config-checked" && /^[0-9a-f]{8}$/.test(l.value)));
   // Host ports cannot be shared: replaced delete-first, after the check.

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The DB admin network of a swarm (placement swarm), idempotent, as the deploy user:
+#   LG_MODE=config  on the node(s) Postgres may run on: a config-only network holding the subnet
+#                   (`docker network create --config-only`): the IPAM a swarm-scoped bridge takes
+#                   on each node;
+#   LG_MODE=swarm   on a manager: the swarm-scoped, internal bridge built from it
+#                   (`--scope swarm --config-from`), which only services can join; prints its id;
+#   LG_MODE=remove-swarm | remove-config  the deletes (a network still in use is refused by Docker).
+# Why: an overlay address exists only inside the overlay's namespace, so the host's sshd cannot
+# forward to Postgres on the internal overlay. On this bridge, the Postgres task gets the one
+# address of a /30 (gateway .1, task .2) on the node it runs on, reachable from that node's host
+# (the sshd `PermitOpen` destination) and from nowhere else: internal (no egress, no forwarding),
+# no published port.
+#   LG_NAME  network name;  LG_SUBNET / LG_GATEWAY  its IPv4 subnet and gateway.
+set -euo pipefail
+config="$LG_NAME-config"
+labels=(--label launchgate.managed=true --label launchgate.role=db-admin)
+
+case $LG_MODE in
+  config)
+    if have=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.ConfigOnly}}' "$config" 2>/dev/null); then
+      if [ "$have" != "$LG_SUBNET $LG_GATEWAY true" ]; then
+        echo "network $config exists as \"$have\", expected \"$LG_SUBNET $LG_GATEWAY true\"; remove it (docker network rm $config) once no service uses $LG_NAME" >&2
+        exit 1
+      fi
+      echo "config-only network $config: unchanged" >&2
+    else
+      docker network create --config-only --subnet "$LG_SUBNET" --gateway "$LG_GATEWAY" "${labels[@]}" "$config" >/dev/null
+      echo "config-only network $config: created ($LG_SUBNET)" >&2
+    fi
+    ;;
+  swarm)
+    if have=$(docker network inspect -f '{{.Scope}} {{.Driver}} {{.Internal}} {{.ConfigFrom.Network}}' "$LG_NAME" 2>/dev/null); then
+      if [ "$have" != "swarm bridge true $config" ]; then
+        echo "network $LG_NAME exists as \"$have\", expected \"swarm bridge true $config\"" >&2
+        exit 1
+      fi
+      echo "swarm network $LG_NAME: unchanged" >&2
+    else
+      # No labels here: Docker refuses any setting of its own on a network built --config-from.
+      docker network create --driver bridge --scope swarm --internal --config-from "$config" "$LG_NAME" >/dev/null
+      echo "swarm network $LG_NAME: created from $config" >&2
+    fi
+    docker network inspect -f '{{.Id}}' "$LG_NAME"
+    ;;
+  remove-swarm | remove-config)
+    target=$LG_NAME
+    [ "$LG_MODE" = remove-swarm ] || target=$config
+    if docker network inspect "$target" >/dev/null 2>&1; then
+      docker network rm "$target" >/dev/null
+      echo "network $target: removed" >&2
+    fi
+    ;;
+  *)
+    echo "LG_MODE: expected config, swarm, remove-config or remove-swarm, got ${LG_MODE:-nothing}" >&2
+    exit 64
+    ;;
+esac
