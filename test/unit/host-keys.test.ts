@@ -1,6 +1,6 @@
 /**
- * Pinned SSH host keys (config host.hostKey): the known_hosts line rule, every connection
- * HardenedHost declares, and the identity file's known_hosts for the docker provider.
+ * Pinned SSH host keys (config host.hostKey): the known_hosts line rule and the identity file's
+ * known_hosts for the docker provider. (HardenedHost's connections: hardened-host.test.ts.)
  * (The bootstrap refusing another key over a real sshd is test/host/hardening.test.ts.)
  */
 import assert from "node:assert/strict";
@@ -10,22 +10,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { HardenedHost } from "../../components/host/HardenedHost";
 import { knownHostsLine } from "../../components/host/known-hosts";
 import { SshIdentityFile, WRITE_IDENTITY } from "../../components/host/SshIdentityFile";
-import type { HostConfig } from "../../stacks/config";
 import { installMocks, reveal, settle } from "../support/mocks";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMRIJUe0qd/LT6VoV3WpbcHsq/cBA4ZNNABax+EAQNLg";
-const HOST: HostConfig = {
-  address: "203.0.113.10",
-  sshPort: 2200,
-  bootstrapUser: "root",
-  deployUser: "deployer",
-  storagePath: "/srv/launchgate",
-  sshAllowFrom: ["198.51.100.0/24"],
-  timezone: "UTC",
-};
 
 describe("knownHostsLine (sshd(8) SSH_KNOWN_HOSTS FILE FORMAT)", () => {
   it("port 22 by the bare host, any other port as [host]:port", () => {
@@ -39,48 +28,6 @@ describe("knownHostsLine (sshd(8) SSH_KNOWN_HOSTS FILE FORMAT)", () => {
         /SSH host key for 203\.0\.113\.10:22: got/,
       );
     }
-  });
-});
-
-describe("HardenedHost with a pinned host key", () => {
-  async function declare(hostKey?: string) {
-    const rec = await installMocks("staging");
-    new HardenedHost("host", {
-      bootstrap: {
-        host: HOST.address,
-        port: HOST.sshPort,
-        user: "root",
-        privateKey: pulumi.secret("root-key"),
-        ...(hostKey ? { hostKey } : {}),
-      },
-      host: HOST,
-      deployerPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployer deployer@test",
-      deployerPrivateKey: pulumi.secret("deploy-key"),
-    });
-    await settle();
-    return rec;
-  }
-  it("every remote step's connection carries it; the bootstrap gets its known_hosts line", async () => {
-    const rec = await declare(KEY);
-    const remote = rec.resources.filter((r) => r.type === "command:remote:Command");
-    assert.ok(remote.length >= 10);
-    for (const r of remote)
-      assert.equal((reveal(r.inputs.connection) as { hostKey?: string }).hostKey, KEY, r.name);
-    const boot = rec.one("command:local:Command", "host-bootstrap");
-    assert.equal(
-      (reveal(boot.inputs.environment) as Record<string, string>).LG_KNOWN_HOSTS,
-      `[203.0.113.10]:2200 ${KEY}`,
-    );
-  });
-  it("without it: no hostKey and no line (policy ssh-host-keys-pinned refuses that outside local)", async () => {
-    const rec = await declare();
-    for (const r of rec.resources.filter((x) => x.type === "command:remote:Command"))
-      assert.equal((reveal(r.inputs.connection) as { hostKey?: string }).hostKey, undefined);
-    const env = reveal(rec.one("command:local:Command", "host-bootstrap").inputs.environment) as Record<
-      string,
-      string
-    >;
-    assert.equal(env.LG_KNOWN_HOSTS, undefined);
   });
 });
 

@@ -16,31 +16,36 @@ set -euo pipefail
 config="$LG_NAME-config"
 labels=(--label launchgate.managed=true --label launchgate.role=db-admin)
 
+# ensure_network NAME FORMAT EXPECTED WHAT HINT CREATE-ARGS...: NAME exists with `docker network
+# inspect -f FORMAT` printing EXPECTED (else exit 1 naming both and HINT), or is created with
+# `docker network create CREATE-ARGS... NAME`.
+ensure_network() {
+  local name=$1 format=$2 expected=$3 what=$4 hint=$5 have
+  shift 5
+  if have=$(docker network inspect -f "$format" "$name" 2>/dev/null); then
+    if [ "$have" != "$expected" ]; then
+      echo "network $name exists as \"$have\", expected \"$expected\"$hint" >&2
+      exit 1
+    fi
+    echo "$what $name: unchanged" >&2
+  else
+    docker network create "$@" "$name" >/dev/null
+    echo "$what $name: created" >&2
+  fi
+}
+
 case $LG_MODE in
   config)
-    if have=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.ConfigOnly}}' "$config" 2>/dev/null); then
-      if [ "$have" != "$LG_SUBNET $LG_GATEWAY true" ]; then
-        echo "network $config exists as \"$have\", expected \"$LG_SUBNET $LG_GATEWAY true\"; remove it (docker network rm $config) once no service uses $LG_NAME" >&2
-        exit 1
-      fi
-      echo "config-only network $config: unchanged" >&2
-    else
-      docker network create --config-only --subnet "$LG_SUBNET" --gateway "$LG_GATEWAY" "${labels[@]}" "$config" >/dev/null
-      echo "config-only network $config: created ($LG_SUBNET)" >&2
-    fi
+    ensure_network "$config" '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.ConfigOnly}}' \
+      "$LG_SUBNET $LG_GATEWAY true" "config-only network" \
+      "; remove it (docker network rm $config) once no service uses $LG_NAME" \
+      --config-only --subnet "$LG_SUBNET" --gateway "$LG_GATEWAY" "${labels[@]}"
     ;;
   swarm)
-    if have=$(docker network inspect -f '{{.Scope}} {{.Driver}} {{.Internal}} {{.ConfigFrom.Network}}' "$LG_NAME" 2>/dev/null); then
-      if [ "$have" != "swarm bridge true $config" ]; then
-        echo "network $LG_NAME exists as \"$have\", expected \"swarm bridge true $config\"" >&2
-        exit 1
-      fi
-      echo "swarm network $LG_NAME: unchanged" >&2
-    else
-      # No labels here: Docker refuses any setting of its own on a network built --config-from.
-      docker network create --driver bridge --scope swarm --internal --config-from "$config" "$LG_NAME" >/dev/null
-      echo "swarm network $LG_NAME: created from $config" >&2
-    fi
+    # No labels on the swarm network: Docker refuses any setting of its own on a network built --config-from.
+    ensure_network "$LG_NAME" '{{.Scope}} {{.Driver}} {{.Internal}} {{.ConfigFrom.Network}}' \
+      "swarm bridge true $config" "swarm network" "" \
+      --driver bridge --scope swarm --internal --config-from "$config"
     docker network inspect -f '{{.Id}}' "$LG_NAME"
     ;;
   remove-swarm | remove-config)
