@@ -12,11 +12,13 @@
  */
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
+import { CopyToRemote } from "@pulumi/command/remote/copyToRemote";
 import { Provider as DockerProvider } from "@pulumi/docker/provider";
 import type { PolicyResource } from "@pulumi/policy";
 import { TYPES, known, strings } from "./lib/resources";
 import { MAX_BACKUP_AGE_HOURS, MONITOR_PERCENT_PAIRS } from "../contract/monitoring";
 import { REQUIRED_HOST_STEPS, commandRoleOf } from "../contract/roles";
+import { sshHostKeyProblem } from "../contract/ssh-host-key";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 type Props = Record<string, unknown>;
@@ -605,32 +607,62 @@ const PINNED_LINE_ENV: Record<string, string> = {
   "db-admin-tunnel": "KNOWN_HOSTS_LINE",
 };
 
+/** ssh options that switch host-key checking off or hand it to something else (OpenSSH ssh_config). */
+const UNCHECKED_SSH =
+  /StrictHostKeyChecking[= ]\s*["']?(no|off)\b|UserKnownHostsFile[= ]\s*["']?\/dev\/null|KnownHostsCommand|GlobalKnownHostsFile/i;
+
+/** What is wrong with a pinned host key value (`connection.hostKey`), or undefined. */
+function hostKeyValueProblem(read: () => unknown): string | undefined {
+  if (isUnset(read)) return "no host key";
+  const v = known(read);
+  if (v === undefined) return undefined; // computed by another resource: judged at `up`
+  const problem = typeof v === "string" ? sshHostKeyProblem(v.trim()) : "not a string";
+  return problem ? `host key "${String(v)}": ${problem}` : undefined;
+}
+
 export const sshHostKeysPinned = typedPolicies(
   {
     name: "ssh-host-keys-pinned",
     description:
-      "Checks whether every SSH connection the program's commands make verifies the host's key: remote commands carry `connection.hostKey`, the bootstrap and the DB admin tunnel a pinned known_hosts line.",
+      "Checks whether every SSH connection the program's commands make verifies the host's key: remote commands (and their jump host) carry a valid `connection.hostKey`, the bootstrap and the DB admin tunnel a pinned known_hosts line, and no local command's ssh switches checking off.",
     protectsAgainst:
       "a man in the middle (or a re-used address) answering as the VPS and receiving every command, the secrets on their stdin and the deploy key's logins — the command provider accepts any host key unless `hostKey` is set",
     benchmark:
       "RFC 4251 §4.1 (the client must verify the host key); @pulumi/command remote.Connection.hostKey; OpenSSH ssh_config StrictHostKeyChecking",
     fix: "set launchgate:host.hostKey (or hosts[].hostKey) to the VPS's key (ssh-keyscan -t ed25519 <address>, fingerprint checked out of band)",
   },
-  [RemoteCommand, LocalCommand],
+  [RemoteCommand, CopyToRemote, LocalCommand],
   function* (props, args) {
-    if (args.type === TYPES.remoteCommand) {
+    if (args.type !== TYPES.localCommand) {
       const conn = known(() => props.connection) as Props | undefined;
       if (conn === undefined) return; // computed: judged again at `up`
-      if (isUnset(() => conn.hostKey))
-        yield `connects to ${String(known(() => conn.host) ?? "its host")} without connection.hostKey: the command provider then accepts any host key.`;
+      const where = String(known(() => conn.host) ?? "its host");
+      const problem = hostKeyValueProblem(() => conn.hostKey);
+      if (problem)
+        yield `connects to ${where} with ${problem}: the command provider then accepts any host key.`;
+      const proxy = known(() => conn.proxy) as Props | undefined;
+      if (proxy !== undefined && proxy !== null) {
+        const viaProblem = hostKeyValueProblem(() => proxy.hostKey);
+        if (viaProblem)
+          yield `reaches ${where} through the jump host ${String(known(() => proxy.host) ?? "?")} with ${viaProblem}.`;
+      }
       return;
     }
     const role = roleOfCommand(props);
     const name = role ? PINNED_LINE_ENV[role] : undefined;
-    if (!name) return;
-    const env = known(() => props.environment) as Props | undefined;
-    if (env !== undefined && isUnset(() => env[name]))
-      yield `the ${role} command's ssh gets no pinned host key (environment ${name} unset or empty): it would accept any host key.`;
+    const text = scriptOf(props);
+    if (name) {
+      const env = known(() => props.environment) as Props | undefined;
+      if (env !== undefined && isUnset(() => env[name]))
+        yield `the ${role} command's ssh gets no pinned host key (environment ${name} unset or empty): it would accept any host key.`;
+    }
+    if (role === "host-bootstrap") {
+      // Its runner keeps an unchecked branch for an unpinned key; the pinned branch must be there.
+      if (text && !/StrictHostKeyChecking=yes/.test(text))
+        yield "the bootstrap runner has no strict host-key branch (StrictHostKeyChecking=yes with LG_KNOWN_HOSTS).";
+    } else if (UNCHECKED_SSH.test(text)) {
+      yield `a ${role ?? "unmarked"} command runs ssh with host-key checking off (${UNCHECKED_SSH.exec(text)![0]}).`;
+    }
   },
 );
 
@@ -642,7 +674,65 @@ function isUnset(read: () => unknown): boolean {
     touchedUnknown = false;
     return x;
   });
-  return !touchedUnknown && (v === undefined || v === null || v === "");
+  return !touchedUnknown && (v === undefined || v === null || (typeof v === "string" && v.trim() === ""));
+}
+
+/**
+ * The docker provider's ssh options it can vouch for, as `-o` keys (OpenSSH ssh_config names,
+ * lower case); anything else (ProxyCommand, KnownHostsCommand, GlobalKnownHostsFile, `-F`, `-J`,
+ * …) can bring in another host-key source and is refused.
+ */
+const PROVIDER_SSH_OPTIONS = new Set([
+  "identitiesonly",
+  "userknownhostsfile",
+  "stricthostkeychecking",
+  "connecttimeout",
+  "serveraliveinterval",
+  "serveralivecountmax",
+  "batchmode",
+  "loglevel",
+]);
+
+/** Problems of a docker provider's `sshOpts` (argv words) for host-key checking. */
+export function providerSshOptsProblems(words: readonly string[]): string[] {
+  const out: string[] = [];
+  const seen = new Map<string, string>();
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === "-i") {
+      i++;
+      continue;
+    }
+    const inline = /^-o(.+)$/.exec(w);
+    const opt = inline ? inline[1]! : w === "-o" ? words[++i] : undefined;
+    if (opt === undefined) {
+      out.push(
+        `ssh argument "${w}" is not one this policy can vouch for (only -i and -o ${[...PROVIDER_SSH_OPTIONS].join("|")})`,
+      );
+      continue;
+    }
+    const m = /^\s*([A-Za-z]+)\s*(?:=|\s)\s*(.*?)\s*$/.exec(opt);
+    const key = m?.[1]?.toLowerCase();
+    if (!m || !key || !PROVIDER_SSH_OPTIONS.has(key)) {
+      out.push(
+        `ssh option "${opt}" can change how the host key is checked; only ${[...PROVIDER_SSH_OPTIONS].join(", ")} are allowed`,
+      );
+      continue;
+    }
+    // OpenSSH keeps the first value given for an option.
+    if (!seen.has(key)) seen.set(key, m[2]!.replace(/^["']|["']$/g, ""));
+  }
+  const strict = seen.get("stricthostkeychecking")?.toLowerCase();
+  if (strict !== "yes")
+    out.push(
+      `StrictHostKeyChecking=${strict ?? "ask (unset)"}; set it to yes against a known_hosts file holding the pinned host key`,
+    );
+  const file = seen.get("userknownhostsfile");
+  if (!file || file === "/dev/null" || /\s/.test(file))
+    out.push(
+      `UserKnownHostsFile=${file ?? "(unset: the operator's ~/.ssh/known_hosts)"}; give exactly the stack's known_hosts (.launchgate/<stack>/known_hosts)`,
+    );
+  return out;
 }
 
 export const dockerProviderHostKey = stackPolicy(
@@ -658,21 +748,17 @@ export const dockerProviderHostKey = stackPolicy(
   function* (args) {
     for (const r of args.resources.filter((x) => x.type === DOCKER_PROVIDER)) {
       const host = known(() => r.props.host);
-      if (typeof host !== "string" || !host.startsWith("ssh://")) continue;
+      if (typeof host !== "string" || !/^ssh:\/\//i.test(host)) continue;
       // Provider config arrives JSON-encoded (`["-o", "…"]`) or as a list, by engine version.
-      const opts = [...strings(known(() => r.props.sshOpts))].join(" ");
-      const strict = /StrictHostKeyChecking[= ]\s*([^\s",\]]+)/i.exec(opts)?.[1]?.toLowerCase();
-      const file = /UserKnownHostsFile[= ]\s*([^\s",\]]+)/i.exec(opts)?.[1];
-      if (strict !== "yes")
-        yield [
-          `docker provider ${r.name} reaches ${host} with StrictHostKeyChecking=${strict ?? "ask (unset)"}; set it to yes against a known_hosts file holding the pinned host key.`,
-          r,
-        ];
-      if (!file || file === "/dev/null")
-        yield [
-          `docker provider ${r.name} checks ${host}'s key against ${file ?? "the operator's ~/.ssh/known_hosts"}; point UserKnownHostsFile at the stack's known_hosts (.launchgate/<stack>/known_hosts).`,
-          r,
-        ];
+      const raw = known(() => r.props.sshOpts);
+      let words: string[];
+      try {
+        words = typeof raw === "string" ? (JSON.parse(raw) as string[]) : [...strings(raw)];
+      } catch {
+        words = [String(raw)];
+      }
+      for (const p of providerSshOptsProblems(words))
+        yield [`docker provider ${r.name} reaches ${host}: ${p}.`, r];
     }
   },
 );

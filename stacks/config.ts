@@ -6,7 +6,7 @@
  * config key, the value received and what is expected.
  */
 import { z } from "zod";
-import { SSH_HOST_KEY } from "../components/host/known-hosts";
+import { sshHostKeyProblem } from "../contract/ssh-host-key";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
@@ -51,12 +51,14 @@ const hostAddress = z
     "an IPv4 address or a DNS name",
   );
 /** An OpenSSH host public key: key type, then base64 (no host name, no comment). */
-const sshHostKey = z
-  .string()
-  .regex(
-    SSH_HOST_KEY,
-    "an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan's line without the host name)",
-  );
+const sshHostKey = z.string().superRefine((s, ctx) => {
+  const problem = sshHostKeyProblem(s);
+  if (problem)
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 <address>, the line without the host name): ${problem}`,
+    });
+});
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, "a container image reference");
 
 const hostSchema = z

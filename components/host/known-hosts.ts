@@ -5,8 +5,7 @@
  * known_hosts file all get their lines from here.
  */
 
-/** One OpenSSH host public key: type and base64, no host name (`ssh-ed25519 AAAA…`). */
-export const SSH_HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
+import { sshHostKeyProblem } from "../../contract/ssh-host-key";
 
 /**
  * The known_hosts line pinning `key` for `host:port`. Throws when `key` is not one host public
@@ -14,7 +13,7 @@ export const SSH_HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa
  */
 export function knownHostsLine(host: string, port: number, key: string): string {
   const k = key.trim();
-  if (!SSH_HOST_KEY.test(k))
+  if (sshHostKeyProblem(k))
     throw new Error(
       `SSH host key for ${host}:${port}: got "${key}"; expected one key such as "ssh-ed25519 AAAA…"`,
     );

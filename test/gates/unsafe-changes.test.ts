@@ -1155,6 +1155,16 @@ const CASES: [string, string, Change][] = [
     replaceIn("vps-docker", "sshOpts", /^UserKnownHostsFile=.*$/, "IdentitiesOnly=yes"),
   ],
   [
+    "docker provider handing host keys to a KnownHostsCommand",
+    "docker-provider-host-key",
+    edit("vps-docker", (p) => ({
+      props: {
+        ...p,
+        sshOpts: ["-o", "KnownHostsCommand=/usr/bin/ssh-keyscan -p %p %h", ...(p.sshOpts as string[])],
+      },
+    })),
+  ],
+  [
     "the production host's key removed from the stack",
     PROGRAM_ERROR,
     {

@@ -113,7 +113,21 @@ const BAD: BadCase[] = [
     stack: "staging",
     edit: (r) => (r.host.hostKey = "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk"),
     message:
-      "launchgate:host.hostKey: got \"203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan's line without the host name)",
+      "launchgate:host.hostKey: got \"203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 <address>, the line without the host name): not `<type> <base64>` with type ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa",
+  },
+  {
+    name: "a truncated host key (a key no server can present)",
+    stack: "staging",
+    edit: (r) => (r.host.hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk"),
+    message:
+      "launchgate:host.hostKey: got \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 <address>, the line without the host name): its base64 is not a whole ed25519 key (32 key bytes)",
+  },
+  {
+    name: "an RSA key written as ed25519",
+    stack: "staging",
+    edit: (r) => (r.host.hostKey = "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"),
+    message:
+      "launchgate:host.hostKey: got \"ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC7\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 <address>, the line without the host name): its base64 does not decode to a ssh-ed25519 key (it holds a ssh-rsa key)",
   },
   {
     name: "bad CIDR",

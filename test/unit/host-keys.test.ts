@@ -22,7 +22,15 @@ describe("knownHostsLine (sshd(8) SSH_KNOWN_HOSTS FILE FORMAT)", () => {
     assert.equal(knownHostsLine("vps.example.com", 2222, `${KEY}\n`), `[vps.example.com]:2222 ${KEY}`);
   });
   it("refuses what would pin nothing or the wrong thing, naming the host and the value", () => {
-    for (const bad of [`203.0.113.10 ${KEY}`, `${KEY} root@vps`, "ssh-ed25519", "", `${KEY}\n${KEY}`]) {
+    for (const bad of [
+      `203.0.113.10 ${KEY}`,
+      `${KEY} root@vps`,
+      "ssh-ed25519",
+      "",
+      `${KEY}\n${KEY}`,
+      "ssh-ed25519 AAAA",
+      "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC7",
+    ]) {
       assert.throws(
         () => knownHostsLine("203.0.113.10", 22, bad),
         /SSH host key for 203\.0\.113\.10:22: got/,
