@@ -1152,17 +1152,13 @@ const CASES: [string, string, Change][] = [
   [
     "docker provider against the operator's ~/.ssh/known_hosts",
     "docker-provider-host-key",
-    replaceIn("vps-docker", "sshOpts", /^UserKnownHostsFile=.*$/, "IdentitiesOnly=yes"),
+    // The provider's config is JSON text (`["-i", …, "-o", "UserKnownHostsFile=…", …]`).
+    replaceIn("vps-docker", "sshOpts", /"-o","UserKnownHostsFile=[^"]*",/, ""),
   ],
   [
     "docker provider handing host keys to a KnownHostsCommand",
     "docker-provider-host-key",
-    edit("vps-docker", (p) => ({
-      props: {
-        ...p,
-        sshOpts: ["-o", "KnownHostsCommand=/usr/bin/ssh-keyscan -p %p %h", ...(p.sshOpts as string[])],
-      },
-    })),
+    replaceIn("vps-docker", "sshOpts", /^\[/, '["-o","KnownHostsCommand=/usr/bin/ssh-keyscan -p %p %h",'),
   ],
   [
     "the production host's key removed from the stack",
