@@ -132,7 +132,11 @@ export class LocalVps extends pulumi.ComponentResource {
         uploads: [
           { file: VPS_RUN.rootAuthorizedKeys, content: key.publicKeyOpenssh },
           // sshd refuses a host key file others can read.
-          { file: VPS_RUN.hostKeyFile, content: hostKey.privateKeyOpenssh, permissions: "0600" },
+          {
+            file: VPS_RUN.hostKeyFile,
+            content: pulumi.secret(hostKey.privateKeyOpenssh),
+            permissions: "0600",
+          },
           { file: `${VPS_RUN.hostKeyFile}.pub`, content: hostKey.publicKeyOpenssh, permissions: "0644" },
         ],
         labels: [roleLabel("vps")],
