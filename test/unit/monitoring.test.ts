@@ -58,6 +58,11 @@ function bash(
     p.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => p.kill("SIGKILL"), 30_000);
     p.on("error", reject);
+    // A script that exits without reading its stdin closes the pipe first (EPIPE): not a test
+    // failure, its exit status and output are what is judged.
+    p.stdin.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") reject(e);
+    });
     p.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
