@@ -196,6 +196,10 @@ const SSHD_REQUIRED: Record<string, [(v: string) => boolean, string]> = {
     "30 (at most 60 s)",
   ],
   maxsessions: [(v) => Number(v) >= 1 && Number(v) <= 10, "2 (at most 10)"],
+  allowstreamlocalforwarding: [(v) => v === "no", "no"],
+  // CIS Debian 12 §5.1.7: idle sessions end (interval > 0, a few missed answers at most).
+  clientaliveinterval: [(v) => Number(v) >= 1 && Number(v) <= 900, "300 (1–900 s)"],
+  clientalivecountmax: [(v) => Number(v) >= 1 && Number(v) <= 3, "2 (1–3)"],
   ciphers: [(v) => weakAlgorithms(v).length === 0, "AEAD/CTR ciphers only (no CBC, 3DES, arcfour, blowfish)"],
   kexalgorithms: [
     (v) => weakAlgorithms(v).length === 0,
@@ -271,6 +275,9 @@ const SSHD_MATCH_RULES: Record<string, (v: string) => boolean> = {
   permittunnel: (v) => v === "no",
   gatewayports: (v) => v === "no",
   maxauthtries: (v) => Number(v) >= 1 && Number(v) <= 3,
+  allowstreamlocalforwarding: (v) => v === "no",
+  // Forwarding narrowed to named destinations only: `any` or a wildcard opens every address.
+  permitopen: (v) => v !== "any" && !v.includes("*"),
 };
 
 /** `[keyword, value]` pairs set inside `Match` blocks (after the first `Match` line). */
@@ -287,8 +294,13 @@ function sshdMatchSettings(text: string): [string, string][] {
   return out;
 }
 
+/** Text with `printf`/`echo -e` escapes (`\\n`, `\\t`) turned into the lines they print. */
+export function printedLines(text: string): string {
+  return text.replace(/\\n/g, "\n").replace(/\\t/g, "\t");
+}
+
 function* sshdProblems(text: string): Generator<string> {
-  const expanded = expandExports(text);
+  const expanded = printedLines(expandExports(text));
   for (const [key, value] of sshdMatchSettings(expanded)) {
     const ok = SSHD_MATCH_RULES[key];
     if (ok && !ok(value))
@@ -314,6 +326,12 @@ function* sshdProblems(text: string): Generator<string> {
 
 function* firewallProblems(text: string): Generator<string> {
   const body = text.replace(/^\s*#.*$/gm, "");
+  // `ufw default allow|reject <dir>` for anything but outgoing (also through a helper's "$1").
+  if (/ufw\s+default\s+(allow|reject)\b(?!\s+["']?outgoing\b)/.test(body))
+    yield "firewall step runs `ufw default allow` for a direction other than outgoing; keep incoming and routed denied.";
+  // Docker-published ports bypass UFW's INPUT rules: DOCKER-USER must end in a drop.
+  if (!/^\s*(?:echo\s+["']?)?-A\s+DOCKER-USER\s+-j\s+(DROP|REJECT)\b/m.test(body))
+    yield "firewall step leaves Docker's DOCKER-USER chain without a final DROP; published container ports would be open to everyone (keep `-A DOCKER-USER -j DROP`).";
   if (/default\s+allow\s+incoming|set_default\s+incoming\s+allow|ufw\s+(--force\s+)?disable\b/.test(body))
     yield "firewall step allows incoming traffic by default or disables UFW; keep default deny incoming.";
   if (!/ufw\s+default\s+deny\s+incoming|set_default\s+incoming\s+deny/.test(body))
@@ -322,6 +340,29 @@ function* firewallProblems(text: string): Generator<string> {
     yield "firewall step never enables UFW; run `ufw --force enable`.";
   if (/default\s+allow\s+routed|set_default\s+routed\s+allow/.test(body))
     yield "firewall step forwards (routes) traffic by default; keep `ufw default deny routed` (CIS Debian 12 §4.2).";
+}
+
+/**
+ * The lines of every ini section `[name]` in a script (each up to the next section or heredoc
+ * end), in order: fail2ban merges sections of the same name (jail.local, jail.d/*.local), the
+ * later value winning, so {@link lastIniValue} reads them as one.
+ */
+function iniSections(text: string, name: string): string | undefined {
+  const lines = text.split("\n");
+  const parts: string[] = [];
+  lines.forEach((l, i) => {
+    if (!l.trim().endsWith(`[${name}]`)) return;
+    const rest = lines.slice(i + 1);
+    const end = rest.findIndex((x) => /^\s*\[|^[A-Z_]+\s*$|^\s*'/.test(x));
+    parts.push((end < 0 ? rest : rest.slice(0, end)).join("\n"));
+  });
+  return parts.length > 0 ? parts.join("\n") : undefined;
+}
+
+/** The last `key = value` in ini text (fail2ban: later wins). */
+function lastIniValue(section: string, key: string): string | undefined {
+  const all = [...section.matchAll(new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "gm"))];
+  return all.length > 0 ? all[all.length - 1]![1]!.toLowerCase() : undefined;
 }
 
 /** The lines of an ini section `[name]` in a script (up to the next section or heredoc end). */
@@ -338,20 +379,24 @@ function iniSection(text: string, name: string): string | undefined {
 const F2B_MAX_RETRY = 5;
 const F2B_MIN_SECONDS = 600;
 
-function* fail2banProblems(text: string): Generator<string> {
-  const jail = iniSection(text, "sshd");
+function* fail2banProblems(raw: string): Generator<string> {
+  const text = printedLines(raw);
+  const jail = iniSections(text, "sshd");
   if (jail === undefined)
     yield "fail2ban step declares no [sshd] jail; keep the sshd jail in components/host/scripts/fail2ban.sh.";
-  else if (!/^\s*enabled\s*=\s*true\s*$/m.test(jail) || /^\s*enabled\s*=\s*false\s*$/m.test(jail))
+  else if (lastIniValue(jail, "enabled") !== "true")
     yield "fail2ban's sshd jail is not enabled; set `enabled = true` in its [sshd] section.";
   // The sshd jail's values win over [DEFAULT]'s; fail2ban's own default maxretry is 5, bantime 10m.
   const setting = (key: string): string | undefined => {
     const read = (section: string | undefined) =>
       section === undefined
         ? undefined
-        : new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "m").exec(section)?.[1];
-    return read(jail) ?? read(iniSection(text, "DEFAULT"));
+        : [...section.matchAll(new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "gm"))].pop()?.[1];
+    return read(jail) ?? read(iniSections(text, "DEFAULT"));
   };
+  const logpath = setting("logpath");
+  if (logpath !== undefined && !/^\/var\/log\/\S+$/.test(logpath) && setting("backend") !== "systemd")
+    yield `fail2ban's sshd jail reads ${logpath}; it must read sshd's log (/var/log/auth.log) or use backend = systemd.`;
   const ignore = setting("ignoreip");
   const everyone = (ignore ?? "")
     .split(/[\s,]+/)
@@ -392,9 +437,13 @@ function* fail2banProblems(text: string): Generator<string> {
     yield "fail2ban step never starts fail2ban; start (and enable) the service.";
 }
 
+/** Packages whose security updates must never be held back (a blacklist entry matching one is refused). */
+const SECURITY_PACKAGES = ["openssh-server", "openssl", "libc6", "linux-image-amd64", "sudo", "docker.io"];
+
 function* unattendedProblems(text: string): Generator<string> {
   for (const key of ["Update-Package-Lists", "Unattended-Upgrade"]) {
-    const m = new RegExp(`APT::Periodic::${key}\\s+"(\\d+)"`).exec(text);
+    // apt reads apt.conf.d in order and a later value wins: the last one in the step counts.
+    const m = [...text.matchAll(new RegExp(`APT::Periodic::${key}\\s+"(\\d+)"`, "g"))].pop();
     if (!m || m[1] === "0")
       yield `unattended-upgrades step does not turn APT::Periodic::${key} on; set it to "1".`;
   }
@@ -405,6 +454,18 @@ function* unattendedProblems(text: string): Generator<string> {
       .replace(/^\s*(#|\/\/).*$/gm, "")
       .matchAll(/Unattended-Upgrade::(?:Origins-Pattern|Allowed-Origins)\s*\{([\s\S]*?)\};/g),
   ].map((m) => m[1]!);
+  for (const m of text.matchAll(/Unattended-Upgrade::Package-Blacklist\s*\{([\s\S]*?)\};/g))
+    for (const entry of [...m[1]!.matchAll(/"([^"]*)"/g)].map((e) => e[1]!)) {
+      let re: RegExp | undefined;
+      try {
+        re = new RegExp(entry);
+      } catch {
+        re = undefined;
+      }
+      const held = SECURITY_PACKAGES.filter((p) => (re ? re.test(p) : entry === p));
+      if (held.length > 0)
+        yield `unattended-upgrades step blacklists "${entry}", which holds back ${held.join(", ")}; security updates must install.`;
+    }
   if (!lists.some((l) => /Debian-Security|-security/.test(l)))
     yield "unattended-upgrades step selects no security origin; include the Debian-Security origin in Unattended-Upgrade::Origins-Pattern.";
 }
@@ -478,9 +539,40 @@ const DAEMON_FORBIDDEN: [RegExp, string][] = [
   [/"log-driver"\s*:\s*"none"/, 'log-driver "none" drops every container log'],
 ];
 
+/**
+ * daemon.json as the step writes it (its heredoc, shell variables read as null), parsed as the
+ * engine parses it: a repeated key's last value wins. Undefined when there is none or it is not JSON.
+ */
+function daemonJson(text: string): Record<string, unknown> | undefined {
+  const m = /\/etc\/docker\/daemon\.json[^\n]*<<-?\s*'?(\w+)'?[^\n]*\n([\s\S]*?)\n\1\s*$/m.exec(text);
+  if (!m) return undefined;
+  try {
+    return JSON.parse(m[2]!.replace(/\$\{?\w+\}?/g, "null")) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** daemon.json keys judged on the parsed file: the value the engine will use, and the fix. */
+const JSON_CHECKED: Record<string, [unknown, string]> = {
+  icc: [false, '"icc": false (CIS 2.2)'],
+  "no-new-privileges": [true, '"no-new-privileges": true (CIS 2.18)'],
+  "live-restore": [true, '"live-restore": true (CIS 2.15)'],
+};
+
 function* dockerDaemonProblems(text: string): Generator<string> {
+  const json = daemonJson(text);
+  if (json) {
+    for (const [key, [value, fix]] of Object.entries(JSON_CHECKED))
+      if (json[key] !== value)
+        yield `docker step's daemon.json sets ${key} to ${JSON.stringify(json[key])} (the last value given wins); set ${fix}.`;
+    const seccomp = json["seccomp-profile"];
+    if (typeof seccomp === "string" && /^unconfined$/i.test(seccomp))
+      yield 'docker step\'s daemon.json sets "seccomp-profile": "unconfined": every container runs without seccomp (CIS 5.22); remove it.';
+  }
   for (const [key, re, want] of DAEMON_REQUIRED)
-    if (!re.test(text)) yield `docker step's daemon.json does not set ${key}; set ${want}.`;
+    if (!(json && key in JSON_CHECKED) && !re.test(text))
+      yield `docker step's daemon.json does not set ${key}; set ${want}.`;
   for (const [re, why] of DAEMON_FORBIDDEN) if (re.test(text)) yield `docker step: ${why}.`;
 }
 
@@ -504,6 +596,19 @@ function* auditdProblems(text: string): Generator<string> {
   const missing = AUDIT_WATCHED.filter((f) => !watched.has(f));
   if (missing.length > 0)
     yield `auditd step does not watch ${missing.join(", ")}; keep its rules (CIS Debian 12 §6.3.3, CIS Docker 1.6 §1.1).`;
+}
+
+/** The storage step's directories (`LG_STORAGE_DIRS`: `<path> <octal mode>` lines). */
+function* storageProblems(text: string): Generator<string> {
+  for (const line of (scriptExports(text).get("LG_STORAGE_DIRS") ?? "").split("\n")) {
+    const [dir, mode] = line.trim().split(/\s+/);
+    if (!dir || !mode || !/^[0-7]{3,4}$/.test(mode)) continue;
+    const bits = parseInt(mode, 8);
+    if (bits & 0o002)
+      yield `storage step makes ${dir} world-writable (${mode}); no directory is writable by every account (CIS Debian 12 §7.1).`;
+    else if (/(^|\/)backups$/.test(dir) && bits & 0o077)
+      yield `storage step opens the backups directory (${mode}) beyond its owner; dumps hold every row (keep 0700).`;
+  }
 }
 
 function* sudoProblems(text: string): Generator<string> {
@@ -540,7 +645,57 @@ const EFFECTIVE: Record<string, (text: string) => Generator<string>> = {
   "host-sysctl": sysctlProblems,
   "host-docker": dockerDaemonProblems,
   "host-auditd": auditdProblems,
+  "host-storage": storageProblems,
 };
+
+/** Hardening services and timers no command may stop, disable or mask. */
+const HARDENING_SERVICES =
+  "auditd|fail2ban|ufw|apparmor|unattended-upgrades|apt-daily-upgrade|apt-daily|rsyslog|aidecheck|dailyaidecheck";
+
+/**
+ * What no command may do to the hardening, whichever step it sits in (a later step, or a trap,
+ * undoing an earlier one): stop or disable a hardening service, open the firewall around UFW,
+ * loosen a kernel parameter the sysctl step sets, or grant sudo outside the bootstrap step.
+ */
+function* hardeningUndone(text: string, role: string | undefined): Generator<string> {
+  const who = `a ${role ?? "unmarked"} command`;
+  const body = printedLines(text.replace(/^\s*#.*$/gm, ""));
+  const stop = new RegExp(
+    `systemctl\\s+(?:--now\\s+)?(?:stop|disable|mask|kill)\\b[^\\n;&|]*\\b(${HARDENING_SERVICES})\\b|\\b(?:service|invoke-rc\\.d)\\s+(${HARDENING_SERVICES})\\s+stop\\b|fail2ban-client\\s+stop\\b|auditctl\\s+-e\\s*0\\b|\\baa-teardown\\b`,
+  ).exec(body);
+  if (stop) yield `${who} stops or disables a hardening service ("${stop[0].trim()}"); keep it running.`;
+  if (/DEFAULT_(INPUT|FORWARD)_POLICY=["']?ACCEPT/.test(body))
+    yield `${who} sets UFW's default policy to ACCEPT in /etc/default/ufw; keep DROP.`;
+  const raw =
+    /\b(?:ip6?tables(?:-legacy|-nft)?)\s+(?:-[IA]|--insert|--append)\s+(INPUT|FORWARD|DOCKER-USER)\b[^\n]*-j\s+ACCEPT\b/.exec(
+      body,
+    ) ?? /\b(?:ip6?tables(?:-legacy|-nft)?)\s+-P\s+(?:INPUT|FORWARD)\s+ACCEPT\b/.exec(body);
+  if (raw && !/--dport|--ctorigdstport|-i\s+lo\b/.test(raw[0]))
+    yield `${who} accepts traffic with a raw iptables rule ("${raw[0].trim()}"); open ports only through the firewall step (UFW).`;
+  for (const m of body.matchAll(/\bufw\s+(?:route\s+)?allow\b([^\n;&|>]*)/g)) {
+    const rest = m[1]!;
+    if (rest.includes("$") || /\bout\b/.test(rest)) continue; // a rule built from variables, or outgoing
+    if (!/\bport\b|(^|\s)\d+(:\d+)?(\/(tcp|udp))?(\s|$)|(^|\s)(ssh|http|https|OpenSSH)(\s|$)/.test(rest))
+      yield `${who} runs "ufw allow${rest.trimEnd()}", which admits every port; allow single ports (HardenedHost publicTcpPorts).`;
+  }
+  if (role !== "host-sysctl")
+    for (const [key, want] of Object.entries(SYSCTL_REQUIRED)) {
+      const k = key.replace(/\./g, "[./]");
+      const m =
+        new RegExp(`(?:^|[\\s'"])${k}\\s*=\\s*['"]?(-?\\w+)`, "m").exec(body) ??
+        new RegExp(`echo\\s+['"]?(-?\\w+)['"]?\\s*>+\\s*/proc/sys/${key.replace(/\./g, "/")}\\b`).exec(body);
+      if (m && m[1] !== want)
+        yield `${who} sets ${key} = ${m[1]}; the sysctl step sets it to ${want} — only that step sets kernel parameters.`;
+    }
+  if (role !== "host-bootstrap") {
+    if (
+      /\/etc\/sudoers/.test(body) &&
+      /(>|\btee\b|\binstall\b|\bcp\b|visudo\s+-f)[^\n]*\/etc\/sudoers/.test(body)
+    )
+      yield `${who} writes sudoers; only the bootstrap step grants sudo (to the deploy user, run-as root).`;
+    else yield* sudoProblems(body);
+  }
+}
 
 export const hostStepEffective = typedPolicies(
   {
@@ -559,6 +714,20 @@ export const hostStepEffective = typedPolicies(
     const check = role ? EFFECTIVE[role] : undefined;
     const text = scriptOf(props);
     if (check) yield* check(text);
+    if (role !== undefined && /^host-/.test(role)) {
+      // A step that ends before its last line hardens only what comes before (`exit` at top level).
+      const lines = text.split("\n");
+      const last = lines.map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")).length;
+      let seen = 0;
+      for (const l of lines) {
+        if (l.trim() !== "" && !l.trim().startsWith("#")) seen++;
+        if (/^exit\b/.test(l) && seen < last) {
+          yield `the ${role} step exits at "${l.trim()}" before the rest of its script runs; remove the early exit.`;
+          break;
+        }
+      }
+    }
+    yield* hardeningUndone(text, role);
     // Any other command that writes sshd settings: sshd keeps the first value it reads, so a
     // drop-in from another step can undo the sshd step.
     if (role !== "host-sshd")

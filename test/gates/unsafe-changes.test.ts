@@ -1178,6 +1178,152 @@ const CASES: [string, string, Change][] = [
       opts: { ...o, deleteBeforeReplace: false },
     })),
   ],
+  // issue 10 red team, round 1 (host): each step present but made ineffective another way
+  [
+    "UFW defaults applied as allow whatever they are asked",
+    "host-step-effective",
+    replaceIn("host-firewall", "stdin", 'ufw default "$2" "$1"', 'ufw default allow "$1"'),
+  ],
+  [
+    "DOCKER-USER without its final DROP (published ports open)",
+    "host-step-effective",
+    replaceIn("host-firewall", "stdin", '  echo "-A DOCKER-USER -j DROP"\n', ""),
+  ],
+  [
+    "UFW admits every port from anywhere",
+    "host-step-effective",
+    replaceIn(
+      "host-firewall",
+      "stdin",
+      "set_default incoming deny\n",
+      "set_default incoming deny\nufw allow from 0.0.0.0/0\n",
+    ),
+  ],
+  [
+    "a raw iptables rule accepts all input",
+    "host-step-effective",
+    replaceIn(
+      "host-firewall",
+      "stdin",
+      "set_default incoming deny\n",
+      "set_default incoming deny\niptables -I INPUT 1 -j ACCEPT\n",
+    ),
+  ],
+  [
+    "fail2ban's sshd jail reads /dev/null",
+    "host-step-effective",
+    replaceIn("host-fail2ban", "stdin", "logpath  = /var/log/auth.log", "logpath  = /dev/null"),
+  ],
+  [
+    "fail2ban's sshd jail disabled by a jail.d file",
+    "host-step-effective",
+    replaceIn(
+      "host-fail2ban",
+      "stdin",
+      "fail2ban-client -t >/dev/null",
+      "printf '[sshd]\\nenabled = false\\n' >/etc/fail2ban/jail.d/zz.local\nfail2ban-client -t >/dev/null",
+    ),
+  ],
+  [
+    "fail2ban stopped at the end of its step",
+    "host-step-effective",
+    replaceIn(
+      "host-fail2ban",
+      "stdin",
+      "wait_for 30 fail2ban-client status sshd",
+      "wait_for 30 fail2ban-client status sshd\nsystemctl disable --now fail2ban",
+    ),
+  ],
+  [
+    "sshd lets the deploy user forward anywhere (PermitOpen any)",
+    "host-step-effective",
+    replaceIn(
+      "host-sshd",
+      "stdin",
+      'PermitOpen %s\\n\' "$LG_DEPLOY_USER" "$LG_PERMIT_OPEN"',
+      'PermitOpen any\\n\' "$LG_DEPLOY_USER"',
+    ),
+  ],
+  [
+    "sshd idle sessions never end",
+    "host-step-effective",
+    replaceIn("host-sshd", "stdin", "ClientAliveInterval 300", "ClientAliveInterval 0"),
+  ],
+  [
+    "unattended-upgrades blacklists every package",
+    "host-step-effective",
+    replaceIn(
+      "host-unattended-upgrades",
+      "stdin",
+      'Unattended-Upgrade::Automatic-Reboot "false";',
+      'Unattended-Upgrade::Package-Blacklist { ".*"; };\nUnattended-Upgrade::Automatic-Reboot "false";',
+    ),
+  ],
+  [
+    "apt's upgrade timer disabled",
+    "host-step-effective",
+    replaceIn(
+      "host-unattended-upgrades",
+      "stdin",
+      "UU\n",
+      "UU\nsystemctl disable --now apt-daily-upgrade.timer\n",
+    ),
+  ],
+  [
+    "accounts step grants another user sudo",
+    "host-step-effective",
+    replaceIn(
+      "host-accounts",
+      "stdin",
+      "set_login_def PASS_MAX_DAYS 365\n",
+      "set_login_def PASS_MAX_DAYS 365\necho 'backup ALL=(ALL) NOPASSWD: ALL' >/etc/sudoers.d/91-backup\n",
+    ),
+  ],
+  [
+    "docker step re-enables ICMP redirects after the sysctl step",
+    "host-step-effective",
+    replaceIn(
+      "host-docker",
+      "stdin",
+      "ensure_pkgs docker.io\n",
+      "ensure_pkgs docker.io\nsysctl -w net.ipv4.conf.all.accept_redirects=1\n",
+    ),
+  ],
+  [
+    "docker daemon without seccomp",
+    "host-step-effective",
+    replaceIn(
+      "host-docker",
+      "stdin",
+      '"icc": false\n}',
+      '"icc": false,\n  "seccomp-profile": "unconfined"\n}',
+    ),
+  ],
+  [
+    "file-integrity step exits before its work",
+    "host-step-effective",
+    replaceIn(
+      "host-file-integrity",
+      "stdin",
+      /\nset -euo pipefail\n(?!.*set -euo pipefail)/s,
+      "\nset -euo pipefail\nexit 0\n",
+    ),
+  ],
+  [
+    "backups directory world-writable",
+    "host-step-effective",
+    replaceIn("host-storage", "stdin", "backups 0700", "backups 0777"),
+  ],
+  [
+    "auditd disabled when its step exits",
+    "host-step-effective",
+    replaceIn(
+      "host-auditd",
+      "stdin",
+      "service_up auditd",
+      "trap 'systemctl disable --now auditd' EXIT\nservice_up auditd",
+    ),
+  ],
 ];
 
 /** Production as a 3-node Swarm cluster. */

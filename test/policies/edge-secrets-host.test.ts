@@ -315,13 +315,39 @@ describe("host", () => {
     `export LG_SSH_KEX='${kex.join(",")}'\nexport LG_SSH_CIPHERS='${ciphers.join(",")}'\n` +
     `export LG_SSH_MACS='${macs.join(",")}'\n${script("sshd.sh")}`;
   it("the shipped scripts pass", async () => {
-    for (const s of ["firewall", "fail2ban", "unattended-upgrades", "sysctl", "docker"])
+    for (const s of [
+      "firewall",
+      "fail2ban",
+      "unattended-upgrades",
+      "sysctl",
+      "docker",
+      "accounts",
+      "auditd",
+      "file-integrity",
+    ])
       assert.deepEqual(await runResourcePolicy(host.hostStepEffective, step(s, script(`${s}.sh`))), [], s);
     assert.deepEqual(await runResourcePolicy(host.hostStepEffective, step("sshd", sshdRendered())), []);
     assert.deepEqual(
       await runResourcePolicy(host.hostStepEffective, step("bootstrap", script("bootstrap.sh"), LOCAL)),
       [],
     );
+  });
+  it("storage: no world-writable directory, backups private (LG_STORAGE_DIRS as rendered)", async () => {
+    const storage = (dirs: string) =>
+      step("storage", `export LG_STORAGE_DIRS='${dirs}'\n${script("storage.sh")}`);
+    assert.deepEqual(
+      await runResourcePolicy(host.hostStepEffective, storage(". 0750\nstorage 0750\nbackups 0700")),
+      [],
+    );
+    assert.deepEqual(await runResourcePolicy(host.hostStepEffective, storage("storage/temp 1777")), [
+      "storage step makes storage/temp world-writable (1777); no directory is writable by every account (CIS Debian 12 §7.1).",
+    ]);
+    assert.deepEqual(await runResourcePolicy(host.hostStepEffective, storage("storage/temp 0777")), [
+      "storage step makes storage/temp world-writable (0777); no directory is writable by every account (CIS Debian 12 §7.1).",
+    ]);
+    assert.deepEqual(await runResourcePolicy(host.hostStepEffective, storage("backups 0755")), [
+      "storage step opens the backups directory (0755) beyond its owner; dumps hold every row (keep 0700).",
+    ]);
   });
   const changed: [string, string, string, string[]][] = [
     [
@@ -444,7 +470,9 @@ describe("host", () => {
       "docker",
       '"icc": false',
       '"icc": true',
-      ['docker step\'s daemon.json does not set icc; set "icc": false (CIS 2.2).'],
+      [
+        'docker step\'s daemon.json sets icc to true (the last value given wins); set "icc": false (CIS 2.2).',
+      ],
     ],
     [
       "docker",
@@ -459,7 +487,7 @@ describe("host", () => {
       '"no-new-privileges": true',
       '"no-new-privileges": false',
       [
-        'docker step\'s daemon.json does not set no-new-privileges; set "no-new-privileges": true (CIS 2.18).',
+        'docker step\'s daemon.json sets no-new-privileges to false (the last value given wins); set "no-new-privileges": true (CIS 2.18).',
       ],
     ],
   );
@@ -485,6 +513,174 @@ describe("host", () => {
       "hmac-sha1",
     ]);
   });
+  // Each step made ineffective another way (issue 10 red team): the control is judged as the host
+  // will apply it — last value wins, printf'd sections, later steps undoing earlier ones.
+  changed.push(
+    [
+      "firewall",
+      '    ufw default "$2" "$1" >/dev/null',
+      '    ufw default allow "$1" >/dev/null',
+      [
+        "firewall step runs `ufw default allow` for a direction other than outgoing; keep incoming and routed denied.",
+      ],
+    ],
+    [
+      "firewall",
+      '  echo "-A DOCKER-USER -j DROP"\n',
+      "",
+      [
+        "firewall step leaves Docker's DOCKER-USER chain without a final DROP; published container ports would be open to everyone (keep `-A DOCKER-USER -j DROP`).",
+      ],
+    ],
+    [
+      "firewall",
+      "set_default incoming deny\n",
+      "set_default incoming deny\nufw allow from 0.0.0.0/0 >/dev/null\n",
+      [
+        'a host-firewall command runs "ufw allow from 0.0.0.0/0", which admits every port; allow single ports (HardenedHost publicTcpPorts).',
+      ],
+    ],
+    [
+      "firewall",
+      "set_default incoming deny\n",
+      "set_default incoming deny\nsed -i 's/^DEFAULT_INPUT_POLICY=.*/DEFAULT_INPUT_POLICY=\"ACCEPT\"/' /etc/default/ufw\n",
+      ["a host-firewall command sets UFW's default policy to ACCEPT in /etc/default/ufw; keep DROP."],
+    ],
+    [
+      "firewall",
+      "set_default incoming deny\n",
+      "set_default incoming deny\niptables -I INPUT 1 -j ACCEPT\n",
+      [
+        'a host-firewall command accepts traffic with a raw iptables rule ("iptables -I INPUT 1 -j ACCEPT"); open ports only through the firewall step (UFW).',
+      ],
+    ],
+    [
+      "fail2ban",
+      "logpath  = /var/log/auth.log",
+      "logpath  = /dev/null",
+      [
+        "fail2ban's sshd jail reads /dev/null; it must read sshd's log (/var/log/auth.log) or use backend = systemd.",
+      ],
+    ],
+    [
+      "fail2ban",
+      "backend  = polling\nJAIL",
+      "backend  = polling\n\n[sshd]\nenabled = false\nJAIL",
+      ["fail2ban's sshd jail is not enabled; set `enabled = true` in its [sshd] section."],
+    ],
+    [
+      "fail2ban",
+      "wait_for 30 fail2ban-client status sshd",
+      "wait_for 30 fail2ban-client status sshd\nsystemctl disable --now fail2ban",
+      [
+        'a host-fail2ban command stops or disables a hardening service ("systemctl disable --now fail2ban"); keep it running.',
+      ],
+    ],
+    [
+      "fail2ban",
+      "fail2ban-client -t >/dev/null",
+      "printf '[sshd]\\nenabled = false\\n' >/etc/fail2ban/jail.d/zz-local.local\nfail2ban-client -t >/dev/null",
+      ["fail2ban's sshd jail is not enabled; set `enabled = true` in its [sshd] section."],
+    ],
+    [
+      "sshd",
+      'printf \'Match User %s\\n  AllowTcpForwarding local\\n  PermitOpen %s\\n\' "$LG_DEPLOY_USER" "$LG_PERMIT_OPEN"',
+      "printf 'Match User %s\\n  AllowTcpForwarding local\\n  PermitOpen any\\n' \"$LG_DEPLOY_USER\"",
+      [
+        "sshd step's Match block sets permitopen any; a Match block may not loosen it (sshd applies it over the global value).",
+      ],
+    ],
+    [
+      "sshd",
+      "AllowStreamLocalForwarding no",
+      "AllowStreamLocalForwarding yes",
+      ["sshd step sets allowstreamlocalforwarding yes; it must be no (sshd uses the first value it reads)."],
+    ],
+    [
+      "sshd",
+      "ClientAliveInterval 300",
+      "ClientAliveInterval 0",
+      [
+        "sshd step sets clientaliveinterval 0; it must be 300 (1–900 s) (sshd uses the first value it reads).",
+      ],
+    ],
+    [
+      "sshd",
+      "ClientAliveCountMax 2",
+      "ClientAliveCountMax 10",
+      ["sshd step sets clientalivecountmax 10; it must be 2 (1–3) (sshd uses the first value it reads)."],
+    ],
+    [
+      "unattended-upgrades",
+      'Unattended-Upgrade::Remove-Unused-Kernel-Packages "true";',
+      'Unattended-Upgrade::Package-Blacklist { ".*"; };\nUnattended-Upgrade::Remove-Unused-Kernel-Packages "true";',
+      [
+        'unattended-upgrades step blacklists ".*", which holds back openssh-server, openssl, libc6, linux-image-amd64, sudo, docker.io; security updates must install.',
+      ],
+    ],
+    [
+      "unattended-upgrades",
+      "UU\n",
+      "UU\nsystemctl disable --now apt-daily-upgrade.timer || true\n",
+      [
+        'a host-unattended-upgrades command stops or disables a hardening service ("systemctl disable --now apt-daily-upgrade"); keep it running.',
+      ],
+    ],
+    [
+      "unattended-upgrades",
+      "UU\n",
+      "UU\ninstall_file /etc/apt/apt.conf.d/99launchgate-pause 0644 root:root <<'OFF' || true\nAPT::Periodic::Unattended-Upgrade \"0\";\nOFF\n",
+      ['unattended-upgrades step does not turn APT::Periodic::Unattended-Upgrade on; set it to "1".'],
+    ],
+    [
+      "accounts",
+      "set_login_def PASS_MAX_DAYS 365\n",
+      "set_login_def PASS_MAX_DAYS 365\necho 'backup ALL=(ALL) NOPASSWD: ALL' >/etc/sudoers.d/91-backup\n",
+      [
+        "a host-accounts command writes sudoers; only the bootstrap step grants sudo (to the deploy user, run-as root).",
+      ],
+    ],
+    [
+      "docker",
+      "ensure_pkgs docker.io\n",
+      "ensure_pkgs docker.io\nsysctl -w net.ipv4.conf.all.accept_redirects=1 >/dev/null\n",
+      [
+        "a host-docker command sets net.ipv4.conf.all.accept_redirects = 1; the sysctl step sets it to 0 — only that step sets kernel parameters.",
+      ],
+    ],
+    [
+      "docker",
+      '  "icc": false\n}',
+      '  "icc": false,\n  "seccomp-profile": "unconfined"\n}',
+      [
+        'docker step\'s daemon.json sets "seccomp-profile": "unconfined": every container runs without seccomp (CIS 5.22); remove it.',
+      ],
+    ],
+    [
+      "docker",
+      '  "icc": false\n}',
+      '  "icc": false,\n  "no-new-privileges": false\n}',
+      [
+        'docker step\'s daemon.json sets no-new-privileges to false (the last value given wins); set "no-new-privileges": true (CIS 2.18).',
+      ],
+    ],
+    [
+      "file-integrity",
+      "set -euo pipefail\n",
+      "set -euo pipefail\nexit 0\n",
+      [
+        'the host-file-integrity step exits at "exit 0" before the rest of its script runs; remove the early exit.',
+      ],
+    ],
+    [
+      "auditd",
+      "set -euo pipefail\n",
+      "set -euo pipefail\ntrap 'systemctl disable --now auditd || true' EXIT\n",
+      [
+        'a host-auditd command stops or disables a hardening service ("systemctl disable --now auditd"); keep it running.',
+      ],
+    ],
+  );
   for (const [s, from, to, messages] of changed) {
     it(`${s}: "${from.trim()}" → "${to}"`, async () => {
       const text = s === "sshd" ? sshdRendered() : script(`${s}.sh`);
