@@ -365,15 +365,6 @@ function lastIniValue(section: string, key: string): string | undefined {
   return all.length > 0 ? all[all.length - 1]![1]!.toLowerCase() : undefined;
 }
 
-/** The lines of an ini section `[name]` in a script (up to the next section or heredoc end). */
-function iniSection(text: string, name: string): string | undefined {
-  const lines = text.split("\n");
-  const start = lines.findIndex((l) => l.trim() === `[${name}]`);
-  if (start < 0) return undefined;
-  const rest = lines.slice(start + 1);
-  const end = rest.findIndex((l) => /^\s*\[|^[A-Z_]+\s*$/.test(l));
-  return (end < 0 ? rest : rest.slice(0, end)).join("\n");
-}
 
 /** fail2ban thresholds: ban after at most this many failures, for/over at least 10 minutes. */
 const F2B_MAX_RETRY = 5;
