@@ -6,6 +6,12 @@
 /** Max age of the newest backup before an alert, in hours: a missed daily dump must page someone. */
 export const MAX_BACKUP_AGE_HOURS = 48;
 
+/**
+ * Longest time between two probes, in seconds (the monitor timer's `OnUnitActiveSec`): an outage
+ * is noticed within minutes, not when the next daily probe runs.
+ */
+export const MAX_PROBE_INTERVAL_SECONDS = 300;
+
 /** Warn/critical percent pairs the Monitoring component installs: 0 ≤ warn < critical ≤ 100. */
 export const MONITOR_PERCENT_PAIRS: readonly (readonly [string, string])[] = [
   ["LG_CPU_WARN", "LG_CPU_CRIT"],

@@ -16,7 +16,12 @@ import { CopyToRemote } from "@pulumi/command/remote/copyToRemote";
 import { Provider as DockerProvider } from "@pulumi/docker/provider";
 import type { PolicyResource } from "@pulumi/policy";
 import { TYPES, known, strings } from "./lib/resources";
-import { MAX_BACKUP_AGE_HOURS, MONITOR_PERCENT_PAIRS } from "../contract/monitoring";
+import {
+  MAX_BACKUP_AGE_HOURS,
+  MAX_PROBE_INTERVAL_SECONDS,
+  MONITOR_PERCENT_PAIRS,
+} from "../contract/monitoring";
+import { alertTargetConfigured } from "../contract/release-rules";
 import { REQUIRED_HOST_STEPS, commandRoleOf } from "../contract/roles";
 import { sshHostKeyProblem } from "../contract/ssh-host-key";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
@@ -136,11 +141,37 @@ function* thresholdProblems(files: Map<string, string>): Generator<string> {
   }
 }
 
+/**
+ * The monitors as installed: the probe watches at least one workload and alerts through the file
+ * the install writes the target to (its stdin), and each timer repeats at most every
+ * MAX_PROBE_INTERVAL_SECONDS.
+ */
+function* installProblems(text: string): Generator<string> {
+  const env = scriptExports(text);
+  const files = installedFiles(text);
+  for (const [path, content] of files) {
+    if (path.endsWith("monitor-probe.sh")) {
+      const probe = scriptExports(content);
+      if ((probe.get("LG_PROBE_CONTAINERS") ?? "").trim() === "")
+        yield `${path} probes no workload (LG_PROBE_CONTAINERS is empty); probe every data store and app.`;
+      const hook = probe.get("LG_WEBHOOK_FILE") ?? "";
+      if (hook === "" || hook !== (env.get("LG_STDIN_FILE") ?? ""))
+        yield `${path} alerts through ${hook || "(no file)"}, not the file the install writes the alert target to (${env.get("LG_STDIN_FILE") || "none"}); alerts would reach nobody.`;
+    }
+    if (path.endsWith(".timer")) {
+      const every = /^\s*OnUnitActiveSec\s*=\s*(\d+)\s*(s|sec|m|min)?\s*$/m.exec(content);
+      const secs = every ? Number(every[1]) * (/^m/.test(every[2] ?? "") ? 60 : 1) : undefined;
+      if (secs === undefined || secs > MAX_PROBE_INTERVAL_SECONDS)
+        yield `${path} ${secs === undefined ? "does not repeat (no OnUnitActiveSec)" : `repeats every ${secs} s`}; probe at least every ${MAX_PROBE_INTERVAL_SECONDS} s (launchgate:monitoring.probeIntervalSeconds).`;
+    }
+  }
+}
+
 export const monitoringInstalled = stackPolicy(
   {
     name: "monitoring-installed",
     description:
-      "Checks whether a stack that manages a host installs the monitors (role monitoring) with their systemd timers and thresholds within the accepted bounds, as installed.",
+      "Checks whether a stack that manages a host installs the monitors (role monitoring), handed an alert target by the gate's own definition (an https URL, on stdin), probing at least one workload, alerting through the file that target is written to, with timers repeating at most every 300 s and thresholds within the accepted bounds, as installed.",
     protectsAgainst:
       "the monitoring-and-alerting gate passing on an alert target while nothing on the host watches or alerts",
     benchmark:
@@ -162,10 +193,22 @@ export const monitoringInstalled = stackPolicy(
       return;
     }
     for (const [r] of monitors) {
-      // The install text is unknown at preview when it embeds a secret (the alert target):
+      // The alert target travels on stdin (a secret, unwrapped here): the same definition of
+      // "configured" as the monitoring-configured gate's (contract/release-rules.ts).
+      const target = known(() => r.props.stdin);
+      if (
+        isUnset(() => r.props.stdin) ||
+        (typeof target === "string" && !alertTargetConfigured(target.trim()))
+      )
+        yield [
+          "the monitors are installed without an alert target (stdin is not an https URL, the gate's definition); pass launchgate:alertWebhookUrl to Monitoring, as Release gets it.",
+          r,
+        ];
+      // The install text is unknown at preview when it names containers of this release:
       // judged at `pulumi up`, when it is known.
       const text = known(() => scriptOf(r.props));
       if (text === undefined || !/LG_FILES=/.test(text)) continue;
+      for (const m of installProblems(text)) yield [m, r];
       if (
         (scriptExports(text).get("LG_TIMERS") ?? "").split(/\s+/).filter((t) => t.endsWith(".timer"))
           .length === 0
@@ -364,7 +407,6 @@ function lastIniValue(section: string, key: string): string | undefined {
   const all = [...section.matchAll(new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "gm"))];
   return all.length > 0 ? all[all.length - 1]![1]!.toLowerCase() : undefined;
 }
-
 
 /** fail2ban thresholds: ban after at most this many failures, for/over at least 10 minutes. */
 const F2B_MAX_RETRY = 5;

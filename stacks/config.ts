@@ -10,7 +10,7 @@ import { sshHostKeyProblem } from "../contract/ssh-host-key";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
-import { MAX_BACKUP_AGE_HOURS } from "../contract/monitoring";
+import { MAX_BACKUP_AGE_HOURS, MAX_PROBE_INTERVAL_SECONDS } from "../contract/monitoring";
 import { DEFAULT_PIDS_LIMITS, MAX_PIDS_LIMITS, POSTGRES_AUX_TASKS } from "../contract/pids-limits";
 import { NODE_LABELS, NODE_LABEL_ON } from "../contract/placement";
 
@@ -318,7 +318,8 @@ const backupsSchema = z
 
 const monitoringSchema = z
   .object({
-    probeIntervalSeconds: z.number().int().min(10).default(60),
+    /** Seconds between probes (at most MAX_PROBE_INTERVAL_SECONDS: an outage pages someone within minutes). */
+    probeIntervalSeconds: z.number().int().min(10).max(MAX_PROBE_INTERVAL_SECONDS).default(60),
     cpuWarnPercent: z.number().min(1).max(100).default(70),
     cpuCritPercent: z.number().min(1).max(100).default(90),
     memoryWarnPercent: z.number().min(1).max(100).default(80),

@@ -1324,6 +1324,22 @@ const CASES: [string, string, Change][] = [
       "trap 'systemctl disable --now auditd' EXIT\nservice_up auditd",
     ),
   ],
+  // issue 10 red team, round 1 (monitoring): one definition of "alerting configured"
+  [
+    "Monitoring handed an empty alert target",
+    "monitoring-installed",
+    setProp("monitoring-install", "stdin", "\n"),
+  ],
+  [
+    "Monitoring handed a plain-http alert target",
+    "monitoring-installed",
+    setProp("monitoring-install", "stdin", "http://hooks.example.com/alerts\n"),
+  ],
+  [
+    "monitors probe once a day",
+    PROGRAM_ERROR,
+    { config: () => ({ monitoring: { probeIntervalSeconds: 86400 } }) },
+  ],
 ];
 
 /** Production as a 3-node Swarm cluster. */

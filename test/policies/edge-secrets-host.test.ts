@@ -698,7 +698,11 @@ describe("host", () => {
     const monitoring = (create: string): ResourceInput => ({
       type: REMOTE,
       name: "monitoring-install",
-      props: { create, triggers: ["launchgate.role=monitoring"] },
+      props: {
+        create,
+        stdin: "https://hooks.example.com/T0/B0/x\n",
+        triggers: ["launchgate.role=monitoring"],
+      },
     });
     const sshd = step("sshd", "");
     assert.deepEqual(
@@ -719,6 +723,55 @@ describe("host", () => {
       ["the monitoring install enables no systemd timer; monitors must run on a schedule."],
     );
     assert.deepEqual(await runStackPolicy(host.monitoringInstalled, []), []);
+  });
+  it("monitors as installed: an alert target by the gate's definition, workloads probed, alerts delivered, a repeating timer", async () => {
+    const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+    const install = (
+      o: { stdin?: string; probes?: string; hook?: string; timer?: string } = {},
+    ): ResourceInput => {
+      const probe = `export LG_PROBE_CONTAINERS=${q(o.probes ?? "postgres=postgres api=api-1a2b")}\nexport LG_WEBHOOK_FILE=${q(o.hook ?? "/etc/launchgate/alert-webhook")}\n`;
+      const timer = o.timer ?? "[Timer]\nOnBootSec=2min\nOnUnitActiveSec=60s\n";
+      return {
+        type: REMOTE,
+        name: "monitoring-install",
+        props: {
+          create: [
+            `export LG_FILES=${q("0755 /usr/local/lib/launchgate/monitor-probe.sh LG_FILE_0\n0644 /etc/systemd/system/launchgate-monitor.timer LG_FILE_1")}`,
+            "export LG_TIMERS='launchgate-monitor.timer'",
+            "export LG_STDIN_FILE='/etc/launchgate/alert-webhook'",
+            `export LG_FILE_0=${q(probe)}`,
+            `export LG_FILE_1=${q(timer)}`,
+          ].join("\n"),
+          ...(o.stdin === undefined
+            ? { stdin: "https://hooks.example.com/T0/B0/x\n" }
+            : o.stdin === "-"
+              ? {}
+              : { stdin: o.stdin }),
+          triggers: ["launchgate.role=monitoring"],
+        },
+      };
+    };
+    const sshd = step("sshd", "");
+    const run = (o: Parameters<typeof install>[0]) =>
+      runStackPolicy(host.monitoringInstalled, [sshd, install(o)]);
+    assert.deepEqual(await run({}), []);
+    const noTarget =
+      "the monitors are installed without an alert target (stdin is not an https URL, the gate's definition); pass launchgate:alertWebhookUrl to Monitoring, as Release gets it.";
+    assert.deepEqual(await run({ stdin: "\n" }), [noTarget]);
+    assert.deepEqual(await run({ stdin: "http://hooks.example.com/x\n" }), [noTarget]);
+    assert.deepEqual(await run({ stdin: "-" }), [noTarget]);
+    assert.deepEqual(await run({ probes: "" }), [
+      "/usr/local/lib/launchgate/monitor-probe.sh probes no workload (LG_PROBE_CONTAINERS is empty); probe every data store and app.",
+    ]);
+    assert.deepEqual(await run({ hook: "/dev/null" }), [
+      "/usr/local/lib/launchgate/monitor-probe.sh alerts through /dev/null, not the file the install writes the alert target to (/etc/launchgate/alert-webhook); alerts would reach nobody.",
+    ]);
+    assert.deepEqual(await run({ timer: "[Timer]\nOnBootSec=2min\n" }), [
+      "/etc/systemd/system/launchgate-monitor.timer does not repeat (no OnUnitActiveSec); probe at least every 300 s (launchgate:monitoring.probeIntervalSeconds).",
+    ]);
+    assert.deepEqual(await run({ timer: "[Timer]\nOnUnitActiveSec=86400s\n" }), [
+      "/etc/systemd/system/launchgate-monitor.timer repeats every 86400 s; probe at least every 300 s (launchgate:monitoring.probeIntervalSeconds).",
+    ]);
   });
   it("monitor thresholds are judged as installed (monitor-evaluate.sh as rendered)", async () => {
     const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
@@ -750,6 +803,7 @@ describe("host", () => {
             "export LG_TIMERS='launchgate-monitor.timer'",
             `export LG_FILE_0=${q(text)}`,
           ].join("\n"),
+          stdin: "https://hooks.example.com/T0/B0/x\n",
           triggers: ["launchgate.role=monitoring"],
         },
       };
