@@ -5,14 +5,16 @@
  * a fresh backup, and no command's delete undoes its own replacement.
  */
 import { Container } from "@pulumi/docker/container";
+import { Service } from "@pulumi/docker/service";
 import { Volume } from "@pulumi/docker/volume";
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
 import { Database } from "@pulumi/postgresql/database";
 import { Grant } from "@pulumi/postgresql/grant";
+import { GrantRole } from "@pulumi/postgresql/grantRole";
 import { Role } from "@pulumi/postgresql/role";
 import type { PolicyResource } from "@pulumi/policy";
-import { labelMap, pgSetting, viewOfContainer } from "./lib/container-view";
+import { labelMap, pgSetting, viewOf, viewOfContainer } from "./lib/container-view";
 import { DATA_VOLUMES_PROTECTED_CONFIG } from "./lib/data-volumes";
 import { known, strings } from "./lib/resources";
 
@@ -114,21 +116,55 @@ const CLUSTER_PRIVILEGES: [string, string][] = [
   ["bypassRowLevelSecurity", "BYPASSRLS"],
 ];
 
-export const databaseRolesLeastPrivilege = typedPolicy(
+/**
+ * Roles whose membership carries cluster-wide power (PostgreSQL 16 "Predefined Roles"; the
+ * bootstrap superuser the Postgres component logs in as): a member can `SET ROLE` to them, so
+ * being one is having their privileges (file and program access, every table, signalling
+ * backends).
+ */
+export const PRIVILEGED_ROLES = [
+  "postgres",
+  "pg_execute_server_program",
+  "pg_read_server_files",
+  "pg_write_server_files",
+  "pg_read_all_data",
+  "pg_write_all_data",
+  "pg_signal_backend",
+  "pg_checkpoint",
+  "pg_create_subscription",
+  "pg_use_reserved_connections",
+  "pg_maintain",
+];
+
+export const databaseRolesLeastPrivilege = typedPolicies(
   {
     name: "database-roles-least-privilege",
     description:
-      "Checks whether every Postgres role the program manages is an app role without SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS.",
+      "Checks whether every Postgres role the program manages is an app role without SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS, and whether any role is made a member of the superuser or a predefined role with cluster-wide power (Role.roles, GrantRole).",
     protectsAgainst:
-      "a compromised app (SQL injection) owning the whole cluster: other databases, roles, replication, row-level security",
-    benchmark: "CIS PostgreSQL 16 §4.x (least privilege roles); seed 001",
-    fix: "set superuser, createDatabase, createRole, replication, bypassRowLevelSecurity to false",
+      "a compromised app (SQL injection) owning the whole cluster: other databases, roles, replication, row-level security, server files and programs",
+    benchmark:
+      "CIS PostgreSQL 16 §4.x (least privilege roles); PostgreSQL 16 §22.5 predefined roles; seed 001",
+    fix: "set superuser, createDatabase, createRole, replication, bypassRowLevelSecurity to false; grant app roles no membership in postgres or pg_* roles",
   },
-  Role,
-  function* (props) {
-    const bad = CLUSTER_PRIVILEGES.filter(([k]) => known(() => props[k]) === true).map(([, sql]) => sql);
-    if (bad.length > 0)
-      yield `role ${(known(() => props.name) as string | undefined) ?? ""} has ${bad.join(", ")}; app roles get LOGIN only (set them false).`;
+  [Role, GrantRole],
+  function* (props, args) {
+    const name =
+      (known(() => props.name) as string | undefined) ??
+      (known(() => props.role) as string | undefined) ??
+      "";
+    if (args.type === "postgresql:index/role:Role") {
+      const bad = CLUSTER_PRIVILEGES.filter(([k]) => known(() => props[k]) === true).map(([, sql]) => sql);
+      if (bad.length > 0)
+        yield `role ${name} has ${bad.join(", ")}; app roles get LOGIN only (set them false).`;
+    }
+    const memberOf = [
+      ...list(() => props.roles).map(String),
+      ...[known(() => props.grantRole)].filter((r): r is string => typeof r === "string"),
+    ];
+    const privileged = memberOf.filter((r) => PRIVILEGED_ROLES.includes(r.toLowerCase()));
+    if (privileged.length > 0)
+      yield `role ${name} is made a member of ${privileged.join(", ")}, which has cluster-wide power (SET ROLE); app roles get no such membership.`;
   },
 );
 
@@ -365,6 +401,8 @@ interface Declared {
   readonly databases: readonly string[];
   /** The Postgres container's name, when known. */
   readonly pgContainer?: string;
+  /** Names of the Redis data stores (containers or Swarm services) whose names are known. */
+  readonly redisContainers: readonly string[];
 }
 
 /**
@@ -411,6 +449,16 @@ function* installedProblems(r: PolicyResource, d: Declared): Generator<[string, 
       if (missing.length > 0)
         yield [
           `${path} leaves out database(s) ${missing.join(", ")} (LG_DATABASES="${dbs ?? ""}"); it must cover every managed database.`,
+          r,
+        ];
+    }
+    const redis = env.get("LG_REDIS_CONTAINERS");
+    if (reads("LG_REDIS_CONTAINERS")) {
+      const listed = (redis ?? "").split(/\s+/).filter(Boolean);
+      const missing = d.redisContainers.filter((x) => !listed.includes(x));
+      if (missing.length > 0)
+        yield [
+          `${path} leaves out Redis ${missing.join(", ")} (LG_REDIS_CONTAINERS="${redis ?? ""}"); every Redis data store is backed up with Postgres.`,
           r,
         ];
     }
@@ -470,10 +518,15 @@ export const backupsPresent = stackPolicy(
     config: { minRetentionDays: { type: "number", default: 30 } },
   },
   function* (args, config) {
-    const postgres = args.resources.find(
-      (r) => r.isType(Container) && viewOfContainer(r.props).datastore === "postgres",
-    );
+    // Containers and Swarm services alike: on a swarm Postgres is a service.
+    const datastores = args.resources
+      .filter((r) => r.isType(Container) || r.isType(Service))
+      .map((r) => [r, viewOf(r.type, r.props).datastore] as const);
+    const postgres = datastores.find(([, engine]) => engine === "postgres")?.[0];
     if (!postgres) return;
+    const redisContainers = datastores
+      .filter(([, engine]) => engine === "redis")
+      .flatMap(([r]) => (known(() => r.props.name) as string | undefined) ?? []);
     const byRole = (role: string) =>
       args.resources.filter(
         (r) => (r.isType(RemoteCommand) || r.isType(LocalCommand)) && roleOfCommand(r.props) === role,
@@ -530,6 +583,7 @@ export const backupsPresent = stackPolicy(
         drillEveryHours: roleOfCommand(r.props) === "drill" ? manifest?.backups.drillEveryHours : undefined,
         databases,
         pgContainer,
+        redisContainers,
       });
     // The pre-migration backup must take a backup, not just exist as a dependency.
     for (const r of byRole("pre-migration-backup"))

@@ -97,7 +97,7 @@ export const noPlaintextSecrets = typedPolicies(
 /** Postgres auth methods that authenticate nobody. */
 const PG_NO_AUTH = /\b(trust|password)\b/;
 
-export const datastoreAuthentication = typedPolicy(
+export const datastoreAuthentication = typedPolicies(
   {
     name: "datastore-authentication",
     description:
@@ -107,13 +107,14 @@ export const datastoreAuthentication = typedPolicy(
     benchmark: "CIS PostgreSQL 16 §4/§5 (authentication); Redis security guide (requirepass, protected mode)",
     fix: "keep the Postgres/PgBouncer/Redis components' generated passwords and SCRAM auth",
   },
-  Container,
-  function* (props) {
-    const c = viewOfContainer(props);
+  [Container, Service],
+  function* (props, args) {
+    // Containers and Swarm services' task templates alike (env as a `NAME=value` list or a map).
+    const c = viewOf(args.type, props);
     // The engine marker alone makes it a data store: relabelling the role does not lift the rule.
     if (c.role !== "datastore" && c.datastore === undefined) return;
-    const envs = [...strings(known(() => props.envs))];
-    const env = (name: string) => envs.find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1);
+    const pairs = envPairs(args.type, props);
+    const env = (name: string) => pairs.find(([k]) => k === name)?.[1];
     const command = c.executable.join("\n");
     if (c.datastore === "postgres" || c.datastore === undefined) {
       const method = env("POSTGRES_HOST_AUTH_METHOD");
@@ -122,8 +123,8 @@ export const datastoreAuthentication = typedPolicy(
       const initdb = env("POSTGRES_INITDB_ARGS") ?? "";
       const weak = /--auth(?:-host|-local)?[= ](\S+)/g;
       for (const m of initdb.matchAll(weak))
-        if (PG_NO_AUTH.test(m[1]!) && !/--auth-local[= ]/.test(m[0]))
-          yield `POSTGRES_INITDB_ARGS sets ${m[0]}; use --auth-host=scram-sha-256.`;
+        if (PG_NO_AUTH.test(m[1]!))
+          yield `POSTGRES_INITDB_ARGS sets ${m[0]}; use --auth-host=scram-sha-256 (and --auth-local=peer).`;
       const encryption = pgSetting(c.executable, "password_encryption");
       if (encryption !== undefined && encryption !== "scram-sha-256")
         yield `password_encryption=${encryption} stores passwords with a weak hash; use scram-sha-256 (CIS PostgreSQL 16 §5).`;
@@ -136,6 +137,8 @@ export const datastoreAuthentication = typedPolicy(
       if (!m) yield "PgBouncer has no auth_type; set `auth_type = scram-sha-256`.";
       else if (["trust", "any", "plain"].includes(m[1]!))
         yield `PgBouncer auth_type = ${m[1]} authenticates nobody; set \`auth_type = scram-sha-256\`.`;
+      else if (m[1] !== "scram-sha-256")
+        yield `PgBouncer auth_type = ${m[1]} is not SCRAM (md5 hashes are weak, hba delegates to a file the pack cannot see); set \`auth_type = scram-sha-256\` (CIS PostgreSQL 16 §5).`;
     }
     if (c.datastore === "redis") {
       if (!/requirepass/.test(command))

@@ -1340,6 +1340,27 @@ const CASES: [string, string, Change][] = [
     PROGRAM_ERROR,
     { config: () => ({ monitoring: { probeIntervalSeconds: 86400 } }) },
   ],
+  // issue 10 red team, round 1 (data)
+  [
+    "app role made a member of postgres",
+    "database-roles-least-privilege",
+    setProp("postgres-blazetv_app", "roles", ["postgres"]),
+  ],
+  [
+    "initdb trusts local connections",
+    "datastore-authentication",
+    replaceIn("postgres", "envs", "--auth-local=peer", "--auth-local=trust"),
+  ],
+  [
+    "backups leave out the Redis data stores",
+    "backups-present",
+    replaceIn("backups-install", "create", /LG_REDIS_CONTAINERS='[^']*'/g, "LG_REDIS_CONTAINERS=''"),
+  ],
+  [
+    "PgBouncer auth_type md5",
+    "datastore-authentication",
+    replaceIn("postgres-pgbouncer", "envs", "auth_type = scram-sha-256", "auth_type = md5"),
+  ],
 ];
 
 /** Production as a 3-node Swarm cluster. */
@@ -1431,6 +1452,32 @@ const SWARM_CASES: [string, string, Change][] = [
     "container-security-profiles",
     editSpec("app-api", (c) => ({ ...c, privileges: { seLinuxContext: { disable: true } } })),
   ],
+  // issue 10 red team, round 1: data stores on a swarm are data stores
+  [
+    "postgres service trusts every host",
+    "datastore-authentication",
+    editSpec("postgres", (c) => ({
+      ...c,
+      env: { POSTGRES_USER: "postgres", POSTGRES_HOST_AUTH_METHOD: "trust" },
+    })),
+  ],
+  [
+    "redis service without requirepass",
+    "datastore-authentication",
+    editSpec("redis-queue", (c) => ({
+      ...c,
+      args: ["exec redis-server --appendonly yes --maxmemory-policy noeviction"],
+    })),
+  ],
+  [
+    "pgbouncer service auth_type trust",
+    "datastore-authentication",
+    editSpec("postgres-pgbouncer", (c) => ({
+      ...c,
+      env: { PGBOUNCER_INI: "[pgbouncer]\nauth_type = trust\n" },
+    })),
+  ],
+  ["backup timers removed on a swarm", "backups-present", dropRole("backup")],
   ["internal overlay unencrypted", "encrypted-overlays", setProp("net-internal", "options", {})],
   ["edge overlay unencrypted", "encrypted-overlays", setProp("net-edge", "options", { encrypted: "false" })],
   [

@@ -110,6 +110,36 @@ describe("database-roles-least-privilege", () => {
     });
 });
 
+describe("database-roles-least-privilege: membership (issue 10 red team)", () => {
+  it("refuses membership in the superuser or a predefined role with cluster-wide power", async () => {
+    const grant = (grantRole: string): ResourceInput => ({
+      type: "postgresql:index/grantRole:GrantRole",
+      name: "pg-app-grant",
+      props: { role: "app", grantRole },
+    });
+    assert.deepEqual(await runResourcePolicy(data.databaseRolesLeastPrivilege, grant("app_readers")), []);
+    for (const privileged of [
+      "postgres",
+      "pg_execute_server_program",
+      "pg_read_all_data",
+      "pg_write_server_files",
+    ])
+      assert.deepEqual(await runResourcePolicy(data.databaseRolesLeastPrivilege, grant(privileged)), [
+        `role app is made a member of ${privileged}, which has cluster-wide power (SET ROLE); app roles get no such membership.`,
+      ]);
+    assert.deepEqual(
+      await runResourcePolicy(data.databaseRolesLeastPrivilege, {
+        type: "postgresql:index/role:Role",
+        name: "pg-app",
+        props: { name: "app", login: true, roles: ["pg_read_server_files"] },
+      }),
+      [
+        "role app is made a member of pg_read_server_files, which has cluster-wide power (SET ROLE); app roles get no such membership.",
+      ],
+    );
+  });
+});
+
 describe("redis-persistence", () => {
   it("passes AOF on with default save points", async () => {
     assert.deepEqual(await runResourcePolicy(data.redisPersistence, redis(SAFE_QUEUE)), []);

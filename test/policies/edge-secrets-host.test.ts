@@ -299,6 +299,63 @@ describe("secrets", () => {
       ),
       ["PgBouncer auth_type = trust authenticates nobody; set `auth_type = scram-sha-256`."],
     );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.datastoreAuthentication,
+        store("pgbouncer", { envs: ["PGBOUNCER_INI=[pgbouncer]\nauth_type = md5\n"] }),
+      ),
+      [
+        "PgBouncer auth_type = md5 is not SCRAM (md5 hashes are weak, hba delegates to a file the pack cannot see); set `auth_type = scram-sha-256` (CIS PostgreSQL 16 §5).",
+      ],
+    );
+    // Local connections too: trust lets any process in the container in as any role.
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.datastoreAuthentication,
+        store("postgres", { envs: ["POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=trust"] }),
+      ),
+      [
+        "POSTGRES_INITDB_ARGS sets --auth-local=trust; use --auth-host=scram-sha-256 (and --auth-local=peer).",
+      ],
+    );
+  });
+  it("Swarm services' task templates are data stores too (env as a map)", async () => {
+    const service = (engine: string, containerSpec: Record<string, unknown>): ResourceInput => ({
+      type: "docker:index/service:Service",
+      name: engine,
+      props: {
+        taskSpec: {
+          containerSpec: {
+            labels: [
+              { label: "launchgate.role", value: "datastore" },
+              { label: "launchgate.datastore", value: engine },
+            ],
+            ...containerSpec,
+          },
+        },
+      },
+    });
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.datastoreAuthentication,
+        service("postgres", { env: { POSTGRES_USER: "postgres", POSTGRES_HOST_AUTH_METHOD: "trust" } }),
+      ),
+      ["POSTGRES_HOST_AUTH_METHOD=trust lets clients in without SCRAM; remove it (default scram-sha-256)."],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.datastoreAuthentication,
+        service("redis", { args: ["exec redis-server --appendonly yes"] }),
+      ),
+      ["Redis has no requirepass; start it with the component's generated password."],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.datastoreAuthentication,
+        service("pgbouncer", { env: { PGBOUNCER_INI: "[pgbouncer]\nauth_type = trust\n" } }),
+      ),
+      ["PgBouncer auth_type = trust authenticates nobody; set `auth_type = scram-sha-256`."],
+    );
   });
 });
 
