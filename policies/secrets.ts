@@ -10,11 +10,11 @@ import { Container } from "@pulumi/docker/container";
 import { Service } from "@pulumi/docker/service";
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
-import { pgSetting, viewOf, viewOfContainer } from "./lib/container-view";
+import { pgSetting, viewOf } from "./lib/container-view";
 import { SECRET_NAME } from "./lib/patterns";
 import { TYPES, known, strings } from "./lib/resources";
 import { credentialArgumentIn, secretFormatIn } from "./lib/secret-values";
-import { typedPolicies, typedPolicy } from "./lib/rule";
+import { typedPolicies } from "./lib/rule";
 
 const WEAK_VALUE =
   /^(|changeme|change-me|password|passw0rd|secret|admin|root|test|example|placeholder|todo|default|letmein|123456|xxx+)$/i;
