@@ -6,6 +6,9 @@
  */
 import { AuthenticatedOriginPullsSettings } from "@pulumi/cloudflare/authenticatedOriginPullsSettings";
 import { DnsRecord } from "@pulumi/cloudflare/dnsRecord";
+import { HostnameTlsSetting } from "@pulumi/cloudflare/hostnameTlsSetting";
+import { PageRule } from "@pulumi/cloudflare/pageRule";
+import { Ruleset } from "@pulumi/cloudflare/ruleset";
 import { OriginCaCertificate } from "@pulumi/cloudflare/originCaCertificate";
 import { ZoneSetting } from "@pulumi/cloudflare/zoneSetting";
 import type { PolicyResource } from "@pulumi/policy";
@@ -15,7 +18,7 @@ import { CLOUDFLARE_IP_RANGES } from "../contract/cloudflare";
 import { ROLE_LABEL } from "../contract/roles";
 import { labelMap } from "./lib/container-view";
 import { known, strings } from "./lib/resources";
-import { stackPolicy, typedPolicy } from "./lib/rule";
+import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 import { roleOfCommand, scriptExports, scriptOf } from "./host";
 
 /** Record types that point at the origin and so hide it only when proxied. */
@@ -90,6 +93,92 @@ export const cloudflareOriginPullsEnabled = typedPolicy(
       yield "Authenticated Origin Pulls is disabled for the zone; set `enabled: true` (nginx requires Cloudflare's client certificate).";
   },
 );
+
+/**
+ * Cloudflare's per-request overrides of the zone's TLS settings: a Page Rule's actions, a
+ * Configuration Rule (Ruleset phase `http_config_settings`, action `set_config`) and a per-hostname
+ * TLS setting each win over the zone setting for the traffic they match, so each is held to the
+ * zone's rule (REQUIRED_ZONE_SETTINGS). Pure: the problems of one resource's props.
+ */
+export function* tlsOverrideProblems(type: string, props: Record<string, unknown>): Generator<string> {
+  const ssl = REQUIRED_ZONE_SETTINGS.ssl!;
+  const minTls = REQUIRED_ZONE_SETTINGS.min_tls_version!;
+  const judge = function* (where: string, a: Record<string, unknown>) {
+    const mode = known(() => a.ssl);
+    if (typeof mode === "string" && !ssl[0](mode))
+      yield `${where} sets SSL "${mode}" for the traffic it matches, below the zone's Full (strict); remove it or set ${ssl[1]}.`;
+    if (known(() => a.automaticHttpsRewrites) === false || known(() => a.automaticHttpsRewrites) === "off")
+      yield `${where} turns Automatic HTTPS Rewrites off; remove the override.`;
+    if (known(() => a.disableSecurity) === true)
+      yield `${where} turns Cloudflare's security features off (disableSecurity); remove it.`;
+  };
+  if (type === "cloudflare:index/pageRule:PageRule") {
+    yield* judge(
+      `page rule ${String(known(() => props.target) ?? "")}`,
+      (known(() => props.actions) ?? {}) as Record<string, unknown>,
+    );
+  } else if (type === "cloudflare:index/ruleset:Ruleset") {
+    const rules = (known(() => props.rules) ?? []) as Record<string, unknown>[];
+    for (const r of Array.isArray(rules) ? rules : [])
+      yield* judge(
+        `ruleset ${String(known(() => props.name) ?? "")} rule "${String(known(() => r.expression) ?? "")}"`,
+        (known(() => r.actionParameters) ?? {}) as Record<string, unknown>,
+      );
+  } else {
+    const id = known(() => props.settingId);
+    const value = known(() => props.value);
+    if (id === "min_tls_version" && typeof value === "string" && !minTls[0](value))
+      yield `hostname ${String(known(() => props.hostname) ?? "")} sets min_tls_version "${value}", below the zone's; set ${minTls[1]}.`;
+  }
+}
+
+export const cloudflareNoWeakerOverrides = typedPolicies(
+  {
+    name: "cloudflare-no-weaker-overrides",
+    description:
+      "Checks whether a Page Rule, a Configuration Rule (Ruleset) or a per-hostname TLS setting lowers, for the traffic it matches, what the zone settings hold: SSL below Full (strict), minimum TLS below 1.2, HTTPS rewrites or security features off.",
+    protectsAgainst:
+      "the zone's Full (strict), TLS 1.2 and HTTPS rules quietly undone for one host or path (e.g. `ssl: flexible` for api.*), which Cloudflare applies over the zone setting",
+    benchmark:
+      "Cloudflare docs: Configuration Rules and Page Rules override zone settings; per-hostname TLS settings; Cloudflare SSL/TLS recommendations",
+    fix: "remove the override; change the zone setting (components/edge/Dns.ts ZONE_TLS_SETTINGS) if a stricter value is meant",
+  },
+  [PageRule, Ruleset, HostnameTlsSetting],
+  (props, args) => tlsOverrideProblems(args.type, props),
+);
+
+/** The `server { … }` blocks of an nginx config, outermost-first (brace-matched). */
+export function nginxServerBlocks(conf: string): string[] {
+  const out: string[] = [];
+  for (const m of conf.matchAll(/(^|[\s;{}])server\s*\{/g)) {
+    let depth = 0;
+    const start = m.index! + m[0].length - 1;
+    for (let i = start; i < conf.length; i++) {
+      if (conf[i] === "{") depth++;
+      else if (conf[i] === "}" && --depth === 0) {
+        out.push(conf.slice(start + 1, i));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Problems of an nginx config's plain-HTTP servers: a server listening on a public port 80 may only
+ * redirect to https (or close unknown hosts with 444), never serve content (proxy_pass, root,
+ * alias, fastcgi/uwsgi/grpc) over HTTP — the origin's side of Always Use HTTPS.
+ */
+export function* plainHttpProblems(conf: string): Generator<string> {
+  for (const block of nginxServerBlocks(conf)) {
+    const listens = [...block.matchAll(/^\s*listen\s+([^;]+);/gm)].map((m) => m[1]!.trim());
+    const plain = listens.filter((l) => !/\bssl\b/.test(l) && !/^(127\.|\[::1\]|localhost)/.test(l));
+    if (plain.length === 0) continue;
+    const serves = /^\s*(proxy_pass|root|alias|fastcgi_pass|uwsgi_pass|grpc_pass|scgi_pass)\s/m.exec(block);
+    if (serves)
+      yield `nginx serves content over plain HTTP (listen ${plain[0]}: ${serves[1]}); a port-80 server may only \`return 301 https://$host$request_uri\`.`;
+  }
+}
 
 const isCloudflareEdge = (r: PolicyResource) => r.isType(DnsRecord) || r.isType(OriginCaCertificate);
 
@@ -201,7 +290,7 @@ export const proxyTls = typedPolicy(
   {
     name: "proxy-tls",
     description:
-      "Checks whether the proxy's nginx config allows TLS below 1.2 or TLS 1.2 suites without forward secrecy/AEAD, or omits HSTS.",
+      "Checks whether the proxy's nginx config allows TLS below 1.2 or TLS 1.2 suites without forward secrecy/AEAD, omits HSTS, or serves content over plain HTTP (port 80 may only redirect to https).",
     protectsAgainst: "downgrade to broken TLS versions and first-request HTTP interception",
     benchmark: "Mozilla server-side TLS (intermediate); OWASP HSTS; seed 001",
     fix: "`ssl_protocols TLSv1.2 TLSv1.3;`, proxy.hstsMaxAgeSeconds > 0",
@@ -232,6 +321,7 @@ export const proxyTls = typedPolicy(
         yield "nginx sets no ssl_ciphers (OpenSSL's defaults include CBC and static-RSA suites); keep TLS12_CIPHERS (Mozilla intermediate).";
       else if (weakSuites.length > 0)
         yield `nginx offers ${weakSuites.join(", ")}; offer only forward-secret AEAD suites (Mozilla intermediate, TLS12_CIPHERS).`;
+      yield* plainHttpProblems(s);
       if (!/add_header\s+Strict-Transport-Security\s+"?max-age=[1-9]/.test(s))
         yield 'nginx config has no HSTS header; add `add_header Strict-Transport-Security "max-age=31536000" always;`.';
     }
@@ -240,6 +330,7 @@ export const proxyTls = typedPolicy(
 
 export const cloudflarePolicies = [
   cloudflareRecordsProxied,
+  cloudflareNoWeakerOverrides,
   cloudflareZoneSettingSafe,
   cloudflareZoneTls,
   cloudflareOriginPullsEnabled,

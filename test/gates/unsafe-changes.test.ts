@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../../stacks/stack-file";
 import type { Attestation } from "../../policies/lib/attestation";
@@ -109,6 +110,23 @@ const hostWith = (sshAllowFrom: string[] | undefined): Props => {
 };
 const appsWith = (i: number, f: (a: Props) => Props) =>
   (readStackFile(ROOT, "production").values.apps as Props[]).map((a, j) => (j === i ? f(a) : a));
+
+/**
+ * A resource a component gained: `make` declares it once, beside the first registration of
+ * `name` (with the same parent), as an edit to that component would.
+ */
+function addBeside(name: string, make: (opts: pulumi.CustomResourceOptions) => void): Change {
+  let done = false;
+  return {
+    program: (args) => {
+      if (!done && args.name === name) {
+        done = true;
+        make({ parent: args.opts.parent });
+      }
+      return undefined;
+    },
+  };
+}
 
 /** Expected "policy" of a change the program's own config validation refuses (a program error). */
 const PROGRAM_ERROR = "program error (config validation)";
@@ -1360,6 +1378,71 @@ const CASES: [string, string, Change][] = [
     "PgBouncer auth_type md5",
     "datastore-authentication",
     replaceIn("postgres-pgbouncer", "envs", "auth_type = scram-sha-256", "auth_type = md5"),
+  ],
+  // issue 10 red team, round 1 (Cloudflare): overrides of the zone's TLS for some traffic
+  [
+    "configuration rule sets SSL flexible for the api host",
+    "cloudflare-no-weaker-overrides",
+    addBeside("dns-ssl", (opts) => {
+      new cloudflare.Ruleset(
+        "dns-api-ssl",
+        {
+          zoneId: dnsConfig().zoneId as string,
+          name: "api ssl",
+          kind: "zone",
+          phase: "http_config_settings",
+          rules: [
+            {
+              expression: '(http.host eq "api.blazetv.example.com")',
+              action: "set_config",
+              actionParameters: { ssl: "flexible" },
+            },
+          ],
+        },
+        opts,
+      );
+    }),
+  ],
+  [
+    "page rule turns SSL off for a path",
+    "cloudflare-no-weaker-overrides",
+    addBeside("dns-ssl", (opts) => {
+      new cloudflare.PageRule(
+        "dns-legacy",
+        {
+          zoneId: dnsConfig().zoneId as string,
+          target: "blazetv.example.com/legacy/*",
+          actions: { ssl: "off" },
+        },
+        opts,
+      );
+    }),
+  ],
+  [
+    "admin host accepts TLS 1.0",
+    "cloudflare-no-weaker-overrides",
+    addBeside("dns-ssl", (opts) => {
+      new cloudflare.HostnameTlsSetting(
+        "dns-admin-tls",
+        {
+          zoneId: dnsConfig().zoneId as string,
+          hostname: "admin.blazetv.example.com",
+          settingId: "min_tls_version",
+          value: "1.0",
+        },
+        opts,
+      );
+    }),
+  ],
+  [
+    "port 80 serves the app instead of redirecting",
+    "proxy-tls",
+    replaceIn(
+      "proxy",
+      "uploads",
+      "return 301 https://$host$request_uri;",
+      "proxy_pass http://$lg_upstream_0;",
+    ),
   ],
 ];
 

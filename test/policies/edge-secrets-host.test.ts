@@ -78,6 +78,65 @@ describe("cloudflare", () => {
     );
     assert.deepEqual(await runStackPolicy(cf.cloudflareZoneTls, []), []);
   });
+  it("no Page Rule, Configuration Rule or per-hostname setting weakens the zone's TLS for some traffic", async () => {
+    const run = (type: string, props: Record<string, unknown>) =>
+      runResourcePolicy(cf.cloudflareNoWeakerOverrides, {
+        type: `cloudflare:index/${type}`,
+        name: "o",
+        props,
+      });
+    const rule = (actionParameters: Record<string, unknown>) => ({
+      name: "cfg",
+      phase: "http_config_settings",
+      rules: [{ expression: '(http.host eq "api.example.com")', action: "set_config", actionParameters }],
+    });
+    assert.deepEqual(await run("ruleset:Ruleset", rule({ ssl: "strict" })), []);
+    assert.deepEqual(await run("ruleset:Ruleset", rule({ ssl: "flexible" })), [
+      'ruleset cfg rule "(http.host eq "api.example.com")" sets SSL "flexible" for the traffic it matches, below the zone\'s Full (strict); remove it or set SSL/TLS mode Full (strict): `ssl = "strict"`.',
+    ]);
+    assert.deepEqual(await run("ruleset:Ruleset", rule({ automaticHttpsRewrites: false })), [
+      'ruleset cfg rule "(http.host eq "api.example.com")" turns Automatic HTTPS Rewrites off; remove the override.',
+    ]);
+    assert.deepEqual(
+      await run("pageRule:PageRule", { target: "example.com/legacy/*", actions: { cacheLevel: "bypass" } }),
+      [],
+    );
+    assert.deepEqual(
+      await run("pageRule:PageRule", { target: "example.com/legacy/*", actions: { ssl: "off" } }),
+      [
+        'page rule example.com/legacy/* sets SSL "off" for the traffic it matches, below the zone\'s Full (strict); remove it or set SSL/TLS mode Full (strict): `ssl = "strict"`.',
+      ],
+    );
+    assert.deepEqual(
+      await run("pageRule:PageRule", { target: "example.com/*", actions: { disableSecurity: true } }),
+      ["page rule example.com/* turns Cloudflare's security features off (disableSecurity); remove it."],
+    );
+    const host = (value: string) => ({ hostname: "admin.example.com", settingId: "min_tls_version", value });
+    assert.deepEqual(await run("hostnameTlsSetting:HostnameTlsSetting", host("1.3")), []);
+    assert.deepEqual(await run("hostnameTlsSetting:HostnameTlsSetting", host("1.0")), [
+      'hostname admin.example.com sets min_tls_version "1.0", below the zone\'s; set minimum TLS 1.2: `min_tls_version = "1.2"`.',
+    ]);
+  });
+  it("plain HTTP only redirects (the origin's side of Always Use HTTPS)", () => {
+    const conf = (port80: string) =>
+      `http {\n  server {\n    listen 80 default_server;\n    return 444;\n  }\n  server {\n    listen 80;\n${port80}\n  }\n  server {\n    listen 127.0.0.1:8081;\n    root /srv/health;\n  }\n  server {\n    listen 443 ssl http2;\n    location / { proxy_pass http://app; }\n  }\n}\n`;
+    assert.deepEqual(
+      [...cf.plainHttpProblems(conf("    location / { return 301 https://$host$request_uri; }"))],
+      [],
+    );
+    assert.deepEqual(
+      [...cf.plainHttpProblems(conf("    location / {\n      proxy_pass http://app;\n    }"))],
+      [
+        "nginx serves content over plain HTTP (listen 80: proxy_pass); a port-80 server may only `return 301 https://$host$request_uri`.",
+      ],
+    );
+    assert.deepEqual(
+      [...cf.plainHttpProblems(conf("    root /srv/www;"))],
+      [
+        "nginx serves content over plain HTTP (listen 80: root); a port-80 server may only `return 301 https://$host$request_uri`.",
+      ],
+    );
+  });
 });
 
 describe("origin lockdown (behind Cloudflare)", () => {
