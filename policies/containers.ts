@@ -414,6 +414,8 @@ export const containerRestartPolicy = containerPolicy(
         yield `${c.role} container is not declared one-shot (\`start: false\`, started by its PIDs-limit command), so it is a service: restart policy "${c.restart ?? "unset"}"; set \`restart: "unless-stopped"\`.`;
     } else if (!c.restart || !LONG_RUNNING_RESTARTS.includes(c.restart))
       yield `${who(c)} has restart policy "${c.restart ?? "unset"}"; set \`restart: "unless-stopped"\` (only the job and migration roles run once).`;
+    else if (c.kind === "service" && (c.restart !== "always" || (c.maxRetryCount ?? 0) > 0))
+      yield `service task restarts ${c.restart === "always" ? "on any exit" : `only on ${c.restart}`}${c.maxRetryCount ? ` at most ${c.maxRetryCount} times` : ""}; a Swarm service restarts on any exit without a cap (\`restartPolicy: { condition: "any" }\`, paced by \`delay\`), or it stays down after a crash.`;
     else if (
       c.restart === "on-failure" &&
       !(c.maxRetryCount !== undefined && c.maxRetryCount > 0 && c.maxRetryCount <= 5)
@@ -421,6 +423,22 @@ export const containerRestartPolicy = containerPolicy(
       yield `on-failure restarts ${c.maxRetryCount ?? "without limit"} times; set \`maxRetryCount\` to 5 or less (CIS 5.15).`;
   },
 );
+
+/**
+ * A healthcheck test that succeeds whatever the service does: `true`/`:`/`exit 0` (CMD or
+ * CMD-SHELL), or a shell test ending in `|| true`, `|| exit 0`, `; true`, `; exit 0`.
+ */
+export function healthcheckCannotFail(tests: readonly string[]): boolean {
+  const [kind, ...rest] = tests;
+  const k = (kind ?? "").toUpperCase();
+  if (k === "CMD") return /^(\/(usr\/)?bin\/)?(true|:)$/.test(rest[0] ?? "") && rest.length === 1;
+  if (k !== "CMD-SHELL") return false;
+  const sh = rest.join(" ").trim();
+  return (
+    /^((\/(usr\/)?bin\/)?true|:|exit\s+0)$/.test(sh) ||
+    /(\|\||;)\s*((\/(usr\/)?bin\/)?true|:|exit(\s+0)?)\s*$/.test(sh)
+  );
+}
 
 export const containerHealthcheck = containerPolicy(
   {
@@ -435,6 +453,8 @@ export const containerHealthcheck = containerPolicy(
     if (oneShot(c)) return;
     if (c.healthTests.length === 0 || c.healthTests[0]?.toUpperCase() === "NONE")
       yield `${who(c)} has no healthcheck; set \`healthcheck.tests\` (e.g. ["CMD", "curl", "-f", "http://127.0.0.1:<port>/health"]) (CIS 5.27).`;
+    else if (healthcheckCannotFail(c.healthTests))
+      yield `${who(c)}'s healthcheck ${JSON.stringify(c.healthTests)} can never fail, so a hung service reports healthy; probe the service itself (CIS 5.27).`;
   },
 );
 
@@ -523,6 +543,14 @@ export const containerNoSshd = containerPolicy(
   },
 );
 
+/**
+ * Whether a `user` value runs as root: the name, uid 0 however written (`0`, `00`, `000`), or the
+ * root group (`10001:0`, `10001:root`) — Docker parses numeric ids as numbers.
+ */
+export function isRootUser(user: string): boolean {
+  return user.split(":").some((id) => id === "root" || (/^\d+$/.test(id) && Number(id) === 0));
+}
+
 export const containerNonRoot = containerPolicy(
   {
     name: "container-non-root",
@@ -533,10 +561,12 @@ export const containerNonRoot = containerPolicy(
     fix: 'set `user` to a non-root uid:gid (e.g. "10001:10001"), or document why in `container-non-root.exceptions`',
   },
   function* (c) {
-    if (!c.user || /^(root|0)(:|$)/.test(c.user))
+    if (!c.user || isRootUser(c.user))
       yield `runs as ${c.user ? `"${c.user}"` : "the image's default user"}; set \`user\` to a non-root uid:gid (e.g. "10001:10001"), or document why in container-non-root.exceptions.`;
-    const rootish = c.groupAdds.filter((g) =>
-      ["0", "root", "docker", "disk", "sudo", "adm", "shadow"].includes(g),
+    const rootish = c.groupAdds.filter(
+      (g) =>
+        ["root", "docker", "disk", "sudo", "adm", "shadow"].includes(g) ||
+        (/^\d+$/.test(g) && Number(g) === 0),
     );
     if (rootish.length > 0) yield `joins group(s) ${rootish.join(", ")}; remove them from \`groupAdds\`.`;
   },

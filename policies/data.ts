@@ -4,6 +4,7 @@
  * app database roles hold no cluster-wide privilege, Redis keeps queue data, migrations run after
  * a fresh backup, and no command's delete undoes its own replacement.
  */
+import * as path from "node:path";
 import { Container } from "@pulumi/docker/container";
 import { Service } from "@pulumi/docker/service";
 import { Volume } from "@pulumi/docker/volume";
@@ -231,7 +232,7 @@ export const dataVolumesPrivate = stackPolicy(
   {
     name: "data-volumes-private",
     description:
-      "Checks whether a data store's volume is mounted only by data stores, and no container shares another's mounts (volumesFrom).",
+      "Checks whether a data store's volume is mounted only by data stores, no container shares another's mounts (volumesFrom), and no container bind-mounts the backup directory (the dumps).",
     protectsAgainst:
       "an app (or a compromised one) reading or corrupting the database's files around its authentication and permissions",
     benchmark: "CIS Docker 1.6 §5 (least privilege); PostgreSQL: the data directory is the server's alone",
@@ -244,6 +245,25 @@ export const dataVolumesPrivate = stackPolicy(
     for (const r of containers) {
       const c = viewOfContainer(r.props);
       if (c.role === "datastore") for (const n of c.namedVolumes) dataVolumes.add(n);
+    }
+    // The host directory the backup installs write dumps to (every row of every database).
+    const backupDirs = args.resources
+      .filter((r) => r.isType(RemoteCommand) && ["backup", "drill"].includes(roleOfCommand(r.props) ?? ""))
+      .flatMap((r) => [...installedFiles(commandText(r)).values()])
+      .flatMap((text) => scriptExports(text).get("LG_BACKUP_DIR") ?? [])
+      .map((d) => path.posix.normalize(d).replace(/\/+$/, ""));
+    for (const r of args.resources.filter((x) => x.isType(Container) || x.isType(Service))) {
+      for (const m of viewOf(r.type, r.props).hostMounts) {
+        const src = path.posix.normalize(`/${m.source}`).replace(/\/+$/, "") || "/";
+        const dir = backupDirs.find(
+          (d) => d === src || d.startsWith(`${src === "/" ? "" : src}/`) || src.startsWith(`${d}/`),
+        );
+        if (dir)
+          yield [
+            `${r.name} bind-mounts ${m.source}, which holds the database dumps (${dir}); only the backup scripts read them.`,
+            r,
+          ];
+      }
     }
     for (const r of containers) {
       const c = viewOfContainer(r.props);

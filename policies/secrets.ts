@@ -13,7 +13,12 @@ import { Command as RemoteCommand } from "@pulumi/command/remote/command";
 import { pgSetting, viewOf } from "./lib/container-view";
 import { SECRET_NAME } from "./lib/patterns";
 import { TYPES, known, strings } from "./lib/resources";
-import { credentialArgumentIn, secretFormatIn } from "./lib/secret-values";
+import { credentialArgumentIn, isPublicKeyMaterial, secretFormatIn } from "./lib/secret-values";
+import { installedFiles, scriptOf } from "./host";
+
+/** Paths of files that hold credentials (password/token/secret files, .pgpass, .netrc, private keys). */
+const CREDENTIAL_FILE =
+  /(secret|passw|token|credential|htpasswd|\.pgpass$|\.netrc$|\.key$|id_(rsa|ed25519|ecdsa)$|private)/i;
 import { typedPolicies } from "./lib/rule";
 
 const WEAK_VALUE =
@@ -84,6 +89,11 @@ export const noPlaintextSecrets = typedPolicies(
             ["create", "update", "delete"].flatMap((k) => [...strings(known(() => props[k]))]),
           ],
         ];
+    // Files a host install writes from its command text: a credential file there is in the text.
+    if (isCommand)
+      for (const [file, content] of installedFiles(scriptOf(props)))
+        if (CREDENTIAL_FILE.test(file) && content.trim() !== "" && !isPublicKeyMaterial(content))
+          yield `the command installs ${file} with its content in the command text (visible in ps and the state); deliver a credential file on stdin (renderInstall stdinFile) from a Pulumi secret.`;
     for (const [where, texts] of visible) {
       // Exec-form arrays are one command line (words joined by spaces); scripts keep their lines.
       const text = texts.join(isCommand ? "\n" : " ");

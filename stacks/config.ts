@@ -224,7 +224,8 @@ const appSchema = z
     user: z
       .string()
       .regex(/^\d+(:\d+)?$/)
-      .refine((u) => !/^0(:|$)/.test(u), "a non-root uid")
+      // uid (and gid) 0 however written: Docker reads "00" and "000:0" as root too.
+      .refine((u) => u.split(":").every((id) => Number(id) !== 0), "a non-root uid and gid")
       .default("10001:10001"),
     readOnlyRootFs: z.boolean().default(true),
     /** Route on the proxy: `/` for the main site, `/admin` for the admin web; absent for workers. */

@@ -23,6 +23,12 @@ export const SECRET_FORMATS: readonly [string, RegExp][] = [
   ["SendGrid key", /\bSG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}\b/],
   ["JSON web token", /\beyJ[0-9A-Za-z_-]{10,}\.eyJ[0-9A-Za-z_-]{10,}\.[0-9A-Za-z_-]{10,}/],
   ["URL with a password", /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:[^\s:/@]{3,}@/i],
+  // RFC 7617 Basic / RFC 6750 Bearer credentials written into a header value (nginx
+  // proxy_set_header, curl -H): a literal, not a `$variable`.
+  [
+    "HTTP Authorization credential",
+    /\b(?:Proxy-)?Authorization["']?\s*[:\s]\s*["']?(?:Basic|Bearer|Token)\s+[A-Za-z0-9+/=._~-]{8,}/i,
+  ],
 ];
 
 /** Command-line flags that take a credential (redis-server/redis-cli, curl-style tools, CLIs). */
@@ -48,6 +54,13 @@ export function credentialArgumentIn(text: string): string | undefined {
     if (SECRET_NAME.test(m[1]!) && isLiteralValue(value)) return `${m[1]}=…`;
   }
   for (const m of text.matchAll(CREDENTIAL_FLAG)) if (isLiteralValue(m[2]!)) return `${m[1]} …`;
+  // An account's password set in the text: `user:password` piped to chpasswd, or a crypt hash
+  // given to useradd/usermod -p (`*` and `!` lock the password instead).
+  const chpasswd = /['"]?([a-z_][\w.-]*):([^\s'"$:]{4,})['"]?[^\n|]*\|\s*(?:sudo\s+)?chpasswd\b/.exec(text);
+  if (chpasswd) return `a password for ${chpasswd[1]} (chpasswd)`;
+  const hash = /\b(?:useradd|usermod)\b[^\n]*\s-p\s+['"]?([^\s'"]{2,})/.exec(text);
+  if (hash && !/^[*!]+$/.test(hash[1]!) && !hash[1]!.includes("$("))
+    return "a password hash (useradd/usermod -p)";
   return undefined;
 }
 

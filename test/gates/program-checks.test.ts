@@ -65,6 +65,53 @@ describe("plaintextSecretInputs", () => {
   });
 });
 
+describe("plaintextSecretInputs: red-team kinds (issue 10)", () => {
+  const flagged = (type: string, inputs: Record<string, unknown>) =>
+    plaintextSecretInputs([res("t", { type, inputs })]).map((f) => /input (\S+)/.exec(f.message)![1]);
+  it("a Swarm secret's data is a secret whatever its value", () => {
+    assert.deepEqual(flagged("docker:index/secret:Secret", { name: "s", data: "aGVsbG8=" }), ["data"]);
+    assert.deepEqual(flagged("docker:index/secret:Secret", { name: "s", data: SECRET("aGVsbG8=") }), []);
+  });
+  it("a credential written into a plain script (an account password, a secret-named assignment)", () => {
+    const step = (stdin: string) => flagged("command:remote:Command", { stdin });
+    assert.deepEqual(step("echo 'backup:Tr0ub4dor3x' | chpasswd"), ["stdin"]);
+    assert.deepEqual(step("useradd -m -p '$6$salt$hash' backup"), ["stdin"]);
+    assert.deepEqual(step("usermod -p '*' deployer"), []);
+    // A reference passes the value on without holding it.
+    assert.deepEqual(step('REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping'), []);
+  });
+  it("names: a secret word followed by qualifiers that still name the secret", () => {
+    const env = (e: string) => flagged("docker:index/container:Container", { envs: [e] });
+    assert.deepEqual(env("SECRET_KEY_BASE=correct-horse-battery"), ["envs[0]"]);
+    assert.deepEqual(env("REDIS_AUTH=hunter2hunter2"), ["envs[0]"]);
+    assert.deepEqual(env("DB_PASSWORD_2=hunter2hunter2"), ["envs[0]"]);
+    assert.deepEqual(env("PASSWORD_FILE=/run/secrets/db"), []);
+    assert.deepEqual(env("TOKEN_TTL=3600"), []);
+    assert.deepEqual(env("OAUTH_PROVIDER=github"), []);
+  });
+  it("an HTTP Authorization credential written into a file", () => {
+    assert.deepEqual(
+      flagged("docker:index/container:Container", {
+        uploads: [
+          {
+            file: "/etc/nginx/nginx.conf",
+            content: 'proxy_set_header Authorization "Basic YWRtaW46cGFzc3dvcmQ=";',
+          },
+        ],
+      }),
+      ["uploads[0].content"],
+    );
+    assert.deepEqual(
+      flagged("docker:index/container:Container", {
+        uploads: [
+          { file: "/etc/nginx/nginx.conf", content: "proxy_set_header Authorization $http_authorization;" },
+        ],
+      }),
+      [],
+    );
+  });
+});
+
 describe("public key material is not a secret, whatever its name", () => {
   const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMRIJUe0qd/LT6VoV3WpbcHsq/cBA4ZNNABax+EAQNLg";
   const CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2\n-----END CERTIFICATE-----\n";

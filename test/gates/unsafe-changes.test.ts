@@ -1444,6 +1444,71 @@ const CASES: [string, string, Change][] = [
       "proxy_pass http://$lg_upstream_0;",
     ),
   ],
+  // issue 10 red team, round 1 (containers, secrets)
+  [
+    "API bind-mounts the backup directory",
+    "data-volumes-private",
+    setProp("app-api", "volumes", [
+      { hostPath: "/srv/launchgate/backups", containerPath: "/backups", readOnly: true },
+    ]),
+  ],
+  [
+    "API healthcheck that cannot fail",
+    "container-healthcheck",
+    setProp("app-api", "healthcheck", { tests: ["CMD", "true"], interval: "1s" }),
+  ],
+  [
+    "app user 00:00 (uid 0) in config",
+    PROGRAM_ERROR,
+    { config: () => ({ apps: appsWith(0, (a) => ({ ...a, user: "00:00" })) }) },
+  ],
+  [
+    "SECRET_KEY_BASE as a plain app env value",
+    "checker/secure-config",
+    {
+      config: () => ({
+        apps: appsWith(0, (a) => ({
+          ...a,
+          env: { ...(a.env as Props), SECRET_KEY_BASE: "correct-horse-battery" },
+        })),
+      }),
+    },
+  ],
+  [
+    "REDIS_AUTH as a plain app env value",
+    "checker/secure-config",
+    { config: () => ({ apps: appsWith(1, (a) => ({ ...a, env: { REDIS_AUTH: "hunter2hunter2" } })) }) },
+  ],
+  [
+    "nginx forwards a literal Basic credential upstream",
+    "checker/secret-inputs",
+    replaceIn(
+      "proxy",
+      "uploads",
+      "proxy_set_header Host $host;",
+      'proxy_set_header Host $host;\n    proxy_set_header Authorization "Basic YWRtaW46VHIwdWI0ZG9yM3g=";',
+    ),
+  ],
+  [
+    "backups install writes a password file from its command text",
+    "no-plaintext-secrets",
+    replaceIn(
+      "backups-install",
+      "create",
+      "export LG_FILES='",
+      "export LG_FILE_99='backup:Tr0ub4dor3x'\nexport LG_FILES='0600 /etc/launchgate/rsync.secret LG_FILE_99\n",
+    ),
+  ],
+  [
+    "accounts step sets an account password in its script",
+    "checker/secret-inputs",
+    replaceIn(
+      "host-accounts",
+      "stdin",
+      "set_login_def PASS_MAX_DAYS 365\n",
+      "set_login_def PASS_MAX_DAYS 365\necho 'backup-ro:Tr0ub4dor3x' | chpasswd\n",
+    ),
+  ],
 ];
 
 /** Production as a 3-node Swarm cluster. */
@@ -1561,6 +1626,16 @@ const SWARM_CASES: [string, string, Change][] = [
     })),
   ],
   ["backup timers removed on a swarm", "backups-present", dropRole("backup")],
+  [
+    "app service gives up after one restart",
+    "container-restart-policy",
+    editTask("app-api", (t) => ({ ...t, restartPolicy: { condition: "on-failure", maxAttempts: 1 } })),
+  ],
+  [
+    "a Swarm secret's data stored in plain state",
+    "checker/secret-inputs",
+    setProp("app-api-secret-database-url", "data", "cGxhaW4="),
+  ],
   ["internal overlay unencrypted", "encrypted-overlays", setProp("net-internal", "options", {})],
   ["edge overlay unencrypted", "encrypted-overlays", setProp("net-edge", "options", { encrypted: "false" })],
   [

@@ -365,6 +365,38 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
   ],
   [
     "containerNonRoot",
+    "uid 0 written with two zeros",
+    { ...APP, user: "00:00" },
+    [
+      'runs as "00:00"; set `user` to a non-root uid:gid (e.g. "10001:10001"), or document why in container-non-root.exceptions.',
+    ],
+  ],
+  [
+    "containerNonRoot",
+    "the root group",
+    { ...APP, user: "10001:0" },
+    [
+      'runs as "10001:0"; set `user` to a non-root uid:gid (e.g. "10001:10001"), or document why in container-non-root.exceptions.',
+    ],
+  ],
+  [
+    "containerHealthcheck",
+    "a healthcheck that cannot fail",
+    { ...APP, healthcheck: { tests: ["CMD-SHELL", "curl -f http://127.0.0.1:3000/health || exit 0"] } },
+    [
+      'app container\'s healthcheck ["CMD-SHELL","curl -f http://127.0.0.1:3000/health || exit 0"] can never fail, so a hung service reports healthy; probe the service itself (CIS 5.27).',
+    ],
+  ],
+  [
+    "containerHealthcheck",
+    "CMD true",
+    { ...APP, healthcheck: { tests: ["CMD", "/bin/true"] } },
+    [
+      'app container\'s healthcheck ["CMD","/bin/true"] can never fail, so a hung service reports healthy; probe the service itself (CIS 5.27).',
+    ],
+  ],
+  [
+    "containerNonRoot",
     "docker group",
     { ...APP, groupAdds: ["docker"] },
     ["joins group(s) docker; remove them from `groupAdds`."],

@@ -545,4 +545,32 @@ describe("postgres-durability and data-volumes-private", () => {
       ],
     );
   });
+  it("no container bind-mounts the directory the backups write dumps to (or a parent of it)", async () => {
+    const backups: ResourceInput = {
+      type: "command:remote:Command",
+      name: "backups-install",
+      props: {
+        create:
+          "export LG_FILES='0755 /usr/local/lib/launchgate/backup-postgres.sh LG_FILE_0'\n" +
+          "export LG_FILE_0='#!/usr/bin/env bash\nexport LG_BACKUP_DIR='\\''/srv/launchgate/backups'\\''\n'\n",
+        triggers: ["launchgate.role=backup"],
+      },
+    };
+    const app = (hostPath: string): ResourceInput => ({
+      type: TYPES.container,
+      name: "app-api",
+      props: {
+        labels: [{ label: "launchgate.role", value: "app" }],
+        volumes: [{ hostPath, containerPath: "/mnt" }],
+      },
+    });
+    assert.deepEqual(
+      await runStackPolicy(data.dataVolumesPrivate, [backups, app("/srv/launchgate/storage/cvs")]),
+      [],
+    );
+    for (const hostPath of ["/srv/launchgate/backups", "/srv/launchgate", "/srv/launchgate/backups/"])
+      assert.deepEqual(await runStackPolicy(data.dataVolumesPrivate, [backups, app(hostPath)]), [
+        `app-api bind-mounts ${hostPath}, which holds the database dumps (/srv/launchgate/backups); only the backup scripts read them.`,
+      ]);
+  });
 });

@@ -316,6 +316,35 @@ describe("secrets", () => {
       [],
     );
   });
+  it("a credential file a host install writes from its command text is refused", async () => {
+    const install = (path: string, content: string): ResourceInput => ({
+      type: REMOTE,
+      name: "backups-install",
+      props: {
+        create: `export LG_FILES='0600 ${path} LG_FILE_0'\nexport LG_FILE_0='${content}'\n`,
+        triggers: ["launchgate.role=backup"],
+      },
+    });
+    assert.deepEqual(
+      await runResourcePolicy(sec.noPlaintextSecrets, install("/usr/local/lib/x.sh", "#!/bin/sh\n")),
+      [],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.noPlaintextSecrets,
+        install("/etc/launchgate/rsync.secret", "backup:Tr0ub4dor3x"),
+      ),
+      [
+        "the command installs /etc/launchgate/rsync.secret with its content in the command text (visible in ps and the state); deliver a credential file on stdin (renderInstall stdinFile) from a Pulumi secret.",
+      ],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(sec.noPlaintextSecrets, install("/root/.pgpass", "*:*:*:backup:pw")),
+      [
+        "the command installs /root/.pgpass with its content in the command text (visible in ps and the state); deliver a credential file on stdin (renderInstall stdinFile) from a Pulumi secret.",
+      ],
+    );
+  });
   const store = (engine: string, props: Record<string, unknown>): ResourceInput => ({
     type: CONTAINER,
     name: engine,

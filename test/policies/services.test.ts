@@ -144,7 +144,9 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
     "containerRestartPolicy",
     "on-failure without a cap",
     appService({}, { restartPolicy: { condition: "on-failure" } }),
-    ["on-failure restarts without limit times; set `maxRetryCount` to 5 or less (CIS 5.15)."],
+    [
+      'service task restarts only on on-failure; a Swarm service restarts on any exit without a cap (`restartPolicy: { condition: "any" }`, paced by `delay`), or it stays down after a crash.',
+    ],
   ],
   [
     "containerHealthcheck",

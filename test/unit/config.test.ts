@@ -161,7 +161,19 @@ const BAD: BadCase[] = [
     name: "root user for an app",
     stack: "local",
     edit: (r) => (r.apps[1].user = "0:0"),
-    message: 'launchgate:apps[1].user: got "0:0"; expected a non-root uid',
+    message: 'launchgate:apps[1].user: got "0:0"; expected a non-root uid and gid',
+  },
+  {
+    name: "root user for an app, uid 0 written as 00",
+    stack: "local",
+    edit: (r) => (r.apps[1].user = "00:00"),
+    message: 'launchgate:apps[1].user: got "00:00"; expected a non-root uid and gid',
+  },
+  {
+    name: "an app in the root group",
+    stack: "local",
+    edit: (r) => (r.apps[1].user = "10001:0"),
+    message: 'launchgate:apps[1].user: got "10001:0"; expected a non-root uid and gid',
   },
   {
     name: "unknown key (typo)",

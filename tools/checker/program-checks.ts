@@ -8,6 +8,7 @@ import { GATE_RESOURCE_NAME, GATE_RESOURCE_TYPE } from "../../contract/manifest"
 import { UNGATED_FIX } from "../../contract/release-rules";
 import {
   SECRET_INPUT,
+  credentialArgumentIn,
   isPublicKeyMaterial,
   looksGenerated,
   secretFormatIn,
@@ -43,6 +44,11 @@ function plainHits(v: unknown, bad: (s: string, key: string) => boolean, at = ""
   return [];
 }
 
+/** Inputs of a resource type that are secrets whatever their value (type token → input names). */
+const SECRET_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
+  "docker:index/secret:Secret": ["data"],
+};
+
 /** Secret config values (traced by their marker) or secret-named env entries in plain inputs. */
 export function plaintextSecretInputs(resources: readonly RecordedResource[]): ProgramFinding[] {
   const out: ProgramFinding[] = [];
@@ -53,7 +59,12 @@ export function plaintextSecretInputs(resources: readonly RecordedResource[]): P
       // public key material is public whatever its name (`HOST_KEY=ssh-ed25519 AAAA…`).
       const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/s.exec(s);
       return (
-        (m !== null && SECRET_INPUT.test(m[1]!) && key !== "" && !isPublicKeyMaterial(m[2]!)) ||
+        // A reference (`NAME="$VAR" cmd`) passes the value on; it is not the value.
+        (m !== null &&
+          SECRET_INPUT.test(m[1]!) &&
+          key !== "" &&
+          !/^["']?\$/.test(m[2]!) &&
+          !isPublicKeyMaterial(m[2]!)) ||
         (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) &&
           SECRET_INPUT.test(key) &&
           s.length > 0 &&
@@ -62,11 +73,17 @@ export function plaintextSecretInputs(resources: readonly RecordedResource[]): P
     });
     // By value: a known credential format anywhere, or a generated-looking token as an env value.
     const byValue = plainHits(r.inputs, (s, key) => {
-      if (secretFormatIn(s)) return true;
+      // A credential written into plain text (command text, a host step's script on stdin).
+      if (secretFormatIn(s) || credentialArgumentIn(s) !== undefined) return true;
       const m = /^[A-Za-z_][A-Za-z0-9_]*=(.+)$/s.exec(s);
       return (m !== null && looksGenerated(m[1]!)) || (/^[A-Z][A-Z0-9_]*$/.test(key) && looksGenerated(s));
     });
-    for (const p of new Set([...leaked, ...envLike, ...byValue])) {
+    // Inputs that are secrets by what they are, whatever their value (the provider stores them
+    // in state as given): a Swarm secret's data.
+    const byType = (SECRET_BY_TYPE[r.type] ?? []).filter(
+      (k) => r.inputs[k] !== undefined && r.inputs[k] !== unknownValue && !isSecretValue(r.inputs[k]),
+    );
+    for (const p of new Set([...leaked, ...envLike, ...byValue, ...byType])) {
       out.push({
         policyName: "checker/secret-inputs",
         message: `${r.type} ${r.name}: input ${p} holds a secret as plain text; pass it as a Pulumi secret (pulumi.secret / config.requireSecret) so it is encrypted in state.`,
