@@ -11,7 +11,8 @@ import { Container } from "@pulumi/docker/container";
 import { Network } from "@pulumi/docker/network";
 import { Service } from "@pulumi/docker/service";
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ContainerView, viewOf } from "./lib/container-view";
+import { ContainerView, shellWords, viewOf, viewOfServiceCreateArgs } from "./lib/container-view";
+import { scriptExports } from "./host";
 import { DIGEST_PINNED } from "./lib/patterns";
 import { TYPES, known, stackOfUrn, strings } from "./lib/resources";
 import {
@@ -36,9 +37,45 @@ function containerPolicy(
   meta: PolicyMeta,
   check: (c: ContainerView, config: Config, stack: string) => Iterable<string>,
 ): ResourceValidationPolicy {
-  return typedPolicies(meta, [Container, Service], (props, args, config) =>
-    check(viewOf(args.type, props), config, stackOfUrn(args.urn)),
+  return typedPolicies(meta, [Container, Service, RemoteCommand], function* (props, args, config) {
+    if (args.type !== TYPES.remoteCommand)
+      yield* check(viewOf(args.type, props), config, stackOfUrn(args.urn));
+    else {
+      const job = swarmJobView(props);
+      if (job) yield* check(job, config, stackOfUrn(args.urn));
+    }
+  });
+}
+
+/**
+ * A Swarm job a command runs (components/app/scripts/swarm-job.sh: `docker service create` with
+ * the spec's arguments in LG_JOB_ARGS, plus any words written on its `docker service create`
+ * line) as a container view; undefined for any other command, or while its text is unknown.
+ */
+export function swarmJobView(props: Record<string, unknown>): ContainerView | undefined {
+  const create = known(() => props.create);
+  if (typeof create !== "string") return undefined;
+  const code = create.replace(/^\s*#.*$/gm, "");
+  const line = /^\s*docker\s+service\s+create\b(.*)$/m.exec(code);
+  const spec = scriptExports(create).get("LG_JOB_ARGS");
+  if (!line || spec === undefined) return undefined;
+  // Literal options written into the script's own `docker service create` line count too.
+  const words = shellWords(line[1]!);
+  const literal = words.filter(
+    (w, i) =>
+      !w.includes("$") &&
+      !w.startsWith(">") &&
+      !["--detach", "-d", "--quiet", "-q", "--name"].includes(w) &&
+      words[i - 1] !== "--name",
   );
+  // The per-release options (release label, network, secret files) arrive on stdin
+  // (LG_JOB_EXTRA): judged when known; at preview the network counts as given.
+  const stdin = known(() => props.stdin);
+  const extra =
+    typeof stdin === "string"
+      ? shellWords(/^LG_JOB_EXTRA=(.*)$/m.exec(stdin)?.[1] ?? "''").flatMap(shellWords)
+      : ["--network", "(computed)"];
+  return viewOfServiceCreateArgs([...literal, ...extra, ...shellWords(spec)]);
 }
 
 /** The image a container or a service's task template runs (read directly: unknown ⇒ can't run). */
@@ -581,10 +618,18 @@ export const imagesPinned = typedPolicies(
     benchmark: "CIS Docker 1.6 §5.28, §4.x (image provenance)",
     fix: "pin as repo@sha256:<digest> (the digest staging verified)",
   },
-  [Container, Service],
+  [Container, Service, RemoteCommand],
   function* (props, args) {
-    // Read directly: an image unknown at preview makes this "can't run" (advisory), as the engine does.
-    const image = imageOf(args.type, props);
+    let image: string;
+    if (args.type === TYPES.remoteCommand) {
+      // A Swarm job's image (its `docker service create` arguments).
+      const job = swarmJobView(props);
+      if (job?.image === undefined) return;
+      image = job.image;
+    } else {
+      // Read directly: an image unknown at preview makes this "can't run" (advisory), as the engine does.
+      image = imageOf(args.type, props);
+    }
     const lastPart = image.split("/").pop() ?? image;
     if (/:latest(@|$)/.test(image) || (!lastPart.includes(":") && !lastPart.includes("@"))) {
       yield `image "${image}" floats (:latest or no tag); pin it as repo@sha256:<digest>.`;

@@ -26,7 +26,13 @@ import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 import * as path from "path";
 import type { SshConnection } from "../host/HardenedHost";
 import { renderScript, shellQuote } from "../ops/remote-script";
-import { SwarmPlacement, declareWorkload, jobServiceCreateArgs, swarmSecretFiles } from "./workload";
+import {
+  SwarmPlacement,
+  declareWorkload,
+  jobExtraArgs,
+  jobServiceCreateArgs,
+  swarmSecretFiles,
+} from "./workload";
 
 /** The Swarm job runner (a manager runs it over SSH). */
 const SWARM_JOB_SCRIPT = path.join(__dirname, "scripts", "swarm-job.sh");
@@ -291,30 +297,37 @@ export class AppService extends pulumi.ComponentResource {
         ),
       ];
       const jobName = pulumi.interpolate`${alias}-migrate-${release}`;
-      const createArgs = pulumi
-        .all([
-          pulumi.output({
-            ...jobRuntime(),
-            image: app.image,
-            user: app.user,
-            command: app.migrate,
-            labels: jobLabels(),
-          }),
-          pulumi.output(args.internalNetwork),
-          pulumi.all(jobSecrets.map((f) => f.secret.name)),
-        ])
-        .apply(([spec, network, secretNames]) =>
-          jobServiceCreateArgs(spec as Record<string, unknown>, {
-            env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
-            secrets: jobSecrets.map((f, i) => ({ name: f.name, secretName: secretNames[i]! })),
+      // The spec's arguments (user, capabilities, read-only root, limits, mounts, plain env, role
+      // labels, image, command) are known at preview, so the pack judges the job as it judges a
+      // container; what is per release (the job's name, release label, secret names, the
+      // overlay's id) reaches the script on stdin (LG_JOB_NAME, LG_JOB_EXTRA).
+      const specArgs = jobServiceCreateArgs(
+        {
+          ...jobRuntime(),
+          image: app.image,
+          user: app.user,
+          command: app.migrate,
+          labels: jobLabels().filter((l) => l.label !== "launchgate.release"),
+        },
+        {
+          env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
+          secretFiles: jobSecrets.map((f) => f.name),
+          pidsLimit: args.pids?.migration ?? DEFAULT_PIDS_LIMITS.migration,
+        },
+      );
+      const extraArgs = pulumi
+        .all([release, pulumi.output(args.internalNetwork), pulumi.all(jobSecrets.map((f) => f.secret.name))])
+        .apply(([rel, network, secretNames]) =>
+          jobExtraArgs({
+            labels: [{ label: "launchgate.release", value: rel }],
             networks: [network],
-            pidsLimit: args.pids?.migration ?? DEFAULT_PIDS_LIMITS.migration,
+            secrets: jobSecrets.map((f, i) => ({ name: f.name, secretName: secretNames[i]! })),
+            user: app.user,
           }),
         );
       const timeout = args.migrationTimeoutSeconds ?? 600;
       const script = renderScript(SWARM_JOB_SCRIPT, {
-        LG_JOB_NAME: jobName,
-        LG_JOB_ARGS: createArgs.apply((a) => a.map(shellQuote).join(" ")),
+        LG_JOB_ARGS: specArgs.map(shellQuote).join(" "),
         LG_JOB_TIMEOUT: timeout,
       });
       const job = new command.remote.Command(
@@ -322,6 +335,15 @@ export class AppService extends pulumi.ComponentResource {
         {
           connection: args.managerConnection,
           create: script.text,
+          stdin: pulumi
+            .all([jobName, extraArgs])
+            .apply(([n, extra]) =>
+              [
+                `LG_JOB_NAME=${shellQuote(n)}`,
+                `LG_JOB_EXTRA=${shellQuote(extra.map(shellQuote).join(" "))}`,
+                "",
+              ].join("\n"),
+            ),
           // Per release (the job's name carries the release hash): a new release migrates again.
           triggers: [roleTrigger("migration"), script.trigger, jobName],
         },

@@ -373,12 +373,42 @@ const JOB_RENDERED = new Set([
 export interface JobExtras {
   /** Plain env (no secrets). */
   readonly env: Readonly<Record<string, string>>;
-  /** Secret files: env-style name (the file) and the Swarm secret's name. */
-  readonly secrets: readonly { readonly name: string; readonly secretName: string }[];
-  /** Network ids the job joins (the internal overlay). */
-  readonly networks: readonly string[];
+  /** Env-style names of the job's secret files (`<NAME>_FILE=/run/secrets/<NAME>` in env). @default [] */
+  readonly secretFiles?: readonly string[];
+  /** Network ids the job joins (the internal overlay; or given per release, {@link jobExtraArgs}). @default [] */
+  readonly networks?: readonly string[];
   /** PIDs cgroup limit of the job's task (CIS 5.29; `--limit-pids`, Docker 20.10+). */
   readonly pidsLimit: number;
+}
+
+/** What a Swarm job gets per release, known only once the release's resources exist. */
+export interface JobReleaseExtras {
+  /** Labels computed per release (`launchgate.release`), on the service and its task. */
+  readonly labels: readonly { readonly label: string; readonly value: string }[];
+  /** Network ids the job joins. */
+  readonly networks: readonly string[];
+  /** Secret files: env-style name (the file) and the Swarm secret's (content-hashed) name. */
+  readonly secrets: readonly { readonly name: string; readonly secretName: string }[];
+  /** The job's user (owner of its secret files, {@link secretFileOwner}). */
+  readonly user?: string;
+}
+
+/**
+ * The per-release `docker service create` options of a Swarm job: labels, networks and secret
+ * files. Options only (no image, no command): they go before {@link jobServiceCreateArgs}'s. Pure.
+ */
+export function jobExtraArgs(extra: JobReleaseExtras): string[] {
+  const args: string[] = [];
+  for (const l of extra.labels)
+    args.push("--label", `${l.label}=${l.value}`, "--container-label", `${l.label}=${l.value}`);
+  for (const n of extra.networks) args.push("--network", n);
+  const owner = secretFileOwner(extra.user);
+  for (const s of extra.secrets)
+    args.push(
+      "--secret",
+      `source=${s.secretName},target=${s.name},uid=${owner.uid},gid=${owner.gid},mode=0${owner.mode.toString(8)}`,
+    );
+  return args;
 }
 
 /**
@@ -432,14 +462,8 @@ export function jobServiceCreateArgs(
   ];
   for (const l of labels)
     args.push("--label", `${l.label}=${l.value}`, "--container-label", `${l.label}=${l.value}`);
-  for (const n of extras.networks) args.push("--network", n);
-  const owner = secretFileOwner(user);
-  for (const s of extras.secrets)
-    args.push(
-      "--secret",
-      `source=${s.secretName},target=${s.name},uid=${owner.uid},gid=${owner.gid},mode=0${owner.mode.toString(8)}`,
-    );
-  const env = { ...extras.env, ...secretFileEnv(extras.secrets.map((s) => s.name)) };
+  for (const n of extras.networks ?? []) args.push("--network", n);
+  const env = { ...extras.env, ...secretFileEnv(extras.secretFiles ?? []) };
   for (const k of Object.keys(env).sort()) args.push("--env", `${k}=${env[k]}`);
   args.push(String(container.image), ...((container.command ?? []) as string[]));
   return args;

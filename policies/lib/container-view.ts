@@ -331,3 +331,157 @@ export function pgSetting(command: readonly string[], key: string): string | und
   for (const m of text.matchAll(new RegExp(`(?:-c\\s*|--)${key}\\s*=\\s*'?([^'\\s]*)'?`, "g"))) value = m[1];
   return value?.toLowerCase();
 }
+
+/** Shell words of a string (single/double quotes and backslashes as bash reads them; no expansion). */
+export function shellWords(text: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let has = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === "'") {
+      const end = text.indexOf("'", i + 1);
+      cur += text.slice(i + 1, end < 0 ? undefined : end);
+      i = end < 0 ? text.length : end;
+      has = true;
+    } else if (ch === '"') {
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === "\\" && j + 1 < text.length) j++;
+        cur += text[j];
+      }
+      i = j;
+      has = true;
+    } else if (ch === "\\" && i + 1 < text.length) {
+      cur += text[++i];
+      has = true;
+    } else if (/\s/.test(ch)) {
+      if (has) out.push(cur);
+      cur = "";
+      has = false;
+    } else {
+      cur += ch;
+      has = true;
+    }
+  }
+  if (has) out.push(cur);
+  return out;
+}
+
+/** `docker service create` flags that take no value. */
+const SERVICE_CREATE_SWITCHES = new Set([
+  "--read-only",
+  "--detach",
+  "-d",
+  "--quiet",
+  "-q",
+  "--init",
+  "--no-healthcheck",
+  "--no-resolve-image",
+  "--tty",
+  "-t",
+  "--with-registry-auth",
+]);
+
+/** `k=v,k2=v2` (a --mount or --publish value) as a map. */
+function csvMap(v: string): Record<string, string> {
+  return Object.fromEntries(
+    v.split(",").map((kv) => {
+      const i = kv.indexOf("=");
+      return i < 0 ? [kv, "true"] : [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+  );
+}
+
+/**
+ * The arguments of `docker service create` (a Swarm job, components/app/workload.ts
+ * `jobServiceCreateArgs`) as a view, so every container rule reads a job like a container: user,
+ * capabilities, read-only root, limits, mounts, networks, restart, logging, labels (role markers),
+ * sysctls, groups, published ports, image and command. A `replicated-job`/`global-job` is waited
+ * for to exit (`attach`); no-new-privileges comes from the daemon-default marker, as for services.
+ */
+export function viewOfServiceCreateArgs(argv: readonly string[]): ContainerView {
+  const opts: [string, string][] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (!w.startsWith("-")) break;
+    const eq = w.indexOf("=");
+    if (w.startsWith("--") && eq > 0) opts.push([w.slice(0, eq), w.slice(eq + 1)]);
+    else if (SERVICE_CREATE_SWITCHES.has(w)) opts.push([w, "true"]);
+    else opts.push([w, argv[++i] ?? ""]);
+  }
+  const all = (...flags: string[]) => opts.filter(([f]) => flags.includes(f)).map(([, v]) => v);
+  const last = (...flags: string[]) => all(...flags).pop();
+  const labels: Record<string, string> = {};
+  for (const l of all("--container-label", "--label", "-l")) {
+    const j = l.indexOf("=");
+    if (j > 0) labels[l.slice(0, j)] = l.slice(j + 1);
+  }
+  const mounts = all("--mount").map(csvMap);
+  const memory = last("--limit-memory");
+  const condition = last("--restart-condition");
+  const networks = all("--network");
+  const mode = last("--mode");
+  const health = last("--health-cmd");
+  return {
+    role: roleOf(labels),
+    datastore: datastoreOf(labels),
+    image: argv[i],
+    user: last("--user", "-u"),
+    privileged: false,
+    capAdd: all("--cap-add").map(capName),
+    capDrop: all("--cap-drop").map(capName),
+    securityOpts: labels[NNP_BY_DAEMON_LABEL] === NNP_BY_DAEMON ? ["no-new-privileges:true"] : [],
+    readOnly: all("--read-only").length > 0,
+    memory: memory !== undefined && /^\d+$/.test(memory) ? Number(memory) / 1024 ** 2 : undefined,
+    cpus: last("--limit-cpu"),
+    restart: condition === undefined ? "always" : (SWARM_RESTART[condition] ?? condition),
+    maxRetryCount:
+      last("--restart-max-attempts") !== undefined ? Number(last("--restart-max-attempts")) : undefined,
+    healthTests:
+      all("--no-healthcheck").length > 0 ? ["NONE"] : health !== undefined ? ["CMD-SHELL", health] : [],
+    ports: all("--publish", "-p").map((p) => {
+      const m = p.includes("=")
+        ? csvMap(p)
+        : { published: p.split(":")[0] ?? "", target: p.split(":")[1] ?? "" };
+      return { internal: Number(m.target) || undefined, external: Number(m.published) || undefined };
+    }),
+    publishAllPorts: false,
+    networkMode: networks.includes("host") ? "host" : undefined,
+    networks,
+    devices: [],
+    deviceCgroupRules: [],
+    deviceRequests: 0,
+    hostMounts: mounts
+      .filter((m) => m.type === "bind")
+      .map((m) => ({
+        source: m.source ?? m.src ?? "",
+        target: m.target ?? m.destination ?? m.dst ?? "",
+        propagation: m["bind-propagation"],
+      })),
+    ulimits: all("--ulimit").map((u) => u.split("=")[0]!),
+    groupAdds: all("--group"),
+    executable: argv.slice(i + 1),
+    labels,
+    logDriver: last("--log-driver"),
+    logOpts: Object.fromEntries(
+      all("--log-opt").map((o) => [o.slice(0, Math.max(0, o.indexOf("="))), o.slice(o.indexOf("=") + 1)]),
+    ),
+    sysctls: Object.fromEntries(
+      all("--sysctl").map((o) => [o.slice(0, Math.max(0, o.indexOf("="))), o.slice(o.indexOf("=") + 1)]),
+    ),
+    tmpfs: Object.fromEntries(
+      mounts
+        .filter((m) => m.type === "tmpfs")
+        .map((m) => [m.destination ?? m.target ?? m.dst ?? "", "noexec"]),
+    ),
+    attach: mode === "replicated-job" || mode === "global-job",
+    startsOnCreate: true,
+    volumesFrom: [],
+    namedVolumes: mounts
+      .filter((m) => (m.type ?? "volume") === "volume")
+      .flatMap((m) => m.source ?? m.src ?? []),
+    kind: "service",
+  };
+}

@@ -1636,6 +1636,52 @@ const SWARM_CASES: [string, string, Change][] = [
     "checker/secret-inputs",
     setProp("app-api-secret-database-url", "data", "cGxhaW4="),
   ],
+  // The migration's Swarm job (`docker service create` on a manager) is judged like a container.
+  [
+    "migration job adds SYS_ADMIN on its create line",
+    "container-capabilities",
+    replaceIn(
+      "app-api-migrate",
+      "create",
+      "docker service create --detach",
+      "docker service create --cap-add SYS_ADMIN --detach",
+    ),
+  ],
+  [
+    "migration job mounts the Docker socket",
+    "container-host-mounts",
+    replaceIn(
+      "app-api-migrate",
+      "create",
+      "docker service create --detach",
+      "docker service create --mount type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock --detach",
+    ),
+  ],
+  [
+    "migration job with a writable root",
+    "container-read-only-root",
+    replaceIn("app-api-migrate", "create", "'\\''--read-only'\\'' ", ""),
+  ],
+  [
+    "migration job runs as root",
+    "container-non-root",
+    replaceIn(
+      "app-api-migrate",
+      "create",
+      "'\\''--user'\\'' '\\''10001:10001'\\''",
+      "'\\''--user'\\'' '\\''0'\\''",
+    ),
+  ],
+  [
+    "migration job on the host network",
+    "container-host-namespaces",
+    replaceIn(
+      "app-api-migrate",
+      "create",
+      "docker service create --detach",
+      "docker service create --network host --detach",
+    ),
+  ],
   ["internal overlay unencrypted", "encrypted-overlays", setProp("net-internal", "options", {})],
   ["edge overlay unencrypted", "encrypted-overlays", setProp("net-edge", "options", { encrypted: "false" })],
   [

@@ -347,3 +347,104 @@ describe("container-pids-limit on Swarm services (CIS 5.29)", () => {
     ]);
   });
 });
+
+describe("container policies on a Swarm job (the migration's `docker service create`, issue 10)", () => {
+  /** The job command as AppService renders it: the spec in LG_JOB_ARGS, per-release options on stdin. */
+  const SPEC = [
+    ...["--mode", "replicated-job", "--restart-condition", "none", "--user", "10001:10001", "--read-only"],
+    ...["--cap-drop", "ALL", "--limit-memory", "268435456", "--limit-cpu", "1", "--limit-pids", "256"],
+    ...["--mount", "type=tmpfs,destination=/tmp,tmpfs-size=67108864,tmpfs-mode=1777"],
+    ...["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=5"],
+    ...["--label", "launchgate.role=migration", "--container-label", "launchgate.role=migration"],
+    ...["--container-label", "launchgate.no-new-privileges=daemon"],
+    ...["ghcr.io/acme/api@sha256:" + "a".repeat(64), "node", "dist/migrate.js"],
+  ];
+  const q = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+  const job = (spec: string[] = SPEC, line = "", stdin?: string): ResourceInput => ({
+    type: TYPES.remoteCommand,
+    name: "app-api-migrate",
+    props: {
+      create: [
+        "#!/usr/bin/env bash",
+        "# Runs `docker service create --mode replicated-job` on a manager (comment, not a call)",
+        `export LG_JOB_ARGS=${q(spec.map(q).join(" "))}`,
+        `docker service create ${line}--detach --quiet --name "$name" "\${extra[@]}" "\${args[@]}" >/dev/null`,
+      ].join("\n"),
+      stdin:
+        stdin ??
+        `LG_JOB_NAME='api-migrate-1'\nLG_JOB_EXTRA=${q(["--network", "internal-id"].map(q).join(" "))}\n`,
+      triggers: ["launchgate.role=migration"],
+    },
+  });
+  const refusals = async (r: ResourceInput) => {
+    const out: string[] = [];
+    // The policies written once for containers, services and jobs (containerPolicy).
+    const perView = c.containerPolicies.filter(
+      (x) => "validateResource" in x && x.name !== "encrypted-overlays",
+    );
+    for (const p of perView)
+      for (const m of await runResourcePolicy(p as never, r))
+        out.push(`${(p as { name: string }).name}: ${m}`);
+    return out;
+  };
+  it("the shipped job passes every container policy (as known at preview, and at up)", async () => {
+    assert.equal(c.swarmJobView(job().props)?.role, "migration");
+    assert.deepEqual(c.swarmJobView(job().props)!.securityOpts, ["no-new-privileges:true"]);
+    assert.deepEqual(await refusals(job()), []);
+    assert.deepEqual(await refusals({ ...job(), props: { ...job().props, stdin: UNKNOWN } }), []);
+  });
+  const changed: [string, string[], string, string[]][] = [
+    [
+      "writable root",
+      SPEC.filter((w) => w !== "--read-only"),
+      "",
+      [
+        "container-read-only-root: root filesystem is writable; set `readOnly: true` with tmpfs for writable paths (CIS 5.13).",
+      ],
+    ],
+    [
+      "SYS_ADMIN written on the create line",
+      SPEC,
+      "--cap-add SYS_ADMIN ",
+      [
+        "container-capabilities: migration container adds SYS_ADMIN; a migration may add only nothing (CIS 5.4).",
+      ],
+    ],
+    [
+      "the Docker socket mounted",
+      SPEC,
+      "--mount type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock ",
+      [
+        "container-host-mounts: mounts the Docker socket /var/run/docker.sock; remove it — it is root on the host (CIS 5.32).",
+      ],
+    ],
+    [
+      "root user",
+      SPEC.map((w) => (w === "10001:10001" ? "0" : w)),
+      "",
+      [
+        'container-non-root: runs as "0"; set `user` to a non-root uid:gid (e.g. "10001:10001"), or document why in container-non-root.exceptions.',
+      ],
+    ],
+  ];
+  for (const [what, spec, line, want] of changed)
+    it(`refuses: ${what}`, async () => {
+      assert.deepEqual(await refusals(job(spec, line)), want);
+    });
+  it("refuses an image by tag", async () => {
+    const byTag = SPEC.map((w) => (w.startsWith("ghcr.io/") ? "ghcr.io/acme/api:1.4.0" : w));
+    assert.deepEqual(await refusals(job(byTag)), [
+      'images-pinned: image "ghcr.io/acme/api:1.4.0" is pinned by tag only; on production use repo@sha256:<digest> (the digest staging verified).',
+    ]);
+  });
+  it("refuses the host network given per release (stdin)", async () => {
+    assert.deepEqual(
+      await refusals(
+        job(SPEC, "", `LG_JOB_NAME='x'\nLG_JOB_EXTRA=${q(["--network", "host"].map(q).join(" "))}\n`),
+      ),
+      [
+        'container-host-namespaces: networkMode "host" shares a network namespace; attach it with `networksAdvanced` instead (CIS 5.10).',
+      ],
+    );
+  });
+});

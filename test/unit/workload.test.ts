@@ -5,6 +5,8 @@
  * content-hashed `docker.Secret` files (never values in env), and overlays for the networks.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import { before, describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { fakeResource, installMocks, recordOptions, Recorder, settle, reveal } from "../support/mocks";
@@ -208,16 +210,58 @@ describe("AppService as a Swarm service", () => {
 
 describe("an app's migration on a swarm: a Swarm job on a manager", () => {
   const job = () => rec.one(CMD, "app-migrated-migrate").inputs;
-  /** The job's `docker service create` arguments, as the rendered script carries them. */
+  /**
+   * The job's `docker service create` arguments as swarm-job.sh builds them: the per-release
+   * options from stdin (LG_JOB_EXTRA), then the spec's from the script (LG_JOB_ARGS).
+   */
   const jobArgs = (): string[] => {
     const line = String(reveal(job().create))
       .split("\n")
       .find((l) => l.startsWith("export LG_JOB_ARGS="))!;
-    const r = spawnSync("bash", ["-c", `${line}\neval "a=($LG_JOB_ARGS)"; printf '%s\\n' "\${a[@]}"`], {
-      encoding: "utf8",
-    });
+    const stdin = String(reveal(job().stdin));
+    const r = spawnSync(
+      "bash",
+      [
+        "-c",
+        `${line}\nwhile IFS= read -r l; do eval "$l"; done\neval "a=($LG_JOB_EXTRA $LG_JOB_ARGS)"; printf '%s\\n' "\${a[@]}"`,
+      ],
+      { encoding: "utf8", input: stdin },
+    );
     return r.stdout.trimEnd().split("\n");
   };
+  test("the spec's arguments are known before the release's resources exist; per-release options on stdin", () => {
+    const create = String(reveal(job().create));
+    assert.ok(
+      !/launchgate\.release|--secret|internal-id/.test(create),
+      "per-release values stay out of the script",
+    );
+    assert.match(String(reveal(job().stdin)), /^LG_JOB_NAME='migrated-migrate-[0-9a-f]{8}'$/m);
+    assert.match(String(reveal(job().stdin)), /^LG_JOB_EXTRA='.*--network.*internal-id/m);
+  });
+  test("swarm-job.sh creates the job with the per-release options, then the spec (a stub docker records the call)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-swarm-job-"));
+    try {
+      // The stub: `service create` records its arguments; `service ps` reports the task complete.
+      fs.writeFileSync(
+        path.join(dir, "docker"),
+        `#!/usr/bin/env bash\ncase "$1 $2" in\n  "service create") printf '%s\\n' "\${@:3}" >"${dir}/create.args" ;;\n  "service ps") echo "Complete 1 second ago|" ;;\nesac\nexit 0\n`,
+        { mode: 0o755 },
+      );
+      const r = spawnSync("bash", ["-c", String(reveal(job().create))], {
+        encoding: "utf8",
+        input: String(reveal(job().stdin)),
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const argv = fs.readFileSync(path.join(dir, "create.args"), "utf8").trimEnd().split("\n");
+      assert.deepEqual(argv.slice(0, 3), ["--detach", "--quiet", "--name"]);
+      assert.match(argv[3]!, /^migrated-migrate-[0-9a-f]{8}$/);
+      assert.deepEqual(argv.slice(4), jobArgs());
+      assert.ok(argv.includes("--network") && argv.includes("--read-only"));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
   test("runs on the manager after the pre-migration backup; the service waits for it", () => {
     assert.deepEqual(reveal(job().connection).host, MANAGER.host);
     assert.ok(
@@ -236,7 +280,8 @@ describe("an app's migration on a swarm: a Swarm job on a manager", () => {
   test("the same hardened spec as a replicated job: user, caps, read-only, limits, internal overlay, labels", () => {
     const a = jobArgs();
     const pairs = (flag: string) => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
-    assert.deepEqual(a.slice(0, 4), ["--mode", "replicated-job", "--restart-condition", "none"]);
+    const spec = a.slice(a.indexOf("--mode"));
+    assert.deepEqual(spec.slice(0, 4), ["--mode", "replicated-job", "--restart-condition", "none"]);
     assert.deepEqual(pairs("--user"), [API_APP.user]);
     assert.ok(a.includes("--read-only"));
     assert.deepEqual(pairs("--cap-drop"), ["ALL"]);
@@ -280,7 +325,7 @@ describe("an app's migration on a swarm: a Swarm job on a manager", () => {
   });
   test("the job rendering is strict: unknown fields, privileged and restarting specs throw", () => {
     const job = { ...hardened({ memoryMb: 64, cpus: 1, kind: "job" }), image: "i" };
-    const extras = { env: {}, secrets: [], networks: [], pidsLimit: 64 };
+    const extras = { env: {}, pidsLimit: 64 };
     assert.throws(
       () => jobServiceCreateArgs({ ...job, ports: [] }, extras),
       /"ports" has no Swarm job rendering/,

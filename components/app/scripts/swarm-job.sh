@@ -3,21 +3,33 @@
 # replicated-job` (Engine API 1.41+, Docker 20.10+) on a manager, as the deploy user. @pulumi/docker
 # 5.2.0's Service has no job mode, and a container cannot join the internal overlay (not
 # attachable), so the job is a Swarm service that runs one task to completion.
-#   LG_JOB_NAME      service name (per release: a re-run of the same release replaces a leftover)
-#   LG_JOB_ARGS      `docker service create` arguments, shell-quoted (rendered by the program)
+#   LG_JOB_ARGS      `docker service create` arguments of the job's spec, shell-quoted (rendered
+#                    by the program; known before the release's resources exist, so policies judge them)
 #   LG_JOB_TIMEOUT   seconds the job may take before it counts as failed
+# On stdin, as `NAME='value'` lines (what is per release):
+#   LG_JOB_NAME      service name (per release: a re-run of the same release replaces a leftover)
+#   LG_JOB_EXTRA     per-release options, shell-quoted: release label, network, secret files
 # Exits 0 only when the task completed (exit 0); prints the job's last log lines either way; the
 # job service is removed afterwards (its logs with it), also on failure and timeout.
 set -euo pipefail
+LG_JOB_NAME="" LG_JOB_EXTRA=""
+while IFS= read -r line; do
+  case $line in
+    LG_JOB_NAME=* | LG_JOB_EXTRA=*) eval "$line" ;;
+  esac
+done
+: "${LG_JOB_NAME:?on stdin}"
 name=$LG_JOB_NAME
 args=()
 eval "args=($LG_JOB_ARGS)"
+extra=()
+eval "extra=($LG_JOB_EXTRA)"
 
 docker service rm "$name" >/dev/null 2>&1 || true
 trap 'docker service rm "$name" >/dev/null 2>&1 || true' EXIT
 
 start=$SECONDS
-docker service create --detach --quiet --name "$name" "${args[@]}" >/dev/null
+docker service create --detach --quiet --name "$name" "${extra[@]}" "${args[@]}" >/dev/null
 state=""
 while :; do
   state=$(docker service ps "$name" --no-trunc --format '{{.CurrentState}}|{{.Error}}' 2>/dev/null | head -1)
