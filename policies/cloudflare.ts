@@ -286,6 +286,9 @@ export const originLockdown = stackPolicy(
   },
 );
 
+/** Shortest HSTS max-age accepted, in seconds (one year: OWASP HSTS cheat sheet, hstspreload.org). */
+export const HSTS_MIN_MAX_AGE = 31536000;
+
 export const proxyTls = typedPolicy(
   {
     name: "proxy-tls",
@@ -322,8 +325,11 @@ export const proxyTls = typedPolicy(
       else if (weakSuites.length > 0)
         yield `nginx offers ${weakSuites.join(", ")}; offer only forward-secret AEAD suites (Mozilla intermediate, TLS12_CIPHERS).`;
       yield* plainHttpProblems(s);
-      if (!/add_header\s+Strict-Transport-Security\s+"?max-age=[1-9]/.test(s))
+      const hsts = /add_header\s+Strict-Transport-Security\s+"?max-age=(\d+)/.exec(s);
+      if (!hsts || Number(hsts[1]) === 0)
         yield 'nginx config has no HSTS header; add `add_header Strict-Transport-Security "max-age=31536000" always;`.';
+      else if (Number(hsts[1]) < HSTS_MIN_MAX_AGE)
+        yield `nginx sends HSTS for only ${hsts[1]} s; browsers forget it within the hour: keep max-age ≥ ${HSTS_MIN_MAX_AGE} (one year; proxy.hstsMaxAgeSeconds).`;
     }
   },
 );

@@ -154,6 +154,8 @@ function* installProblems(text: string): Generator<string> {
       const probe = scriptExports(content);
       if ((probe.get("LG_PROBE_CONTAINERS") ?? "").trim() === "")
         yield `${path} probes no workload (LG_PROBE_CONTAINERS is empty); probe every data store and app.`;
+      if (!/^https?:\/\/\S+$/.test(probe.get("LG_PUBLIC_URL") ?? ""))
+        yield `${path} probes no public URL (LG_PUBLIC_URL="${probe.get("LG_PUBLIC_URL") ?? ""}"); the end-to-end probe must reach the site through the proxy.`;
       const hook = probe.get("LG_WEBHOOK_FILE") ?? "";
       if (hook === "" || hook !== (env.get("LG_STDIN_FILE") ?? ""))
         yield `${path} alerts through ${hook || "(no file)"}, not the file the install writes the alert target to (${env.get("LG_STDIN_FILE") || "none"}); alerts would reach nobody.`;
@@ -349,6 +351,10 @@ function* sshdProblems(text: string): Generator<string> {
     if (ok && !ok(value))
       yield `sshd step's Match block sets ${key} ${value}; a Match block may not loosen it (sshd applies it over the global value).`;
   }
+  // sshd reads an Include in place and keeps the first value: a file it pulls in can set anything.
+  const include = /^\s*Include\s+(\S+)/im.exec(expanded);
+  if (include)
+    yield `sshd step's config includes ${include[1]}, which sshd reads before the settings that follow (first value wins); keep every setting in the step's own file.`;
   if (!/^\s*(AllowUsers|AllowGroups)\s+\S/im.test(expanded))
     yield "sshd step lets every account log in; declare `AllowUsers <deploy user>` (CIS Debian 12 §5.2.4).";
   if (!/^\s*AuthenticationMethods\s+publickey\s*$/im.test(expanded))
@@ -626,9 +632,31 @@ const AUDIT_WATCHED = [
 
 function* auditdProblems(text: string): Generator<string> {
   const watched = new Set([...text.matchAll(/^\s*-w\s+(\S+)\s+-p\s+[rwxa]+/gm)].map((m) => m[1]!));
+  if (/^\s*-e\s+0\b/m.test(text))
+    yield "auditd step's rules disable auditing (`-e 0`); keep it enabled (`-e 1`, or `-e 2` to lock the rules).";
   const missing = AUDIT_WATCHED.filter((f) => !watched.has(f));
   if (missing.length > 0)
     yield `auditd step does not watch ${missing.join(", ")}; keep its rules (CIS Debian 12 §6.3.3, CIS Docker 1.6 §1.1).`;
+}
+
+/**
+ * The accounts step's login.defs password ageing (CIS Debian 12 §5.4.1: PASS_MAX_DAYS ≤ 365,
+ * PASS_MIN_DAYS ≥ 1, PASS_WARN_AGE ≥ 7), as its `set_login_def KEY VALUE` lines set them.
+ */
+function* accountsProblems(text: string): Generator<string> {
+  const defs = new Map(
+    [...text.matchAll(/^\s*set_login_def\s+(\w+)\s+(\S+)\s*$/gm)].map((m) => [m[1]!, m[2]!]),
+  );
+  const rules: [string, (n: number) => boolean, string][] = [
+    ["PASS_MAX_DAYS", (n) => n >= 1 && n <= 365, "at most 365"],
+    ["PASS_MIN_DAYS", (n) => n >= 1, "at least 1"],
+    ["PASS_WARN_AGE", (n) => n >= 7, "at least 7"],
+  ];
+  for (const [key, ok, want] of rules) {
+    const v = defs.get(key);
+    if (v === undefined || !/^\d+$/.test(v) || !ok(Number(v)))
+      yield `accounts step sets ${key} ${v ?? "(unset)"}; it must be ${want} (CIS Debian 12 §5.4.1).`;
+  }
 }
 
 /** The storage step's directories (`LG_STORAGE_DIRS`: `<path> <octal mode>` lines). */
@@ -679,6 +707,7 @@ const EFFECTIVE: Record<string, (text: string) => Generator<string>> = {
   "host-docker": dockerDaemonProblems,
   "host-auditd": auditdProblems,
   "host-storage": storageProblems,
+  "host-accounts": accountsProblems,
 };
 
 /** Hardening services and timers no command may stop, disable or mask. */
@@ -703,13 +732,16 @@ function* hardeningUndone(text: string, role: string | undefined): Generator<str
     /\b(?:ip6?tables(?:-legacy|-nft)?)\s+(?:-[IA]|--insert|--append)\s+(INPUT|FORWARD|DOCKER-USER)\b[^\n]*-j\s+ACCEPT\b/.exec(
       body,
     ) ?? /\b(?:ip6?tables(?:-legacy|-nft)?)\s+-P\s+(?:INPUT|FORWARD)\s+ACCEPT\b/.exec(body);
+  const nft = /\bnft\s+(?:add|insert)\s+rule\b[^\n]*\b(?:input|forward)\b[^\n]*\baccept\b/.exec(body);
+  if (nft && !/\bdport\b|\biif(name)?\s+"?lo\b/.test(nft[0]))
+    yield `${who} accepts traffic with a raw nftables rule ("${nft[0].trim()}"); open ports only through the firewall step (UFW).`;
   if (raw && !/--dport|--ctorigdstport|-i\s+lo\b/.test(raw[0]))
     yield `${who} accepts traffic with a raw iptables rule ("${raw[0].trim()}"); open ports only through the firewall step (UFW).`;
   for (const m of body.matchAll(/\bufw\s+(?:route\s+)?allow\b([^\n;&|>]*)/g)) {
     const rest = m[1]!;
-    if (rest.includes("$") || /\bout\b/.test(rest)) continue; // a rule built from variables, or outgoing
+    if (rest.includes("$") || /^\s*out\b/.test(rest)) continue; // a rule built from variables, or outgoing
     if (!/\bport\b|(^|\s)\d+(:\d+)?(\/(tcp|udp))?(\s|$)|(^|\s)(ssh|http|https|OpenSSH)(\s|$)/.test(rest))
-      yield `${who} runs "ufw allow${rest.trimEnd()}", which admits every port; allow single ports (HardenedHost publicTcpPorts).`;
+      yield `${who} runs "${m[0].trim()}", which admits every port; allow single ports (HardenedHost publicTcpPorts).`;
   }
   if (role !== "host-sysctl")
     for (const [key, want] of Object.entries(SYSCTL_REQUIRED)) {

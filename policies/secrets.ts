@@ -91,9 +91,14 @@ export const noPlaintextSecrets = typedPolicies(
         ];
     // Files a host install writes from its command text: a credential file there is in the text.
     if (isCommand)
-      for (const [file, content] of installedFiles(scriptOf(props)))
+      for (const [file, content] of installedFiles(scriptOf(props))) {
         if (CREDENTIAL_FILE.test(file) && content.trim() !== "" && !isPublicKeyMaterial(content))
           yield `the command installs ${file} with its content in the command text (visible in ps and the state); deliver a credential file on stdin (renderInstall stdinFile) from a Pulumi secret.`;
+        // Each installed file as the host will read it (its quoting undone): a credential there.
+        const found = secretFormatIn(content) ?? credentialArgumentIn(content);
+        if (found)
+          yield `the command installs ${file} holding a credential (${found}); pass it on stdin or as a secret file, never in the installed text.`;
+      }
     for (const [where, texts] of visible) {
       // Exec-form arrays are one command line (words joined by spaces); scripts keep their lines.
       const text = texts.join(isCommand ? "\n" : " ");

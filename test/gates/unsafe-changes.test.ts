@@ -1509,6 +1509,66 @@ const CASES: [string, string, Change][] = [
       "set_login_def PASS_MAX_DAYS 365\necho 'backup-ro:Tr0ub4dor3x' | chpasswd\n",
     ),
   ],
+  // issue 10 red team, round 2
+  [
+    "HSTS for 60 seconds",
+    "proxy-tls",
+    {
+      config: () => ({
+        proxy: { ...(readStackFile(ROOT, "production").values.proxy as Props), hstsMaxAgeSeconds: 60 },
+      }),
+    },
+  ],
+  [
+    "sshd config includes an unmanaged directory first",
+    "host-step-effective",
+    replaceIn(
+      "host-sshd",
+      "stdin",
+      "Port $LG_SSHD_PORT\n",
+      "Include /etc/ssh/extra.d/*.conf\nPort $LG_SSHD_PORT\n",
+    ),
+  ],
+  [
+    "UFW routes everything into docker0",
+    "host-step-effective",
+    replaceIn(
+      "host-firewall",
+      "stdin",
+      "set_default incoming deny\n",
+      "set_default incoming deny\nufw route allow in on eth0 out on docker0\n",
+    ),
+  ],
+  [
+    "nftables accepts all input",
+    "host-step-effective",
+    replaceIn(
+      "host-firewall",
+      "stdin",
+      "set_default incoming deny\n",
+      "set_default incoming deny\nnft insert rule inet filter input accept\n",
+    ),
+  ],
+  [
+    "audit rules switch auditing off",
+    "host-step-effective",
+    replaceIn(
+      "host-auditd",
+      "stdin",
+      "-w /etc/passwd -p wa -k identity\n",
+      "-e 0\n-w /etc/passwd -p wa -k identity\n",
+    ),
+  ],
+  [
+    "passwords never expire",
+    "host-step-effective",
+    replaceIn(
+      "host-accounts",
+      "stdin",
+      "set_login_def PASS_MAX_DAYS 365",
+      "set_login_def PASS_MAX_DAYS 99999",
+    ),
+  ],
 ];
 
 /** Production as a 3-node Swarm cluster. */

@@ -117,6 +117,24 @@ describe("cloudflare", () => {
       'hostname admin.example.com sets min_tls_version "1.0", below the zone\'s; set minimum TLS 1.2: `min_tls_version = "1.2"`.',
     ]);
   });
+  it("HSTS for at least a year", async () => {
+    const proxy = (maxAge: number): ResourceInput => ({
+      type: CONTAINER,
+      name: "proxy",
+      props: {
+        uploads: [
+          {
+            file: "/etc/nginx/nginx.conf",
+            content: `ssl_protocols TLSv1.2 TLSv1.3;\nssl_ciphers ${TLS12_CIPHERS};\nadd_header Strict-Transport-Security "max-age=${maxAge}" always;\n`,
+          },
+        ],
+      },
+    });
+    assert.deepEqual(await runResourcePolicy(cf.proxyTls, proxy(31536000)), []);
+    assert.deepEqual(await runResourcePolicy(cf.proxyTls, proxy(60)), [
+      "nginx sends HSTS for only 60 s; browsers forget it within the hour: keep max-age ≥ 31536000 (one year; proxy.hstsMaxAgeSeconds).",
+    ]);
+  });
   it("plain HTTP only redirects (the origin's side of Always Use HTTPS)", () => {
     const conf = (port80: string) =>
       `http {\n  server {\n    listen 80 default_server;\n    return 444;\n  }\n  server {\n    listen 80;\n${port80}\n  }\n  server {\n    listen 127.0.0.1:8081;\n    root /srv/health;\n  }\n  server {\n    listen 443 ssl http2;\n    location / { proxy_pass http://app; }\n  }\n}\n`;
@@ -336,6 +354,15 @@ describe("secrets", () => {
       ),
       [
         "the command installs /etc/launchgate/rsync.secret with its content in the command text (visible in ps and the state); deliver a credential file on stdin (renderInstall stdinFile) from a Pulumi secret.",
+      ],
+    );
+    assert.deepEqual(
+      await runResourcePolicy(
+        sec.noPlaintextSecrets,
+        install("/usr/local/lib/b.sh", "#!/bin/sh\nexport LG_PG_PASSWORD='\\''Tr0ub4dor3x'\\''\n"),
+      ),
+      [
+        "the command installs /usr/local/lib/b.sh holding a credential (LG_PG_PASSWORD=…); pass it on stdin or as a secret file, never in the installed text.",
       ],
     );
     assert.deepEqual(
@@ -826,6 +853,53 @@ describe("host", () => {
       ],
     ],
   );
+  // Round 2 of the red team: more ways to make a step ineffective.
+  changed.push(
+    [
+      "sshd",
+      "Port $LG_SSHD_PORT\n",
+      "Include /etc/ssh/extra.d/*.conf\nPort $LG_SSHD_PORT\n",
+      [
+        "sshd step's config includes /etc/ssh/extra.d/*.conf, which sshd reads before the settings that follow (first value wins); keep every setting in the step's own file.",
+      ],
+    ],
+    [
+      "firewall",
+      "set_default incoming deny\n",
+      "set_default incoming deny\nufw route allow in on eth0 out on docker0 >/dev/null\n",
+      [
+        'a host-firewall command runs "ufw route allow in on eth0 out on docker0", which admits every port; allow single ports (HardenedHost publicTcpPorts).',
+      ],
+    ],
+    [
+      "firewall",
+      "set_default incoming deny\n",
+      "set_default incoming deny\nnft insert rule inet filter input accept\n",
+      [
+        'a host-firewall command accepts traffic with a raw nftables rule ("nft insert rule inet filter input accept"); open ports only through the firewall step (UFW).',
+      ],
+    ],
+    [
+      "auditd",
+      "-w /etc/passwd -p wa -k identity\n",
+      "-e 0\n-w /etc/passwd -p wa -k identity\n",
+      [
+        "auditd step's rules disable auditing (`-e 0`); keep it enabled (`-e 1`, or `-e 2` to lock the rules).",
+      ],
+    ],
+    [
+      "accounts",
+      "set_login_def PASS_MAX_DAYS 365",
+      "set_login_def PASS_MAX_DAYS 99999",
+      ["accounts step sets PASS_MAX_DAYS 99999; it must be at most 365 (CIS Debian 12 §5.4.1)."],
+    ],
+    [
+      "accounts",
+      "set_login_def PASS_WARN_AGE 14",
+      "set_login_def PASS_WARN_AGE 0",
+      ["accounts step sets PASS_WARN_AGE 0; it must be at least 7 (CIS Debian 12 §5.4.1)."],
+    ],
+  );
   for (const [s, from, to, messages] of changed) {
     it(`${s}: "${from.trim()}" → "${to}"`, async () => {
       const text = s === "sshd" ? sshdRendered() : script(`${s}.sh`);
@@ -872,9 +946,9 @@ describe("host", () => {
   it("monitors as installed: an alert target by the gate's definition, workloads probed, alerts delivered, a repeating timer", async () => {
     const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
     const install = (
-      o: { stdin?: string; probes?: string; hook?: string; timer?: string } = {},
+      o: { stdin?: string; probes?: string; hook?: string; timer?: string; url?: string } = {},
     ): ResourceInput => {
-      const probe = `export LG_PROBE_CONTAINERS=${q(o.probes ?? "postgres=postgres api=api-1a2b")}\nexport LG_WEBHOOK_FILE=${q(o.hook ?? "/etc/launchgate/alert-webhook")}\n`;
+      const probe = `export LG_PROBE_CONTAINERS=${q(o.probes ?? "postgres=postgres api=api-1a2b")}\nexport LG_PUBLIC_URL=${q(o.url ?? "https://example.com/")}\nexport LG_WEBHOOK_FILE=${q(o.hook ?? "/etc/launchgate/alert-webhook")}\n`;
       const timer = o.timer ?? "[Timer]\nOnBootSec=2min\nOnUnitActiveSec=60s\n";
       return {
         type: REMOTE,
@@ -907,6 +981,9 @@ describe("host", () => {
     assert.deepEqual(await run({ stdin: "-" }), [noTarget]);
     assert.deepEqual(await run({ probes: "" }), [
       "/usr/local/lib/launchgate/monitor-probe.sh probes no workload (LG_PROBE_CONTAINERS is empty); probe every data store and app.",
+    ]);
+    assert.deepEqual(await run({ url: "" }), [
+      '/usr/local/lib/launchgate/monitor-probe.sh probes no public URL (LG_PUBLIC_URL=""); the end-to-end probe must reach the site through the proxy.',
     ]);
     assert.deepEqual(await run({ hook: "/dev/null" }), [
       "/usr/local/lib/launchgate/monitor-probe.sh alerts through /dev/null, not the file the install writes the alert target to (/etc/launchgate/alert-webhook); alerts would reach nobody.",
