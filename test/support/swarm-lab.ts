@@ -29,6 +29,7 @@ import { loadImages, startDockerOverSsh, type DockerOverSsh } from "./docker-ove
 import { CONTAINER, Harness, imageRepo, NETWORK, PG_DATABASE, PG_GRANT, PG_ROLE, VOLUME } from "./harness";
 import { installMocks, reveal, settle, type RecordedResource } from "./mocks";
 import { commandRoleOf } from "../../contract/roles";
+import { NODE_NAME_LABEL, nodeName } from "../../contract/placement";
 import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
 import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "./swarm-services";
 import {
@@ -309,6 +310,39 @@ export class SwarmLab {
   }
 
   /**
+   * The node whose engine a recorded docker resource is declared on: the `host` of its docker
+   * provider (`ssh://deployer@127.0.0.1:<the node's SSH port>` on the local stack).
+   */
+  nodeOfProvider(rec: ProgramRecording, r: RecordedResource): number {
+    const providerName = (r.provider ?? "").split("::").slice(0, -1).pop();
+    const p = rec.all.find((x) => x.type === "pulumi:providers:docker" && x.name === providerName);
+    assert.ok(p, `${r.name}: no docker provider ${providerName} recorded (${r.provider})`);
+    const m = /^ssh:\/\/([^@]+)@127\.0\.0\.1:(\d+)$/.exec(String(p.inputs.host));
+    const node = this.vps.findIndex((v) => m !== null && v.sshPort === Number(m[2]));
+    assert.ok(
+      node >= 0,
+      `${r.name}: provider ${providerName} reaches ${p.inputs.host}, no node of this cluster`,
+    );
+    assert.equal(m![1], DEPLOY, `${r.name}: its provider connects as the deploy user`);
+    return node;
+  }
+
+  /**
+   * Creates a recorded docker.Volume on the engine its provider reaches: the first manager's
+   * through the harness, another node's with the Docker CLI over that node's bridge.
+   */
+  private async createVolumeOnItsNode(rec: ProgramRecording, r: RecordedResource, log: (l: string) => void) {
+    const node = this.nodeOfProvider(rec, r);
+    if (node === 0) return this.harness.createVolume(r);
+    const labels = ((r.inputs.labels ?? []) as { label: string; value: string }[]).flatMap((l) => [
+      "--label",
+      `${l.label}=${l.value}`,
+    ]);
+    must("docker", ["volume", "create", ...labels, String(r.inputs.name)], { env: this.bridges[node]!.env });
+    log(`  [node-${node}] volume ${r.inputs.name}`);
+  }
+
+  /**
    * Runs a recorded remote command's `create` over SSH on its node as the deploy user, its stdin
    * (a secret, e.g. the alert webhook) on stdin; throws with its output when it fails.
    */
@@ -447,10 +481,12 @@ export class SwarmLab {
    * `extra`; the first manager also runs the one-shot containers (the proxy's config check).
    */
   private imagesFor(i: number, rec: ProgramRecording, extra: readonly string[]): string[] {
+    // The configured labels and the node's own name (SwarmCluster labels each node with it).
+    const labels: Record<string, string> = { ...this.labels[i]!, [NODE_NAME_LABEL]: nodeName(i) };
     const meets = (c: string) => {
       const m = /^node\.labels\.(\S+) == (\S+)$/.exec(c);
       assert.ok(m, `constraint ${c} is not a node-label constraint`);
-      return this.labels[i]![m[1]!] === m[2];
+      return labels[m[1]!] === m[2];
     };
     const refs = played(rec)
       .filter((r) =>
@@ -522,6 +558,8 @@ export class SwarmLab {
         [REMOTE]: async (r) =>
           void (isStarter(r) ? await this.harness.applyPidsLimit(r) : this.runCommand(r, log)),
         [LOCAL]: async (r) => this.openTunnel(r, log),
+        // Each volume on the engine of the node its provider reaches (a data store's node).
+        [VOLUME]: (r) => this.createVolumeOnItsNode(rec, r, log),
       },
       log: (l) => log(`  [harness] ${l}`),
     });
