@@ -404,8 +404,10 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     if (!engines.has(n.host)) engines.set(n.host, engineOf(`vps-docker-${n.name}`, n.host));
     return { name: n.name, docker: engines.get(n.host)! };
   };
-  // PIDs limits are applied with the Docker CLI on the same engine, over SSH as the deploy user.
-  const engine: EngineCli = { ssh: connection };
+  // PIDs limits are applied (and one-shot jobs started) with the Docker CLI on the engine that
+  // holds the containers and services: the managing host's (on a swarm the first manager, where
+  // `docker service update` works and the one-shot containers are), over SSH as the deploy user.
+  const engine: EngineCli = { ssh: host.deployConnection };
 
   const net = new Network(
     "net",

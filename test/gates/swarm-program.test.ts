@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { REAL_PROGRAM, SWARM_HOSTS, check, refusedBy, stopPack, swarmOverrides } from "./support";
-import { HOST_STEPS } from "../../contract/roles";
+import { HOST_STEPS, commandRoleOf } from "../../contract/roles";
+import { PIDS_LIMIT_COMMAND_ROLE } from "../../contract/pids-limits";
 
 after(stopPack);
 
@@ -23,7 +24,7 @@ interface Seen {
 }
 
 /** Runs `stack` as a swarm, recording every custom resource's type, name, inputs and options. */
-async function runSwarm(stack: string) {
+async function runSwarm(stack: string, hosts: readonly Props[] = SWARM_HOSTS) {
   const seen: Seen[] = [];
   const byResource = new Map<pulumi.Resource, Seen>();
   const record: pulumi.ResourceTransformation = (args) => {
@@ -44,7 +45,7 @@ async function runSwarm(stack: string) {
   const r = await check({
     stack,
     programPath: REAL_PROGRAM,
-    configOverrides: swarmOverrides(),
+    configOverrides: { ...swarmOverrides(), hosts },
     transform: record,
   });
   return { r, seen, providerOf };
@@ -102,10 +103,18 @@ describe("placement swarm: the whole program", () => {
   });
 
   it("staging: each data store's volumes are declared on its own node's engine and its service pinned to that node", async () => {
-    const { r, seen, providerOf } = await runSwarm("staging");
+    // Postgres on node-2 and Redis on node-1: neither on the first manager, which gets the services.
+    const placed = [
+      { "launchgate.edge": "true" },
+      { "launchgate.redis": "true" },
+      { "launchgate.postgres": "true" },
+    ];
+    const hosts = SWARM_HOSTS.map((h, i) => ({ ...h, labels: placed[i] }));
+    const { r, seen, providerOf } = await runSwarm("staging", hosts);
     assert.deepEqual(r.programErrors, []);
+    assert.deepEqual(refusedBy(r), []);
     const node = (label: string) =>
-      SWARM_HOSTS.findIndex((h) => (h.labels as Props | undefined)?.[label] === "true");
+      hosts.findIndex((h) => (h.labels as Props | undefined)?.[label] === "true");
     const services = seen.filter((x) => x.type === "docker:index/service:Service");
     const volumes = seen.filter((x) => x.type === "docker:index/volume:Volume");
     const stores = [
@@ -169,6 +178,18 @@ describe("placement swarm: the whole program", () => {
       "the Postgres node's daily run leaves Redis out",
     );
     assert.doesNotMatch(redisInstall, /LG_DATABASES=|backup-postgres/, "no Postgres dump on the Redis node");
+    // PIDs limits (`docker service update`, a manager's command) and one-shot starts (the proxy's
+    // config check, a container on the first manager's engine) run on the first manager.
+    const pids: Seen[] = [];
+    for (const x of seen.filter((c) => c.type === "command:remote:Command"))
+      if (commandRoleOf((await x.resolved!).triggers as unknown[]) === PIDS_LIMIT_COMMAND_ROLE) pids.push(x);
+    assert.ok(pids.length >= 8, `${pids.length} PIDs-limit commands`);
+    for (const x of pids)
+      assert.equal(
+        ((await x.resolved!).connection as Props).host,
+        SWARM_HOSTS[0]!.address,
+        `${x.name} on the first manager`,
+      );
   });
 
   for (const stack of ["local", "staging"]) {
