@@ -30,7 +30,11 @@ import { CONTAINER, Harness, imageRepo, NETWORK, PG_DATABASE, PG_GRANT, PG_ROLE,
 import { installMocks, reveal, settle, type RecordedResource } from "./mocks";
 import { commandRoleOf } from "../../contract/roles";
 import { NODE_NAME_LABEL, nodeName } from "../../contract/placement";
-import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
+import {
+  PIDS_LIMIT_COMMAND_ROLE,
+  parsePidsLimitCommand,
+  parseServicePidsLimitCommand,
+} from "../../contract/pids-limits";
 import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "./swarm-services";
 import {
   KeyPair,
@@ -129,12 +133,23 @@ export const isStarter = (r: RecordedResource) =>
   r.type === REMOTE &&
   commandRoleOf(r.inputs.triggers) === PIDS_LIMIT_COMMAND_ROLE &&
   parsePidsLimitCommand(String(r.inputs.create))?.start !== undefined;
+/**
+ * Services whose PIDs-limit command (`docker service update --limit-pids` on the first manager) is
+ * played at deploy: one, because each is a rolling update with its 30 s monitor window.
+ */
+export const PIDS_PLAYED_SERVICES = ["api"];
+/** A played service PIDs-limit command (its service in {@link PIDS_PLAYED_SERVICES}). */
+export const isPlayedServicePidsLimit = (r: RecordedResource) =>
+  r.type === REMOTE &&
+  commandRoleOf(r.inputs.triggers) === PIDS_LIMIT_COMMAND_ROLE &&
+  PIDS_PLAYED_SERVICES.includes(parseServicePidsLimitCommand(String(r.inputs.create))?.service ?? "");
 export const played = (rec: ProgramRecording) =>
   rec.resources.filter(
     (r) =>
       PLAYED.includes(r.type) ||
       isTunnel(r) ||
       isStarter(r) ||
+      isPlayedServicePidsLimit(r) ||
       (r.type === REMOTE && PLAYED_COMMANDS.includes(commandRoleOf(r.inputs.triggers) ?? "")),
   );
 
@@ -555,8 +570,13 @@ export class SwarmLab {
       handlers: {
         ...this.player.handlers(),
         // A starter runs as the harness runs it (on the engine it created the container on).
-        [REMOTE]: async (r) =>
-          void (isStarter(r) ? await this.harness.applyPidsLimit(r) : this.runCommand(r, log)),
+        [REMOTE]: async (r) => {
+          if (!isStarter(r)) return void this.runCommand(r, log);
+          // A starter starts its container on the engine its connection reaches: the first
+          // manager's, where the container was created (the harness runs it on that engine).
+          assert.equal(this.nodeOf(r), 0, `${r.name}: starts its one-shot container on the first manager`);
+          await this.harness.applyPidsLimit(r);
+        },
         [LOCAL]: async (r) => this.openTunnel(r, log),
         // Each volume on the engine of the node its provider reaches (a data store's node).
         [VOLUME]: (r) => this.createVolumeOnItsNode(rec, r, log),

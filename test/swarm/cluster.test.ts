@@ -26,7 +26,16 @@ import { PG_ROLE } from "../support/harness";
 import { eventually, request, tcpOpen } from "../support/probes";
 import { startClientLoop, type ClientLoopResult } from "../support/client-loop";
 import { SECRET, SERVICE, SERVICE_CONFIG } from "../support/swarm-services";
-import { DEPLOY, REMOTE, SwarmLab, isTunnel, played, type Executed } from "../support/swarm-lab";
+import {
+  DEPLOY,
+  REMOTE,
+  SwarmLab,
+  isPlayedServicePidsLimit,
+  isTunnel,
+  played,
+  type Executed,
+} from "../support/swarm-lab";
+import { parseServicePidsLimitCommand } from "../../contract/pids-limits";
 import { unitServiceScript } from "../support/fake-host";
 import { SSH_OPTS, Vps, exec, must, run, ssh } from "../support/vps";
 import { commandRoleOf } from "../../contract/roles";
@@ -159,6 +168,26 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
       console.log(`  node-${i} (${v.ip}:443): ${res.status} ${res.body.trim()}`);
     }
     assert.equal(await tcpOpen(vps[2]!.ip, 443), false, "node-2 is no edge node: no proxy on 443");
+    // The program's PIDs-limit command for the api (CIS 5.29) ran on the first manager: the
+    // service's task template carries the configured limit.
+    const pids = must(
+      "docker",
+      ["service", "inspect", "-f", "{{json .Spec.TaskTemplate.Resources.Limits.Pids}}", "api"],
+      { env: lab.bridges[0]!.env },
+    ).stdout.trim();
+    const wanted = parseServicePidsLimitCommand(
+      String(current.resources.find((r) => isPlayedServicePidsLimit(r))!.inputs.create),
+    )!.limit;
+    assert.equal(Number(pids), wanted, `api's Limits.Pids: ${pids}`);
+    console.log(`  api: TaskTemplate.Resources.Limits.Pids = ${pids}`);
+    // The proxy's one-shot config check (nginx -t) ran to completion, started by its command.
+    const check = must(
+      "docker",
+      ["ps", "-a", "--filter", "name=^proxy-config-check-", "--format", "{{.Names}} {{.Status}}"],
+      { env: lab.bridges[0]!.env },
+    ).stdout.trim();
+    assert.match(check, /^proxy-config-check-\S+ Exited \(0\)/, `the config check ran and passed: ${check}`);
+    console.log(`  ${check}`);
     // The api's migration ran as a Swarm job (on the internal overlay, after the pre-migration
     // backup) before the api started: its table exists, owned by the app role; the job is gone.
     const owner = String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name);
@@ -489,6 +518,11 @@ async function rollOut(
     if (isTunnel(r)) {
       // The tunnel re-opens on every run (a new run id): its open script reuses the live forward.
       lab.openTunnel(r);
+      continue;
+    } else if (isPlayedServicePidsLimit(r)) {
+      // Re-applied by the engine after the service's update (its trigger has the spec's digest):
+      // one more rolling update, not replayed here to keep the suite bounded.
+      done.push(`skip ${key(r)} (a second rolling update)`);
       continue;
     } else if (r.type === REMOTE) {
       // A changed command is replaced (its triggers changed) or updated: either runs its create.
