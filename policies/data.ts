@@ -499,8 +499,6 @@ interface Declared {
   readonly databases: readonly string[];
   /** The Postgres container's name, when known. */
   readonly pgContainer?: string;
-  /** Names of the Redis data stores (containers or Swarm services) whose names are known. */
-  readonly redisContainers: readonly string[];
 }
 
 /**
@@ -547,16 +545,6 @@ function* installedProblems(r: PolicyResource, d: Declared): Generator<[string, 
       if (missing.length > 0)
         yield [
           `${path} leaves out database(s) ${missing.join(", ")} (LG_DATABASES="${dbs ?? ""}"); it must cover every managed database.`,
-          r,
-        ];
-    }
-    const redis = env.get("LG_REDIS_CONTAINERS");
-    if (reads("LG_REDIS_CONTAINERS")) {
-      const listed = (redis ?? "").split(/\s+/).filter(Boolean);
-      const missing = d.redisContainers.filter((x) => !listed.includes(x));
-      if (missing.length > 0)
-        yield [
-          `${path} leaves out Redis ${missing.join(", ")} (LG_REDIS_CONTAINERS="${redis ?? ""}"); every Redis data store is backed up with Postgres.`,
           r,
         ];
     }
@@ -681,8 +669,24 @@ export const backupsPresent = stackPolicy(
         drillEveryHours: roleOfCommand(r.props) === "drill" ? manifest?.backups.drillEveryHours : undefined,
         databases,
         pgContainer,
-        redisContainers,
       });
+    // Every Redis data store is backed up by some backup install (on a swarm, the one on its own
+    // node): the union of the installed Redis backups' LG_REDIS_CONTAINERS.
+    const redisBacked = new Set<string>();
+    let redisScripts = 0;
+    for (const r of byRole("backup"))
+      for (const text of installedFiles(commandText(r)).values())
+        if (text.startsWith("#!") && /\$\{?LG_REDIS_CONTAINERS\b/.test(text)) {
+          redisScripts++;
+          for (const n of (scriptExports(text).get("LG_REDIS_CONTAINERS") ?? "").split(/\s+/))
+            if (n) redisBacked.add(n);
+        }
+    const unbacked = redisContainers.filter((n) => !redisBacked.has(n));
+    if (redisScripts > 0 && unbacked.length > 0)
+      yield [
+        `no backup install backs up Redis ${unbacked.join(", ")} (LG_REDIS_CONTAINERS of the installed Redis backups: ${[...redisBacked].join(" ") || "none"}); every Redis data store is backed up with Postgres.`,
+        byRole("backup")[0]!,
+      ];
     // The pre-migration backup must take a backup, not just exist as a dependency.
     for (const r of byRole("pre-migration-backup"))
       if (!/backup-postgres\.sh|pg_dump/.test(commandText(r)))

@@ -323,6 +323,45 @@ describe("backups-present", () => {
       "the drill install enables no systemd timer; a scheduled restore drill must run on a schedule.",
     ]);
   });
+  it("every Redis data store is in some backup install's Redis backup (a swarm: the one on its node)", async () => {
+    const redis = (name: string): StackResourceInput => ({
+      type: TYPES.container,
+      name,
+      props: { name, labels: role("datastore", "redis") },
+    });
+    const redisBackup = (listed: string) =>
+      cmd(
+        "backup",
+        [
+          [
+            "/l/redis.sh",
+            script({ LG_REDIS_CONTAINERS: listed }, "for c in $LG_REDIS_CONTAINERS; do :; done"),
+          ],
+          ["/l/retention.sh", script(ENV, "days=${LG_RETENTION_DAYS:?}")],
+        ],
+        "r.timer",
+      );
+    const run = (...rs: StackResourceInput[]) =>
+      runStackPolicy(data.backupsPresent, [
+        pg,
+        database,
+        gate(30, 24),
+        redis("redis-queue"),
+        redis("redis-cache"),
+        backup(),
+        drill(),
+        ...rs,
+      ]);
+    assert.deepEqual(await run(redisBackup("redis-queue redis-cache")), []);
+    // Split over two installs (Postgres' node and Redis' node): covered by their union.
+    assert.deepEqual(
+      await run(redisBackup(""), { ...redisBackup("redis-queue redis-cache"), name: "x-backup-redis" }),
+      [],
+    );
+    assert.deepEqual(await run(redisBackup("redis-queue")), [
+      "no backup install backs up Redis redis-cache (LG_REDIS_CONTAINERS of the installed Redis backups: redis-queue); every Redis data store is backed up with Postgres.",
+    ]);
+  });
   it("judges each setting as installed, one changed setting per violation", async () => {
     assert.deepEqual(await check(backup(backupFiles({ ...ENV, LG_RETENTION_DAYS: "7" })), drill()), [
       "/l/backup.sh keeps dumps 7 days but the release declares 30 (launchgate:backups.retentionDays); install the declared retention.",
