@@ -37,14 +37,24 @@ function containerPolicy(
   meta: PolicyMeta,
   check: (c: ContainerView, config: Config, stack: string) => Iterable<string>,
 ): ResourceValidationPolicy {
-  return typedPolicies(meta, [Container, Service, RemoteCommand], function* (props, args, config) {
-    if (args.type !== TYPES.remoteCommand)
-      yield* check(viewOf(args.type, props), config, stackOfUrn(args.urn));
-    else {
-      const job = swarmJobView(props);
-      if (job) yield* check(job, config, stackOfUrn(args.urn));
-    }
-  });
+  VIEW_CHECKS.push({ name: meta.name, check, config: configDefaults(meta) });
+  return typedPolicies(meta, [Container, Service], (props, args, config) =>
+    check(viewOf(args.type, props), config, stackOfUrn(args.urn)),
+  );
+}
+
+/** Every container rule, by policy name, with its config's defaults: what a Swarm job is held to. */
+const VIEW_CHECKS: {
+  readonly name: string;
+  readonly check: (c: ContainerView, config: Config, stack: string) => Iterable<string>;
+  readonly config: Config;
+}[] = [];
+
+/** A policy's config with only its schema defaults (`exceptions` empty). */
+function configDefaults(meta: PolicyMeta): Config {
+  return Object.fromEntries(
+    Object.entries(meta.config ?? {}).flatMap(([k, v]) => ("default" in v ? [[k, v.default]] : [])),
+  );
 }
 
 /**
@@ -54,7 +64,8 @@ function containerPolicy(
  */
 export function swarmJobView(props: Record<string, unknown>): ContainerView | undefined {
   const create = known(() => props.create);
-  if (typeof create !== "string") return undefined;
+  // Cheap first: every container policy asks this of every remote command.
+  if (typeof create !== "string" || !create.includes("LG_JOB_ARGS=")) return undefined;
   const code = create.replace(/^\s*#.*$/gm, "");
   const line = /^\s*docker\s+service\s+create\b(.*)$/m.exec(code);
   const spec = scriptExports(create).get("LG_JOB_ARGS");
@@ -618,28 +629,44 @@ export const imagesPinned = typedPolicies(
     benchmark: "CIS Docker 1.6 §5.28, §4.x (image provenance)",
     fix: "pin as repo@sha256:<digest> (the digest staging verified)",
   },
-  [Container, Service, RemoteCommand],
-  function* (props, args) {
-    let image: string;
-    if (args.type === TYPES.remoteCommand) {
-      // A Swarm job's image (its `docker service create` arguments).
-      const job = swarmJobView(props);
-      if (job?.image === undefined) return;
-      image = job.image;
-    } else {
-      // Read directly: an image unknown at preview makes this "can't run" (advisory), as the engine does.
-      image = imageOf(args.type, props);
-    }
+  [Container, Service],
+  // Read directly: an image unknown at preview makes this "can't run" (advisory), as the engine does.
+  (props, args) => imageProblems(imageOf(args.type, props), stackOfUrn(args.urn)),
+);
+VIEW_CHECKS.push({
+  name: "images-pinned",
+  check: (c, _config, stack) => (c.image === undefined ? [] : imageProblems(c.image, stack)),
+  config: {},
+});
+
+/** What is wrong with how `image` is pinned on `stack`. */
+function* imageProblems(image: string, stack: string): Generator<string> {
+  {
     const lastPart = image.split("/").pop() ?? image;
     if (/:latest(@|$)/.test(image) || (!lastPart.includes(":") && !lastPart.includes("@"))) {
       yield `image "${image}" floats (:latest or no tag); pin it as repo@sha256:<digest>.`;
-    } else if (
-      stackOfUrn(args.urn) !== "local" &&
-      !DIGEST_PINNED.test(image) &&
-      !/^sha256:[a-f0-9]{64}$/.test(image)
-    ) {
-      yield `image "${image}" is pinned by tag only; on ${stackOfUrn(args.urn)} use repo@sha256:<digest> (the digest staging verified).`;
+    } else if (stack !== "local" && !DIGEST_PINNED.test(image) && !/^sha256:[a-f0-9]{64}$/.test(image)) {
+      yield `image "${image}" is pinned by tag only; on ${stack} use repo@sha256:<digest> (the digest staging verified).`;
     }
+  }
+}
+
+export const swarmJobsHardened = typedPolicy(
+  {
+    name: "swarm-jobs-hardened",
+    description:
+      "Checks whether a Swarm job a command runs (the migration's `docker service create` on a manager) passes every container rule — capabilities, no-new-privileges, namespaces, mounts, read-only root, limits, restart, logging, sysctls, user, image pin — read from its arguments; each message names the rule.",
+    protectsAgainst:
+      "a one-shot job (it runs the app image's code against the database) escaping the container rules because it is a command, not a container or service resource",
+    benchmark: "CIS Docker 1.6 §5 (as for containers); Docker `service create` (replicated-job)",
+    fix: 'keep the job\'s spec from hardened({ kind: "job" }) (components/app/AppService.ts, jobServiceCreateArgs); the rule named in the message says what to restore',
+  },
+  RemoteCommand,
+  function* (props, args) {
+    const job = swarmJobView(props);
+    if (!job) return;
+    const stack = stackOfUrn(args.urn);
+    for (const v of VIEW_CHECKS) for (const m of v.check(job, v.config, stack)) yield `${v.name}: ${m}`;
   },
 );
 
@@ -859,4 +886,5 @@ export const containerPolicies = [
   datastoresInternalOnly,
   containerPidsLimit,
   overlaysEncrypted,
+  swarmJobsHardened,
 ];

@@ -710,6 +710,21 @@ const EFFECTIVE: Record<string, (text: string) => Generator<string>> = {
   "host-accounts": accountsProblems,
 };
 
+/** The kernel parameters the sysctl step sets, as one alternation (dots or slashes), built once. */
+const SYSCTL_KEYS = Object.keys(SYSCTL_REQUIRED)
+  .map((k) => k.replace(/\./g, "[./]"))
+  .join("|");
+/** `key = value` / `sysctl -w key=value` for one of them, anywhere in a command's text. */
+const SYSCTL_ASSIGNMENT = new RegExp(
+  `(?:^|[\\s'"])(?<key>${SYSCTL_KEYS})\\s*=\\s*['"]?(?<value>-?\\w+)`,
+  "gm",
+);
+/** `echo value > /proc/sys/<key path>`. */
+const SYSCTL_PROC_WRITE = new RegExp(
+  `echo\\s+['"]?(?<value>-?\\w+)['"]?\\s*>+\\s*/proc/sys/(?<key>${SYSCTL_KEYS})\\b`,
+  "g",
+);
+
 /** Hardening services and timers no command may stop, disable or mask. */
 const HARDENING_SERVICES =
   "auditd|fail2ban|ufw|apparmor|unattended-upgrades|apt-daily-upgrade|apt-daily|rsyslog|aidecheck|dailyaidecheck";
@@ -744,13 +759,11 @@ function* hardeningUndone(text: string, role: string | undefined): Generator<str
       yield `${who} runs "${m[0].trim()}", which admits every port; allow single ports (HardenedHost publicTcpPorts).`;
   }
   if (role !== "host-sysctl")
-    for (const [key, want] of Object.entries(SYSCTL_REQUIRED)) {
-      const k = key.replace(/\./g, "[./]");
-      const m =
-        new RegExp(`(?:^|[\\s'"])${k}\\s*=\\s*['"]?(-?\\w+)`, "m").exec(body) ??
-        new RegExp(`echo\\s+['"]?(-?\\w+)['"]?\\s*>+\\s*/proc/sys/${key.replace(/\./g, "/")}\\b`).exec(body);
-      if (m && m[1] !== want)
-        yield `${who} sets ${key} = ${m[1]}; the sysctl step sets it to ${want} — only that step sets kernel parameters.`;
+    for (const m of [...body.matchAll(SYSCTL_ASSIGNMENT), ...body.matchAll(SYSCTL_PROC_WRITE)]) {
+      const key = m.groups!.key!.replace(/\//g, ".");
+      const want = SYSCTL_REQUIRED[key];
+      if (want !== undefined && m.groups!.value !== want)
+        yield `${who} sets ${key} = ${m.groups!.value}; the sysctl step sets it to ${want} — only that step sets kernel parameters.`;
     }
   if (role !== "host-bootstrap") {
     if (

@@ -31,9 +31,11 @@ export const SECRET_FORMATS: readonly [string, RegExp][] = [
   ],
 ];
 
-/** Command-line flags that take a credential (redis-server/redis-cli, curl-style tools, CLIs). */
+/** Command-line flags that take a credential (redis-server, curl-style tools, CLIs). */
 const CREDENTIAL_FLAG =
-  /(?:^|[\s'"])(--(?:password|passwd|pass|token|secret|api-?key|access-?key|requirepass|masterauth|auth)|(?<=redis-cli\b[^\n;&|]*)-a)(?:=|['"]?\s+['"]?)([^\s'"]+)/gi;
+  /(?:^|[\s'"])(--(?:password|passwd|pass|token|secret|api-?key|access-?key|requirepass|masterauth|auth))(?:=|['"]?\s+['"]?)([^\s'"]+)/gi;
+/** redis-cli's `-a <password>` on a redis-cli command line (checked only on lines naming redis-cli). */
+const REDIS_CLI_AUTH = /\bredis-cli\b[^\n;&|]*?\s(-a)(?:=|['"]?\s+['"]?)([^\s'"]+)/gi;
 /** A shell assignment or `key=value` argument, for the names in SECRET_NAME. */
 const SECRET_ASSIGNMENT = /(?:^|[\s;&|('"])([A-Za-z_][A-Za-z0-9_]*)=(?:'([^']*)'|"([^"]*)"|([^\s;&|)'"]+))/g;
 
@@ -53,10 +55,17 @@ export function credentialArgumentIn(text: string): string | undefined {
     const value = m[2] ?? m[3] ?? m[4] ?? "";
     if (SECRET_NAME.test(m[1]!) && isLiteralValue(value)) return `${m[1]}=…`;
   }
-  for (const m of text.matchAll(CREDENTIAL_FLAG)) if (isLiteralValue(m[2]!)) return `${m[1]} …`;
+  // Each pattern only where its anchor word occurs (these run over every plain input, scripts of
+  // 100 kB included): the regexes scan far less text.
+  if (text.includes("--"))
+    for (const m of text.matchAll(CREDENTIAL_FLAG)) if (isLiteralValue(m[2]!)) return `${m[1]} …`;
+  if (text.includes("redis-cli"))
+    for (const m of text.matchAll(REDIS_CLI_AUTH)) if (isLiteralValue(m[2]!)) return `${m[1]} …`;
   // An account's password set in the text: `user:password` piped to chpasswd, or a crypt hash
   // given to useradd/usermod -p (`*` and `!` lock the password instead).
-  const chpasswd = /['"]?([a-z_][\w.-]*):([^\s'"$:]{4,})['"]?[^\n|]*\|\s*(?:sudo\s+)?chpasswd\b/.exec(text);
+  const chpasswd = text.includes("chpasswd")
+    ? /['"]?([a-z_][\w.-]*):([^\s'"$:]{4,})['"]?[^\n|]*\|\s*(?:sudo\s+)?chpasswd\b/.exec(text)
+    : null;
   if (chpasswd) return `a password for ${chpasswd[1]} (chpasswd)`;
   const hash = /\b(?:useradd|usermod)\b[^\n]*\s-p\s+['"]?([^\s'"]{2,})/.exec(text);
   if (hash && !/^[*!]+$/.test(hash[1]!) && !hash[1]!.includes("$("))

@@ -1699,7 +1699,7 @@ const SWARM_CASES: [string, string, Change][] = [
   // The migration's Swarm job (`docker service create` on a manager) is judged like a container.
   [
     "migration job adds SYS_ADMIN on its create line",
-    "container-capabilities",
+    "swarm-jobs-hardened",
     replaceIn(
       "app-api-migrate",
       "create",
@@ -1709,7 +1709,7 @@ const SWARM_CASES: [string, string, Change][] = [
   ],
   [
     "migration job mounts the Docker socket",
-    "container-host-mounts",
+    "swarm-jobs-hardened",
     replaceIn(
       "app-api-migrate",
       "create",
@@ -1719,12 +1719,12 @@ const SWARM_CASES: [string, string, Change][] = [
   ],
   [
     "migration job with a writable root",
-    "container-read-only-root",
+    "swarm-jobs-hardened",
     replaceIn("app-api-migrate", "create", "'\\''--read-only'\\'' ", ""),
   ],
   [
     "migration job runs as root",
-    "container-non-root",
+    "swarm-jobs-hardened",
     replaceIn(
       "app-api-migrate",
       "create",
@@ -1734,7 +1734,7 @@ const SWARM_CASES: [string, string, Change][] = [
   ],
   [
     "migration job on the host network",
-    "container-host-namespaces",
+    "swarm-jobs-hardened",
     replaceIn(
       "app-api-migrate",
       "create",

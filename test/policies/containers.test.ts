@@ -36,7 +36,9 @@ const withRole = (role: string | undefined, more: Props = {}) => ({
 });
 
 // encrypted-overlays checks networks, not containers (test/policies/services.test.ts).
-const ALL = c.containerPolicies.filter((p) => "validateResource" in p && p !== c.overlaysEncrypted);
+const ALL = c.containerPolicies.filter(
+  (p) => "validateResource" in p && p !== c.overlaysEncrypted && p !== c.swarmJobsHardened,
+);
 
 describe("container policies: compliant containers pass every policy", () => {
   const compliant: [string, Props][] = [

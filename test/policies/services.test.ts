@@ -57,7 +57,7 @@ const SPEC = (appService().taskSpec as Props).containerSpec as Props;
 const TASK = appService().taskSpec as Props;
 
 const RESOURCE_POLICIES = c.containerPolicies.filter(
-  (p) => "validateResource" in p && p !== c.overlaysEncrypted,
+  (p) => "validateResource" in p && p !== c.overlaysEncrypted && p !== c.swarmJobsHardened,
 );
 
 describe("container policies on Swarm services: a compliant task template passes every policy", () => {
@@ -376,17 +376,8 @@ describe("container policies on a Swarm job (the migration's `docker service cre
       triggers: ["launchgate.role=migration"],
     },
   });
-  const refusals = async (r: ResourceInput) => {
-    const out: string[] = [];
-    // The policies written once for containers, services and jobs (containerPolicy).
-    const perView = c.containerPolicies.filter(
-      (x) => "validateResource" in x && x.name !== "encrypted-overlays",
-    );
-    for (const p of perView)
-      for (const m of await runResourcePolicy(p as never, r))
-        out.push(`${(p as { name: string }).name}: ${m}`);
-    return out;
-  };
+  /** Each rule's refusals, as swarm-jobs-hardened reports them (`<rule>: <message>`). */
+  const refusals = (r: ResourceInput) => runResourcePolicy(c.swarmJobsHardened, r);
   it("the shipped job passes every container policy (as known at preview, and at up)", async () => {
     assert.equal(c.swarmJobView(job().props)?.role, "migration");
     assert.deepEqual(c.swarmJobView(job().props)!.securityOpts, ["no-new-privileges:true"]);
