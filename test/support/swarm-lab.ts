@@ -22,7 +22,6 @@ import { recordProgram, type ProgramRecording } from "../services/record";
 import { ensureImages, type AppImageSpec } from "../services/images";
 import { loadImages, startDockerOverSsh, type DockerOverSsh } from "./docker-over-ssh";
 import { CONTAINER, Harness, imageRepo, NETWORK, PG_DATABASE, PG_GRANT, PG_ROLE, VOLUME } from "./harness";
-import { oneShotStartCommand, parsePidsLimitCommand } from "../../contract/pids-limits";
 import { installMocks, reveal, settle } from "./mocks";
 import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "./swarm-services";
 import { KeyPair, Run, Vps, buildVpsImage, exec, makeKey, must, run, scratchDir, ssh, startVps } from "./vps";
@@ -66,17 +65,9 @@ export interface Executed {
   readonly result: Run;
 }
 
-/**
- * What is played on the cluster: the docker and postgresql resources (the cluster is formed
- * first), and the commands that start one-shot containers created stopped (the proxy's `nginx -t`
- * check: `startOneShot`, contract/pids-limits.ts), without which they would never run.
- */
+/** What is played on the cluster: the docker and postgresql resources (the cluster is formed first). */
 const PLAYED = [NETWORK, VOLUME, CONTAINER, SECRET, SERVICE_CONFIG, SERVICE, PG_ROLE, PG_DATABASE, PG_GRANT];
-const REMOTE_COMMAND = "command:remote:Command";
-const isStarter = (r: { type: string; inputs: Record<string, unknown> }) =>
-  r.type === REMOTE_COMMAND && parsePidsLimitCommand(String(r.inputs.create))?.start !== undefined;
-export const played = (rec: ProgramRecording) =>
-  rec.resources.filter((r) => PLAYED.includes(r.type) || isStarter(r));
+export const played = (rec: ProgramRecording) => rec.resources.filter((r) => PLAYED.includes(r.type));
 
 export class SwarmLab {
   readonly vps: Vps[];
@@ -338,22 +329,7 @@ export class SwarmLab {
         placement: "as-declared",
       },
       postgresqlExec: (sql) => void this.psql(sql),
-      handlers: {
-        ...this.player.handlers(),
-        // A one-shot's starter, run as the program runs it: on the manager that holds the
-        // container (node 0, the bridge's engine), the contract's text, inside that VPS.
-        [REMOTE_COMMAND]: async (r) => {
-          const p = parsePidsLimitCommand(String(r.inputs.create));
-          if (!p?.start) throw new Error(`the swarm lab runs only one-shot starters, not ${r.name}`);
-          const text = oneShotStartCommand(p.limit, p.container, p.start.timeoutSeconds);
-          const res = must("docker", ["exec", this.vps[0]!.container, "sh", "-c", text], {
-            timeoutMs: (p.start.timeoutSeconds + 60) * 1000,
-          });
-          log(
-            `  [harness] one-shot ${p.container} ran under PIDs limit ${p.limit}: ${res.stdout.trim().split("\n").pop()}`,
-          );
-        },
-      },
+      handlers: this.player.handlers(),
       log: (l) => log(`  [harness] ${l}`),
     });
     const imagesMs = Date.now() - t0;
