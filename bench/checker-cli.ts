@@ -7,7 +7,8 @@
  * - `node -e ''`: a bare node process (start-up floor);
  * - `node -e 'require("@pulumi/pulumi")'`: any Pulumi program's floor (SDK load, no loader hooks);
  * - the same checker run by tsx (how `npm run check` ran before tools/loader; the other speed-ups,
- *   e.g. streaming Analyze and no second SDK copy, apply to it too).
+ *   e.g. streaming Analyze and no second SDK copy, apply to it too);
+ * - the same checker with the V8 code cache off (`LAUNCHGATE_CODE_CACHE=0`, tools/loader/code-cache.cjs).
  * Target (issue 10): work ≤ 1 s and wall ≤ 3 s.
  */
 import { spawnSync } from "node:child_process";
@@ -24,9 +25,19 @@ const LOADER = path.join(ROOT, "tools", "loader", "register.cjs");
 const RUNS = 5;
 
 /** Wall ms of one process run; throws with its stderr when it fails unexpectedly. */
-function timed(cmd: string, args: string[], okCodes = [0]): { ms: number; stderr: string } {
+function timed(
+  cmd: string,
+  args: string[],
+  okCodes = [0],
+  env: Record<string, string> = {},
+): { ms: number; stderr: string } {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(cmd, args, {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { ...process.env, ...env },
+  });
   const ms = performance.now() - t0;
   if (!okCodes.includes(r.status ?? -1))
     throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${(r.stderr ?? "").slice(-400)}`);
@@ -49,6 +60,12 @@ async function productionArgs(): Promise<{ args: string[]; dir: string }> {
   return { args: ["--stack", "production", "--evidence", fx.dir, "--pack-config", packConfig], dir: fx.dir };
 }
 
+function speedOf(stderr: string): NonNullable<ReturnType<typeof parseSpeedLine>> {
+  const speed = parseSpeedLine(stderr);
+  if (!speed) throw new Error(`no speed line in the checker's stderr: ${stderr.slice(-300)}`);
+  return speed;
+}
+
 export async function measureCheckerCli(log: (l: string) => void): Promise<Row[]> {
   const { args, dir } = await productionArgs();
   try {
@@ -68,18 +85,24 @@ function measure(args: string[], log: (l: string) => void): Row[] {
   const nodeBare: number[] = [];
   const sdkBare: number[] = [];
   const loads: number[] = [];
+  const noCodeCacheWork: number[] = [];
+  const noCodeCacheCpu: number[] = [];
   // Warm the loader's cache once (a first run after a source change transpiles the changed files).
   timed(process.execPath, ["--require", LOADER, ...checker]);
   for (let i = 0; i < RUNS; i++) {
     loads.push(os.loadavg()[0]!);
     nodeBare.push(timed(process.execPath, ["-e", ""]).ms);
     sdkBare.push(timed(process.execPath, ["-e", 'require("@pulumi/pulumi")']).ms);
-    const run = timed(process.execPath, ["--require", LOADER, ...checker]);
-    const speed = parseSpeedLine(run.stderr);
-    if (!speed) throw new Error(`no speed line in the checker's stderr: ${run.stderr.slice(-300)}`);
+    const speed = speedOf(timed(process.execPath, ["--require", LOADER, ...checker]).stderr);
     work.push(speed.workS * 1000);
     wall.push(speed.wallS * 1000);
     cpu.push(speed.cpuS * 1000);
+    // The same checker with the V8 code cache off (both processes compile every module).
+    const cold = speedOf(
+      timed(process.execPath, ["--require", LOADER, ...checker], [0], { LAUNCHGATE_CODE_CACHE: "0" }).stderr,
+    );
+    noCodeCacheWork.push(cold.workS * 1000);
+    noCodeCacheCpu.push(cold.cpuS * 1000);
     npmWall.push(timed("npm", ["run", "--silent", "check", "--", ...args]).ms);
     if (i < 3) tsxWall.push(timed(process.execPath, ["--import", "tsx", ...checker]).ms);
   }
@@ -94,6 +117,13 @@ function measure(args: string[], log: (l: string) => void): Row[] {
       baselineWhat: `node -e 'require("@pulumi/pulumi")' wall`,
       baseline: secs(median(sdkBare)),
       ratio: ratio(median(work), median(sdkBare)),
+    },
+    {
+      figure: `check production: work, ${n}`,
+      ours: `${secs(median(work))} (cpu ${secs(median(cpu))})`,
+      baselineWhat: "the same checker, V8 code cache off (LAUNCHGATE_CODE_CACHE=0)",
+      baseline: `${secs(median(noCodeCacheWork))} (cpu ${secs(median(noCodeCacheCpu))})`,
+      ratio: ratio(median(work), median(noCodeCacheWork)),
     },
     {
       figure: `check production: wall (process start → verdict), ${n}`,

@@ -59,7 +59,12 @@ export interface GateManifest {
   /** Staging stack name and its verified release (null when unreadable or not configured). */
   readonly staging: { readonly stack: string | null; readonly verifiedRelease: VerifiedRelease | null };
   readonly restoreDrill: RestoreDrillRecord | null;
-  readonly backups: { readonly retentionDays: number; readonly drillEveryHours: number };
+  readonly backups: {
+    readonly retentionDays: number;
+    readonly drillEveryHours: number;
+    /** Hours between dumps (launchgate:backups.incrementalEveryHours); absent in manifests written before. */
+    readonly incrementalEveryHours?: number;
+  };
   readonly monitoring: { readonly alertTargetConfigured: boolean };
   readonly previous: { readonly commit: string; readonly images: Readonly<Record<string, string>> } | null;
   readonly attestations: readonly FoundAttestation[];

@@ -66,9 +66,13 @@ export type CommandRole =
   | "backup"
   | "drill"
   | "pre-migration-backup"
+  /** Runs an app's migration as a Swarm job on a manager (AppService, placement swarm). */
+  | "migration"
   | "monitoring"
   | "identity-file"
   | "db-admin-tunnel"
+  /** Makes the swarm's DB admin network (Network, placement swarm). */
+  | "db-admin-network"
   | "image-build"
   | "pids-limit"
   | "release-gate"

@@ -330,6 +330,31 @@ export function calendarPeriodDays(value: string): number {
   return m[4] ? Number(m[4]) : 31;
 }
 
+/**
+ * Upper bound of the hours between two runs of a systemd `OnCalendar` value: for a daily spec
+ * with an hour list, step or `*` (`*-*-* 00,06,12,18:00:00`, `*-*-* 00/5:00`, `*-*-* *:30`) the
+ * largest gap between its hours, across midnight; `hourly`/`minutely` 1; otherwise
+ * {@link calendarPeriodDays} × 24.
+ */
+export function calendarPeriodHours(value: string): number {
+  const v = value.trim().toLowerCase();
+  if (v === "hourly" || v === "minutely") return 1;
+  const m = /^\*-\*-\*\s+([\d,/*]+):(?:\d{1,2}|\*)(?::\d{1,2})?(?:\s|$)/.exec(v);
+  if (!m) return calendarPeriodDays(value) * 24;
+  const hours = new Set<number>();
+  for (const part of m[1]!.split(",")) {
+    const step = /^(\*|\d{1,2})(?:\/(\d{1,2}))?$/.exec(part);
+    if (!step) return calendarPeriodDays(value) * 24;
+    const start = step[1] === "*" ? 0 : Number(step[1]);
+    const every = step[2] ? Number(step[2]) : step[1] === "*" ? 1 : 24;
+    if (every < 1) return calendarPeriodDays(value) * 24;
+    for (let h = start; h < 24; h += every) hours.add(h);
+  }
+  const sorted = [...hours].sort((a, b) => a - b);
+  if (sorted.length === 0) return calendarPeriodDays(value) * 24;
+  return Math.max(...sorted.map((h, i) => (sorted[i + 1] ?? sorted[0]! + 24) - h));
+}
+
 interface Declared {
   /** The release manifest's launchgate:backups.retentionDays (undefined without a release gate). */
   readonly retentionDays?: number;
@@ -438,7 +463,7 @@ export const backupsPresent = stackPolicy(
   {
     name: "backups-present",
     description:
-      "Checks whether a stack running Postgres installs scheduled backups (role backup) and a separately scheduled restore drill (role drill), each with systemd timers, as declared: installed retention, databases, container, timers running the installed scripts, drill schedule.",
+      "Checks whether a stack running Postgres installs scheduled backups (role backup) and a separately scheduled restore drill (role drill), each with systemd timers, as declared: installed retention, databases, container, timers running the installed scripts, drill schedule, dump period (launchgate:backups.incrementalEveryHours).",
     protectsAgainst: "a database with no backup, or backups never proven restorable",
     benchmark: "seed 001 §backups (daily pg_dump, 30-day retention, restore drill); seed 003",
     fix: "keep the Backups component: its install (role backup) and drill (role drill) commands",
@@ -488,6 +513,16 @@ export const backupsPresent = stackPolicy(
       .filter((r) => r.isType(Database))
       .flatMap((r) => (known(() => r.props.name) as string | undefined) ?? []);
     const pgContainer = known(() => postgres.props.name) as string | undefined;
+    // The dump period as installed against the declared launchgate:backups.incrementalEveryHours
+    // (manifests written before it was declared: only the daily rule above).
+    const every = manifest?.backups.incrementalEveryHours;
+    const backups = byRole("backup");
+    const periods = backups.flatMap((r) => onCalendars(commandText(r)).map(calendarPeriodHours));
+    if (every !== undefined && periods.length > 0 && Math.min(...periods) > every)
+      yield [
+        `the backup timers dump at best every ${Math.min(...periods)} h but the release declares a dump every ${every} h (launchgate:backups.incrementalEveryHours).`,
+        backups[0]!,
+      ];
     for (const r of [...byRole("backup"), ...byRole("drill")])
       yield* installedProblems(r, {
         retentionDays: manifest?.backups.retentionDays,
@@ -523,7 +558,7 @@ export const migrationsAfterBackup = stackPolicy(
   {
     name: "migrations-after-backup",
     description:
-      "Checks whether every migration job (role migration) runs after a pre-migration backup (role pre-migration-backup): the job, or, for a job created stopped, the PIDs-limit command that starts it, depends on one.",
+      "Checks whether every migration job (role migration: a one-shot container, or on a swarm the command running the Swarm job) runs after a pre-migration backup (role pre-migration-backup): the job, or, for a job created stopped, the PIDs-limit command that starts it, depends on one.",
     protectsAgainst: "a failed or destructive migration with no dump taken just before it",
     benchmark: "seed 003 (backup before migrate)",
     fix: "make the migration (its `startOneShot` command) depend on Backups.preMigrationBackup",
@@ -533,7 +568,9 @@ export const migrationsAfterBackup = stackPolicy(
       (d.isType(RemoteCommand) || d.isType(LocalCommand)) &&
       roleOfCommand(d.props) === "pre-migration-backup";
     for (const job of args.resources.filter(
-      (r) => r.isType(Container) && viewOfContainer(r.props).role === "migration",
+      (r) =>
+        (r.isType(Container) && viewOfContainer(r.props).role === "migration") ||
+        ((r.isType(RemoteCommand) || r.isType(LocalCommand)) && roleOfCommand(r.props) === "migration"),
     )) {
       // What runs it: the container itself when it starts on create; else the command(s) stated
       // to start it (contract/pids-limits.ts), which depend on it.

@@ -12,10 +12,13 @@
  */
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
+import { CopyToRemote } from "@pulumi/command/remote/copyToRemote";
+import { Provider as DockerProvider } from "@pulumi/docker/provider";
 import type { PolicyResource } from "@pulumi/policy";
-import { known, strings } from "./lib/resources";
+import { TYPES, known, strings } from "./lib/resources";
 import { MAX_BACKUP_AGE_HOURS, MONITOR_PERCENT_PAIRS } from "../contract/monitoring";
 import { REQUIRED_HOST_STEPS, commandRoleOf } from "../contract/roles";
+import { sshHostKeyProblem } from "../contract/ssh-host-key";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 type Props = Record<string, unknown>;
@@ -69,7 +72,7 @@ export const hostHardeningPresent = stackPolicy(
   {
     name: "host-hardening-present",
     description:
-      "Checks whether a stack that manages a host runs every required hardening step (REQUIRED_HOST_STEPS: sshd, sysctl, kernel modules, firewall, fail2ban, unattended-upgrades, auditd, docker daemon, accounts, baseline, file integrity).",
+      "Checks whether a stack that manages hosts runs every required hardening step on each of them (REQUIRED_HOST_STEPS: sshd, sysctl, kernel modules, firewall, fail2ban, unattended-upgrades, auditd, docker daemon, accounts, baseline, file integrity); hosts are told apart by the steps' SSH connection (host:port), so a cluster node missing a step is refused even when another node has it.",
     protectsAgainst: "a host deployed with a hardening step silently dropped from HardenedHost",
     benchmark: "seed 001 §8.1.2–8.1.4; dev-sec os-baseline / ssh-baseline",
     fix: "keep every HardenedHost step (HOST_STEPS)",
@@ -80,13 +83,30 @@ export const hostHardeningPresent = stackPolicy(
       .map((r) => [r, roleOfCommand(r.props)] as const)
       .filter(([, role]) => role !== undefined && HOST_ROLES.test(role));
     if (roles.length === 0) return;
-    const present = new Set(roles.map(([, role]) => role));
-    for (const step of REQUIRED_HOST_STEPS)
-      if (!present.has(`host-${step}`))
-        yield [
-          `the host has no ${step} step (role host-${step}); keep it in HardenedHost.`,
-          roles[0]![0] as PolicyResource,
-        ];
+    // Per host: the remote steps by the host:port they connect to. A connection unknown at
+    // preview (an address from another resource) cannot tell its host apart: those steps count
+    // together, as one host. Local steps (the bootstrap) are not required.
+    const hostOf = (r: PolicyResource): string | undefined => {
+      if (!r.isType(RemoteCommand)) return undefined;
+      const c = known(() => r.props.connection) as { host?: unknown; port?: unknown } | undefined;
+      return typeof c?.host === "string" ? `${c.host}:${typeof c.port === "number" ? c.port : 22}` : "";
+    };
+    const hosts = new Map<string, { present: Set<string>; first: PolicyResource }>();
+    for (const [r, role] of roles) {
+      const key = hostOf(r as PolicyResource);
+      if (key === undefined) continue;
+      const h = hosts.get(key) ?? { present: new Set<string>(), first: r as PolicyResource };
+      h.present.add(role!);
+      hosts.set(key, h);
+    }
+    if (hosts.size === 0) hosts.set("", { present: new Set(), first: roles[0]![0] as PolicyResource });
+    for (const [key, h] of hosts)
+      for (const step of REQUIRED_HOST_STEPS)
+        if (!h.present.has(`host-${step}`))
+          yield [
+            `the host${hosts.size > 1 && key ? ` ${key}` : ""} has no ${step} step (role host-${step}); keep it in HardenedHost.`,
+            h.first,
+          ];
   },
 );
 
@@ -578,4 +598,236 @@ export const firewallPorts = typedPolicy(
   },
 );
 
-export const hostPolicies = [hostHardeningPresent, hostStepEffective, firewallPorts, monitoringInstalled];
+/** The docker provider's type token (`pulumi:providers:docker`), from its class. */
+const DOCKER_PROVIDER = `pulumi:providers:${(DockerProvider as unknown as { __pulumiType: string }).__pulumiType}`;
+
+/** Local commands that open SSH connections themselves, and the env entry carrying their pinned key's known_hosts line. */
+const PINNED_LINE_ENV: Record<string, string> = {
+  "host-bootstrap": "LG_KNOWN_HOSTS",
+  "db-admin-tunnel": "KNOWN_HOSTS_LINE",
+};
+
+/** ssh options that switch host-key checking off or hand it to something else (OpenSSH ssh_config). */
+const UNCHECKED_SSH =
+  /StrictHostKeyChecking[= ]\s*["']?(no|off)\b|UserKnownHostsFile[= ]\s*["']?\/dev\/null|KnownHostsCommand|GlobalKnownHostsFile/i;
+
+/** What is wrong with a pinned host key value (`connection.hostKey`), or undefined. */
+function hostKeyValueProblem(read: () => unknown): string | undefined {
+  if (isUnset(read)) return "no host key";
+  const v = known(read);
+  if (v === undefined) return undefined; // computed by another resource: judged at `up`
+  const problem = typeof v === "string" ? sshHostKeyProblem(v.trim()) : "not a string";
+  return problem ? `host key "${String(v)}": ${problem}` : undefined;
+}
+
+export const sshHostKeysPinned = typedPolicies(
+  {
+    name: "ssh-host-keys-pinned",
+    description:
+      "Checks whether every SSH connection the program's commands make verifies the host's key: remote commands (and their jump host) carry a valid `connection.hostKey`, the bootstrap and the DB admin tunnel a pinned known_hosts line, and no local command's ssh switches checking off.",
+    protectsAgainst:
+      "a man in the middle (or a re-used address) answering as the VPS and receiving every command, the secrets on their stdin and the deploy key's logins — the command provider accepts any host key unless `hostKey` is set",
+    benchmark:
+      "RFC 4251 §4.1 (the client must verify the host key); @pulumi/command remote.Connection.hostKey; OpenSSH ssh_config StrictHostKeyChecking",
+    fix: "set launchgate:host.hostKey (or hosts[].hostKey) to the VPS's key (ssh-keyscan -t ed25519 <address>, fingerprint checked out of band)",
+  },
+  [RemoteCommand, CopyToRemote, LocalCommand],
+  function* (props, args) {
+    if (args.type !== TYPES.localCommand) {
+      const conn = known(() => props.connection) as Props | undefined;
+      if (conn === undefined) return; // computed: judged again at `up`
+      const where = String(known(() => conn.host) ?? "its host");
+      const problem = hostKeyValueProblem(() => conn.hostKey);
+      if (problem)
+        yield `connects to ${where} with ${problem}: the command provider then accepts any host key.`;
+      const proxy = known(() => conn.proxy) as Props | undefined;
+      if (proxy !== undefined && proxy !== null) {
+        const viaProblem = hostKeyValueProblem(() => proxy.hostKey);
+        if (viaProblem)
+          yield `reaches ${where} through the jump host ${String(known(() => proxy.host) ?? "?")} with ${viaProblem}.`;
+      }
+      return;
+    }
+    const role = roleOfCommand(props);
+    const name = role ? PINNED_LINE_ENV[role] : undefined;
+    const text = scriptOf(props);
+    if (name) {
+      const env = known(() => props.environment) as Props | undefined;
+      if (env !== undefined && isUnset(() => env[name]))
+        yield `the ${role} command's ssh gets no pinned host key (environment ${name} unset or empty): it would accept any host key.`;
+    }
+    if (role === "host-bootstrap") {
+      // Its runner keeps an unchecked branch for an unpinned key; the pinned branch must be there.
+      if (text && !/StrictHostKeyChecking=yes/.test(text))
+        yield "the bootstrap runner has no strict host-key branch (StrictHostKeyChecking=yes with LG_KNOWN_HOSTS).";
+    } else if (UNCHECKED_SSH.test(text)) {
+      yield `a ${role ?? "unmarked"} command runs ssh with host-key checking off (${UNCHECKED_SSH.exec(text)![0]}).`;
+    }
+  },
+);
+
+/** Absent or empty (a value unknown at preview comes from another resource: set). */
+function isUnset(read: () => unknown): boolean {
+  let touchedUnknown = true;
+  const v = known(() => {
+    const x = read();
+    touchedUnknown = false;
+    return x;
+  });
+  return !touchedUnknown && (v === undefined || v === null || (typeof v === "string" && v.trim() === ""));
+}
+
+/**
+ * The docker provider's ssh options it can vouch for, as `-o` keys (OpenSSH ssh_config names,
+ * lower case); anything else (ProxyCommand, KnownHostsCommand, GlobalKnownHostsFile, `-F`, `-J`,
+ * …) can bring in another host-key source and is refused.
+ */
+const PROVIDER_SSH_OPTIONS = new Set([
+  "identitiesonly",
+  "userknownhostsfile",
+  "stricthostkeychecking",
+  "connecttimeout",
+  "serveraliveinterval",
+  "serveralivecountmax",
+  "batchmode",
+  "loglevel",
+]);
+
+/** Problems of a docker provider's `sshOpts` (argv words) for host-key checking. */
+export function providerSshOptsProblems(words: readonly string[]): string[] {
+  const out: string[] = [];
+  const seen = new Map<string, string>();
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === "-i") {
+      i++;
+      continue;
+    }
+    const inline = /^-o(.+)$/.exec(w);
+    const opt = inline ? inline[1]! : w === "-o" ? words[++i] : undefined;
+    if (opt === undefined) {
+      out.push(
+        `ssh argument "${w}" is not one this policy can vouch for (only -i and -o ${[...PROVIDER_SSH_OPTIONS].join("|")})`,
+      );
+      continue;
+    }
+    const m = /^\s*([A-Za-z]+)\s*(?:=|\s)\s*(.*?)\s*$/.exec(opt);
+    const key = m?.[1]?.toLowerCase();
+    if (!m || !key || !PROVIDER_SSH_OPTIONS.has(key)) {
+      out.push(
+        `ssh option "${opt}" can change how the host key is checked; only ${[...PROVIDER_SSH_OPTIONS].join(", ")} are allowed`,
+      );
+      continue;
+    }
+    // OpenSSH keeps the first value given for an option.
+    if (!seen.has(key)) seen.set(key, m[2]!.replace(/^["']|["']$/g, ""));
+  }
+  const strict = seen.get("stricthostkeychecking")?.toLowerCase();
+  if (strict !== "yes")
+    out.push(
+      `StrictHostKeyChecking=${strict ?? "ask (unset)"}; set it to yes against a known_hosts file holding the pinned host key`,
+    );
+  const file = seen.get("userknownhostsfile");
+  if (!file || file === "/dev/null" || /\s/.test(file))
+    out.push(
+      `UserKnownHostsFile=${file ?? "(unset: the operator's ~/.ssh/known_hosts)"}; give exactly the stack's known_hosts (.launchgate/<stack>/known_hosts)`,
+    );
+  return out;
+}
+
+export const dockerProviderHostKey = stackPolicy(
+  {
+    name: "docker-provider-host-key",
+    description:
+      "Checks whether the docker provider's ssh:// transport checks the host key: `StrictHostKeyChecking=yes` against a known_hosts file (the stack's, holding the pinned key), never /dev/null or the operator's ~/.ssh.",
+    protectsAgainst:
+      "the Docker engine API (root-equivalent) driven through a connection to whoever answers on the VPS's address",
+    benchmark: "RFC 4251 §4.1; OpenSSH ssh_config StrictHostKeyChecking, UserKnownHostsFile",
+    fix: "keep the provider's sshOpts from stacks/compose.ts (UserKnownHostsFile=.launchgate/<stack>/known_hosts, StrictHostKeyChecking=yes)",
+  },
+  function* (args) {
+    for (const r of args.resources.filter((x) => x.type === DOCKER_PROVIDER)) {
+      const host = known(() => r.props.host);
+      if (typeof host !== "string" || !/^ssh:\/\//i.test(host)) continue;
+      // Provider config arrives JSON-encoded (`["-o", "…"]`) or as a list, by engine version.
+      const raw = known(() => r.props.sshOpts);
+      let words: string[];
+      try {
+        words = typeof raw === "string" ? (JSON.parse(raw) as string[]) : [...strings(raw)];
+      } catch {
+        words = [String(raw)];
+      }
+      for (const p of providerSshOptsProblems(words))
+        yield [`docker provider ${r.name} reaches ${host}: ${p}.`, r];
+    }
+  },
+);
+
+/**
+ * Addresses a source range admits, as a power of two: `0.0.0.0/0` and `any` → 32 (IPv4) or 128
+ * (IPv6 `::/0`), a /24 → 8, a bare address → 0; undefined when `source` is not a range.
+ */
+function sourceWidthBits(source: string): { bits: number; v6: boolean } | undefined {
+  if (source === "any") return { bits: 32, v6: false };
+  const m = /^([0-9a-fA-F.:]+)(?:\/(\d{1,3}))?$/.exec(source);
+  if (!m) return undefined;
+  const v6 = m[1]!.includes(":");
+  const max = v6 ? 128 : 32;
+  const prefix = m[2] === undefined ? max : Number(m[2]);
+  return prefix > max ? undefined : { bits: max - prefix, v6 };
+}
+
+/** `ufw allow` rules in `text` for TCP port `port` (any `from`; none given means anywhere). */
+function* ufwSshSources(text: string, ports: ReadonlySet<string>): Generator<string> {
+  for (const m of text.matchAll(
+    /ufw\s+allow\s+(?:in\s+)?(?:on\s+\S+\s+)?(?:proto\s+\w+\s+)?(?:from\s+(\S+)\s+)?(?:to\s+\S+\s+)?(?:port\s+)?(\d+)(?:\/tcp)?\b/g,
+  ))
+    if (ports.has(m[2]!)) yield m[1] ?? "any";
+}
+
+export const sshSourceRestricted = typedPolicy(
+  {
+    name: "ssh-source-restricted",
+    description:
+      "Checks whether SSH is admitted only from narrow source ranges: the firewall step's LG_SSH_ALLOW_FROM (launchgate:host.sshAllowFrom) and any `ufw allow` of the SSH port in a host command, each no wider than minPrefixLength (IPv4) / minPrefixLengthV6.",
+    protectsAgainst:
+      "SSH — the deploy user's root path — reachable from the whole internet (0.0.0.0/0, the schema default) or a range as good as it, so every scanner can probe sshd",
+    benchmark:
+      "CIS Debian 12 §4.2.x (UFW: allow a service only from the sources that need it); seed 001 §8.1.3 (SSH from the admins' addresses)",
+    fix: "set launchgate:host.sshAllowFrom to the admins' ranges; to accept world-open SSH on a stack, add the firewall step to this policy's `exceptions` with the reason (shown in the report)",
+    config: {
+      minPrefixLength: { type: "number", default: 16 },
+      minPrefixLengthV6: { type: "number", default: 48 },
+    },
+  },
+  RemoteCommand,
+  function* (props, _args, config) {
+    const text = scriptOf(props);
+    const env = scriptExports(text);
+    const sources =
+      roleOfCommand(props) === "host-firewall"
+        ? (env.get("LG_SSH_ALLOW_FROM") ?? "").split(/\s+/).filter((s) => s !== "")
+        : [];
+    const ports = new Set(["22", env.get("LG_SSHD_PORT") ?? "22"]);
+    sources.push(...ufwSshSources(text, ports));
+    for (const source of new Set(sources)) {
+      const width = sourceWidthBits(source);
+      const min = width?.v6 ? (config.minPrefixLengthV6 as number) : (config.minPrefixLength as number);
+      const max = width?.v6 ? 128 : 32;
+      if (!width)
+        yield `SSH is admitted from "${source}", which is not an address range; give CIDRs such as 203.0.113.0/24.`;
+      else if (max - width.bits < min)
+        yield `SSH is admitted from ${source} (2^${width.bits} addresses${width.bits === max ? ": the whole internet" : ""}); admit only ranges of /${min} or narrower (launchgate:host.sshAllowFrom), or record the exception with its reason in the pack config.`;
+    }
+  },
+);
+
+export const hostPolicies = [
+  hostHardeningPresent,
+  hostStepEffective,
+  firewallPorts,
+  sshSourceRestricted,
+  monitoringInstalled,
+  sshHostKeysPinned,
+  dockerProviderHostKey,
+];

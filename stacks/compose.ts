@@ -19,6 +19,7 @@ import { HardenedHost, HardenedHostArgs, SshConnection } from "../components/hos
 import { LocalVps } from "../components/host/LocalVps";
 import { SwarmCluster } from "../components/host/SwarmCluster";
 import { SshIdentityFile } from "../components/host/SshIdentityFile";
+import { knownHostsLine } from "../components/host/known-hosts";
 import { Network } from "../components/network/Network";
 import { Backups } from "../components/ops/Backups";
 import { Monitoring } from "../components/ops/Monitoring";
@@ -37,6 +38,12 @@ import type { StackSecrets } from "./read";
 
 /** Fixed address of Postgres on the internal network: the only SSH-forwardable destination. */
 export const POSTGRES_IP = "172.30.0.10";
+/**
+ * On a swarm: the DB admin network (a /30 swarm-scoped internal bridge, Network `dbAdmin`) and
+ * Postgres' one address on it, on its node: the only SSH-forwardable destination there.
+ */
+export const POSTGRES_ADMIN_SUBNET = "172.30.1.0/30";
+export const POSTGRES_ADMIN_IP = "172.30.1.2";
 export const INTERNAL_SUBNET = "172.30.0.0/24";
 /** Local end of the DB admin tunnel on the machine running Pulumi. */
 export const DB_TUNNEL_PORT = 15432;
@@ -60,15 +67,19 @@ interface HostAccess {
   readonly sshPort: pulumi.Output<number>;
   readonly privateKey: pulumi.Output<string>;
   readonly publicKey: pulumi.Output<string>;
+  /** The host's SSH host public key, pinned (config `hostKey`, or the local VPS's generated one). */
+  readonly hostKey: pulumi.Output<string>;
 }
 
 /** Access to a disposable local VPS: loopback SSH with its generated key, its container address for peers. */
-function vpsAccess(vps: LocalVps): HostAccess {
+function vpsAccess(vps: LocalVps, hostKey: string | undefined): HostAccess {
   return {
     address: vps.address,
     sshPort: vps.sshPort,
     privateKey: vps.privateKey,
     publicKey: vps.publicKey,
+    // A key set in config wins (a VPS container made outside the program, as the e2e test's).
+    hostKey: hostKey ? pulumi.output(hostKey) : vps.hostKey,
     memberAddress: vps.networkAddress,
   };
 }
@@ -82,6 +93,7 @@ function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
         publishedPorts: LOCAL_PUBLISHED_PORTS,
         pidsLimit: cfg.pidsLimits.vps,
       }),
+      cfg.host.hostKey,
     );
   }
   // readSecrets has already refused a staging/production stack without these.
@@ -90,6 +102,8 @@ function hostAccess(cfg: LaunchgateConfig, secrets: StackSecrets): HostAccess {
     sshPort: pulumi.output(cfg.host.sshPort),
     privateKey: secrets.sshPrivateKey!,
     publicKey: pulumi.output(cfg.host.deployerPublicKey!),
+    // parseConfig has refused a staging/production host without it.
+    hostKey: pulumi.output(cfg.host.hostKey!),
   };
 }
 
@@ -100,8 +114,8 @@ interface DeclaredHosts {
   readonly access: HostAccess;
   readonly host: HardenedHost;
   readonly dataHost: HardenedHost;
-  /** The data host's pinned SSH host key (`hostKey` in config), when set. */
-  readonly dataHostKey?: string;
+  /** Deploy connections of the nodes needing the DB admin network's config (swarm: Postgres' node, the manager). */
+  readonly dbAdminNodes?: pulumi.Input<SshConnection>[];
 }
 
 /** Placement `single-host`: one HardenedHost (`host`) runs everything. */
@@ -117,7 +131,7 @@ function declareSingleHost(
     webAllowFrom,
     runsRedis: cfg.redis.instances.length > 0,
   });
-  return { access, host, dataHost: host, dataHostKey: cfg.host.hostKey };
+  return { access, host, dataHost: host };
 }
 
 /** HardenedHost's login and settings for a host reached through `access`. */
@@ -131,6 +145,7 @@ function hostArgs(
       port: access.sshPort,
       user: cfg.host.bootstrapUser,
       privateKey: access.privateKey,
+      hostKey: access.hostKey,
     },
     host: cfg.host,
     deployerPublicKey: access.publicKey,
@@ -149,16 +164,20 @@ function declareCluster(
   webAllowFrom: readonly string[] | undefined,
 ): DeclaredHosts {
   const firstEdge = cfg.hosts.findIndex((h) => h.labels[NODE_LABELS.edge] === NODE_LABEL_ON);
+  const pg = pinnedNode(cfg.hosts, "postgres");
   const nodes = cfg.hosts.map((h, i) => {
     const access = nodeAccess(cfg, secrets, h, i === firstEdge);
     const host = new HardenedHost(`node-${i}`, {
       ...hostArgs(cfg, access),
       webAllowFrom,
       runsRedis: i === pinnedNode(cfg.hosts, "redis"),
+      // The DB admin tunnel forwards to Postgres' address on its node's DB admin network only.
+      ...(i === pg ? { permitOpen: [`${POSTGRES_ADMIN_IP}:5432`] } : {}),
     });
     return { access, host };
   });
-  const manager = nodes[cfg.hosts.findIndex((h) => h.roles.includes("manager"))]!;
+  const managerIndex = cfg.hosts.findIndex((h) => h.roles.includes("manager"));
+  const manager = nodes[managerIndex]!;
   const cluster = new SwarmCluster("swarm", {
     nodes: cfg.hosts.map((h, i) => ({
       name: `node-${i}`,
@@ -173,8 +192,8 @@ function declareCluster(
     cluster,
     access: manager.access,
     host: manager.host,
-    dataHost: nodes[pinnedNode(cfg.hosts, "postgres")]!.host,
-    dataHostKey: cfg.hosts[pinnedNode(cfg.hosts, "postgres")]!.hostKey,
+    dataHost: nodes[pg]!.host,
+    dbAdminNodes: [...new Set([pg, managerIndex])].map((i) => nodes[i]!.host.deployConnection),
   };
 }
 
@@ -192,6 +211,7 @@ function nodeAccess(
         sshPort: node.sshPort,
         publishedPorts: publishesWeb ? LOCAL_PUBLISHED_PORTS : [],
       }),
+      node.hostKey,
     );
   }
   return {
@@ -199,6 +219,7 @@ function nodeAccess(
     sshPort: pulumi.output(node.sshPort),
     privateKey: secrets.sshPrivateKey!,
     publicKey: pulumi.output(cfg.host.deployerPublicKey!),
+    hostKey: pulumi.output(node.hostKey!),
   };
 }
 
@@ -305,12 +326,24 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
   // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
   const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
-  const { access, host, dataHost, dataHostKey, cluster } = swarm
+  const { access, host, dataHost, cluster, dbAdminNodes } = swarm
     ? declareCluster(cfg, secrets, webAllowFrom)
     : declareSingleHost(cfg, secrets, webAllowFrom);
+  // The deploy user's key, and the managing host's pinned host key for the docker provider's ssh
+  // (the promote driver reads and checks the same per-stack files).
+  const knownHostsPath = `.launchgate/${stack}/known_hosts`;
   const identity = new SshIdentityFile(
     "deployer-identity",
-    { privateKey: access.privateKey, path: `.launchgate/${stack}/id_deployer` },
+    {
+      privateKey: access.privateKey,
+      path: `.launchgate/${stack}/id_deployer`,
+      knownHosts: {
+        path: knownHostsPath,
+        line: pulumi
+          .all([access.address, access.sshPort, access.hostKey])
+          .apply(([h, p, k]) => knownHostsLine(h, p, k)),
+      },
+    },
     { dependsOn: [host.ready] },
   );
   // Backups, the drill, monitoring and the DB admin tunnel run on the node holding Postgres (the
@@ -322,7 +355,16 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     "vps-docker",
     {
       host: host.dockerHost,
-      sshOpts: ["-i", identity.path, "-o", "StrictHostKeyChecking=accept-new", "-o", "IdentitiesOnly=yes"],
+      sshOpts: [
+        "-i",
+        identity.path,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHostsPath}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+      ],
     },
     // On a swarm, services go to the first manager once every member has joined.
     { dependsOn: [identity.written, host.ready, ...(cluster?.members ?? [])] },
@@ -333,7 +375,21 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
 
   const net = new Network(
     "net",
-    { internalSubnet: INTERNAL_SUBNET, ...(swarm ? { swarm: { encrypted: swarm.encrypted } } : {}) },
+    {
+      internalSubnet: INTERNAL_SUBNET,
+      ...(swarm
+        ? {
+            swarm: {
+              encrypted: swarm.encrypted,
+              dbAdmin: {
+                nodes: dbAdminNodes!,
+                manager: host.deployConnection,
+                subnet: POSTGRES_ADMIN_SUBNET,
+              },
+            },
+          }
+        : {}),
+    },
     onVps,
   );
   // A Swarm service joins networks by id; a container by name.
@@ -344,9 +400,8 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     "pg-admin",
     {
       connection,
-      remoteAddress: POSTGRES_IP,
+      remoteAddress: swarm ? POSTGRES_ADMIN_IP : POSTGRES_IP,
       localPort: DB_TUNNEL_PORT,
-      ...(dataHostKey ? { hostKey: dataHostKey } : {}),
     },
     { dependsOn: [identity.written] },
   );
@@ -359,7 +414,9 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       },
       internalNetwork,
       ipAddress: POSTGRES_IP,
-      ...(swarm ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer } } : {}),
+      ...(swarm
+        ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer, adminNetwork: net.dbAdminId } }
+        : {}),
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
       adminDependsOn: [tunnel.ready],
       pids: { engine, server: postgresPidsLimit(cfg), pgbouncer: datastorePidsLimit(cfg) },
@@ -393,6 +450,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       databases: cfg.postgres.databases.map((d) => d.name),
       redisContainers: [...redis.values()].map((r) => r.containerName),
       releaseId: cfg.release.commit,
+      placement: cfg.placement,
     },
     { dependsOn: [dataHost.ready] },
   );
@@ -418,7 +476,15 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           ...variant,
           edgeNetwork,
           internalNetwork,
-          ...(swarm ? { swarm: swarm.app, secretNames: appSecretNames(app) } : {}),
+          ...(swarm
+            ? {
+                swarm: swarm.app,
+                secretNames: appSecretNames(app),
+                // The first manager runs the migration job; the job's DATABASE_URL is the direct one.
+                managerConnection: host.deployConnection,
+                migrationSecretNames: app.database ? ["DATABASE_URL"] : [],
+              }
+            : {}),
           secretEnv: pulumi.secret(
             pulumi.all([pulumi.output(env), secrets.appSecrets]).apply(([resolved, all]) => ({
               ...resolved,
@@ -535,6 +601,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       hostLabel: `${stack} (${cfg.domain})`,
       // The local stack's certificate comes from its own internal CA, unknown to the host's curl.
       insecureTls: cfg.tls === "internal-ca",
+      placement: cfg.placement,
     },
     { dependsOn: [dataHost.ready] },
   );

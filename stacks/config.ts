@@ -6,6 +6,7 @@
  * config key, the value received and what is expected.
  */
 import { z } from "zod";
+import { sshHostKeyProblem } from "../contract/ssh-host-key";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
@@ -50,12 +51,14 @@ const hostAddress = z
     "an IPv4 address or a DNS name",
   );
 /** An OpenSSH host public key: key type, then base64 (no host name, no comment). */
-const sshHostKey = z
-  .string()
-  .regex(
-    /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/,
-    "an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan's line without the host name)",
-  );
+const sshHostKey = z.string().superRefine((s, ctx) => {
+  const problem = sshHostKeyProblem(s);
+  if (problem)
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 <address>, the line without the host name): ${problem}`,
+    });
+});
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, "a container image reference");
 
 const hostSchema = z
@@ -65,9 +68,11 @@ const hostSchema = z
     sshPort: port.default(22),
     /**
      * The host's SSH host public key, pinned: `ssh-ed25519 AAAA…` (a line of `ssh-keyscan -t
-     * ed25519 <address>` without the host name; verify it out of band). When set, the DB admin
-     * tunnel accepts this key only. @default absent: trust on first use (OpenSSH
-     * `StrictHostKeyChecking=accept-new` against the operator's ~/.ssh/known_hosts).
+     * ed25519 <address>` without the host name; verify its fingerprint out of band, e.g. from the
+     * provider's console). Every SSH connection the program makes to the host checks it: the
+     * remote commands (the command provider's `connection.hostKey`), the bootstrap, the DB
+     * admin tunnel and the docker provider. Required on staging and production; on `local` the
+     * disposable VPS's generated key is pinned instead.
      */
     hostKey: sshHostKey.optional(),
     /** User the first connection uses (root on a fresh VPS) before hardening locks it out. */
@@ -111,9 +116,11 @@ const clusterHostSchema = z
     sshPort: port.default(22),
     /**
      * The host's SSH host public key, pinned: `ssh-ed25519 AAAA…` (a line of `ssh-keyscan -t
-     * ed25519 <address>` without the host name; verify it out of band). When set, the DB admin
-     * tunnel accepts this key only. @default absent: trust on first use (OpenSSH
-     * `StrictHostKeyChecking=accept-new` against the operator's ~/.ssh/known_hosts).
+     * ed25519 <address>` without the host name; verify its fingerprint out of band, e.g. from the
+     * provider's console). Every SSH connection the program makes to the host checks it: the
+     * remote commands (the command provider's `connection.hostKey`), the bootstrap, the DB
+     * admin tunnel and the docker provider. Required on staging and production; on `local` the
+     * disposable VPS's generated key is pinned instead.
      */
     hostKey: sshHostKey.optional(),
     /** `manager` (Raft member, schedules) and/or `worker`; the first manager initialises the swarm. */
@@ -740,15 +747,6 @@ function clusterChecks(
       });
     seen.add(key);
   });
-  cfg.apps.forEach((a, i) => {
-    if (a.migrate)
-      out.push({
-        path: ["apps", i, "migrate"],
-        value: a.migrate,
-        expected:
-          'no migration job with placement "swarm" yet (a one-shot job cannot join the internal overlay and @pulumi/docker 5.2.0 has no replicated-job mode); migrate from a single-host release',
-      });
-  });
   const managers = cfg.hosts.filter((h) => h.roles.includes("manager")).length;
   const wanted = cfg.hosts.length >= 3 ? "at least 3 managers" : "1 manager";
   if (managers === 0 || managers % 2 === 0 || (cfg.hosts.length >= 3 && managers < 3))
@@ -837,6 +835,15 @@ function crossChecks(
   if (routes.length === 0)
     out.push({ path: ["apps"], value: "(no route)", expected: "at least one app with a `route`" });
   if (cfg.environment !== "local") {
+    // An unpinned host key lets whoever answers on the address receive every command and secret.
+    const hostKeyExpected = `the host's SSH host public key ("ssh-ed25519 AAAA…", from ssh-keyscan, verified out of band) on ${cfg.environment}`;
+    if (cfg.placement === "swarm")
+      cfg.hosts.forEach((h, i) => {
+        if (!h.hostKey)
+          out.push({ path: ["hosts", i, "hostKey"], value: undefined, expected: hostKeyExpected });
+      });
+    else if (!cfg.host.hostKey)
+      out.push({ path: ["host", "hostKey"], value: undefined, expected: hostKeyExpected });
     if (cfg.tls !== "cloudflare-origin")
       out.push({ path: ["tls"], value: cfg.tls, expected: `"cloudflare-origin" on ${cfg.environment}` });
     if (!cfg.dns)

@@ -12,7 +12,8 @@ export interface SshTarget {
   /** Private key file; when set, only this key is offered (`IdentitiesOnly=yes`). */
   readonly identity?: string;
   /**
-   * Host-key policy: `"known"` (default) accepts only keys already in known_hosts;
+   * Host-key policy (always passed, so no ssh_config can loosen it): `"known"` (default,
+   * `StrictHostKeyChecking=yes`) accepts only keys already in known_hosts;
    * `"accept-new"` records an unknown host's key on first contact and refuses a changed one
    * (OpenSSH `StrictHostKeyChecking=accept-new`).
    */
@@ -38,7 +39,9 @@ export function sshArgs(t: SshTarget, remote: readonly string[]): string[] {
     "-p",
     String(t.port),
     ...(t.identity ? ["-i", t.identity, "-o", "IdentitiesOnly=yes"] : []),
-    ...(t.hostKeys === "accept-new" ? ["-o", "StrictHostKeyChecking=accept-new"] : []),
+    // Set either way: the operator's ssh_config must not be able to turn the check off.
+    "-o",
+    t.hostKeys === "accept-new" ? "StrictHostKeyChecking=accept-new" : "StrictHostKeyChecking=yes",
     ...(t.knownHostsFile ? ["-o", `UserKnownHostsFile=${t.knownHostsFile}`] : []),
     "-o",
     "BatchMode=yes",

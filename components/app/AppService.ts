@@ -23,7 +23,13 @@ import * as command from "@pulumi/command";
 import { DELETE_SCOPE_TRIGGER, roleLabel, roleTrigger } from "../../contract/roles";
 import { limitPids, startOneShot, type PidsLimitArgs } from "./pids-limit";
 import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
-import { SwarmPlacement, declareWorkload, swarmSecretFiles } from "./workload";
+import * as path from "path";
+import type { SshConnection } from "../host/HardenedHost";
+import { renderScript, shellQuote } from "../ops/remote-script";
+import { SwarmPlacement, declareWorkload, jobServiceCreateArgs, swarmSecretFiles } from "./workload";
+
+/** The Swarm job runner (a manager runs it over SSH). */
+const SWARM_JOB_SCRIPT = path.join(__dirname, "scripts", "swarm-job.sh");
 
 /** How the healthcheck probes `GET <healthPath>`: a tool the image has, or a custom test. */
 export type HealthProbe = "node" | "wget" | "curl" | readonly string[];
@@ -129,6 +135,17 @@ export interface AppServiceArgs {
   readonly alias?: string;
   /** Which version of the app this is during a rollout, as the `launchgate.variant` label. @default "stable" */
   readonly variant?: "stable" | "canary";
+  /**
+   * With `swarm` and `app.migrate`: a manager's deploy-user SSH connection. The migration runs
+   * there as a Swarm job (`docker service create --mode replicated-job`, scripts/swarm-job.sh) on
+   * the internal overlay, after the pre-migration backup; the service waits for it to succeed.
+   */
+  readonly managerConnection?: pulumi.Input<SshConnection>;
+  /**
+   * The keys of `migrationEnv` (each a secret file of the Swarm migration job instead of the app's
+   * secret of the same name). Required with `swarm` when `migrationEnv` is set. @default []
+   */
+  readonly migrationSecretNames?: readonly string[];
 }
 
 /**
@@ -235,11 +252,93 @@ export class AppService extends pulumi.ComponentResource {
     ];
 
     const deps: pulumi.Resource[] = [];
-    // A one-shot job cannot join the non-attachable internal overlay as a container, and
-    // @pulumi/docker 5.2.0 has no replicated-job service mode: config refuses `migrate` on a swarm.
-    if (app.migrate && args.swarm)
-      throw new Error(`app ${app.name}: migrations are not supported with placement swarm yet`);
-    if (app.migrate) {
+    const secretFiles = args.swarm
+      ? swarmSecretFiles(
+          this,
+          name,
+          requireSecretNames(args).map((n) => ({
+            name: n,
+            value: pulumi.output(args.secretEnv).apply((e) => secretValue(e, n, app.name)),
+          })),
+        )
+      : [];
+    const jobLabels = () => [
+      ...labels,
+      roleLabel("migration"),
+      { label: "launchgate.job", value: "migrate" },
+    ];
+    const jobRuntime = () =>
+      hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs, kind: "job" });
+    if (app.migrate && args.swarm) {
+      // A one-shot container cannot join the non-attachable internal overlay, and @pulumi/docker
+      // 5.2.0 has no job mode: a manager runs the same spec as a Swarm job over SSH.
+      if (!args.managerConnection)
+        throw new Error(
+          `app ${app.name}: a migration on a swarm needs \`managerConnection\` (a manager runs the job)`,
+        );
+      const overridden = args.migrationSecretNames ?? [];
+      const jobSecrets = [
+        ...secretFiles.filter((f) => !overridden.includes(f.name)),
+        ...swarmSecretFiles(
+          this,
+          `${name}-migrate`,
+          overridden.map((n) => ({
+            name: n,
+            value: pulumi
+              .output(args.migrationEnv ?? {})
+              .apply((e) => secretValue(e as Record<string, string>, n, app.name)),
+          })),
+        ),
+      ];
+      const jobName = pulumi.interpolate`${alias}-migrate-${release}`;
+      const createArgs = pulumi
+        .all([
+          pulumi.output({
+            ...jobRuntime(),
+            image: app.image,
+            user: app.user,
+            command: app.migrate,
+            labels: jobLabels(),
+          }),
+          pulumi.output(args.internalNetwork),
+          pulumi.all(jobSecrets.map((f) => f.secret.name)),
+        ])
+        .apply(([spec, network, secretNames]) =>
+          jobServiceCreateArgs(spec as Record<string, unknown>, {
+            env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
+            secrets: jobSecrets.map((f, i) => ({ name: f.name, secretName: secretNames[i]! })),
+            networks: [network],
+            pidsLimit: args.pids?.migration ?? DEFAULT_PIDS_LIMITS.migration,
+          }),
+        );
+      const timeout = args.migrationTimeoutSeconds ?? 600;
+      const script = renderScript(SWARM_JOB_SCRIPT, {
+        LG_JOB_NAME: jobName,
+        LG_JOB_ARGS: createArgs.apply((a) => a.map(shellQuote).join(" ")),
+        LG_JOB_TIMEOUT: timeout,
+      });
+      const job = new command.remote.Command(
+        `${name}-migrate`,
+        {
+          connection: args.managerConnection,
+          create: script.text,
+          // Per release (the job's name carries the release hash): a new release migrates again.
+          triggers: [roleTrigger("migration"), script.trigger, jobName],
+        },
+        {
+          parent: this,
+          // After the servers, role and database it migrates (startAfter) and the backup.
+          dependsOn: [
+            ...(args.startAfter ?? []),
+            ...(args.preMigrationBackup ? [args.preMigrationBackup] : []),
+            ...jobSecrets.map((f) => f.secret),
+          ],
+          customTimeouts: { create: `${timeout + 60}s` },
+        },
+      );
+      labels.push({ label: "launchgate.migrated", value: job.stdout.apply(() => "true") });
+      deps.push(job);
+    } else if (app.migrate) {
       if (!args.pids)
         throw new Error(
           `app ${app.name}: \`pids\` is required with \`migrate\` (the migration job is started by its PIDs-limit command)`,
@@ -251,14 +350,14 @@ export class AppService extends pulumi.ComponentResource {
       const job = new docker.Container(
         `${name}-migrate`,
         {
-          ...hardened({ memoryMb: app.memoryMb, cpus: app.cpus, readOnly: app.readOnlyRootFs, kind: "job" }),
+          ...jobRuntime(),
           name: pulumi.interpolate`${alias}-migrate-${release}`,
           image: app.image,
           user: app.user,
           command: app.migrate,
           envs: migrationEnvs,
           ...attachNetworks([{ name: args.internalNetwork }]),
-          labels: [...labels, roleLabel("migration"), { label: "launchgate.job", value: "migrate" }],
+          labels: jobLabels(),
         },
         { parent: this },
       );
@@ -313,14 +412,7 @@ export class AppService extends pulumi.ComponentResource {
             kind: "service",
             swarm: args.swarm,
             env: { PORT: String(app.port), ...app.env, ...flagEnv(args.flags) },
-            secrets: swarmSecretFiles(
-              this,
-              name,
-              requireSecretNames(args).map((n) => ({
-                name: n,
-                value: pulumi.output(args.secretEnv).apply((e) => secretValue(e, n, app.name)),
-              })),
-            ),
+            secrets: secretFiles,
           }
         : { kind: "container" },
       { parent: this, dependsOn: [...(args.startAfter ?? []), ...deps], deleteBeforeReplace: false },

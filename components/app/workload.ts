@@ -339,6 +339,112 @@ export function toServiceArgs(
   };
 }
 
+/** Container fields {@link jobServiceCreateArgs} renders (everything else throws). */
+const JOB_RENDERED = new Set([
+  "name",
+  "image",
+  "user",
+  "command",
+  "privileged",
+  "capabilities",
+  "securityOpts",
+  "readOnly",
+  "tmpfs",
+  "memory",
+  "memorySwap",
+  "cpus",
+  "restart",
+  "logDriver",
+  "logOpts",
+  "destroyGraceSeconds",
+  "labels",
+  "networksAdvanced",
+  // A one-shot container's lifecycle on one engine (created stopped, started by its PIDs-limit
+  // command): a Swarm job is started by the swarm, with its PIDs limit in the spec.
+  "start",
+  "attach",
+  "logs",
+  "wait",
+  "mustRun",
+  "rm",
+]);
+
+/** What a Swarm job gets besides its container spec (resolved values). */
+export interface JobExtras {
+  /** Plain env (no secrets). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Secret files: env-style name (the file) and the Swarm secret's name. */
+  readonly secrets: readonly { readonly name: string; readonly secretName: string }[];
+  /** Network ids the job joins (the internal overlay). */
+  readonly networks: readonly string[];
+  /** PIDs cgroup limit of the job's task (CIS 5.29; `--limit-pids`, Docker 20.10+). */
+  readonly pidsLimit: number;
+}
+
+/**
+ * A one-shot container spec (`hardened({ kind: "job" })`, resolved values) as the arguments of
+ * `docker service create` for a Swarm job (`--mode replicated-job`, Engine API 1.41 / Docker 20.10;
+ * @pulumi/docker 5.2.0's Service has no job mode, so a manager runs it: scripts/swarm-job.sh). The
+ * same user, capabilities, read-only root, limits (memory, CPU, PIDs), tmpfs, logging and role labels as the container;
+ * secrets as files (`<NAME>_FILE`), never in env. No-new-privileges and the swap cap stand in as in
+ * {@link toServiceArgs}. Strict: a container field without a rendering throws. Pure; no `--name`.
+ * @throws Error naming the field, or when the spec is not a one-shot (`restart: "no"`).
+ */
+export function jobServiceCreateArgs(
+  container: Readonly<Record<string, unknown>>,
+  extras: JobExtras,
+): string[] {
+  for (const key of Object.keys(container)) {
+    if (container[key] !== undefined && !JOB_RENDERED.has(key))
+      throw new Error(`container field "${key}" has no Swarm job rendering (components/app/workload.ts)`);
+  }
+  if (container.privileged) throw new Error("a privileged container cannot become a Swarm job");
+  if (container.restart !== "no")
+    throw new Error(`a job runs once: restart must be "no", got ${String(container.restart)}`);
+  const args = ["--mode", "replicated-job", "--restart-condition", "none"];
+  const user = container.user as string | undefined;
+  if (user) args.push("--user", user);
+  if (container.readOnly) args.push("--read-only");
+  const caps = (container.capabilities ?? {}) as { drops?: string[]; adds?: string[] };
+  for (const c of caps.drops ?? []) args.push("--cap-drop", c);
+  for (const c of caps.adds ?? []) args.push("--cap-add", c);
+  if (container.memory !== undefined)
+    args.push("--limit-memory", String(Number(container.memory) * 1024 ** 2));
+  if (container.cpus !== undefined) args.push("--limit-cpu", String(container.cpus));
+  if (!Number.isInteger(extras.pidsLimit) || extras.pidsLimit < 1)
+    throw new Error(`PIDs limit must be a positive integer, got ${extras.pidsLimit}`);
+  args.push("--limit-pids", String(extras.pidsLimit));
+  for (const [target, options] of Object.entries((container.tmpfs ?? {}) as Record<string, string>)) {
+    const size = tmpfsSizeBytes(options);
+    args.push(
+      "--mount",
+      `type=tmpfs,destination=${target}${size ? `,tmpfs-size=${size}` : ""},tmpfs-mode=1777`,
+    );
+  }
+  if (container.logDriver) args.push("--log-driver", String(container.logDriver));
+  for (const [k, v] of Object.entries((container.logOpts ?? {}) as Record<string, string>))
+    args.push("--log-opt", `${k}=${v}`);
+  if (container.destroyGraceSeconds !== undefined)
+    args.push("--stop-grace-period", seconds(Number(container.destroyGraceSeconds)));
+  const labels = [
+    ...((container.labels ?? []) as { label: string; value: string }[]),
+    { label: NNP_BY_DAEMON_LABEL, value: NNP_BY_DAEMON },
+  ];
+  for (const l of labels)
+    args.push("--label", `${l.label}=${l.value}`, "--container-label", `${l.label}=${l.value}`);
+  for (const n of extras.networks) args.push("--network", n);
+  const owner = secretFileOwner(user);
+  for (const s of extras.secrets)
+    args.push(
+      "--secret",
+      `source=${s.secretName},target=${s.name},uid=${owner.uid},gid=${owner.gid},mode=0${owner.mode.toString(8)}`,
+    );
+  const env = { ...extras.env, ...secretFileEnv(extras.secrets.map((s) => s.name)) };
+  for (const k of Object.keys(env).sort()) args.push("--env", `${k}=${env[k]}`);
+  args.push(String(container.image), ...((container.command ?? []) as string[]));
+  return args;
+}
+
 /**
  * Declares a workload: the container spec as a `docker.Container` (single host, exactly as the
  * component always did) or as a `docker.Service` (Swarm). `opts` apply to either.

@@ -116,7 +116,15 @@ export interface PostgresArgs {
    * node-local; no fixed address: PgBouncer reaches it by service name), PgBouncer by `pgbouncer`;
    * passwords and the auth file as secret files, never in env. @default containers on the one host
    */
-  readonly swarm?: { readonly server: SwarmPlacement; readonly pgbouncer: SwarmPlacement };
+  readonly swarm?: {
+    readonly server: SwarmPlacement;
+    readonly pgbouncer: SwarmPlacement;
+    /**
+     * Id of the DB admin network (Network's `dbAdminId`) the server also joins: its one address
+     * there is what the admin tunnel forwards to from the server's node. @default none
+     */
+    readonly adminNetwork?: pulumi.Input<string>;
+  };
 }
 
 /** `-c key=value` flags for the server from the tuning config. Pure; exported for tests. */
@@ -290,11 +298,14 @@ export class Postgres extends pulumi.ComponentResource {
       labels: datastoreLabels("postgres"),
       // Parallel query workers use POSIX shared memory; docker's 64 MiB default is too small.
       shmSize: 128,
-      ...attachNetworks([
+      ...attachNetworks(
         args.swarm
-          ? { name: args.internalNetwork, aliases: [name] }
-          : { name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] },
-      ]),
+          ? [
+              { name: args.internalNetwork, aliases: [name] },
+              ...(args.swarm.adminNetwork ? [{ name: args.swarm.adminNetwork }] : []),
+            ]
+          : [{ name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] }],
+      ),
       healthcheck: {
         tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"],
         interval: HEALTH_INTERVAL,

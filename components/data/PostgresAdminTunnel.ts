@@ -16,6 +16,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { roleTrigger } from "../../contract/roles";
 import type { SshConnection } from "../host/HardenedHost";
+import { knownHostsLine } from "../host/known-hosts";
 
 const SCRIPTS = path.join(__dirname, "scripts");
 /** The open script (idempotent: reuses a live tunnel). */
@@ -34,8 +35,9 @@ export interface PostgresAdminTunnelArgs {
   /** Local port of the forward, bound on 127.0.0.1 only. */
   readonly localPort: number;
   /**
-   * The VPS's SSH host key (`ssh-ed25519 AAAA…`), pinned when given.
-   * @default trust on first use (`StrictHostKeyChecking=accept-new` against ~/.ssh/known_hosts)
+   * The VPS's SSH host key (`ssh-ed25519 AAAA…`), pinned: ssh refuses any other.
+   * @default `connection.hostKey`; neither: trust on first use (`StrictHostKeyChecking=accept-new`
+   * against ~/.ssh/known_hosts)
    */
   readonly hostKey?: pulumi.Input<string>;
   /**
@@ -74,7 +76,10 @@ export class PostgresAdminTunnel extends pulumi.ComponentResource {
       CONTROL_SOCKET: socket,
       LAUNCHGATE_RUN: args.runId ?? RUN_ID,
     };
-    if (args.hostKey !== undefined) environment.HOST_KEY = args.hostKey;
+    // The pinned key as a known_hosts line ("" = none pinned: trust on first use).
+    environment.KNOWN_HOSTS_LINE = pulumi
+      .all([conn, args.hostKey])
+      .apply(([c, key]) => ((key ?? c.hostKey) ? knownHostsLine(c.host, c.port, (key ?? c.hostKey)!) : ""));
 
     const open = new command.local.Command(
       `${name}-forward`,

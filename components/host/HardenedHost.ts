@@ -34,6 +34,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { isIpv4Cidr, isIpv6Cidr } from "../edge/cloudflare";
 import { renderScript, ScriptValue } from "../ops/remote-script";
+import { knownHostsLine } from "./known-hosts";
 import { HOST_STEPS, roleTrigger, type HostStep } from "../../contract/roles";
 
 export interface SshConnection {
@@ -41,6 +42,13 @@ export interface SshConnection {
   readonly port: pulumi.Input<number>;
   readonly user: pulumi.Input<string>;
   readonly privateKey: pulumi.Input<string>;
+  /**
+   * The host's SSH host public key (`ssh-ed25519 AAAA…`): every connection refuses any other
+   * (the command provider's `connection.hostKey`; a pinned known_hosts line for the system ssh
+   * client, components/host/known-hosts.ts). @default unchecked (policy ssh-host-keys-pinned
+   * refuses that outside `local`)
+   */
+  readonly hostKey?: pulumi.Input<string>;
 }
 
 /** A directory under the storage root, owned by the deploy user. */
@@ -384,6 +392,7 @@ export class HardenedHost extends pulumi.ComponentResource {
       port: args.bootstrap.port,
       user: deployUser,
       privateKey: deployKey,
+      ...(args.bootstrap.hostKey !== undefined ? { hostKey: args.bootstrap.hostKey } : {}),
       // sshd re-execs on reload; give the next step's dial a few tries.
       dialErrorLimit: 20,
       perDialTimeout: 15,
@@ -406,6 +415,14 @@ export class HardenedHost extends pulumi.ComponentResource {
           LG_BOOTSTRAP_KEY: pulumi.secret(args.bootstrap.privateKey),
           LG_DEPLOY_USER: deployUser,
           LG_DEPLOY_KEY: deployKey,
+          // The pinned host key as a known_hosts line: the runner's ssh then refuses any other.
+          ...(args.bootstrap.hostKey !== undefined
+            ? {
+                LG_KNOWN_HOSTS: pulumi
+                  .all([args.bootstrap.host, args.bootstrap.port, args.bootstrap.hostKey])
+                  .apply(([h, p, k]) => knownHostsLine(h, p, k)),
+              }
+            : {}),
         },
         triggers: [roleTrigger("host-bootstrap"), bootstrapScript.trigger, runnerScript.trigger],
         addPreviousOutputInEnv: false,
@@ -443,6 +460,7 @@ export class HardenedHost extends pulumi.ComponentResource {
         port: args.bootstrap.port,
         user: deployUser,
         privateKey: args.deployerPrivateKey,
+        ...(args.bootstrap.hostKey !== undefined ? { hostKey: args.bootstrap.hostKey } : {}),
       }),
     );
     this.registerOutputs({

@@ -53,6 +53,12 @@ export class LocalVps extends pulumi.ComponentResource {
   public readonly privateKey: pulumi.Output<string>;
   /** OpenSSH public key matching `privateKey`. */
   public readonly publicKey: pulumi.Output<string>;
+  /**
+   * The VPS's SSH host public key (`ssh-ed25519 AAAA…`): generated here and provisioned into the
+   * container before first boot, as a cloud provider's provisioning does, so every connection
+   * pins it from the first one.
+   */
+  public readonly hostKey: pulumi.Output<string>;
   /** Name of the VPS container on the local engine. */
   public readonly containerName: pulumi.Output<string>;
   /**
@@ -92,6 +98,7 @@ export class LocalVps extends pulumi.ComponentResource {
     const imageTag = image.stdout.apply((s) => s.trim().split("\n").pop() ?? "");
 
     const key = new tls.PrivateKey(`${name}-root-key`, { algorithm: "ED25519" }, { parent: this });
+    const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent: this });
 
     const dockerData = new docker.Volume(
       `${name}-docker-data`,
@@ -122,7 +129,16 @@ export class LocalVps extends pulumi.ComponentResource {
           })),
         ],
         // Like a cloud VPS's provisioning: root's key is in place before first boot.
-        uploads: [{ file: VPS_RUN.rootAuthorizedKeys, content: key.publicKeyOpenssh }],
+        uploads: [
+          { file: VPS_RUN.rootAuthorizedKeys, content: key.publicKeyOpenssh },
+          // sshd refuses a host key file others can read.
+          {
+            file: VPS_RUN.hostKeyFile,
+            content: pulumi.secret(hostKey.privateKeyOpenssh),
+            permissions: "0600",
+          },
+          { file: `${VPS_RUN.hostKeyFile}.pub`, content: hostKey.publicKeyOpenssh, permissions: "0644" },
+        ],
         labels: [roleLabel("vps")],
         restart: "unless-stopped",
         mustRun: true,
@@ -151,12 +167,14 @@ export class LocalVps extends pulumi.ComponentResource {
     this.bootstrapUser = pulumi.output("root");
     this.privateKey = pulumi.secret(key.privateKeyOpenssh);
     this.publicKey = key.publicKeyOpenssh;
+    this.hostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
     this.containerName = container.name;
     this.networkAddress = container.networkDatas.apply((n) => n?.[0]?.ipAddress ?? "");
     this.registerOutputs({
       networkAddress: this.networkAddress,
       address: this.address,
       sshPort: this.sshPort,
+      hostKey: this.hostKey,
       bootstrapUser: this.bootstrapUser,
       privateKey: this.privateKey,
       publicKey: this.publicKey,

@@ -18,6 +18,10 @@
  * 4.09 s against 4.30 s for `-Fc` restored with `-j 2` (0.95×: dump 1.38 s vs 1.55 s, restore
  * equal), within the rounds' spread, so the custom format stays.
  *
+ * On a swarm (`placement: "swarm"`) the scripts run on the node Postgres is pinned to and reach its
+ * task container, found at run time by its service's label (scripts/lib-workload.sh, shared with
+ * monitoring).
+ *
  * Every script lives in `scripts/` and is rendered with its configuration (remote-script.ts);
  * one `install` command writes them and the units to the host (replaced delete-first, so an
  * update never uninstalls what it just installed), `preMigrationBackup` runs one verified dump
@@ -37,6 +41,9 @@ import {
   serviceUnit,
   timerUnit,
 } from "./remote-script";
+
+/** Shell libraries spliced into every backup script (remote-script.ts), in order. */
+export const BACKUP_LIBS = ["lib-common.sh", "lib-workload.sh", "lib-backup.sh"];
 
 /** Where the rendered host scripts are installed. */
 export const HOST_LIB_DIR = "/usr/local/lib/launchgate";
@@ -63,11 +70,19 @@ export interface BackupsArgs {
   readonly connection: pulumi.Input<SshConnection>;
   /** Root of persistent storage; dumps go to `<storagePath>/backups`. */
   readonly storagePath: pulumi.Input<string>;
-  /** Postgres server container and the databases to dump. */
+  /**
+   * Postgres server container and the databases to dump; with `placement: "swarm"`, the Swarm
+   * service, whose task container on this host the scripts find at run time (lib-workload.sh).
+   */
   readonly postgresContainer: pulumi.Input<string>;
   readonly databases: string[];
-  /** Redis containers whose RDB snapshots are copied. */
+  /** Redis containers (Swarm services with `placement: "swarm"`) whose RDB snapshots are copied. */
   readonly redisContainers: pulumi.Input<string>[];
+  /**
+   * How the workloads above are named: `single-host` (container names) or `swarm` (service names;
+   * their tasks must run on this host, the node their placement pins them to). @default "single-host"
+   */
+  readonly placement?: "single-host" | "swarm";
   /** Superuser `pg_dump`/`pg_restore` run as inside the container (local socket). @default "postgres" */
   readonly postgresUser?: pulumi.Input<string>;
   /**
@@ -137,6 +152,7 @@ export class Backups extends pulumi.ComponentResource {
       LG_OFFSITE_TARGET: cfg.offsiteTarget ?? "",
       LG_LOCK_FILE: LOCK_FILE,
       LG_LOCK_WAIT_SECONDS: 3600,
+      LG_PLACEMENT: args.placement ?? "single-host",
     };
     const scripts = [
       "backup-postgres.sh",
@@ -145,7 +161,7 @@ export class Backups extends pulumi.ComponentResource {
       "backup-retention.sh",
       "backup-offsite.sh",
       "restore-drill.sh",
-    ].map((file) => ({ file, rendered: renderScript(file, env, ["lib-common.sh", "lib-backup.sh"]) }));
+    ].map((file) => ({ file, rendered: renderScript(file, env, BACKUP_LIBS) }));
     const bin = (file: string) => `${HOST_LIB_DIR}/${file}`;
 
     // Retention and the off-site copy run only after a successful dump (ExecStartPost).

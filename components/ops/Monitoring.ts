@@ -16,6 +16,9 @@ import type { SshConnection } from "../host/HardenedHost";
 import { HOST_LIB_DIR } from "./Backups";
 import { ScriptValue, renderInstall, renderScript, serviceUnit, timerUnit } from "./remote-script";
 
+/** Shell libraries spliced into the probe (remote-script.ts), in order. */
+export const MONITOR_LIBS = ["lib-common.sh", "lib-workload.sh"];
+
 /** Root-only file holding the alert webhook URL on the host. */
 export const WEBHOOK_FILE = "/etc/launchgate/alert-webhook";
 const STATE_DIR = "/var/lib/launchgate/monitoring";
@@ -23,7 +26,10 @@ const STATE_DIR = "/var/lib/launchgate/monitoring";
 export interface HealthProbe {
   /** Name shown in alerts. */
   readonly name: string;
-  /** Container whose docker health status is checked. */
+  /**
+   * Container whose docker health status is checked; with `placement: "swarm"`, a Swarm service:
+   * its running/desired replicas (as a manager counts them) and its task's health on this node.
+   */
   readonly container: pulumi.Input<string>;
 }
 
@@ -68,6 +74,8 @@ export interface MonitoringArgs {
   readonly insecureTls?: boolean;
   /** Name of this host in alerts. @default the component name */
   readonly hostLabel?: pulumi.Input<string>;
+  /** How probes name their workloads: containers (`single-host`) or Swarm services. @default "single-host" */
+  readonly placement?: "single-host" | "swarm";
 }
 
 export class Monitoring extends pulumi.ComponentResource {
@@ -119,8 +127,9 @@ export class Monitoring extends pulumi.ComponentResource {
         LG_HOST_LABEL: args.hostLabel ?? name,
         LG_HTTP_TIMEOUT: 10,
         LG_INSECURE_TLS: args.insecureTls ?? false,
+        LG_PLACEMENT: args.placement ?? "single-host",
       },
-      ["lib-common.sh"],
+      MONITOR_LIBS,
     );
     const units: Record<string, string> = {
       "launchgate-monitor.service": serviceUnit(

@@ -42,8 +42,12 @@ export interface ReleaseSettings {
   };
   /** Feature flags and the attestation kind each needs to be enabled. */
   readonly flags: Readonly<Record<string, { readonly requiresAttestation?: string }>>;
-  /** Backup retention (days) and restore-drill interval (hours), for the backups gate. */
-  readonly backups: { readonly retentionDays: number; readonly drillEveryHours: number };
+  /** Backup retention (days), restore-drill and dump intervals (hours), for the backups gate and policy. */
+  readonly backups: {
+    readonly retentionDays: number;
+    readonly drillEveryHours: number;
+    readonly incrementalEveryHours: number;
+  };
 }
 
 export interface ReleaseArgs {
@@ -100,7 +104,11 @@ export function buildManifest(
     ),
     staging: { stack: cfg.release.stagingStack ?? null, verifiedRelease: staging },
     restoreDrill: evidence.restoreDrill,
-    backups: { retentionDays: cfg.backups.retentionDays, drillEveryHours: cfg.backups.drillEveryHours },
+    backups: {
+      retentionDays: cfg.backups.retentionDays,
+      drillEveryHours: cfg.backups.drillEveryHours,
+      incrementalEveryHours: cfg.backups.incrementalEveryHours,
+    },
     monitoring: { alertTargetConfigured },
     previous: cfg.release.previous ?? null,
     attestations: evidence.attestations,

@@ -53,14 +53,15 @@ export function credentialArgumentIn(text: string): string | undefined {
 
 /**
  * Public key material, never a secret whatever its name (`HOST_KEY`, `deployerPublicKey`): one
- * OpenSSH public key (`ssh-ed25519 AAAA… [comment]`, sshd(8) AUTHORIZED_KEYS FILE FORMAT key
+ * OpenSSH public key (`ssh-ed25519 AAAA… [user@host]`: a comment of one short word, so no text
+ * can ride along after a key; sshd(8) AUTHORIZED_KEYS FILE FORMAT key
  * types) or PEM blocks that are all `PUBLIC KEY` / `CERTIFICATE` (RFC 7468). A private key never
  * matches.
  */
 export function isPublicKeyMaterial(value: string): boolean {
   const v = value.trim();
   if (
-    /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) AAAA[A-Za-z0-9+/]+={0,3}( [^\n]*)?$/.test(
+    /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) AAAA[A-Za-z0-9+/]+={0,3}( [\w.@+-]{1,64})?$/.test(
       v,
     )
   )

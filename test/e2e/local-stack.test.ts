@@ -57,7 +57,7 @@ import {
   type KeyedVps,
 } from "../support/host-steps";
 import type { RecordedResource } from "../support/mocks";
-import { buildVpsImage, exec, must, run, ssh, type KeyPair, type Vps } from "../support/vps";
+import { buildVpsImage, exec, hostKeyOf, must, run, ssh, type KeyPair, type Vps } from "../support/vps";
 import type { AppImageSpec, TestImages } from "../services/images";
 import { recordProgram, type ProgramRecording } from "../services/record";
 import { eventually, request, tcpOpen } from "../support/probes";
@@ -381,7 +381,7 @@ function reportLoop(
  * The promote driver's own proxy-log read (tools/promote/flow.ts `sshProxyLog`: `ssh … docker
  * logs --since/--until proxy` as the deploy user, what each rollout window is judged from)
  * against the VPS's real sshd and nested engine. Its work dir holds this run's deploy key where
- * the driver looks for it, and the driver records the VPS's host key beside it (first use).
+ * the driver looks for it; the stack's pinned host key is what the driver checks the VPS against.
  * Asserts the api's requests in [since, until) match the client loop's, and notes the figures.
  */
 async function checkDriverLogRead(what: string, since: Date, until: Date, loop: ClientLoopResult) {
@@ -391,7 +391,8 @@ async function checkDriverLogRead(what: string, since: Date, until: Date, loop: 
   fs.writeFileSync(path.join(keyDir, "id_deployer"), deployKey.privateKey, { mode: 0o600 });
   const read = sshProxyLog(
     { workDir, envVars: {} },
-    { "launchgate:host": { value: JSON.stringify({ deployUser: DEPLOYER }) } },
+    // The pinned key: the driver checks the VPS's sshd against it (strict, a throw-away known_hosts).
+    { "launchgate:host": { value: JSON.stringify({ deployUser: DEPLOYER, hostKey }) } },
     { host: { value: { address: "127.0.0.1", sshPort: vps!.sshPort } } },
   );
   const t0 = Date.now();
@@ -559,9 +560,7 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       // through `--known-hosts`; nothing reads or writes the real user's ~/.ssh/known_hosts.
       const scan = must("ssh-keyscan", ["-p", String(vps!.sshPort), "127.0.0.1"]).stdout;
       fs.writeFileSync(knownHosts(), scan, { mode: 0o600 });
-      const ed25519 = /^\S+ (ssh-ed25519 \S+)$/m.exec(scan);
-      assert.ok(ed25519, `ssh-keyscan found no ed25519 host key:\n${scan}`);
-      hostKey = ed25519[1]!;
+      hostKey = hostKeyOf(vps!);
     });
     await tl.phase("images", async () => {
       const imgs = await images!;

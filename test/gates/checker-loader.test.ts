@@ -4,11 +4,13 @@
  *   a file it imports) is transpiled again, never served stale.
  * - TypeScript as the project writes it runs as under tsx (extensionless relative requires,
  *   `await import()`, `__dirname`, esModuleInterop default imports, enums).
+ * - The V8 code cache (tools/loader/code-cache.cjs) serves every module of a second run, compiles a
+ *   changed or rejected entry again, and keeps CommonJS semantics.
  * - @pulumi/pulumi's `typescript` and `@npmcli/arborist` load only when first used, and work then.
  * - The CLI prints its speed figures.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -22,12 +24,12 @@ const cache = path.join(tmp, "cache");
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs `file` with the loader and the scratch cache; returns stdout (asserts exit 0). */
-function run(file: string, cwd = tmp): string {
+function run(file: string, cwd = tmp, env: Record<string, string> = {}): string {
   const r = spawnSync(process.execPath, ["--require", LOADER, file], {
     cwd,
     encoding: "utf8",
     // Scratch files live outside the project: they find its packages through NODE_PATH.
-    env: { ...process.env, LAUNCHGATE_TS_CACHE: cache, NODE_PATH: path.join(ROOT, "node_modules") },
+    env: { ...process.env, LAUNCHGATE_TS_CACHE: cache, NODE_PATH: path.join(ROOT, "node_modules"), ...env },
     timeout: 60_000,
   });
   assert.equal(r.status, 0, r.stderr);
@@ -75,6 +77,119 @@ describe("tools/loader/register.cjs: the .ts cache", () => {
       fs.readdirSync(cache).filter((f) => f.endsWith(".tmp")),
       [],
     );
+  });
+});
+
+describe("tools/loader/code-cache.cjs: V8 code cache", () => {
+  const dir = path.join(tmp, "code-cache-case");
+  const v8Dir = path.join(cache, "v8");
+  fs.mkdirSync(dir, { recursive: true });
+  const main = path.join(dir, "main.ts");
+  const dep = path.join(dir, "dep.ts");
+  const entries = () => (fs.existsSync(v8Dir) ? fs.readdirSync(v8Dir) : []);
+  /** The run's output line and its cache statistics (the loader's own counters). */
+  const runStats = (env: Record<string, string> = {}) => {
+    const [out, stats] = run(main, ROOT, env).split("\n");
+    return { out, ...(JSON.parse(stats!) as { hits: number; misses: number; builtin: boolean }) };
+  };
+  fs.writeFileSync(dep, "export const value: number = 1;\n");
+  fs.writeFileSync(
+    main,
+    [
+      'import YAML from "yaml";',
+      'import { value } from "./dep";',
+      `const { codeCache } = require(${JSON.stringify(LOADER)});`,
+      "console.log(`${YAML.stringify({ value }).trim()}`);",
+      "console.log(JSON.stringify(codeCache));",
+    ].join("\n"),
+  );
+
+  test("a second run serves every module from the cache, with the same result", (t) => {
+    const first = runStats();
+    if (first.builtin) return t.skip("node has module.enableCompileCache: the built-in cache is used");
+    assert.equal(first.out, "value: 1");
+    assert.ok(first.misses > 5, `yaml's modules, main and dep compiled: ${first.misses}`);
+    const second = runStats();
+    assert.equal(second.out, "value: 1");
+    assert.equal(second.misses, 0);
+    // The first run also loaded esbuild (main and dep were not transpiled yet): not needed now.
+    assert.ok(second.hits >= first.misses - 1 && second.hits > 5, JSON.stringify({ first, second }));
+  });
+
+  test("a changed source is compiled again, never served stale", (t) => {
+    if (runStats().builtin) return t.skip("built-in cache");
+    const before = entries().length;
+    fs.writeFileSync(dep, "export const value: number = 2;\n");
+    const changed = runStats();
+    assert.equal(changed.out, "value: 2");
+    assert.equal(changed.misses, 1, "only the changed module");
+    assert.equal(entries().length, before + 1);
+    fs.writeFileSync(dep, "export const value: number = 1;\n");
+  });
+
+  test("an entry V8 rejects (corrupt, other node) is compiled again and rewritten", (t) => {
+    const all = runStats();
+    if (all.builtin) return t.skip("built-in cache");
+    for (const f of entries()) fs.writeFileSync(path.join(v8Dir, f), "not a code cache");
+    const rejected = runStats();
+    assert.equal(rejected.out, "value: 1");
+    assert.equal(rejected.hits, 0);
+    assert.equal(rejected.misses, all.hits + all.misses);
+    assert.equal(runStats().misses, 0, "rewritten entries are served");
+    assert.deepEqual(
+      entries().filter((f) => !f.endsWith(".bin")),
+      [],
+      "no partial entry",
+    );
+  });
+
+  test("a process stopped by SIGTERM (as the checker stops the pack) writes its entries first", async (t) => {
+    if (runStats().builtin) return t.skip("built-in cache");
+    const server = path.join(dir, "server.ts");
+    fs.writeFileSync(
+      server,
+      'import { parse } from "semver";\nconsole.log(parse("1.2.3")?.minor);\nsetInterval(() => undefined, 1000);\n',
+    );
+    const child = spawn(process.execPath, ["--require", LOADER, server], {
+      cwd: ROOT,
+      env: { ...process.env, LAUNCHGATE_TS_CACHE: cache, NODE_PATH: path.join(ROOT, "node_modules") },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const ready = await Promise.race([
+      new Promise<string>((resolve) =>
+        child.stdout.once("data", (b: Buffer) => resolve(b.toString().trim())),
+      ),
+      exited.then((code) => `exited ${code} before serving`),
+    ]);
+    assert.equal(ready, "2");
+    const before = entries().length;
+    child.kill("SIGTERM");
+    assert.equal(await exited, 143, "exits as a SIGTERM would");
+    assert.ok(entries().length > before, "entries written on SIGTERM");
+  });
+
+  test("LAUNCHGATE_CODE_CACHE=0 turns it off", () => {
+    const off = runStats({ LAUNCHGATE_CODE_CACHE: "0" });
+    assert.deepEqual(off, { out: "value: 1", hits: 0, misses: 0, builtin: false });
+  });
+
+  test("CommonJS semantics: require.main, require.resolve, __filename, import(), a hashbang file", () => {
+    const cjs = path.join(dir, "semantics.js");
+    fs.writeFileSync(path.join(dir, "bin.js"), "#!/usr/bin/env node\nmodule.exports = 'bin';\n");
+    fs.writeFileSync(path.join(dir, "esm.mjs"), "export const esm = 'esm';\n");
+    fs.writeFileSync(
+      cjs,
+      [
+        "const path = require('node:path');",
+        "(async () => {",
+        "  const { esm } = await import('./esm.mjs');",
+        "  console.log([require.main === module, path.basename(require.resolve('./bin')),",
+        "    path.basename(__filename), require('./bin'), esm, typeof require.resolve.paths('x')].join(' '));",
+        "})();",
+      ].join("\n"),
+    );
+    for (let i = 0; i < 2; i++) assert.equal(run(cjs, ROOT), "true bin.js semantics.js bin esm object");
   });
 });
 

@@ -12,11 +12,32 @@ import * as random from "@pulumi/random";
 import { loadEvidence } from "../../components/release/evidence";
 import { GATE_ENV_KEY } from "../../contract/manifest";
 import { tempDir } from "../fixtures/evidence";
-import { ProductionFixture, REAL_PROGRAM, check, refusedBy, stopPack } from "./support";
+import { runProgram } from "../../tools/checker/record";
+import { serializedInputs } from "../../tools/checker/serialized-inputs";
+import { loadStackConfig } from "../../tools/checker/stack-config";
+import { ProductionFixture, REAL_PROGRAM, ROOT, check, refusedBy, stopPack } from "./support";
 
 after(stopPack);
 
 describe("engine semantics", () => {
+  it("the pack gets each registration's inputs as the SDK serialized them: the same values as recorded", async () => {
+    const run = await runProgram({
+      programPath: REAL_PROGRAM,
+      projectDir: ROOT,
+      stack: "production",
+      config: loadStackConfig(ROOT, "production"),
+    });
+    const registered = run.resources.filter((r) => !r.read);
+    assert.ok(registered.length > 50, `${registered.length} registrations`);
+    for (const r of registered) {
+      const struct = serializedInputs.get(r);
+      assert.ok(struct, `${r.urn}: the SDK's Struct is kept`);
+      assert.deepEqual(struct.toJavaScript(), r.inputs, r.urn);
+    }
+    // Reads (StackReference, get) carry no request Struct: converted from `inputs` as before.
+    for (const r of run.resources.filter((x) => x.read)) assert.equal(serializedInputs.get(r), undefined);
+  });
+
   it("a value unknown at preview makes type-scoped policies advisory 'can't run', not violations", async () => {
     // The API image becomes a computed value (as if it came from another resource's output).
     const transform: pulumi.ResourceTransformation = (a) =>

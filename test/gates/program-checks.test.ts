@@ -96,9 +96,13 @@ describe("public key material is not a secret, whatever its name", () => {
           CA_KEY: `${CERT}${PRIVATE}`,
           API_KEY: "AAAAC3NzaC1lZDI1NTE5AAAAIMRIJUe0",
         },
-        envs: [`SSH_KEY=${PRIVATE}`, "HOST_KEY=ssh-ed25519 notbase64!"],
+        envs: [
+          `SSH_KEY=${PRIVATE}`,
+          "HOST_KEY=ssh-ed25519 notbase64!",
+          `DB_PASSWORD=${HOST_KEY} correct horse battery`,
+        ],
       }),
-      ["environment.HOST_KEY", "environment.CA_KEY", "environment.API_KEY", "envs[0]", "envs[1]"],
+      ["environment.HOST_KEY", "environment.CA_KEY", "environment.API_KEY", "envs[0]", "envs[1]", "envs[2]"],
     );
   });
 });

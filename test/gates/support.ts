@@ -125,24 +125,24 @@ export class ProductionFixture {
 export const SWARM_HOSTS = [
   {
     address: "10.0.0.1",
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMS1ob3N0LWtleS4uLi4uLi4uLi4u",
     roles: ["manager"],
     labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
   },
   {
     address: "10.0.0.2",
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMi1ob3N0LWtleS4uLi4uLi4uLi4u",
     roles: ["manager"],
     labels: { "launchgate.redis": "true", "launchgate.edge": "true" },
   },
-  { address: "10.0.0.3", roles: ["manager"] },
+  {
+    address: "10.0.0.3",
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMy1ob3N0LWtleS4uLi4uLi4uLi4u",
+    roles: ["manager"],
+  },
 ];
 
-/**
- * Config overrides running `stack` as that cluster: `placement: swarm`, the hosts, and the apps
- * without migration jobs (not supported on a swarm yet).
- */
-export function swarmOverrides(stack: string): Record<string, unknown> {
-  const apps = (readStackFile(ROOT, stack).values.apps as Record<string, unknown>[]).map(
-    ({ migrate: _m, ...a }) => a,
-  );
-  return { placement: "swarm", hosts: SWARM_HOSTS, apps };
+/** Config overrides running a stack as that cluster: `placement: swarm` and the hosts. */
+export function swarmOverrides(): Record<string, unknown> {
+  return { placement: "swarm", hosts: SWARM_HOSTS };
 }

@@ -24,13 +24,35 @@ async function runSwarm(stack: string) {
   const r = await check({
     stack,
     programPath: REAL_PROGRAM,
-    configOverrides: swarmOverrides(stack),
+    configOverrides: swarmOverrides(),
     transform: record,
   });
   return { r, seen };
 }
 
 describe("placement swarm: the whole program", () => {
+  it("staging: every node must run every hardening step (judged per host, by its connection)", async () => {
+    // node-1's auditd step loses its role marker: node-0 and node-2 still have theirs.
+    const drop: pulumi.ResourceTransformation = (args) =>
+      args.name === "node-1-auditd"
+        ? { props: { ...args.props, triggers: ["launchgate.role=not-a-host-step"] }, opts: args.opts }
+        : undefined;
+    const r = await check({
+      stack: "staging",
+      programPath: REAL_PROGRAM,
+      configOverrides: swarmOverrides(),
+      transform: drop,
+    });
+    const found = r.findings.filter((f) => f.policyName === "host-hardening-present").map((f) => f.message);
+    assert.equal(found.length, 1, found.join("\n"));
+    assert.ok(
+      found[0]!.endsWith(
+        "the host 10.0.0.2:22 has no auditd step (role host-auditd); keep it in HardenedHost.",
+      ),
+      found[0],
+    );
+  });
+
   for (const stack of ["local", "staging"]) {
     it(`${stack}: runs, passes, and renders every workload as a docker.Service`, async () => {
       const { r, seen } = await runSwarm(stack);
@@ -69,6 +91,10 @@ describe("placement swarm: the whole program", () => {
         "swarm-node-1-join",
         "swarm-node-2-join",
         "swarm-node-2-node",
+        // The api's migration as a Swarm job on a manager; the DB admin network on Postgres' node.
+        "app-api-migrate",
+        "net-db-admin-config-0",
+        "net-db-admin",
       ])
         assert.ok(commands.includes(c), c);
       const overlays = seen.filter((x) => x.type === "docker:index/network:Network");

@@ -38,7 +38,7 @@ import {
   Step,
 } from "../support/host-steps";
 import { tcpOpen } from "../support/probes";
-import { exec, KeyPair, must, run, Run, ssh, Vps } from "../support/vps";
+import { exec, hostKeyOf, KeyPair, must, run, Run, ssh, Vps } from "../support/vps";
 
 const t0 = Date.now();
 const execFileAsync = promisify(execFile);
@@ -395,6 +395,37 @@ describe("HardenedHost on a real Debian VPS over SSH", { timeout: 35 * 60_000 },
     assert.deepEqual(
       r.stdout.trim().split("\n"),
       DEFAULT_STORAGE_DIRS.map((d) => `${Number.parseInt(d.mode, 8).toString(8)} deployer:deployer`),
+    );
+  });
+
+  it("a pinned host key: the bootstrap accepts the VPS's own key and refuses any other before sending anything", async () => {
+    // The key as an operator pins it (launchgate:host.hostKey): ssh-keyscan, type and base64 only.
+    const real = hostKeyOf(vps);
+    const other = must("bash", [
+      "-c",
+      "d=$(mktemp -d); ssh-keygen -q -t ed25519 -N '' -f $d/k; cut -d' ' -f1,2 $d/k.pub; rm -rf $d",
+    ]).stdout.trim();
+    const bootstrapWith = async (hostKey: string) => {
+      const [step] = await captureSteps("host", { ...args, bootstrap: { ...args.bootstrap, hostKey } });
+      assert.equal(step!.name, "bootstrap");
+      assert.equal(step!.environment.LG_KNOWN_HOSTS, `[127.0.0.1]:${vps.sshPort} ${hostKey}`);
+      return runStep(vps, deployKey, hostCfg.deployUser, step!);
+    };
+    const pinned = await bootstrapWith(real);
+    assert.equal(pinned.code, 0, pinned.stderr);
+    assert.match(pinned.stderr, /deployer already works; re-applying through sudo/);
+    const marker = exec(
+      vps,
+      "stat -c %Y /etc/sudoers.d/90-launchgate-deployer 2>/dev/null || echo none",
+    ).stdout;
+    const mitm = await bootstrapWith(other);
+    assert.notEqual(mitm.code, 0, "a host presenting another key must be refused");
+    assert.match(mitm.stderr, /presented a host key other than the pinned one/);
+    assert.match(mitm.stderr, /Host key verification failed/);
+    assert.doesNotMatch(mitm.stderr, /re-applying|connecting as/, "refused before any step ran");
+    assert.equal(
+      exec(vps, "stat -c %Y /etc/sudoers.d/90-launchgate-deployer 2>/dev/null || echo none").stdout,
+      marker,
     );
   });
 

@@ -253,6 +253,34 @@ describe("backups-present", () => {
       "the drill install writes no files (no LG_FILES manifest); keep components/ops/Backups.ts's install.",
     ]);
   });
+  it("holds the installed dump period to the declared launchgate:backups.incrementalEveryHours", async () => {
+    const declared: StackResourceInput = {
+      ...gate(30, 24),
+      props: {
+        environment: {
+          LAUNCHGATE_GATE: JSON.stringify({
+            version: 1,
+            backups: { retentionDays: 30, drillEveryHours: 24, incrementalEveryHours: 6 },
+          }),
+        },
+      },
+    };
+    const withTimers = (...calendars: string[]) =>
+      backup([...backupFiles(), ...calendars.flatMap((c, i) => unit(`i${i}`, "/l/backup.sh", c))]);
+    const run = (b: StackResourceInput) =>
+      runStackPolicy(data.backupsPresent, [pg, database, declared, b, drill()]);
+    assert.deepEqual(await run(withTimers("*-*-* 00,06,12,18:00:00 UTC")), []);
+    assert.deepEqual(await run(withTimers("*-*-* 00/6:00:00 UTC")), []);
+    assert.deepEqual(await run(withTimers("hourly")), []);
+    assert.deepEqual(await run(backup()), [
+      "the backup timers dump at best every 24 h but the release declares a dump every 6 h (launchgate:backups.incrementalEveryHours).",
+    ]);
+    assert.deepEqual(await run(withTimers("*-*-* 00,06,12:00:00 UTC")), [
+      "the backup timers dump at best every 12 h but the release declares a dump every 6 h (launchgate:backups.incrementalEveryHours).",
+    ]);
+    // A manifest written before the field existed: only the at-least-daily rule.
+    assert.deepEqual(await check(backup(), drill()), []);
+  });
   it("text such as pg_dump in an unmarked command does not count", async () => {
     const text: StackResourceInput = {
       type: TYPES.remoteCommand,
@@ -298,6 +326,21 @@ describe("migrations-after-backup", () => {
   it("refuses a migration (by role, whatever its name) that does not", async () => {
     assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, migrate([])]), [
       "migration job-1 can run without a fresh backup; make it depend on the Backups pre-migration backup.",
+    ]);
+  });
+  it("checks a swarm's migration command (a Swarm job run by a manager) the same way", async () => {
+    const job = (dependsOn: string[]): StackResourceInput => ({
+      type: TYPES.remoteCommand,
+      name: "swarm-job",
+      props: {
+        triggers: ["launchgate.role=migration"],
+        create: "docker service create --mode replicated-job",
+      },
+      dependsOn,
+    });
+    assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, job(["b"])]), []);
+    assert.deepEqual(await runStackPolicy(data.migrationsAfterBackup, [backup, job([])]), [
+      "migration swarm-job can run without a fresh backup; make it depend on the Backups pre-migration backup.",
     ]);
   });
   describe("a job created stopped: what starts it must wait for the backup", () => {
@@ -388,21 +431,31 @@ describe("command-delete-replacement", () => {
   });
 });
 
-describe("backup schedules as installed (calendarPeriodDays)", () => {
-  const table: [string, number][] = [
-    ["*-*-* 02:00:00 UTC", 1],
-    ["*-*-* 00/6:00:00 UTC", 1],
-    ["*-*-1/2 03:00:00 UTC", 2],
-    ["Mon *-*-* 03:00:00 UTC", 7],
-    ["weekly", 7],
-    ["daily", 1],
-    ["monthly", 31],
-    ["yearly", 366],
-    ["*-01-01 00:00:00", 366],
-    ["not a calendar", 366],
+describe("backup schedules as installed (calendarPeriodDays, calendarPeriodHours)", () => {
+  /** OnCalendar value → most days apart, most hours apart (the largest gap, across midnight). */
+  const table: [string, number, number][] = [
+    ["*-*-* 02:00:00 UTC", 1, 24],
+    ["*-*-* 00/6:00:00 UTC", 1, 6],
+    ["*-*-* 00/5:00:00 UTC", 1, 5],
+    ["*-*-* 00,06,12,18:00:00 UTC", 1, 6],
+    ["*-*-* 01,07,13,19:30:00 UTC", 1, 6],
+    ["*-*-* 00,06,12:00:00 UTC", 1, 12],
+    ["*-*-* *:15:00", 1, 1],
+    ["hourly", 0, 1],
+    ["*-*-1/2 03:00:00 UTC", 2, 48],
+    ["Mon *-*-* 03:00:00 UTC", 7, 168],
+    ["weekly", 7, 168],
+    ["daily", 1, 24],
+    ["monthly", 31, 744],
+    ["yearly", 366, 8784],
+    ["*-01-01 00:00:00", 366, 8784],
+    ["not a calendar", 366, 8784],
   ];
-  for (const [value, days] of table)
-    it(`${value} → at most ${days} day(s) apart`, () => assert.equal(data.calendarPeriodDays(value), days));
+  for (const [value, days, hours] of table)
+    it(`${value} → at most ${days} day(s), ${hours} h apart`, () => {
+      assert.equal(data.calendarPeriodDays(value), days);
+      assert.equal(data.calendarPeriodHours(value), hours);
+    });
 });
 
 describe("postgres-durability and data-volumes-private", () => {

@@ -585,6 +585,27 @@ describe("host", () => {
     );
     assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, []), []);
   });
+  it("every required step must be present on each host (a cluster: by the steps' connection)", async () => {
+    const on = (address: string) =>
+      REQUIRED_HOST_STEPS.map((s) => {
+        const r = step(s, "");
+        return {
+          ...r,
+          name: `${address}-${s}`,
+          props: { ...r.props, connection: { host: address, port: 22, user: "deployer" } },
+        };
+      });
+    const cluster = [...on("10.0.0.1"), ...on("10.0.0.2")];
+    assert.deepEqual(await runStackPolicy(host.hostHardeningPresent, cluster), []);
+    // node 2 lacks auditd; node 1 has it: still refused, naming node 2.
+    assert.deepEqual(
+      await runStackPolicy(
+        host.hostHardeningPresent,
+        cluster.filter((s) => s.name !== "10.0.0.2-auditd"),
+      ),
+      ["the host 10.0.0.2:22 has no auditd step (role host-auditd); keep it in HardenedHost."],
+    );
+  });
   it("another step writing weak sshd settings is refused (sshd keeps the first value)", async () => {
     const other = {
       type: REMOTE,
@@ -608,5 +629,77 @@ describe("host", () => {
     assert.deepEqual(await runResourcePolicy(host.firewallPorts, fw("22 80 443 5432")), [
       "firewall opens 5432; open only 22/80/443 (HardenedHost publicTcpPorts).",
     ]);
+  });
+  describe("ssh-source-restricted", () => {
+    const fw = (from: string, extra = "") => ({
+      type: REMOTE,
+      name: "host-firewall",
+      props: {
+        stdin: `export LG_SSHD_PORT='22'\nexport LG_SSH_ALLOW_FROM='${from}'\n${extra}`,
+        triggers: ["launchgate.role=host-firewall"],
+      },
+    });
+    const other = (script: string) => ({
+      type: REMOTE,
+      name: "host-baseline",
+      props: { stdin: script, triggers: ["launchgate.role=host-baseline"] },
+    });
+    const wide = (source: string, bits: number, min = 16, world = false) =>
+      `SSH is admitted from ${source} (2^${bits} addresses${world ? ": the whole internet" : ""}); admit only ranges of /${min} or narrower (launchgate:host.sshAllowFrom), or record the exception with its reason in the pack config.`;
+    it("the admins' ranges pass (a /16, a /24, one address, an IPv6 /64)", async () => {
+      for (const r of [
+        fw("198.51.100.0/24 192.0.2.7/32 203.0.113.9 172.16.0.0/16 2001:db8:1:2::/64"),
+        other("ufw allow from 198.51.100.0/24 to any port 22 proto tcp"),
+        other("ufw allow 443/tcp"),
+      ])
+        assert.deepEqual(await runResourcePolicy(host.sshSourceRestricted, r), [], JSON.stringify(r.props));
+    });
+    it("the whole internet, a range as good as it, and a non-range are refused", async () => {
+      assert.deepEqual(await runResourcePolicy(host.sshSourceRestricted, fw("0.0.0.0/0")), [
+        wide("0.0.0.0/0", 32, 16, true),
+      ]);
+      assert.deepEqual(await runResourcePolicy(host.sshSourceRestricted, fw("198.51.100.0/24 10.0.0.0/8")), [
+        wide("10.0.0.0/8", 24),
+      ]);
+      assert.deepEqual(await runResourcePolicy(host.sshSourceRestricted, fw("::/0")), [
+        "SSH is admitted from ::/0 (2^128 addresses: the whole internet); admit only ranges of /48 or narrower (launchgate:host.sshAllowFrom), or record the exception with its reason in the pack config.",
+      ]);
+      assert.deepEqual(await runResourcePolicy(host.sshSourceRestricted, fw("office")), [
+        'SSH is admitted from "office", which is not an address range; give CIDRs such as 203.0.113.0/24.',
+      ]);
+    });
+    it("any host command opening the SSH port to anywhere is refused, whatever the firewall step says", async () => {
+      for (const [script, source] of [
+        ["ufw allow 22/tcp", "any"],
+        ["ufw allow in proto tcp to any port 22", "any"],
+        ["ufw allow from any to any port 22", "any"],
+        ["ufw allow from 0.0.0.0/0 to any port 22 proto tcp", "0.0.0.0/0"],
+      ] as const)
+        assert.deepEqual(
+          await runResourcePolicy(host.sshSourceRestricted, other(script)),
+          [wide(source, 32, 16, true)],
+          script,
+        );
+      // A moved sshd port is the SSH port.
+      assert.deepEqual(
+        await runResourcePolicy(
+          host.sshSourceRestricted,
+          fw("198.51.100.0/24", "export LG_SSHD_PORT='2200'\nufw allow 2200"),
+        ),
+        [wide("any", 32, 16, true)],
+      );
+    });
+    it("the threshold comes from the pack config; an exception (with its reason) accepts a stack's world-open SSH", async () => {
+      assert.deepEqual(
+        await runResourcePolicy(host.sshSourceRestricted, fw("10.0.0.0/8"), { minPrefixLength: 8 }),
+        [],
+      );
+      assert.deepEqual(
+        await runResourcePolicy(host.sshSourceRestricted, fw("0.0.0.0/0"), {
+          exceptions: { "host-firewall": "loopback-only VPS" },
+        }),
+        [],
+      );
+    });
   });
 });

@@ -186,6 +186,7 @@ describe("the rest of the rollout decisions", () => {
       user: "deployer",
       identityFile: ".launchgate/production/id_deployer",
       knownHostsFile: ".launchgate/production/known_hosts",
+      hostKeys: "accept-new",
       container: "proxy",
       since: new Date(T0),
       until: new Date(T0 + 60_000),

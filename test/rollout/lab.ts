@@ -227,6 +227,7 @@ export class RolloutLab {
           user: "-",
           identityFile: "-",
           knownHostsFile: "-",
+          hostKeys: "known",
           container: this.harness.container("proxy").dockerName,
           since,
           until,

@@ -10,21 +10,41 @@
  * Stack: the program recorded with `placement: swarm` (test/services/record.ts) and played in the
  * engine's dependency order: the strict harness for networks, volumes, one-shot containers and
  * Postgres roles, test/support/swarm-services.ts for secrets, configs and services, through the
- * first manager's Engine API over SSH. Rewrites: registry images → local test images loaded on the
+ * first manager's Engine API over SSH, the ops commands (backups, drill, monitoring installs, the
+ * pre-migration backup) over SSH on the node they connect to. Rewrites: registry images → local test images loaded on the
  * nodes that can run them; the admin tunnel → `psql` in the Postgres task.
  * Containers are named `<prefix>-<pid>-*`; `stop()` removes them (and their volumes).
  */
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { CLOSE_SCRIPT, OPEN_SCRIPT } from "../../components/data/PostgresAdminTunnel";
 import * as pulumi from "@pulumi/pulumi";
 import { SwarmCluster, SwarmNode } from "../../components/host/SwarmCluster";
 import { recordProgram, type ProgramRecording } from "../services/record";
 import { ensureImages, type AppImageSpec } from "../services/images";
 import { loadImages, startDockerOverSsh, type DockerOverSsh } from "./docker-over-ssh";
 import { CONTAINER, Harness, imageRepo, NETWORK, PG_DATABASE, PG_GRANT, PG_ROLE, VOLUME } from "./harness";
-import { installMocks, reveal, settle } from "./mocks";
+import { installMocks, reveal, settle, type RecordedResource } from "./mocks";
+import { commandRoleOf } from "../../contract/roles";
+import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
 import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "./swarm-services";
-import { KeyPair, Run, Vps, buildVpsImage, exec, makeKey, must, run, scratchDir, ssh, startVps } from "./vps";
+import {
+  KeyPair,
+  Run,
+  Vps,
+  buildVpsImage,
+  exec,
+  hostKeyOf,
+  makeKey,
+  must,
+  run,
+  scratchDir,
+  ssh,
+  startVps,
+} from "./vps";
 
 export const DEPLOY = "deployer";
 
@@ -65,9 +85,57 @@ export interface Executed {
   readonly result: Run;
 }
 
+export const REMOTE = "command:remote:Command";
+const PG_PROVIDER = "pulumi:providers:postgresql";
+
+/** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 /** What is played on the cluster: the docker and postgresql resources (the cluster is formed first). */
 const PLAYED = [NETWORK, VOLUME, CONTAINER, SECRET, SERVICE_CONFIG, SERVICE, PG_ROLE, PG_DATABASE, PG_GRANT];
-export const played = (rec: ProgramRecording) => rec.resources.filter((r) => PLAYED.includes(r.type));
+/**
+ * The program's remote commands played over SSH on the node they connect to (by role marker):
+ * the ops installs and the pre-migration backup on the Postgres node, an app's migration job on
+ * the first manager. Not played: host steps (a
+ * prepared image stands in), formation (played by `form`), PIDs limits.
+ */
+export const PLAYED_COMMANDS = [
+  "backup",
+  "drill",
+  "pre-migration-backup",
+  "monitoring",
+  "migration",
+  "db-admin-network",
+];
+export const LOCAL = "command:local:Command";
+/** The DB admin tunnel (a local command: ssh -L on this machine) is played too. */
+export const isTunnel = (r: RecordedResource) =>
+  r.type === LOCAL && commandRoleOf(r.inputs.triggers) === "db-admin-tunnel";
+/**
+ * A one-shot container's starter (`startOneShot`: its PIDs-limit command sets the limit and starts
+ * it; the proxy's config check). The services' own PIDs-limit commands (rolling updates) are not
+ * played.
+ */
+export const isStarter = (r: RecordedResource) =>
+  r.type === REMOTE &&
+  commandRoleOf(r.inputs.triggers) === PIDS_LIMIT_COMMAND_ROLE &&
+  parsePidsLimitCommand(String(r.inputs.create))?.start !== undefined;
+export const played = (rec: ProgramRecording) =>
+  rec.resources.filter(
+    (r) =>
+      PLAYED.includes(r.type) ||
+      isTunnel(r) ||
+      isStarter(r) ||
+      (r.type === REMOTE && PLAYED_COMMANDS.includes(commandRoleOf(r.inputs.triggers) ?? "")),
+  );
 
 export class SwarmLab {
   readonly vps: Vps[];
@@ -75,6 +143,16 @@ export class SwarmLab {
   readonly dir: string;
   bridges: DockerOverSsh[] = [];
   imageMap: Record<string, string> = {};
+  /** The DB admin network's id as its command printed it (the recording has the mocks' empty output). */
+  dbAdminNetworkId = "";
+  /** The admin tunnel's environment as played (local port and control socket rewritten), once opened. */
+  tunnelEnv?: Record<string, string>;
+  /** The nodes' ed25519 host keys (config `hosts[].hostKey`), scanned once. */
+  private hostKeys?: string[];
+  /** Free local port standing in for the tunnel's DB_TUNNEL_PORT (other runs may hold 15432). */
+  tunnelPort = 0;
+  /** Recorded network resource name → its docker name (the harness creates it per run). */
+  networkNames = new Map<string, string>();
   harness!: Harness;
   player!: SwarmPlayer;
 
@@ -123,6 +201,11 @@ export class SwarmLab {
 
   /** Removes the bridges, the VPS containers, their volumes and the scratch dir (idempotent). */
   stop(): void {
+    if (this.tunnelEnv)
+      run("/bin/sh", ["-c", CLOSE_SCRIPT], {
+        env: { PATH: process.env.PATH!, ...this.tunnelEnv },
+        timeoutMs: 20_000,
+      });
     for (const b of this.bridges) b.stop();
     for (const v of this.vps) v.stop();
     run("rm", ["-rf", this.dir]);
@@ -192,9 +275,12 @@ export class SwarmLab {
 
   /** The cluster as config: every VPS a manager with its labels, at its own address and SSH port. */
   hostsConfig() {
+    // Each node's host key, pinned as an operator would (the tunnel refuses any other).
+    this.hostKeys ??= this.vps.map((v) => hostKeyOf(v));
     return this.vps.map((v, i) => ({
       address: v.ip,
       sshPort: v.sshPort,
+      hostKey: this.hostKeys![i]!,
       roles: ["manager"],
       labels: this.labels[i]!,
     }));
@@ -206,7 +292,103 @@ export class SwarmLab {
       "local",
       { placement: "swarm", hosts: this.hostsConfig(), ...overrides },
       "launchgate-swarm-test",
+      { keepTypes: [REMOTE, LOCAL] },
     );
+  }
+
+  /**
+   * The node a recorded remote command connects to, as the deploy user: the local stack reaches
+   * each node's VPS container on loopback at its configured SSH port (`hostsConfig`).
+   */
+  nodeOf(r: RecordedResource): number {
+    const c = r.inputs.connection as { host: string; port: number; user: string };
+    const node = this.vps.findIndex((v) => c.host === "127.0.0.1" && v.sshPort === c.port);
+    assert.ok(node >= 0, `${r.name}: connects to ${c.host}:${c.port}, no node of this cluster`);
+    assert.equal(c.user, DEPLOY, `${r.name}: connects as the deploy user`);
+    return node;
+  }
+
+  /**
+   * Runs a recorded remote command's `create` over SSH on its node as the deploy user, its stdin
+   * (a secret, e.g. the alert webhook) on stdin; throws with its output when it fails.
+   */
+  runCommand(r: RecordedResource, log: (l: string) => void = console.log): Run {
+    const node = this.nodeOf(r);
+    let create = String(r.inputs.create);
+    if (commandRoleOf(r.inputs.triggers) === "migration") {
+      // The job's `docker service create` names recorded network ids and registry images: the
+      // engine's network names and the local test images stand in (listed in `rewrites`).
+      for (const [res, name] of this.networkNames)
+        create = create
+          .split(`'\\''${res}-id'\\''`)
+          .join(`'\\''${this.harness.networkDockerName(name)}'\\''`);
+      for (const [ref, local] of Object.entries(this.imageMap))
+        create = create.split(`'\\''${ref}'\\''`).join(`'\\''${local}'\\''`);
+    }
+    const res = ssh(this.vps[node]!, DEPLOY, this.key.file, create, {
+      input: r.inputs.stdin === undefined ? "" : String(r.inputs.stdin),
+      timeoutMs: 10 * 60_000,
+    });
+    if (res.code !== 0) throw new Error(`${r.name} failed on node-${node}:\n${res.stdout}\n${res.stderr}`);
+    if (commandRoleOf(r.inputs.triggers) === "db-admin-network" && res.stdout.trim())
+      this.dbAdminNetworkId = res.stdout.trim();
+    const last = res.stdout.trim().split("\n").pop() ?? "";
+    log(`  [ssh] ${r.name} on node-${node}: ${(res.ms / 1000).toFixed(1)} s  ${last.slice(0, 100)}`);
+    return res;
+  }
+
+  /**
+   * Opens the program's DB admin tunnel as its local command does (OPEN_SCRIPT with the recorded
+   * environment, the deploy key on stdin), with two rewrites: a free local port for 15432 and the
+   * control socket and HOME in the scratch dir.
+   */
+  openTunnel(r: RecordedResource, log: (l: string) => void = console.log): void {
+    assert.equal(String(r.inputs.create), OPEN_SCRIPT, "the tunnel runs the program's open script");
+    const home = path.join(this.dir, "home");
+    fs.mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 });
+    const env: Record<string, string> = {
+      ...(r.inputs.environment as Record<string, string>),
+      LOCAL_PORT: String(this.tunnelPort),
+      CONTROL_SOCKET: path.join(this.dir, "pg-admin.ctl"),
+      HOME: home,
+    };
+    const res = run("/bin/sh", ["-c", OPEN_SCRIPT], {
+      input: this.key.privateKey,
+      env: { PATH: process.env.PATH!, ...env },
+      timeoutMs: 60_000,
+    });
+    assert.equal(res.code, 0, `tunnel: ${res.stdout}\n${res.stderr}`);
+    this.tunnelEnv = env;
+    log(`  [local] ${r.name}: ${res.stdout.trim()}`);
+  }
+
+  /** `psql` over the admin tunnel as the program's postgresql provider connects (its login). */
+  psqlViaTunnel(rec: ProgramRecording, sql: string, db?: string): string {
+    const p = rec.all.find((r) => r.type === PG_PROVIDER)!.inputs as Record<string, string>;
+    return must(
+      "psql",
+      ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", p.host!, "-p", String(this.tunnelPort)].concat([
+        "-U",
+        p.username!,
+        "-d",
+        db ?? p.database ?? "postgres",
+        "-c",
+        sql,
+      ]),
+      {
+        env: {
+          ...process.env,
+          PGPASSWORD: p.password!,
+          PGSSLMODE: p.sslmode ?? "prefer",
+          PGCONNECT_TIMEOUT: "10",
+        } as Record<string, string>,
+      },
+    ).stdout.trim();
+  }
+
+  /** Runs `script` as root (`sudo -n bash -s`) on node `node` over SSH as the deploy user. */
+  asRoot(node: number, script: string, timeoutMs = 10 * 60_000): Run {
+    return ssh(this.vps[node]!, DEPLOY, this.key.file, "sudo -n bash -s", { input: script, timeoutMs });
   }
 
   /**
@@ -294,6 +476,7 @@ export class SwarmLab {
     log: (l: string) => void = console.log,
   ): Promise<{ imagesMs: number; upMs: number }> {
     const t0 = Date.now();
+    this.tunnelPort = await freePort();
     const images = ensureImages(apps);
     this.imageMap = images.map;
     log(
@@ -307,16 +490,19 @@ export class SwarmLab {
       );
     });
     log(
-      "  rewrites: registry images → local test images on the nodes; admin tunnel → psql in the Postgres task",
+      `  rewrites: registry images → local test images on the nodes (also in the migration job's command, with the engine's network names for recorded ids); the DB admin network's id → the one its command printed; admin tunnel local port 15432 → ${this.tunnelPort}, its control socket and HOME → the scratch dir`,
     );
     const names = new Map(
       rec.resources.filter((r) => r.type === NETWORK).map((r) => [r.name, String(r.inputs.name)]),
     );
-    // The player finds networks through the harness (which creates them) when a service is created.
+    this.networkNames = names;
+    // The player finds networks through the harness (which creates them) when a service is created;
+    // the DB admin network (made by its command) by the id the command printed.
     this.player = new SwarmPlayer({
       socketPath: this.bridges[0]!.socketPath,
       imageMap: this.imageMap,
-      networkId: (res) => this.harness.networkDockerName(names.get(res) ?? res),
+      networkId: (res) =>
+        res === "" ? this.dbAdminNetworkId : this.harness.networkDockerName(names.get(res) ?? res),
       log: (l) => log(`  [swarm] ${l}`),
     });
     this.harness = new Harness({
@@ -328,8 +514,15 @@ export class SwarmLab {
         cliEnv: this.bridges[0]!.env,
         placement: "as-declared",
       },
-      postgresqlExec: (sql) => void this.psql(sql),
-      handlers: this.player.handlers(),
+      // Roles and databases through the program's tunnel, as the postgresql provider would.
+      postgresqlExec: (sql) => void this.psqlViaTunnel(rec, sql),
+      handlers: {
+        ...this.player.handlers(),
+        // A starter runs as the harness runs it (on the engine it created the container on).
+        [REMOTE]: async (r) =>
+          void (isStarter(r) ? await this.harness.applyPidsLimit(r) : this.runCommand(r, log)),
+        [LOCAL]: async (r) => this.openTunnel(r, log),
+      },
       log: (l) => log(`  [harness] ${l}`),
     });
     const imagesMs = Date.now() - t0;

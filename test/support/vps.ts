@@ -377,3 +377,14 @@ export async function withVps<T>(
     vps.stop();
   }
 }
+
+/**
+ * The VPS's ed25519 SSH host key as an operator pins it (config `host.hostKey`): `ssh-keyscan`'s
+ * key type and base64, without the host name.
+ */
+export function hostKeyOf(vps: Pick<Vps, "sshPort">): string {
+  const scan = must("ssh-keyscan", ["-t", "ed25519", "-p", String(vps.sshPort), "127.0.0.1"]).stdout;
+  const key = /^\S+ (ssh-ed25519 \S+)$/m.exec(scan)?.[1];
+  if (!key) throw new Error(`ssh-keyscan found no ed25519 host key on 127.0.0.1:${vps.sshPort}:\n${scan}`);
+  return key;
+}

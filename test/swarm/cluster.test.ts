@@ -26,8 +26,10 @@ import { PG_ROLE } from "../support/harness";
 import { eventually, request, tcpOpen } from "../support/probes";
 import { startClientLoop, type ClientLoopResult } from "../support/client-loop";
 import { SECRET, SERVICE, SERVICE_CONFIG } from "../support/swarm-services";
-import { DEPLOY, SwarmLab, played, type Executed } from "../support/swarm-lab";
-import { Vps, exec, must, run, ssh } from "../support/vps";
+import { DEPLOY, REMOTE, SwarmLab, isTunnel, played, type Executed } from "../support/swarm-lab";
+import { unitServiceScript } from "../support/fake-host";
+import { SSH_OPTS, Vps, exec, must, run, ssh } from "../support/vps";
+import { commandRoleOf } from "../../contract/roles";
 
 /**
  * Postgres and Redis on node-0 (their volumes there), edges node-0 and node-1, node-2 plain: any
@@ -152,6 +154,42 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
       console.log(`  node-${i} (${v.ip}:443): ${res.status} ${res.body.trim()}`);
     }
     assert.equal(await tcpOpen(vps[2]!.ip, 443), false, "node-2 is no edge node: no proxy on 443");
+    // The api's migration ran as a Swarm job (on the internal overlay, after the pre-migration
+    // backup) before the api started: its table exists, owned by the app role; the job is gone.
+    const owner = String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name);
+    assert.equal(
+      lab.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'launchgate_rows'", "blazetv"),
+      owner,
+      "the migration created launchgate_rows as the app role",
+    );
+    const services = must("docker", ["service", "ls", "--format", "{{.Name}}"], { env: lab.bridges[0]!.env });
+    assert.ok(!/migrate/.test(services.stdout), `the job service is removed: ${services.stdout}`);
+    const preMigration = lab.asRoot(0, "ls /srv/launchgate/backups/postgres/blazetv").stdout;
+    assert.match(
+      preMigration,
+      /-pre-migration-[0-9a-f]{1,40}\.dump$/m,
+      "a pre-migration dump before the job",
+    );
+    // Roles and databases came through the program's admin tunnel: an SSH forward to Postgres'
+    // one address on the DB admin network of its node (PermitOpen allows nothing else).
+    assert.equal(lab.tunnelEnv?.REMOTE_ADDRESS, "172.30.1.2");
+    assert.equal(lab.psqlViaTunnel(current, "SELECT inet_server_addr()"), "172.30.1.2");
+    const [pgTask] = lab.taskContainers("postgres");
+    const addrs = lab.inTask(pgTask!.node, pgTask!.container, ["hostname", "-i"]);
+    assert.match(addrs, /\b172\.30\.1\.2\b/, `the Postgres task's addresses: ${addrs}`);
+    const other = run(
+      "ssh",
+      [...SSH_OPTS, "-i", lab.key.file, "-p", String(vps[PG_NODE]!.sshPort), "-W", `${vps[1]!.ip}:22`].concat(
+        `${DEPLOY}@127.0.0.1`,
+      ),
+      { timeoutMs: 20_000 },
+    );
+    assert.notEqual(other.code, 0, "a forward anywhere else is refused");
+    // sshd refuses the channel ("administratively prohibited"; ssh -q prints only the failure).
+    assert.match(other.stderr, /administratively prohibited|stdio forwarding failed/);
+    console.log(
+      `  admin tunnel: 127.0.0.1:${lab.tunnelPort} → 172.30.1.2:5432 on node-${PG_NODE}; elsewhere: ${other.stderr.trim().split("\n").pop()}`,
+    );
     const where = (service: string) => lab.nodesOf(service);
     assert.deepEqual(where("postgres"), ["node-0"], "Postgres on the node labelled launchgate.postgres");
     for (const r of ["redis-queue", "redis-cache"])
@@ -160,6 +198,70 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
     const api = where("api");
     assert.equal(api.length, 2, `api replicas on distinct nodes: ${api.join(",")}`);
     assert.equal(new Set(api).size, 2, "at most one api task per node");
+  });
+
+  test("backups, the restore drill and monitoring run on the Postgres node against its task container", async () => {
+    // Rows to back up, written through the app (the table its migration created).
+    for (let i = 0; i < 5; i++) {
+      const r = await viaProxy(vps[0]!, "/rows", "POST", `ops-${i}`);
+      assert.equal(r.status, 201, r.body);
+    }
+    const pgNode = PG_NODE;
+    assert.deepEqual(lab.nodesOf("postgres"), [`node-${pgNode}`]);
+    const ops = ["backup", "drill", "pre-migration-backup", "monitoring"];
+    for (const r of played(current).filter((x) => ops.includes(commandRoleOf(x.inputs.triggers) ?? "")))
+      assert.equal(lab.nodeOf(r), pgNode, `${r.name} runs on the Postgres node`);
+    // As the timers would start them: each unit's ExecStart lines (then ExecStartPost) as root.
+    for (const u of ["launchgate-backup-full.service", "launchgate-restore-drill.service"]) {
+      const unit = lab.asRoot(pgNode, `cat /etc/systemd/system/${u}`);
+      assert.equal(unit.code, 0, unit.stderr);
+      const r = lab.asRoot(pgNode, `set -e\n${unitServiceScript(unit.stdout)}\n`);
+      assert.equal(r.code, 0, `${u}: ${r.stdout}\n${r.stderr}`);
+      console.log(
+        `  ${u} on node-${pgNode}: ${(r.ms / 1000).toFixed(1)} s; ${r.stderr.trim().split("\n").pop()}`,
+      );
+    }
+    const storage = (stackFile.values.host as Json)?.storagePath ?? "/srv/launchgate";
+    const record = JSON.parse(lab.asRoot(pgNode, `cat ${storage}/backups/restore-drill.json`).stdout);
+    console.log(
+      `  drill record: ok ${record.ok}, ${record.tables} tables, rows ${JSON.stringify(record.rowCounts)}, app role ${record.appRole}, ${record.durationMs} ms`,
+    );
+    assert.equal(record.ok, true, JSON.stringify(record));
+    assert.equal(record.databases[0].database, "blazetv");
+    assert.ok(record.rowCounts["public.launchgate_rows"] >= 5, JSON.stringify(record.rowCounts));
+    assert.equal(record.appRole, String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name));
+    assert.match(
+      record.dump,
+      new RegExp(`^${storage}/backups/postgres/blazetv/blazetv-\\d{8}T\\d{6}Z-full\\.dump$`),
+    );
+    const rdb = lab.asRoot(pgNode, `ls ${storage}/backups/redis`).stdout;
+    for (const r of ["redis-queue", "redis-cache"])
+      assert.match(rdb, new RegExp(`^${r}-\\d{8}T\\d{6}Z\\.rdb$`, "m"), `an RDB copy of ${r}`);
+    // Monitoring's probe on the same node, printing what it measures and judges.
+    const probe = lab.asRoot(pgNode, "/usr/local/lib/launchgate/monitor-probe.sh --print", 120_000);
+    assert.equal(probe.code, 0, probe.stderr);
+    const [measured, judged] = probe.stdout.split("\n--\n");
+    console.log(`  monitor on node-${pgNode}: ${measured!.trim().split("\n").join(" ")}`);
+    const m = Object.fromEntries(
+      measured!
+        .trim()
+        .split("\n")
+        .map((l) => l.split("=") as [string, string]),
+    );
+    assert.equal(m["container.postgres"], "healthy", "Postgres' task container on this node");
+    assert.equal(m["service.postgres"], "1/1");
+    assert.equal(m["service.api"], "2/2");
+    assert.equal(m["container.redis-queue"], "healthy");
+    assert.equal(m["drill.ok"], "true");
+    assert.ok(Number(m["backup.age_hours"]) < 1, `backup age ${m["backup.age_hours"]}`);
+    for (const check of [
+      "service.postgres",
+      "service.api",
+      "container.postgres",
+      "backup.drill",
+      "backup.freshness",
+    ])
+      assert.match(judged!, new RegExp(`^ok\\t${check.replace(".", "\\.")}\\t`, "m"), `${check} judged ok`);
   });
 
   test("a secret is rotated while a client loop runs: new secret, rolling update, old one removed, 0 failed requests", async () => {
@@ -184,7 +286,7 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
   });
 
   test("a bad image's rolling update rolls back by itself (health-gated, failureAction rollback)", async () => {
-    const bad = await record({ ...ROTATED, apps: appsWith(BAD_API) });
+    const bad = await record({ ...ROTATED, apps: unmigrated(BAD_API) });
     const { result: steps, loop } = await underLoad(() => rollOut(current, bad, "rollback_completed"));
     console.log(`  bad image: ${steps.join("; ")}`);
     const image = JSON.parse(
@@ -198,12 +300,6 @@ describe("swarm formation over real SSH (3 VPS containers)", { timeout: 15 * 60_
   });
 
   test("a node is lost: the app keeps answering, full replicas again within 30 s, every committed row kept", async () => {
-    // The table the api's migration creates (not rendered on a swarm yet): the same DDL.
-    const owner = String(current.resources.find((r) => r.type === PG_ROLE)!.inputs.name);
-    lab.psql(
-      `CREATE TABLE IF NOT EXISTS launchgate_rows (id bigserial PRIMARY KEY, note text NOT NULL);\nALTER TABLE launchgate_rows OWNER TO "${owner}";`,
-      "blazetv",
-    );
     const committed: number[] = [];
     const write = async (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -252,13 +348,15 @@ const REPO = path.resolve(__dirname, "../..");
 const stackFile = readStackFile(REPO, "local");
 const domain = stackFile.values.domain as string;
 type Json = any;
-/** The stack's apps without migration jobs (not rendered on a swarm yet); the api has one secret to rotate. */
-const baseApps = (stackFile.values.apps as Json[]).map(({ migrate: _m, ...a }) =>
+/** The stack's apps (the api migrates: a Swarm job on the first manager); the api has one secret to rotate. */
+const baseApps = (stackFile.values.apps as Json[]).map((a) =>
   a.route === "/" ? { ...a, secretEnv: ["SESSION_KEY"] } : a,
 );
 const api = baseApps.find((a) => a.route === "/")!;
 const BAD_API = api.image.replace(/:[^:@/]+$/, ":1.5.0-unhealthy");
 const appsWith = (image: string) => baseApps.map((a) => (a === api ? { ...a, image } : a));
+/** A release of `image` without the api's migration (its update alone is what Swarm rolls back). */
+const unmigrated = (image: string) => appsWith(image).map(({ migrate: _m, ...a }) => a);
 /** An app image whose health never passes (its database unreachable): Swarm must not keep it. */
 const APPS: AppImageSpec[] = [
   ...baseApps.map((a) => ({ ref: a.image, port: a.port, version: a.image.split(":").pop()! })),
@@ -280,9 +378,28 @@ const record = (overrides: Record<string, unknown>) =>
 const secretOf = (rec: ProgramRecording, name: string) =>
   rec.resources.find((r) => r.type === SECRET && r.name === name)!;
 
+/** The Postgres node (its label). */
+const PG_NODE = LABELS.findIndex((l) => l["launchgate.postgres"] === "true");
+
 async function deployStack(): Promise<void> {
   current = await record(FIRST);
   ca = current.caCertPem!;
+  // HardenedHost is not played on the nodes (a prepared image stands in); its sshd step's
+  // least-privilege forwarding rule for the deploy user is, as that step writes it, on the
+  // Postgres node: the tunnel below must get through it.
+  const sshd = current.resources.find((r) => r.type === REMOTE && r.name === `node-${PG_NODE}-sshd`)!;
+  const permitOpen = /^export LG_PERMIT_OPEN='([^']*)'$/m.exec(String(sshd.inputs.stdin))![1]!;
+  assert.equal(
+    permitOpen,
+    "172.30.1.2:5432",
+    "the Postgres node's sshd forwards only to its DB admin address",
+  );
+  const rule = `Match User ${DEPLOY}\n  AllowTcpForwarding local\n  PermitOpen ${permitOpen}\n`;
+  const w = lab.asRoot(
+    PG_NODE,
+    `printf '${rule}' >/etc/ssh/sshd_config.d/00-launchgate-permitopen.conf && sshd -t && kill -HUP "$(cat /run/sshd.pid)"`,
+  );
+  assert.equal(w.code, 0, w.stderr);
   await lab.deploy(current, APPS, [BAD_API]);
 }
 
@@ -305,7 +422,15 @@ async function rollOut(
     const o = old.get(key(r));
     if (!o) throw new Error(`${key(r)}: new resources are not played by the swarm replay`);
     if (JSON.stringify(o.inputs) === JSON.stringify(r.inputs)) continue;
-    if (r.type === SECRET || r.type === SERVICE_CONFIG) {
+    if (isTunnel(r)) {
+      // The tunnel re-opens on every run (a new run id): its open script reuses the live forward.
+      lab.openTunnel(r);
+      continue;
+    } else if (r.type === REMOTE) {
+      // A changed command is replaced (its triggers changed) or updated: either runs its create.
+      lab.runCommand(r);
+      done.push(`run ${key(r)}`);
+    } else if (r.type === SECRET || r.type === SERVICE_CONFIG) {
       await lab.player.createData(r, r.type === SECRET ? "secrets" : "configs");
       replaced.push(o);
       done.push(`replace (create first) ${key(r)}`);

@@ -102,11 +102,32 @@ const BAD: BadCase[] = [
     message: 'launchgate:host.address: got "300.1.2.3"; expected an IPv4 address or a DNS name',
   },
   {
+    name: "staging without the host's SSH host key",
+    stack: "staging",
+    edit: (r) => delete r.host.hostKey,
+    message:
+      'launchgate:host.hostKey: got nothing; expected the host\'s SSH host public key ("ssh-ed25519 AAAA…", from ssh-keyscan, verified out of band) on staging',
+  },
+  {
     name: "host key with the host name left in (ssh-keyscan's whole line)",
     stack: "staging",
     edit: (r) => (r.host.hostKey = "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk"),
     message:
-      "launchgate:host.hostKey: got \"203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan's line without the host name)",
+      "launchgate:host.hostKey: got \"203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 <address>, the line without the host name): not `<type> <base64>` with type ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa",
+  },
+  {
+    name: "a truncated host key (a key no server can present)",
+    stack: "staging",
+    edit: (r) => (r.host.hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk"),
+    message:
+      "launchgate:host.hostKey: got \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 <address>, the line without the host name): its base64 is not a whole ed25519 key (32 key bytes)",
+  },
+  {
+    name: "an RSA key written as ed25519",
+    stack: "staging",
+    edit: (r) => (r.host.hostKey = "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"),
+    message:
+      "launchgate:host.hostKey: got \"ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC7\"; expected an SSH host public key such as 'ssh-ed25519 AAAA…' (ssh-keyscan -t ed25519 <address>, the line without the host name): its base64 does not decode to a ssh-ed25519 key (it holds a ssh-rsa key)",
   },
   {
     name: "bad CIDR",
@@ -277,8 +298,11 @@ describe("bad config is refused with key, value and expectation", () => {
 });
 
 describe("placement and hosts (Swarm cluster shape)", () => {
+  /** A placeholder ed25519 host key (staging requires each node's). */
+  const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMS1ob3N0LWtleS4uLi4uLi4uLi4u";
   const node = (address: string, roles: string[], labels: Record<string, string> = {}) => ({
     address,
+    hostKey: HOST_KEY,
     roles,
     labels,
   });
@@ -304,11 +328,26 @@ describe("placement and hosts (Swarm cluster shape)", () => {
   });
   test("a valid cluster parses with defaults (sshPort 22, roles [worker], labels {})", () => {
     const cfg = parseConfig(
-      swarm([...cluster(), { address: "10.0.0.4" }, { address: "10.0.0.5" }]),
+      swarm([
+        ...cluster(),
+        { address: "10.0.0.4", hostKey: HOST_KEY },
+        { address: "10.0.0.5", hostKey: HOST_KEY },
+      ]),
       "staging",
     );
     assert.equal(cfg.placement, "swarm");
-    assert.deepEqual(cfg.hosts[3], { address: "10.0.0.4", sshPort: 22, roles: ["worker"], labels: {} });
+    assert.deepEqual(cfg.hosts[3], {
+      address: "10.0.0.4",
+      hostKey: HOST_KEY,
+      sshPort: 22,
+      roles: ["worker"],
+      labels: {},
+    });
+  });
+
+  test("a migration job is accepted on a swarm (a manager runs it as a Swarm job)", () => {
+    const cfg = parseConfig(swarm(cluster(), true), "staging");
+    assert.deepEqual(cfg.apps[0]!.migrate, ["node", "dist/migrate.js"]);
   });
 
   const CASES: { name: string; raw: () => Record<string, unknown>; message: string }[] = [
@@ -327,12 +366,6 @@ describe("placement and hosts (Swarm cluster shape)", () => {
       name: "swarm without hosts",
       raw: () => swarm([]),
       message: 'launchgate:hosts: got []; expected at least one host with placement "swarm"',
-    },
-    {
-      name: "a migration job on a swarm",
-      raw: () => swarm(cluster(), true),
-      message:
-        'launchgate:apps[0].migrate: got ["node","dist/migrate.js"]; expected no migration job with placement "swarm" yet (a one-shot job cannot join the internal overlay and @pulumi/docker 5.2.0 has no replicated-job mode); migrate from a single-host release',
     },
     {
       name: "an unknown node role",

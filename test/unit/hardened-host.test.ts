@@ -352,3 +352,30 @@ describe("HardenedHost", () => {
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 });
+
+describe("HardenedHost with a pinned host key (config host.hostKey)", () => {
+  const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMRIJUe0qd/LT6VoV3WpbcHsq/cBA4ZNNABax+EAQNLg";
+  const pinned = (hostKey?: string) =>
+    declare({
+      bootstrap: { ...baseArgs().bootstrap, port: 2200, ...(hostKey ? { hostKey } : {}) },
+    });
+  it("every remote step's connection carries it; the bootstrap gets its known_hosts line", async () => {
+    const { rec } = await pinned(KEY);
+    const remote = steps(rec).filter((r) => r.type === "command:remote:Command");
+    assert.ok(remote.length >= 10);
+    for (const r of remote)
+      assert.equal((reveal(r.inputs.connection) as { hostKey?: string }).hostKey, KEY, r.name);
+    const boot = steps(rec).find((r) => r.name === "host-bootstrap")!;
+    assert.equal(
+      (reveal(boot.inputs.environment) as Record<string, string>).LG_KNOWN_HOSTS,
+      `[203.0.113.10]:2200 ${KEY}`,
+    );
+  });
+  it("without it: no hostKey and no line (policy ssh-host-keys-pinned refuses that outside local)", async () => {
+    const { rec } = await pinned();
+    for (const r of steps(rec).filter((x) => x.type === "command:remote:Command"))
+      assert.equal((reveal(r.inputs.connection) as { hostKey?: string }).hostKey, undefined);
+    const boot = steps(rec).find((r) => r.name === "host-bootstrap")!;
+    assert.equal((reveal(boot.inputs.environment) as Record<string, string>).LG_KNOWN_HOSTS, undefined);
+  });
+});

@@ -7,16 +7,29 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LocalVps } from "../../components/host/LocalVps";
 import { VPS_PACKAGES, VPS_RUN } from "../../components/host/vps-image";
-import { installMocks, isSecret, RecordedResource, reveal, settle, unwrap } from "../support/mocks";
+import {
+  installMocks,
+  isSecret,
+  isSecretInput,
+  RecordedResource,
+  reveal,
+  settle,
+  unwrap,
+} from "../support/mocks";
 
 const PUBLIC = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey";
 const PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nvps-secret\n-----END OPENSSH PRIVATE KEY-----\n";
 const TAG = "launchgate-test/vps:0123456789abcdef";
+/** The VPS's host key pair (a second generated key). */
+const HOST_PUBLIC = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey\n";
+const HOST_PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nhost-secret\n-----END OPENSSH PRIVATE KEY-----\n";
 
 /** Provider outputs the mocks cannot invent: the generated key and the builder's stdout. */
 function state(r: RecordedResource): Record<string, unknown> {
   if (r.type === "tls:index/privateKey:PrivateKey")
-    return { publicKeyOpenssh: PUBLIC, privateKeyOpenssh: PRIVATE };
+    return r.name === "vps-host-key"
+      ? { publicKeyOpenssh: HOST_PUBLIC, privateKeyOpenssh: HOST_PRIVATE }
+      : { publicKeyOpenssh: PUBLIC, privateKeyOpenssh: PRIVATE };
   if (r.type === "command:local:Command") return { stdout: `some progress\n${TAG}\n` };
   return {};
 }
@@ -75,7 +88,12 @@ describe("LocalVps", () => {
       vol.name,
       "nested /var/lib/docker on a named volume (overlay on overlay fails)",
     );
-    assert.deepEqual(c.uploads, [{ file: "/root/.ssh/authorized_keys", content: PUBLIC }]);
+    // Root's key, and the host key provisioned before first boot (sshd refuses a readable one).
+    assert.deepEqual(reveal(c.uploads), [
+      { file: "/root/.ssh/authorized_keys", content: PUBLIC },
+      { file: "/etc/ssh/ssh_host_ed25519_key", content: HOST_PRIVATE, permissions: "0600" },
+      { file: "/etc/ssh/ssh_host_ed25519_key.pub", content: HOST_PUBLIC, permissions: "0644" },
+    ]);
     assert.equal(c.memory, 4096, "a VPS-sized memory ceiling");
     assert.deepEqual(c.healthcheck.tests, ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/22"]);
   });
@@ -88,8 +106,16 @@ describe("LocalVps", () => {
     const container = rec.one("docker:index/container:Container", "vps-container");
     assert.ok(
       !JSON.stringify(reveal(container.inputs)).includes("vps-secret"),
-      "private key must not reach the container",
+      "root's private key must not reach the container",
     );
+    // The host's private key does (it is the VPS's own), as a secret input.
+    assert.equal(rec.one("tls:index/privateKey:PrivateKey", "vps-host-key").inputs.algorithm, "ED25519");
+    const uploads = container.inputs.uploads as unknown[];
+    assert.ok(
+      isSecretInput(uploads) || isSecretInput((uploads[1] as { content: unknown }).content),
+      "the host private key is a secret input",
+    );
+    assert.equal(await unwrap(vps.hostKey), HOST_PUBLIC.trim(), "the pinned key, without the newline");
   });
 
   it("outputs where and as whom to connect first", async () => {

@@ -23,7 +23,7 @@ import {
   recordOptions,
 } from "../support/mocks";
 import { exported, installedFile } from "../support/rendered-script";
-import { Monitoring, MonitoringArgs, WEBHOOK_FILE } from "../../components/ops/Monitoring";
+import { MONITOR_LIBS, Monitoring, MonitoringArgs, WEBHOOK_FILE } from "../../components/ops/Monitoring";
 import { renderScript } from "../../components/ops/remote-script";
 import type { MonitoringConfig } from "../../stacks/config";
 import { gateEveryResource } from "../../components/release/gate";
@@ -48,15 +48,21 @@ function bash(
   script: string,
   input = "",
   env: Record<string, string> = {},
+  args: string[] = [],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn("bash", ["-c", script], { env: { ...process.env, ...env } });
+    const p = spawn("bash", ["-c", script, "probe", ...args], { env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
     p.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => p.kill("SIGKILL"), 30_000);
     p.on("error", reject);
+    // A script that exits without reading its stdin closes the pipe first (EPIPE): not a test
+    // failure, its exit status and output are what is judged.
+    p.stdin.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") reject(e);
+    });
     p.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
@@ -154,7 +160,7 @@ describe("Monitoring", () => {
   test("triggers hold the sha256 of the installer, evaluator and probe files", () => {
     const triggers: string[] = install.triggers;
     assert.ok(triggers.includes(renderScript("monitor-evaluate.sh").trigger));
-    assert.ok(triggers.includes(renderScript("monitor-probe.sh", {}, ["lib-common.sh"]).trigger));
+    assert.ok(triggers.includes(renderScript("monitor-probe.sh", {}, MONITOR_LIBS).trigger));
     assert.ok(triggers.some((t) => t.startsWith("install-files.sh:sha256:")));
   });
 
@@ -216,6 +222,13 @@ describe("Monitoring", () => {
       ["container.api=starting", "container.api", "warn"],
       ["container.api=unhealthy", "container.api", "crit"],
       ["container.api=missing", "container.api", "crit"],
+      ["service.api=2/2", "service.api", "ok"],
+      ["service.api=3/2", "service.api", "ok"],
+      ["service.api=1/2", "service.api", "warn"],
+      ["service.api=0/2", "service.api", "crit"],
+      ["service.api=0/0", "service.api", "crit"],
+      ["service.api=unknown", "service.api", "warn"],
+      ["service.api=garbage", "service.api", "crit"],
       ["http.public=200", "http.public", "ok"],
       ["http.public=502", "http.public", "crit"],
       ["http.public=000", "http.public", "crit"],
@@ -229,6 +242,62 @@ describe("Monitoring", () => {
         assert.equal(line.split("\t")[0], level, line);
       });
     }
+  });
+
+  describe("lib-workload.sh: a workload's container on this host, per placement (fake docker)", () => {
+    let dir: string;
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-workload-"));
+      // A docker CLI stand-in: `ps` answers from $FAKE_PS, `info`/`service ls` from $FAKE_*.
+      fs.writeFileSync(
+        path.join(dir, "docker"),
+        [
+          "#!/bin/bash",
+          'echo "$*" >>"$FAKE_LOG"',
+          'case $1 in ps) printf "%b" "${FAKE_PS:-}" ;; info) echo "${FAKE_MANAGER:-false}" ;;',
+          '  service) printf "%b" "${FAKE_SERVICES:-}" ;; esac',
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const lib = fs.readFileSync(path.join(__dirname, "../../components/ops/scripts/lib-workload.sh"), "utf8");
+    const call = (fn: string, env: Record<string, string>) =>
+      bash(`${lib}\n${fn}`, "", {
+        PATH: `${dir}:${process.env.PATH}`,
+        FAKE_LOG: path.join(dir, "log"),
+        ...env,
+      });
+
+    test("single-host: the container is the workload's own name; docker is not asked", async () => {
+      fs.rmSync(path.join(dir, "log"), { force: true });
+      const r = await call("lg_container postgres", { LG_PLACEMENT: "single-host" });
+      assert.deepEqual([r.code, r.stdout], [0, "postgres\n"]);
+      assert.ok(!fs.existsSync(path.join(dir, "log")));
+    });
+    test("swarm: the newest running task container of the service, found by its service label", async () => {
+      const r = await call("lg_container postgres", { LG_PLACEMENT: "swarm", FAKE_PS: "c0ffee1\nc0ffee0\n" });
+      assert.deepEqual([r.code, r.stdout], [0, "c0ffee1\n"]);
+      const asked = fs.readFileSync(path.join(dir, "log"), "utf8");
+      assert.match(
+        asked,
+        /ps -q --filter label=com\.docker\.swarm\.service\.name=postgres --filter status=running/,
+      );
+    });
+    test("swarm: no task on this node fails, naming the service and the node", async () => {
+      const r = await call("lg_container redis-cache", { LG_PLACEMENT: "swarm", FAKE_PS: "" });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Swarm service redis-cache has no running task on this node/);
+    });
+    test("replicas: running/desired from a manager (exact name), unknown on a worker", async () => {
+      const services = "api-canary 1/1\napi 2/2 (max 1 per node)\n";
+      const m = await call("lg_service_replicas api", { FAKE_MANAGER: "true", FAKE_SERVICES: services });
+      assert.equal(m.stdout, "2/2\n");
+      const gone = await call("lg_service_replicas admin", { FAKE_MANAGER: "true", FAKE_SERVICES: services });
+      assert.equal(gone.stdout, "0/0\n");
+      const w = await call("lg_service_replicas api", { FAKE_MANAGER: "false", FAKE_SERVICES: services });
+      assert.equal(w.stdout, "unknown\n");
+    });
   });
 
   describe("monitor-probe.sh against a fake webhook", () => {
@@ -293,8 +362,9 @@ describe("Monitoring", () => {
             LG_HOST_LABEL: "test-host",
             LG_HTTP_TIMEOUT: 5,
             LG_INSECURE_TLS: false,
+            LG_PLACEMENT: "single-host",
           },
-          ["lib-common.sh"],
+          MONITOR_LIBS,
         ).text,
       );
     });
@@ -302,6 +372,17 @@ describe("Monitoring", () => {
     after(() => {
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test("--print shows the measurements and their evaluation, posts nothing, keeps the log offset", async () => {
+      const r = await bash(probe, "", {}, ["--print"]);
+      assert.equal(r.code, 0, r.stderr);
+      const [measured, judged] = r.stdout.split("\n--\n");
+      assert.match(measured!, /^http\.public=200$/m);
+      assert.match(measured!, /^errors\.requests=100$/m);
+      assert.match(judged!, /^crit\terrors\t/m);
+      assert.equal(posts.length, 0);
+      assert.ok(!fs.existsSync(path.join(dir, "state", "access-log.offset")), "offset not advanced");
     });
 
     test("first run posts the stale backup and the 10 % error rate as crit", async () => {

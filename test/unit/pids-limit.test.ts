@@ -313,7 +313,7 @@ describe("the local stack on Swarm: every long-running service has one applier w
   test("recorded program (placement swarm, three managers)", async () => {
     const { recordProgram } = await import("../services/record");
     const raw = readStackFile(ROOT, "local").values;
-    const swarm = swarmOverrides("local");
+    const swarm = swarmOverrides();
     const rec = await recordProgram("local", swarm);
     const services = rec.all.filter((r) => r.type === "docker:index/service:Service");
     const appliers = rec.all

@@ -9,6 +9,7 @@ import { CLOSE_SCRIPT, OPEN_SCRIPT, PostgresAdminTunnel } from "../../components
 
 const CMD = "command:local:Command";
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----\n";
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMRIJUe0qd/LT6VoV3WpbcHsq/cBA4ZNNABax+EAQNLg";
 let rec: Recorder;
 let tunnel: PostgresAdminTunnel;
 
@@ -21,6 +22,14 @@ before(async () => {
     remoteAddress: "172.30.0.10",
     localPort: 15432,
     controlSocket: "/tmp/lg-test.ctl",
+    runId: "run-1",
+  });
+  // The host key from the connection (HardenedHost's deployConnection), on port 22.
+  new PostgresAdminTunnel("pg-pinned", {
+    connection: { host: "203.0.113.8", port: 22, user: "deployer", privateKey: KEY, hostKey: HOST_KEY },
+    remoteAddress: "172.30.0.10",
+    localPort: 15433,
+    controlSocket: "/tmp/lg-test-pinned.ctl",
     runId: "run-1",
   });
   await settle();
@@ -49,11 +58,17 @@ test("environment: forward spec, control socket, run id; create/update open, del
     REMOTE_ADDRESS: "172.30.0.10",
     CONTROL_SOCKET: "/tmp/lg-test.ctl",
     LAUNCHGATE_RUN: "run-1",
+    KNOWN_HOSTS_LINE: "",
   });
   assert.equal(c.create, OPEN_SCRIPT);
   assert.equal(c.update, OPEN_SCRIPT);
   assert.equal(c.delete, CLOSE_SCRIPT);
   assert.equal(c.addPreviousOutputInEnv, false);
+});
+
+test("the connection's host key is pinned as a known_hosts line (port 22: the bare host)", () => {
+  const env = reveal(rec.one(CMD, "pg-pinned-forward").inputs.environment) as Record<string, string>;
+  assert.equal(env.KNOWN_HOSTS_LINE, `203.0.113.8 ${HOST_KEY}`);
 });
 
 test("outputs: local endpoint", async () => {
@@ -126,18 +141,11 @@ test("open script: backgrounded master with ExitOnForwardFailure, loopback forwa
 test("open script: reuses a live tunnel; pinned host key switches to strict checking", () => {
   const reused = runWithFakeSsh(OPEN_SCRIPT, ENV, KEY, true);
   assert.ok(!reused.includes("ARGS -f"), "no second master when the socket answers");
-  const pinned = runWithFakeSsh(OPEN_SCRIPT, { ...ENV, HOST_KEY: "ssh-ed25519 AAAAC3Nza" }, KEY, false);
+  const line = `[203.0.113.7]:2222 ${HOST_KEY}`;
+  const pinned = runWithFakeSsh(OPEN_SCRIPT, { ...ENV, KNOWN_HOSTS_LINE: line }, KEY, false);
   assert.match(pinned, /-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/);
   assert.ok(!pinned.includes("accept-new"), pinned);
-  assert.match(pinned, /^KNOWN \[203\.0\.113\.7\]:2222 ssh-ed25519 AAAAC3Nza$/m);
-  // known_hosts names port 22 by the bare host: a "[host]:22" line would never match.
-  const port22 = runWithFakeSsh(
-    OPEN_SCRIPT,
-    { ...ENV, SSH_PORT: "22", HOST_KEY: "ssh-ed25519 AAAAC3Nza" },
-    KEY,
-    false,
-  );
-  assert.match(port22, /^KNOWN 203\.0\.113\.7 ssh-ed25519 AAAAC3Nza$/m);
+  assert.ok(pinned.split("\n").includes(`KNOWN ${line}`), pinned);
 });
 
 test("close script: asks the master to exit through the control socket", () => {

@@ -11,6 +11,7 @@ import { DELETE_SCOPE_TRIGGER, commandRoleOf } from "../../contract/roles";
 import { RESOLVER_VALID_SECONDS, UPSTREAM_DRAIN_SECONDS } from "../../components/edge/Proxy";
 import { RecordedResource, runProgram } from "../../tools/checker/record";
 import { loadStackConfig } from "../../tools/checker/stack-config";
+import { readStackFile } from "../../stacks/stack-file";
 
 const ROOT = path.join(__dirname, "..", "..");
 const STACKS = ["local", "staging", "production"] as const;
@@ -175,26 +176,37 @@ describe("every stack declares the full deployment", () => {
   });
 });
 
-describe("a pinned host key (host.hostKey) reaches the DB admin tunnel", () => {
-  const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinnedHostKeyForTheTunnelTest0000000000";
-  const tunnelEnv = async (overrides: Record<string, unknown>) => {
-    const result = await runProgram({
-      programPath: path.join(ROOT, "index.ts"),
-      projectDir: ROOT,
-      stack: "staging",
-      config: loadStackConfig(ROOT, "staging", overrides),
-      preview: true,
-    });
-    assert.deepEqual(result.errors, [], "program errors");
-    const open = result.resources.find((r) => r.name === "pg-admin-forward");
-    assert.ok(open, "pg-admin-forward declared");
-    return open.inputs.environment as Record<string, string>;
-  };
-  test("set: HOST_KEY pins it (strict checking); absent: trust on first use", async () => {
-    const host = loadStackConfig(ROOT, "staging").config["launchgate:host"]!;
-    const pinned = await tunnelEnv({ host: { ...JSON.parse(host), hostKey: KEY } });
-    assert.equal(pinned.HOST_KEY, KEY);
-    const shipped = await tunnelEnv({});
-    assert.equal(shipped.HOST_KEY, undefined);
+describe("host keys are pinned on every connection (host.hostKey)", () => {
+  test("staging as shipped: the tunnel's known_hosts line, the docker provider strict against the stack's file", async () => {
+    const key = (readStackFile(ROOT, "staging").values.host as { hostKey: string }).hostKey;
+    const env = named("staging", "command:local:Command", "pg-admin-forward").inputs.environment as Record<
+      string,
+      string
+    >;
+    assert.equal(env.KNOWN_HOSTS_LINE, `203.0.113.20 ${key}`);
+    const provider = named("staging", "pulumi:providers:docker", "vps-docker").inputs;
+    // Provider config is JSON-encoded in the registration.
+    const raw = provider.sshOpts;
+    const opts = (typeof raw === "string" ? (JSON.parse(raw) as string[]) : (raw as string[])).join(" ");
+    assert.match(
+      opts,
+      /-o UserKnownHostsFile=\.launchgate\/staging\/known_hosts -o StrictHostKeyChecking=yes/,
+    );
+    const identity = named("staging", "command:local:Command", "deployer-identity-write").inputs
+      .environment as Record<string, string>;
+    assert.equal(identity.KNOWN_HOSTS_PATH, ".launchgate/staging/known_hosts");
+    assert.equal(identity.KNOWN_HOSTS_LINE, `203.0.113.20 ${key}`);
+  });
+  test("local: the disposable VPS's host key is generated and provisioned before first boot", () => {
+    const vps = named("local", "docker:index/container:Container", "vps-container").inputs;
+    const uploads = (vps.uploads as { file: string; permissions?: string }[]).map((u) => [
+      u.file,
+      u.permissions,
+    ]);
+    assert.deepEqual(uploads.slice(1), [
+      ["/etc/ssh/ssh_host_ed25519_key", "0600"],
+      ["/etc/ssh/ssh_host_ed25519_key.pub", "0644"],
+    ]);
+    assert.ok(of("local", "tls:index/privateKey:PrivateKey").some((k) => k.name === "vps-host-key"));
   });
 });

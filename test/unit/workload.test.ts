@@ -7,33 +7,40 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, Recorder, settle, reveal } from "../support/mocks";
+import { fakeResource, installMocks, recordOptions, Recorder, settle, reveal } from "../support/mocks";
 import { AppService } from "../../components/app/AppService";
 import { Redis } from "../../components/data/Redis";
-import { Network } from "../../components/network/Network";
+import { Network, subnetGateway } from "../../components/network/Network";
 import { Proxy } from "../../components/edge/Proxy";
 import {
   SwarmPlacement,
   secretFileEnv,
   secretFileOwner,
   secretName,
+  jobServiceCreateArgs,
   tmpfsSizeBytes,
   toServiceArgs,
 } from "../../components/app/workload";
+import { spawnSync } from "node:child_process";
+import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 import { hardened } from "../../components/app/hardening";
 import { parseConfig } from "../../stacks/config";
 import { appSecretNames, swarmPlacements } from "../../stacks/compose";
 import type { AppConfig } from "../../stacks/config";
 import { API_APP, API_DB_URL } from "../fixtures/apps";
 import { readStackFile } from "../../stacks/stack-file";
+import { SWARM_HOSTS } from "../gates/support";
 import * as path from "node:path";
 
 const S = "docker:index/service:Service";
 const SECRET = "docker:index/secret:Secret";
 const CONTAINER = "docker:index/container:Container";
-/** The API without its migration job (refused on a swarm). */
+/** The API without its migration job (its migration job is tested on its own below). */
 const APP: AppConfig = { ...API_APP, migrate: undefined };
 const DB_URL = API_DB_URL;
+const DIRECT_URL = "postgres://app:direct-s3cret@postgres:5432/app";
+const MANAGER = { host: "203.0.113.10", port: 22, user: "deployer", privateKey: pulumi.secret("KEY") };
+const CMD = "command:remote:Command";
 const PLACEMENT: SwarmPlacement = {
   replicas: 2,
   maxReplicasPerNode: 1,
@@ -42,11 +49,13 @@ const PLACEMENT: SwarmPlacement = {
 };
 
 let rec: Recorder;
+let opts: ReturnType<typeof recordOptions>;
 
 before(async () => {
   rec = await installMocks("local", {
     state: (r) => (r.type === "random:index/randomPassword:RandomPassword" ? { result: "redis-pw" } : {}),
   });
+  opts = recordOptions();
   new AppService("app-api", {
     app: APP,
     edgeNetwork: "edge-id",
@@ -66,6 +75,20 @@ before(async () => {
     swarm: PLACEMENT,
     secretNames: ["DATABASE_URL", "JWT_SECRET"],
   });
+  // The API with its migration: a Swarm job a manager runs, after the pre-migration backup.
+  new AppService("app-migrated", {
+    app: { ...API_APP, name: "migrated" },
+    edgeNetwork: "edge-id",
+    internalNetwork: "internal-id",
+    secretEnv: pulumi.secret({ DATABASE_URL: DB_URL, JWT_SECRET: "jwt-one" }),
+    migrationEnv: pulumi.secret({ DATABASE_URL: DIRECT_URL }),
+    flags: { REAL_MONEY_ENABLED: false },
+    swarm: PLACEMENT,
+    secretNames: ["DATABASE_URL", "JWT_SECRET"],
+    migrationSecretNames: ["DATABASE_URL"],
+    managerConnection: MANAGER,
+    preMigrationBackup: fakeResource("test:index:Backup", "pre-migration-backup"),
+  });
   new Redis("redis-queue", {
     image: "redis:7.2.5-bookworm",
     instance: { name: "queue", role: "queue", maxMemoryMb: 128 },
@@ -77,6 +100,16 @@ before(async () => {
     },
   });
   new Network("net", { swarm: { encrypted: true } });
+  new Network("admin", {
+    swarm: {
+      encrypted: false,
+      dbAdmin: {
+        nodes: [{ ...MANAGER, host: "203.0.113.11" }, MANAGER],
+        manager: MANAGER,
+        subnet: "172.30.1.0/30",
+      },
+    },
+  });
   new Proxy("proxy", {
     config: { image: "nginx:1.27.0-bookworm", hstsMaxAgeSeconds: 31536000, minTlsVersion: "TLSv1.2" },
     domain: "example.com",
@@ -173,6 +206,125 @@ describe("AppService as a Swarm service", () => {
   });
 });
 
+describe("an app's migration on a swarm: a Swarm job on a manager", () => {
+  const job = () => rec.one(CMD, "app-migrated-migrate").inputs;
+  /** The job's `docker service create` arguments, as the rendered script carries them. */
+  const jobArgs = (): string[] => {
+    const line = String(reveal(job().create))
+      .split("\n")
+      .find((l) => l.startsWith("export LG_JOB_ARGS="))!;
+    const r = spawnSync("bash", ["-c", `${line}\neval "a=($LG_JOB_ARGS)"; printf '%s\\n' "\${a[@]}"`], {
+      encoding: "utf8",
+    });
+    return r.stdout.trimEnd().split("\n");
+  };
+  test("runs on the manager after the pre-migration backup; the service waits for it", () => {
+    assert.deepEqual(reveal(job().connection).host, MANAGER.host);
+    assert.ok(
+      opts.of(CMD, "app-migrated-migrate").dependencies.some((u) => u.endsWith("::pre-migration-backup")),
+    );
+    assert.ok(opts.of(S, "app-migrated").dependencies.some((u) => u.endsWith("::app-migrated-migrate")));
+    const labels = rec.one(S, "app-migrated").inputs.labels as { label: string; value: string }[];
+    assert.ok(labels.some((l) => l.label === "launchgate.migrated" && l.value === "true"));
+    assert.ok((job().triggers as string[]).includes("launchgate.role=migration"));
+    assert.deepEqual(
+      rec.ofType(CONTAINER).filter((c) => c.name.startsWith("app-migrated")),
+      [],
+      "no migration container on a swarm",
+    );
+  });
+  test("the same hardened spec as a replicated job: user, caps, read-only, limits, internal overlay, labels", () => {
+    const a = jobArgs();
+    const pairs = (flag: string) => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
+    assert.deepEqual(a.slice(0, 4), ["--mode", "replicated-job", "--restart-condition", "none"]);
+    assert.deepEqual(pairs("--user"), [API_APP.user]);
+    assert.ok(a.includes("--read-only"));
+    assert.deepEqual(pairs("--cap-drop"), ["ALL"]);
+    assert.deepEqual(pairs("--limit-memory"), [String(API_APP.memoryMb * 1024 ** 2)]);
+    assert.deepEqual(pairs("--limit-pids"), [String(DEFAULT_PIDS_LIMITS.migration)]);
+    assert.deepEqual(pairs("--network"), ["internal-id"]);
+    assert.ok(pairs("--label").includes("launchgate.role=migration"));
+    assert.ok(pairs("--container-label").includes("launchgate.role=migration"));
+    assert.deepEqual(a.slice(-API_APP.migrate!.length), API_APP.migrate);
+  });
+  test("secrets are files: the direct DATABASE_URL as its own secret, never a value in the command", () => {
+    const a = jobArgs();
+    const secrets = a.flatMap((x, i) => (x === "--secret" ? [a[i + 1]!] : []));
+    assert.equal(secrets.length, 2);
+    assert.ok(
+      secrets.some((x) =>
+        /^source=app-migrated-migrate-database-url-[0-9a-f]{12},target=DATABASE_URL,/.test(x),
+      ),
+    );
+    assert.ok(secrets.some((x) => /^source=app-migrated-jwt-secret-[0-9a-f]{12},target=JWT_SECRET,/.test(x)));
+    assert.ok(a.includes("DATABASE_URL_FILE=/run/secrets/DATABASE_URL"));
+    const text = JSON.stringify(reveal(job().create));
+    for (const v of [DIRECT_URL, DB_URL, "jwt-one"]) assert.ok(!text.includes(v), `${v} in the command`);
+    const direct = rec.ofType(SECRET).find((r) => r.name === "app-migrated-migrate-secret-database-url")!;
+    assert.equal(Buffer.from(String(reveal(direct.inputs.data)), "base64").toString(), DIRECT_URL);
+  });
+  test("without a manager connection it is refused, naming the app", () => {
+    assert.throws(
+      () =>
+        new AppService("app-x", {
+          app: { ...API_APP, name: "x" },
+          edgeNetwork: "e",
+          internalNetwork: "i",
+          secretEnv: {},
+          flags: {},
+          swarm: PLACEMENT,
+          secretNames: [],
+        }),
+      /app x: a migration on a swarm needs `managerConnection`/,
+    );
+  });
+  test("the job rendering is strict: unknown fields, privileged and restarting specs throw", () => {
+    const job = { ...hardened({ memoryMb: 64, cpus: 1, kind: "job" }), image: "i" };
+    const extras = { env: {}, secrets: [], networks: [], pidsLimit: 64 };
+    assert.throws(
+      () => jobServiceCreateArgs({ ...job, ports: [] }, extras),
+      /"ports" has no Swarm job rendering/,
+    );
+    assert.throws(() => jobServiceCreateArgs({ ...job, privileged: true }, extras), /privileged/);
+    assert.throws(() => jobServiceCreateArgs({ ...job, restart: "always" }, extras), /restart must be "no"/);
+  });
+});
+
+describe("the DB admin network of a swarm (where the tunnel reaches Postgres)", () => {
+  test("a config-only network per node, then the swarm-scoped internal bridge from it on a manager", () => {
+    const cfg0 = rec.one(CMD, "admin-db-admin-config-0").inputs;
+    const cfg1 = rec.one(CMD, "admin-db-admin-config-1").inputs;
+    const net = rec.one(CMD, "admin-db-admin").inputs;
+    assert.equal(reveal(cfg0.connection).host, "203.0.113.11");
+    assert.equal(reveal(cfg1.connection).host, MANAGER.host);
+    assert.equal(reveal(net.connection).host, MANAGER.host);
+    for (const [c, mode] of [
+      [cfg0, "config"],
+      [net, "swarm"],
+    ] as const) {
+      const text = String(reveal(c.create));
+      assert.match(text, new RegExp(`^export LG_MODE='${mode}'$`, "m"));
+      assert.match(text, /^export LG_SUBNET='172\.30\.1\.0\/30'$/m);
+      assert.match(text, /^export LG_GATEWAY='172\.30\.1\.1'$/m);
+      assert.match(String(reveal(c.delete)), new RegExp(`^export LG_MODE='remove-${mode}'$`, "m"));
+      assert.ok((c.triggers as string[]).includes("launchgate.role=db-admin-network"));
+    }
+    assert.match(String(reveal(net.create)), /--scope swarm --internal --config-from/);
+    for (const n of ["admin-db-admin-config-0", "admin-db-admin-config-1", "admin-db-admin"])
+      assert.equal(opts.of(CMD, n).deleteBeforeReplace, true, `${n}: fixed name, delete-first`);
+    const deps = opts.of(CMD, "admin-db-admin").dependencies;
+    assert.ok(
+      deps.some((u) => u.endsWith("::admin-db-admin-config-0")) &&
+        deps.some((u) => u.endsWith("::admin-db-admin-config-1")),
+    );
+  });
+  test("subnetGateway: the first address of the subnet; bad input names what is expected", () => {
+    assert.equal(subnetGateway("172.30.1.0/30"), "172.30.1.1");
+    assert.equal(subnetGateway("10.1.2.77/24"), "10.1.2.1");
+    assert.throws(() => subnetGateway("172.30.1.0"), /subnet: expected a\.b\.c\.d\/n, got "172\.30\.1\.0"/);
+  });
+});
+
 describe("data stores and the proxy as Swarm services", () => {
   test("Redis: pinned, stop-first, password as a secret file read by its start script and healthcheck", () => {
     const s = reveal(rec.one(S, "redis-queue").inputs);
@@ -255,15 +407,7 @@ describe("the rendering's rules (pure)", () => {
   });
   test("placements from config: pinned data stores, hosts−1 app replicas one per node, global proxy; dnsrr and clear overlays only on local", () => {
     const raw = readStackFile(path.resolve(__dirname, "../.."), "staging").values as Record<string, unknown>;
-    const hosts = [
-      {
-        address: "10.0.0.1",
-        roles: ["manager"],
-        labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
-      },
-      { address: "10.0.0.2", roles: ["manager"], labels: { "launchgate.redis": "true" } },
-      { address: "10.0.0.3", roles: ["manager"] },
-    ];
+    const hosts = SWARM_HOSTS;
     const apps = (raw.apps as Record<string, unknown>[]).map(({ migrate: _m, ...a }) => a);
     const cfg = parseConfig({ ...raw, placement: "swarm", hosts, apps }, "staging");
     const p = swarmPlacements(cfg);

@@ -144,11 +144,17 @@ class PackEvaluation {
     this.analyses.push(analysis);
   };
 
-  /** Every resource's diagnostics (registration order), then the stack policies'. */
+  /**
+   * Every resource's diagnostics (registration order), then the stack policies'. AnalyzeStack is
+   * sent at once, behind the Analyze calls still in flight (the pack is stateless between calls):
+   * the checker encodes it while the pack finishes those, instead of after.
+   */
   async finish(resources: RecordedResource[]) {
     const { server, info, resolved } = await this.configured;
+    const stack = server.analyzeStack(resources);
+    stack.catch(() => undefined); // awaited below, after the per-resource analyses
     const perResource = await Promise.all(this.analyses);
-    const stackLevel = await server.analyzeStack(resources);
+    const stackLevel = await stack;
     const enforcement = Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, v.enforcementLevel]));
     return { info, diagnostics: [...perResource.flat(), ...stackLevel], enforcement, resolved };
   }

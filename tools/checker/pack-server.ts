@@ -14,6 +14,7 @@ import * as analyzerrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import type { RecordedResource } from "./record";
+import { serializedInputs } from "./serialized-inputs";
 import type { SpawnedPack } from "./spawn-pack";
 import { spawnPack } from "./spawn-pack";
 
@@ -174,9 +175,11 @@ export class PackServer {
     return toDiagnostics(await unary(this.client, "analyzeStack", req), "");
   }
 
+  /** The SDK's own serialization of the inputs when recorded by ./record, else built from `inputs`. */
   private propertiesOf(r: RecordedResource): Struct {
-    let s = this.structs.get(r);
-    if (!s) this.structs.set(r, (s = Struct.fromJavaScript(r.inputs as Record<string, never>)));
+    let s = this.structs.get(r) ?? serializedInputs.get(r);
+    if (!s) s = Struct.fromJavaScript(r.inputs as Record<string, never>);
+    this.structs.set(r, s);
     return s;
   }
 

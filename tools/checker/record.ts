@@ -15,6 +15,8 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 import * as state from "@pulumi/pulumi/runtime/state";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { setAllConfig } from "@pulumi/pulumi/runtime/config";
+import type { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { serializedInputs } from "./serialized-inputs";
 import type { StackConfig } from "./stack-config";
 
 /** One registration as the engine would get it. */
@@ -105,7 +107,8 @@ class RecordingMonitor extends MockMonitor {
     super(mocks);
   }
 
-  private record(r: RecordedResource): void {
+  private record(r: RecordedResource, struct?: Struct): void {
+    if (struct) serializedInputs.set(r, struct);
     this.recorded.push(r);
     this.onRecord(r);
   }
@@ -117,35 +120,39 @@ class RecordingMonitor extends MockMonitor {
   override async registerResource(req: any, callback: (err: any, resp?: any) => void): Promise<void> {
     const timeouts = req.getCustomtimeouts?.();
     const propertyDependencies: Record<string, string[]> = {};
+    const object = req.getObject();
     req
       .getPropertydependenciesMap()
       .forEach((v: any, k: string) => (propertyDependencies[k] = v.getUrnsList()));
-    this.record({
-      urn: this.urnOf(req),
-      type: req.getType(),
-      name: req.getName(),
-      custom: req.getCustom(),
-      index: this.recorded.length,
-      inputs: (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
-      parent: req.getParent(),
-      dependencies: req.getDependenciesList(),
-      propertyDependencies,
-      provider: req.getProvider(),
-      protect: req.getProtect() === true,
-      retainOnDelete: req.getRetainondelete() === true,
-      deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
-      ignoreChanges: req.getIgnorechangesList(),
-      aliases: (req.getAliasesList?.() ?? []).map((a: any) => a.getUrn?.() ?? "").filter((u: string) => u),
-      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-      customTimeouts: timeouts
-        ? {
-            create: parseDuration(timeouts.getCreate()),
-            update: parseDuration(timeouts.getUpdate()),
-            delete: parseDuration(timeouts.getDelete()),
-          }
-        : undefined,
-      read: false,
-    });
+    this.record(
+      {
+        urn: this.urnOf(req),
+        type: req.getType(),
+        name: req.getName(),
+        custom: req.getCustom(),
+        index: this.recorded.length,
+        inputs: (object?.toJavaScript() ?? {}) as Record<string, unknown>,
+        parent: req.getParent(),
+        dependencies: req.getDependenciesList(),
+        propertyDependencies,
+        provider: req.getProvider(),
+        protect: req.getProtect() === true,
+        retainOnDelete: req.getRetainondelete() === true,
+        deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+        ignoreChanges: req.getIgnorechangesList(),
+        aliases: (req.getAliasesList?.() ?? []).map((a: any) => a.getUrn?.() ?? "").filter((u: string) => u),
+        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        customTimeouts: timeouts
+          ? {
+              create: parseDuration(timeouts.getCreate()),
+              update: parseDuration(timeouts.getUpdate()),
+              delete: parseDuration(timeouts.getDelete()),
+            }
+          : undefined,
+        read: false,
+      },
+      object,
+    );
     // Give the event loop an I/O turn: mocked registrations resolve as microtasks, which would
     // otherwise starve I/O until the program ends (the policy pack's port, its Analyze replies),
     // so the pack could only start analyzing after the program.

@@ -8,6 +8,8 @@
  * filename (`__dirname`, `require.cache` and relative requires behave as under tsx);
  * node_modules `.js` files load untouched. `LAUNCHGATE_TS_CACHE` moves the cache (tests).
  *
+ * Every module's compiled code is kept too (./code-cache.cjs: V8 code cache by content hash).
+ *
  * It also makes two @pulumi/pulumi dependencies lazy (./lazy-sdk-deps.cjs): they cost ~0.4 s
  * of CPU on every start and are only used for closure serialization.
  *
@@ -26,6 +28,8 @@ require("./lazy-sdk-deps.cjs");
 const ROOT = path.resolve(__dirname, "..", "..");
 const CACHE_DIR =
   process.env.LAUNCHGATE_TS_CACHE ?? path.join(ROOT, "node_modules", ".cache", "launchgate-ts");
+/** V8 code cache of every CommonJS module this process loads (./code-cache.cjs). */
+const codeCache = require("./code-cache.cjs").install(path.join(CACHE_DIR, "v8"));
 /** esbuild transform options: CommonJS like tsconfig's `module`, ES2022 like its `target`. */
 const OPTIONS = {
   loader: "ts",
@@ -96,4 +100,4 @@ Module._extensions[".ts"] = function loadTs(module, filename) {
   module._compile(compile(fs.readFileSync(filename, "utf8"), filename), filename);
 };
 
-module.exports = { compile, CACHE_DIR };
+module.exports = { compile, CACHE_DIR, codeCache };

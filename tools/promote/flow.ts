@@ -29,6 +29,7 @@ import {
   targetApps,
 } from "./decisions";
 import { SmokeSpec, loadSmokeSpec, planSmokeTests, runSmokeTests } from "./smoke";
+import { knownHostsLine } from "../../components/host/known-hosts";
 import { ROLLOUT_DIR, VERIFY_DIR, rolloutFileName, verifyFileName } from "../../contract/evidence-files";
 import { DEFAULT_VERIFY, NAMESPACE, RolloutConfig, verifyCheckSchema } from "../../stacks/config";
 import { RolloutEffects, runRollout } from "./canary";
@@ -246,10 +247,12 @@ function writeEvidence(
 /**
  * The proxy log over SSH as the deploy user (proxyLogCommand): host and port from the stack's
  * `host` output, user from `launchgate:host.deployUser` (default `deployer`), key
- * `<workDir>/.launchgate/<stack>/id_deployer`, host keys in `<workDir>/.launchgate/<stack>/known_hosts`
- * (trust on first use; never the operator's ~/.ssh/known_hosts); `ssh` runs with `opts.envVars`
- * on top of this process's environment. Rejects when the stack exports no host
- * address, or with ssh's stderr when ssh or `docker logs` fails (60 s bound).
+ * `<workDir>/.launchgate/<stack>/id_deployer`. Host keys: the pinned `launchgate:host.hostKey`
+ * when the stack sets it (a throw-away known_hosts holding only that key, strict checking),
+ * else `<workDir>/.launchgate/<stack>/known_hosts` (first use recorded) — never the operator's
+ * ~/.ssh/known_hosts. `ssh` runs with `opts.envVars` on top of this process's environment.
+ * Rejects when the stack exports no host address, or with ssh's stderr when ssh or
+ * `docker logs` fails (60 s bound).
  */
 export function sshProxyLog(
   opts: Pick<FlowOptions, "workDir" | "envVars">,
@@ -258,20 +261,29 @@ export function sshProxyLog(
 ): (stack: string, since: Date, until: Date) => Promise<string> {
   return (stack: string, since: Date, until: Date): Promise<string> => {
     const host = outputs.host?.value as { address?: string; sshPort?: number } | undefined;
-    const hostCfg = configValue(config, "host") as { deployUser?: string } | undefined;
+    const hostCfg = configValue(config, "host") as { deployUser?: string; hostKey?: string } | undefined;
     if (!host?.address) return Promise.reject(new Error(`stack ${stack} exports no host address`));
     const stackDir = path.join(opts.workDir, ".launchgate", stack.split("/").pop()!);
+    const port = host.sshPort ?? 22;
+    let pinnedDir: string | undefined;
+    let knownHostsFile = path.join(stackDir, "known_hosts");
+    if (hostCfg?.hostKey) {
+      pinnedDir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-known-hosts-"));
+      knownHostsFile = path.join(pinnedDir, "known_hosts");
+      fs.writeFileSync(knownHostsFile, `${knownHostsLine(host.address, port, hostCfg.hostKey)}\n`);
+    }
     const [cmd, ...args] = proxyLogCommand({
       host: host.address,
-      port: host.sshPort ?? 22,
+      port,
       user: hostCfg?.deployUser ?? "deployer",
       identityFile: path.join(stackDir, "id_deployer"),
-      knownHostsFile: path.join(stackDir, "known_hosts"),
+      knownHostsFile,
+      hostKeys: pinnedDir ? "known" : "accept-new",
       container: "proxy",
       since,
       until,
     });
-    return new Promise((resolve, reject) =>
+    return new Promise<string>((resolve, reject) =>
       execFile(
         cmd!,
         args,
@@ -281,7 +293,9 @@ export function sshProxyLog(
             ? reject(new Error(`${cmd} … docker logs: ${stderr || err.message}`))
             : resolve(`${stdout}\n${stderr}`),
       ),
-    );
+    ).finally(() => {
+      if (pinnedDir) fs.rmSync(pinnedDir, { recursive: true, force: true });
+    });
   };
 }
 

@@ -266,9 +266,9 @@ export function dueVerifications(
 /**
  * The `ssh` argv that prints the proxy's access log between two instants
  * (`docker logs --since/--until`, RFC 3339), as the deploy user with the stack's identity file.
- * Host keys: trust on first use, recorded in `knownHostsFile` (the stack's own file, so a
- * rebuilt host on a reused address fails loudly for that stack, never for the operator's other
- * ssh use).
+ * Host keys are checked against `knownHostsFile`: `"known"` (a file holding the pinned key) or
+ * `"accept-new"` (the stack's own file, first use recorded, so a rebuilt host on a reused
+ * address fails loudly for that stack, never for the operator's other ssh use).
  */
 export function proxyLogCommand(o: {
   host: string;
@@ -276,6 +276,7 @@ export function proxyLogCommand(o: {
   user: string;
   identityFile: string;
   knownHostsFile: string;
+  hostKeys: "known" | "accept-new";
   container: string;
   since: Date;
   until: Date;
@@ -287,7 +288,7 @@ export function proxyLogCommand(o: {
         target: `${o.user}@${o.host}`,
         port: o.port,
         identity: o.identityFile,
-        hostKeys: "accept-new",
+        hostKeys: o.hostKeys,
         knownHostsFile: o.knownHostsFile,
       },
       ["docker", "logs", "--since", o.since.toISOString(), "--until", o.until.toISOString(), o.container],

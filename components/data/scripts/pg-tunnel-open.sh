@@ -3,7 +3,8 @@
 #   127.0.0.1:$LOCAL_PORT -> $REMOTE_ADDRESS:5432 (Postgres on the VPS's internal docker network)
 # as the deploy user, whose sshd `PermitOpen` allows exactly that destination.
 # The private key arrives on stdin and exists only in a 0600 temp file until ssh has logged in.
-# Env: SSH_HOST SSH_PORT SSH_USER LOCAL_PORT REMOTE_ADDRESS CONTROL_SOCKET [HOST_KEY]
+# Env: SSH_HOST SSH_PORT SSH_USER LOCAL_PORT REMOTE_ADDRESS CONTROL_SOCKET
+#      [KNOWN_HOSTS_LINE: the pinned host key's known_hosts line]
 set -eu
 umask 077
 
@@ -20,14 +21,9 @@ trap 'rm -rf "$work"' EXIT INT TERM
 cat >"$work/id"
 chmod 600 "$work/id"
 
-if [ -n "${HOST_KEY:-}" ]; then
-  # Pinned host key: refuse anything else. known_hosts names port 22 by the bare host and any
-  # other port as [host]:port (sshd(8) SSH_KNOWN_HOSTS FILE FORMAT).
-  if [ "$SSH_PORT" = 22 ]; then
-    printf '%s %s\n' "$SSH_HOST" "$HOST_KEY" >"$work/known_hosts"
-  else
-    printf '[%s]:%s %s\n' "$SSH_HOST" "$SSH_PORT" "$HOST_KEY" >"$work/known_hosts"
-  fi
+if [ -n "${KNOWN_HOSTS_LINE:-}" ]; then
+  # Pinned host key: refuse anything else.
+  printf '%s\n' "$KNOWN_HOSTS_LINE" >"$work/known_hosts"
   hostcheck="-o StrictHostKeyChecking=yes -o UserKnownHostsFile=$work/known_hosts"
 else
   hostcheck="-o StrictHostKeyChecking=accept-new"

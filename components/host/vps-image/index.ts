@@ -50,6 +50,8 @@ export const VPS_RUN = {
   sshInternalPort: 22,
   bindAddress: "127.0.0.1",
   rootAuthorizedKeys: "/root/.ssh/authorized_keys",
+  /** The ed25519 host key, provisioned like a cloud VPS's (vps-init's `ssh-keygen -A` keeps it). */
+  hostKeyFile: "/etc/ssh/ssh_host_ed25519_key",
 } as const;
 
 /** Arguments for build-image.sh, in order. */

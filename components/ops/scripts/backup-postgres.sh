@@ -20,20 +20,22 @@
 # Format: custom (-Fc), one stream through `docker exec` to the host. Directory format with
 # parallel jobs (-Fd -j) would need the dump directory inside the server container, whose root
 # is read-only and whose only volume is PGDATA; see docs in Backups.ts.
-# Needs: LG_BACKUP_DIR LG_PG_CONTAINER LG_PG_USER LG_DATABASES LG_LOCK_FILE (+ lib-backup.sh).
+# Needs: LG_BACKUP_DIR LG_PG_CONTAINER LG_PG_USER LG_DATABASES LG_LOCK_FILE LG_PLACEMENT
+#   (+ lib-workload.sh, lib-backup.sh).
 set -euo pipefail
 mode=${1:?usage: backup-postgres.sh full|incremental|pre-migration [label]}
 label=${2:-}
 case $mode in full | incremental | pre-migration) ;; *) echo "unknown mode $mode" >&2; exit 64 ;; esac
 
 lock_backups
+resolve_postgres
 umask 077
 
 partial=""
 cleanup() { if [ -n "$partial" ]; then rm -f "$partial" "$partial.counts" "$partial.globals.sql"; fi; }
 trap cleanup EXIT
 
-major=$(docker exec "$LG_PG_CONTAINER" pg_dump --version | grep -oE '[0-9]+' | head -1)
+major=$(docker exec "$PG_CONTAINER" pg_dump --version | grep -oE '[0-9]+' | head -1)
 if [ "${major:-0}" -ge 16 ]; then compress=(-Z zstd:3); else compress=(-Z 1); fi
 
 for db in $LG_DATABASES; do
@@ -53,8 +55,8 @@ for db in $LG_DATABASES; do
     log "could not open a snapshot in $db"
     exit 1
   fi
-  docker exec "$LG_PG_CONTAINER" pg_dump -U "$LG_PG_USER" -Fc "${compress[@]}" --snapshot="$snapshot" -d "$db" >"$partial"
-  docker exec "$LG_PG_CONTAINER" pg_dumpall -U "$LG_PG_USER" --globals-only >"$partial.globals.sql"
+  docker exec "$PG_CONTAINER" pg_dump -U "$LG_PG_USER" -Fc "${compress[@]}" --snapshot="$snapshot" -d "$db" >"$partial"
+  docker exec "$PG_CONTAINER" pg_dumpall -U "$LG_PG_USER" --globals-only >"$partial.globals.sql"
   printf '%s\nSELECT %s;\n' "$COUNT_ROWS_SQL" "'__end__'" >&"$psql_in"
   : >"$partial.counts"
   while read -r -t 600 line <&"$psql_out"; do
@@ -68,7 +70,7 @@ for db in $LG_DATABASES; do
 
   # Verify before it counts: every block of the archive must read back and decompress, and the
   # globals file must be complete (pg_dumpall ends it with a fixed comment).
-  if ! err=$(docker exec -i "$LG_PG_CONTAINER" pg_restore -f /dev/null <"$partial" 2>&1) || [ -n "$err" ]; then
+  if ! err=$(docker exec -i "$PG_CONTAINER" pg_restore -f /dev/null <"$partial" 2>&1) || [ -n "$err" ]; then
     log "verification failed: pg_restore could not read the whole dump of $db back ($(tail -3 <<<"$err" | tr '\n' ' ')); nothing kept"
     exit 1
   fi
@@ -76,7 +78,7 @@ for db in $LG_DATABASES; do
     log "verification failed: the globals (pg_dumpall --globals-only) of $db are incomplete; nothing kept"
     exit 1
   fi
-  toc=$(docker exec -i "$LG_PG_CONTAINER" pg_restore -l <"$partial")
+  toc=$(docker exec -i "$PG_CONTAINER" pg_restore -l <"$partial")
   entries=$(grep -c ' TABLE DATA ' <<<"$toc" || true)
   mv "$partial.globals.sql" "$final.globals.sql"
   mv "$partial.counts" "$final.counts"

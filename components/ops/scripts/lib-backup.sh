@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Functions shared by the backup scripts (spliced in after lib-common.sh by the renderer).
-# Needs: LG_PG_CONTAINER, LG_PG_USER, LG_LOCK_FILE, LG_LOCK_WAIT_SECONDS.
+# Needs: LG_PG_CONTAINER, LG_PG_USER, LG_LOCK_FILE, LG_LOCK_WAIT_SECONDS (+ lib-workload.sh).
 
 # Serialises every backup, retention and drill run on this host (systemd timers can overlap
 # with each other and with a pre-migration backup); waits up to LG_LOCK_WAIT_SECONDS.
@@ -15,11 +15,21 @@ lock_backups() {
   fi
 }
 
+# PG_CONTAINER: the Postgres server's container on this host (its Swarm task on a swarm), found
+# once per run by resolve_postgres (lib-workload.sh); exits with the reason when there is none.
+PG_CONTAINER=""
+resolve_postgres() {
+  if ! PG_CONTAINER=$(lg_container "$LG_PG_CONTAINER"); then
+    log "no Postgres server to back up or drill on this host"
+    exit 1
+  fi
+}
+
 # psql inside the postgres container over its local socket: lg_psql DB [psql args...] (SQL on stdin or -c).
 lg_psql() {
   local db=$1
   shift
-  docker exec -i "$LG_PG_CONTAINER" psql -U "$LG_PG_USER" -d "$db" -qAtX -v ON_ERROR_STOP=1 "$@"
+  docker exec -i "$PG_CONTAINER" psql -U "$LG_PG_USER" -d "$db" -qAtX -v ON_ERROR_STOP=1 "$@"
 }
 
 # One "schema.table|rows" line per ordinary table, sorted; exact counts (count(*)), not estimates.

@@ -5,7 +5,8 @@
 #   LG_CPU_WARN LG_CPU_CRIT LG_MEM_WARN LG_MEM_CRIT LG_DISK_WARN LG_DISK_CRIT   (percent)
 #   LG_ERR_WARN LG_ERR_CRIT (percent of 5xx)  LG_ERR_MIN_REQUESTS (below: too few to judge)
 #   LG_BACKUP_MAX_AGE_HOURS
-# Keys: container.<name>=<docker health or state>  http.<name>=<status code, 000 = no answer>
+# Keys: container.<name>=<docker health or state>  service.<name>=<running>/<desired>|unknown
+#   (a Swarm service's tasks, as a manager counts them)  http.<name>=<status code, 000 = no answer>
 #   backup.age_hours=<hours|none>  drill.ok=<true|false|none>  cpu.percent= memory.percent=
 #   disk.percent=  errors.requests=<n> with errors.percent=<p>
 set -euo pipefail
@@ -41,6 +42,24 @@ for k in $(printf '%s\n' "${!m[@]}" | LC_ALL=C sort); do
         running) out warn "$k" "${k#container.} runs without a healthcheck" ;;
         *) out crit "$k" "${k#container.} is $v" ;;
       esac
+      ;;
+    service.*)
+      if [ "$v" = unknown ]; then
+        out warn "$k" "${k#service.}'s replicas cannot be counted from this node (not a Swarm manager)"
+      elif [[ $v =~ ^([0-9]+)/([0-9]+)$ ]]; then
+        running=${BASH_REMATCH[1]} desired=${BASH_REMATCH[2]}
+        if [ "$desired" -eq 0 ]; then
+          out crit "$k" "${k#service.} has no tasks (service missing or scaled to 0)"
+        elif [ "$running" -eq 0 ]; then
+          out crit "$k" "${k#service.} has 0 of $desired tasks running"
+        elif [ "$running" -lt "$desired" ]; then
+          out warn "$k" "${k#service.} has $running of $desired tasks running"
+        else
+          out ok "$k" "${k#service.} has $running of $desired tasks running"
+        fi
+      else
+        out crit "$k" "${k#service.} replicas unreadable: $v"
+      fi
       ;;
     http.*)
       if [[ $v =~ ^[23][0-9][0-9]$ ]]; then

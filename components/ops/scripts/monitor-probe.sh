@@ -6,9 +6,12 @@
 # on a pipe, so it never appears on a command line; no file means alerts go to the journal only.
 # Alert state lives in LG_STATE_DIR/alerts/<check> ("level epoch"); it and the access-log offset
 # only advance after a successful delivery, so a failed post is retried on the next run.
-# Needs: LG_PROBE_CONTAINERS ("name=container ...") LG_PUBLIC_URL LG_BACKUP_DIR LG_DISK_PATH
+# Needs: LG_PROBE_CONTAINERS ("name=container ...", Swarm service names with LG_PLACEMENT=swarm) LG_PUBLIC_URL LG_BACKUP_DIR LG_DISK_PATH
 #   LG_ACCESS_LOG LG_STATE_DIR LG_WEBHOOK_FILE LG_EVALUATE LG_REALERT_MINUTES LG_HOST_LABEL
-#   LG_HTTP_TIMEOUT LG_INSECURE_TLS, and the thresholds monitor-evaluate.sh reads (+ lib-common.sh).
+#   LG_HTTP_TIMEOUT LG_INSECURE_TLS LG_PLACEMENT, and the thresholds monitor-evaluate.sh reads
+#   (+ lib-common.sh, lib-workload.sh).
+# `monitor-probe.sh --print`: prints the measurements and their evaluation and exits (no alert,
+# no state change): what an operator (or a test) runs to see what the timer judges.
 set -euo pipefail
 umask 077
 mkdir -p "$LG_STATE_DIR/alerts"
@@ -22,6 +25,12 @@ measure() {
   local pair name c s code newest age
   for pair in ${LG_PROBE_CONTAINERS:-}; do
     name=${pair%%=*} c=${pair#*=}
+    if [ "${LG_PLACEMENT:-single-host}" = swarm ]; then
+      # A service: its replicas as a manager sees them, and the health of its task on this node
+      # (if it has one here: tasks on other nodes are judged by their replicas only).
+      echo "service.$name=$(lg_service_replicas "$c")"
+      c=$(lg_container "$c" 2>/dev/null) || continue
+    fi
     s=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$c" 2>/dev/null) || s=missing
     echo "container.$name=$s"
   done
@@ -105,6 +114,11 @@ commit_state() {
 
 measurements=$(measure)
 evaluation=$("$LG_EVALUATE" <<<"$measurements")
+if [ "${1:-}" = --print ]; then
+  printf '%s\n' "$measurements" "--" "$evaluation"
+  rm -f "$LG_STATE_DIR/access-log.offset.next"
+  exit 0
+fi
 now=$(date +%s)
 alerts=() updates=() text=""
 while IFS=$'\t' read -r level check message; do

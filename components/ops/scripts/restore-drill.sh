@@ -17,9 +17,11 @@
 # cannot fail the drill; a dump without that file is compared with the live source. Any failure —
 # unreadable archive, missing globals, restore error, missing or mismatching table, a table the
 # app role cannot read — records ok:false and exits non-zero, so the timer unit shows failed.
-# Needs: LG_BACKUP_DIR LG_DRILL_RESULT LG_PG_CONTAINER LG_PG_USER LG_DATABASES LG_LOCK_FILE (+ lib-backup.sh).
+# Needs: LG_BACKUP_DIR LG_DRILL_RESULT LG_PG_CONTAINER LG_PG_USER LG_DATABASES LG_LOCK_FILE LG_PLACEMENT
+#   (+ lib-workload.sh, lib-backup.sh).
 set -euo pipefail
 lock_backups
+resolve_postgres
 
 started_ms=$(now_ms)
 started_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
@@ -51,11 +53,11 @@ in_scratch() {
 # a PIDs limit; waits until it accepts connections.
 start_scratch() {
   local image user memory ep=() cmd=() run=()
-  image=$(docker inspect -f '{{.Config.Image}}' "$LG_PG_CONTAINER")
-  user=$(docker inspect -f '{{.Config.User}}' "$LG_PG_CONTAINER")
-  memory=$(docker inspect -f '{{.HostConfig.Memory}}' "$LG_PG_CONTAINER")
-  mapfile -t ep < <(docker inspect -f '{{range .Config.Entrypoint}}{{println .}}{{end}}' "$LG_PG_CONTAINER" | sed '/^$/d')
-  mapfile -t cmd < <(docker inspect -f '{{range .Config.Cmd}}{{println .}}{{end}}' "$LG_PG_CONTAINER" | sed '/^$/d')
+  image=$(docker inspect -f '{{.Config.Image}}' "$PG_CONTAINER")
+  user=$(docker inspect -f '{{.Config.User}}' "$PG_CONTAINER")
+  memory=$(docker inspect -f '{{.HostConfig.Memory}}' "$PG_CONTAINER")
+  mapfile -t ep < <(docker inspect -f '{{range .Config.Entrypoint}}{{println .}}{{end}}' "$PG_CONTAINER" | sed '/^$/d')
+  mapfile -t cmd < <(docker inspect -f '{{range .Config.Cmd}}{{println .}}{{end}}' "$PG_CONTAINER" | sed '/^$/d')
   scratch="lg-drill-$(date -u +%Y%m%d%H%M%S)-$$"
   run=(docker run -d --name "$scratch" --network none --pids-limit 512
     --label launchgate.role=job --label launchgate.job=restore-drill
