@@ -17,8 +17,10 @@
  *   - `hostPath` binds point into a per-run temp dir.
  *
  * Order: with recorded `dependencies` (URNs, as the engine gets them) each resource is created
- * once its dependencies are, all others in parallel — `wait` containers count when healthy,
- * `attach` jobs when exited 0, as the docker provider reports them; a `start: false` container
+ * once its dependencies are, all others in parallel (as the engine runs them) — `wait` containers
+ * count when the provider's own poll sees them healthy (an inspect a second: `PROVIDER_WAIT_POLL_MS`),
+ * `attach` jobs when exited 0, and every container create ends with the provider's read delay
+ * (`PROVIDER_READ_DELAY_MS`), as the docker provider reports them; a `start: false` container
  * is only created, and its PIDs-limit command (components/app/pids-limit.ts `startOneShot`, run
  * by the harness unless a handler takes its type) sets the limit, starts it and waits for exit 0. @pulumi/postgresql roles,
  * databases and grants are applied as SQL in the Postgres container (`postgresAdminContainer`).
@@ -113,6 +115,17 @@ const PG_TYPES = [PG_ROLE, PG_DATABASE, PG_GRANT];
 export const RUN_LABEL = "launchgate.test.run";
 /** The process that created the object; objects of a process that is gone are reaped. */
 export const PID_LABEL = "launchgate.test.pid";
+/**
+ * The docker provider's health poll for a `wait` container: one inspect, then `time.Sleep(time.Second)`
+ * between inspects until healthy (kreuzwerker/terraform-provider-docker, PR #467 "support docker
+ * container healthy state", resource_docker_container_funcs.go), which @pulumi/docker bridges.
+ */
+export const PROVIDER_WAIT_POLL_MS = 1000;
+/**
+ * The docker provider's read after every container create: a `StateChangeConf` with
+ * `Delay: containerReadRefreshDelay` (100 ms) before its first refresh (same file).
+ */
+export const PROVIDER_READ_DELAY_MS = 100;
 
 type Json = any;
 
@@ -705,14 +718,8 @@ export class Harness {
         else if (this.opts.handlers?.[r.type]) await this.opts.handlers[r.type]!(r);
         else if (isPidsLimitCommand(r)) void (await this.applyPidsLimit(r));
         else {
-          const c = await this.startContainer(r);
-          // Started by its PIDs-limit command, which depends on it and waits for its exit.
-          if (c.startedByCommand) return;
-          if (c.oneShot) await this.waitExit(c);
-          else {
-            started.push(c);
-            if (c.waitTimeoutMs !== undefined) await this.waitHealthy([c]);
-          }
+          const c = await this.createAsProvider(r);
+          if (!c.oneShot) started.push(c);
         }
       })();
       created.set(k, p);
@@ -1283,6 +1290,58 @@ export class Harness {
     return c;
   }
 
+  /**
+   * One container create as the docker provider performs it (kreuzwerker/terraform-provider-docker
+   * `resourceDockerContainerCreate`, which @pulumi/docker bridges): create, uploads, networks and
+   * start ({@link startContainer}); with `wait`, its health wait ({@link waitHealthyAsProvider});
+   * an `attach` one-shot waits for its exit; then the read that ends every create, which first
+   * sleeps the provider's refresh delay ({@link PROVIDER_READ_DELAY_MS}). A container created
+   * stopped (`start: false`) is only created: its PIDs-limit command starts it.
+   */
+  async createAsProvider(r: RecordedResource): Promise<RunningContainer> {
+    const c = await this.startContainer(r);
+    if (!c.startedByCommand) {
+      if (c.oneShot) await this.waitExit(c);
+      else if (c.waitTimeoutMs !== undefined) await this.waitHealthyAsProvider(c);
+    }
+    await sleep(PROVIDER_READ_DELAY_MS);
+    return c;
+  }
+
+  /**
+   * The provider's `wait` (terraform-provider-docker PR #467): inspect right after the start, and
+   * while the container is not healthy, sleep {@link PROVIDER_WAIT_POLL_MS} and inspect again, up
+   * to `waitTimeout`. So a dependent sees a `wait` container healthy only at the first whole poll
+   * after Docker marked it healthy, as `pulumi up` would, not at the harness's own poll rate.
+   * Throws UnhealthyError (with the last health log, and the container log when it exited) like
+   * {@link waitHealthy}.
+   */
+  async waitHealthyAsProvider(c: RunningContainer): Promise<void> {
+    const budget = c.waitTimeoutMs ?? 60_000;
+    const deadline = c.startedAt + budget;
+    for (;;) {
+      const st = (await this.inspect(c)).State;
+      if (st.Health?.Status === "healthy") {
+        if (!this.firstHealthyMs.has(c.id)) this.firstHealthyMs.set(c.id, Date.now() - c.startedAt);
+        return;
+      }
+      const logs = st.Health?.Log ?? [];
+      const last = logs.length
+        ? `exit ${logs[logs.length - 1].ExitCode}: ${logs[logs.length - 1].Output}`
+        : "";
+      if (!st.Running && !st.Restarting && st.Status !== "created")
+        throw new UnhealthyError(
+          c.dockerName,
+          `exited ${st.ExitCode}`,
+          `${last}\n--- container log ---\n${await this.logs(c)}`,
+          budget,
+        );
+      if (Date.now() > deadline)
+        throw new UnhealthyError(c.dockerName, st.Health?.Status ?? st.Status, last, budget);
+      await sleep(PROVIDER_WAIT_POLL_MS);
+    }
+  }
+
   async inspect(c: RunningContainer | string): Promise<Json> {
     const ident = typeof c === "string" ? c : c.id;
     return this.apiJson("GET", `/containers/${encodeURIComponent(ident)}/json`);
@@ -1441,8 +1500,9 @@ export class Harness {
     if (deleteBeforeReplace) await this.removeContainer(oldDeclared);
     else if (this.declaredName(next) === oldDeclared)
       throw new Error(`create-before-delete needs a new name (${oldDeclared})`);
-    const c = await this.startContainer(next);
-    await this.waitHealthy([c]);
+    const c = await this.createAsProvider(next);
+    // Without `wait` the provider reports the create once the container runs: healthy is measured.
+    if (c.waitTimeoutMs === undefined) await this.waitHealthy([c]);
     if (!deleteBeforeReplace) await this.removeContainer(oldDeclared);
     return { healthyMs: Date.now() - t0 };
   }
