@@ -425,6 +425,8 @@ export interface UpResult {
   readonly allHealthyMs: number;
   /** Per container: ms from its start to healthy. */
   readonly healthyAfterMs: Record<string, number>;
+  /** Per long-running container: ms from the first create to first seen healthy. */
+  readonly healthyAtMs: Record<string, number>;
 }
 
 /** Runs of this process on this machine's engine (swept by the exit hooks). */
@@ -584,6 +586,25 @@ export class Harness {
   /** When the last `up` started creating (after any wait for the subnet lock); epoch ms. */
   upStartedAt = 0;
   private readonly firstHealthyMs = new Map<string, number>();
+  /** When each container (by id) was first seen healthy; epoch ms. */
+  private readonly firstHealthyAt = new Map<string, number>();
+  /**
+   * What the last `up` did when, in ms since it started creating: container creates and starts,
+   * first seen healthy, roles/databases/grants applied, one-shot starts and exits, PIDs limits.
+   * For finding where the time goes (bench/services.ts prints it).
+   */
+  readonly timeline: { readonly atMs: number; readonly what: string }[] = [];
+
+  private mark(what: string): void {
+    if (this.upStartedAt) this.timeline.push({ atMs: Date.now() - this.upStartedAt, what });
+  }
+
+  private seenHealthy(c: RunningContainer): void {
+    if (this.firstHealthyMs.has(c.id)) return;
+    this.firstHealthyMs.set(c.id, Date.now() - c.startedAt);
+    this.firstHealthyAt.set(c.id, Date.now());
+    this.mark(`healthy ${c.declaredName}`);
+  }
 
   constructor(private readonly opts: HarnessOptions) {
     this.runId = opts.runId ?? `lg-svc-${crypto.randomBytes(3).toString("hex")}`;
@@ -684,13 +705,18 @@ export class Harness {
     }
     const t0 = Date.now();
     this.upStartedAt = t0;
+    this.timeline.length = 0;
     const started = relevant.some((r) => r.dependencies !== undefined)
       ? await this.startByDependencies(relevant)
       : await this.startInOrder(relevant, pg);
     const healthyAfterMs = await this.waitHealthy(started);
     const allHealthyMs = Date.now() - t0;
+    this.mark("up done");
     this.log(`all ${started.length} containers healthy in ${(allHealthyMs / 1000).toFixed(1)} s`);
-    return { allHealthyMs, healthyAfterMs };
+    const healthyAtMs = Object.fromEntries(
+      started.map((c) => [c.declaredName, (this.firstHealthyAt.get(c.id) ?? Date.now()) - t0]),
+    );
+    return { allHealthyMs, healthyAfterMs, healthyAtMs };
   }
 
   /**
@@ -866,6 +892,7 @@ export class Harness {
           },
         );
       this.log(`postgresql ${r.type.split(":").pop()} ${r.name} applied in ${admin}`);
+      this.mark(`${r.type.split(":").pop()} ${r.name} applied`);
     }
   }
 
@@ -1284,6 +1311,7 @@ export class Harness {
       stopSeconds: spec.stopSeconds,
     };
     this.containers.set(spec.declared, c);
+    this.mark(`${spec.startedByCommand ? "created" : "started"} ${spec.declared}`);
     this.log(
       `container ${dockerName} ${spec.startedByCommand ? "created (start: false)" : "started"} (${spec.body.Image}${spec.uploads.length ? `, ${spec.uploads.length} uploads` : ""})`,
     );
@@ -1322,7 +1350,7 @@ export class Harness {
     for (;;) {
       const st = (await this.inspect(c)).State;
       if (st.Health?.Status === "healthy") {
-        if (!this.firstHealthyMs.has(c.id)) this.firstHealthyMs.set(c.id, Date.now() - c.startedAt);
+        this.seenHealthy(c);
         return;
       }
       const logs = st.Health?.Log ?? [];
@@ -1391,7 +1419,7 @@ export class Harness {
           const health: string | undefined = st.Health?.Status;
           if (health === "healthy" || (!st.Health && st.Running)) {
             // The first time it was seen healthy counts (a later call must not inflate it).
-            if (!this.firstHealthyMs.has(c.id)) this.firstHealthyMs.set(c.id, Date.now() - c.startedAt);
+            this.seenHealthy(c);
             out[c.declaredName] = this.firstHealthyMs.get(c.id)!;
             return;
           }
@@ -1452,7 +1480,10 @@ export class Harness {
     const text = parsed.start
       ? oneShotStartCommand(parsed.limit, c.dockerName, parsed.start.timeoutSeconds)
       : pidsLimitCommand(parsed.limit, c.dockerName);
-    if (parsed.start) c.startedAt = Date.now();
+    if (parsed.start) {
+      c.startedAt = Date.now();
+      this.mark(`starter of ${c.declaredName}: limit, check, start --attach`);
+    }
     const budgetMs = ((parsed.start?.timeoutSeconds ?? 0) + 60) * 1000;
     const res = await runShell(text, this.cliEnv, budgetMs);
     if (res.code !== 0)
@@ -1461,6 +1492,21 @@ export class Harness {
           ? `one-shot ${c.dockerName} (started by ${r.name} under PIDs limit ${parsed.limit}) exited ${res.code}:\n${res.output}`
           : `${c.dockerName}: PIDs limit ${parsed.limit} not applied (exit ${res.code}): ${res.output}`,
       );
+    this.mark(parsed.start ? `one-shot ${c.declaredName} exited 0` : `pids limit ${c.declaredName}`);
+    if (parsed.start && this.upStartedAt) {
+      // When the engine ran the job (its start inside the command), for the timeline; not
+      // awaited, so the harness is not slower than the command itself.
+      const since = this.upStartedAt;
+      this.inspect(c)
+        .then((st) => {
+          for (const [at, what] of [
+            [st.State.StartedAt, `one-shot ${c.declaredName} running (engine)`],
+            [st.State.FinishedAt, `one-shot ${c.declaredName} finished (engine)`],
+          ])
+            if (since === this.upStartedAt) this.timeline.push({ atMs: Date.parse(at) - since, what });
+        })
+        .catch(() => undefined);
+    }
     if (parsed.start)
       this.log(
         `one-shot ${c.dockerName} ran under PIDs limit ${parsed.limit}, exited 0 after ${((Date.now() - c.startedAt) / 1000).toFixed(1)} s: ${res.output.trim().split("\n").pop()}`,
