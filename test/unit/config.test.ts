@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import * as path from "node:path";
 import { ConfigError, LaunchgateConfig, parseConfig } from "../../stacks/config";
 import { readStackFile } from "../../stacks/stack-file";
+import { SWARM_HOSTS } from "../gates/support";
 
 const ROOT = path.join(__dirname, "..", "..");
 const load = (stack: string) => readStackFile(ROOT, stack).values;
@@ -299,7 +300,7 @@ describe("bad config is refused with key, value and expectation", () => {
 
 describe("placement and hosts (Swarm cluster shape)", () => {
   /** A placeholder ed25519 host key (staging requires each node's). */
-  const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMS1ob3N0LWtleS4uLi4uLi4uLi4u";
+  const HOST_KEY = SWARM_HOSTS[0]!.hostKey;
   const node = (address: string, roles: string[], labels: Record<string, string> = {}) => ({
     address,
     hostKey: HOST_KEY,
