@@ -427,6 +427,11 @@ export interface UpResult {
   readonly healthyAfterMs: Record<string, number>;
   /** Per long-running container: ms from the first create to first seen healthy. */
   readonly healthyAtMs: Record<string, number>;
+  /**
+   * Per long-running container: ms from the first create to when Docker marked it healthy (its
+   * first passing probe ended), before whoever polls it (the provider's `wait`, the harness) saw it.
+   */
+  readonly dockerHealthyAtMs: Record<string, number>;
 }
 
 /** Runs of this process on this machine's engine (swept by the exit hooks). */
@@ -588,6 +593,8 @@ export class Harness {
   private readonly firstHealthyMs = new Map<string, number>();
   /** When each container (by id) was first seen healthy; epoch ms. */
   private readonly firstHealthyAt = new Map<string, number>();
+  /** When Docker marked each container (by id) healthy (its first passing probe ended); epoch ms. */
+  private readonly dockerHealthyAt = new Map<string, number>();
   /**
    * What the last `up` did when, in ms since it started creating: container creates and starts,
    * first seen healthy, roles/databases/grants applied, one-shot starts and exits, PIDs limits.
@@ -599,11 +606,25 @@ export class Harness {
     if (this.upStartedAt) this.timeline.push({ atMs: Date.now() - this.upStartedAt, what });
   }
 
-  private seenHealthy(c: RunningContainer): void {
+  /**
+   * Records the first time `c` is seen healthy, and when Docker marked it so: the end of its first
+   * passing probe in the health log of that same inspect (`state`), by the engine's clock (this
+   * machine's); the time seen when the log no longer has it.
+   */
+  private seenHealthy(c: RunningContainer, state: Json): void {
     if (this.firstHealthyMs.has(c.id)) return;
-    this.firstHealthyMs.set(c.id, Date.now() - c.startedAt);
-    this.firstHealthyAt.set(c.id, Date.now());
-    this.mark(`healthy ${c.declaredName}`);
+    const now = Date.now();
+    this.firstHealthyMs.set(c.id, now - c.startedAt);
+    this.firstHealthyAt.set(c.id, now);
+    const passed = ((state?.Health?.Log ?? []) as Json[])
+      .filter((p) => p.ExitCode === 0)
+      .map((p) => Date.parse(p.End))
+      .filter((t) => Number.isFinite(t) && t >= c.startedAt - 1000 && t <= now);
+    const docker = passed.length ? Math.min(...passed) : now;
+    this.dockerHealthyAt.set(c.id, docker);
+    if (this.upStartedAt)
+      this.timeline.push({ atMs: docker - this.upStartedAt, what: `healthy ${c.declaredName} (Docker)` });
+    this.mark(`healthy ${c.declaredName} (seen)`);
   }
 
   constructor(private readonly opts: HarnessOptions) {
@@ -716,7 +737,10 @@ export class Harness {
     const healthyAtMs = Object.fromEntries(
       started.map((c) => [c.declaredName, (this.firstHealthyAt.get(c.id) ?? Date.now()) - t0]),
     );
-    return { allHealthyMs, healthyAfterMs, healthyAtMs };
+    const dockerHealthyAtMs = Object.fromEntries(
+      started.map((c) => [c.declaredName, (this.dockerHealthyAt.get(c.id) ?? Date.now()) - t0]),
+    );
+    return { allHealthyMs, healthyAfterMs, healthyAtMs, dockerHealthyAtMs };
   }
 
   /**
@@ -1350,7 +1374,7 @@ export class Harness {
     for (;;) {
       const st = (await this.inspect(c)).State;
       if (st.Health?.Status === "healthy") {
-        this.seenHealthy(c);
+        this.seenHealthy(c, st);
         return;
       }
       const logs = st.Health?.Log ?? [];
@@ -1419,7 +1443,7 @@ export class Harness {
           const health: string | undefined = st.Health?.Status;
           if (health === "healthy" || (!st.Health && st.Running)) {
             // The first time it was seen healthy counts (a later call must not inflate it).
-            this.seenHealthy(c);
+            this.seenHealthy(c, st);
             out[c.declaredName] = this.firstHealthyMs.get(c.id)!;
             return;
           }
