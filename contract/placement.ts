@@ -21,6 +21,39 @@ export const NODE_LABELS = {
 } as const;
 export type PinnedWorkload = keyof typeof NODE_LABELS;
 
+/**
+ * Node label naming each member (`node-<i>`, its index in `hosts`), set by the program on every
+ * node (components/host/SwarmCluster.ts) and reserved: config may not set it. A constraint on it
+ * pins a service to exactly one node, the one whose docker provider declares its volumes.
+ */
+export const NODE_NAME_LABEL = "launchgate.node";
+
+/** The name of the cluster member at `index` in `hosts` (resource names, {@link NODE_NAME_LABEL}). */
+export function nodeName(index: number): string {
+  return `node-${index}`;
+}
+
+/** The Swarm placement constraint pinning a service to the one node named `name`. */
+export function nodeConstraint(name: string): string {
+  return `node.labels.${NODE_NAME_LABEL} == ${name}`;
+}
+
+/**
+ * The node a service's placement constraints pin it to: the value of its one
+ * `node.labels.launchgate.node == <name>` constraint; undefined with none, with two different
+ * names, or with a `!=` on that label (not one node).
+ */
+export function pinnedNodeOf(constraints: readonly string[]): string | undefined {
+  const names = new Set<string>();
+  for (const c of constraints) {
+    const m = /^\s*node\.labels\.(\S+)\s*(==|!=)\s*(\S+)\s*$/.exec(c);
+    if (!m || m[1] !== NODE_NAME_LABEL) continue;
+    if (m[2] === "!=") return undefined;
+    names.add(m[3]!);
+  }
+  return names.size === 1 ? [...names][0] : undefined;
+}
+
 /** The Swarm placement constraint `node.labels.<key> == true` for a pinned workload. */
 export function labelConstraint(workload: PinnedWorkload): string {
   return `node.labels.${NODE_LABELS[workload]} == ${NODE_LABEL_ON}`;

@@ -5,6 +5,7 @@
  * a fresh backup, and no command's delete undoes its own replacement.
  */
 import { Container } from "@pulumi/docker/container";
+import { Service } from "@pulumi/docker/service";
 import { Volume } from "@pulumi/docker/volume";
 import { Command as LocalCommand } from "@pulumi/command/local/command";
 import { Command as RemoteCommand } from "@pulumi/command/remote/command";
@@ -22,6 +23,7 @@ function list(read: () => unknown): unknown[] {
   return Array.isArray(arr) ? arr.flatMap((_, i) => known(() => arr[i]) ?? []) : [];
 }
 import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
+import { NODE_NAME_LABEL, pinnedNodeOf } from "../contract/placement";
 import { PIDS_LIMIT_STARTS_TRIGGER } from "../contract/pids-limits";
 import { GATE_RESOURCE_NAME, manifestOf } from "../contract/manifest";
 import { installedFiles, roleOfCommand, scriptExports } from "./host";
@@ -86,6 +88,83 @@ export const dataVolumesProtected = stackPolicy(
             `${r.name} mounts a tmpfs over its data directory ${target}; its data would live in memory.`,
             r,
           ];
+    }
+  },
+);
+
+/**
+ * The volume mounts of a Swarm service's task template: `[source, target]` of each `type: volume`
+ * mount whose source is known.
+ */
+function serviceVolumeMounts(props: Record<string, unknown>): [string, string][] {
+  const spec = known(
+    () => (known(() => props.taskSpec) as Record<string, unknown> | undefined)?.containerSpec,
+  );
+  const mounts = list(() => (spec as Record<string, unknown> | undefined)?.mounts) as Record<
+    string,
+    unknown
+  >[];
+  return mounts.flatMap((m) => {
+    const type = known(() => m.type);
+    const source = known(() => m.source);
+    return type === "volume" && typeof source === "string" && source !== ""
+      ? [[source, String(known(() => m.target) ?? "")] as [string, string]]
+      : [];
+  });
+}
+
+export const swarmVolumesOnPinnedNode = stackPolicy(
+  {
+    name: "swarm-volumes-on-pinned-node",
+    description:
+      "Checks whether every named volume a Swarm service mounts is declared (docker.Volume, protected) on the one node the service's placement pins it to: the service has exactly one `node.labels.launchgate.node == <node>` constraint and the volume of that name carries `launchgate.node=<node>` (it is declared through that node's docker provider).",
+    protectsAgainst:
+      "a data store's task starting on a node where its volume was never declared: Swarm creates an empty, unlabelled, unprotected local volume there, the database starts empty beside the real data, and `pulumi destroy` or a node change loses it",
+    benchmark:
+      "Docker docs: Swarm services, named volumes are local to the node a task runs on; seed 002 (Postgres and Redis pinned to the nodes holding their volumes)",
+    fix: "pin the service with components/data/volume.ts `pinnedTo` and declare its volume with `declareDataVolume` on the same DataNode",
+  },
+  function* (args) {
+    const volumes = args.resources.filter((x) => x.isType(Volume));
+    for (const svc of args.resources.filter((x) => x.isType(Service))) {
+      const mounts = serviceVolumeMounts(svc.props);
+      if (mounts.length === 0) continue;
+      const task = known(() => svc.props.taskSpec) as Record<string, unknown> | undefined;
+      const placement = known(() => task?.placement) as Record<string, unknown> | undefined;
+      const constraints = list(() => placement?.constraints).map(String);
+      const node = pinnedNodeOf(constraints);
+      const what = `service ${String(known(() => svc.props.name) ?? svc.name)}`;
+      if (node === undefined) {
+        yield [
+          `${what} mounts volume ${mounts.map(([v]) => v).join(", ")} but its placement does not pin it to one node (constraints: ${constraints.join("; ") || "none"}); add exactly one \`${NODE_NAME_LABEL}\` constraint for the node holding the volume.`,
+          svc,
+        ];
+        continue;
+      }
+      for (const [source, target] of mounts) {
+        const declared = volumes.filter((v) => known(() => v.props.name) === source);
+        const here = declared.filter((v) => labelMap(v.props.labels)[NODE_NAME_LABEL] === node);
+        if (here.length === 0) {
+          const elsewhere = declared.map(
+            (v) => labelMap(v.props.labels)[NODE_NAME_LABEL] ?? "the managing engine",
+          );
+          yield [
+            `${what} is pinned to ${node} and mounts volume ${source} at ${target}, but ${
+              declared.length
+                ? `that volume is declared on ${elsewhere.join(", ")}`
+                : "no volume of that name is declared"
+            }; Swarm would create an undeclared, unprotected one on ${node}. Declare it through ${node}'s docker provider, labelled ${NODE_NAME_LABEL}=${node}.`,
+            svc,
+          ];
+          continue;
+        }
+        for (const v of here)
+          if (!v.opts.protect)
+            yield [
+              `volume ${source} on ${node}, mounted by ${what}, is not protected; create it with { protect: true, retainOnDelete: true }.`,
+              v,
+            ];
+      }
     }
   },
 );
@@ -626,6 +705,7 @@ export const commandDeleteReplacement = typedPolicies(
 
 export const dataPolicies = [
   dataVolumesProtected,
+  swarmVolumesOnPinnedNode,
   databasesProtected,
   databaseRolesLeastPrivilege,
   databasePublicRevoked,

@@ -25,7 +25,8 @@ import { Backups } from "../components/ops/Backups";
 import { Monitoring } from "../components/ops/Monitoring";
 import type { EngineCli } from "../components/app/pids-limit";
 import type { SwarmPlacement } from "../components/app/workload";
-import { NODE_LABELS, NODE_LABEL_ON, labelConstraint } from "../contract/placement";
+import { NODE_LABELS, NODE_LABEL_ON, labelConstraint, nodeName } from "../contract/placement";
+import type { DataNode } from "../components/data/volume";
 import {
   datastorePidsLimit,
   pgbouncerMaxClientConn,
@@ -114,6 +115,12 @@ interface DeclaredHosts {
   readonly access: HostAccess;
   readonly host: HardenedHost;
   readonly dataHost: HardenedHost;
+  /** The node holding Redis' volumes (its backups run there): `dataHost` on single-host. */
+  readonly redisHost: HardenedHost;
+  /** The pinned host key lines of every host the docker providers reach (one per line). */
+  readonly knownHosts: pulumi.Output<string>;
+  /** Swarm: the nodes holding Postgres' and Redis' volumes (name, its HardenedHost, its access). */
+  readonly dataNodes?: Record<"postgres" | "redis", DeclaredNode>;
   /** Deploy connections of the nodes needing the DB admin network's config (swarm: Postgres' node, the manager). */
   readonly dbAdminNodes?: pulumi.Input<SshConnection>[];
 }
@@ -131,7 +138,21 @@ function declareSingleHost(
     webAllowFrom,
     runsRedis: cfg.redis.instances.length > 0,
   });
-  return { access, host, dataHost: host };
+  return { access, host, dataHost: host, redisHost: host, knownHosts: knownHostsOf(access) };
+}
+
+/** One cluster member as declared: its name (`node-<i>`), HardenedHost and SSH access. */
+interface DeclaredNode {
+  readonly name: string;
+  readonly host: HardenedHost;
+  readonly access: HostAccess;
+}
+
+/** The known_hosts line pinning `access`'s host key at its SSH address. */
+function knownHostsOf(access: HostAccess): pulumi.Output<string> {
+  return pulumi
+    .all([access.address, access.sshPort, access.hostKey])
+    .apply(([h, p, k]) => knownHostsLine(h, p, k));
 }
 
 /** HardenedHost's login and settings for a host reached through `access`. */
@@ -165,22 +186,23 @@ function declareCluster(
 ): DeclaredHosts {
   const firstEdge = cfg.hosts.findIndex((h) => h.labels[NODE_LABELS.edge] === NODE_LABEL_ON);
   const pg = pinnedNode(cfg.hosts, "postgres");
-  const nodes = cfg.hosts.map((h, i) => {
+  const rd = pinnedNode(cfg.hosts, "redis");
+  const nodes: DeclaredNode[] = cfg.hosts.map((h, i) => {
     const access = nodeAccess(cfg, secrets, h, i === firstEdge);
-    const host = new HardenedHost(`node-${i}`, {
+    const host = new HardenedHost(nodeName(i), {
       ...hostArgs(cfg, access),
       webAllowFrom,
-      runsRedis: i === pinnedNode(cfg.hosts, "redis"),
+      runsRedis: i === rd,
       // The DB admin tunnel forwards to Postgres' address on its node's DB admin network only.
       ...(i === pg ? { permitOpen: [`${POSTGRES_ADMIN_IP}:5432`] } : {}),
     });
-    return { access, host };
+    return { name: nodeName(i), access, host };
   });
   const managerIndex = cfg.hosts.findIndex((h) => h.roles.includes("manager"));
   const manager = nodes[managerIndex]!;
   const cluster = new SwarmCluster("swarm", {
     nodes: cfg.hosts.map((h, i) => ({
-      name: `node-${i}`,
+      name: nodes[i]!.name,
       connection: nodes[i]!.host.deployConnection,
       address: nodes[i]!.access.memberAddress ?? pulumi.output(h.address),
       roles: h.roles,
@@ -193,6 +215,10 @@ function declareCluster(
     access: manager.access,
     host: manager.host,
     dataHost: nodes[pg]!.host,
+    redisHost: nodes[rd]!.host,
+    dataNodes: { postgres: nodes[pg]!, redis: nodes[rd]! },
+    // The docker providers reach the first manager and the data nodes, each by its pinned key.
+    knownHosts: pulumi.all(nodes.map((n) => knownHostsOf(n.access))).apply((lines) => lines.join("\n")),
     dbAdminNodes: [...new Set([pg, managerIndex])].map((i) => nodes[i]!.host.deployConnection),
   };
 }
@@ -326,11 +352,11 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   const swarm = cfg.placement === "swarm" ? swarmPlacements(cfg) : undefined;
   // Behind Cloudflare the origin answers Cloudflare only (firewall and Docker-published ports).
   const webAllowFrom = cfg.tls === "cloudflare-origin" ? CLOUDFLARE_IP_RANGES : undefined;
-  const { access, host, dataHost, cluster, dbAdminNodes } = swarm
+  const { access, host, dataHost, redisHost, cluster, dbAdminNodes, dataNodes, knownHosts } = swarm
     ? declareCluster(cfg, secrets, webAllowFrom)
     : declareSingleHost(cfg, secrets, webAllowFrom);
-  // The deploy user's key, and the managing host's pinned host key for the docker provider's ssh
-  // (the promote driver reads and checks the same per-stack files).
+  // The deploy user's key, and the pinned host keys for the docker providers' ssh (the managing
+  // host's; on a swarm every member's): the promote driver reads and checks the same files.
   const knownHostsPath = `.launchgate/${stack}/known_hosts`;
   const identity = new SshIdentityFile(
     "deployer-identity",
@@ -339,9 +365,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       path: `.launchgate/${stack}/id_deployer`,
       knownHosts: {
         path: knownHostsPath,
-        line: pulumi
-          .all([access.address, access.sshPort, access.hostKey])
-          .apply(([h, p, k]) => knownHostsLine(h, p, k)),
+        line: knownHosts,
       },
     },
     { dependsOn: [host.ready] },
@@ -350,28 +374,40 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
   // one host on single-host).
   const connection: pulumi.Output<SshConnection> = dataHost.deployConnection;
 
-  // Every container goes to the VPS's own Docker engine over SSH as the deploy user.
-  const vpsDocker = new docker.Provider(
-    "vps-docker",
-    {
-      host: host.dockerHost,
-      sshOpts: [
-        "-i",
-        identity.path,
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        `UserKnownHostsFile=${knownHostsPath}`,
-        "-o",
-        "StrictHostKeyChecking=yes",
-      ],
-    },
-    // On a swarm, services go to the first manager once every member has joined.
-    { dependsOn: [identity.written, host.ready, ...(cluster?.members ?? [])] },
-  );
+  // A host's own Docker engine over SSH as the deploy user, its host key checked against the
+  // pinned one; on a swarm only once every member has joined.
+  const engineOf = (name: string, on: HardenedHost) =>
+    new docker.Provider(
+      name,
+      {
+        host: on.dockerHost,
+        sshOpts: [
+          "-i",
+          identity.path,
+          "-o",
+          "IdentitiesOnly=yes",
+          "-o",
+          `UserKnownHostsFile=${knownHostsPath}`,
+          "-o",
+          "StrictHostKeyChecking=yes",
+        ],
+      },
+      { dependsOn: [identity.written, on.ready, ...(cluster?.members ?? [])] },
+    );
+  // Every container (on a swarm: every service) goes to the managing host's engine.
+  const vpsDocker = engineOf("vps-docker", host);
   const onVps: pulumi.ComponentResourceOptions = { providers: { docker: vpsDocker } };
-  // PIDs limits are applied with the Docker CLI on the same engine, over SSH as the deploy user.
-  const engine: EngineCli = { ssh: connection };
+  // On a swarm, each data store's volumes are declared on the engine of the node it is pinned to.
+  const engines = new Map<HardenedHost, docker.Provider>([[host, vpsDocker]]);
+  const dataNode = (workload: "postgres" | "redis"): DataNode => {
+    const n = dataNodes![workload];
+    if (!engines.has(n.host)) engines.set(n.host, engineOf(`vps-docker-${n.name}`, n.host));
+    return { name: n.name, docker: engines.get(n.host)! };
+  };
+  // PIDs limits are applied (and one-shot jobs started) with the Docker CLI on the engine that
+  // holds the containers and services: the managing host's (on a swarm the first manager, where
+  // `docker service update` works and the one-shot containers are), over SSH as the deploy user.
+  const engine: EngineCli = { ssh: host.deployConnection };
 
   const net = new Network(
     "net",
@@ -415,7 +451,14 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       internalNetwork,
       ipAddress: POSTGRES_IP,
       ...(swarm
-        ? { swarm: { server: swarm.postgres, pgbouncer: swarm.pgbouncer, adminNetwork: net.dbAdminId } }
+        ? {
+            swarm: {
+              server: swarm.postgres,
+              dataNode: dataNode("postgres"),
+              pgbouncer: swarm.pgbouncer,
+              adminNetwork: net.dbAdminId,
+            },
+          }
         : {}),
       adminEndpoint: { host: "127.0.0.1", port: DB_TUNNEL_PORT },
       adminDependsOn: [tunnel.ready],
@@ -433,7 +476,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           instance,
           internalNetwork,
           pids: { engine, limit: datastorePidsLimit(cfg) },
-          ...(swarm ? { swarm: swarm.redis } : {}),
+          ...(swarm ? { swarm: { placement: swarm.redis, dataNode: dataNode("redis") } } : {}),
         },
         onVps,
       ),
@@ -449,10 +492,14 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       postgresContainer: postgres.containerName,
       databases: cfg.postgres.databases.map((d) => d.name),
       redisContainers: [...redis.values()].map((r) => r.containerName),
+      // Ops for a store run on the node holding it.
+      ...(redisHost !== dataHost && redis.size > 0
+        ? { redisNode: { connection: redisHost.deployConnection, storagePath: redisHost.storagePath } }
+        : {}),
       releaseId: cfg.release.commit,
       placement: cfg.placement,
     },
-    { dependsOn: [dataHost.ready] },
+    { dependsOn: [dataHost.ready, redisHost.ready] },
   );
 
   const flags = flagValues(cfg);

@@ -12,7 +12,7 @@ import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
 import { MAX_BACKUP_AGE_HOURS } from "../contract/monitoring";
 import { DEFAULT_PIDS_LIMITS, MAX_PIDS_LIMITS, POSTGRES_AUX_TASKS } from "../contract/pids-limits";
-import { NODE_LABELS, NODE_LABEL_ON } from "../contract/placement";
+import { NODE_LABELS, NODE_LABEL_ON, NODE_NAME_LABEL } from "../contract/placement";
 
 /** The three kinds of stack this program knows; gates are mandatory only on `production`. */
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
@@ -755,6 +755,14 @@ function clusterChecks(
       value: `${managers} manager(s) among ${cfg.hosts.length} host(s)`,
       expected: `an odd number of hosts with role "manager" — ${wanted} for ${cfg.hosts.length} host(s) (Raft quorum)`,
     });
+  cfg.hosts.forEach((h, i) => {
+    if (h.labels[NODE_NAME_LABEL] !== undefined)
+      out.push({
+        path: ["hosts", i, "labels", NODE_NAME_LABEL],
+        value: h.labels[NODE_NAME_LABEL],
+        expected: `no ${NODE_NAME_LABEL} label: the program sets it to the node's name (node-${i}), which pins data stores to their node`,
+      });
+  });
   for (const [workload, label] of Object.entries(NODE_LABELS)) {
     const count = cfg.hosts.filter((h) => h.labels[label] === NODE_LABEL_ON).length;
     const needOne = workload !== "edge";

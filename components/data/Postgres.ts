@@ -15,6 +15,7 @@ import { HEALTH_INTERVAL, attachNetworks, hardened, patientProbe } from "../app/
 import { limitPids, type EngineCli } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
+import { declareDataVolume, pinnedTo, type DataNode } from "./volume";
 
 /** Port PgBouncer listens on (inside the internal network only). */
 export const PGBOUNCER_PORT = 6432;
@@ -130,12 +131,14 @@ export interface PostgresArgs {
     readonly pgbouncer: number;
   };
   /**
-   * Run the server and PgBouncer as Swarm services: the server pinned by `server` (its volume is
-   * node-local; no fixed address: PgBouncer reaches it by service name), PgBouncer by `pgbouncer`;
+   * Run the server and PgBouncer as Swarm services: the server placed by `server` and pinned to
+   * `dataNode` (its volume is node-local and declared on that node; no fixed address: PgBouncer reaches it by service name), PgBouncer by `pgbouncer`;
    * passwords and the auth file as secret files, never in env. @default containers on the one host
    */
   readonly swarm?: {
     readonly server: SwarmPlacement;
+    /** The node holding the data volume: the volume is declared there and the server pinned to it. */
+    readonly dataNode: DataNode;
     readonly pgbouncer: SwarmPlacement;
     /**
      * Id of the DB admin network (Network's `dbAdminId`) the server also joins: its one address
@@ -284,11 +287,8 @@ export class Postgres extends pulumi.ComponentResource {
 
     // The data outlives every container and even `pulumi destroy`: losing it is not recoverable
     // from the program, only from backups.
-    const volume = new docker.Volume(
-      `${name}-data`,
-      { name: `${name}-data`, labels: [{ label: "launchgate.data", value: "postgres" }] },
-      { parent: this, protect: true, retainOnDelete: true },
-    );
+    // On a swarm: on the node the server is pinned to (./volume.ts).
+    const volume = declareDataVolume(this, name, "postgres", args.swarm?.dataNode);
 
     const serverSpec: docker.ContainerArgs = {
       ...hardened({
@@ -345,7 +345,7 @@ export class Postgres extends pulumi.ComponentResource {
       args.swarm
         ? {
             kind: "service",
-            swarm: args.swarm.server,
+            swarm: pinnedTo(args.swarm.server, args.swarm.dataNode),
             env: {
               POSTGRES_USER: "postgres",
               PGDATA,

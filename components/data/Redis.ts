@@ -13,6 +13,7 @@ import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
 import { limitPids, type PidsLimitArgs } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
+import { declareDataVolume, pinnedTo, type DataNode } from "./volume";
 
 export const REDIS_PORT = 6379;
 
@@ -50,10 +51,11 @@ export interface RedisArgs {
   /** PIDs cgroup limit (CIS 5.29) and the engine to apply it on (contract/pids-limits.ts). */
   readonly pids?: PidsLimitArgs;
   /**
-   * Run as a Swarm service pinned by this placement (its volume is node-local), the password as
-   * the secret file `/run/secrets/REDIS_PASSWORD`. @default a container on the one host
+   * Run as a Swarm service placed by `placement` and pinned to `dataNode` (its volume is
+   * node-local and declared on that node), the password as the secret file
+   * `/run/secrets/REDIS_PASSWORD`. @default a container on the one host
    */
-  readonly swarm?: SwarmPlacement;
+  readonly swarm?: { readonly placement: SwarmPlacement; readonly dataNode: DataNode };
 }
 
 /** Where the password file is in a Swarm task. */
@@ -173,11 +175,8 @@ export class Redis extends pulumi.ComponentResource {
 
     // Queue and session data outlive the container; a cache's volume is kept too, as losing it
     // only costs a warm-up but deleting it should still be a deliberate act.
-    const volume = new docker.Volume(
-      `${name}-data`,
-      { name: `${name}-data`, labels: [{ label: "launchgate.data", value: `redis-${args.instance.role}` }] },
-      { parent: this, protect: true, retainOnDelete: true },
-    );
+    // On a swarm: on the node the server is pinned to (./volume.ts).
+    const volume = declareDataVolume(this, name, `redis-${args.instance.role}`, args.swarm?.dataNode);
 
     const spec: docker.ContainerArgs = {
       // Container ceiling above maxmemory: AOF rewrite forks and copy-on-write needs headroom.
@@ -210,7 +209,7 @@ export class Redis extends pulumi.ComponentResource {
       args.swarm
         ? {
             kind: "service",
-            swarm: args.swarm,
+            swarm: pinnedTo(args.swarm.placement, args.swarm.dataNode),
             secrets: swarmSecretFiles(this, name, [{ name: "REDIS_PASSWORD", value: password.result }]),
           }
         : { kind: "container" },

@@ -22,13 +22,17 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderScript, shellQuote } from "../ops/remote-script";
 import { roleTrigger } from "../../contract/roles";
+import { NODE_NAME_LABEL } from "../../contract/placement";
 import type { SshConnection } from "./HardenedHost";
 
 const SCRIPTS = path.join(__dirname, "swarm");
 
 /** One cluster member. */
 export interface SwarmNode {
-  /** Short name used in resource names (`node-0`). */
+  /**
+   * Short name used in resource names (`node-0`), unique in the cluster; also the node's
+   * `launchgate.node` label (contract/placement.ts NODE_NAME_LABEL).
+   */
   readonly name: string;
   /** SSH as the deploy user (docker group; sudo for the firewall). */
   readonly connection: pulumi.Input<SshConnection>;
@@ -188,7 +192,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
         `${name}-${n.name}-node`,
         first.connection,
         "node.sh",
-        { LG_NODE_ID: ids[n.name]!, LG_ROLE: nodeRole(n), LG_LABELS: labelLines(n.labels) },
+        {
+          LG_NODE_ID: ids[n.name]!,
+          LG_ROLE: nodeRole(n),
+          // The node's own name too: a constraint on it pins a service to exactly this node.
+          LG_LABELS: labelLines({ ...n.labels, [NODE_NAME_LABEL]: n.name }),
+        },
         {
           // The first manager is never drained out of its own swarm by this program.
           ...(n === first

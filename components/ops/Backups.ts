@@ -20,7 +20,9 @@
  *
  * On a swarm (`placement: "swarm"`) the scripts run on the node Postgres is pinned to and reach its
  * task container, found at run time by its service's label (scripts/lib-workload.sh, shared with
- * monitoring).
+ * monitoring). Ops for a store run on the node holding it: when Redis is pinned to another node
+ * (`redisNode`), its RDB copies are installed there (`<name>-redis`, role `backup`, its own daily
+ * timer, retention and off-site copy) and the Postgres node's daily run leaves Redis out.
  *
  * Every script lives in `scripts/` and is rendered with its configuration (remote-script.ts);
  * one `install` command writes them and the units to the host (replaced delete-first, so an
@@ -79,6 +81,14 @@ export interface BackupsArgs {
   /** Redis containers (Swarm services with `placement: "swarm"`) whose RDB snapshots are copied. */
   readonly redisContainers: pulumi.Input<string>[];
   /**
+   * The node holding Redis when it is not this one (a swarm whose Redis is pinned elsewhere): the
+   * RDB copies are installed and run there, under its own `storagePath`. @default this host
+   */
+  readonly redisNode?: {
+    readonly connection: pulumi.Input<SshConnection>;
+    readonly storagePath: pulumi.Input<string>;
+  };
+  /**
    * How the workloads above are named: `single-host` (container names) or `swarm` (service names;
    * their tasks must run on this host, the node their placement pins them to). @default "single-host"
    */
@@ -129,6 +139,8 @@ export class Backups extends pulumi.ComponentResource {
   public readonly install: command.remote.Command;
   /** Installs the restore drill's script, unit and timer (its own scheduled resource). */
   public readonly drill: command.remote.Command;
+  /** Installs the Redis RDB copies on Redis' own node (`redisNode` given). */
+  public readonly redisInstall?: command.remote.Command;
   /** systemd `OnCalendar` values of the full, incremental and drill timers (UTC). */
   public readonly schedules: BackupSchedules;
 
@@ -140,20 +152,26 @@ export class Backups extends pulumi.ComponentResource {
     this.retentionDays = cfg.retentionDays;
     this.schedules = backupSchedules(cfg);
 
-    const env: Record<string, pulumi.Input<ScriptValue>> = {
-      LG_STORAGE_PATH: args.storagePath,
-      LG_BACKUP_DIR: this.backupDir,
+    // The environment the scripts of one node are rendered with.
+    const envOn = (storagePath: pulumi.Input<string>, redis: pulumi.Input<string>[]) => ({
+      LG_STORAGE_PATH: storagePath,
+      LG_BACKUP_DIR: pulumi.interpolate`${storagePath}/backups`,
       LG_DRILL_RESULT: this.drillResultPath,
       LG_PG_CONTAINER: args.postgresContainer,
       LG_PG_USER: args.postgresUser ?? "postgres",
       LG_DATABASES: args.databases,
-      LG_REDIS_CONTAINERS: pulumi.all(args.redisContainers),
+      LG_REDIS_CONTAINERS: pulumi.all(redis),
       LG_RETENTION_DAYS: cfg.retentionDays,
       LG_OFFSITE_TARGET: cfg.offsiteTarget ?? "",
       LG_LOCK_FILE: LOCK_FILE,
       LG_LOCK_WAIT_SECONDS: 3600,
       LG_PLACEMENT: args.placement ?? "single-host",
-    };
+    });
+    const redisHere = args.redisNode === undefined;
+    const env: Record<string, pulumi.Input<ScriptValue>> = envOn(
+      args.storagePath,
+      redisHere ? args.redisContainers : [],
+    );
     const scripts = [
       "backup-postgres.sh",
       "backup-redis.sh",
@@ -170,8 +188,12 @@ export class Backups extends pulumi.ComponentResource {
     const limits = ["TimeoutStartSec=4h"];
     const units: Record<string, string> = {
       "launchgate-backup-full.service": serviceUnit(
-        "launchgate: daily full pg_dump, Redis RDB and storage copies",
-        [`${bin("backup-postgres.sh")} full`, bin("backup-redis.sh"), bin("backup-storage.sh")],
+        `launchgate: daily full pg_dump${redisHere ? ", Redis RDB" : ""} and storage copies`,
+        [
+          `${bin("backup-postgres.sh")} full`,
+          ...(redisHere ? [bin("backup-redis.sh")] : []),
+          bin("backup-storage.sh"),
+        ],
         [...post, ...limits],
       ),
       "launchgate-backup-full.timer": timerUnit("launchgate: daily full backup", [
@@ -218,64 +240,103 @@ export class Backups extends pulumi.ComponentResource {
         .map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
       ...unitFiles(drillUnits),
     ];
-    const install = renderInstall({
-      dirs: [
-        ["0755", HOST_LIB_DIR],
-        // 0711: the deploy user (and the gate reading the drill result) can open known paths but not list
-        // dumps; dumps themselves are 0600.
-        ["0711", this.backupDir],
-      ],
+    // One install command: writes `files`, enables `timers`; its delete removes exactly those.
+    const installOn = (
+      resource: string,
+      role: "backup" | "drill",
+      connection: pulumi.Input<SshConnection>,
+      dirs: [string, pulumi.Input<string>][],
+      installed: HostFile[],
+      enabled: string[],
+      rendered: { trigger: pulumi.Input<string> }[],
+      dependsOn?: pulumi.Resource[],
+    ) => {
+      const text = renderInstall({ dirs, files: installed, timers: enabled });
+      const uninstallText = renderScript("uninstall-files.sh", {
+        LG_TIMERS: enabled,
+        LG_PATHS: installed.map((f) => f.path),
+      });
+      return new command.remote.Command(
+        resource,
+        {
+          connection,
+          create: text.text,
+          delete: uninstallText.text,
+          triggers: [
+            roleTrigger(role),
+            text.trigger,
+            uninstallText.trigger,
+            ...rendered.map((r) => r.trigger),
+          ],
+        },
+        // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
+        // version's delete after the new create and remove what the new one just installed.
+        { parent: this, deleteBeforeReplace: true, ...(dependsOn ? { dependsOn } : {}) },
+      );
+    };
+    // 0711: the deploy user (and the gate reading the drill result) can open known paths but not
+    // list dumps; dumps themselves are 0600.
+    const backupDirs = (dir: pulumi.Input<string>): [string, pulumi.Input<string>][] => [
+      ["0755", HOST_LIB_DIR],
+      ["0711", dir],
+    ];
+    this.install = installOn(
+      `${name}-install`,
+      "backup",
+      args.connection,
+      backupDirs(this.backupDir),
       files,
       timers,
-    });
-    const uninstall = renderScript("uninstall-files.sh", {
-      LG_TIMERS: timers,
-      LG_PATHS: files.map((f) => f.path),
-    });
-
-    this.install = new command.remote.Command(
-      `${name}-install`,
-      {
-        connection: args.connection,
-        create: install.text,
-        delete: uninstall.text,
-        triggers: [
-          roleTrigger("backup"),
-          install.trigger,
-          uninstall.trigger,
-          ...scripts.filter((s) => !isDrill(s.file)).map((s) => s.rendered.trigger),
-        ],
-      },
-      // Replaced (new triggers) delete-first: Pulumi's default create-first would run the old
-      // version's delete after the new create and remove what the new one just installed.
-      { parent: this, deleteBeforeReplace: true },
+      scripts.filter((s) => !isDrill(s.file)).map((s) => s.rendered),
     );
-
-    const drillInstall = renderInstall({
-      dirs: [["0755", HOST_LIB_DIR]],
-      files: drillFiles,
-      timers: drillTimers,
-    });
-    const drillUninstall = renderScript("uninstall-files.sh", {
-      LG_TIMERS: drillTimers,
-      LG_PATHS: drillFiles.map((f) => f.path),
-    });
-    this.drill = new command.remote.Command(
+    // The drill reads the dumps and libraries the backups install puts in place.
+    this.drill = installOn(
       `${name}-drill`,
-      {
-        connection: args.connection,
-        create: drillInstall.text,
-        delete: drillUninstall.text,
-        triggers: [
-          roleTrigger("drill"),
-          drillInstall.trigger,
-          drillUninstall.trigger,
-          ...scripts.filter((s) => isDrill(s.file)).map((s) => s.rendered.trigger),
-        ],
-      },
-      // The drill reads the dumps and libraries the backups install puts in place.
-      { parent: this, dependsOn: [this.install], deleteBeforeReplace: true },
+      "drill",
+      args.connection,
+      [["0755", HOST_LIB_DIR]],
+      drillFiles,
+      drillTimers,
+      scripts.filter((s) => isDrill(s.file)).map((s) => s.rendered),
+      [this.install],
     );
+
+    if (args.redisNode) {
+      // Redis' node: its RDB copies daily (with the full dump's schedule), retention, off-site.
+      const {
+        LG_DRILL_RESULT: _d,
+        LG_PG_CONTAINER: _c,
+        LG_PG_USER: _u,
+        LG_DATABASES: _b,
+        ...redisEnv
+      } = envOn(args.redisNode.storagePath, args.redisContainers);
+      const redisScripts = ["backup-redis.sh", "backup-retention.sh", "backup-offsite.sh"]
+        .filter((f) => f !== "backup-offsite.sh" || cfg.offsiteTarget)
+        .map((file) => ({ file, rendered: renderScript(file, redisEnv, BACKUP_LIBS) }));
+      const redisUnits: Record<string, string> = {
+        "launchgate-backup-redis.service": serviceUnit(
+          "launchgate: daily Redis RDB copies",
+          [bin("backup-redis.sh")],
+          [...post, ...limits],
+        ),
+        "launchgate-backup-redis.timer": timerUnit("launchgate: daily Redis backup", [
+          `OnCalendar=${this.schedules.full}`,
+          "Persistent=true",
+        ]),
+      };
+      this.redisInstall = installOn(
+        `${name}-redis`,
+        "backup",
+        args.redisNode.connection,
+        backupDirs(redisEnv.LG_BACKUP_DIR),
+        [
+          ...redisScripts.map((s) => ({ path: bin(s.file), mode: "0755", content: s.rendered.text })),
+          ...unitFiles(redisUnits),
+        ],
+        ["launchgate-backup-redis.timer"],
+        redisScripts.map((s) => s.rendered),
+      );
+    }
 
     const backupPostgres = scripts.find((s) => s.file === "backup-postgres.sh")!.rendered;
     const preMigration = renderScript("pre-migration-backup.sh", {

@@ -7,27 +7,48 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { REAL_PROGRAM, check, refusedBy, stopPack, swarmOverrides } from "./support";
+import { REAL_PROGRAM, SWARM_HOSTS, check, refusedBy, stopPack, swarmOverrides } from "./support";
+import { HOST_STEPS, commandRoleOf } from "../../contract/roles";
+import { PIDS_LIMIT_COMMAND_ROLE } from "../../contract/pids-limits";
 
 after(stopPack);
 
 type Props = Record<string, unknown>;
 
-/** Runs `stack` as a swarm, recording every custom resource's type, name and inputs. */
-async function runSwarm(stack: string) {
-  const seen: { type: string; name: string; props: Props }[] = [];
+interface Seen {
+  type: string;
+  name: string;
+  props: Props;
+  opts: pulumi.CustomResourceOptions;
+  resolved?: Promise<Props>;
+}
+
+/** Runs `stack` as a swarm, recording every custom resource's type, name, inputs and options. */
+async function runSwarm(stack: string, hosts: readonly Props[] = SWARM_HOSTS) {
+  const seen: Seen[] = [];
+  const byResource = new Map<pulumi.Resource, Seen>();
   const record: pulumi.ResourceTransformation = (args) => {
-    if (!args.type.startsWith("launchgate:"))
-      seen.push({ type: args.type, name: args.name, props: args.props });
+    if (!args.type.startsWith("launchgate:")) {
+      const x: Seen = { type: args.type, name: args.name, props: args.props, opts: args.opts };
+      // The inputs as sent (Outputs resolved; unknown at preview stays the engine's sentinel).
+      x.resolved = (pulumi.output(args.props) as unknown as { promise(u: boolean): Promise<Props> }).promise(
+        true,
+      );
+      seen.push(x);
+      byResource.set(args.resource, x);
+    }
     return undefined;
   };
+  /** The provider resource a resource was given explicitly (as recorded). */
+  const providerOf = (x: Seen) =>
+    x.opts.provider ? byResource.get(x.opts.provider as unknown as pulumi.Resource) : undefined;
   const r = await check({
     stack,
     programPath: REAL_PROGRAM,
-    configOverrides: swarmOverrides(),
+    configOverrides: { ...swarmOverrides(), hosts },
     transform: record,
   });
-  return { r, seen };
+  return { r, seen, providerOf };
 }
 
 describe("placement swarm: the whole program", () => {
@@ -51,6 +72,124 @@ describe("placement swarm: the whole program", () => {
       ),
       found[0],
     );
+  });
+
+  it("staging: every host gets every HardenedHost step and the Swarm firewall, over its own connection and pinned host key", async () => {
+    const { r, seen } = await runSwarm("staging");
+    assert.deepEqual(r.programErrors, []);
+    const remote = seen.filter((x) => x.type === "command:remote:Command");
+    const bootstraps = seen.filter(
+      (x) => x.type === "command:local:Command" && /^node-\d+-bootstrap$/.test(x.name),
+    );
+    assert.equal(bootstraps.length, SWARM_HOSTS.length);
+    for (const [i, h] of SWARM_HOSTS.entries()) {
+      const node = `node-${i}`;
+      const steps = remote.filter((x) => x.name.startsWith(`${node}-`));
+      assert.deepEqual(
+        steps.map((x) => x.name.slice(node.length + 1)),
+        HOST_STEPS.slice(1),
+        `${node}: every step after the bootstrap, in order`,
+      );
+      for (const x of [...steps, remote.find((c) => c.name === `swarm-${node}-firewall`)!]) {
+        const c = (await x.resolved!).connection as Props;
+        assert.equal(c.host, h.address, `${x.name} connects to its own host`);
+        assert.equal(c.hostKey, h.hostKey, `${x.name} pins its own host's key`);
+      }
+      const boot = bootstraps.find((x) => x.name === `${node}-bootstrap`)!;
+      const env = (await boot.resolved!).environment as Props;
+      assert.equal(env.LG_HOST, h.address);
+      assert.equal(env.LG_KNOWN_HOSTS, `${h.address} ${h.hostKey}`);
+    }
+  });
+
+  it("staging: each data store's volumes are declared on its own node's engine and its service pinned to that node", async () => {
+    // Postgres on node-2 and Redis on node-1: neither on the first manager, which gets the services.
+    const placed = [
+      { "launchgate.edge": "true" },
+      { "launchgate.redis": "true" },
+      { "launchgate.postgres": "true" },
+    ];
+    const hosts = SWARM_HOSTS.map((h, i) => ({ ...h, labels: placed[i] }));
+    const { r, seen, providerOf } = await runSwarm("staging", hosts);
+    assert.deepEqual(r.programErrors, []);
+    assert.deepEqual(refusedBy(r), []);
+    const node = (label: string) =>
+      hosts.findIndex((h) => (h.labels as Props | undefined)?.[label] === "true");
+    const services = seen.filter((x) => x.type === "docker:index/service:Service");
+    const volumes = seen.filter((x) => x.type === "docker:index/volume:Volume");
+    const stores = [
+      { volume: "postgres-data", service: "postgres", at: node("launchgate.postgres") },
+      { volume: "redis-queue-data", service: "redis-queue", at: node("launchgate.redis") },
+      { volume: "redis-cache-data", service: "redis-cache", at: node("launchgate.redis") },
+    ];
+    assert.notEqual(stores[0]!.at, stores[1]!.at, "the fixture pins Postgres and Redis to different nodes");
+    for (const s of stores) {
+      const v = volumes.find((x) => x.name === s.volume)!;
+      const provider = providerOf(v);
+      assert.ok(provider, `${s.volume}: an explicit docker provider`);
+      const p = await provider.resolved!;
+      assert.equal(
+        p.host,
+        `ssh://deployer@${SWARM_HOSTS[s.at]!.address}:22`,
+        `${s.volume}: on node-${s.at}'s engine`,
+      );
+      assert.ok(
+        (JSON.stringify(p.sshOpts) ?? "").includes("StrictHostKeyChecking=yes"),
+        `${s.volume}: its provider checks the host key`,
+      );
+      assert.deepEqual(
+        ((await v.resolved!).labels as Props[]).find((l) => l.label === "launchgate.node"),
+        { label: "launchgate.node", value: `node-${s.at}` },
+      );
+      assert.equal(v.opts.protect, true, `${s.volume}: protected`);
+      assert.equal(v.opts.retainOnDelete, true, `${s.volume}: retained on delete`);
+      const svc = services.find((x) => x.name === s.service)!;
+      const constraints = (((await svc.resolved!).taskSpec as Props).placement as Props)
+        .constraints as string[];
+      assert.ok(
+        constraints.includes(`node.labels.launchgate.node == node-${s.at}`),
+        `${s.service}: ${constraints.join(", ")}`,
+      );
+    }
+    // The known_hosts file the providers read pins every member's key at its address.
+    const identity = seen.find((x) => x.name === "deployer-identity-write")!;
+    assert.deepEqual(
+      String(((await identity.resolved!).environment as Props).KNOWN_HOSTS_LINE).split("\n"),
+      SWARM_HOSTS.map((h) => `${h.address} ${h.hostKey}`),
+    );
+    // Ops for a store on its node: Redis' RDB copies on the Redis node, the full dump on Postgres'.
+    const cmd = async (name: string) => (await seen.find((x) => x.name === name)!.resolved)!;
+    assert.equal(
+      ((await cmd("backups-install")).connection as Props).host,
+      SWARM_HOSTS[stores[0]!.at]!.address,
+    );
+    assert.equal(
+      ((await cmd("backups-redis")).connection as Props).host,
+      SWARM_HOSTS[stores[1]!.at]!.address,
+    );
+    const full = String((await cmd("backups-install")).create);
+    const redisInstall = String((await cmd("backups-redis")).create);
+    assert.match(redisInstall, /launchgate-backup-redis\.timer/);
+    assert.match(redisInstall, /redis-queue redis-cache/, "the Redis node copies both instances");
+    assert.match(full, /ExecStart=\/usr\/local\/lib\/launchgate\/backup-postgres\.sh full/);
+    assert.doesNotMatch(
+      full,
+      /ExecStart=\S*backup-redis\.sh/,
+      "the Postgres node's daily run leaves Redis out",
+    );
+    assert.doesNotMatch(redisInstall, /LG_DATABASES=|backup-postgres/, "no Postgres dump on the Redis node");
+    // PIDs limits (`docker service update`, a manager's command) and one-shot starts (the proxy's
+    // config check, a container on the first manager's engine) run on the first manager.
+    const pids: Seen[] = [];
+    for (const x of seen.filter((c) => c.type === "command:remote:Command"))
+      if (commandRoleOf((await x.resolved!).triggers as unknown[]) === PIDS_LIMIT_COMMAND_ROLE) pids.push(x);
+    assert.ok(pids.length >= 8, `${pids.length} PIDs-limit commands`);
+    for (const x of pids)
+      assert.equal(
+        ((await x.resolved!).connection as Props).host,
+        SWARM_HOSTS[0]!.address,
+        `${x.name} on the first manager`,
+      );
   });
 
   for (const stack of ["local", "staging"]) {

@@ -1269,6 +1269,48 @@ const SWARM_CASES: [string, string, Change][] = [
     "container-security-profiles",
     editSpec("app-api", (c) => ({ ...c, privileges: { seLinuxContext: { disable: true } } })),
   ],
+  [
+    "postgres volume declared on the managing engine, not on Postgres' node",
+    "swarm-volumes-on-pinned-node",
+    edit("postgres-data", (p, o) => ({
+      props: { ...p, labels: (p.labels as Props[]).filter((l) => l.label !== "launchgate.node") },
+      opts: { ...o, provider: undefined },
+    })),
+  ],
+  [
+    "postgres service pinned by label only (not to its volume's node)",
+    "swarm-volumes-on-pinned-node",
+    editTask("postgres", (t) => ({
+      ...t,
+      placement: {
+        ...(t.placement as Props),
+        constraints: ((t.placement as Props).constraints as string[]).filter(
+          (c) => !/launchgate\.node/.test(c),
+        ),
+      },
+    })),
+  ],
+  [
+    "redis service pinned to another node than its volume",
+    "swarm-volumes-on-pinned-node",
+    editTask("redis-queue", (t) => ({
+      ...t,
+      placement: {
+        ...(t.placement as Props),
+        constraints: ((t.placement as Props).constraints as string[]).map((c) =>
+          c.replace(/launchgate\.node == node-\d+/, "launchgate.node == node-2"),
+        ),
+      },
+    })),
+  ],
+  [
+    "postgres service mounts an undeclared volume",
+    "swarm-volumes-on-pinned-node",
+    editSpec("postgres", (c) => ({
+      ...c,
+      mounts: (c.mounts as Props[]).map((m) => (m.type === "volume" ? { ...m, source: "pgdata-2" } : m)),
+    })),
+  ],
   ["internal overlay unencrypted", "encrypted-overlays", setProp("net-internal", "options", {})],
   ["edge overlay unencrypted", "encrypted-overlays", setProp("net-edge", "options", { encrypted: "false" })],
   [

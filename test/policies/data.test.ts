@@ -33,6 +33,84 @@ function redis(args: string, name = "redis-queue", volumeName = "redis-queue-dat
 }
 const SAFE_QUEUE = "'--appendonly' 'yes' '--save' '900' '1' '--maxmemory-policy' 'noeviction'";
 
+/** A Postgres Swarm service mounting `source`, with placement `constraints`. */
+const pgService = (constraints: string[], source = "postgres-data"): StackResourceInput => ({
+  type: TYPES.service,
+  name: "postgres",
+  props: {
+    name: "postgres",
+    taskSpec: {
+      containerSpec: {
+        image: `postgres@${DIGEST}`,
+        mounts: [
+          { type: "volume", source, target: "/var/lib/postgresql/data/pgdata" },
+          { type: "tmpfs", target: "/var/run/postgresql" },
+        ],
+      },
+      placement: { constraints },
+    },
+  },
+});
+/** The data volume as components/data/volume.ts declares it on a node. */
+const nodeVolume = (
+  node: string | undefined,
+  protect = true,
+  name = "postgres-data",
+): StackResourceInput => ({
+  type: TYPES.volume,
+  name: `${name}${node ? `@${node}` : ""}`,
+  protect,
+  props: {
+    name,
+    labels: [
+      { label: "launchgate.data", value: "postgres" },
+      ...(node ? [{ label: "launchgate.node", value: node }] : []),
+    ],
+  },
+});
+const PINNED = ["node.labels.launchgate.postgres == true", "node.labels.launchgate.node == node-1"];
+
+describe("swarm-volumes-on-pinned-node", () => {
+  const run = (rs: StackResourceInput[]) => runStackPolicy(data.swarmVolumesOnPinnedNode, rs);
+  it("passes a service pinned to the node its volume is declared (and protected) on", async () => {
+    assert.deepEqual(await run([pgService(PINNED), nodeVolume("node-1")]), []);
+    // A service without volume mounts needs no pinning (apps spread).
+    assert.deepEqual(
+      await run([{ ...pgService([]), props: { name: "api", taskSpec: { containerSpec: {} } } }]),
+      [],
+    );
+  });
+  it("refuses a volume declared on another node (or only on the managing engine)", async () => {
+    assert.deepEqual(await run([pgService(PINNED), nodeVolume("node-0")]), [
+      "service postgres is pinned to node-1 and mounts volume postgres-data at /var/lib/postgresql/data/pgdata, but that volume is declared on node-0; Swarm would create an undeclared, unprotected one on node-1. Declare it through node-1's docker provider, labelled launchgate.node=node-1.",
+    ]);
+    assert.deepEqual(await run([pgService(PINNED), nodeVolume(undefined)]), [
+      "service postgres is pinned to node-1 and mounts volume postgres-data at /var/lib/postgresql/data/pgdata, but that volume is declared on the managing engine; Swarm would create an undeclared, unprotected one on node-1. Declare it through node-1's docker provider, labelled launchgate.node=node-1.",
+    ]);
+  });
+  it("refuses a mounted volume that is not declared at all", async () => {
+    assert.deepEqual(await run([pgService(PINNED, "pgdata-2"), nodeVolume("node-1")]), [
+      "service postgres is pinned to node-1 and mounts volume pgdata-2 at /var/lib/postgresql/data/pgdata, but no volume of that name is declared; Swarm would create an undeclared, unprotected one on node-1. Declare it through node-1's docker provider, labelled launchgate.node=node-1.",
+    ]);
+  });
+  it("refuses a service not pinned to exactly one node: by label only, two names, or a != on the node", async () => {
+    for (const constraints of [
+      ["node.labels.launchgate.postgres == true"],
+      ["node.labels.launchgate.node == node-1", "node.labels.launchgate.node == node-2"],
+      ["node.labels.launchgate.node == node-1", "node.labels.launchgate.node != node-1"],
+      [],
+    ])
+      assert.deepEqual(await run([pgService(constraints), nodeVolume("node-1")]), [
+        `service postgres mounts volume postgres-data but its placement does not pin it to one node (constraints: ${constraints.join("; ") || "none"}); add exactly one \`launchgate.node\` constraint for the node holding the volume.`,
+      ]);
+  });
+  it("refuses the pinned node's volume unprotected", async () => {
+    assert.deepEqual(await run([pgService(PINNED), nodeVolume("node-1", false)]), [
+      "volume postgres-data on node-1, mounted by service postgres, is not protected; create it with { protect: true, retainOnDelete: true }.",
+    ]);
+  });
+});
+
 describe("data-volumes-protected", () => {
   it("passes protected data volumes and unprotected regenerable ones", async () => {
     assert.deepEqual(

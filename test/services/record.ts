@@ -388,6 +388,7 @@ export async function recordProgram(
       name: r.name,
       inputs: r.inputs,
       dependencies: closure(`${r.type} ${r.name}`),
+      provider: r.provider,
     })),
     all: all.map((r) => ({ type: r.type, name: r.name, provider: r.provider, inputs: r.inputs })),
     caCertPem,

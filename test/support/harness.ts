@@ -763,7 +763,7 @@ export class Harness {
         await Promise.all(deps.map((d) => create(byKey.get(d)!)));
         if (this.aborted) throw new Error(`${this.runId}: aborted`);
         if (r.type === NETWORK) await this.createNetwork(r);
-        else if (r.type === VOLUME) await this.createVolume(r);
+        else if (r.type === VOLUME && !this.opts.handlers?.[VOLUME]) await this.createVolume(r);
         else if (PG_TYPES.includes(r.type)) await this.applyPostgresql([r]);
         else if (this.opts.handlers?.[r.type]) await this.opts.handlers[r.type]!(r);
         else if (isPidsLimitCommand(r)) void (await this.applyPidsLimit(r));

@@ -17,6 +17,8 @@ export interface RecordedResource {
   readonly inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** URNs of the resources it depends on (`dependsOn` plus those of its inputs), from the monitor request. */
   readonly dependencies?: string[];
+  /** Reference of the provider it is created with (`<provider urn>::<id>`), when not the default. */
+  readonly provider?: string;
 }
 
 export class Recorder {
@@ -68,7 +70,13 @@ export async function installMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const dependencies = deps.get(`${args.type}::${args.name}`) ?? [];
-        const r: RecordedResource = { type: args.type, name: args.name, inputs: args.inputs, dependencies };
+        const r: RecordedResource = {
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          dependencies,
+          provider: args.provider,
+        };
         rec.resources.push(r);
         return { id: `${args.name}-id`, state: { ...args.inputs, ...(opts.state?.(r) ?? {}) } };
       },

@@ -29,7 +29,12 @@ import { loadImages, startDockerOverSsh, type DockerOverSsh } from "./docker-ove
 import { CONTAINER, Harness, imageRepo, NETWORK, PG_DATABASE, PG_GRANT, PG_ROLE, VOLUME } from "./harness";
 import { installMocks, reveal, settle, type RecordedResource } from "./mocks";
 import { commandRoleOf } from "../../contract/roles";
-import { PIDS_LIMIT_COMMAND_ROLE, parsePidsLimitCommand } from "../../contract/pids-limits";
+import { NODE_NAME_LABEL, nodeName } from "../../contract/placement";
+import {
+  PIDS_LIMIT_COMMAND_ROLE,
+  parsePidsLimitCommand,
+  parseServicePidsLimitCommand,
+} from "../../contract/pids-limits";
 import { SECRET, SERVICE, SERVICE_CONFIG, SwarmPlayer } from "./swarm-services";
 import {
   KeyPair,
@@ -128,12 +133,23 @@ export const isStarter = (r: RecordedResource) =>
   r.type === REMOTE &&
   commandRoleOf(r.inputs.triggers) === PIDS_LIMIT_COMMAND_ROLE &&
   parsePidsLimitCommand(String(r.inputs.create))?.start !== undefined;
+/**
+ * Services whose PIDs-limit command (`docker service update --limit-pids` on the first manager) is
+ * played at deploy: one, because each is a rolling update with its 30 s monitor window.
+ */
+export const PIDS_PLAYED_SERVICES = ["api"];
+/** A played service PIDs-limit command (its service in {@link PIDS_PLAYED_SERVICES}). */
+export const isPlayedServicePidsLimit = (r: RecordedResource) =>
+  r.type === REMOTE &&
+  commandRoleOf(r.inputs.triggers) === PIDS_LIMIT_COMMAND_ROLE &&
+  PIDS_PLAYED_SERVICES.includes(parseServicePidsLimitCommand(String(r.inputs.create))?.service ?? "");
 export const played = (rec: ProgramRecording) =>
   rec.resources.filter(
     (r) =>
       PLAYED.includes(r.type) ||
       isTunnel(r) ||
       isStarter(r) ||
+      isPlayedServicePidsLimit(r) ||
       (r.type === REMOTE && PLAYED_COMMANDS.includes(commandRoleOf(r.inputs.triggers) ?? "")),
   );
 
@@ -309,6 +325,39 @@ export class SwarmLab {
   }
 
   /**
+   * The node whose engine a recorded docker resource is declared on: the `host` of its docker
+   * provider (`ssh://deployer@127.0.0.1:<the node's SSH port>` on the local stack).
+   */
+  nodeOfProvider(rec: ProgramRecording, r: RecordedResource): number {
+    const providerName = (r.provider ?? "").split("::").slice(0, -1).pop();
+    const p = rec.all.find((x) => x.type === "pulumi:providers:docker" && x.name === providerName);
+    assert.ok(p, `${r.name}: no docker provider ${providerName} recorded (${r.provider})`);
+    const m = /^ssh:\/\/([^@]+)@127\.0\.0\.1:(\d+)$/.exec(String(p.inputs.host));
+    const node = this.vps.findIndex((v) => m !== null && v.sshPort === Number(m[2]));
+    assert.ok(
+      node >= 0,
+      `${r.name}: provider ${providerName} reaches ${p.inputs.host}, no node of this cluster`,
+    );
+    assert.equal(m![1], DEPLOY, `${r.name}: its provider connects as the deploy user`);
+    return node;
+  }
+
+  /**
+   * Creates a recorded docker.Volume on the engine its provider reaches: the first manager's
+   * through the harness, another node's with the Docker CLI over that node's bridge.
+   */
+  private async createVolumeOnItsNode(rec: ProgramRecording, r: RecordedResource, log: (l: string) => void) {
+    const node = this.nodeOfProvider(rec, r);
+    if (node === 0) return this.harness.createVolume(r);
+    const labels = ((r.inputs.labels ?? []) as { label: string; value: string }[]).flatMap((l) => [
+      "--label",
+      `${l.label}=${l.value}`,
+    ]);
+    must("docker", ["volume", "create", ...labels, String(r.inputs.name)], { env: this.bridges[node]!.env });
+    log(`  [node-${node}] volume ${r.inputs.name}`);
+  }
+
+  /**
    * Runs a recorded remote command's `create` over SSH on its node as the deploy user, its stdin
    * (a secret, e.g. the alert webhook) on stdin; throws with its output when it fails.
    */
@@ -447,10 +496,12 @@ export class SwarmLab {
    * `extra`; the first manager also runs the one-shot containers (the proxy's config check).
    */
   private imagesFor(i: number, rec: ProgramRecording, extra: readonly string[]): string[] {
+    // The configured labels and the node's own name (SwarmCluster labels each node with it).
+    const labels: Record<string, string> = { ...this.labels[i]!, [NODE_NAME_LABEL]: nodeName(i) };
     const meets = (c: string) => {
       const m = /^node\.labels\.(\S+) == (\S+)$/.exec(c);
       assert.ok(m, `constraint ${c} is not a node-label constraint`);
-      return this.labels[i]![m[1]!] === m[2];
+      return labels[m[1]!] === m[2];
     };
     const refs = played(rec)
       .filter((r) =>
@@ -519,9 +570,16 @@ export class SwarmLab {
       handlers: {
         ...this.player.handlers(),
         // A starter runs as the harness runs it (on the engine it created the container on).
-        [REMOTE]: async (r) =>
-          void (isStarter(r) ? await this.harness.applyPidsLimit(r) : this.runCommand(r, log)),
+        [REMOTE]: async (r) => {
+          if (!isStarter(r)) return void this.runCommand(r, log);
+          // A starter starts its container on the engine its connection reaches: the first
+          // manager's, where the container was created (the harness runs it on that engine).
+          assert.equal(this.nodeOf(r), 0, `${r.name}: starts its one-shot container on the first manager`);
+          await this.harness.applyPidsLimit(r);
+        },
         [LOCAL]: async (r) => this.openTunnel(r, log),
+        // Each volume on the engine of the node its provider reaches (a data store's node).
+        [VOLUME]: (r) => this.createVolumeOnItsNode(rec, r, log),
       },
       log: (l) => log(`  [harness] ${l}`),
     });

@@ -393,6 +393,17 @@ describe("placement and hosts (Swarm cluster shape)", () => {
         'launchgate:hosts: got "0 host(s) labelled launchgate.postgres=true"; expected exactly one host with labels.launchgate.postgres: "true" (its postgres volume lives on that node)',
     },
     {
+      name: "a node label naming another node (launchgate.node is the program's)",
+      raw: () =>
+        swarm(
+          cluster().map((h, i) =>
+            i === 1 ? { ...h, labels: { ...h.labels, "launchgate.node": "node-0" } } : h,
+          ),
+        ),
+      message:
+        'launchgate:hosts[1].labels.launchgate.node: got "node-0"; expected no launchgate.node label: the program sets it to the node\'s name (node-1), which pins data stores to their node',
+    },
+    {
       name: "two nodes hold Redis",
       raw: () =>
         swarm(

@@ -102,7 +102,8 @@ describe("SwarmCluster", () => {
     const n2 = text("swarm-node-2-node");
     assert.match(n2, /export LG_NODE_ID='id-2'/);
     assert.match(n2, /export LG_ROLE='worker'/);
-    assert.match(n2, /export LG_LABELS='launchgate\.edge=true\nzone=b'/);
+    // The configured labels and the node's own name (what pins a data store to exactly this node).
+    assert.match(n2, /export LG_LABELS='launchgate\.edge=true\nlaunchgate\.node=node-2\nzone=b'/);
     assert.match(text("swarm-node-1-node"), /export LG_ROLE='manager'/);
     assert.match(text("swarm-node-0-node"), /export LG_NODE_ID='id-0'/);
   });

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { fakeResource, installMocks, recordOptions, Recorder, settle, reveal } from "../support/mocks";
 import { AppService } from "../../components/app/AppService";
@@ -35,6 +36,7 @@ import * as path from "node:path";
 const S = "docker:index/service:Service";
 const SECRET = "docker:index/secret:Secret";
 const CONTAINER = "docker:index/container:Container";
+const VOLUME = "docker:index/volume:Volume";
 /** The API without its migration job (its migration job is tested on its own below). */
 const APP: AppConfig = { ...API_APP, migrate: undefined };
 const DB_URL = API_DB_URL;
@@ -94,9 +96,15 @@ before(async () => {
     instance: { name: "queue", role: "queue", maxMemoryMb: 128 },
     internalNetwork: "internal-id",
     swarm: {
-      constraints: ["node.labels.launchgate.redis == true"],
-      order: "stop-first",
-      endpointMode: "vip",
+      placement: {
+        constraints: ["node.labels.launchgate.redis == true"],
+        order: "stop-first",
+        endpointMode: "vip",
+      },
+      dataNode: {
+        name: "node-1",
+        docker: new docker.Provider("node-1-docker", { host: "ssh://deployer@203.0.113.11" }),
+      },
     },
   });
   new Network("net", { swarm: { encrypted: true } });
@@ -328,7 +336,10 @@ describe("the DB admin network of a swarm (where the tunnel reaches Postgres)", 
 describe("data stores and the proxy as Swarm services", () => {
   test("Redis: pinned, stop-first, password as a secret file read by its start script and healthcheck", () => {
     const s = reveal(rec.one(S, "redis-queue").inputs);
-    assert.deepEqual(s.taskSpec.placement.constraints, ["node.labels.launchgate.redis == true"]);
+    assert.deepEqual(s.taskSpec.placement.constraints, [
+      "node.labels.launchgate.redis == true",
+      "node.labels.launchgate.node == node-1",
+    ]);
     assert.equal(s.updateConfig.order, "stop-first");
     const c = s.taskSpec.containerSpec;
     assert.deepEqual(c.env, { REDIS_PASSWORD_FILE: "/run/secrets/REDIS_PASSWORD" });
@@ -339,6 +350,16 @@ describe("data stores and the proxy as Swarm services", () => {
     const secret = rec.one(SECRET, "redis-queue-secret-redis-password");
     assert.equal(Buffer.from(reveal(secret.inputs.data), "base64").toString(), "redis-pw");
     assert.ok(!JSON.stringify(s).includes("redis-pw"), "the password is in no service input");
+  });
+  test("Redis: its volume is declared on the engine of the node it is pinned to, labelled with that node, protected", () => {
+    const v = rec.one(VOLUME, "redis-queue-data");
+    assert.match(v.provider ?? "", /::pulumi:providers:docker::node-1-docker::/, `provider ${v.provider}`);
+    assert.deepEqual(v.inputs.labels, [
+      { label: "launchgate.data", value: "redis-queue" },
+      { label: "launchgate.node", value: "node-1" },
+    ]);
+    assert.equal(opts.of(VOLUME, "redis-queue-data").protect, true, "protected");
+    assert.equal(opts.of(VOLUME, "redis-queue-data").retainOnDelete, true, "retained on delete");
   });
   test("Proxy: global on edge nodes, host-mode 80/443, config as Swarm configs, key as a secret, read-only root", () => {
     const s = reveal(rec.one(S, "proxy").inputs);
