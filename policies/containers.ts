@@ -474,7 +474,8 @@ export const containerRestartPolicy = containerPolicy(
 
 /**
  * A healthcheck test that succeeds whatever the service does: `true`/`:`/`exit 0` (CMD or
- * CMD-SHELL), or a shell test ending in `|| true`, `|| exit 0`, `; true`, `; exit 0`.
+ * CMD-SHELL), or a shell test ending in `|| true`, `|| exit 0`, `; true`, `; exit 0` with no path
+ * that can fail (no `exec`, `exit N`, `false`, errexit) before it.
  */
 export function healthcheckCannotFail(tests: readonly string[]): boolean {
   const [kind, ...rest] = tests;
@@ -482,6 +483,8 @@ export function healthcheckCannotFail(tests: readonly string[]): boolean {
   if (k === "CMD") return /^(\/(usr\/)?bin\/)?(true|:)$/.test(rest[0] ?? "") && rest.length === 1;
   if (k !== "CMD-SHELL") return false;
   const sh = rest.join(" ").trim();
+  // A path that can fail (an exec'd probe, an `exit N`, `false`, errexit) makes it a real check.
+  if (/\bexec\b|\bexit\s+[1-9]|\bfalse\b|\bset\s+-\w*e|\breturn\s+[1-9]/.test(sh)) return false;
   return (
     /^((\/(usr\/)?bin\/)?true|:|exit\s+0)$/.test(sh) ||
     /(\|\||;)\s*((\/(usr\/)?bin\/)?true|:|exit(\s+0)?)\s*$/.test(sh)

@@ -391,6 +391,20 @@ const VIOLATIONS: [keyof typeof c, string, Props, string[]][] = [
   ],
   [
     "containerHealthcheck",
+    "a patient probe that ends in exit 0 but can fail on the way passes",
+    {
+      ...APP,
+      healthcheck: {
+        tests: [
+          "CMD-SHELL",
+          'i=0; until pg_isready -q; do i=$((i+1)); [ "$i" -lt 40 ] || exit 1; sleep 0.1; done; exit 0',
+        ],
+      },
+    },
+    [],
+  ],
+  [
+    "containerHealthcheck",
     "CMD true",
     { ...APP, healthcheck: { tests: ["CMD", "/bin/true"] } },
     [
