@@ -61,7 +61,8 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       imageMap: images.map,
       postgresAdminContainer: "postgres",
       runId: `lg-svc-bench-${crypto.randomBytes(3).toString("hex")}`,
-      log: (l) => log(l),
+      // Each line with its time since the run started creating (where the time goes).
+      log: (l) => log(h.upStartedAt ? `+${((Date.now() - h.upStartedAt) / 1000).toFixed(2)} s ${l}` : l),
       handlers: {
         "command:remote:Command": async (r): Promise<void> => void (await h.applyPidsLimit(r)),
         "command:local:Command": async (r): Promise<void> => void (await h.applyPidsLimit(r)),
@@ -84,6 +85,8 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
   const oursMs: number[] = [];
   const dataMs: number[] = [];
   const composeMs: number[] = [];
+  const loads: number[] = [];
+  const healthyMs: number[] = [];
   let harness: Harness | undefined;
   let n = 0;
   let composeError: Error | undefined;
@@ -105,28 +108,39 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       const up = await h.up(runnable(current.resources));
       n = h.running().length;
       oursMs.push(up.allHealthyMs);
+      // From the first create, as compose's figure runs from `up -d`: creates and starts count;
+      // when Docker marked them healthy (compose's figure is when they answer its own 0.2 s poll).
       dataMs.push(
         Math.max(
-          up.healthyAfterMs.postgres ?? 0,
-          up.healthyAfterMs["redis-queue"] ?? 0,
-          up.healthyAfterMs["redis-cache"] ?? 0,
+          up.dockerHealthyAtMs.postgres ?? 0,
+          up.dockerHealthyAtMs["redis-queue"] ?? 0,
+          up.dockerHealthyAtMs["redis-cache"] ?? 0,
         ),
+      );
+      healthyMs.push(Math.max(...Object.values(up.dockerHealthyAtMs)));
+      log(
+        `round ${round + 1} timeline (s since the first create): ` +
+          [...h.timeline]
+            .sort((a, b) => a.atMs - b.atMs)
+            .map((e) => `${(e.atMs / 1000).toFixed(2)} ${e.what}`)
+            .join("; "),
       );
       if (!last) {
         await h.cleanup();
         harness = undefined;
       }
       if (oursFirst) runCompose();
+      loads.push(os.loadavg()[0]!);
       log(
         `healthy round ${round + 1}/${HEALTHY_ROUNDS} (${oursFirst ? "ours first" : "compose first"}): ` +
-          `ours ${secs(up.allHealthyMs)}, compose ${composeMs.length > round ? secs(composeMs[round]!) : "—"}, ` +
+          `ours: all healthy ${secs(healthyMs[round]!)}, up done ${secs(up.allHealthyMs)}; compose ${composeMs.length > round ? secs(composeMs[round]!) : "—"}, ` +
           `load average ${os
             .loadavg()
             .map((l) => l.toFixed(2))
             .join(" ")}`,
       );
     }
-    const load = `load average ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} CPUs`;
+    const load = `1-min load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} over the rounds on ${os.cpus().length} CPUs`;
     if (composeError) {
       rows.push({
         ...notMeasured(
@@ -140,14 +154,21 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
       const what = `seed 001 docker-compose up -d: postgres + redis answering (median of ${HEALTHY_ROUNDS}, paired, ${load})`;
       rows.push(
         {
-          figure: `services: postgres + redis healthy (healthcheck-gated, median of ${HEALTHY_ROUNDS})`,
+          figure: `services: postgres + redis healthy (Docker health), from the first create (median of ${HEALTHY_ROUNDS})`,
           ours: secs(median(dataMs)),
           baselineWhat: what,
           baseline: secs(median(composeMs)),
           ratio: ratio(median(dataMs), median(composeMs)),
         },
         {
-          figure: `services: all ${n} containers healthy (+ migration, roles, PIDs limits; median of ${HEALTHY_ROUNDS})`,
+          figure: `services: all ${n} containers healthy (Docker health; in pulumi up's order, each wait released at the provider's 1 s poll; + roles, migration; median of ${HEALTHY_ROUNDS})`,
+          ours: secs(median(healthyMs)),
+          baselineWhat: `${what} (the seed has no app services)`,
+          baseline: secs(median(composeMs)),
+          ratio: ratio(median(healthyMs), median(composeMs)),
+        },
+        {
+          figure: `services: pulumi up done (the provider's poll sees the last container, its PIDs limit set; median of ${HEALTHY_ROUNDS})`,
           ours: secs(median(oursMs)),
           baselineWhat: `${what} (the seed has no app services)`,
           baseline: secs(median(composeMs)),

@@ -11,7 +11,7 @@ import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { HEALTH_INTERVAL, attachNetworks, hardened, patientProbe } from "../app/hardening";
 import { limitPids, type EngineCli } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
@@ -21,6 +21,24 @@ import { declareDataVolume, pinnedTo, type DataNode } from "./volume";
 export const PGBOUNCER_PORT = 6432;
 /** Where PGDATA lives inside the server container (the volume's mount point). */
 export const PGDATA = "/var/lib/postgresql/data";
+
+/** The server's readiness check: accepting connections over TCP (the entrypoint's init server listens only on its socket). */
+export const POSTGRES_READY_CHECK = [
+  "pg_isready",
+  "-q",
+  "-h",
+  "127.0.0.1",
+  "-p",
+  "5432",
+  "-U",
+  "postgres",
+] as const;
+
+/**
+ * Seconds the server's first probes wait for readiness (`patientProbe`), under its 5 s probe
+ * timeout: initdb and the first start take 1–3 s on a small VPS.
+ */
+export const POSTGRES_FIRST_READY_WAIT_SECONDS = 4;
 
 /** PgBouncer pool modes (its `pool_mode`). */
 export const POOL_MODES = ["session", "transaction", "statement"] as const;
@@ -307,7 +325,8 @@ export class Postgres extends pulumi.ComponentResource {
           : [{ name: args.internalNetwork, ipv4Address: args.ipAddress, aliases: [name] }],
       ),
       healthcheck: {
-        tests: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"],
+        // Patient until first ready: a new volume's initdb outlasts the first probe (issue 12).
+        tests: patientProbe(POSTGRES_READY_CHECK, POSTGRES_FIRST_READY_WAIT_SECONDS),
         interval: HEALTH_INTERVAL,
         timeout: "5s",
         // ~10 s of failed probes before "unhealthy" (the monitor alerts on it), not 10 minutes.

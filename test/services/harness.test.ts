@@ -7,6 +7,8 @@ import { describe, it } from "node:test";
 import {
   CONTAINER,
   Harness,
+  PROVIDER_WAIT_POLL_MS,
+  type RunningContainer,
   UnmappedFieldError,
   durationNs,
   imageRepo,
@@ -63,5 +65,42 @@ describe("harness (no engine)", () => {
     const tar = tarOneFile("/etc/nginx/launchgate/nginx.conf", Buffer.from("x"), 0o600);
     assert.equal(tar.subarray(0, 29).toString(), "etc/nginx/launchgate/nginx.conf".slice(0, 29));
     assert.equal(tar.length % 512, 0);
+  });
+
+  it("sees a `wait` container healthy as the docker provider does: an inspect at the start, then one per PROVIDER_WAIT_POLL_MS", async () => {
+    // Docker marks it healthy between the provider's 2nd and 3rd inspect (its state is scripted
+    // per inspect call); the provider only reports the create at the 3rd, two polls later.
+    const states = ["starting", "starting", "healthy"];
+    let inspects = 0;
+    const h = new Harness({
+      imageMap,
+      runId: "lg-svc-unit",
+      log: () => undefined,
+      engine: { socketPath: "/nonexistent.sock", cliEnv: {}, placement: "as-declared" },
+    });
+    h.inspect = async () => ({
+      State: {
+        Running: true,
+        Status: "running",
+        Health: { Status: states[inspects++] ?? "healthy", Log: [] },
+      },
+    });
+    const c: RunningContainer = {
+      declaredName: "api",
+      dockerName: "api",
+      id: "x",
+      resource: { type: CONTAINER, name: "app-api", inputs: {} },
+      healthBudgetMs: 30_000,
+      waitTimeoutMs: 60_000,
+      oneShot: false,
+      startedByCommand: false,
+      startedAt: Date.now(),
+    };
+    const t0 = Date.now();
+    await h.waitHealthyAsProvider(c);
+    const took = Date.now() - t0;
+    assert.equal(inspects, 3, "one inspect per poll, none in between");
+    assert.ok(took >= 2 * PROVIDER_WAIT_POLL_MS - 20, `two whole polls: ${took} ms`);
+    assert.ok(took < 2 * PROVIDER_WAIT_POLL_MS + 1500, `not more: ${took} ms`);
   });
 });

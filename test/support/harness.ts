@@ -17,8 +17,10 @@
  *   - `hostPath` binds point into a per-run temp dir.
  *
  * Order: with recorded `dependencies` (URNs, as the engine gets them) each resource is created
- * once its dependencies are, all others in parallel — `wait` containers count when healthy,
- * `attach` jobs when exited 0, as the docker provider reports them; a `start: false` container
+ * once its dependencies are, all others in parallel (as the engine runs them) — `wait` containers
+ * count when the provider's own poll sees them healthy (an inspect a second: `PROVIDER_WAIT_POLL_MS`),
+ * `attach` jobs when exited 0, and every container create ends with the provider's read delay
+ * (`PROVIDER_READ_DELAY_MS`), as the docker provider reports them; a `start: false` container
  * is only created, and its PIDs-limit command (components/app/pids-limit.ts `startOneShot`, run
  * by the harness unless a handler takes its type) sets the limit, starts it and waits for exit 0. @pulumi/postgresql roles,
  * databases and grants are applied as SQL in the Postgres container (`postgresAdminContainer`).
@@ -113,6 +115,17 @@ const PG_TYPES = [PG_ROLE, PG_DATABASE, PG_GRANT];
 export const RUN_LABEL = "launchgate.test.run";
 /** The process that created the object; objects of a process that is gone are reaped. */
 export const PID_LABEL = "launchgate.test.pid";
+/**
+ * The docker provider's health poll for a `wait` container: one inspect, then `time.Sleep(time.Second)`
+ * between inspects until healthy (kreuzwerker/terraform-provider-docker, PR #467 "support docker
+ * container healthy state", resource_docker_container_funcs.go), which @pulumi/docker bridges.
+ */
+export const PROVIDER_WAIT_POLL_MS = 1000;
+/**
+ * The docker provider's read after every container create: a `StateChangeConf` with
+ * `Delay: containerReadRefreshDelay` (100 ms) before its first refresh (same file).
+ */
+export const PROVIDER_READ_DELAY_MS = 100;
 
 type Json = any;
 
@@ -412,6 +425,13 @@ export interface UpResult {
   readonly allHealthyMs: number;
   /** Per container: ms from its start to healthy. */
   readonly healthyAfterMs: Record<string, number>;
+  /** Per long-running container: ms from the first create to first seen healthy. */
+  readonly healthyAtMs: Record<string, number>;
+  /**
+   * Per long-running container: ms from the first create to when Docker marked it healthy (its
+   * first passing probe ended), before whoever polls it (the provider's `wait`, the harness) saw it.
+   */
+  readonly dockerHealthyAtMs: Record<string, number>;
 }
 
 /** Runs of this process on this machine's engine (swept by the exit hooks). */
@@ -571,6 +591,41 @@ export class Harness {
   /** When the last `up` started creating (after any wait for the subnet lock); epoch ms. */
   upStartedAt = 0;
   private readonly firstHealthyMs = new Map<string, number>();
+  /** When each container (by id) was first seen healthy; epoch ms. */
+  private readonly firstHealthyAt = new Map<string, number>();
+  /** When Docker marked each container (by id) healthy (its first passing probe ended); epoch ms. */
+  private readonly dockerHealthyAt = new Map<string, number>();
+  /**
+   * What the last `up` did when, in ms since it started creating: container creates and starts,
+   * first seen healthy, roles/databases/grants applied, one-shot starts and exits, PIDs limits.
+   * For finding where the time goes (bench/services.ts prints it).
+   */
+  readonly timeline: { readonly atMs: number; readonly what: string }[] = [];
+
+  private mark(what: string): void {
+    if (this.upStartedAt) this.timeline.push({ atMs: Date.now() - this.upStartedAt, what });
+  }
+
+  /**
+   * Records the first time `c` is seen healthy, and when Docker marked it so: the end of its first
+   * passing probe in the health log of that same inspect (`state`), by the engine's clock (this
+   * machine's); the time seen when the log no longer has it.
+   */
+  private seenHealthy(c: RunningContainer, state: Json): void {
+    if (this.firstHealthyMs.has(c.id)) return;
+    const now = Date.now();
+    this.firstHealthyMs.set(c.id, now - c.startedAt);
+    this.firstHealthyAt.set(c.id, now);
+    const passed = ((state?.Health?.Log ?? []) as Json[])
+      .filter((p) => p.ExitCode === 0)
+      .map((p) => Date.parse(p.End))
+      .filter((t) => Number.isFinite(t) && t >= c.startedAt - 1000 && t <= now);
+    const docker = passed.length ? Math.min(...passed) : now;
+    this.dockerHealthyAt.set(c.id, docker);
+    if (this.upStartedAt)
+      this.timeline.push({ atMs: docker - this.upStartedAt, what: `healthy ${c.declaredName} (Docker)` });
+    this.mark(`healthy ${c.declaredName} (seen)`);
+  }
 
   constructor(private readonly opts: HarnessOptions) {
     this.runId = opts.runId ?? `lg-svc-${crypto.randomBytes(3).toString("hex")}`;
@@ -671,13 +726,21 @@ export class Harness {
     }
     const t0 = Date.now();
     this.upStartedAt = t0;
+    this.timeline.length = 0;
     const started = relevant.some((r) => r.dependencies !== undefined)
       ? await this.startByDependencies(relevant)
       : await this.startInOrder(relevant, pg);
     const healthyAfterMs = await this.waitHealthy(started);
     const allHealthyMs = Date.now() - t0;
+    this.mark("up done");
     this.log(`all ${started.length} containers healthy in ${(allHealthyMs / 1000).toFixed(1)} s`);
-    return { allHealthyMs, healthyAfterMs };
+    const healthyAtMs = Object.fromEntries(
+      started.map((c) => [c.declaredName, (this.firstHealthyAt.get(c.id) ?? Date.now()) - t0]),
+    );
+    const dockerHealthyAtMs = Object.fromEntries(
+      started.map((c) => [c.declaredName, (this.dockerHealthyAt.get(c.id) ?? Date.now()) - t0]),
+    );
+    return { allHealthyMs, healthyAfterMs, healthyAtMs, dockerHealthyAtMs };
   }
 
   /**
@@ -705,14 +768,8 @@ export class Harness {
         else if (this.opts.handlers?.[r.type]) await this.opts.handlers[r.type]!(r);
         else if (isPidsLimitCommand(r)) void (await this.applyPidsLimit(r));
         else {
-          const c = await this.startContainer(r);
-          // Started by its PIDs-limit command, which depends on it and waits for its exit.
-          if (c.startedByCommand) return;
-          if (c.oneShot) await this.waitExit(c);
-          else {
-            started.push(c);
-            if (c.waitTimeoutMs !== undefined) await this.waitHealthy([c]);
-          }
+          const c = await this.createAsProvider(r);
+          if (!c.oneShot) started.push(c);
         }
       })();
       created.set(k, p);
@@ -859,6 +916,7 @@ export class Harness {
           },
         );
       this.log(`postgresql ${r.type.split(":").pop()} ${r.name} applied in ${admin}`);
+      this.mark(`${r.type.split(":").pop()} ${r.name} applied`);
     }
   }
 
@@ -1277,10 +1335,63 @@ export class Harness {
       stopSeconds: spec.stopSeconds,
     };
     this.containers.set(spec.declared, c);
+    this.mark(`${spec.startedByCommand ? "created" : "started"} ${spec.declared}`);
     this.log(
       `container ${dockerName} ${spec.startedByCommand ? "created (start: false)" : "started"} (${spec.body.Image}${spec.uploads.length ? `, ${spec.uploads.length} uploads` : ""})`,
     );
     return c;
+  }
+
+  /**
+   * One container create as the docker provider performs it (kreuzwerker/terraform-provider-docker
+   * `resourceDockerContainerCreate`, which @pulumi/docker bridges): create, uploads, networks and
+   * start ({@link startContainer}); with `wait`, its health wait ({@link waitHealthyAsProvider});
+   * an `attach` one-shot waits for its exit; then the read that ends every create, which first
+   * sleeps the provider's refresh delay ({@link PROVIDER_READ_DELAY_MS}). A container created
+   * stopped (`start: false`) is only created: its PIDs-limit command starts it.
+   */
+  async createAsProvider(r: RecordedResource): Promise<RunningContainer> {
+    const c = await this.startContainer(r);
+    if (!c.startedByCommand) {
+      if (c.oneShot) await this.waitExit(c);
+      else if (c.waitTimeoutMs !== undefined) await this.waitHealthyAsProvider(c);
+    }
+    await sleep(PROVIDER_READ_DELAY_MS);
+    return c;
+  }
+
+  /**
+   * The provider's `wait` (terraform-provider-docker PR #467): inspect right after the start, and
+   * while the container is not healthy, sleep {@link PROVIDER_WAIT_POLL_MS} and inspect again, up
+   * to `waitTimeout`. So a dependent sees a `wait` container healthy only at the first whole poll
+   * after Docker marked it healthy, as `pulumi up` would, not at the harness's own poll rate.
+   * Throws UnhealthyError (with the last health log, and the container log when it exited) like
+   * {@link waitHealthy}.
+   */
+  async waitHealthyAsProvider(c: RunningContainer): Promise<void> {
+    const budget = c.waitTimeoutMs ?? 60_000;
+    const deadline = c.startedAt + budget;
+    for (;;) {
+      const st = (await this.inspect(c)).State;
+      if (st.Health?.Status === "healthy") {
+        this.seenHealthy(c, st);
+        return;
+      }
+      const logs = st.Health?.Log ?? [];
+      const last = logs.length
+        ? `exit ${logs[logs.length - 1].ExitCode}: ${logs[logs.length - 1].Output}`
+        : "";
+      if (!st.Running && !st.Restarting && st.Status !== "created")
+        throw new UnhealthyError(
+          c.dockerName,
+          `exited ${st.ExitCode}`,
+          `${last}\n--- container log ---\n${await this.logs(c)}`,
+          budget,
+        );
+      if (Date.now() > deadline)
+        throw new UnhealthyError(c.dockerName, st.Health?.Status ?? st.Status, last, budget);
+      await sleep(PROVIDER_WAIT_POLL_MS);
+    }
   }
 
   async inspect(c: RunningContainer | string): Promise<Json> {
@@ -1332,7 +1443,7 @@ export class Harness {
           const health: string | undefined = st.Health?.Status;
           if (health === "healthy" || (!st.Health && st.Running)) {
             // The first time it was seen healthy counts (a later call must not inflate it).
-            if (!this.firstHealthyMs.has(c.id)) this.firstHealthyMs.set(c.id, Date.now() - c.startedAt);
+            this.seenHealthy(c, st);
             out[c.declaredName] = this.firstHealthyMs.get(c.id)!;
             return;
           }
@@ -1393,7 +1504,10 @@ export class Harness {
     const text = parsed.start
       ? oneShotStartCommand(parsed.limit, c.dockerName, parsed.start.timeoutSeconds)
       : pidsLimitCommand(parsed.limit, c.dockerName);
-    if (parsed.start) c.startedAt = Date.now();
+    if (parsed.start) {
+      c.startedAt = Date.now();
+      this.mark(`starter of ${c.declaredName}: limit, check, start --attach`);
+    }
     const budgetMs = ((parsed.start?.timeoutSeconds ?? 0) + 60) * 1000;
     const res = await runShell(text, this.cliEnv, budgetMs);
     if (res.code !== 0)
@@ -1402,6 +1516,21 @@ export class Harness {
           ? `one-shot ${c.dockerName} (started by ${r.name} under PIDs limit ${parsed.limit}) exited ${res.code}:\n${res.output}`
           : `${c.dockerName}: PIDs limit ${parsed.limit} not applied (exit ${res.code}): ${res.output}`,
       );
+    this.mark(parsed.start ? `one-shot ${c.declaredName} exited 0` : `pids limit ${c.declaredName}`);
+    if (parsed.start && this.upStartedAt) {
+      // When the engine ran the job (its start inside the command), for the timeline; not
+      // awaited, so the harness is not slower than the command itself.
+      const since = this.upStartedAt;
+      this.inspect(c)
+        .then((st) => {
+          for (const [at, what] of [
+            [st.State.StartedAt, `one-shot ${c.declaredName} running (engine)`],
+            [st.State.FinishedAt, `one-shot ${c.declaredName} finished (engine)`],
+          ])
+            if (since === this.upStartedAt) this.timeline.push({ atMs: Date.parse(at) - since, what });
+        })
+        .catch(() => undefined);
+    }
     if (parsed.start)
       this.log(
         `one-shot ${c.dockerName} ran under PIDs limit ${parsed.limit}, exited 0 after ${((Date.now() - c.startedAt) / 1000).toFixed(1)} s: ${res.output.trim().split("\n").pop()}`,
@@ -1441,8 +1570,9 @@ export class Harness {
     if (deleteBeforeReplace) await this.removeContainer(oldDeclared);
     else if (this.declaredName(next) === oldDeclared)
       throw new Error(`create-before-delete needs a new name (${oldDeclared})`);
-    const c = await this.startContainer(next);
-    await this.waitHealthy([c]);
+    const c = await this.createAsProvider(next);
+    // Without `wait` the provider reports the create once the container runs: healthy is measured.
+    if (c.waitTimeoutMs === undefined) await this.waitHealthy([c]);
     if (!deleteBeforeReplace) await this.removeContainer(oldDeclared);
     return { healthyMs: Date.now() - t0 };
   }

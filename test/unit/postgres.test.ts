@@ -12,7 +12,10 @@ import {
   recordOptions,
   reveal,
 } from "../support/mocks";
+import { patientProbe } from "../../components/app/hardening";
 import {
+  POSTGRES_FIRST_READY_WAIT_SECONDS,
+  POSTGRES_READY_CHECK,
   pgbouncerIni,
   Postgres,
   scramVerifier,
@@ -107,9 +110,14 @@ test("server: tuning flags from config after the configurable command", () => {
   assert.deepEqual(tuningFlags(config).filter((x) => x === "-c").length, 6);
 });
 
-test("server: pg_isready healthcheck, waited for", () => {
+test("server: pg_isready healthcheck, patient until first ready, waited for", () => {
   const s = rec.one(C, "postgres").inputs;
-  assert.deepEqual(s.healthcheck.tests.slice(0, 2), ["CMD", "pg_isready"]);
+  assert.deepEqual(
+    s.healthcheck.tests,
+    patientProbe(POSTGRES_READY_CHECK, POSTGRES_FIRST_READY_WAIT_SECONDS),
+  );
+  assert.equal(s.healthcheck.interval, "1s");
+  assert.equal(s.healthcheck.timeout, "5s");
   assert.equal(s.wait, true);
 });
 
