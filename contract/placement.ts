@@ -28,6 +28,14 @@ export type PinnedWorkload = keyof typeof NODE_LABELS;
  */
 export const NODE_NAME_LABEL = "launchgate.node";
 
+/**
+ * Marker (a trigger entry) on the commands SwarmCluster runs on one member over that member's own
+ * connection (its firewall), naming it: what ties a node's name to its SSH address for the pack.
+ */
+export function nodeMarker(name: string): string {
+  return `${NODE_NAME_LABEL}=${name}`;
+}
+
 /** The name of the cluster member at `index` in `hosts` (resource names, {@link NODE_NAME_LABEL}). */
 export function nodeName(index: number): string {
   return `node-${index}`;

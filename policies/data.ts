@@ -28,7 +28,7 @@ import { DELETE_SCOPE_TRIGGER } from "../contract/roles";
 import { NODE_NAME_LABEL, pinnedNodeOf } from "../contract/placement";
 import { PIDS_LIMIT_STARTS_TRIGGER } from "../contract/pids-limits";
 import { GATE_RESOURCE_NAME, manifestOf } from "../contract/manifest";
-import { installedFiles, roleOfCommand, scriptExports } from "./host";
+import { DOCKER_PROVIDER, installedFiles, roleOfCommand, scriptExports } from "./host";
 import { stackPolicy, typedPolicies, typedPolicy } from "./lib/rule";
 
 /** Label the data components put on volumes holding data (`launchgate.data=postgres|redis-<role>|…`). */
@@ -119,7 +119,7 @@ export const swarmVolumesOnPinnedNode = stackPolicy(
   {
     name: "swarm-volumes-on-pinned-node",
     description:
-      "Checks whether every named volume a Swarm service mounts is declared (docker.Volume, protected) on the one node the service's placement pins it to: the service has exactly one `node.labels.launchgate.node == <node>` constraint and the volume of that name carries `launchgate.node=<node>` (it is declared through that node's docker provider).",
+      "Checks whether every named volume a Swarm service mounts is declared (docker.Volume, protected) on the one node the service's placement pins it to: the service has exactly one `node.labels.launchgate.node == <node>` constraint and the volume of that name carries `launchgate.node=<node>` and is declared through a docker provider whose ssh:// host is that node's address (the connection of the member's own firewall command, marked launchgate.node=<node>).",
     protectsAgainst:
       "a data store's task starting on a node where its volume was never declared: Swarm creates an empty, unlabelled, unprotected local volume there, the database starts empty beside the real data, and `pulumi destroy` or a node change loses it",
     benchmark:
@@ -128,6 +128,22 @@ export const swarmVolumesOnPinnedNode = stackPolicy(
   },
   function* (args) {
     const volumes = args.resources.filter((x) => x.isType(Volume));
+    // Each member's SSH address, from the command run over its own connection and named by it
+    // (SwarmCluster's firewall, marked launchgate.node=<name>).
+    const members = new Map<string, { host: string; port: number }>();
+    for (const c of args.resources.filter((x) => x.isType(RemoteCommand))) {
+      if (roleOfCommand(c.props) !== "host-swarm-firewall") continue;
+      const marker = [...strings(known(() => c.props.triggers))].find((t) =>
+        t.startsWith(`${NODE_NAME_LABEL}=`),
+      );
+      const conn = known(() => c.props.connection) as Record<string, unknown> | undefined;
+      const host = known(() => conn?.host);
+      if (marker && typeof host === "string")
+        members.set(marker.slice(NODE_NAME_LABEL.length + 1), {
+          host,
+          port: Number(known(() => conn?.port) ?? 22),
+        });
+    }
     for (const svc of args.resources.filter((x) => x.isType(Service))) {
       const mounts = serviceVolumeMounts(svc.props);
       if (mounts.length === 0) continue;
@@ -160,12 +176,27 @@ export const swarmVolumesOnPinnedNode = stackPolicy(
           ];
           continue;
         }
-        for (const v of here)
+        for (const v of here) {
+          // The engine the volume is declared on: its docker provider's ssh:// host (as the engine
+          // sends it), against the member named `node`.
+          const member = members.get(node);
+          const providerHost =
+            v.provider?.type === DOCKER_PROVIDER ? known(() => v.provider!.props.host) : undefined;
+          if (member && typeof providerHost === "string") {
+            const m = /^ssh:\/\/(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?/i.exec(providerHost);
+            const reached = m ? { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2] ?? 22) } : undefined;
+            if (!reached || reached.host !== member.host || reached.port !== member.port)
+              yield [
+                `volume ${source} is labelled ${NODE_NAME_LABEL}=${node} but declared through docker provider ${v.provider!.name}, which reaches ${providerHost}, not ${node} (${member.host}:${member.port}); Swarm would create an undeclared, unprotected one on ${node}. Declare it through ${node}'s docker provider.`,
+                v,
+              ];
+          }
           if (!v.opts.protect)
             yield [
               `volume ${source} on ${node}, mounted by ${what}, is not protected; create it with { protect: true, retainOnDelete: true }.`,
               v,
             ];
+        }
       }
     }
   },

@@ -846,7 +846,7 @@ export const firewallPorts = typedPolicy(
 );
 
 /** The docker provider's type token (`pulumi:providers:docker`), from its class. */
-const DOCKER_PROVIDER = `pulumi:providers:${(DockerProvider as unknown as { __pulumiType: string }).__pulumiType}`;
+export const DOCKER_PROVIDER = `pulumi:providers:${(DockerProvider as unknown as { __pulumiType: string }).__pulumiType}`;
 
 /** Local commands that open SSH connections themselves, and the env entry carrying their pinned key's known_hosts line. */
 const PINNED_LINE_ENV: Record<string, string> = {

@@ -22,7 +22,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderScript, shellQuote } from "../ops/remote-script";
 import { roleTrigger } from "../../contract/roles";
-import { NODE_NAME_LABEL } from "../../contract/placement";
+import { NODE_NAME_LABEL, nodeMarker } from "../../contract/placement";
 import type { SshConnection } from "./HardenedHost";
 
 const SCRIPTS = path.join(__dirname, "swarm");
@@ -106,6 +106,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
         deleteEnv?: Record<string, pulumi.Input<string | number>>;
         secretStdout?: boolean;
         dependsOn?: pulumi.Input<pulumi.Resource>[];
+        /** Further trigger entries (markers). */
+        markers?: string[];
       } = {},
     ) => {
       const script = renderScript(path.join(SCRIPTS, file), env);
@@ -123,6 +125,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             roleTrigger(`host-swarm-${file.replace(/\.sh$/, "")}`),
             script.trigger,
             ...(del ? [del.trigger] : []),
+            ...(o.markers ?? []),
           ],
           addPreviousOutputInEnv: false,
         },
@@ -144,7 +147,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
           n.connection,
           "firewall.sh",
           { LG_PEERS: peers, LG_IS_MANAGER: String(nodeRole(n) === "manager") },
-          { root: true, dependsOn: n.ready ? [n.ready] : [] },
+          // Named (nodeMarker): it runs over this node's own connection, which ties the name to
+          // the node's address (policy swarm-volumes-on-pinned-node).
+          { root: true, dependsOn: n.ready ? [n.ready] : [], markers: [nodeMarker(n.name)] },
         ),
       ]),
     );

@@ -1751,6 +1751,11 @@ const SWARM_CASES: [string, string, Change][] = [
     })),
   ],
   [
+    "redis volume labelled for its node but declared through the first manager's provider",
+    "swarm-volumes-on-pinned-node",
+    edit("redis-queue-data", (p, o) => ({ props: p, opts: { ...o, provider: undefined } })),
+  ],
+  [
     "postgres service pinned by label only (not to its volume's node)",
     "swarm-volumes-on-pinned-node",
     editTask("postgres", (t) => ({

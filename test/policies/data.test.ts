@@ -104,6 +104,38 @@ describe("swarm-volumes-on-pinned-node", () => {
         `service postgres mounts volume postgres-data but its placement does not pin it to one node (constraints: ${constraints.join("; ") || "none"}); add exactly one \`launchgate.node\` constraint for the node holding the volume.`,
       ]);
   });
+  it("refuses a volume labelled for the node but declared through another node's docker provider", async () => {
+    // node-1's firewall runs over its own connection, named by its marker: node-1 is 10.0.0.2:22.
+    const firewall = (node: string, host: string): StackResourceInput => ({
+      type: TYPES.remoteCommand,
+      name: `swarm-${node}-firewall`,
+      props: {
+        connection: { host, port: 22, user: "deployer" },
+        create: "sudo -n bash -c '…' launchgate-firewall",
+        triggers: ["launchgate.role=host-swarm-firewall", "firewall.sh:sha256:00", `launchgate.node=${node}`],
+      },
+    });
+    const through = (host: string, name: string): StackResourceInput => ({
+      ...nodeVolume("node-1"),
+      provider: { type: "pulumi:providers:docker", name, props: { host } },
+    });
+    const members = [firewall("node-0", "10.0.0.1"), firewall("node-1", "10.0.0.2")];
+    assert.deepEqual(
+      await run([...members, pgService(PINNED), through("ssh://deployer@10.0.0.2:22", "vps-docker-node-1")]),
+      [],
+    );
+    assert.deepEqual(
+      await run([...members, pgService(PINNED), through("ssh://deployer@10.0.0.1:22", "vps-docker")]),
+      [
+        "volume postgres-data is labelled launchgate.node=node-1 but declared through docker provider vps-docker, which reaches ssh://deployer@10.0.0.1:22, not node-1 (10.0.0.2:22); Swarm would create an undeclared, unprotected one on node-1. Declare it through node-1's docker provider.",
+      ],
+    );
+    // Same address, another port (two VPS on one machine): another node.
+    assert.equal(
+      (await run([...members, pgService(PINNED), through("ssh://deployer@10.0.0.2:2222", "p")])).length,
+      1,
+    );
+  });
   it("refuses the pinned node's volume unprotected", async () => {
     assert.deepEqual(await run([pgService(PINNED), nodeVolume("node-1", false)]), [
       "volume postgres-data on node-1, mounted by service postgres, is not protected; create it with { protect: true, retainOnDelete: true }.",

@@ -100,6 +100,12 @@ export interface StackResourceInput extends ResourceInput {
   readonly dependsOn?: string[];
   /** Per input property, names of the resources it depends on (as the engine records them). */
   readonly propertyDependsOn?: Record<string, string[]>;
+  /** The provider it is registered with, as the engine sends it (type, name and inputs). */
+  readonly provider?: {
+    readonly type: string;
+    readonly name: string;
+    readonly props: Record<string, unknown>;
+  };
 }
 
 export async function runStackPolicy(
@@ -124,6 +130,16 @@ export async function runStackPolicy(
     propertyDependencies: {},
     isType: (cls: unknown) => typeOf(cls) === r.type,
     asType: () => undefined,
+    ...(r.provider
+      ? {
+          provider: {
+            type: r.provider.type,
+            name: r.provider.name,
+            urn: urnOf(r.provider.type, r.provider.name, r.stack),
+            props: unknownCheckingProxy(r.provider.props),
+          },
+        }
+      : {}),
   })) as unknown as PolicyResource[];
   rs.forEach((r, i) => {
     (resources[i] as { dependencies: PolicyResource[] }).dependencies = (r.dependsOn ?? []).map(

@@ -151,9 +151,31 @@ export class PackServer {
     return toDiagnostics(await unary(this.client, "analyze", req), r.urn);
   }
 
-  /** Stack policies over every resource with parents and dependencies resolved. */
+  /**
+   * Stack policies over every resource with parents and dependencies resolved, and, as the engine
+   * sends it, the provider each was registered with (when that provider is a recorded resource:
+   * explicit providers; the engine's default providers are not registered by a program).
+   */
   async analyzeStack(resources: RecordedResource[]): Promise<Diagnostic[]> {
     const req = new analyzerpb.AnalyzeStackRequest();
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const providers = new Map<string, analyzerpb.AnalyzerProviderResource>();
+    // A provider reference is `<provider urn>::<provider id>`.
+    const providerOf = (ref: string): analyzerpb.AnalyzerProviderResource | undefined => {
+      const urn = ref.slice(0, Math.max(0, ref.lastIndexOf("::")));
+      const p = byUrn.get(urn);
+      if (!p) return undefined;
+      let msg = providers.get(urn);
+      if (!msg) {
+        msg = new analyzerpb.AnalyzerProviderResource();
+        msg.setType(p.type);
+        msg.setUrn(p.urn);
+        msg.setName(p.name);
+        msg.setProperties(this.propertiesOf(p));
+        providers.set(urn, msg);
+      }
+      return msg;
+    };
     req.setResourcesList(
       resources.map((r) => {
         const a = new analyzerpb.AnalyzerResource();
@@ -161,6 +183,8 @@ export class PackServer {
         a.setUrn(r.urn);
         a.setName(r.name);
         a.setProperties(this.propertiesOf(r));
+        const provider = r.provider ? providerOf(r.provider) : undefined;
+        if (provider) a.setProvider(provider);
         a.setOptions(options(r));
         a.setParent(r.parent);
         a.setDependenciesList(r.dependencies);
