@@ -36,9 +36,15 @@ export function nodeMarker(name: string): string {
   return `${NODE_NAME_LABEL}=${name}`;
 }
 
-/** The name of the cluster member at `index` in `hosts` (resource names, {@link NODE_NAME_LABEL}). */
-export function nodeName(index: number): string {
-  return `node-${index}`;
+/**
+ * The name of a cluster member (resource names, {@link NODE_NAME_LABEL}): its configured
+ * `hosts[].name`, else `node-<index>` by its place in `hosts`. A name is the member's identity
+ * across updates: removing a host renames every later index-named one, so the program would
+ * drain the wrong node and keep the removed one (stacks/config.ts requires names on staging and
+ * production for that reason).
+ */
+export function nodeName(index: number, name?: string): string {
+  return name ?? `node-${index}`;
 }
 
 /** The Swarm placement constraint pinning a service to the one node named `name`. */

@@ -175,7 +175,7 @@ function hostArgs(
 }
 
 /**
- * Placement `swarm`: one HardenedHost per `hosts` entry (`node-<i>`), with `host`'s login
+ * Placement `swarm`: one HardenedHost per `hosts` entry (its `name`, else `node-<i>`), with `host`'s login
  * settings. The first manager's engine receives the services (Swarm schedules them); Postgres'
  * node runs backups, the drill and monitoring.
  */
@@ -189,14 +189,14 @@ function declareCluster(
   const rd = pinnedNode(cfg.hosts, "redis");
   const nodes: DeclaredNode[] = cfg.hosts.map((h, i) => {
     const access = nodeAccess(cfg, secrets, h, i === firstEdge);
-    const host = new HardenedHost(nodeName(i), {
+    const host = new HardenedHost(nodeName(i, h.name), {
       ...hostArgs(cfg, access),
       webAllowFrom,
       runsRedis: i === rd,
       // The DB admin tunnel forwards to Postgres' address on its node's DB admin network only.
       ...(i === pg ? { permitOpen: [`${POSTGRES_ADMIN_IP}:5432`] } : {}),
     });
-    return { name: nodeName(i), access, host };
+    return { name: nodeName(i, h.name), access, host };
   });
   const managerIndex = cfg.hosts.findIndex((h) => h.roles.includes("manager"));
   const manager = nodes[managerIndex]!;
@@ -233,7 +233,7 @@ function nodeAccess(
   if (cfg.environment === "local") {
     // Only one VPS container can hold the loopback web ports; the others are reached by address.
     return vpsAccess(
-      new LocalVps(`vps-${cfg.hosts.indexOf(node)}`, {
+      new LocalVps(`vps-${nodeName(cfg.hosts.indexOf(node), node.name)}`, {
         sshPort: node.sshPort,
         publishedPorts: publishesWeb ? LOCAL_PUBLISHED_PORTS : [],
       }),

@@ -12,7 +12,7 @@ import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
 import { MAX_BACKUP_AGE_HOURS, MAX_PROBE_INTERVAL_SECONDS } from "../contract/monitoring";
 import { DEFAULT_PIDS_LIMITS, MAX_PIDS_LIMITS, POSTGRES_AUX_TASKS } from "../contract/pids-limits";
-import { NODE_LABELS, NODE_LABEL_ON, NODE_NAME_LABEL } from "../contract/placement";
+import { NODE_LABELS, NODE_LABEL_ON, NODE_NAME_LABEL, nodeName } from "../contract/placement";
 
 /** The three kinds of stack this program knows; gates are mandatory only on `production`. */
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
@@ -111,6 +111,17 @@ const NODE_LABEL_KEY = /^[a-z][a-z0-9.-]{0,62}$/;
 
 const clusterHostSchema = z
   .object({
+    /**
+     * The node's stable name (`^[a-z][a-z0-9-]{0,30}$`, unique): its resource names and its
+     * `launchgate.node` label, which pins data stores to it. Default `node-<index>` (its place in
+     * `hosts`), which shifts when an earlier host is removed — so the program would drain and
+     * remove the wrong node and re-harden the others. Required on staging and production with
+     * placement `swarm`.
+     */
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,30}$/, "a node name: a lowercase letter, then up to 30 of a-z, 0-9 and -")
+      .optional(),
     /** IP or DNS name of the node (reachable by the other members on the Swarm ports). */
     address: hostAddress,
     sshPort: port.default(22),
@@ -738,6 +749,19 @@ function clusterChecks(
     out.push({ path: ["hosts"], value: [], expected: 'at least one host with placement "swarm"' });
     return out;
   }
+  const names = new Set<string>();
+  cfg.hosts.forEach((h, i) => {
+    if (h.name === undefined && cfg.environment !== "local")
+      out.push({
+        path: ["hosts", i, "name"],
+        value: undefined,
+        expected: `a stable node name (e.g. "${nodeName(i)}") on ${cfg.environment}: an index-named node is renamed when an earlier host is removed, and the program would drain the wrong one`,
+      });
+    const name = nodeName(i, h.name);
+    if (names.has(name))
+      out.push({ path: ["hosts", i, "name"], value: name, expected: "a node name unique among hosts" });
+    names.add(name);
+  });
   const seen = new Set<string>();
   cfg.hosts.forEach((h, i) => {
     const key = `${h.address}:${h.sshPort}`;
@@ -762,7 +786,7 @@ function clusterChecks(
       out.push({
         path: ["hosts", i, "labels", NODE_NAME_LABEL],
         value: h.labels[NODE_NAME_LABEL],
-        expected: `no ${NODE_NAME_LABEL} label: the program sets it to the node's name (node-${i}), which pins data stores to their node`,
+        expected: `no ${NODE_NAME_LABEL} label: the program sets it to the node's name (${nodeName(i, h.name)}), which pins data stores to their node`,
       });
   });
   for (const [workload, label] of Object.entries(NODE_LABELS)) {

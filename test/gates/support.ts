@@ -124,18 +124,21 @@ export class ProductionFixture {
 /** A 3-node Swarm cluster: three managers, Postgres on node 0, Redis on node 1, edge on 0 and 1. */
 export const SWARM_HOSTS = [
   {
+    name: "node-0",
     address: "10.0.0.1",
     hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMS1ob3N0LWtleS4uLi4uLi4uLi4u",
     roles: ["manager"],
     labels: { "launchgate.postgres": "true", "launchgate.edge": "true" },
   },
   {
+    name: "node-1",
     address: "10.0.0.2",
     hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMi1ob3N0LWtleS4uLi4uLi4uLi4u",
     roles: ["manager"],
     labels: { "launchgate.redis": "true", "launchgate.edge": "true" },
   },
   {
+    name: "node-2",
     address: "10.0.0.3",
     hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN3YXJtLW5vZGUtMy1ob3N0LWtleS4uLi4uLi4uLi4u",
     roles: ["manager"],

@@ -102,6 +102,47 @@ describe("placement swarm: the whole program", () => {
     }
   });
 
+  it("staging: removing a host leaves every other node's resources as they were (nodes keep their names)", async () => {
+    const WORKER = (name: string, address: string) => ({
+      name,
+      address,
+      hostKey: SWARM_HOSTS[2]!.hostKey,
+      roles: ["worker"],
+    });
+    const four = [...SWARM_HOSTS, WORKER("worker-a", "10.0.0.4"), WORKER("worker-b", "10.0.0.5")];
+    /** Each remote command's name → the host its connection reaches. */
+    const targets = async (hosts: readonly Props[]) => {
+      const { r, seen } = await runSwarm("staging", hosts);
+      assert.deepEqual(r.programErrors, []);
+      const out = new Map<string, string>();
+      for (const x of seen.filter((y) => y.type === "command:remote:Command")) {
+        const conn = (await x.resolved!).connection as Props;
+        out.set(x.name, String(conn.host));
+      }
+      return out;
+    };
+    const before = await targets(four);
+    const after = await targets(four.filter((h) => h.name !== "worker-a"));
+    const gone = [...before.keys()].filter((n) => !after.has(n));
+    const added = [...after.keys()].filter((n) => !before.has(n));
+    // Not vacuous: worker-a had its own steps, and every one of them (only them) is gone.
+    assert.ok(gone.length >= HOST_STEPS.length, gone.join(", "));
+    // Its hardening steps (on 10.0.0.4) and its Swarm node step (drain + remove, on a manager).
+    assert.deepEqual(
+      gone.filter((n) => !n.includes("worker-a")),
+      [],
+      "only the removed host's commands are deleted",
+    );
+    assert.ok(gone.includes("swarm-worker-a-node"), "the removed host is drained and removed");
+    assert.deepEqual(
+      [...after.values()].filter((h) => h === "10.0.0.4"),
+      [],
+      "nothing reaches the removed host any more",
+    );
+    assert.deepEqual(added, [], "no node is renamed into new resources");
+    for (const [n, host] of after) assert.equal(host, before.get(n), `${n} still reaches ${before.get(n)}`);
+  });
+
   it("staging: each data store's volumes are declared on its own node's engine and its service pinned to that node", async () => {
     // Postgres on node-2 and Redis on node-1: neither on the first manager, which gets the services.
     const placed = [
@@ -213,7 +254,7 @@ describe("placement swarm: the whole program", () => {
       assert.deepEqual(
         containers.sort(),
         stack === "local"
-          ? ["proxy-config-check", "vps-0-container", "vps-1-container", "vps-2-container"]
+          ? ["proxy-config-check", "vps-node-0-container", "vps-node-1-container", "vps-node-2-container"]
           : ["proxy-config-check"],
       );
       const hosts = new Set(

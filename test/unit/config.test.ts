@@ -313,7 +313,10 @@ describe("bad config is refused with key, value and expectation", () => {
 describe("placement and hosts (Swarm cluster shape)", () => {
   /** A placeholder ed25519 host key (staging requires each node's). */
   const HOST_KEY = SWARM_HOSTS[0]!.hostKey;
+  /** Named `node-<last octet − 1>` (10.0.0.1 → node-0); staging requires names. */
+  const nameOf = (address: string) => `node-${Number(address.split(".").pop()) - 1}`;
   const node = (address: string, roles: string[], labels: Record<string, string> = {}) => ({
+    name: nameOf(address),
     address,
     hostKey: HOST_KEY,
     roles,
@@ -343,13 +346,14 @@ describe("placement and hosts (Swarm cluster shape)", () => {
     const cfg = parseConfig(
       swarm([
         ...cluster(),
-        { address: "10.0.0.4", hostKey: HOST_KEY },
-        { address: "10.0.0.5", hostKey: HOST_KEY },
+        { name: "node-3", address: "10.0.0.4", hostKey: HOST_KEY },
+        { name: "node-4", address: "10.0.0.5", hostKey: HOST_KEY },
       ]),
       "staging",
     );
     assert.equal(cfg.placement, "swarm");
     assert.deepEqual(cfg.hosts[3], {
+      name: "node-3",
       address: "10.0.0.4",
       hostKey: HOST_KEY,
       sshPort: 22,
@@ -379,6 +383,23 @@ describe("placement and hosts (Swarm cluster shape)", () => {
       name: "swarm without hosts",
       raw: () => swarm([]),
       message: 'launchgate:hosts: got []; expected at least one host with placement "swarm"',
+    },
+    {
+      name: "a node without a name on staging (index names shift when a host is removed)",
+      raw: () => swarm(cluster().map((h, i) => (i === 1 ? { ...h, name: undefined } : h))),
+      message:
+        'launchgate:hosts[1].name: got nothing; expected a stable node name (e.g. "node-1") on staging: an index-named node is renamed when an earlier host is removed, and the program would drain the wrong one',
+    },
+    {
+      name: "two nodes with one name",
+      raw: () => swarm(cluster().map((h, i) => (i === 2 ? { ...h, name: "node-0" } : h))),
+      message: 'launchgate:hosts[2].name: got "node-0"; expected a node name unique among hosts',
+    },
+    {
+      name: "a node name that is not a name",
+      raw: () => swarm(cluster().map((h, i) => (i === 0 ? { ...h, name: "Node 0" } : h))),
+      message:
+        'launchgate:hosts[0].name: got "Node 0"; expected a node name: a lowercase letter, then up to 30 of a-z, 0-9 and -',
     },
     {
       name: "an unknown node role",
@@ -440,7 +461,12 @@ describe("placement and hosts (Swarm cluster shape)", () => {
     },
     {
       name: "the same node twice",
-      raw: () => swarm([...cluster(), { ...node("10.0.0.1", ["worker"]) }, node("10.0.0.5", ["worker"])]),
+      raw: () =>
+        swarm([
+          ...cluster(),
+          { ...node("10.0.0.1", ["worker"]), name: "node-3" },
+          node("10.0.0.5", ["worker"]),
+        ]),
       message: 'launchgate:hosts[3].address: got "10.0.0.1"; expected an address:sshPort unique among hosts',
     },
   ];
