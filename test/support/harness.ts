@@ -1377,19 +1377,7 @@ export class Harness {
         this.seenHealthy(c, st);
         return;
       }
-      const logs = st.Health?.Log ?? [];
-      const last = logs.length
-        ? `exit ${logs[logs.length - 1].ExitCode}: ${logs[logs.length - 1].Output}`
-        : "";
-      if (!st.Running && !st.Restarting && st.Status !== "created")
-        throw new UnhealthyError(
-          c.dockerName,
-          `exited ${st.ExitCode}`,
-          `${last}\n--- container log ---\n${await this.logs(c)}`,
-          budget,
-        );
-      if (Date.now() > deadline)
-        throw new UnhealthyError(c.dockerName, st.Health?.Status ?? st.Status, last, budget);
+      await this.failIfHopeless(c, st, budget, deadline);
       await sleep(PROVIDER_WAIT_POLL_MS);
     }
   }
@@ -1422,6 +1410,31 @@ export class Harness {
     return out;
   }
 
+  /**
+   * Throws UnhealthyError when `c` (its inspected `State` `st`) has exited — with its last health
+   * log and its container log — or `deadline` (epoch ms) has passed; returns otherwise.
+   */
+  private async failIfHopeless(
+    c: RunningContainer,
+    st: Json,
+    budget: number,
+    deadline: number,
+  ): Promise<void> {
+    const logs = st.Health?.Log ?? [];
+    const last = logs.length
+      ? `exit ${logs[logs.length - 1]!.ExitCode}: ${logs[logs.length - 1]!.Output}`
+      : "";
+    if (!st.Running && !st.Restarting && st.Status !== "created")
+      throw new UnhealthyError(
+        c.dockerName,
+        `exited ${st.ExitCode}`,
+        `${last}\n--- container log ---\n${await this.logs(c)}`,
+        budget,
+      );
+    if (Date.now() > deadline)
+      throw new UnhealthyError(c.dockerName, st.Health?.Status ?? st.Status, last, budget);
+  }
+
   async logs(c: RunningContainer, tail = 40): Promise<string> {
     const res = await this.api("GET", `/containers/${c.id}/logs?stdout=1&stderr=1&tail=${tail}`);
     return demux(res.body);
@@ -1447,20 +1460,7 @@ export class Harness {
             out[c.declaredName] = this.firstHealthyMs.get(c.id)!;
             return;
           }
-          const logs = st.Health?.Log ?? [];
-          const last = logs.length
-            ? `exit ${logs[logs.length - 1].ExitCode}: ${logs[logs.length - 1].Output}`
-            : "";
-          if (!st.Running && !st.Restarting && st.Status !== "created") {
-            throw new UnhealthyError(
-              c.dockerName,
-              `exited ${st.ExitCode}`,
-              `${last}\n--- container log ---\n${await this.logs(c)}`,
-              budget,
-            );
-          }
-          if (Date.now() > deadline)
-            throw new UnhealthyError(c.dockerName, health ?? st.Status, last, budget);
+          await this.failIfHopeless(c, st, budget, deadline);
           await sleep(250);
         }
       }),

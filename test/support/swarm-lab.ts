@@ -364,18 +364,23 @@ export class SwarmLab {
   runCommand(r: RecordedResource, log: (l: string) => void = console.log): Run {
     const node = this.nodeOf(r);
     let create = String(r.inputs.create);
+    let stdin = r.inputs.stdin === undefined ? "" : String(r.inputs.stdin);
     if (commandRoleOf(r.inputs.triggers) === "migration") {
-      // The job's `docker service create` names recorded network ids and registry images: the
-      // engine's network names and the local test images stand in (listed in `rewrites`).
-      for (const [res, name] of this.networkNames)
-        create = create
-          .split(`'\\''${res}-id'\\''`)
-          .join(`'\\''${this.harness.networkDockerName(name)}'\\''`);
-      for (const [ref, local] of Object.entries(this.imageMap))
-        create = create.split(`'\\''${ref}'\\''`).join(`'\\''${local}'\\''`);
+      // The job's `docker service create` names recorded network ids and registry images (its
+      // spec in the script, its per-release arguments on stdin): the engine's network names and
+      // the local test images stand in (listed in `rewrites`).
+      const rewrite = (text: string) => {
+        for (const [res, name] of this.networkNames)
+          text = text.split(`'\\''${res}-id'\\''`).join(`'\\''${this.harness.networkDockerName(name)}'\\''`);
+        for (const [ref, local] of Object.entries(this.imageMap))
+          text = text.split(`'\\''${ref}'\\''`).join(`'\\''${local}'\\''`);
+        return text;
+      };
+      create = rewrite(create);
+      stdin = rewrite(stdin);
     }
     const res = ssh(this.vps[node]!, DEPLOY, this.key.file, create, {
-      input: r.inputs.stdin === undefined ? "" : String(r.inputs.stdin),
+      input: stdin,
       timeoutMs: 10 * 60_000,
     });
     if (res.code !== 0) throw new Error(`${r.name} failed on node-${node}:\n${res.stdout}\n${res.stderr}`);
