@@ -146,6 +146,13 @@ const clusterHostSchema = z
   })
   .strict();
 
+/**
+ * The most clients PgBouncer may be configured for (`maxClientConn`, explicit or derived): 10× the
+ * highest `postgres.maxConnections`, each client a socket (pgbouncerFileLimit in
+ * components/data/Postgres.ts).
+ */
+export const PGBOUNCER_MAX_CLIENT_CONN = 100_000;
+
 const postgresSchema = z
   .object({
     image: imageRef,
@@ -182,7 +189,7 @@ const postgresSchema = z
          * `queryWaitTimeoutSeconds`) instead of being refused. @default 20 × postgres.maxConnections
          * (a burst of 10× plus the apps' own connections must still fit)
          */
-        maxClientConn: z.number().int().min(1).max(100000).optional(),
+        maxClientConn: z.number().int().min(1).max(PGBOUNCER_MAX_CLIENT_CONN).optional(),
         /**
          * Named prepared statements tracked per server connection, so drivers that prepare
          * (Prisma, pgx, JDBC, `pgbench -M prepared`) work in transaction mode. Needs PgBouncer ≥
@@ -671,13 +678,15 @@ function problemsOf(error: z.ZodError, input: unknown): string[] {
 export const POSTGRES_RESERVED_CONNECTIONS = 8;
 
 /**
- * PgBouncer's `max_client_conn`: the configured value, else 20 × `postgres.maxConnections`, so a
+ * PgBouncer's `max_client_conn`: the configured value, else 20 × `postgres.maxConnections` (at most
+ * {@link PGBOUNCER_MAX_CLIENT_CONN}), so a
  * burst of 10× `max_connections` clients queues even while the apps hold their own connections
  * (at exactly 10× the burst's last clients were refused). A client costs PgBouncer one file
  * descriptor and a few KiB.
  */
 export function pgbouncerMaxClientConn(pg: PostgresConfig): number {
-  return pg.pgbouncer.maxClientConn ?? 20 * pg.maxConnections;
+  // Capped at the key's own bound, which is still 10× the highest maxConnections.
+  return pg.pgbouncer.maxClientConn ?? Math.min(20 * pg.maxConnections, PGBOUNCER_MAX_CLIENT_CONN);
 }
 
 /** PIDs limit of Redis and PgBouncer: `pidsLimits.datastore`, else the role default. */

@@ -201,6 +201,26 @@ export function pgbouncerIni(cfg: PostgresSettings, serverAddress: string, authF
   ].join("\n");
 }
 
+/**
+ * File descriptors PgBouncer holds besides its client and server sockets: listen sockets, the
+ * DNS resolver's, its log and stdio, with room to spare. (PgBouncer's own estimate, logged at
+ * start as "max expected fd use", is `max_client_conn` + its pools + about 30.)
+ */
+export const PGBOUNCER_OWN_FDS = 64;
+
+/**
+ * Open files (`RLIMIT_NOFILE`) PgBouncer needs to accept `max_client_conn` clients: one socket per
+ * client, one per pooled server connection (`default_pool_size` × databases, one role each), plus
+ * {@link PGBOUNCER_OWN_FDS}. PgBouncer never raises its own soft limit: at the 1024 Docker ≥ 25
+ * gives containers (containerd's default), 1,000 clients of a 2,000 `max_client_conn` were
+ * refused, whatever the ini said (issue 12). The container declares this limit (`ulimits`) and
+ * the start script raises the soft limit to it (a Swarm service has no ulimits input). Pure.
+ */
+export function pgbouncerFileLimit(cfg: PostgresSettings): number {
+  const servers = cfg.pgbouncer.defaultPoolSize * cfg.databases.length;
+  return cfg.pgbouncer.maxClientConn + servers + PGBOUNCER_OWN_FDS;
+}
+
 /** PBKDF2 iterations of a SCRAM-SHA-256 verifier (PostgreSQL's default `scram_iterations`). */
 export const SCRAM_ITERATIONS = 4096;
 
@@ -232,11 +252,21 @@ function authLine(role: string, password: string): string {
 
 /**
  * Writes the ini and auth file to tmpfs from env and execs PgBouncer, so the read-only root
- * filesystem needs no upload and the passwords are never in the command line.
+ * filesystem needs no upload and the passwords are never in the command line. First raises the
+ * soft open-files limit to `fileLimit` ({@link pgbouncerFileLimit}); exits 1 with the numbers when
+ * the container's hard limit is lower (rather than refusing clients later).
  */
-function pgbouncerScript(binary: string, authFromSecretFile = false): string {
+function pgbouncerScript(binary: string, cfg: PostgresSettings, authFromSecretFile = false): string {
+  const need = pgbouncerFileLimit(cfg);
+  const why =
+    `max_client_conn ${cfg.pgbouncer.maxClientConn} + ${need - cfg.pgbouncer.maxClientConn - PGBOUNCER_OWN_FDS} ` +
+    `server connections + ${PGBOUNCER_OWN_FDS} of its own`;
   return [
     "set -eu",
+    `soft=$(ulimit -S -n)`,
+    `if [ "$soft" != unlimited ] && [ "$soft" -lt ${need} ]; then`,
+    `  ulimit -S -n ${need} 2>/dev/null || { echo "pgbouncer: needs ${need} open files (${why}; launchgate:postgres.pgbouncer.maxClientConn), but the container's hard limit is $(ulimit -H -n): raise the engine's nofile limit (dockerd LimitNOFILE or default-ulimits) or lower maxClientConn" >&2; exit 1; }`,
+    "fi",
     "umask 077",
     'printf "%s" "$PGBOUNCER_INI" > /tmp/pgbouncer.ini',
     // On Swarm the auth file is the secret file itself (auth_file points at it).
@@ -458,6 +488,7 @@ export class Postgres extends pulumi.ComponentResource {
     ];
     const authFile = args.swarm ? `${SECRETS_DIR}/PGBOUNCER_AUTH` : "/tmp/userlist.txt";
     const authLines = pulumi.all(roleSecrets).apply((lines) => lines.join("\n"));
+    const fileLimit = pgbouncerFileLimit(cfg);
     const poolerSpec: docker.ContainerArgs = {
       // PgBouncer is single-threaded and small; 128 MiB holds thousands of clients. One whole
       // CPU: it is on every query's path, and a 0.5 quota throttles it for half of each CFS
@@ -468,7 +499,10 @@ export class Postgres extends pulumi.ComponentResource {
       user: args.pgbouncerUser ?? "postgres",
       // Same entrypoint for every image, so an image's own config generator never runs.
       entrypoints: ["/bin/sh", "-c"],
-      command: [pgbouncerScript(args.pgbouncerBinary ?? "pgbouncer", args.swarm !== undefined)],
+      command: [pgbouncerScript(args.pgbouncerBinary ?? "pgbouncer", cfg, args.swarm !== undefined)],
+      // A socket per client and per server connection (pgbouncerFileLimit); a Swarm service has
+      // no ulimits input: there the start script raises the soft limit within the engine's hard one.
+      ...(args.swarm ? {} : { ulimits: [{ name: "nofile", soft: fileLimit, hard: fileLimit }] }),
       envs: args.swarm
         ? undefined
         : [

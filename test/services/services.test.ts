@@ -832,6 +832,63 @@ describe("data path under load and faults (issue 12)", () => {
     assert.equal(direct.username, pooled.username, "same least-privilege role");
   });
 
+  it("PgBouncer's open-files limit covers max_client_conn + its pools, also from the engine's 1024 default; too low a hard limit is refused at start", async () => {
+    // A socket per client and per server connection; PgBouncer never raises its own soft limit,
+    // and Docker ≥ 25 (containerd's default) starts containers at 1024 soft. The declared
+    // PgBouncer, and its command started under that default, must both be able to hold
+    // max_client_conn clients; under a hard limit too low for that it must not start at all.
+    const box = containerOf(current, "postgres-pgbouncer").inputs;
+    const ini = envOf("postgres-pgbouncer", "PGBOUNCER_INI");
+    const setting = (k: string) => Number(new RegExp(`^${k} = (\\d+)$`, "m").exec(ini)![1]);
+    const dbs = ini
+      .split("[pgbouncer]")[0]!
+      .split("\n")
+      .filter((l) => /^\w+ = host=/.test(l)).length;
+    const need = setting("max_client_conn") + setting("default_pool_size") * dbs;
+    const fdLimit = (limits: string) => Number(/^Max open files\s+(\d+)/m.exec(limits)![1]);
+    const running = fdLimit(harness.exec("postgres-pgbouncer", ["cat", "/proc/1/limits"]));
+    assert.ok(running >= need, `declared PgBouncer: soft limit ${running} < ${need}`);
+    const image = String((await harness.inspect(harness.container("postgres-pgbouncer"))).Config.Image);
+    const run = (ulimit: string) => {
+      const name = `${harness.runId}-nofile-${process.pid}-${ulimit.replace(":", "-")}`;
+      const args = ["run", "-d", "--name", name, "--label", `${RUN_LABEL}=${harness.runId}`];
+      args.push("--network", "none", "--pids-limit", "64", "--ulimit", `nofile=${ulimit}`);
+      args.push("--user", String(box.user), "--entrypoint", (box.entrypoints as string[])[0]!);
+      for (const e of box.envs as string[]) args.push("-e", e);
+      docker([...args, image, ...(box.entrypoints as string[]).slice(1), ...(box.command as string[])]);
+      return name;
+    };
+    const raised = run(`1024:${need + 1000}`);
+    const tooLow = run("1024:1024");
+    try {
+      const log = await eventually(
+        "PgBouncer started under soft 1024",
+        async () => spawnSync("docker", ["logs", raised], { encoding: "utf8" }).stderr,
+        (t) => /kernel file descriptor limit: \d+/.test(t),
+        30_000,
+      );
+      const limit = Number(/kernel file descriptor limit: (\d+)/.exec(log)![1]);
+      note(`pgbouncer nofile: declared ${running}, from a 1024 default raised to ${limit}, needs ≥ ${need}`);
+      assert.ok(limit >= need, `PgBouncer runs with ${limit} open files for ${need} sockets:\n${log}`);
+      const state = await eventually(
+        "PgBouncer under hard 1024 exited",
+        async () => docker(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", tooLow]),
+        (t) => t.startsWith("exited"),
+        30_000,
+      );
+      assert.equal(state, "exited 1");
+      const why = spawnSync("docker", ["logs", tooLow], { encoding: "utf8" }).stderr;
+      assert.match(
+        why,
+        new RegExp(
+          `needs \\d+ open files \\(max_client_conn ${setting("max_client_conn")} .*maxClientConn.*hard limit is 1024`,
+        ),
+      );
+    } finally {
+      spawnSync("docker", ["rm", "-f", raised, tooLow], { stdio: "ignore", timeout: 30_000 });
+    }
+  });
+
   it(`pgbench through PgBouncer: 10 × max_connections clients for 20 s, none refused, 0 failed`, async () => {
     const direct = envOf("app-api-migrate", "DATABASE_URL");
     const init = await pgbench(["-i", "-q", "-s", "1", direct], 120_000);

@@ -256,6 +256,32 @@ describe("PgBouncer sizing", () => {
     );
     assert.equal(pgbouncerMaxClientConn(set.postgres), 5000);
   });
+  test("the default max_client_conn stays within the key's own bound and ≥ 10× max_connections", async () => {
+    // At max_connections 10,000 (the schema's most), 20× would be 200,000: more than an explicit
+    // maxClientConn may be (100,000), and a file-descriptor budget PgBouncer was never sized for.
+    const { pgbouncerMaxClientConn, PGBOUNCER_MAX_CLIENT_CONN } = await import("../../stacks/config");
+    for (const maxConnections of [10, 100, 4999, 5000, 5001, 10000]) {
+      const cfg = parseConfig(
+        edited("local", (r) => {
+          r.postgres.maxConnections = maxConnections;
+          r.postgres.pgbouncer.defaultPoolSize = 2; // fits beside the 8 reserved at 10
+        }),
+        "local",
+      );
+      const got = pgbouncerMaxClientConn(cfg.postgres);
+      assert.ok(got >= 10 * maxConnections, `${maxConnections}: ${got}`);
+      assert.ok(got <= PGBOUNCER_MAX_CLIENT_CONN, `${maxConnections}: ${got}`);
+    }
+    assert.deepEqual(
+      problemsOf(
+        edited("local", (r) => (r.postgres.pgbouncer.maxClientConn = PGBOUNCER_MAX_CLIENT_CONN + 1)),
+        "local",
+      ),
+      [
+        `launchgate:postgres.pgbouncer.maxClientConn: got ${PGBOUNCER_MAX_CLIENT_CONN + 1}; expected a value <= ${PGBOUNCER_MAX_CLIENT_CONN}`,
+      ],
+    );
+  });
   test("pools larger than max_connections are refused with the key, value and limit", () => {
     const problems = problemsOf(
       edited("local", (r) => {

@@ -16,6 +16,7 @@ import { patientProbe } from "../../components/app/hardening";
 import {
   POSTGRES_FIRST_READY_WAIT_SECONDS,
   POSTGRES_READY_CHECK,
+  pgbouncerFileLimit,
   pgbouncerIni,
   Postgres,
   scramVerifier,
@@ -231,6 +232,26 @@ test("PgBouncer: alias, internal only, no port, pool settings, auth via secret e
   assert.ok(auth.includes(`"app" "${role}"`), "PgBouncer and the role hold the same verifier");
   assert.ok(!(b.command as string[]).join(" ").match(/"app" "/), "no password in the command");
   assert.ok(pgbouncerIni(config, "10.0.0.1", "/x").includes("auth_file = /x"));
+});
+
+test("PgBouncer: its open-files limit covers max_client_conn plus the server connections (issue 12)", () => {
+  // Each client and each server connection is a socket; PgBouncer never raises its own soft
+  // limit, and Docker ≥ 25 starts containers at a soft limit of 1024.
+  const need = pgbouncerFileLimit(config);
+  const servers = config.pgbouncer.defaultPoolSize * config.databases.length;
+  assert.ok(need >= config.pgbouncer.maxClientConn + servers, `${need}`);
+  assert.equal(
+    pgbouncerFileLimit({ ...config, pgbouncer: { ...config.pgbouncer, maxClientConn: 100000 } }) > 100000,
+    true,
+  );
+  const b = rec.one(C, "postgres-pgbouncer").inputs;
+  assert.deepEqual(b.ulimits, [{ name: "nofile", soft: need, hard: need }]);
+  // The start script raises the soft limit itself (a Swarm service has no ulimits input) and
+  // refuses to start, naming the numbers, when the hard limit is lower.
+  const script = (b.command as string[]).join("\n");
+  assert.match(script, new RegExp(`ulimit -S -n ${need}\\b`));
+  assert.match(script, /max_client_conn/);
+  assert.ok(script.indexOf("ulimit -S -n") < script.indexOf("exec "), "raised before PgBouncer starts");
 });
 
 test("scramVerifier: RFC 7677's example exchange verifies against the verifier it computes", () => {
