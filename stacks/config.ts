@@ -210,6 +210,9 @@ const postgresSchema = z
   })
   .strict();
 
+/** The largest Redis `maxMemoryMb` (1 TiB): beyond any one host; a larger value is a typo. */
+export const REDIS_MAX_MEMORY_MB = 1_048_576;
+
 const redisSchema = z
   .object({
     image: imageRef,
@@ -220,7 +223,8 @@ const redisSchema = z
             name: z.string().regex(NAME, NAME_EXPECTED),
             /** Eviction follows the role (components/data/Redis.ts `REDIS_ROLES`). */
             role: z.enum(REDIS_ROLES),
-            maxMemoryMb: z.number().int().min(16).default(256),
+            /** `maxmemory`; the container gets ceil(2.25 × maxMemoryMb) + 64 MiB (fork headroom). */
+            maxMemoryMb: z.number().int().min(16).max(REDIS_MAX_MEMORY_MB).default(256),
           })
           .strict(),
       )
@@ -643,7 +647,7 @@ function expected(issue: z.ZodIssue): string {
     case "invalid_type":
       return issue.received === "undefined"
         ? `a value of type ${issue.expected} (required)`
-        : `a ${issue.expected}`;
+        : `${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
     case "invalid_enum_value":
       return `one of ${issue.options.map((o) => JSON.stringify(o)).join(", ")}`;
     case "invalid_string":

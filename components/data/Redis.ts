@@ -27,7 +27,7 @@ export interface RedisInstance {
   readonly name: string;
   /** Decides the eviction policy ({@link evictionPolicy}) and the data volume's `launchgate.data` marker. */
   readonly role: RedisRole;
-  /** `maxmemory`, in MiB; the container's memory limit is 1.5× this plus 32 MiB (fork headroom). */
+  /** `maxmemory`, in MiB; the container's memory limit is {@link redisContainerMemoryMb} of it (fork headroom). */
   readonly maxMemoryMb: number;
 }
 

@@ -242,6 +242,26 @@ const BAD: BadCase[] = [
   },
 ];
 
+describe("Redis maxMemoryMb bounds", () => {
+  test("non-integer, too small and too large values are refused naming the key, value and bound", async () => {
+    const { REDIS_MAX_MEMORY_MB } = await import("../../stacks/config");
+    const of = (v: unknown) =>
+      problemsOf(
+        edited("local", (r) => (r.redis.instances[0].maxMemoryMb = v)),
+        "local",
+      );
+    assert.deepEqual(of(256.5), [
+      "launchgate:redis.instances[0].maxMemoryMb: got 256.5; expected an integer",
+    ]);
+    assert.deepEqual(of(8), ["launchgate:redis.instances[0].maxMemoryMb: got 8; expected a value >= 16"]);
+    assert.deepEqual(of(REDIS_MAX_MEMORY_MB + 1), [
+      `launchgate:redis.instances[0].maxMemoryMb: got ${REDIS_MAX_MEMORY_MB + 1}; expected a value <= ${REDIS_MAX_MEMORY_MB}`,
+    ]);
+    assert.deepEqual(of(REDIS_MAX_MEMORY_MB), []);
+    assert.deepEqual(of(16), []);
+  });
+});
+
 describe("PgBouncer sizing", () => {
   test("max_client_conn defaults to 20 × max_connections; explicit values are kept", async () => {
     const { pgbouncerMaxClientConn } = await import("../../stacks/config");

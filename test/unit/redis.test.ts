@@ -10,7 +10,16 @@ import {
   recordOptions,
   reveal,
 } from "../support/mocks";
-import { evictionPolicy, Redis, REDIS_HEALTHCHECK, redisServerArgs } from "../../components/data/Redis";
+import {
+  evictionPolicy,
+  Redis,
+  REDIS_HEALTHCHECK,
+  redisContainerMemoryMb,
+  redisServerArgs,
+} from "../../components/data/Redis";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { REDIS_MAX_MEMORY_MB } from "../../stacks/config";
 
 const C = "docker:index/container:Container";
 const PASSWORD = "p4ssw0rdp4ssw0rdp4ssw0rdp4ssw0rd";
@@ -122,4 +131,26 @@ test("url is a secret redis:// URL on the container alias", async () => {
   assert.equal(await unwrap(queue.url), `redis://:${PASSWORD}@redis-queue:6379`);
   assert.equal(await unwrap(queue.containerName), "redis-queue");
   assert.equal(await unwrap(queue.volumeName), "redis-queue-data");
+});
+
+test("container memory: ceil(2.25 × maxmemory) + 64 MiB for every maxMemoryMb the config accepts, as documented", () => {
+  // Fork headroom (issue 12): an AOF rewrite under writes holds up to 2× the dataset, plus
+  // fragmentation and buffers. Whole MiB (Docker's limit is bytes: an int64), for the smallest
+  // and largest maxMemoryMb the schema takes and odd sizes between.
+  for (const mb of [16, 17, 33, 255, 256, 257, 1000, 4097, 65_537, REDIS_MAX_MEMORY_MB]) {
+    const c = redisContainerMemoryMb(mb);
+    assert.ok(Number.isInteger(c), `${mb}: ${c}`);
+    assert.equal(c, Math.ceil(2.25 * mb) + 64, `${mb}`);
+    assert.ok(c >= 2 * mb + 64, `${mb}: ${c} leaves no fork headroom`);
+    assert.ok(c * 1024 * 1024 <= Number.MAX_SAFE_INTEGER, `${mb}: ${c} MiB`);
+  }
+  // The measured case: 256 MiB was OOM-killed at 416 MiB and ran clean at 640.
+  assert.equal(redisContainerMemoryMb(256), 640);
+  // The formula a user reads (Pulumi.yaml, README, the component's docs) is the one applied.
+  const root = path.join(__dirname, "..", "..");
+  const formula = "container memory ceil(2.25 × maxMemoryMb) + 64 MiB";
+  for (const doc of ["Pulumi.yaml", "README.md"])
+    assert.ok(fs.readFileSync(path.join(root, doc), "utf8").includes(formula), `${doc} states "${formula}"`);
+  const source = fs.readFileSync(path.join(root, "components", "data", "Redis.ts"), "utf8");
+  assert.doesNotMatch(source, /1\.5× this plus 32 MiB/, "a stale formula in Redis.ts");
 });
