@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { REAL_PROGRAM, SWARM_HOSTS, check, refusedBy, stopPack, swarmOverrides } from "./support";
-import { HOST_STEPS, commandRoleOf } from "../../contract/roles";
+import { DELETE_SCOPE_TRIGGER, HOST_STEPS, commandRoleOf } from "../../contract/roles";
 import { PIDS_LIMIT_COMMAND_ROLE } from "../../contract/pids-limits";
 
 after(stopPack);
@@ -286,6 +286,50 @@ describe("placement swarm: the whole program", () => {
       const secrets = seen.filter((x) => x.type === "docker:index/secret:Secret").map((x) => x.name);
       assert.ok(secrets.includes("app-api-secret-database-url"), secrets.join(", "));
       assert.ok(secrets.includes("postgres-secret-postgres-password"));
+    });
+  }
+
+  for (const stack of ["local", "staging", "production"]) {
+    it(`${stack}: every command with a delete script replaces delete-first or is scoped to its version (DESIGN §2)`, async () => {
+      // Generic: whichever commands the swarm program declares (joins, node settings, the DB
+      // admin network, backups, monitoring, identity files, tunnels, drains) — a create-first
+      // replacement would run the old delete after the new create (issue 12).
+      const { r, seen } = await runSwarm(stack);
+      assert.deepEqual(r.programErrors, []);
+      const withDelete: { name: string; dbr: boolean; triggers: unknown[]; del: unknown }[] = [];
+      for (const x of seen.filter((c) => /^command:(local|remote):Command$/.test(c.type))) {
+        const props = await x.resolved!;
+        if (props.delete !== undefined)
+          withDelete.push({
+            name: x.name,
+            dbr: x.opts.deleteBeforeReplace === true,
+            triggers: (props.triggers as unknown[] | undefined) ?? [],
+            del: props.delete,
+          });
+      }
+      for (const n of [
+        "swarm-node-1-join",
+        "backups-install",
+        "monitoring-install",
+        "deployer-identity-write",
+      ])
+        assert.ok(
+          withDelete.some((c) => c.name === n),
+          `${stack}: ${n} has a delete (${withDelete.map((c) => c.name).join(", ")})`,
+        );
+      const createFirst = withDelete.filter((c) => !c.dbr && !c.triggers.includes(DELETE_SCOPE_TRIGGER));
+      assert.deepEqual(
+        createFirst.map((c) => c.name),
+        [],
+        `${stack}: replaced create-first although they delete`,
+      );
+      for (const c of withDelete.filter((x) => !x.dbr))
+        assert.match(String(c.del), /^sleep \d+$/, `${stack}: ${c.name}: a scoped delete only waits`);
+      assert.deepEqual(
+        r.findings.filter((f) => f.policyName === "command-delete-replacement").map((f) => f.message),
+        [],
+        `${stack}: the pack agrees`,
+      );
     });
   }
 });
