@@ -5,11 +5,14 @@
  *
  * Every dump has the cluster's globals (`pg_dumpall --globals-only`: roles, memberships) beside it
  * and is verified whole at backup time (every block read back with `pg_restore -f /dev/null`; a
- * truncated dump is refused, not kept). The drill restores as a recovery would: into a scratch
- * cluster (a throwaway container of the server's image, no network), roles first, then the dump
- * with owners and grants (`pg_restore --create`, parallel jobs), then checks row counts against
- * the dump's snapshot and reads every table as the database's owning app role; the result names
- * what it checked. Compression is the best the server's pg_dump has (zstd from PostgreSQL 16;
+ * truncated dump is refused, not kept) and byte for byte (dump and globals hashed with sha256 in
+ * the server container as they are written, compared with the files on disk, the hashes kept as
+ * `<dump>.sha256`: a same-size change of the uncompressed table of contents reads back fine). The
+ * drill first checks those hashes and that the globals are complete, then restores as a recovery
+ * would: into a scratch cluster (a throwaway container of the server's image, no network), roles
+ * first, then the dump with owners and grants (`pg_restore --create`, parallel jobs), then checks
+ * row counts against the dump's snapshot, reads every table and checks every sequence is usable
+ * as the database's owning app role; the result names what it checked. Compression is the best the server's pg_dump has (zstd from PostgreSQL 16;
  * gzip level 1 before). The dump stays a single custom-format stream through `docker exec`:
  * directory format with `pg_dump -j` would need a dump directory inside the server container,
  * whose root is read-only and whose only volume is PGDATA; the drill restores in parallel from a

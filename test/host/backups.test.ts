@@ -368,10 +368,12 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(result.rowCounts, SEED);
     // The record says what was checked.
     assert.deepEqual(result.checks, [
+      "dump and globals match their backup-time sha256",
       "globals restored first (roles)",
       "restored with owners and grants (pg_restore --create)",
       "row counts equal the dump snapshot",
       "app role reads every table",
+      "app role uses every sequence",
     ]);
     // The database the app role owns: restored with its owner, and readable by that role.
     const owned = result.databases.find((d: { database: string }) => d.database === "owned");
@@ -480,6 +482,168 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
       .readdirSync(path.join(backupDir, "postgres", "app"))
       .filter((f) => f.includes(".partial"));
     assert.deepEqual(leftovers, [], "no partial files left");
+  });
+
+  /** A docker stand-in that passes everything through but rewrites `program`'s output with `perl`. */
+  const mangling = (label: string, program: string, perl: string) => {
+    const shim = path.join(tmp, `mangling-docker-${label}`);
+    fs.mkdirSync(shim, { recursive: true });
+    const realDocker = spawnSync("bash", ["-c", "command -v docker"], { encoding: "utf8" }).stdout.trim();
+    fs.writeFileSync(
+      path.join(shim, "docker"),
+      `#!/bin/bash\nfor a in "$@"; do if [ "$a" = ${program} ]; then ${realDocker} "$@" | perl -0777 -pe '${perl}'; exit 0; fi; done\nexec ${realDocker} "$@"\n`,
+      { mode: 0o755 },
+    );
+    return shim;
+  };
+
+  for (const [label, program, perl] of [
+    // The table of contents (every object's definition) is stored uncompressed: a same-size
+    // change there reads back through `pg_restore -f /dev/null` without an error.
+    ["a dump with a table definition changed (same size)", "pg_dump", "s/CREATE TABLE/CREATE TABLX/"],
+    [
+      "a dump with bytes flipped in its middle (same size)",
+      "pg_dump",
+      "substr($_, length($_) >> 1, 16) ^= chr(255) x 16",
+    ],
+    ["globals with a role changed (same size)", "pg_dumpall", "s/CREATE ROLE/CREATE ROLX/"],
+  ] as const) {
+    test(`${label} on its way to disk (the program exited 0) is refused at backup time`, () => {
+      const before = dumps();
+      const r = onHost(
+        `PATH=${mangling(label.replace(/\W+/g, "-"), program, perl)}:$PATH exec /usr/local/lib/launchgate/backup-postgres.sh incremental`,
+      );
+      assert.notEqual(r.status, 0, `a corrupted backup was accepted:\n${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /verification failed: .*(is not what the server wrote|could not read the whole dump)/,
+      );
+      assert.match(r.stderr, /verification failed: .*\bof app\b/);
+      assert.deepEqual(dumps(), before, "no new dump kept");
+      const leftovers = fs
+        .readdirSync(path.join(backupDir, "postgres", "app"))
+        .filter((f) => f.includes(".partial"));
+      assert.deepEqual(leftovers, [], "no partial files left");
+    });
+  }
+
+  test("a dump or its globals changed on disk after the backup verified them fails the drill, naming the checksum", () => {
+    ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental");
+    const good = newestDump();
+    assert.match(
+      fs.readFileSync(`${good}.sha256`, "utf8"),
+      /^[0-9a-f]{64} {2}\S+\.dump\n[0-9a-f]{64} {2}\S+\.dump\.globals\.sql\n$/,
+    );
+    for (const file of [good, `${good}.globals.sql`]) {
+      const original = fs.readFileSync(file);
+      const stat = fs.statSync(file);
+      const bad = Buffer.from(original);
+      bad[bad.length >> 1] ^= 0x01; // one bit, same size, same mtime
+      fs.writeFileSync(file, bad);
+      fs.utimesSync(file, stat.atime, stat.mtime);
+      try {
+        const r = runService("launchgate-restore-drill.service");
+        assert.notEqual(r.status, 0, "drill must fail");
+        const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
+        assert.equal(result.ok, false);
+        assert.equal(result.dump, good);
+        assert.match(result.error, /changed on disk since the backup verified it .*sha256/);
+      } finally {
+        fs.writeFileSync(file, original);
+        fs.utimesSync(file, stat.atime, stat.mtime);
+      }
+    }
+    // Untouched again: the same dump passes, and the record lists the checksum among its checks.
+    ok(runService("launchgate-restore-drill.service"), "drill");
+    const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
+    assert.equal(result.ok, true);
+    assert.ok(result.checks.includes("dump and globals match their backup-time sha256"), result.checks);
+  });
+
+  test("globals missing, empty or stale (another dump's) beside the newest dump fail the drill, saying so", () => {
+    const good = newestDump();
+    const globals = `${good}.globals.sql`;
+    const original = fs.readFileSync(globals);
+    const older = dumps()
+      .map((f) => path.join(backupDir, "postgres", "app", f))
+      .filter((f) => f !== good && fs.existsSync(`${f}.globals.sql`))[0]!;
+    // A role only the stale file lacks: created after the older dump, named by nothing.
+    pg!.psql("postgres", "CREATE ROLE lg_stale_marker NOLOGIN");
+    ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental");
+    pg!.psql("postgres", "DROP ROLE lg_stale_marker");
+    const newest = newestDump();
+    const newestGlobals = fs.readFileSync(`${newest}.globals.sql`);
+    const cases: [string, () => void, RegExp][] = [
+      ["missing", () => fs.rmSync(`${newest}.globals.sql`), /no globals beside/],
+      ["empty", () => fs.writeFileSync(`${newest}.globals.sql`, ""), /no globals beside/],
+      [
+        "stale",
+        () => fs.copyFileSync(`${older}.globals.sql`, `${newest}.globals.sql`),
+        /changed on disk since the backup verified it .*sha256/,
+      ],
+    ];
+    try {
+      for (const [label, spoil, message] of cases) {
+        spoil();
+        const r = runService("launchgate-restore-drill.service");
+        assert.notEqual(r.status, 0, `${label}: drill must fail`);
+        const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
+        assert.equal(result.ok, false, label);
+        assert.equal(result.dump, newest, label);
+        assert.match(result.error, message, label);
+        fs.writeFileSync(`${newest}.globals.sql`, newestGlobals);
+      }
+    } finally {
+      fs.writeFileSync(`${newest}.globals.sql`, newestGlobals);
+      fs.writeFileSync(globals, original);
+    }
+  });
+
+  test("a sequence the app role cannot use fails the drill (its inserts would fail after a recovery)", () => {
+    pg!.psql("owned", "CREATE SEQUENCE billing.invoice_numbers");
+    try {
+      ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental");
+      const r = runService("launchgate-restore-drill.service");
+      assert.notEqual(r.status, 0, "drill must fail");
+      const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
+      const owned = result.databases.find((d: { database: string }) => d.database === "owned");
+      assert.equal(owned.ok, false);
+      assert.match(
+        owned.error,
+        new RegExp(`app role ${APP_ROLE} cannot use the restored sequence\\(s\\) billing\\.invoice_numbers`),
+      );
+    } finally {
+      pg!.psql("owned", "DROP SEQUENCE billing.invoice_numbers");
+      ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental (clean)");
+    }
+    // The app's own sequences (items.id's bigserial) pass, and the record says so.
+    ok(runService("launchgate-restore-drill.service"), "drill");
+    const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
+    assert.ok(result.checks.includes("app role uses every sequence"), result.checks);
+  });
+
+  test("globals cut short (no completion line) fail the drill before anything is restored", () => {
+    const good = newestDump();
+    const globals = `${good}.globals.sql`;
+    const original = fs.readFileSync(globals);
+    const sums = fs.readFileSync(`${good}.sha256`);
+    const cut = original.subarray(0, original.lastIndexOf("-- PostgreSQL database cluster dump complete"));
+    fs.writeFileSync(globals, cut);
+    // As if the checksum had been written for the short file (it cannot tell a file cut before hashing).
+    const sha = crypto.createHash("sha256").update(cut).digest("hex");
+    fs.writeFileSync(
+      `${good}.sha256`,
+      sums.toString().replace(/^[0-9a-f]{64}(?= {2}\S+\.globals\.sql$)/m, sha),
+    );
+    try {
+      const r = runService("launchgate-restore-drill.service");
+      assert.notEqual(r.status, 0, "drill must fail");
+      const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
+      assert.match(result.error, /globals .* incomplete/);
+    } finally {
+      fs.writeFileSync(globals, original);
+      fs.writeFileSync(`${good}.sha256`, sums);
+    }
   });
 
   test("overlapping runs wait for the lock instead of interleaving", () => {

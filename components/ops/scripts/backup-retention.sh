@@ -20,7 +20,7 @@ prune() { # prune DIR PATTERN
       log "keeping $f although older than $days days: newest of its kind"
       continue
     fi
-    rm -f -- "$f" "$f.counts" "$f.globals.sql"
+    rm -f -- "$f" "$f.counts" "$f.globals.sql" "$f.sha256"
     log "deleted $f (older than $days days)"
     deleted=$((deleted + 1))
   done < <(find "$dir" -maxdepth 1 -type f -name "$pattern" -mmin "+$((days * 1440))")

@@ -4,9 +4,11 @@
 # the newest dump's globals first (roles, memberships: <dump>.globals.sql), then the dump itself
 # with owners and grants kept (`pg_restore --create`, no --no-owner/--no-privileges), compare
 # per-table row counts with the dump's snapshot, and read every table as the database's owner
-# (the app role) — a restore whose app role gets "permission denied" fails the drill. The scratch
-# cluster is removed on every path; the live cluster is never written to (restoring globals
-# there would reset live passwords to the dump's).
+# (the app role) and check it can use every sequence — a restore whose app role gets "permission
+# denied" fails the drill. First, the dump and its globals must still be the bytes the backup
+# verified (<dump>.sha256) and the globals complete. The scratch cluster is removed on every
+# path; the live cluster is never written to (restoring globals there would reset live passwords
+# to the dump's).
 # The result goes to LG_DRILL_RESULT (JSON, written atomically) — the evidence the "backups
 # tested" gate reads:
 #   {ok, startedAt, finishedAt, durationMs, dump, sizeBytes, tables, rowCounts, appRole, checks[],
@@ -40,6 +42,14 @@ ok=true
 first_error=""
 entries=()
 top=""
+
+# Sequences outside the system schemas the current role cannot use (nextval: USAGE on the
+# sequence and on its schema), one "schema.name" per line.
+UNUSABLE_SEQUENCES_SQL="SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND NOT (has_schema_privilege(n.oid, 'USAGE') AND has_sequence_privilege(c.oid, 'USAGE'))
+ORDER BY 1;"
 
 # psql in the scratch cluster as its superuser over the local socket: in_scratch DB [args...]
 in_scratch() {
@@ -93,7 +103,7 @@ start_scratch() {
 # Runs in a command substitution, where `set -e` does not apply: every step is checked, and the
 # subshell's own EXIT trap removes the scratch cluster on every path.
 drill_one() {
-  local db=$1 dump size expected actual tables diffs err owner reads checks
+  local db=$1 dump size expected actual tables diffs err owner reads checks unusable
   trap drop_scratch EXIT
   dump=$(newest "$LG_BACKUP_DIR/postgres/$db" '*.dump')
   if [ -z "$dump" ]; then
@@ -104,6 +114,20 @@ drill_one() {
   printf '"dump":%s,"sizeBytes":%s' "$(json_str "$dump")" "$size"
   if [ ! -s "$dump.globals.sql" ]; then
     echo "no globals beside $dump ($dump.globals.sql): the roles its owners and grants name cannot be restored" >&2
+    return 1
+  fi
+  # The bytes the backup verified (<dump>.sha256, written by backup-postgres.sh; a dump from
+  # before it had one is restored without this check, and its record does not list it).
+  checks=""
+  if [ -f "$dump.sha256" ]; then
+    if ! err=$(cd "$(dirname "$dump")" && sha256sum --quiet --strict -c -- "${dump##*/}.sha256" 2>&1); then
+      echo "$dump changed on disk since the backup verified it (its sha256 or its globals' differs from $dump.sha256: $(tr '\n' ' ' <<<"$err")); drill an earlier or off-site copy" >&2
+      return 1
+    fi
+    checks='"dump and globals match their backup-time sha256",'
+  fi
+  if ! tail -5 "$dump.globals.sql" | grep -q 'PostgreSQL database cluster dump complete'; then
+    echo "the globals beside $dump ($dump.globals.sql) are incomplete (no completion line from pg_dumpall): roles may be missing" >&2
     return 1
   fi
   start_scratch || return 1
@@ -154,7 +178,17 @@ drill_one() {
     echo "the app role $owner cannot read the restored $db: $(tail -3 <<<"$err")" >&2
     return 1
   fi
-  checks='"globals restored first (roles)","restored with owners and grants (pg_restore --create)","row counts equal the dump snapshot","app role reads every table"'
+  # ... and use every sequence (nextval needs USAGE on it and its schema): a sequence it cannot
+  # use fails the app's inserts as surely as an unreadable table fails its reads.
+  if ! unusable=$(printf 'SET ROLE %s;\n%s\n' "\"$owner\"" "$UNUSABLE_SEQUENCES_SQL" | in_scratch "$db" 2>&1); then
+    echo "cannot list the sequences of the restored $db as $owner: $(tail -3 <<<"$unusable")" >&2
+    return 1
+  fi
+  if [ -n "$unusable" ]; then
+    echo "the app role $owner cannot use the restored sequence(s) $(paste -sd' ' <<<"$unusable") of $db: its inserts would fail with permission denied" >&2
+    return 1
+  fi
+  checks+='"globals restored first (roles)","restored with owners and grants (pg_restore --create)","row counts equal the dump snapshot","app role reads every table","app role uses every sequence"'
   printf ',"checks":[%s]' "$checks"
 }
 
