@@ -221,6 +221,17 @@ export function pgbouncerFileLimit(cfg: PostgresSettings): number {
   return cfg.pgbouncer.maxClientConn + servers + PGBOUNCER_OWN_FDS;
 }
 
+/**
+ * PgBouncer's container memory, MiB: 64 for the process plus 12 KiB per `max_client_conn`, at
+ * least 128. Measured (PgBouncer 1.24): 10,000 clients waiting at login held 66 MiB (about 7 KiB
+ * each, its packet buffer included); 12 KiB leaves room for queued queries' buffers. The default
+ * sizing (2,000 clients) stays at 128 MiB; 100,000 clients get 1,236 MiB instead of being
+ * OOM-killed at 128. Pure.
+ */
+export function pgbouncerMemoryMb(cfg: PostgresSettings): number {
+  return Math.max(128, 64 + Math.ceil((cfg.pgbouncer.maxClientConn * 12) / 1024));
+}
+
 /** PBKDF2 iterations of a SCRAM-SHA-256 verifier (PostgreSQL's default `scram_iterations`). */
 export const SCRAM_ITERATIONS = 4096;
 
@@ -490,10 +501,11 @@ export class Postgres extends pulumi.ComponentResource {
     const authLines = pulumi.all(roleSecrets).apply((lines) => lines.join("\n"));
     const fileLimit = pgbouncerFileLimit(cfg);
     const poolerSpec: docker.ContainerArgs = {
-      // PgBouncer is single-threaded and small; 128 MiB holds thousands of clients. One whole
-      // CPU: it is on every query's path, and a 0.5 quota throttles it for half of each CFS
-      // period — a burst of 1,000 logins then took over a minute (issue 12).
-      ...hardened({ memoryMb: 128, cpus: 1 }),
+      // PgBouncer is single-threaded and small; 128 MiB holds thousands of clients, more grow it
+      // (pgbouncerMemoryMb). One whole CPU: it is on every query's path, and a 0.5 quota
+      // throttles it for half of each CFS period — a burst of 1,000 logins then took over a
+      // minute (issue 12).
+      ...hardened({ memoryMb: pgbouncerMemoryMb(cfg), cpus: 1 }),
       name: poolerAlias,
       image: cfg.pgbouncer.image,
       user: args.pgbouncerUser ?? "postgres",

@@ -18,6 +18,7 @@ import {
   POSTGRES_READY_CHECK,
   pgbouncerFileLimit,
   pgbouncerIni,
+  pgbouncerMemoryMb,
   Postgres,
   scramVerifier,
   tuningFlags,
@@ -252,6 +253,20 @@ test("PgBouncer: its open-files limit covers max_client_conn plus the server con
   assert.match(script, new RegExp(`ulimit -S -n ${need}\\b`));
   assert.match(script, /max_client_conn/);
   assert.ok(script.indexOf("ulimit -S -n") < script.indexOf("exec "), "raised before PgBouncer starts");
+});
+
+test("PgBouncer: memory grows with max_client_conn (measured ~7 KiB per waiting client), never below 128 MiB", () => {
+  const at = (maxClientConn: number) =>
+    pgbouncerMemoryMb({ ...config, pgbouncer: { ...config.pgbouncer, maxClientConn } });
+  assert.equal(rec.one(C, "postgres-pgbouncer").inputs.memory, at(config.pgbouncer.maxClientConn));
+  assert.equal(at(2000), 128, "the default stacks keep 128 MiB");
+  for (const n of [1, 2000, 10_000, 50_000, 100_000]) {
+    const mb = at(n);
+    assert.ok(Number.isInteger(mb) && mb >= 128, `${n}: ${mb}`);
+    // 10,000 clients waiting at login held 66 MiB (RSS high-water mark, PgBouncer 1.24).
+    assert.ok(mb * 1024 >= 64 * 1024 + n * 7, `${n} clients in ${mb} MiB`);
+  }
+  assert.ok(at(100_000) > at(10_000));
 });
 
 test("scramVerifier: RFC 7677's example exchange verifies against the verifier it computes", () => {
