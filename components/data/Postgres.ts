@@ -213,8 +213,11 @@ export const PGBOUNCER_OWN_FDS = 64;
  * client, one per pooled server connection (`default_pool_size` × databases, one role each), plus
  * {@link PGBOUNCER_OWN_FDS}. PgBouncer never raises its own soft limit: at the 1024 Docker ≥ 25
  * gives containers (containerd's default), 1,000 clients of a 2,000 `max_client_conn` were
- * refused, whatever the ini said (issue 12). The container declares this limit (`ulimits`) and
- * the start script raises the soft limit to it (a Swarm service has no ulimits input). Pure.
+ * refused, whatever the ini said (issue 12). The start script raises the soft limit to this
+ * (within the engine's hard limit: 524288 from Docker ≥ 25, 1048576 under Debian's docker.io
+ * unit), the same on one host and on Swarm (whose services have no ulimits input); no container
+ * `ulimits` override (CIS 5.19, policy container-ulimits), which could not exceed the daemon's own
+ * hard limit anyway. Pure.
  */
 export function pgbouncerFileLimit(cfg: PostgresSettings): number {
   const servers = cfg.pgbouncer.defaultPoolSize * cfg.databases.length;
@@ -264,7 +267,7 @@ function authLine(role: string, password: string): string {
 /**
  * Writes the ini and auth file to tmpfs from env and execs PgBouncer, so the read-only root
  * filesystem needs no upload and the passwords are never in the command line. First raises the
- * soft open-files limit to `fileLimit` ({@link pgbouncerFileLimit}); exits 1 with the numbers when
+ * soft open-files limit to {@link pgbouncerFileLimit}; exits 1 with the numbers when
  * the container's hard limit is lower (rather than refusing clients later).
  */
 function pgbouncerScript(binary: string, cfg: PostgresSettings, authFromSecretFile = false): string {
@@ -499,7 +502,6 @@ export class Postgres extends pulumi.ComponentResource {
     ];
     const authFile = args.swarm ? `${SECRETS_DIR}/PGBOUNCER_AUTH` : "/tmp/userlist.txt";
     const authLines = pulumi.all(roleSecrets).apply((lines) => lines.join("\n"));
-    const fileLimit = pgbouncerFileLimit(cfg);
     const poolerSpec: docker.ContainerArgs = {
       // PgBouncer is single-threaded and small; 128 MiB holds thousands of clients, more grow it
       // (pgbouncerMemoryMb). One whole CPU: it is on every query's path, and a 0.5 quota
@@ -512,9 +514,6 @@ export class Postgres extends pulumi.ComponentResource {
       // Same entrypoint for every image, so an image's own config generator never runs.
       entrypoints: ["/bin/sh", "-c"],
       command: [pgbouncerScript(args.pgbouncerBinary ?? "pgbouncer", cfg, args.swarm !== undefined)],
-      // A socket per client and per server connection (pgbouncerFileLimit); a Swarm service has
-      // no ulimits input: there the start script raises the soft limit within the engine's hard one.
-      ...(args.swarm ? {} : { ulimits: [{ name: "nofile", soft: fileLimit, hard: fileLimit }] }),
       envs: args.swarm
         ? undefined
         : [
