@@ -95,6 +95,30 @@ describe("every stack declares the full deployment", () => {
         assert.match(String(r.inputs.delete), /^sleep \d+$/, `${stack}: ${r.name} delete`);
     });
 
+    test(`${stack}: no command's delete removes a file another command on the same host installs`, () => {
+      // Delete-first only protects a command from its own old delete; a sibling replaced alone
+      // (e.g. the drill after its script changed) would still remove what another one installed
+      // and keeps (issue 12: an update never deletes what is in use).
+      const owners = new Map<string, string>();
+      const clashes: string[] = [];
+      const installers = runs
+        .get(stack)!
+        .filter((r) => /^command:(local|remote):Command$/.test(r.type) && r.inputs.delete !== undefined)
+        .map((r) => ({ r, paths: /^export LG_PATHS='([^']*)'$/m.exec(String(r.inputs.delete))?.[1] }))
+        .filter((x) => x.paths !== undefined);
+      assert.ok(installers.length >= 3, `${stack}: installers with LG_PATHS: ${installers.length}`);
+      for (const { r, paths } of installers) {
+        const c = (r.inputs.connection as { value?: { host?: string; port?: number } } | undefined)?.value;
+        const host = `${c?.host ?? "local"}:${c?.port ?? ""}`;
+        for (const p of paths!.split(" ").filter(Boolean)) {
+          const other = owners.get(`${host} ${p}`);
+          if (other !== undefined && other !== r.name) clashes.push(`${p}: ${other} and ${r.name}`);
+          owners.set(`${host} ${p}`, r.name);
+        }
+      }
+      assert.deepEqual(clashes, [], `${stack}: files removed by more than one command`);
+    });
+
     test(`${stack}: every container the proxy forwards to drains longer than the proxy caches its address`, () => {
       const run = runs.get(stack)!;
       assert.ok(UPSTREAM_DRAIN_SECONDS > RESOLVER_VALID_SECONDS + 1);
