@@ -439,9 +439,13 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
     });
   }
 
-  test("a table the app role cannot read fails the drill (a restore the app could not use)", () => {
-    // Created by the superuser with no grant: as after a restore with --no-owner.
-    pg!.psql("owned", "CREATE TABLE private_notes (n int); INSERT INTO private_notes VALUES (1);");
+  /**
+   * `create` (SQL, as the superuser) in the database owned by the app role, a fresh incremental
+   * dump, then the drill: it must fail with `message` for that database; `drop` undoes `create`
+   * and a clean dump follows.
+   */
+  const drillRefuses = (create: string, drop: string, message: RegExp) => {
+    pg!.psql("owned", create);
     try {
       ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental");
       const r = runService("launchgate-restore-drill.service");
@@ -450,16 +454,22 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
       assert.equal(result.ok, false);
       const owned = result.databases.find((d: { database: string }) => d.database === "owned");
       assert.equal(owned.ok, false);
-      assert.match(
-        owned.error,
-        new RegExp(
-          `app role ${APP_ROLE} cannot read the restored owned: .*permission denied for table private_notes`,
-        ),
-      );
+      assert.match(owned.error, message);
     } finally {
-      pg!.psql("owned", "DROP TABLE private_notes");
+      pg!.psql("owned", drop);
       ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental (clean)");
     }
+  };
+
+  test("a table the app role cannot read fails the drill (a restore the app could not use)", () => {
+    // Created by the superuser with no grant: as after a restore with --no-owner.
+    drillRefuses(
+      "CREATE TABLE private_notes (n int); INSERT INTO private_notes VALUES (1);",
+      "DROP TABLE private_notes",
+      new RegExp(
+        `app role ${APP_ROLE} cannot read the restored owned: .*permission denied for table private_notes`,
+      ),
+    );
   });
 
   test("a dump truncated on its way to disk (pg_dump exited 0) is refused at backup time", () => {
@@ -600,22 +610,11 @@ describe("backups on a real PostgreSQL", { timeout: 20 * 60_000 }, () => {
   });
 
   test("a sequence the app role cannot use fails the drill (its inserts would fail after a recovery)", () => {
-    pg!.psql("owned", "CREATE SEQUENCE billing.invoice_numbers");
-    try {
-      ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental");
-      const r = runService("launchgate-restore-drill.service");
-      assert.notEqual(r.status, 0, "drill must fail");
-      const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
-      const owned = result.databases.find((d: { database: string }) => d.database === "owned");
-      assert.equal(owned.ok, false);
-      assert.match(
-        owned.error,
-        new RegExp(`app role ${APP_ROLE} cannot use the restored sequence\\(s\\) billing\\.invoice_numbers`),
-      );
-    } finally {
-      pg!.psql("owned", "DROP SEQUENCE billing.invoice_numbers");
-      ok(onHost("exec /usr/local/lib/launchgate/backup-postgres.sh incremental"), "incremental (clean)");
-    }
+    drillRefuses(
+      "CREATE SEQUENCE billing.invoice_numbers",
+      "DROP SEQUENCE billing.invoice_numbers",
+      new RegExp(`app role ${APP_ROLE} cannot use the restored sequence\\(s\\) billing\\.invoice_numbers`),
+    );
     // The app's own sequences (items.id's bigserial) pass, and the record says so.
     ok(runService("launchgate-restore-drill.service"), "drill");
     const result = JSON.parse(fs.readFileSync(path.join(backupDir, "restore-drill.json"), "utf8"));
