@@ -637,10 +637,12 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       config: cfg.monitoring,
       connection,
       alertWebhookUrl: secrets.alertWebhookUrl ?? pulumi.output(""),
+      // Names known at preview (not the containers' outputs: an app's changes per release), so
+      // the install's text, and every mistake in it, is judged by `pulumi preview` too.
       probes: [
-        { name: "postgres", container: postgres.containerName },
-        ...[...redis.entries()].map(([name, r]) => ({ name: `redis-${name}`, container: r.containerName })),
-        ...cfg.apps.map((a, i) => ({ name: a.name, container: apps[i]!.containerName })),
+        { name: "postgres", container: postgres.workloadRef },
+        ...[...redis.entries()].map(([name, r]) => ({ name: `redis-${name}`, container: r.workloadRef })),
+        ...cfg.apps.map((a, i) => ({ name: a.name, container: apps[i]!.workloadRef })),
       ],
       publicUrl: proxy.url,
       backupDir: backups.backupDir,
@@ -650,7 +652,15 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       insecureTls: cfg.tls === "internal-ca",
       placement: cfg.placement,
     },
-    { dependsOn: [dataHost.ready] },
+    // Installed once what it probes runs (its first probe would otherwise report them missing).
+    {
+      dependsOn: [
+        dataHost.ready,
+        ...postgres.containers,
+        ...[...redis.values()].map((r) => r.container),
+        ...apps.map((a) => a.workload),
+      ],
+    },
   );
 
   return {

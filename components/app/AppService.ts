@@ -161,6 +161,13 @@ export interface AppServiceArgs {
  */
 export const STOP_GRACE_SECONDS = 10;
 
+/**
+ * Prefix of an app's workload reference on a single host (`app:<app name>`): `lg_container`
+ * (components/ops/scripts/lib-workload.sh) resolves it to the app's running container (label
+ * `launchgate.app`, not a canary, not its migration job), whatever the release's suffix.
+ */
+export const APP_WORKLOAD_PREFIX = "app:";
+
 /** Docker healthcheck test for an HTTP GET that succeeds only on a 2xx answer. Pure; exported for tests. */
 export function httpHealthTest(probe: HealthProbe, port: number, path: string): string[] {
   const url = `http://127.0.0.1:${port}${path}`;
@@ -217,6 +224,12 @@ export class AppService extends pulumi.ComponentResource {
   public readonly containerName: pulumi.Output<string>;
   /** The container or Swarm service: what must start before dependents. */
   public readonly workload: pulumi.Resource;
+  /**
+   * How host ops scripts name this workload for `lg_container` (components/ops/scripts/
+   * lib-workload.sh), known at preview: `app:<app name>` on a single host (the container's name
+   * changes with every release), the Swarm service's name on a cluster.
+   */
+  public readonly workloadRef: string;
 
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("launchgate:app:AppService", name, {}, opts);
@@ -464,6 +477,7 @@ export class AppService extends pulumi.ComponentResource {
     this.port = pulumi.output(app.port);
     this.containerName = service.name;
     this.workload = service;
+    this.workloadRef = args.swarm ? alias : `${APP_WORKLOAD_PREFIX}${app.name}`;
     this.registerOutputs({ alias: this.alias, port: this.port, containerName: this.containerName });
   }
 }

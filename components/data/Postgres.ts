@@ -250,6 +250,8 @@ function pgbouncerScript(binary: string, authFromSecretFile = false): string {
 export class Postgres extends pulumi.ComponentResource {
   /** Container name of the server (used by backups via `docker exec`). */
   public readonly containerName: pulumi.Output<string>;
+  /** The server's container or Swarm service name, known at preview (for `lg_container`). */
+  public readonly workloadRef: string;
   /** Named volume holding PGDATA (protected, retained on delete). */
   public readonly volumeName: pulumi.Output<string>;
   /** Superuser password (secret). */
@@ -515,6 +517,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.containers = [server, pooler];
     this.databaseResources = databaseResources;
     this.containerName = server.name;
+    this.workloadRef = name;
     this.volumeName = volume.name;
     this.superuserPassword = pulumi.secret(superPassword.result);
     this.databaseUrls = pulumi.secret(pulumi.all(urls));

@@ -160,6 +160,8 @@ export class Redis extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   /** Container name (used by backups to copy the RDB). */
   public readonly containerName: pulumi.Output<string>;
+  /** The server's container or Swarm service name, known at preview (for `lg_container`). */
+  public readonly workloadRef: string;
   /** Named volume holding AOF + RDB. */
   public readonly volumeName: pulumi.Output<string>;
 
@@ -222,6 +224,7 @@ export class Redis extends pulumi.ComponentResource {
     this.container = server;
     this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);
     this.containerName = server.name;
+    this.workloadRef = name;
     this.volumeName = volume.name;
     this.registerOutputs({ url: this.url, containerName: this.containerName, volumeName: this.volumeName });
   }
