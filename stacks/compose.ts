@@ -450,6 +450,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       },
       internalNetwork,
       ipAddress: POSTGRES_IP,
+      engineApiVersion: cfg.host.engineApiVersion,
       ...(swarm
         ? {
             swarm: {
@@ -475,6 +476,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           image: cfg.redis.image,
           instance,
           internalNetwork,
+          engineApiVersion: cfg.host.engineApiVersion,
           pids: { engine, limit: datastorePidsLimit(cfg) },
           ...(swarm ? { swarm: { placement: swarm.redis, dataNode: dataNode("redis") } } : {}),
         },
@@ -523,6 +525,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           ...variant,
           edgeNetwork,
           internalNetwork,
+          engineApiVersion: cfg.host.engineApiVersion,
           ...(swarm
             ? {
                 swarm: swarm.app,
@@ -595,6 +598,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     {
       config: cfg.proxy,
       domain: cfg.domain,
+      engineApiVersion: cfg.host.engineApiVersion,
       extraServerNames: hostnames.slice(1),
       origin: behindCloudflare
         ? { trustedProxies: CLOUDFLARE_IP_RANGES, clientCaPem: ORIGIN_PULL_CA_PEM }

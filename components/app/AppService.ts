@@ -18,7 +18,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_INTERVAL, afterSuccess, attachNetworks, hardened, shortHash } from "./hardening";
+import { afterSuccess, attachNetworks, hardened, healthTiming, shortHash } from "./hardening";
 import * as command from "@pulumi/command";
 import { DELETE_SCOPE_TRIGGER, roleLabel, roleTrigger } from "../../contract/roles";
 import { limitPids, startOneShot, type PidsLimitArgs } from "./pids-limit";
@@ -70,6 +70,11 @@ export interface AppSettings {
 }
 
 export interface AppServiceArgs {
+  /**
+   * Docker Engine API version of the engine the containers run on (`launchgate:host.engineApiVersion`):
+   * from 1.44 healthchecks get a start interval ({@link healthTiming}). @default 1.41 (Debian 12's docker.io)
+   */
+  readonly engineApiVersion?: string;
   /** The app: image, port, health path, limits, env, route, migration. */
   readonly app: AppSettings;
   /** Networks: `edge` if the app has a route, always `internal` for data access. */
@@ -429,9 +434,8 @@ export class AppService extends pulumi.ComponentResource {
       labels: [roleLabel("app"), ...labels],
       healthcheck: {
         tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
-        interval: HEALTH_INTERVAL,
+        ...healthTiming(args.swarm ? undefined : args.engineApiVersion, 5),
         timeout: "5s",
-        retries: 5,
         startPeriod: "20s",
       },
       wait: true,
