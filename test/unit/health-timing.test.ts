@@ -19,7 +19,8 @@ import {
   engineApiAtLeast,
   healthTiming,
 } from "../../components/app/hardening";
-import { ConfigError, parseConfig } from "../../stacks/config";
+import { parseConfig } from "../../stacks/config";
+import { configProblems } from "../support/config-problems";
 import { readStackFile } from "../../stacks/stack-file";
 import { swarmOverrides } from "../gates/support";
 
@@ -76,15 +77,7 @@ describe("launchgate:host.engineApiVersion", () => {
     const raw = local();
     return { ...raw, host: { ...(raw.host as object), engineApiVersion: v } };
   };
-  const problems = (raw: Record<string, unknown>): string[] => {
-    try {
-      parseConfig(raw, "local");
-      return [];
-    } catch (e) {
-      assert.ok(e instanceof ConfigError);
-      return e.problems;
-    }
-  };
+  const problems = (raw: Record<string, unknown>): string[] => configProblems(raw, "local");
 
   test(`defaults to ${DEFAULT_ENGINE_API_VERSION} (Debian 12's docker.io); a later version is accepted`, () => {
     assert.equal(parseConfig(local(), "local").host.engineApiVersion, DEFAULT_ENGINE_API_VERSION);
