@@ -206,8 +206,8 @@ export const monitoringInstalled = stackPolicy(
           "the monitors are installed without an alert target (stdin is not an https URL, the gate's definition); pass launchgate:alertWebhookUrl to Monitoring, as Release gets it.",
           r,
         ];
-      // The install text is unknown at preview when it names containers of this release:
-      // judged at `pulumi up`, when it is known.
+      // The program names workloads, not this release's containers, so the text is known at
+      // preview; should it be unknown (an input from another resource), it is judged at `up`.
       const text = known(() => scriptOf(r.props));
       if (text === undefined || !/LG_FILES=/.test(text)) continue;
       for (const m of installProblems(text)) yield [m, r];

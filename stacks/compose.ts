@@ -450,6 +450,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       },
       internalNetwork,
       ipAddress: POSTGRES_IP,
+      engineApiVersion: cfg.host.engineApiVersion,
       ...(swarm
         ? {
             swarm: {
@@ -475,6 +476,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           image: cfg.redis.image,
           instance,
           internalNetwork,
+          engineApiVersion: cfg.host.engineApiVersion,
           pids: { engine, limit: datastorePidsLimit(cfg) },
           ...(swarm ? { swarm: { placement: swarm.redis, dataNode: dataNode("redis") } } : {}),
         },
@@ -523,6 +525,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
           ...variant,
           edgeNetwork,
           internalNetwork,
+          engineApiVersion: cfg.host.engineApiVersion,
           ...(swarm
             ? {
                 swarm: swarm.app,
@@ -595,6 +598,7 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
     {
       config: cfg.proxy,
       domain: cfg.domain,
+      engineApiVersion: cfg.host.engineApiVersion,
       extraServerNames: hostnames.slice(1),
       origin: behindCloudflare
         ? { trustedProxies: CLOUDFLARE_IP_RANGES, clientCaPem: ORIGIN_PULL_CA_PEM }
@@ -637,10 +641,12 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       config: cfg.monitoring,
       connection,
       alertWebhookUrl: secrets.alertWebhookUrl ?? pulumi.output(""),
+      // Names known at preview (not the containers' outputs: an app's changes per release), so
+      // the install's text, and every mistake in it, is judged by `pulumi preview` too.
       probes: [
-        { name: "postgres", container: postgres.containerName },
-        ...[...redis.entries()].map(([name, r]) => ({ name: `redis-${name}`, container: r.containerName })),
-        ...cfg.apps.map((a, i) => ({ name: a.name, container: apps[i]!.containerName })),
+        { name: "postgres", container: postgres.workloadRef },
+        ...[...redis.entries()].map(([name, r]) => ({ name: `redis-${name}`, container: r.workloadRef })),
+        ...cfg.apps.map((a, i) => ({ name: a.name, container: apps[i]!.workloadRef })),
       ],
       publicUrl: proxy.url,
       backupDir: backups.backupDir,
@@ -650,7 +656,15 @@ export function composeDeployment(cfg: LaunchgateConfig, secrets: StackSecrets):
       insecureTls: cfg.tls === "internal-ca",
       placement: cfg.placement,
     },
-    { dependsOn: [dataHost.ready] },
+    // Installed once what it probes runs (its first probe would otherwise report them missing).
+    {
+      dependsOn: [
+        dataHost.ready,
+        ...postgres.containers,
+        ...[...redis.values()].map((r) => r.container),
+        ...apps.map((a) => a.workload),
+      ],
+    },
   );
 
   return {

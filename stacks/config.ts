@@ -10,6 +10,7 @@ import { sshHostKeyProblem } from "../contract/ssh-host-key";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
+import { DEFAULT_ENGINE_API_VERSION, engineApiAtLeast } from "../components/app/hardening";
 import { MAX_BACKUP_AGE_HOURS, MAX_PROBE_INTERVAL_SECONDS } from "../contract/monitoring";
 import { DEFAULT_PIDS_LIMITS, MAX_PIDS_LIMITS, POSTGRES_AUX_TASKS } from "../contract/pids-limits";
 import { NODE_LABELS, NODE_LABEL_ON, NODE_NAME_LABEL, nodeName } from "../contract/placement";
@@ -98,6 +99,24 @@ const hostSchema = z
     /** Source ranges allowed to reach SSH (UFW rule). */
     sshAllowFrom: z.array(cidr).min(1).default(["0.0.0.0/0"]),
     timezone: z.string().default("UTC"),
+    /**
+     * The Docker Engine API version of the host's engine, as `docker version --format
+     * '{{.Server.APIVersion}}'` prints it: 1.41 for Debian 12's docker.io 20.10 (the default), 1.45
+     * for Debian 13's 26.1. From 1.44 (Docker 25) containers' healthchecks probe
+     * every 250 ms until first healthy and every 5 s after; below it every 1 s (the engine has no
+     * start interval, and the provider refuses one). Declaring more than the engine has fails the
+     * first container create; the hardened host's docker step checks it.
+     */
+    engineApiVersion: z
+      .string()
+      .regex(
+        /^1\.\d+$/,
+        "a Docker Engine API version such as 1.41, not the Docker release (docker version --format '{{.Server.APIVersion}}')",
+      )
+      .refine((v) => !/^1\.\d+$/.test(v) || engineApiAtLeast(v, DEFAULT_ENGINE_API_VERSION), {
+        message: `Docker Engine API ${DEFAULT_ENGINE_API_VERSION} (Docker 20.10) or later`,
+      })
+      .default(DEFAULT_ENGINE_API_VERSION),
   })
   .strict();
 

@@ -18,7 +18,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_INTERVAL, afterSuccess, attachNetworks, hardened, shortHash } from "./hardening";
+import { afterSuccess, attachNetworks, hardened, healthTiming, shortHash } from "./hardening";
 import * as command from "@pulumi/command";
 import { DELETE_SCOPE_TRIGGER, roleLabel, roleTrigger } from "../../contract/roles";
 import { limitPids, startOneShot, type PidsLimitArgs } from "./pids-limit";
@@ -70,6 +70,11 @@ export interface AppSettings {
 }
 
 export interface AppServiceArgs {
+  /**
+   * Docker Engine API version of the engine the containers run on (`launchgate:host.engineApiVersion`):
+   * from 1.44 healthchecks get a start interval ({@link healthTiming}). @default 1.41 (Debian 12's docker.io)
+   */
+  readonly engineApiVersion?: string;
   /** The app: image, port, health path, limits, env, route, migration. */
   readonly app: AppSettings;
   /** Networks: `edge` if the app has a route, always `internal` for data access. */
@@ -161,6 +166,13 @@ export interface AppServiceArgs {
  */
 export const STOP_GRACE_SECONDS = 10;
 
+/**
+ * Prefix of an app's workload reference on a single host (`app:<app name>`): `lg_container`
+ * (components/ops/scripts/lib-workload.sh) resolves it to the app's running container (label
+ * `launchgate.app`, not a canary, not its migration job), whatever the release's suffix.
+ */
+export const APP_WORKLOAD_PREFIX = "app:";
+
 /** Docker healthcheck test for an HTTP GET that succeeds only on a 2xx answer. Pure; exported for tests. */
 export function httpHealthTest(probe: HealthProbe, port: number, path: string): string[] {
   const url = `http://127.0.0.1:${port}${path}`;
@@ -217,6 +229,12 @@ export class AppService extends pulumi.ComponentResource {
   public readonly containerName: pulumi.Output<string>;
   /** The container or Swarm service: what must start before dependents. */
   public readonly workload: pulumi.Resource;
+  /**
+   * How host ops scripts name this workload for `lg_container` (components/ops/scripts/
+   * lib-workload.sh), known at preview: `app:<app name>` on a single host (the container's name
+   * changes with every release), the Swarm service's name on a cluster.
+   */
+  public readonly workloadRef: string;
 
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("launchgate:app:AppService", name, {}, opts);
@@ -416,9 +434,8 @@ export class AppService extends pulumi.ComponentResource {
       labels: [roleLabel("app"), ...labels],
       healthcheck: {
         tests: httpHealthTest(args.healthProbe ?? "node", app.port, app.healthPath),
-        interval: HEALTH_INTERVAL,
+        ...healthTiming(args.swarm ? undefined : args.engineApiVersion, 5),
         timeout: "5s",
-        retries: 5,
         startPeriod: "20s",
       },
       wait: true,
@@ -464,6 +481,7 @@ export class AppService extends pulumi.ComponentResource {
     this.port = pulumi.output(app.port);
     this.containerName = service.name;
     this.workload = service;
+    this.workloadRef = args.swarm ? alias : `${APP_WORKLOAD_PREFIX}${app.name}`;
     this.registerOutputs({ alias: this.alias, port: this.port, containerName: this.containerName });
   }
 }

@@ -29,8 +29,8 @@ import { shellQuote } from "../ops/remote-script";
  * after start and marks a container healthy only on a passing probe, so the interval is what
  * each dependency level (Postgres → PgBouncer → apps → proxy) waits after being ready.
  * `start_interval` (a fast interval only during `start_period`) needs Engine API 1.44 (Docker
- * 25); Debian bookworm's docker.io is 20.10 (API 1.41) and ignores it, so the interval itself is
- * short: healthy ≤ 1 s after ready, at the cost of one probe per second per container.
+ * 25); Debian bookworm's docker.io is 20.10 (API 1.41), for which the docker provider's client
+ * refuses it, so on such an engine (see {@link healthTiming}) the interval itself is short: healthy ≤ 1 s after ready, at the cost of one probe per second per container.
  * A `wait` container counts as created when the docker provider's own poll (an inspect right
  * after the start, then one a second) sees it healthy, so a container whose first probe passes
  * at +1 s is reported at +2 s: each health-gated level of a deploy costs about 2 s. An interval
@@ -41,6 +41,74 @@ import { shellQuote } from "../ops/remote-script";
  * Services that are slow to get ready the first time use a {@link patientProbe} instead.
  */
 export const HEALTH_INTERVAL = "1s";
+
+/**
+ * The Docker Engine API version from which a healthcheck may set `start_interval` (Docker 25).
+ * Below it the docker provider's client refuses such a container ("specify health-check start
+ * interval" requires API version 1.44), so the program sets it only for a host declared at or
+ * above it (`launchgate:host.engineApiVersion`).
+ */
+export const START_INTERVAL_MIN_API = "1.44";
+
+/**
+ * Engine API version assumed when none is declared: Debian 12 (bookworm)'s docker.io 20.10.
+ */
+export const DEFAULT_ENGINE_API_VERSION = "1.41";
+
+/** Probe interval while starting, on engines with `start_interval` ({@link START_INTERVAL_MIN_API}). */
+export const HEALTH_START_INTERVAL = "250ms";
+
+/**
+ * Probe interval once healthy, on engines with `start_interval`: the start interval gets a
+ * container healthy within ~0.25 s of readiness, so the steady interval need not be short and each
+ * container costs a fifth of the probes (a probe is a `docker exec`, ~30–40 ms of CPU).
+ */
+export const HEALTH_STEADY_INTERVAL_SECONDS = 5;
+
+/** `major.minor` Engine API versions compared numerically (`1.9` < `1.41` < `1.44`). */
+export function engineApiAtLeast(version: string, min: string): boolean {
+  const parse = (v: string) => {
+    const m = /^(\d+)\.(\d+)$/.exec(v);
+    if (!m) throw new Error(`not a Docker Engine API version (major.minor, e.g. 1.41): ${JSON.stringify(v)}`);
+    return [Number(m[1]), Number(m[2])] as const;
+  };
+  const [a, b] = [parse(version), parse(min)];
+  return a[0] !== b[0] ? a[0] > b[0] : a[1] >= b[1];
+}
+
+/** A healthcheck's timing: `interval`, `retries` and, where the engine has it, `startInterval`. */
+export interface HealthTiming {
+  readonly interval: string;
+  readonly retries: number;
+  readonly startInterval?: string;
+}
+
+/**
+ * Healthcheck timing for a container on an engine of API `engineApiVersion` (undefined: a Swarm
+ * service, whose spec in the docker provider has no start interval), such that about
+ * `unhealthyAfterSeconds` of failing probes mark it unhealthy:
+ * - below {@link START_INTERVAL_MIN_API} (and Swarm services): every {@link HEALTH_INTERVAL},
+ *   `unhealthyAfterSeconds` retries;
+ * - from it: every {@link HEALTH_START_INTERVAL} until first healthy (within `start_period`), then
+ *   every {@link HEALTH_STEADY_INTERVAL_SECONDS} s with retries covering the same time (≥ 2).
+ * @throws Error for a malformed version or a non-positive `unhealthyAfterSeconds`.
+ */
+export function healthTiming(
+  engineApiVersion: string | undefined,
+  unhealthyAfterSeconds: number,
+): HealthTiming {
+  if (!Number.isInteger(unhealthyAfterSeconds) || unhealthyAfterSeconds < 1)
+    throw new Error(
+      `healthTiming: unhealthyAfterSeconds must be a whole number ≥ 1, got ${unhealthyAfterSeconds}`,
+    );
+  if (engineApiVersion === undefined || !engineApiAtLeast(engineApiVersion, START_INTERVAL_MIN_API))
+    return { interval: HEALTH_INTERVAL, retries: unhealthyAfterSeconds };
+  return {
+    interval: `${HEALTH_STEADY_INTERVAL_SECONDS}s`,
+    startInterval: HEALTH_START_INTERVAL,
+    retries: Math.max(2, Math.ceil(unhealthyAfterSeconds / HEALTH_STEADY_INTERVAL_SECONDS)),
+  };
+}
 
 /**
  * Where a {@link patientProbe} notes that its container has passed once: under the `/tmp` tmpfs

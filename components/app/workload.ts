@@ -243,6 +243,11 @@ export function toServiceArgs(
     ? [...(container.labels as pulumi.Input<docker.types.input.ContainerLabel>[]), nnp]
     : pulumi.output(container.labels ?? []).apply((ls) => [...(ls ?? []), nnp]);
   const health = container.healthcheck as docker.types.input.ContainerHealthcheck | undefined;
+  // The provider's service healthcheck has no start interval: a caller must not ask for one.
+  if (health?.startInterval !== undefined)
+    throw new Error(
+      `a Swarm service's healthcheck cannot set startInterval (the docker provider's service spec has none); use healthTiming(undefined, …)`,
+    );
   const monitor = seconds(swarm.monitorSeconds ?? 30);
   const grace = (container.stopTimeout ?? container.destroyGraceSeconds) as number | undefined;
   const memoryMb = container.memory as number | undefined;

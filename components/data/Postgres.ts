@@ -11,7 +11,7 @@ import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { HEALTH_INTERVAL, attachNetworks, hardened, patientProbe } from "../app/hardening";
+import { attachNetworks, hardened, healthTiming, patientProbe } from "../app/hardening";
 import { limitPids, type EngineCli } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
@@ -84,6 +84,11 @@ export interface PostgresSettings {
 }
 
 export interface PostgresArgs {
+  /**
+   * Docker Engine API version of the engine the containers run on (`launchgate:host.engineApiVersion`):
+   * from 1.44 healthchecks get a start interval ({@link healthTiming}). @default 1.41 (Debian 12's docker.io)
+   */
+  readonly engineApiVersion?: string;
   /** Image, memory, tuning, databases/roles and PgBouncer settings. */
   readonly config: PostgresSettings;
   /** Internal network the server and PgBouncer join; no host port is published. */
@@ -294,6 +299,8 @@ function pgbouncerScript(binary: string, cfg: PostgresSettings, authFromSecretFi
 export class Postgres extends pulumi.ComponentResource {
   /** Container name of the server (used by backups via `docker exec`). */
   public readonly containerName: pulumi.Output<string>;
+  /** The server's container or Swarm service name, known at preview (for `lg_container`). */
+  public readonly workloadRef: string;
   /** Named volume holding PGDATA (protected, retained on delete). */
   public readonly volumeName: pulumi.Output<string>;
   /** Superuser password (secret). */
@@ -371,10 +378,9 @@ export class Postgres extends pulumi.ComponentResource {
       healthcheck: {
         // Patient until first ready: a new volume's initdb outlasts the first probe (issue 12).
         tests: patientProbe(POSTGRES_READY_CHECK, POSTGRES_FIRST_READY_WAIT_SECONDS),
-        interval: HEALTH_INTERVAL,
-        timeout: "5s",
         // ~10 s of failed probes before "unhealthy" (the monitor alerts on it), not 10 minutes.
-        retries: 10,
+        ...healthTiming(args.swarm ? undefined : args.engineApiVersion, 10),
+        timeout: "5s",
         startPeriod: "60s",
       },
       wait: true,
@@ -524,9 +530,8 @@ export class Postgres extends pulumi.ComponentResource {
       labels: datastoreLabels("pgbouncer"),
       healthcheck: {
         tests: bouncerHealth,
-        interval: HEALTH_INTERVAL,
+        ...healthTiming(args.swarm ? undefined : args.engineApiVersion, 10),
         timeout: "5s",
-        retries: 10,
         startPeriod: "10s",
       },
       wait: true,
@@ -560,6 +565,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.containers = [server, pooler];
     this.databaseResources = databaseResources;
     this.containerName = server.name;
+    this.workloadRef = name;
     this.volumeName = volume.name;
     this.superuserPassword = pulumi.secret(superPassword.result);
     this.databaseUrls = pulumi.secret(pulumi.all(urls));

@@ -9,7 +9,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { HEALTH_INTERVAL, attachNetworks, hardened } from "../app/hardening";
+import { attachNetworks, hardened, healthTiming } from "../app/hardening";
 import { limitPids, type PidsLimitArgs } from "../app/pids-limit";
 import { datastoreLabels } from "../../contract/roles";
 import { SECRETS_DIR, SwarmPlacement, declareWorkload, swarmSecretFiles } from "../app/workload";
@@ -32,6 +32,11 @@ export interface RedisInstance {
 }
 
 export interface RedisArgs {
+  /**
+   * Docker Engine API version of the engine the containers run on (`launchgate:host.engineApiVersion`):
+   * from 1.44 healthchecks get a start interval ({@link healthTiming}). @default 1.41 (Debian 12's docker.io)
+   */
+  readonly engineApiVersion?: string;
   /** Image reference (pinned by digest outside `local`). */
   readonly image: string;
   /** Name, role (`queue`/`session` keep every key; `cache` evicts) and memory ceiling. */
@@ -160,6 +165,8 @@ export class Redis extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   /** Container name (used by backups to copy the RDB). */
   public readonly containerName: pulumi.Output<string>;
+  /** The server's container or Swarm service name, known at preview (for `lg_container`). */
+  public readonly workloadRef: string;
   /** Named volume holding AOF + RDB. */
   public readonly volumeName: pulumi.Output<string>;
 
@@ -194,9 +201,8 @@ export class Redis extends pulumi.ComponentResource {
       ...attachNetworks([{ name: args.internalNetwork, aliases: [name] }]),
       healthcheck: {
         tests: args.swarm ? REDIS_SWARM_HEALTHCHECK : REDIS_HEALTHCHECK,
-        interval: HEALTH_INTERVAL,
+        ...healthTiming(args.swarm ? undefined : args.engineApiVersion, 10),
         timeout: "3s",
-        retries: 10,
         // Replaying a large AOF on start can take a while before PING answers.
         startPeriod: "30s",
       },
@@ -222,6 +228,7 @@ export class Redis extends pulumi.ComponentResource {
     this.container = server;
     this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);
     this.containerName = server.name;
+    this.workloadRef = name;
     this.volumeName = volume.name;
     this.registerOutputs({ url: this.url, containerName: this.containerName, volumeName: this.volumeName });
   }

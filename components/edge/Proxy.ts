@@ -12,7 +12,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_INTERVAL, afterSuccess, attachNetworks, hardened, shortHash } from "../app/hardening";
+import { afterSuccess, attachNetworks, hardened, healthTiming, shortHash } from "../app/hardening";
 import { limitPids, startOneShot, type PidsLimitArgs } from "../app/pids-limit";
 import { DEFAULT_PIDS_LIMITS } from "../../contract/pids-limits";
 import { roleLabel } from "../../contract/roles";
@@ -92,6 +92,11 @@ export interface ProxySettings {
 }
 
 export interface ProxyArgs {
+  /**
+   * Docker Engine API version of the engine the containers run on (`launchgate:host.engineApiVersion`):
+   * from 1.44 healthchecks get a start interval ({@link healthTiming}). @default 1.41 (Debian 12's docker.io)
+   */
+  readonly engineApiVersion?: string;
   readonly config: ProxySettings;
   /** Public host name served (the certificate's subject). */
   readonly domain: string;
@@ -329,9 +334,8 @@ export class Proxy extends pulumi.ComponentResource {
           "/dev/null",
           `http://127.0.0.1:${HEALTH_PORT}/healthz`,
         ],
-        interval: HEALTH_INTERVAL,
+        ...healthTiming(args.swarm ? undefined : args.engineApiVersion, 5),
         timeout: "3s",
-        retries: 5,
         startPeriod: "5s",
       },
       wait: true,

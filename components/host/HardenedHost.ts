@@ -29,6 +29,7 @@
  * Deleting the component does not undo the hardening (no `delete` commands): a host is never
  * silently un-hardened.
  */
+import { DEFAULT_ENGINE_API_VERSION } from "../app/hardening";
 import * as path from "path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -164,6 +165,12 @@ export interface HostSettings {
   readonly sshAllowFrom: readonly string[];
   /** tz database name, e.g. `UTC`. */
   readonly timezone: string;
+  /**
+   * Docker Engine API version the program assumes of the host's engine (healthcheck start
+   * intervals from 1.44); the docker step fails unless the engine speaks at least it.
+   * @default 1.41 (Debian 12's docker.io 20.10)
+   */
+  readonly engineApiVersion?: string;
 }
 
 export interface HardenedHostArgs {
@@ -372,7 +379,7 @@ export class HardenedHost extends pulumi.ComponentResource {
       needrestart: {},
       auditd: {},
       "process-accounting": {},
-      docker: {},
+      docker: { LG_ENGINE_API_MIN: args.host.engineApiVersion ?? DEFAULT_ENGINE_API_VERSION },
       logrotate: { LG_DEPLOY_USER: deployUser, LG_LOG_DIR: logDir, LG_LOG_RETENTION_DAYS: retention },
       storage: {
         LG_DEPLOY_USER: deployUser,

@@ -888,6 +888,34 @@ describe("the local stack end to end on the disposable VPS", { timeout: 15 * 60_
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     }));
 
+  it("the monitor finds every workload it probes on the VPS, each app by its label whatever the release", () =>
+    tl.phase("monitor probe", async () => {
+      // The install names workloads (apps as `app:<name>`), not this release's containers.
+      const probe = exec(vps!, "cat /usr/local/lib/launchgate/monitor-probe.sh").stdout;
+      const apps = (stackFile.values.apps as { name: string }[]).map((a) => a.name);
+      for (const a of apps)
+        assert.match(probe, new RegExp(`\\b${a}=app:${a}\\b`), `probe names app ${a} by label`);
+      const r = await eventually(
+        "every probed workload healthy",
+        async () => exec(vps!, "/usr/local/lib/launchgate/monitor-probe.sh --print", 60_000),
+        (x) =>
+          x.code === 0 &&
+          ["postgres", ...apps].every((n) => new RegExp(`^container\\.${n}=healthy$`, "m").test(x.stdout)),
+        60_000,
+      );
+      const seen = r.stdout.split("\n").filter((l) => l.startsWith("container."));
+      assert.equal(
+        seen.length,
+        1 + apps.length + (stackFile.values.redis as { instances: unknown[] }).instances.length,
+        seen.join("\n"),
+      );
+      assert.deepEqual(
+        seen.filter((l) => !l.endsWith("=healthy")),
+        [],
+        "every probed container healthy",
+      );
+    }));
+
   it("tears down without leaving anything behind", () =>
     tl.phase(
       "teardown",

@@ -1353,6 +1353,43 @@ const CASES: [string, string, Change][] = [
     "monitoring-installed",
     setProp("monitoring-install", "stdin", "http://hooks.example.com/alerts\n"),
   ],
+  // Session 7: the install's text is known at preview (it names workloads, not this release's
+  // containers), so mistakes inside it are refused by `pulumi preview`, not only at `up`.
+  [
+    "monitor timer does not repeat",
+    "monitoring-installed",
+    replaceIn("monitoring-install", "create", /OnUnitActiveSec=\d+s/, ""),
+  ],
+  [
+    "monitors alert to /dev/null",
+    "monitoring-installed",
+    replaceIn(
+      "monitoring-install",
+      "create",
+      /LG_WEBHOOK_FILE=('\\'')\/etc\/launchgate\/alert-webhook/,
+      "LG_WEBHOOK_FILE=$1/dev/null",
+    ),
+  ],
+  [
+    "monitoring install writes the alert target nowhere",
+    "monitoring-installed",
+    replaceIn(
+      "monitoring-install",
+      "create",
+      /LG_STDIN_FILE='\/etc\/launchgate\/alert-webhook'/,
+      "LG_STDIN_FILE=''",
+    ),
+  ],
+  [
+    "monitors probe no public URL",
+    "monitoring-installed",
+    replaceIn("monitoring-install", "create", /LG_PUBLIC_URL=('\\'')https:\/\/[^']*/, "LG_PUBLIC_URL=$1"),
+  ],
+  [
+    "monitors probe no workload",
+    "monitoring-installed",
+    replaceIn("monitoring-install", "create", /LG_PROBE_CONTAINERS=('\\'')[^']*/, "LG_PROBE_CONTAINERS=$1"),
+  ],
   [
     "monitors probe once a day",
     PROGRAM_ERROR,

@@ -67,6 +67,29 @@ describe("harness (no engine)", () => {
     assert.equal(tar.length % 512, 0);
   });
 
+  it("refuses a healthcheck start interval below Engine API 1.44, as the provider's client does", async () => {
+    const box = fixture().find((r) => r.type === CONTAINER && r.name === "app-api")!;
+    const starting = {
+      ...box,
+      inputs: { ...box.inputs, healthcheck: { ...box.inputs.healthcheck, startInterval: "250ms" } },
+    };
+    const withEngine = (api: string) => {
+      const h = new Harness({ imageMap, runId: "lg-svc-unit", log: () => undefined });
+      (h as unknown as { apiJson: () => Promise<unknown> }).apiJson = async () => ({ ApiVersion: api });
+      return h;
+    };
+    await assert.rejects(
+      withEngine("1.41").refuseWhatTheClientWould([starting]),
+      /app-api: "specify health-check start interval" requires API version 1\.44, but the Docker daemon API version is 1\.41/,
+    );
+    await withEngine("1.45").refuseWhatTheClientWould([starting]);
+    // Without a start interval the engine is not even asked.
+    const unasked = withEngine("1.41");
+    (unasked as unknown as { apiJson: () => Promise<unknown> }).apiJson = async () =>
+      assert.fail("asked the engine");
+    await unasked.refuseWhatTheClientWould([box]);
+  });
+
   it("sees a `wait` container healthy as the docker provider does: an inspect at the start, then one per PROVIDER_WAIT_POLL_MS", async () => {
     // Docker marks it healthy between the provider's 2nd and 3rd inspect (its state is scripted
     // per inspect call); the provider only reports the create at the 3rd, two polls later.

@@ -713,6 +713,7 @@ export class Harness {
       (r) => [NETWORK, VOLUME, CONTAINER, ...PG_TYPES, ...handled].includes(r.type) || isPidsLimitCommand(r),
     );
     for (const r of relevant) this.validate(r);
+    await this.refuseWhatTheClientWould(relevant);
     const pg = relevant.filter((x) => PG_TYPES.includes(x.type));
     if (pg.length && !this.opts.postgresAdminContainer && !this.opts.postgresqlExec)
       throw new Error("postgresql resources recorded but no postgresAdminContainer given");
@@ -819,6 +820,27 @@ export class Harness {
     }
     await rolesDone();
     return started;
+  }
+
+  /**
+   * What the docker provider's Engine API client refuses before sending anything, refused here
+   * too (this harness talks to the engine directly, and an engine ignores fields it does not know):
+   * a healthcheck `startInterval` on an engine below API 1.44 (moby's client: "specify
+   * health-check start interval" requires API version 1.44). Creates nothing.
+   */
+  async refuseWhatTheClientWould(resources: readonly RecordedResource[]): Promise<void> {
+    const starting = resources.filter(
+      (r) =>
+        r.type === CONTAINER &&
+        (r.inputs.healthcheck as { startInterval?: string } | undefined)?.startInterval,
+    );
+    if (!starting.length) return;
+    const api = String(((await this.apiJson("GET", "/version")) as { ApiVersion?: string }).ApiVersion);
+    const [major, minor] = api.split(".").map(Number) as [number, number];
+    if (major > 1 || (major === 1 && minor >= 44)) return;
+    throw new Error(
+      `${starting[0]!.name}: "specify health-check start interval" requires API version 1.44, but the Docker daemon API version is ${api} (declare launchgate:host.engineApiVersion as the engine's)`,
+    );
   }
 
   /** Throws UnmappedFieldError for any field the harness does not map (dry: creates nothing). */

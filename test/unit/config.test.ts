@@ -3,9 +3,10 @@
  * naming the key, the value received and what is expected — before any resource exists.
  */
 import assert from "node:assert/strict";
+import { configProblems } from "../support/config-problems";
 import { describe, test } from "node:test";
 import * as path from "node:path";
-import { ConfigError, LaunchgateConfig, parseConfig } from "../../stacks/config";
+import { LaunchgateConfig, parseConfig } from "../../stacks/config";
 import { readStackFile } from "../../stacks/stack-file";
 import { SWARM_HOSTS } from "../gates/support";
 
@@ -19,15 +20,7 @@ function edited(stack: string, edit: (raw: any) => void): Record<string, unknown
   return raw;
 }
 
-function problemsOf(raw: Record<string, unknown>, stack: string): string[] {
-  try {
-    parseConfig(raw, stack);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e.problems;
-  }
-  return [];
-}
+const problemsOf = configProblems;
 
 describe("shipped stack files", () => {
   for (const stack of ["local", "staging", "production"]) {

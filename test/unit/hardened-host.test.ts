@@ -41,6 +41,7 @@ const HOST: HostConfig = {
   storagePath: "/srv/launchgate",
   sshAllowFrom: ["198.51.100.0/24", "192.0.2.7/32"],
   timezone: "Europe/Berlin",
+  engineApiVersion: "1.41",
 };
 
 function baseArgs(over: Partial<HardenedHostArgs> = {}): HardenedHostArgs {

@@ -275,6 +275,30 @@ describe("Monitoring", () => {
       assert.deepEqual([r.code, r.stdout], [0, "postgres\n"]);
       assert.ok(!fs.existsSync(path.join(dir, "log")));
     });
+    test("single-host app: its running container by label, a healthy one first, never a canary or its migration", async () => {
+      fs.rmSync(path.join(dir, "log"), { force: true });
+      // docker ps, newest first: the new release still starting, a canary, a running migration, the old release.
+      const ps =
+        "n3w Up 2 seconds (health: starting) <>\\nc4n Up 5 minutes (healthy) <canary>\\n" +
+        "m1g Up 1 second <migrate>\\n0ld Up 3 hours (healthy) <>\\n";
+      const r = await call("lg_container app:api", { LG_PLACEMENT: "single-host", FAKE_PS: ps });
+      assert.deepEqual([r.code, r.stdout], [0, "0ld\n"]);
+      assert.match(
+        fs.readFileSync(path.join(dir, "log"), "utf8"),
+        /ps --filter label=launchgate\.app=api --filter status=running --format/,
+      );
+      const starting = await call("lg_container app:api", {
+        LG_PLACEMENT: "single-host",
+        FAKE_PS: "n3w Up 2 seconds (health: starting) <>\\nc4n Up 5 minutes (healthy) <canary>\\n",
+      });
+      assert.deepEqual([starting.code, starting.stdout], [0, "n3w\n"]);
+      const none = await call("lg_container app:api", {
+        LG_PLACEMENT: "single-host",
+        FAKE_PS: "c4n Up 5 minutes (healthy) <canary>\\nm1g Up 1 second <migrate>\\n",
+      });
+      assert.notEqual(none.code, 0);
+      assert.match(none.stderr, /app api has no running container on this host/);
+    });
     test("swarm: the newest running task container of the service, found by its service label", async () => {
       const r = await call("lg_container postgres", { LG_PLACEMENT: "swarm", FAKE_PS: "c0ffee1\nc0ffee0\n" });
       assert.deepEqual([r.code, r.stdout], [0, "c0ffee1\n"]);

@@ -5,6 +5,7 @@
  * stack: every container has exactly one applier with its role's limit, one-shots a starter.
  */
 import assert from "node:assert/strict";
+import { configProblems } from "../support/config-problems";
 import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import * as docker from "@pulumi/docker";
@@ -18,7 +19,7 @@ import {
   pidsLimitCommand,
   servicePidsLimitCommand,
 } from "../../contract/pids-limits";
-import { ConfigError, parseConfig, postgresPidsLimit } from "../../stacks/config";
+import { parseConfig, postgresPidsLimit } from "../../stacks/config";
 import { readStackFile } from "../../stacks/stack-file";
 import { swarmOverrides } from "../gates/support";
 import { installMocks, recordOptions, settle, type Recorder } from "../support/mocks";
@@ -219,15 +220,7 @@ describe("limitPids", () => {
 
 describe("config: pidsLimits by role", () => {
   const local = () => structuredClone(readStackFile(ROOT, "local").values);
-  const problems = (raw: Record<string, unknown>): string[] => {
-    try {
-      parseConfig(raw, "local");
-      return [];
-    } catch (e) {
-      assert.ok(e instanceof ConfigError);
-      return e.problems;
-    }
-  };
+  const problems = (raw: Record<string, unknown>): string[] => configProblems(raw, "local");
   test("defaults by role; Postgres gets at least maxConnections + 64", () => {
     const cfg = parseConfig(local(), "local");
     assert.deepEqual(cfg.pidsLimits, {

@@ -49,3 +49,7 @@ else
   start_dockerd
 fi
 wait_for 60 docker info
+
+# The program sets engine features by the API version it was told (healthcheck start intervals
+# from 1.44): refuse an older engine here, by name, rather than at the first container create.
+require_engine_api "${LG_ENGINE_API_MIN:-1.41}"

@@ -6,7 +6,7 @@
 # on a pipe, so it never appears on a command line; no file means alerts go to the journal only.
 # Alert state lives in LG_STATE_DIR/alerts/<check> ("level epoch"); it and the access-log offset
 # only advance after a successful delivery, so a failed post is retried on the next run.
-# Needs: LG_PROBE_CONTAINERS ("name=container ...", Swarm service names with LG_PLACEMENT=swarm) LG_PUBLIC_URL LG_BACKUP_DIR LG_DISK_PATH
+# Needs: LG_PROBE_CONTAINERS ("name=workload ...": lg_container's workloads, see lib-workload.sh) LG_PUBLIC_URL LG_BACKUP_DIR LG_DISK_PATH
 #   LG_ACCESS_LOG LG_STATE_DIR LG_WEBHOOK_FILE LG_EVALUATE LG_REALERT_MINUTES LG_HOST_LABEL
 #   LG_HTTP_TIMEOUT LG_INSECURE_TLS LG_PLACEMENT, and the thresholds monitor-evaluate.sh reads
 #   (+ lib-common.sh, lib-workload.sh).
@@ -30,6 +30,10 @@ measure() {
       # (if it has one here: tasks on other nodes are judged by their replicas only).
       echo "service.$name=$(lg_service_replicas "$c")"
       c=$(lg_container "$c" 2>/dev/null) || continue
+    elif ! c=$(lg_container "$c" 2>/dev/null); then
+      # An app with no running container (its workload is `app:<name>`).
+      echo "container.$name=missing"
+      continue
     fi
     s=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$c" 2>/dev/null) || s=missing
     echo "container.$name=$s"
