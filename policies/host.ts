@@ -410,8 +410,13 @@ function iniSections(text: string, name: string): string | undefined {
 
 /** The last `key = value` in ini text (fail2ban: later wins). */
 function lastIniValue(section: string, key: string): string | undefined {
-  const all = [...section.matchAll(new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "gm"))];
-  return all.length > 0 ? all[all.length - 1]![1]!.toLowerCase() : undefined;
+  return lastIniRaw(section, key)?.toLowerCase();
+}
+
+/** The last `key = value` of an INI section as written (case kept: paths, addresses). */
+function lastIniRaw(section: string | undefined, key: string): string | undefined {
+  if (section === undefined) return undefined;
+  return [...section.matchAll(new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "gm"))].pop()?.[1];
 }
 
 /** fail2ban thresholds: ban after at most this many failures, for/over at least 10 minutes. */
@@ -427,11 +432,7 @@ function* fail2banProblems(raw: string): Generator<string> {
     yield "fail2ban's sshd jail is not enabled; set `enabled = true` in its [sshd] section.";
   // The sshd jail's values win over [DEFAULT]'s; fail2ban's own default maxretry is 5, bantime 10m.
   const setting = (key: string): string | undefined => {
-    const read = (section: string | undefined) =>
-      section === undefined
-        ? undefined
-        : [...section.matchAll(new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "gm"))].pop()?.[1];
-    return read(jail) ?? read(iniSections(text, "DEFAULT"));
+    return lastIniRaw(jail, key) ?? lastIniRaw(iniSections(text, "DEFAULT"), key);
   };
   const logpath = setting("logpath");
   if (logpath !== undefined && !/^\/var\/log\/\S+$/.test(logpath) && setting("backend") !== "systemd")

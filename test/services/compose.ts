@@ -65,16 +65,141 @@ export function runSeedCompose(o: {
   project: string;
   timeoutMs?: number;
 }): ComposeTiming {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-svc-compose-"));
-  const file = path.join(dir, "docker-compose.yml");
-  fs.mkdirSync(path.join(dir, "backups"));
-  fs.writeFileSync(file, seedComposeFile(o.postgresImage, o.redisImage));
   const env = {
-    ...process.env,
     DB_USER: "blazetv",
     DB_PASSWORD: crypto.randomBytes(12).toString("hex"),
     DB_NAME: "blazetv",
   };
+  return withComposeProject(
+    { project: o.project, content: seedComposeFile(o.postgresImage, o.redisImage), env, dirs: ["backups"] },
+    (compose, t0) => {
+      const pg = compose(["ps", "-q", "postgres"]).trim();
+      const redis = compose(["ps", "-q", "redis"]).trim();
+      const deadline = t0 + (o.timeoutMs ?? 120_000);
+      let pgUp = false;
+      let redisUp = false;
+      while (!(pgUp && redisUp)) {
+        if (Date.now() > deadline)
+          throw new Error(`seed compose not ready in time (postgres ${pgUp}, redis ${redisUp})`);
+        pgUp ||= dockerOk(["exec", pg, "pg_isready", "-h", "127.0.0.1", "-U", "blazetv"]);
+        redisUp ||= dockerOk(["exec", redis, "sh", "-c", "redis-cli ping | grep -q PONG"]);
+        if (!(pgUp && redisUp)) execFileSync("sleep", ["0.2"]);
+      }
+      return Date.now() - t0;
+    },
+  );
+}
+
+/** What the app chain needs of the program's own containers (recorded inputs, local images). */
+export interface AppChainSpec {
+  readonly postgresImage: string;
+  readonly redisImage: string;
+  readonly appImage: string;
+  /** The Postgres container's healthcheck test (as the program declares it). */
+  readonly postgresHealth: readonly string[];
+  /** The migration's argv (entrypoint + command, as the program runs it). */
+  readonly migrate: readonly string[];
+  /** The app's port and healthcheck test (as the program declares them). */
+  readonly port: number;
+  readonly appHealth: readonly string[];
+  /** Healthcheck interval, as the program's (a Go duration). */
+  readonly interval: string;
+}
+
+/**
+ * The same critical chain as the program's deploy, written as a docker-compose user would:
+ * Postgres (healthy) → the app's migration (`service_completed_successfully`) → the app
+ * (healthy), Redis beside; same images, healthchecks and interval; no roles (the app logs in as
+ * the image's superuser), no PgBouncer, proxy or further apps (they are off the critical path).
+ * JSON is YAML, so the file is the object as JSON; every `$` is doubled (compose interpolates).
+ */
+export function appChainComposeFile(spec: AppChainSpec, password: string): string {
+  const health = (test: readonly string[]) => ({
+    test: [...test],
+    interval: spec.interval,
+    timeout: "5s",
+    retries: 10,
+    start_period: "60s",
+  });
+  const db = `postgres://app:${password}@postgres:5432/app`;
+  const file = {
+    services: {
+      postgres: {
+        image: spec.postgresImage,
+        environment: { POSTGRES_USER: "app", POSTGRES_PASSWORD: password, POSTGRES_DB: "app" },
+        healthcheck: health(spec.postgresHealth),
+      },
+      redis: { image: spec.redisImage, command: ["redis-server", "--appendonly", "yes"] },
+      migrate: {
+        image: spec.appImage,
+        entrypoint: [...spec.migrate],
+        environment: { DATABASE_URL: db },
+        depends_on: { postgres: { condition: "service_healthy" } },
+      },
+      api: {
+        image: spec.appImage,
+        environment: { DATABASE_URL: db, PORT: String(spec.port) },
+        healthcheck: health(spec.appHealth),
+        depends_on: {
+          migrate: { condition: "service_completed_successfully" },
+          redis: { condition: "service_started" },
+        },
+      },
+    },
+  };
+  return JSON.stringify(file, null, 2).replace(/\$/g, "$$$$");
+}
+
+/**
+ * `docker-compose up -d` of {@link appChainComposeFile} until the app is healthy (Docker health,
+ * polled every 0.1 s): the baseline a compose user gets for the program's chain.
+ */
+export function runAppChainCompose(o: {
+  spec: AppChainSpec;
+  project: string;
+  timeoutMs?: number;
+}): ComposeTiming {
+  const password = crypto.randomBytes(12).toString("hex");
+  return withComposeProject(
+    { project: o.project, content: appChainComposeFile(o.spec, password), env: {} },
+    (compose, t0) => {
+      const api = compose(["ps", "-q", "api"]).trim();
+      const deadline = t0 + (o.timeoutMs ?? 120_000);
+      for (;;) {
+        const status = execFileSync("docker", ["inspect", "-f", "{{.State.Health.Status}}", api], {
+          encoding: "utf8",
+        }).trim();
+        if (status === "healthy") return Date.now() - t0;
+        if (Date.now() > deadline) throw new Error(`compose app chain not healthy in time (api ${status})`);
+        execFileSync("sleep", ["0.1"]);
+      }
+    },
+  );
+}
+
+function dockerOk(cmd: string[]): boolean {
+  try {
+    execFileSync("docker", cmd, { stdio: "ignore", timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes `content` as docker-compose.yml in a temp dir (with `dirs` beside it), runs `up -d`
+ * (timed), then `ready(compose, t0)` for the ready time; always `down -v` and a sweep of the
+ * project's labelled containers, networks and volumes, also on failure.
+ */
+function withComposeProject(
+  o: { project: string; content: string; env: Record<string, string>; dirs?: string[] },
+  ready: (compose: (args: string[], timeout?: number) => string, t0: number) => number,
+): ComposeTiming {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-svc-compose-"));
+  const file = path.join(dir, "docker-compose.yml");
+  for (const d of o.dirs ?? []) fs.mkdirSync(path.join(dir, d));
+  fs.writeFileSync(file, o.content);
+  const env = { ...process.env, ...o.env };
   const compose = (args: string[], timeout = 120_000) =>
     execFileSync("docker-compose", ["-p", o.project, "-f", file, ...args], {
       cwd: dir,
@@ -83,31 +208,11 @@ export function runSeedCompose(o: {
       timeout,
       stdio: ["ignore", "pipe", "pipe"],
     });
-  const ok = (cmd: string[]) => {
-    try {
-      execFileSync("docker", cmd, { stdio: "ignore", timeout: 10_000 });
-      return true;
-    } catch {
-      return false;
-    }
-  };
   try {
     const t0 = Date.now();
     compose(["up", "-d"]);
     const upMs = Date.now() - t0;
-    const pg = compose(["ps", "-q", "postgres"]).trim();
-    const redis = compose(["ps", "-q", "redis"]).trim();
-    const deadline = t0 + (o.timeoutMs ?? 120_000);
-    let pgUp = false;
-    let redisUp = false;
-    while (!(pgUp && redisUp)) {
-      if (Date.now() > deadline)
-        throw new Error(`seed compose not ready in time (postgres ${pgUp}, redis ${redisUp})`);
-      pgUp ||= ok(["exec", pg, "pg_isready", "-h", "127.0.0.1", "-U", "blazetv"]);
-      redisUp ||= ok(["exec", redis, "sh", "-c", "redis-cli ping | grep -q PONG"]);
-      if (!(pgUp && redisUp)) execFileSync("sleep", ["0.2"]);
-    }
-    return { upMs, readyMs: Date.now() - t0, file };
+    return { upMs, readyMs: ready(compose, t0), file };
   } finally {
     try {
       compose(["down", "-v", "--remove-orphans"]);

@@ -1,0 +1,46 @@
+/**
+ * The bench's compose baseline for the program's own chain (test/services/compose.ts
+ * `appChainComposeFile`): the order a compose user writes (Postgres healthy → migration exited 0
+ * → app healthy), the program's healthchecks verbatim, and `$` escaped from compose's interpolation.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { appChainComposeFile } from "../services/compose";
+
+describe("appChainComposeFile", () => {
+  const spec = {
+    postgresImage: "pg:x",
+    redisImage: "redis:x",
+    appImage: "app:x",
+    postgresHealth: ["CMD-SHELL", 'i=0; until pg_isready; do i=$((i+1)); [ "$i" -lt 40 ] || exit 1; done'],
+    migrate: ["node", "dist/migrate.js"],
+    port: 3000,
+    appHealth: ["CMD", "node", "-e", "probe()"],
+    interval: "1s",
+  };
+  const file = appChainComposeFile(spec, "pw");
+  const parsed = JSON.parse(file) as {
+    services: Record<
+      string,
+      {
+        depends_on?: Record<string, { condition: string }>;
+        healthcheck?: { test: string[]; interval: string };
+        entrypoint?: string[];
+      }
+    >;
+  };
+  test("postgres healthy → migration exited 0 → the app healthy", () => {
+    const s = parsed.services;
+    assert.deepEqual(Object.keys(s).sort(), ["api", "migrate", "postgres", "redis"]);
+    assert.deepEqual(s.migrate!.depends_on, { postgres: { condition: "service_healthy" } });
+    assert.equal(s.api!.depends_on!.migrate!.condition, "service_completed_successfully");
+    assert.deepEqual(s.migrate!.entrypoint, spec.migrate);
+  });
+  test("the program's healthchecks and interval, with every $ doubled for compose", () => {
+    const pg = parsed.services.postgres!.healthcheck!;
+    assert.equal(pg.test[1], spec.postgresHealth[1]!.replace(/\$/g, "$$$$"));
+    assert.ok(!/(^|[^$])\$([^$]|$)/.test(file), "no single $ left");
+    assert.deepEqual(parsed.services.api!.healthcheck!.test, spec.appHealth);
+    assert.equal(parsed.services.api!.healthcheck!.interval, "1s");
+  });
+});
