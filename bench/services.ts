@@ -13,7 +13,12 @@ import * as crypto from "node:crypto";
 import * as os from "node:os";
 import * as path from "node:path";
 import { readStackFile } from "../stacks/stack-file";
-import { type AppChainSpec, runAppChainCompose, runSeedCompose } from "../test/services/compose";
+import {
+  type AppChainSpec,
+  type HealthTimingSpec,
+  runAppChainCompose,
+  runSeedCompose,
+} from "../test/services/compose";
 import { ensureImages } from "../test/services/images";
 import { recordProgram } from "../test/services/record";
 import { CONTAINER, Harness } from "../test/support/harness";
@@ -82,19 +87,24 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
   const pgC = containerOf("postgres");
   const migC = containerOf(`app-${api.name}-migrate`);
   const apiC = apiOf(current);
-  const hc = (r: RecordedResource) => r.inputs.healthcheck as { tests: string[]; interval: string };
+  const hc = (r: RecordedResource) => r.inputs.healthcheck as { tests: string[] } & HealthTimingSpec;
+  const timing = (r: RecordedResource) => {
+    const { interval, timeout, retries, startPeriod, startInterval } = hc(r);
+    return { interval, timeout, retries, startPeriod, ...(startInterval ? { startInterval } : {}) };
+  };
   const chain: AppChainSpec = {
     postgresImage: images.map.postgres!,
     redisImage: images.map.redis!,
     appImage: images.map[api.image]!,
     postgresHealth: hc(pgC).tests,
-    migrate: [
-      ...((migC.inputs.entrypoints as string[] | undefined) ?? []),
-      ...((migC.inputs.command as string[]) ?? []),
-    ],
+    migrate: {
+      ...(migC.inputs.entrypoints ? { entrypoint: migC.inputs.entrypoints as string[] } : {}),
+      command: (migC.inputs.command as string[] | undefined) ?? [],
+    },
     port: api.port,
     appHealth: hc(apiC).tests,
-    interval: hc(apiC).interval,
+    postgresTiming: timing(pgC),
+    appTiming: timing(apiC),
   };
   const chainCompose = () =>
     runAppChainCompose({ spec: chain, project: `lg-bench-chain-${crypto.randomBytes(3).toString("hex")}` })
@@ -195,7 +205,7 @@ export async function measureServices(log: (l: string) => void): Promise<Row[]> 
         {
           figure: `services: all ${n} containers healthy, beside the same chain in compose (median of ${HEALTHY_ROUNDS})`,
           ours: secs(median(healthyMs)),
-          baselineWhat: `docker-compose up -d: postgres healthy → the app's migration exited 0 → the app healthy (same images, healthchecks, interval; no roles, PgBouncer, proxy, PIDs limits)`,
+          baselineWhat: `docker-compose up -d: postgres healthy → the app's migration exited 0 → the app healthy (same images, healthchecks and their timing; no roles, PgBouncer, proxy, PIDs limits)`,
           baseline: secs(median(chainMs)),
           ratio: ratio(median(healthyMs), median(chainMs)),
         },

@@ -10,7 +10,11 @@ import { sshHostKeyProblem } from "../contract/ssh-host-key";
 import { POOL_MODES } from "../components/data/Postgres";
 import { REDIS_ROLES } from "../components/data/Redis";
 import { TLS_VERSIONS } from "../components/edge/Proxy";
-import { DEFAULT_ENGINE_API_VERSION, engineApiAtLeast } from "../components/app/hardening";
+import {
+  DEFAULT_ENGINE_API_VERSION,
+  ENGINE_API_VERSION,
+  engineApiAtLeast,
+} from "../components/app/hardening";
 import { MAX_BACKUP_AGE_HOURS, MAX_PROBE_INTERVAL_SECONDS } from "../contract/monitoring";
 import { DEFAULT_PIDS_LIMITS, MAX_PIDS_LIMITS, POSTGRES_AUX_TASKS } from "../contract/pids-limits";
 import { NODE_LABELS, NODE_LABEL_ON, NODE_NAME_LABEL, nodeName } from "../contract/placement";
@@ -108,12 +112,12 @@ const hostSchema = z
      * first container create; the hardened host's docker step checks it.
      */
     engineApiVersion: z
-      .string()
+      .string({ invalid_type_error: "a string such as '1.45' (quote it: YAML reads 1.45 as a number)" })
       .regex(
-        /^1\.\d+$/,
+        ENGINE_API_VERSION,
         "a Docker Engine API version such as 1.41, not the Docker release (docker version --format '{{.Server.APIVersion}}')",
       )
-      .refine((v) => !/^1\.\d+$/.test(v) || engineApiAtLeast(v, DEFAULT_ENGINE_API_VERSION), {
+      .refine((v) => !ENGINE_API_VERSION.test(v) || engineApiAtLeast(v, DEFAULT_ENGINE_API_VERSION), {
         message: `Docker Engine API ${DEFAULT_ENGINE_API_VERSION} (Docker 20.10) or later`,
       })
       .default(DEFAULT_ENGINE_API_VERSION),
@@ -664,9 +668,10 @@ function show(v: unknown): string {
 function expected(issue: z.ZodIssue): string {
   switch (issue.code) {
     case "invalid_type":
-      return issue.received === "undefined"
-        ? `a value of type ${issue.expected} (required)`
-        : `${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
+      if (issue.received === "undefined") return `a value of type ${issue.expected} (required)`;
+      // A key's own wording (`invalid_type_error`) over zod's default "Expected …, received …".
+      if (!/^Expected /.test(issue.message)) return issue.message;
+      return `${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
     case "invalid_enum_value":
       return `one of ${issue.options.map((o) => JSON.stringify(o)).join(", ")}`;
     case "invalid_string":

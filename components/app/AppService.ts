@@ -232,7 +232,8 @@ export class AppService extends pulumi.ComponentResource {
   /**
    * How host ops scripts name this workload for `lg_container` (components/ops/scripts/
    * lib-workload.sh), known at preview: `app:<app name>` on a single host (the container's name
-   * changes with every release), the Swarm service's name on a cluster.
+   * changes with every release), the Swarm service's name on a cluster. On a single host a
+   * canary's is its app's (`lg_container` resolves `app:` to the stable container, never a canary).
    */
   public readonly workloadRef: string;
 

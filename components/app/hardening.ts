@@ -65,15 +65,20 @@ export const HEALTH_START_INTERVAL = "250ms";
  */
 export const HEALTH_STEADY_INTERVAL_SECONDS = 5;
 
-/** `major.minor` Engine API versions compared numerically (`1.9` < `1.41` < `1.44`). */
+/** A Docker Engine API version: `1.<minor>`, no leading zero (`docker version --format '{{.Server.APIVersion}}'`). */
+export const ENGINE_API_VERSION = /^1\.(0|[1-9]\d*)$/;
+
+/**
+ * Engine API versions compared numerically (`1.9` < `1.41` < `1.44`).
+ * @throws Error for anything but `1.<minor>` (a Docker release such as `20.10` is not an API version).
+ */
 export function engineApiAtLeast(version: string, min: string): boolean {
-  const parse = (v: string) => {
-    const m = /^(\d+)\.(\d+)$/.exec(v);
-    if (!m) throw new Error(`not a Docker Engine API version (major.minor, e.g. 1.41): ${JSON.stringify(v)}`);
-    return [Number(m[1]), Number(m[2])] as const;
+  const minor = (v: string) => {
+    if (!ENGINE_API_VERSION.test(v))
+      throw new Error(`not a Docker Engine API version (1.<minor>, e.g. 1.41): ${JSON.stringify(v)}`);
+    return Number(v.slice(2));
   };
-  const [a, b] = [parse(version), parse(min)];
-  return a[0] !== b[0] ? a[0] > b[0] : a[1] >= b[1];
+  return minor(version) >= minor(min);
 }
 
 /** A healthcheck's timing: `interval`, `retries` and, where the engine has it, `startInterval`. */
@@ -85,12 +90,13 @@ export interface HealthTiming {
 
 /**
  * Healthcheck timing for a container on an engine of API `engineApiVersion` (undefined: a Swarm
- * service, whose spec in the docker provider has no start interval), such that about
- * `unhealthyAfterSeconds` of failing probes mark it unhealthy:
+ * service, whose spec in the docker provider has no start interval), such that at least
+ * `unhealthyAfterSeconds` of failing probes (and at least 2 probes) mark it unhealthy:
  * - below {@link START_INTERVAL_MIN_API} (and Swarm services): every {@link HEALTH_INTERVAL},
  *   `unhealthyAfterSeconds` retries;
  * - from it: every {@link HEALTH_START_INTERVAL} until first healthy (within `start_period`), then
- *   every {@link HEALTH_STEADY_INTERVAL_SECONDS} s with retries covering the same time (≥ 2).
+ *   every {@link HEALTH_STEADY_INTERVAL_SECONDS} s with retries covering at least that time (≥ 2:
+ *   one failed probe alone never marks a container unhealthy; so 5 s asked gives 10 s).
  * @throws Error for a malformed version or a non-positive `unhealthyAfterSeconds`.
  */
 export function healthTiming(

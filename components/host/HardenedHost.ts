@@ -390,8 +390,15 @@ export class HardenedHost extends pulumi.ComponentResource {
       "file-integrity": { LG_STORAGE_PATH: args.host.storagePath, LG_LOG_DIR: logDir },
     };
     const lib = path.join(scriptsDir, "lib.sh");
+    // Step-specific helpers beside lib.sh, spliced into their step only.
+    const stepLibs: Partial<Record<HostStep, string[]>> = {
+      docker: [path.join(scriptsDir, "lib-engine.sh")],
+    };
     const render = (step: HostStep) =>
-      renderScript(path.join(scriptsDir, `${step}.sh`), { LG_STEP: step, ...env[step] }, [lib]);
+      renderScript(path.join(scriptsDir, `${step}.sh`), { LG_STEP: step, ...env[step] }, [
+        lib,
+        ...(stepLibs[step] ?? []),
+      ]);
 
     const deployKey = pulumi.secret(args.deployerPrivateKey);
     const deployConnection: command.types.input.remote.ConnectionArgs = {

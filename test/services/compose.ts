@@ -97,29 +97,40 @@ export interface AppChainSpec {
   readonly appImage: string;
   /** The Postgres container's healthcheck test (as the program declares it). */
   readonly postgresHealth: readonly string[];
-  /** The migration's argv (entrypoint + command, as the program runs it). */
-  readonly migrate: readonly string[];
+  /** The migration's entrypoint (none: the image's) and command, as the program runs it. */
+  readonly migrate: { readonly entrypoint?: readonly string[]; readonly command: readonly string[] };
   /** The app's port and healthcheck test (as the program declares them). */
   readonly port: number;
   readonly appHealth: readonly string[];
-  /** Healthcheck interval, as the program's (a Go duration). */
+  /** Each container's healthcheck timing, as the program declares it (Go durations). */
+  readonly postgresTiming: HealthTimingSpec;
+  readonly appTiming: HealthTimingSpec;
+}
+
+/** A healthcheck's timing as recorded (`startInterval` only on engines from API 1.44). */
+export interface HealthTimingSpec {
   readonly interval: string;
+  readonly timeout: string;
+  readonly retries: number;
+  readonly startPeriod: string;
+  readonly startInterval?: string;
 }
 
 /**
  * The same critical chain as the program's deploy, written as a docker-compose user would:
  * Postgres (healthy) → the app's migration (`service_completed_successfully`) → the app
- * (healthy), Redis beside; same images, healthchecks and interval; no roles (the app logs in as
+ * (healthy), Redis beside; same images, healthchecks and their timing; no roles (the app logs in as
  * the image's superuser), no PgBouncer, proxy or further apps (they are off the critical path).
  * JSON is YAML, so the file is the object as JSON; every `$` is doubled (compose interpolates).
  */
 export function appChainComposeFile(spec: AppChainSpec, password: string): string {
-  const health = (test: readonly string[]) => ({
+  const health = (test: readonly string[], t: HealthTimingSpec) => ({
     test: [...test],
-    interval: spec.interval,
-    timeout: "5s",
-    retries: 10,
-    start_period: "60s",
+    interval: t.interval,
+    timeout: t.timeout,
+    retries: t.retries,
+    start_period: t.startPeriod,
+    ...(t.startInterval ? { start_interval: t.startInterval } : {}),
   });
   const db = `postgres://app:${password}@postgres:5432/app`;
   const file = {
@@ -127,19 +138,20 @@ export function appChainComposeFile(spec: AppChainSpec, password: string): strin
       postgres: {
         image: spec.postgresImage,
         environment: { POSTGRES_USER: "app", POSTGRES_PASSWORD: password, POSTGRES_DB: "app" },
-        healthcheck: health(spec.postgresHealth),
+        healthcheck: health(spec.postgresHealth, spec.postgresTiming),
       },
       redis: { image: spec.redisImage, command: ["redis-server", "--appendonly", "yes"] },
       migrate: {
         image: spec.appImage,
-        entrypoint: [...spec.migrate],
+        ...(spec.migrate.entrypoint ? { entrypoint: [...spec.migrate.entrypoint] } : {}),
+        command: [...spec.migrate.command],
         environment: { DATABASE_URL: db },
         depends_on: { postgres: { condition: "service_healthy" } },
       },
       api: {
         image: spec.appImage,
         environment: { DATABASE_URL: db, PORT: String(spec.port) },
-        healthcheck: health(spec.appHealth),
+        healthcheck: health(spec.appHealth, spec.appTiming),
         depends_on: {
           migrate: { condition: "service_completed_successfully" },
           redis: { condition: "service_started" },

@@ -13,10 +13,11 @@ describe("appChainComposeFile", () => {
     redisImage: "redis:x",
     appImage: "app:x",
     postgresHealth: ["CMD-SHELL", 'i=0; until pg_isready; do i=$((i+1)); [ "$i" -lt 40 ] || exit 1; done'],
-    migrate: ["node", "dist/migrate.js"],
+    migrate: { command: ["node", "dist/migrate.js"] },
     port: 3000,
     appHealth: ["CMD", "node", "-e", "probe()"],
-    interval: "1s",
+    postgresTiming: { interval: "1s", timeout: "5s", retries: 10, startPeriod: "60s" },
+    appTiming: { interval: "5s", timeout: "5s", retries: 2, startPeriod: "20s", startInterval: "250ms" },
   };
   const file = appChainComposeFile(spec, "pw");
   const parsed = JSON.parse(file) as {
@@ -34,13 +35,26 @@ describe("appChainComposeFile", () => {
     assert.deepEqual(Object.keys(s).sort(), ["api", "migrate", "postgres", "redis"]);
     assert.deepEqual(s.migrate!.depends_on, { postgres: { condition: "service_healthy" } });
     assert.equal(s.api!.depends_on!.migrate!.condition, "service_completed_successfully");
-    assert.deepEqual(s.migrate!.entrypoint, spec.migrate);
+    assert.equal(s.migrate!.entrypoint, undefined, "the image's own entrypoint, as the program's");
+    assert.deepEqual((s.migrate as { command?: string[] }).command, spec.migrate.command);
   });
-  test("the program's healthchecks and interval, with every $ doubled for compose", () => {
+  test("the program's healthchecks and their timing (start interval where declared), with every $ doubled for compose", () => {
     const pg = parsed.services.postgres!.healthcheck!;
     assert.equal(pg.test[1], spec.postgresHealth[1]!.replace(/\$/g, "$$$$"));
     assert.ok(!/(^|[^$])\$([^$]|$)/.test(file), "no single $ left");
     assert.deepEqual(parsed.services.api!.healthcheck!.test, spec.appHealth);
-    assert.equal(parsed.services.api!.healthcheck!.interval, "1s");
+    assert.deepEqual(parsed.services.api!.healthcheck, {
+      test: spec.appHealth,
+      interval: "5s",
+      timeout: "5s",
+      retries: 2,
+      start_period: "20s",
+      start_interval: "250ms",
+    });
+    assert.equal(parsed.services.postgres!.healthcheck!.interval, "1s");
+    assert.equal(
+      (parsed.services.postgres!.healthcheck as { start_interval?: string }).start_interval,
+      undefined,
+    );
   });
 });

@@ -36,11 +36,8 @@ describe("engineApiAtLeast / healthTiming", () => {
     assert.equal(engineApiAtLeast("1.44", "1.44"), true);
     assert.equal(engineApiAtLeast("1.45", "1.44"), true);
     assert.equal(engineApiAtLeast("1.9", "1.41"), false);
-    assert.equal(engineApiAtLeast("2.0", "1.44"), true);
-    assert.throws(
-      () => engineApiAtLeast("20.10", "1.44") && engineApiAtLeast("v1.41", "1.44"),
-      /major\.minor/,
-    );
+    for (const bad of ["20.10", "v1.41", "1.044", "2.0", "1"])
+      assert.throws(() => engineApiAtLeast(bad, "1.44"), /not a Docker Engine API version \(1\.<minor>/, bad);
   });
 
   test("below the start interval's API (and for Swarm services): every second, one retry per second", () => {
@@ -95,7 +92,14 @@ describe("launchgate:host.engineApiVersion", () => {
         "v1.45",
         /launchgate:host\.engineApiVersion: got "v1\.45"; expected a Docker Engine API version such as 1\.41/,
       ],
-      [1.45, /launchgate:host\.engineApiVersion: got 1\.45; expected/],
+      [
+        1.45,
+        /launchgate:host\.engineApiVersion: got 1\.45; expected a string such as '1\.45' \(quote it: YAML reads 1\.45 as a number\)/,
+      ],
+      [
+        "1.044",
+        /launchgate:host\.engineApiVersion: got "1\.044"; expected a Docker Engine API version such as 1\.41/,
+      ],
     ];
     for (const [v, message] of cases) {
       const p = problems(withApi(v));
@@ -162,8 +166,10 @@ describe("the program's healthchecks by engine", () => {
   });
 });
 
-describe("lib.sh require_engine_api: the docker step refuses an engine below the declared API", () => {
-  const lib = fs.readFileSync(path.join(ROOT, "components/host/scripts/lib.sh"), "utf8");
+describe("lib-engine.sh require_engine_api: the docker step refuses an engine below the declared API", () => {
+  const lib = ["lib.sh", "lib-engine.sh"]
+    .map((f) => fs.readFileSync(path.join(ROOT, "components/host/scripts", f), "utf8"))
+    .join("\n");
   const run = (engineApi: string, min: string) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lg-engine-api-"));
     try {

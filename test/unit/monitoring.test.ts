@@ -275,7 +275,7 @@ describe("Monitoring", () => {
       assert.deepEqual([r.code, r.stdout], [0, "postgres\n"]);
       assert.ok(!fs.existsSync(path.join(dir, "log")));
     });
-    test("single-host app: its running container by label, a healthy one first, never a canary or its migration", async () => {
+    test("single-host app: its running container by label (unhealthy, else healthy, else newest), never a canary or its migration", async () => {
       fs.rmSync(path.join(dir, "log"), { force: true });
       // docker ps, newest first: the new release still starting, a canary, a running migration, the old release.
       const ps =
@@ -298,6 +298,12 @@ describe("Monitoring", () => {
       });
       assert.notEqual(none.code, 0);
       assert.match(none.stderr, /app api has no running container on this host/);
+      // A failed release left beside the healthy old one is what the monitor must see.
+      const failed = await call("lg_container app:api", {
+        LG_PLACEMENT: "single-host",
+        FAKE_PS: "n3w Up 2 minutes (unhealthy) <>\\n0ld Up 3 hours (healthy) <>\\n",
+      });
+      assert.deepEqual([failed.code, failed.stdout], [0, "n3w\n"]);
     });
     test("swarm: the newest running task container of the service, found by its service label", async () => {
       const r = await call("lg_container postgres", { LG_PLACEMENT: "swarm", FAKE_PS: "c0ffee1\nc0ffee0\n" });

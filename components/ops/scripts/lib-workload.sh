@@ -44,8 +44,11 @@ lg_service_replicas() {
 }
 
 # lg_app_container APP: the running container of app APP on this host (label launchgate.app=APP),
-# not a canary (launchgate.variant) nor its migration job (launchgate.job); of several (a
-# create-before-delete release in flight) a healthy one, else the newest.
+# not a canary (launchgate.variant) nor its migration job (launchgate.job) that stands for the
+# app's state (what the monitor reports): of several (a create-before-delete release in flight,
+# or a failed one left beside the old), an unhealthy one first (so a failed release is not hidden
+# by the healthy old one still serving beside it), else a healthy one (a release still starting
+# beside the old is not an alert), else the newest.
 lg_app_container() {
   local app=$1 rows pick
   if ! rows=$(docker ps --filter "label=launchgate.app=$app" --filter status=running \
@@ -54,7 +57,8 @@ lg_app_container() {
     return 1
   fi
   # Newest first (docker ps order); Status reads e.g. "Up 3 minutes (healthy)".
-  pick=$(awk '$NF == "<>" && /\(healthy\)/ { print $1; exit }' <<<"$rows")
+  pick=$(awk '$NF == "<>" && /\(unhealthy\)/ { print $1; exit }' <<<"$rows")
+  [ -n "$pick" ] || pick=$(awk '$NF == "<>" && /\(healthy\)/ { print $1; exit }' <<<"$rows")
   [ -n "$pick" ] || pick=$(awk '$NF == "<>" { print $1; exit }' <<<"$rows")
   if [ -z "$pick" ]; then
     echo "app $app has no running container on this host ($(hostname))" >&2
