@@ -346,8 +346,8 @@ describe("HardenedHost", () => {
     const files = fs.readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh"));
     assert.equal(
       files.length,
-      HOST_STEPS.length + 2,
-      "one script per step plus lib.sh and the bootstrap runner",
+      HOST_STEPS.length + 3,
+      "one script per step plus lib.sh, lib-engine.sh (the docker step's) and the bootstrap runner",
     );
     const r = spawnSync("shellcheck", ["-s", "bash", ...files], { cwd: SCRIPTS, encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout + r.stderr);
